@@ -1,0 +1,107 @@
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(0).max(65535);
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+/** Environment variables the cloud reads; every one is optional in the embedded mode. */
+const cloudEnvSchema = z.object({
+  EDGELOOP_HTTP_HOST: z.string().min(1).default('127.0.0.1'),
+  EDGELOOP_HTTP_PORT: port.default(0),
+  EDGELOOP_DATA_DIR: z.string().min(1).default('./data'),
+  DATABASE_URL: z.string().url().startsWith('postgres').optional(),
+  REDIS_URL: z.string().url().startsWith('redis').optional(),
+  MQTT_URL: z.string().url().optional(),
+  MQTT_USERNAME: z.string().optional(),
+  MQTT_PASSWORD: z.string().optional(),
+  S3_ENDPOINT: z.string().min(1).optional(),
+  S3_PORT: port.optional(),
+  S3_USE_SSL: bool.default(false),
+  S3_ACCESS_KEY: z.string().min(1).optional(),
+  S3_SECRET_KEY: z.string().min(1).optional(),
+  S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'a valid S3 bucket name').default('edgeloop'),
+  S3_REGION: z.string().min(1).default('us-east-1'),
+  EDGELOOP_MAX_UPLOAD_BYTES: z.coerce.number().int().positive().default(1024 ** 3),
+  EDGELOOP_BOOTSTRAP_TOKEN: z.string().min(24).optional(),
+  EDGELOOP_SIGNING_KEY: z.string().min(1).optional(),
+  EDGELOOP_LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
+});
+
+export type CloudEnv = z.infer<typeof cloudEnvSchema>;
+
+/** Raised at boot when configuration is invalid; lists every bad variable at once. */
+export class ConfigError extends Error {
+  readonly code = 'invalid_config';
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Validates an environment-like record into a typed object, or throws one ConfigError naming every bad variable. */
+export function parseEnv<S extends z.ZodType>(schema: S, env: Record<string, string | undefined>): z.infer<S> {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const result = schema.safeParse(cleaned);
+  if (!result.success) {
+    throw new ConfigError(result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
+  }
+  return result.data;
+}
+
+/** The cloud's one typed configuration, validated once at boot. Services receive it by injection. */
+export class CloudConfig {
+  readonly http: { host: string; port: number };
+  readonly dataDir: string;
+  readonly databaseUrl?: string;
+  readonly redisUrl?: string;
+  readonly mqtt?: { url: string; username?: string; password?: string };
+  readonly s3?: { endPoint: string; port?: number; useSSL: boolean; accessKey: string; secretKey: string; region: string };
+  readonly bucket: string;
+  readonly maxUploadBytes: number;
+  readonly bootstrapToken?: string;
+  readonly signingKey?: string;
+  readonly logLevel: CloudEnv['EDGELOOP_LOG_LEVEL'];
+
+  constructor(env: CloudEnv) {
+    this.http = { host: env.EDGELOOP_HTTP_HOST, port: env.EDGELOOP_HTTP_PORT };
+    this.dataDir = env.EDGELOOP_DATA_DIR;
+    this.databaseUrl = env.DATABASE_URL;
+    this.redisUrl = env.REDIS_URL;
+    this.mqtt = env.MQTT_URL ? { url: env.MQTT_URL, username: env.MQTT_USERNAME, password: env.MQTT_PASSWORD } : undefined;
+    this.s3 =
+      env.S3_ENDPOINT && env.S3_ACCESS_KEY && env.S3_SECRET_KEY
+        ? {
+            endPoint: env.S3_ENDPOINT,
+            port: env.S3_PORT,
+            useSSL: env.S3_USE_SSL,
+            accessKey: env.S3_ACCESS_KEY,
+            secretKey: env.S3_SECRET_KEY,
+            region: env.S3_REGION,
+          }
+        : undefined;
+    this.bucket = env.S3_BUCKET;
+    this.maxUploadBytes = env.EDGELOOP_MAX_UPLOAD_BYTES;
+    this.bootstrapToken = env.EDGELOOP_BOOTSTRAP_TOKEN;
+    this.signingKey = env.EDGELOOP_SIGNING_KEY;
+    this.logLevel = env.EDGELOOP_LOG_LEVEL;
+  }
+
+  static fromEnv(env: Record<string, string | undefined> = process.env): CloudConfig {
+    const parsed = parseEnv(cloudEnvSchema, env);
+    const problems: string[] = [];
+    if (parsed.S3_ENDPOINT && !(parsed.S3_ACCESS_KEY && parsed.S3_SECRET_KEY)) {
+      problems.push('S3_ACCESS_KEY and S3_SECRET_KEY are required with S3_ENDPOINT');
+    }
+    if ((parsed.MQTT_USERNAME || parsed.MQTT_PASSWORD) && !parsed.MQTT_URL) {
+      problems.push('MQTT_URL is required with MQTT_USERNAME/MQTT_PASSWORD');
+    }
+    if (problems.length > 0) throw new ConfigError(problems);
+    return new CloudConfig(parsed);
+  }
+
+  /** Config for the embedded mode and tests: endpoints filled in by the caller. */
+  static from(overrides: Record<string, string | undefined>): CloudConfig {
+    return CloudConfig.fromEnv(overrides);
+  }
+}

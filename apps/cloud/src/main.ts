@@ -1,0 +1,16 @@
+import { Logger } from '@nestjs/common';
+import { startCloud } from './app/bootstrap';
+import { CloudConfig, ConfigError } from './config/cloud.config';
+
+/** Production entry point: configuration from the environment, validated before anything starts. */
+async function main(): Promise<void> {
+  const config = CloudConfig.fromEnv();
+  const cloud = await startCloud(config);
+  new Logger('Cloud').log(`listening on ${cloud.url} (OpenAPI at ${cloud.url}/api/docs)`);
+}
+
+main().catch((err: unknown) => {
+  const message = err instanceof ConfigError ? err.message : ((err as Error)?.stack ?? String(err));
+  process.stderr.write(`edgeloop cloud: ${message}\n`);
+  process.exit(1);
+});
