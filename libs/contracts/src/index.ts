@@ -1,1 +1,12 @@
-export {};
+export * from './protocol';
+export * from './parse';
+export * from './canonical-json';
+export * from './identifiers';
+export * from './topics';
+export * from './acl';
+export * from './manifest';
+export * from './signing';
+export * from './desired-state';
+export * from './reported-state';
+export * from './predictions';
+export * from './device-messages';

@@ -1,0 +1,88 @@
+import { z } from 'zod';
+import { decodeJson, parseWith, type ParseResult } from './parse';
+import { parseTopic, type DeviceTopicKind } from './topics';
+import { DesiredStateSchema } from './desired-state';
+import { DeviceStatusSchema, ReportedStateSchema } from './reported-state';
+import { HardExampleSchema, PredictionBatchSchema } from './predictions';
+
+/**
+ * Reading device messages. Payloads are plain JSON as mqtt.js publishes them (no Nest
+ * `{ pattern, data, id }` envelope): the cloud reads them from mqtt.js `message` events and calls
+ * `decodeDeviceMessage(topic, payload)`; the edge calls `parseDeviceMessage('desired', payload)`.
+ * Neither throws: a failure is a result to count and dead-letter.
+ */
+
+export const DEVICE_MESSAGE_SCHEMAS = {
+  desired: DesiredStateSchema,
+  reported: ReportedStateSchema,
+  status: DeviceStatusSchema,
+  predictions: PredictionBatchSchema,
+  'hard-examples': HardExampleSchema,
+} as const satisfies Record<DeviceTopicKind, z.ZodType>;
+
+export type DeviceMessage<K extends DeviceTopicKind> = z.output<(typeof DEVICE_MESSAGE_SCHEMAS)[K]>;
+
+const KiB = 1024;
+
+/** Largest payload on any edgeloop topic; configure the broker's maximum packet size at least this high. */
+export const MAX_PAYLOAD_BYTES = 1024 * KiB;
+
+/** Byte limit per topic kind, checked on the raw payload before parsing. */
+export const PAYLOAD_LIMITS: Readonly<Record<DeviceTopicKind, number>> = {
+  desired: MAX_PAYLOAD_BYTES,
+  reported: 16 * KiB,
+  status: 1 * KiB,
+  predictions: 512 * KiB,
+  'hard-examples': 128 * KiB,
+};
+
+/**
+ * `empty` is a zero-length payload: on a retained topic it means the retained message was cleared
+ * (no desired state, device removed), which a reader handles rather than dead-letters.
+ */
+export type DeviceMessageErrorCode = 'empty' | 'too_large' | 'invalid_json' | 'invalid_payload';
+
+export function parseDeviceMessage<K extends DeviceTopicKind>(
+  kind: K,
+  payload: Uint8Array | string,
+): ParseResult<DeviceMessage<K>, DeviceMessageErrorCode> {
+  const json = decodeJson(payload, PAYLOAD_LIMITS[kind]);
+  if (!json.ok) return json;
+  const schema = DEVICE_MESSAGE_SCHEMAS[kind] as unknown as z.ZodType<DeviceMessage<K>>;
+  const parsed = parseWith(schema, json.value);
+  if (parsed.ok) return parsed;
+  return { ok: false, error: { ...parsed.error, message: `invalid ${kind} message: ${parsed.error.message}` } };
+}
+
+export type DecodedDeviceMessage = {
+  [K in DeviceTopicKind]: { kind: K; deviceId: string; message: DeviceMessage<K> };
+}[DeviceTopicKind];
+
+export type DecodeErrorCode = DeviceMessageErrorCode | 'unknown_topic' | 'device_mismatch';
+
+/**
+ * Topic + payload → a typed message for the device named in the topic. A payload whose own
+ * `deviceId` differs from the topic's is `device_mismatch`: the topic (enforced by the broker ACL)
+ * is the identity, the payload only repeats it.
+ */
+export function decodeDeviceMessage(topic: string, payload: Uint8Array | string): ParseResult<DecodedDeviceMessage, DecodeErrorCode> {
+  const parsedTopic = parseTopic(topic);
+  if (parsedTopic === null) {
+    return { ok: false, error: { code: 'unknown_topic', message: `"${topic.slice(0, 200)}" is not an edgeloop device topic`, details: [] } };
+  }
+  const { deviceId, kind } = parsedTopic;
+  const parsed = parseDeviceMessage(kind, payload);
+  if (!parsed.ok) return parsed;
+  const message = parsed.value as DeviceMessage<DeviceTopicKind>;
+  if ('deviceId' in message && message.deviceId !== deviceId) {
+    return {
+      ok: false,
+      error: {
+        code: 'device_mismatch',
+        message: `${kind} message names device "${message.deviceId}" but arrived on the topic of "${deviceId}"`,
+        details: [{ path: 'deviceId', message: 'differs from the topic', code: 'device_mismatch' }],
+      },
+    };
+  }
+  return { ok: true, value: { kind, deviceId, message } as DecodedDeviceMessage };
+}
