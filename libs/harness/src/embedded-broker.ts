@@ -1,0 +1,71 @@
+import { createServer, type Socket } from 'node:net';
+import { Aedes, type AedesOptions } from 'aedes';
+import { silentLogger, type HarnessLogger } from './logger';
+import { listenOn } from './ports';
+
+export interface EmbeddedBrokerOptions {
+  /** Fixed port; default an ephemeral one chosen by the kernel (no reuse race). */
+  port?: number;
+  host?: string;
+  authenticate?: AedesOptions['authenticate'];
+  authorizePublish?: AedesOptions['authorizePublish'];
+  authorizeSubscribe?: AedesOptions['authorizeSubscribe'];
+  authorizeForward?: AedesOptions['authorizeForward'];
+  /** Any other aedes option (persistence, mq, heartbeatInterval, …). */
+  aedes?: Omit<AedesOptions, 'authenticate' | 'authorizePublish' | 'authorizeSubscribe' | 'authorizeForward'>;
+  logger?: HarnessLogger;
+}
+
+export interface EmbeddedBroker {
+  /** `mqtt://127.0.0.1:<port>` */
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  readonly broker: Aedes;
+  /** Disconnects every client and closes the listener. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/** An in-process MQTT broker (aedes) on a TCP port; the ACL hooks are passed straight to aedes. */
+export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): Promise<EmbeddedBroker> {
+  const logger = options.logger ?? silentLogger;
+  const host = options.host ?? '127.0.0.1';
+  const hooks: AedesOptions = { ...options.aedes };
+  if (options.authenticate) hooks.authenticate = options.authenticate;
+  if (options.authorizePublish) hooks.authorizePublish = options.authorizePublish;
+  if (options.authorizeSubscribe) hooks.authorizeSubscribe = options.authorizeSubscribe;
+  if (options.authorizeForward) hooks.authorizeForward = options.authorizeForward;
+  const broker = await Aedes.createBroker(hooks);
+  broker.on('clientError', (client, error) => logger.warn(`embedded broker: client ${client.id}: ${error.message}`));
+  broker.on('connectionError', (client, error) => logger.warn(`embedded broker: connection ${client.id}: ${error.message}`));
+
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    broker.handle(socket);
+  });
+  let port: number;
+  try {
+    port = await listenOn(server, options.port ?? 0, host);
+  } catch (error) {
+    await new Promise<void>((resolve) => broker.close(() => resolve()));
+    throw new Error(`embedded broker: cannot listen on ${host}:${options.port ?? 0}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  logger.log(`embedded MQTT broker (aedes) listening on mqtt://${host}:${port}`);
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      await new Promise<void>((resolve) => broker.close(() => resolve()));
+      for (const socket of sockets) socket.destroy();
+      await closed;
+    })();
+    return stopping;
+  };
+
+  return { url: `mqtt://${host}:${port}`, host, port, broker, stop };
+}

@@ -1,0 +1,96 @@
+import { createServer, type Server } from 'node:http';
+import S3rver from 's3rver';
+import { silentLogger, type HarnessLogger } from './logger';
+import { listenOn } from './ports';
+import { makeWorkDir, removeWorkDir } from './work-dir';
+
+export interface S3Options {
+  /** Folder that holds the buckets (the embedded mode passes ./data/s3); default a temp dir. */
+  dir?: string;
+  /** Fixed port; default an ephemeral one chosen by the kernel. */
+  port?: number;
+  /** Buckets created before the server accepts requests. */
+  buckets?: readonly string[];
+  logger?: HarnessLogger;
+}
+
+/** The fields a minio `Client` takes, so `new Client(s3.clientOptions)` works. */
+export interface S3ClientOptions {
+  endPoint: string;
+  port: number;
+  useSSL: false;
+  accessKey: string;
+  secretKey: string;
+  region: string;
+  pathStyle: true;
+}
+
+export interface S3Server {
+  readonly endPoint: string;
+  readonly port: number;
+  readonly accessKey: string;
+  readonly secretKey: string;
+  readonly useSSL: false;
+  readonly region: string;
+  /** `http://127.0.0.1:<port>` */
+  readonly url: string;
+  readonly dir: string;
+  readonly clientOptions: S3ClientOptions;
+  /** Closes the server (and every keep-alive connection); removes a temp dir. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/** s3rver's fixed credentials. */
+export const S3RVER_CREDENTIALS = { accessKey: 'S3RVER', secretKey: 'S3RVER' } as const;
+
+/**
+ * An S3-protocol server (s3rver) on a local folder. It lacks multipart uploads and uploads of
+ * unknown size: callers always pass the object size.
+ */
+export async function startS3(options: S3Options = {}): Promise<S3Server> {
+  const logger = options.logger ?? silentLogger;
+  const endPoint = '127.0.0.1';
+  const workDir = makeWorkDir('s3', options.dir);
+  // s3rver is used as a request handler on our own HTTP server: its run() leaves a listen error
+  // unhandled, which would crash the process when a fixed port is taken.
+  const server = new S3rver({
+    silent: true,
+    directory: workDir.path,
+    configureBuckets: (options.buckets ?? []).map((name) => ({ name })),
+  });
+  let httpServer: Server;
+  let port: number;
+  try {
+    await server.configureBuckets();
+    httpServer = createServer(server.callback());
+    port = await listenOn(httpServer, options.port ?? 0, endPoint);
+  } catch (error) {
+    removeWorkDir(workDir);
+    throw new Error(`s3rver failed to start on ${endPoint}:${options.port ?? 0}: ${(error as Error).message}`, { cause: error });
+  }
+  logger.log(`s3rver listening on http://${endPoint}:${port} (dir ${workDir.path})`);
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      httpServer.closeAllConnections();
+      await closed;
+      removeWorkDir(workDir);
+    })();
+    return stopping;
+  };
+
+  const region = 'us-east-1';
+  return {
+    endPoint,
+    port,
+    ...S3RVER_CREDENTIALS,
+    useSSL: false,
+    region,
+    url: `http://${endPoint}:${port}`,
+    dir: workDir.path,
+    clientOptions: { endPoint, port, useSSL: false, ...S3RVER_CREDENTIALS, region, pathStyle: true },
+    stop,
+  };
+}
