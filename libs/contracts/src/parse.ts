@@ -34,7 +34,13 @@ export function formatPath(path: readonly PropertyKey[]): string {
 }
 
 export function fieldIssues(error: z.ZodError): FieldIssue[] {
-  return error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message, code: issue.code }));
+  return error.issues.map((issue) => ({ path: formatPath(issue.path), message: issueMessage(issue), code: issue.code }));
+}
+
+/** zod's own message, except where it hides the reason one level down (a record key). */
+function issueMessage(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'invalid_key' && issue.issues.length > 0) return `invalid key: ${issue.issues[0]!.message}`;
+  return issue.message;
 }
 
 /** A bounded one-line description of a zod error that names every bad field it lists. */

@@ -1,0 +1,65 @@
+import { z } from 'zod';
+import { fieldIssues, describeZodError } from './parse';
+
+/**
+ * The REST error body, `{ error, message, details }`, and the stable codes in `error`. Clients
+ * branch on `error`, never on `message`. 400 is a malformed request, 422 a well-formed request
+ * whose content is refused (an artifact that is not a valid model, a URL that is not allowed).
+ */
+export const ERROR_STATUS = {
+  bad_request: 400,
+  invalid_json: 400,
+  validation_failed: 400,
+  invalid_model_name: 400,
+  unknown_role: 400,
+  missing_file: 400,
+  invalid_manifest: 400,
+  upload_aborted: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  device_disabled: 403,
+  not_found: 404,
+  method_not_allowed: 405,
+  conflict: 409,
+  rollout_in_progress: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  unprocessable_entity: 422,
+  invalid_artifact: 422,
+  empty_file: 422,
+  invalid_onnx: 422,
+  role_mismatch: 422,
+  manifest_file_missing: 422,
+  webhook_url_refused: 422,
+  too_many_requests: 429,
+  internal: 500,
+  unavailable: 503,
+} as const satisfies Record<string, number>;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+export const ERROR_CODES = Object.keys(ERROR_STATUS) as ErrorCode[];
+
+/** The HTTP status of a code. */
+export function errorStatus(code: ErrorCode): number {
+  return ERROR_STATUS[code];
+}
+
+/**
+ * Readers accept any snake_case code so a client keeps working when the server adds one.
+ * `details` lists field issues (`{ path, message, code }`) or other structured facts.
+ */
+export const ErrorBodySchema = z.object({
+  error: z.string().regex(/^[a-z][a-z0-9_]*$/),
+  message: z.string(),
+  details: z.array(z.unknown()),
+});
+export type ErrorBody = z.infer<typeof ErrorBodySchema>;
+
+export function errorBody(code: ErrorCode, message: string, details: unknown[] = []): ErrorBody {
+  return { error: code, message, details };
+}
+
+/** A failed DTO validation as an error body: `validation_failed`, one detail per bad field. */
+export function validationErrorBody(error: z.ZodError, what = 'request body'): ErrorBody {
+  return errorBody('validation_failed', `invalid ${what}: ${describeZodError(error)}`, fieldIssues(error));
+}

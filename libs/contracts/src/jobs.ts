@@ -1,0 +1,105 @@
+import { z } from 'zod';
+import { describeZodError, fieldIssues, type ParseResult } from './parse';
+import { DeviceIdSchema, EpochMsSchema, ModelNameSchema, ModelVersionNumberSchema, RecordIdSchema } from './identifiers';
+import { HardExampleSchema, PredictionBatchSchema } from './predictions';
+
+/**
+ * BullMQ queues and jobs. A job's name is `<queue>.<step>`; its payload is validated with the
+ * schema below by the worker (an invalid payload is unrecoverable: the cloud throws BullMQ's
+ * UnrecoverableError with the message from `parseJob`). Payloads carry ids, not blobs.
+ */
+
+export const QUEUE_NAMES = ['predictions', 'drift', 'webhooks', 'retraining', 'rollouts'] as const;
+export type QueueName = (typeof QUEUE_NAMES)[number];
+export const QUEUES: { readonly [Q in QueueName]: Q } = {
+  predictions: 'predictions',
+  drift: 'drift',
+  webhooks: 'webhooks',
+  retraining: 'retraining',
+  rollouts: 'rollouts',
+};
+
+/** Redis key prefix every Queue, Worker and FlowProducer uses, so API replicas and workers meet. */
+export const BULLMQ_PREFIX = 'edgeloop';
+
+const retrainingStep = z.object({ runId: RecordIdSchema, modelName: ModelNameSchema, baseVersion: ModelVersionNumberSchema });
+
+export const JOB_SCHEMAS = {
+  /** One MQTT prediction batch; job id `predictionsJobId(deviceId, seq)`. */
+  'predictions.ingest': z
+    .object({ deviceId: DeviceIdSchema, seq: z.number().int().positive(), receivedAt: EpochMsSchema, batch: PredictionBatchSchema })
+    .refine((job) => job.batch.deviceId === job.deviceId && job.batch.seq === job.seq, {
+      message: 'deviceId and seq must equal the batch\'s own',
+      path: ['batch'],
+    }),
+  /** One MQTT hard example; job id `hardExampleJobId(deviceId, id)`. */
+  'predictions.hard-example': z
+    .object({ deviceId: DeviceIdSchema, receivedAt: EpochMsSchema, hardExample: HardExampleSchema })
+    .refine((job) => job.hardExample.deviceId === job.deviceId, { message: 'deviceId must equal the hard example\'s own', path: ['hardExample'] }),
+  /** Run the drift detectors for one model version on the window ending at `windowEnd` (default: the last closed window). */
+  'drift.check': z.object({ modelName: ModelNameSchema, version: ModelVersionNumberSchema, windowEnd: EpochMsSchema.optional() }),
+  /** Repeatable: enqueue a `drift.check` for every version that is active on a device. */
+  'drift.sweep': z.object({}),
+  /** POST one stored webhook delivery; retried with back-off by BullMQ. */
+  'webhooks.deliver': z.object({ deliveryId: RecordIdSchema }),
+  /** Retraining flow (FlowProducer), children first: build-dataset → train-head → calibrate → evaluate → register. */
+  'retraining.build-dataset': retrainingStep,
+  'retraining.train-head': retrainingStep,
+  'retraining.calibrate': retrainingStep,
+  'retraining.evaluate': retrainingStep,
+  'retraining.register': retrainingStep.extend({ autoCanary: z.boolean().optional() }),
+  /** Move a rollout on: publish the next batch, or check the health gate of the current one. */
+  'rollouts.advance': z.object({ deploymentId: RecordIdSchema }),
+  /** Put every device a rollout touched back on its previous version. */
+  'rollouts.rollback': z.object({ deploymentId: RecordIdSchema, reason: z.string().min(1).max(1000) }),
+} as const;
+
+export type JobName = keyof typeof JOB_SCHEMAS;
+export const JOB_NAMES = Object.keys(JOB_SCHEMAS) as JobName[];
+export type JobPayload<N extends JobName> = z.output<(typeof JOB_SCHEMAS)[N]>;
+
+/** The queue of a job name: the part before the first dot. */
+export type QueueOfJob<N extends JobName> = N extends `${infer Q extends QueueName}.${string}` ? Q : never;
+
+export function queueOfJob<N extends JobName>(name: N): QueueOfJob<N> {
+  return name.slice(0, name.indexOf('.')) as QueueOfJob<N>;
+}
+
+export function jobNamesOfQueue(queue: QueueName): JobName[] {
+  return JOB_NAMES.filter((name) => queueOfJob(name) === queue);
+}
+
+/** A parsed job: a union discriminated by `name`, so a `switch (job.name)` narrows the payload. */
+export type TypedJob = { [N in JobName]: { name: N; payload: JobPayload<N> } }[JobName];
+
+/** One handler per job name; a processor built from this map cannot miss a job or have two handlers. */
+export type JobHandlers = { [N in JobName]: (payload: JobPayload<N>) => Promise<unknown> };
+
+export type JobErrorCode = 'unknown_job' | 'invalid_payload';
+
+function isJobName(name: string): name is JobName {
+  return Object.hasOwn(JOB_SCHEMAS, name);
+}
+
+export function parseJob(name: string, data: unknown): ParseResult<TypedJob, JobErrorCode> {
+  if (!isJobName(name)) {
+    return { ok: false, error: { code: 'unknown_job', message: `"${name.slice(0, 80)}" is not an edgeloop job name`, details: [] } };
+  }
+  const parsed = (JOB_SCHEMAS[name] as z.ZodType).safeParse(data);
+  if (!parsed.success) {
+    return {
+      ok: false,
+      error: { code: 'invalid_payload', message: `invalid ${name} payload: ${describeZodError(parsed.error)}`, details: fieldIssues(parsed.error) },
+    };
+  }
+  return { ok: true, value: { name, payload: parsed.data } as TypedJob };
+}
+
+/** BullMQ job id of a prediction batch (ids may not contain `:`); device ids have no `.`, so it is unique. */
+export function predictionsJobId(deviceId: string, seq: number): string {
+  return `${deviceId}.${seq}`;
+}
+
+export function hardExampleJobId(deviceId: string, id: string): string {
+  return `${deviceId}.${id}`;
+}
