@@ -1,0 +1,144 @@
+import { InferenceSession, Tensor } from 'onnxruntime-node';
+import type { RgbImage } from './image';
+import { nonMaxSuppression, type Corners } from './nms';
+import { resampleRgb } from './resample';
+import { expectIo } from './session';
+import type { ChannelOrder } from './warp';
+
+export const DETECTOR_INPUT_WIDTH = 320;
+export const DETECTOR_INPUT_HEIGHT = 240;
+/** Boxes kept before NMS, best scores first (bounds NMS work on a crowded frame). */
+const PRE_NMS_TOP_K = 750;
+
+export interface DetectorSettings {
+  threshold: number;
+  nmsIou: number;
+  maxFaces: number;
+  minFaceSize: number;
+  channelOrder: ChannelOrder;
+}
+
+export interface Detection {
+  /** Box in original image pixels, clipped to the image. */
+  box: Corners;
+  score: number;
+}
+
+/** The frame as the detector's input, plus its luma for frame statistics. */
+export interface DetectorFrame {
+  /** (v − 127) / 128, channel-first, 3×240×320. */
+  tensorData: Float32Array;
+  /** Luma (Rec. 601) of the 320×240 frame, 0..255. */
+  luma: Float32Array;
+  width: number;
+  height: number;
+}
+
+/**
+ * Resizes the whole frame (fill, no letterbox) to 320×240 and, in one pass over the result, writes
+ * the normalised channel-first tensor and the luma plane.
+ */
+export function prepareDetectorFrame(image: RgbImage, order: ChannelOrder): DetectorFrame {
+  const width = DETECTOR_INPUT_WIDTH;
+  const height = DETECTOR_INPUT_HEIGHT;
+  const rgb = resampleRgb(image, { x: 0, y: 0, width: image.width, height: image.height }, width, height);
+  const plane = width * height;
+  const tensorData = new Float32Array(3 * plane);
+  const luma = new Float32Array(plane);
+  const oR = order === 'rgb' ? 0 : 2 * plane;
+  const oB = order === 'rgb' ? 2 * plane : 0;
+  for (let i = 0, p = 0; i < plane; i++, p += 3) {
+    const r = rgb[p];
+    const g = rgb[p + 1];
+    const b = rgb[p + 2];
+    tensorData[oR + i] = (r - 127) / 128;
+    tensorData[plane + i] = (g - 127) / 128;
+    tensorData[oB + i] = (b - 127) / 128;
+    luma[i] = 0.299 * r + 0.587 * g + 0.114 * b;
+  }
+  return { tensorData, luma, width, height };
+}
+
+/**
+ * Decodes UltraFace outputs: `scores` [1,A,2] (face = column 1) and `boxes` [1,A,4] already decoded
+ * as normalised x1,y1,x2,y2. Thresholds, scales to image pixels, clips, then greedy NMS.
+ */
+export function decodeDetections(
+  scores: Float32Array,
+  boxes: Float32Array,
+  imageWidth: number,
+  imageHeight: number,
+  settings: Omit<DetectorSettings, 'channelOrder'>,
+): Detection[] {
+  const anchors = scores.length / 2;
+  let candidates: { box: Corners; score: number }[] = [];
+  for (let i = 0; i < anchors; i++) {
+    const score = scores[i * 2 + 1];
+    if (score < settings.threshold) continue;
+    const b = i * 4;
+    const box = {
+      x1: clamp(boxes[b] * imageWidth, 0, imageWidth),
+      y1: clamp(boxes[b + 1] * imageHeight, 0, imageHeight),
+      x2: clamp(boxes[b + 2] * imageWidth, 0, imageWidth),
+      y2: clamp(boxes[b + 3] * imageHeight, 0, imageHeight),
+    };
+    candidates.push({ box, score });
+  }
+  if (candidates.length > PRE_NMS_TOP_K) {
+    candidates = candidates.sort((a, b) => b.score - a.score).slice(0, PRE_NMS_TOP_K);
+  }
+  const kept = nonMaxSuppression(
+    candidates.map((c) => c.box),
+    candidates.map((c) => c.score),
+    settings.nmsIou,
+  );
+  const faces: Detection[] = [];
+  for (const k of kept) {
+    const { box, score } = candidates[k];
+    if (Math.min(box.x2 - box.x1, box.y2 - box.y1) < settings.minFaceSize) continue;
+    faces.push({ box, score });
+    if (faces.length >= settings.maxFaces) break;
+  }
+  return faces;
+}
+
+function clamp(v: number, lo: number, hi: number): number {
+  return v < lo ? lo : v > hi ? hi : v;
+}
+
+/** UltraFace RFB-320 face detector. */
+export class FaceDetector {
+  constructor(
+    readonly session: InferenceSession,
+    private readonly settings: DetectorSettings,
+  ) {
+    expectIo('detector', session, ['input'], ['scores', 'boxes']);
+  }
+
+  prepare(image: RgbImage): DetectorFrame {
+    return prepareDetectorFrame(image, this.settings.channelOrder);
+  }
+
+  async detect(image: RgbImage, frame: DetectorFrame = this.prepare(image)): Promise<Detection[]> {
+    const input = new Tensor('float32', frame.tensorData, [
+      1,
+      3,
+      DETECTOR_INPUT_HEIGHT,
+      DETECTOR_INPUT_WIDTH,
+    ]);
+    const out = await this.session.run({ input });
+    try {
+      return decodeDetections(
+        out.scores.data as Float32Array,
+        out.boxes.data as Float32Array,
+        image.width,
+        image.height,
+        this.settings,
+      );
+    } finally {
+      input.dispose();
+      out.scores.dispose();
+      out.boxes.dispose();
+    }
+  }
+}

@@ -1,0 +1,38 @@
+/** @edgeloop/vision — face pipeline on onnxruntime-node + sharp: detect, align, embed, match. */
+export { FacePipeline } from './pipeline';
+export type { EmbeddedFace, FaceBox, FrameResult, RecognisedFace, StageTimings } from './pipeline';
+export { parseVisionOptions, visionOptionsSchema } from './options';
+export type { ModelSource, VisionOptions, VisionOptionsInput } from './options';
+export { readModelBundle } from './bundle';
+export type { BundleModels } from './bundle';
+export {
+  InvalidHeadError,
+  InvalidImageError,
+  InvalidVisionOptionsError,
+  ModelLoadError,
+  VisionError,
+} from './errors';
+export type { OptionIssue, VisionErrorCode } from './errors';
+export { decodeImage } from './image';
+export type { ImageInput, RgbImage } from './image';
+export {
+  buildIdentityHead,
+  computePrototypes,
+  HEAD_INPUT,
+  HEAD_OUTPUT,
+  IdentityHead,
+  readHeadLabels,
+} from './head';
+export type { IdentityPrototypes, LabelledEmbedding } from './head';
+export { cosineScores, matchIdentity } from './matching';
+export type { IdentityMatch, MatchPolicy } from './matching';
+export { evaluate, tarAtFar, UNKNOWN } from './evaluate';
+export type { Evaluation, EvaluationProbe } from './evaluate';
+export type { FrameStats } from './stats';
+export { EMBEDDING_SIZE, l2Normalise, REFERENCE_POINTS_112 } from './embedder';
+export { nonMaxSuppression, iou } from './nms';
+export type { Corners } from './nms';
+export { applyAffine, estimateSimilarity, invertAffine } from './similarity';
+export type { Affine, Point } from './similarity';
+export { warpAffineRgb, warpAffineToPlanar } from './warp';
+export type { ChannelOrder } from './warp';
