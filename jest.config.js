@@ -4,6 +4,7 @@ const aliases = {
   '^@edgeloop/contracts$': '<rootDir>/libs/contracts/src/index.ts',
   '^@edgeloop/vision$': '<rootDir>/libs/vision/src/index.ts',
   '^@edgeloop/harness$': '<rootDir>/libs/harness/src/index.ts',
+  '^@edgeloop/config$': '<rootDir>/libs/config/src/index.ts',
 };
 const common = {
   rootDir: __dirname,

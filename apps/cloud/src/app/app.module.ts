@@ -1,21 +1,67 @@
-import { DynamicModule, Module } from '@nestjs/common';
-import { APP_FILTER } from '@nestjs/core';
+import { DynamicModule, Inject, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { AuthGuard } from '../auth/auth.guard';
 import { CloudConfig } from '../config/cloud.config';
+import { BlobsController } from '../controllers/blobs.controller';
 import { HealthController } from '../controllers/health.controller';
+import { KeysController } from '../controllers/keys.controller';
+import { ModelsController } from '../controllers/models.controller';
+import { TokensController } from '../controllers/tokens.controller';
+import { SqlDatabase } from '../database/sql-database';
 import { ErrorFilter } from '../errors/error.filter';
+import { OnnxInspector } from '../onnx/onnx-inspector';
+import { AuditRepository } from '../repositories/audit.repository';
+import { BlobRepository } from '../repositories/blob.repository';
+import { ManifestSigner } from '../repositories/manifest-signer';
+import { ModelRepository } from '../repositories/model.repository';
+import { SettingsRepository } from '../repositories/settings.repository';
+import { TokenRepository } from '../repositories/token.repository';
 import { HealthService } from '../services/health.service';
+import { ModelUploadService } from '../services/model-upload.service';
+import { RegistryService } from '../services/registry.service';
+import { TokenService } from '../services/token.service';
+import { sqlDatabaseProvider } from './infrastructure';
 
 @Module({})
-export class AppModule {
+export class AppModule implements OnModuleInit, OnApplicationShutdown {
+  constructor(
+    @Inject(CloudConfig) private readonly config: CloudConfig,
+    private readonly db: SqlDatabase,
+    private readonly blobs: BlobRepository,
+    private readonly health: HealthService,
+  ) {}
+
   static forRoot(config: CloudConfig): DynamicModule {
     return {
       module: AppModule,
-      controllers: [HealthController],
+      controllers: [HealthController, KeysController, ModelsController, BlobsController, TokensController],
       providers: [
         { provide: CloudConfig, useValue: config },
         { provide: APP_FILTER, useClass: ErrorFilter },
+        { provide: APP_GUARD, useClass: AuthGuard },
+        sqlDatabaseProvider,
         HealthService,
+        AuditRepository,
+        BlobRepository,
+        ManifestSigner,
+        ModelRepository,
+        SettingsRepository,
+        TokenRepository,
+        OnnxInspector,
+        ModelUploadService,
+        RegistryService,
+        TokenService,
       ],
     };
+  }
+
+  async onModuleInit(): Promise<void> {
+    await this.blobs.ensureBucket(this.config.s3?.region ?? 'us-east-1');
+    this.health.register('sql', async () => void (await this.db.query('select 1')));
+    this.health.register('s3', () => this.blobs.ping());
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.db.close();
   }
 }

@@ -4,12 +4,15 @@ import { NestFactory } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { AddressInfo } from 'node:net';
 import { CloudConfig } from '../config/cloud.config';
+import { TokenService } from '../services/token.service';
 import { AppModule } from './app.module';
 
 export const API_PREFIX = 'api/v1';
 
 export interface RunningCloud {
   app: INestApplication;
+  /** Set on the embedded first start only: the admin token, to be shown once. */
+  firstAdminToken?: string;
   url: string;
   port: number;
   close(): Promise<void>;
@@ -35,7 +38,8 @@ export async function startCloud(config: CloudConfig, options: { logger?: boolea
       .build(),
   );
   SwaggerModule.setup('api/docs', app, document, { jsonDocumentUrl: 'api/docs-json' });
+  const firstAdminToken = await app.get(TokenService).bootstrap();
   await app.listen(config.http.port, config.http.host);
   const port = (app.getHttpServer().address() as AddressInfo).port;
-  return { app, port, url: `http://${config.http.host}:${port}`, close: () => app.close() };
+  return { app, port, firstAdminToken, url: `http://${config.http.host}:${port}`, close: () => app.close() };
 }

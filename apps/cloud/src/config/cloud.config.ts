@@ -1,9 +1,9 @@
+import { ConfigError, envTypes, parseEnv } from '@edgeloop/config';
 import { z } from 'zod';
 
-const port = z.coerce.number().int().min(0).max(65535);
-const bool = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+export { ConfigError };
+
+const { port, bool } = envTypes;
 
 /** Environment variables the cloud reads; every one is optional in the embedded mode. */
 const cloudEnvSchema = z.object({
@@ -23,31 +23,14 @@ const cloudEnvSchema = z.object({
   S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'a valid S3 bucket name').default('edgeloop'),
   S3_REGION: z.string().min(1).default('us-east-1'),
   EDGELOOP_MAX_UPLOAD_BYTES: z.coerce.number().int().positive().default(1024 ** 3),
+  EDGELOOP_SQL_DIR: z.string().min(1).optional(),
+  EDGELOOP_VALIDATION_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
   EDGELOOP_BOOTSTRAP_TOKEN: z.string().min(24).optional(),
   EDGELOOP_SIGNING_KEY: z.string().min(1).optional(),
   EDGELOOP_LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
 });
 
 export type CloudEnv = z.infer<typeof cloudEnvSchema>;
-
-/** Raised at boot when configuration is invalid; lists every bad variable at once. */
-export class ConfigError extends Error {
-  readonly code = 'invalid_config';
-  constructor(readonly problems: string[]) {
-    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
-    this.name = 'ConfigError';
-  }
-}
-
-/** Validates an environment-like record into a typed object, or throws one ConfigError naming every bad variable. */
-export function parseEnv<S extends z.ZodType>(schema: S, env: Record<string, string | undefined>): z.infer<S> {
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const result = schema.safeParse(cleaned);
-  if (!result.success) {
-    throw new ConfigError(result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
-  }
-  return result.data;
-}
 
 /** The cloud's one typed configuration, validated once at boot. Services receive it by injection. */
 export class CloudConfig {
@@ -59,6 +42,8 @@ export class CloudConfig {
   readonly s3?: { endPoint: string; port?: number; useSSL: boolean; accessKey: string; secretKey: string; region: string };
   readonly bucket: string;
   readonly maxUploadBytes: number;
+  readonly sqlDir: string;
+  readonly validationTimeoutMs: number;
   readonly bootstrapToken?: string;
   readonly signingKey?: string;
   readonly logLevel: CloudEnv['EDGELOOP_LOG_LEVEL'];
@@ -82,6 +67,8 @@ export class CloudConfig {
         : undefined;
     this.bucket = env.S3_BUCKET;
     this.maxUploadBytes = env.EDGELOOP_MAX_UPLOAD_BYTES;
+    this.sqlDir = env.EDGELOOP_SQL_DIR ?? `${env.EDGELOOP_DATA_DIR}/sql`;
+    this.validationTimeoutMs = env.EDGELOOP_VALIDATION_TIMEOUT_MS;
     this.bootstrapToken = env.EDGELOOP_BOOTSTRAP_TOKEN;
     this.signingKey = env.EDGELOOP_SIGNING_KEY;
     this.logLevel = env.EDGELOOP_LOG_LEVEL;

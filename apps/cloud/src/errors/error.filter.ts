@@ -42,6 +42,10 @@ export class ErrorFilter implements ExceptionFilter {
     if (exception instanceof DomainError) {
       return [exception.status, { error: exception.code, message: exception.message, details: exception.details }];
     }
+    const cause = (exception as { cause?: { type?: string } })?.cause ?? (exception as { type?: string });
+    if (cause?.type === 'entity.parse.failed') {
+      return [400, { error: 'invalid_json', message: 'the request body is not valid JSON', details: [] }];
+    }
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
       const response = exception.getResponse();
@@ -50,13 +54,6 @@ export class ErrorFilter implements ExceptionFilter {
           ? response
           : String((response as { message?: unknown }).message ?? exception.message);
       return [status, { error: statusCodes[status] ?? `http_${status}`, message, details: [] }];
-    }
-    const bodyParser = exception as { type?: string; status?: number; message?: string };
-    if (bodyParser?.type === 'entity.parse.failed') {
-      return [400, { error: 'invalid_json', message: 'the request body is not valid JSON', details: [] }];
-    }
-    if (bodyParser?.type === 'entity.too.large') {
-      return [413, { error: 'payload_too_large', message: bodyParser.message ?? 'request body too large', details: [] }];
     }
     this.logger.error(
       `unhandled error on ${req.method} ${req.originalUrl ?? req.url}: ${(exception as Error)?.stack ?? String(exception)}`,

@@ -1,0 +1,38 @@
+import { CanActivate, ExecutionContext, Injectable, SetMetadata } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { Request } from 'express';
+import { ForbiddenError, UnauthorizedError } from '../errors/domain.errors';
+import type { TokenRole } from '../repositories/token.repository';
+import { Principal, roleAllows, TokenService } from '../services/token.service';
+
+const ROLE_KEY = 'edgeloop:role';
+
+/** The least role a route needs; routes without it are public (health, docs, the signing public key). */
+export const RequireRole = (role: TokenRole) => SetMetadata(ROLE_KEY, role);
+
+export type AuthenticatedRequest = Request & { principal?: Principal };
+
+/** Bearer tokens: 401 without a valid one, 403 when its role is below what the route needs. */
+@Injectable()
+export class AuthGuard implements CanActivate {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly tokens: TokenService,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const need = this.reflector.getAllAndOverride<TokenRole | undefined>(ROLE_KEY, [context.getHandler(), context.getClass()]);
+    if (!need) return true;
+    const req = context.switchToHttp().getRequest<AuthenticatedRequest>();
+    const header = req.headers.authorization ?? '';
+    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    if (!match) throw new UnauthorizedError();
+    const principal = await this.tokens.authenticate(match[1]);
+    if (!principal) throw new UnauthorizedError('the bearer token is unknown or revoked');
+    if (!roleAllows(principal.role, need)) {
+      throw new ForbiddenError(`this route needs the ${need} role; the token has ${principal.role}`);
+    }
+    req.principal = principal;
+    return true;
+  }
+}

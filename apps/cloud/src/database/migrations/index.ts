@@ -1,0 +1,5 @@
+import type { Migration } from '../migrator';
+import { sql as registry } from './0001_registry';
+
+/** Every migration, in the order it is applied. Add new files at the end; never edit an applied one. */
+export const migrations: Migration[] = [{ id: '0001_registry', sql: registry }];

@@ -1,0 +1,72 @@
+import type { PGlite } from '@electric-sql/pglite';
+import { Logger } from '@nestjs/common';
+import { Pool, type PoolClient } from 'pg';
+
+/** What repositories run SQL through: the database itself or an open transaction. */
+export interface SqlExecutor {
+  query<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
+}
+
+export type SqlTarget = { kind: 'postgres'; url: string; poolSize?: number } | { kind: 'pglite'; dir: string } | { kind: 'pglite-instance'; db: PGlite };
+
+/**
+ * One SQL layer over PostgreSQL (production, `pg` pool) and PGlite (embedded default and tests): both speak
+ * the same dialect, so every repository runs the same parameterised SQL on either.
+ */
+export class SqlDatabase implements SqlExecutor {
+  private readonly logger = new Logger(SqlDatabase.name);
+
+  private constructor(
+    readonly kind: 'postgres' | 'pglite',
+    private readonly pool: Pool | undefined,
+    private readonly pglite: PGlite | undefined,
+    private readonly ownsPglite: boolean,
+  ) {}
+
+  static async open(target: SqlTarget): Promise<SqlDatabase> {
+    if (target.kind === 'postgres') {
+      const pool = new Pool({ connectionString: target.url, max: target.poolSize ?? 10 });
+      const db = new SqlDatabase('postgres', pool, undefined, false);
+      pool.on('error', (err) => db.logger.error(`idle PostgreSQL client failed: ${err.message}`));
+      await pool.query('select 1');
+      return db;
+    }
+    if (target.kind === 'pglite-instance') return new SqlDatabase('pglite', undefined, target.db, false);
+    const { PGlite } = await import('@electric-sql/pglite');
+    const pglite = await PGlite.create(target.dir);
+    return new SqlDatabase('pglite', undefined, pglite, true);
+  }
+
+  async query<T = Record<string, unknown>>(text: string, params: unknown[] = []): Promise<T[]> {
+    if (this.pool) return (await this.pool.query(text, params)).rows as T[];
+    return (await this.pglite!.query<T>(text, params)).rows;
+  }
+
+  /** Runs `work` in one transaction: committed when it resolves, rolled back when it throws. */
+  async transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    if (this.pglite) {
+      return this.pglite.transaction(async (tx) =>
+        work({ query: async <R>(text: string, params: unknown[] = []) => (await tx.query<R>(text, params)).rows }),
+      );
+    }
+    const client: PoolClient = await this.pool!.connect();
+    try {
+      await client.query('begin');
+      const result = await work({
+        query: async <R>(text: string, params: unknown[] = []) => (await client.query(text, params)).rows as R[],
+      });
+      await client.query('commit');
+      return result;
+    } catch (err) {
+      await client.query('rollback').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.pool) await this.pool.end();
+    if (this.pglite && this.ownsPglite) await this.pglite.close();
+  }
+}

@@ -1,0 +1,381 @@
+import { Injectable, Logger } from '@nestjs/common';
+import {
+  describeZodError,
+  fieldIssues,
+  MANIFEST_SCHEMA,
+  MODEL_FILE_ROLES,
+  ModelFileRole,
+  ModelManifest,
+  ModelManifestSchema,
+  ModelMetricsSchema,
+  ModelNameSchema,
+  ModelThresholdsSchema,
+  ModelVersionNumberSchema,
+  IdentityLabelSchema,
+} from '@edgeloop/contracts';
+import busboy from 'busboy';
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { z } from 'zod';
+import { CloudConfig } from '../config/cloud.config';
+import { SqlDatabase } from '../database/sql-database';
+import { BadRequestError, DomainError, InvalidArtifactError, NotFoundError, PayloadTooLargeError } from '../errors/domain.errors';
+import { OnnxInspectionError, OnnxInspector } from '../onnx/onnx-inspector';
+import { checkRole, embeddingWidth } from '../onnx/role-rules';
+import { AuditRepository } from '../repositories/audit.repository';
+import { blobKey, BlobRepository, manifestKey } from '../repositories/blob.repository';
+import { ManifestSigner } from '../repositories/manifest-signer';
+import { ModelRepository, VersionRecord } from '../repositories/model.repository';
+
+/** What the optional `manifest` form field may say; the server fills in name, version, files and dates. */
+const UploadManifestSchema = z.strictObject({
+  schema: z.literal(MANIFEST_SCHEMA).optional(),
+  parent: ModelVersionNumberSchema.optional(),
+  labels: z.array(IdentityLabelSchema).max(100_000).optional(),
+  thresholds: ModelThresholdsSchema.optional(),
+  metrics: ModelMetricsSchema.optional(),
+  source: z.string().max(256).optional(),
+  files: z
+    .array(z.looseObject({ role: z.enum(MODEL_FILE_ROLES), sha256: z.string().optional(), size: z.number().optional() }))
+    .max(16)
+    .optional(),
+});
+type UploadManifest = z.infer<typeof UploadManifestSchema>;
+
+interface SpooledFile {
+  role: ModelFileRole;
+  fileName: string;
+  path: string;
+  sha256: string;
+  size: number;
+}
+
+const DEFAULT_THRESHOLDS = { detection: 0.8, match: 0.45 };
+
+/**
+ * Registers a model version from a multipart upload. Each file is streamed to a temporary file while its
+ * sha256 is computed (never held whole in memory), validated in an isolated onnxruntime process, put into
+ * S3 under its content address unless already there, and the version is registered in one transaction.
+ * Any failure registers nothing and removes the blobs this upload added.
+ */
+@Injectable()
+export class ModelUploadService {
+  private readonly logger = new Logger(ModelUploadService.name);
+
+  constructor(
+    private readonly config: CloudConfig,
+    private readonly db: SqlDatabase,
+    private readonly models: ModelRepository,
+    private readonly blobs: BlobRepository,
+    private readonly audit: AuditRepository,
+    private readonly signer: ManifestSigner,
+    private readonly inspector: OnnxInspector,
+  ) {}
+
+  async upload(name: string, req: IncomingMessage, actor: { tokenId: string; name: string } | null): Promise<VersionRecord> {
+    const parsedName = ModelNameSchema.safeParse(name);
+    if (!parsedName.success) {
+      drain(req);
+      throw new BadRequestError('invalid_model_name', describeZodError(parsedName.error));
+    }
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > this.config.maxUploadBytes) {
+      drain(req);
+      throw new PayloadTooLargeError(this.config.maxUploadBytes);
+    }
+    const contentType = req.headers['content-type'] ?? '';
+    if (!/^multipart\/form-data/i.test(contentType)) {
+      drain(req);
+      throw new BadRequestError('not_multipart', 'the upload must be multipart/form-data with one part per file, named by its role');
+    }
+    const started = performance.now();
+    const dir = await mkdtemp(join(tmpdir(), 'edgeloop-upload-'));
+    const addedBlobs: string[] = [];
+    try {
+      const { files, manifestField } = await this.receive(req, dir);
+      const request = this.checkRequest(files, manifestField);
+      await this.validateModels(files, request);
+      for (const file of files) {
+        if (await this.storeBlob(file)) addedBlobs.push(file.sha256);
+      }
+      const record = await this.register(name, files, request, actor);
+      this.logger.log(
+        `registered ${name}@${record.version} (${files.length} files, ${addedBlobs.length} new blobs) in ${Math.round(performance.now() - started)} ms`,
+      );
+      return record;
+    } catch (err) {
+      await this.removeStrayBlobs(addedBlobs);
+      throw err;
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  /** Streams the multipart body: files to disk with their hash, the manifest field into memory (bounded). */
+  private receive(req: IncomingMessage, dir: string): Promise<{ files: SpooledFile[]; manifestField?: string }> {
+    const limit = this.config.maxUploadBytes;
+    return new Promise((resolve, reject) => {
+      let failure: DomainError | Error | undefined;
+      const fail = (err: DomainError | Error) => {
+        failure ??= err;
+      };
+      let parser: busboy.Busboy;
+      try {
+        parser = busboy({
+          headers: req.headers,
+          limits: { fileSize: limit, files: 16, fields: 8, fieldSize: 1024 * 1024, parts: 32 },
+        });
+      } catch (err) {
+        drain(req);
+        reject(new BadRequestError('not_multipart', `the multipart body cannot be read: ${(err as Error).message}`));
+        return;
+      }
+      const files: SpooledFile[] = [];
+      const spooling: Promise<void>[] = [];
+      let manifestField: string | undefined;
+      let received = 0;
+      let finished = false;
+
+      const counter = new Transform({
+        transform(chunk: Buffer, _enc, done) {
+          received += chunk.length;
+          if (received > limit) {
+            fail(new PayloadTooLargeError(limit));
+            done(new PayloadTooLargeError(limit));
+            return;
+          }
+          done(null, chunk);
+        },
+      });
+
+      parser.on('file', (field: string, stream: Readable, info: busboy.FileInfo) => {
+        if (!(MODEL_FILE_ROLES as readonly string[]).includes(field)) {
+          fail(
+            new BadRequestError('unknown_role', `unknown file role "${field}"; roles are ${MODEL_FILE_ROLES.join(', ')}`, [
+              { path: field, message: 'unknown role' },
+            ]),
+          );
+          stream.resume();
+          return;
+        }
+        if (files.some((f) => f.role === field)) {
+          fail(new BadRequestError('duplicate_role', `two files have the role "${field}"`));
+          stream.resume();
+          return;
+        }
+        const role = field as ModelFileRole;
+        const file: SpooledFile = { role, fileName: info.filename ?? role, path: join(dir, `${files.length}-${role}`), sha256: '', size: 0 };
+        files.push(file);
+        const hash = createHash('sha256');
+        const hasher = new Transform({
+          transform(chunk: Buffer, _enc, done) {
+            hash.update(chunk);
+            file.size += chunk.length;
+            done(null, chunk);
+          },
+        });
+        stream.on('limit', () => fail(new PayloadTooLargeError(limit)));
+        spooling.push(
+          pipeline(stream, hasher, createWriteStream(file.path)).then(
+            () => {
+              file.sha256 = hash.digest('hex');
+            },
+            (err: Error) => fail(err),
+          ),
+        );
+      });
+      parser.on('field', (field: string, value: string, info: busboy.FieldInfo) => {
+        if (field !== 'manifest') {
+          fail(new BadRequestError('unknown_field', `unknown form field "${field}"; only "manifest" and files by role`));
+        } else if (info.valueTruncated) {
+          fail(new BadRequestError('invalid_manifest', 'the manifest field is over 1 MiB'));
+        } else manifestField = value;
+      });
+      parser.on('filesLimit', () => fail(new BadRequestError('too_many_files', 'at most 16 files per upload')));
+      parser.on('fieldsLimit', () => fail(new BadRequestError('too_many_fields', 'too many form fields')));
+      parser.on('error', (err: Error) => fail(new BadRequestError('malformed_multipart', `the multipart body is malformed: ${err.message}`)));
+      parser.on('close', () => {
+        finished = true;
+        Promise.all(spooling).then(() => {
+          if (failure) reject(failure);
+          else resolve({ files, manifestField });
+        }, reject);
+      });
+      req.on('aborted', () => fail(new ClientGoneError()));
+      req.on('close', () => {
+        if (!finished && !req.complete) {
+          fail(new ClientGoneError());
+          reject(failure);
+        }
+      });
+      pipeline(req, counter, parser).catch((err: Error) => {
+        fail(err instanceof DomainError ? err : new ClientGoneError());
+        drain(req);
+        Promise.allSettled(spooling).then(() => reject(failure));
+      });
+    });
+  }
+
+  private checkRequest(files: SpooledFile[], manifestField: string | undefined): UploadManifest {
+    if (files.length === 0) {
+      throw new BadRequestError('missing_file', 'the upload has no file part; send each model file as a part named by its role');
+    }
+    for (const file of files) {
+      if (file.size === 0) {
+        throw new InvalidArtifactError(`the ${file.role} file "${file.fileName}" is empty`, [{ role: file.role, code: 'empty_file' }]);
+      }
+    }
+    let request: UploadManifest = {};
+    if (manifestField !== undefined) {
+      let raw: unknown;
+      try {
+        raw = JSON.parse(manifestField);
+      } catch (err) {
+        throw new BadRequestError('invalid_manifest', `the manifest field is not valid JSON: ${(err as Error).message}`);
+      }
+      const parsed = UploadManifestSchema.safeParse(raw);
+      if (!parsed.success) {
+        throw new BadRequestError('invalid_manifest', `the manifest is invalid: ${describeZodError(parsed.error)}`, fieldIssues(parsed.error));
+      }
+      request = parsed.data;
+    }
+    for (const named of request.files ?? []) {
+      const file = files.find((f) => f.role === named.role);
+      if (!file) {
+        throw new BadRequestError('manifest_file_missing', `the manifest names a ${named.role} file that was not uploaded`, [
+          { path: 'files', role: named.role },
+        ]);
+      }
+      if (named.sha256 && named.sha256 !== file.sha256) {
+        throw new InvalidArtifactError(`the ${named.role} file's sha256 is ${file.sha256}, the manifest says ${named.sha256}`);
+      }
+      if (named.size !== undefined && named.size !== file.size) {
+        throw new InvalidArtifactError(`the ${named.role} file has ${file.size} bytes, the manifest says ${named.size}`);
+      }
+    }
+    return request;
+  }
+
+  /** Each file is loaded in onnxruntime in a child process and must fit its role. */
+  private async validateModels(files: SpooledFile[], request: UploadManifest): Promise<void> {
+    const inspections = await Promise.all(
+      files.map(async (file) => {
+        try {
+          return { file, model: await this.inspector.inspect(file.path) };
+        } catch (err) {
+          if (err instanceof OnnxInspectionError) {
+            throw new InvalidArtifactError(`the ${file.role} file "${file.fileName}" is not a loadable ONNX model: ${err.message}`, [
+              { role: file.role, code: err.reason === 'timeout' ? 'validation_timeout' : 'invalid_onnx' },
+            ]);
+          }
+          throw err;
+        }
+      }),
+    );
+    const embedder = inspections.find((i) => i.file.role === 'embedder');
+    const context = {
+      labels: request.labels?.length,
+      embeddingDim: embedder ? embeddingWidth(embedder.model) : undefined,
+    };
+    const problems = inspections.flatMap(({ file, model }) =>
+      checkRole(file.role, model, context).map((message) => ({ role: file.role, code: 'role_mismatch', message })),
+    );
+    if (problems.length > 0) {
+      throw new InvalidArtifactError(
+        `the uploaded models do not fit their roles: ${problems.map((p) => `${p.role}: ${p.message}`).join('; ')}`,
+        problems,
+      );
+    }
+  }
+
+  /** Puts the blob unless the same content is already stored; true when this upload added it. */
+  private async storeBlob(file: SpooledFile): Promise<boolean> {
+    const key = blobKey(file.sha256);
+    if ((await this.blobs.size(key)) === file.size) return false;
+    await this.blobs.putFile(key, file.path, file.size);
+    return true;
+  }
+
+  private async register(
+    name: string,
+    files: SpooledFile[],
+    request: UploadManifest,
+    actor: { tokenId: string; name: string } | null,
+  ): Promise<VersionRecord> {
+    if (request.parent !== undefined && !(await this.models.getVersion(name, request.parent))) {
+      throw new NotFoundError(`parent version ${name}@${request.parent}`);
+    }
+    const order = (role: string) => MODEL_FILE_ROLES.indexOf(role as ModelFileRole);
+    const sorted = [...files].sort((a, b) => order(a.role) - order(b.role));
+    const createdBy = actor ? `token:${actor.name}` : 'upload';
+    const manifestFor = (version: number): ModelManifest => {
+      const candidate = {
+        schema: MANIFEST_SCHEMA,
+        name,
+        version,
+        ...(request.parent !== undefined ? { parent: request.parent } : {}),
+        files: sorted.map((f) => ({ role: f.role, sha256: f.sha256, size: f.size, format: 'onnx' as const })),
+        labels: request.labels ?? [],
+        thresholds: { ...DEFAULT_THRESHOLDS, ...(request.thresholds ?? {}) },
+        metrics: request.metrics ?? {},
+        createdBy,
+        createdAt: new Date().toISOString(),
+        ...(request.source ? { source: request.source } : {}),
+      };
+      const parsed = ModelManifestSchema.safeParse(candidate);
+      if (!parsed.success) {
+        throw new BadRequestError('invalid_manifest', `the resulting manifest is invalid: ${describeZodError(parsed.error)}`, fieldIssues(parsed.error));
+      }
+      return parsed.data;
+    };
+    return this.db.transaction(async (tx) => {
+      const record = await this.models.insertVersion(tx, name, {
+        parent: request.parent ?? null,
+        createdBy,
+        manifestFor,
+        sign: (manifest) => this.signer.sign(manifest),
+        files: sorted.map((f) => ({ role: f.role, sha256: f.sha256, size: f.size, format: 'onnx', fileName: f.fileName })),
+      });
+      await this.audit.record(
+        {
+          actor: actor?.tokenId ?? null,
+          action: 'model.version.create',
+          subject: `${name}@${record.version}`,
+          details: { files: sorted.map((f) => ({ role: f.role, sha256: f.sha256, size: f.size })) },
+        },
+        tx,
+      );
+      await this.blobs.putJson(manifestKey(name, record.version), { manifest: record.manifest, signature: record.signature });
+      return record;
+    });
+  }
+
+  /** Removes blobs this upload put into S3, unless a registered version references them meanwhile. */
+  private async removeStrayBlobs(added: string[]): Promise<void> {
+    for (const sha256 of added) {
+      try {
+        if (!(await this.models.blobReferenced(sha256))) await this.blobs.remove(blobKey(sha256));
+      } catch (err) {
+        this.logger.warn(`could not remove stray blob ${sha256}: ${(err as Error).message}`);
+      }
+    }
+  }
+}
+
+/** The client went away mid-upload; nothing is answered, nothing is registered. */
+export class ClientGoneError extends DomainError {
+  constructor() {
+    super(400, 'client_disconnected', 'the client disconnected before the upload finished');
+  }
+}
+
+function drain(req: IncomingMessage): void {
+  req.resume();
+  req.on('error', () => undefined);
+}
