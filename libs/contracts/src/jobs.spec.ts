@@ -1,0 +1,55 @@
+import { JOB_NAMES, JOB_SCHEMAS, jobNamesOfQueue, parseJob, predictionsJobId, QUEUE_NAMES, queueOfJob, QUEUES } from './jobs';
+import { batchExample, hardExampleExample } from './testing/examples';
+
+describe('jobs', () => {
+  it('names every job <queue>.<step> with a known queue', () => {
+    for (const name of JOB_NAMES) expect(QUEUE_NAMES).toContain(queueOfJob(name));
+    expect(QUEUE_NAMES.every((queue) => jobNamesOfQueue(queue).length > 0)).toBe(true);
+    expect(Object.values(QUEUES)).toEqual(['predictions', 'drift', 'webhooks', 'retraining', 'rollouts']);
+    expect(jobNamesOfQueue('retraining')).toEqual([
+      'retraining.build-dataset',
+      'retraining.train-head',
+      'retraining.calibrate',
+      'retraining.evaluate',
+      'retraining.register',
+    ]);
+  });
+
+  it('parses a valid payload into a job discriminated by name', () => {
+    const batch = batchExample();
+    const job = parseJob('predictions.ingest', { deviceId: 'cam-01', seq: 42, receivedAt: 1_769_860_806_000, batch });
+    expect(job.ok).toBe(true);
+    if (job.ok && job.value.name === 'predictions.ingest') expect(job.value.payload.batch.items).toHaveLength(3);
+    expect(parseJob('predictions.hard-example', { deviceId: 'cam-01', receivedAt: 1, hardExample: hardExampleExample() }).ok).toBe(true);
+    expect(parseJob('drift.check', { modelName: 'face-id', version: 7 })).toEqual({
+      ok: true,
+      value: { name: 'drift.check', payload: { modelName: 'face-id', version: 7 } },
+    });
+    expect(parseJob('rollouts.advance', { deploymentId: 'dep_1' }).ok).toBe(true);
+    expect(parseJob('retraining.register', { runId: 'run_1', modelName: 'face-id', baseVersion: 7, autoCanary: true }).ok).toBe(true);
+  });
+
+  it('refuses unknown job names, including inherited property names', () => {
+    expect(parseJob('predictions.unknown', {})).toMatchObject({ ok: false, error: { code: 'unknown_job' } });
+    expect(parseJob('toString', {})).toMatchObject({ ok: false, error: { code: 'unknown_job' } });
+  });
+
+  it('names the bad field of an invalid payload', () => {
+    const result = parseJob('webhooks.deliver', { deliveryId: 42 });
+    expect(result).toMatchObject({ ok: false, error: { code: 'invalid_payload' } });
+    expect(!result.ok && result.error.message).toMatch(/^invalid webhooks\.deliver payload: deliveryId: /);
+    const mismatch = parseJob('predictions.ingest', { deviceId: 'cam-01', seq: 41, receivedAt: 1, batch: batchExample() });
+    expect(!mismatch.ok && mismatch.error.message).toContain('batch: deviceId and seq must equal');
+    const deep = batchExample();
+    deep.items[0]!.faces[0]!.score = Number.NaN;
+    const invalidBatch = parseJob('predictions.ingest', { deviceId: 'cam-01', seq: 42, receivedAt: 1, batch: deep });
+    expect(!invalidBatch.ok && invalidBatch.error.message).toContain('batch.items[0].faces[0].score:');
+  });
+
+  it('makes BullMQ-safe, unique prediction job ids', () => {
+    expect(predictionsJobId('cam-01', 42)).toBe('cam-01.42');
+    expect(predictionsJobId('cam-01', 42)).not.toContain(':');
+    expect(predictionsJobId('a-1', 2)).not.toBe(predictionsJobId('a', 12));
+    expect(Object.keys(JOB_SCHEMAS)).toEqual(JOB_NAMES);
+  });
+});
