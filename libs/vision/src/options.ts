@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { InvalidVisionOptionsError } from './errors';
 
 /** A model is either a file path or its bytes (the edge loads from its content-addressed blob store). */
-const modelSource = z.union([z.string().min(1, 'must be a non-empty path'), z.instanceof(Uint8Array)], {
+const modelBytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array, 'must be a file path or a Buffer/Uint8Array');
+const modelSource = z.union([z.string().min(1, 'must be a non-empty path'), modelBytes], {
   error: 'must be a file path or a Buffer/Uint8Array',
 });
 
