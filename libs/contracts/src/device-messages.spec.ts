@@ -76,6 +76,12 @@ describe('prediction batches', () => {
     expectValid(PredictionBatchSchema, batchExample());
   });
 
+  it('accepts faces from a bundle with no head: no identity, no score, no margin', () => {
+    const batch = batchExample();
+    batch.items[0]!.faces[0] = { identity: null, score: null, margin: null, detScore: 0.97 };
+    expectValid(PredictionBatchSchema, batch);
+  });
+
   it('names the bad field deep inside an item', () => {
     const batch = batchExample();
     batch.items[1]!.faces[0]!.detScore = 1.2;
@@ -84,6 +90,9 @@ describe('prediction batches', () => {
     delete noTimings.items[0]!.timings;
     expectInvalid(PredictionBatchSchema, noTimings, 'items[0].timings');
     expectInvalid(PredictionBatchSchema, { ...batchExample(), seq: 0 }, 'seq');
+    const dazzled = batchExample();
+    dazzled.items[0]!.stats.brightness = 300;
+    expectInvalid(PredictionBatchSchema, dazzled, 'items[0].stats.brightness');
     expectInvalid(PredictionBatchSchema, { ...batchExample(), model: { name: 'face-id' } }, 'model.version');
     expectInvalid(PredictionBatchSchema, { ...batchExample(), window: { start: 10, end: 5 } }, 'window.end');
     const outside = batchExample();

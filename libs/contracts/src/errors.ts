@@ -11,9 +11,18 @@ export const ERROR_STATUS = {
   invalid_json: 400,
   validation_failed: 400,
   invalid_model_name: 400,
+  invalid_alias: 400,
+  invalid_version: 400,
+  not_multipart: 400,
+  malformed_multipart: 400,
+  unknown_field: 400,
+  too_many_fields: 400,
+  too_many_files: 400,
   unknown_role: 400,
+  duplicate_role: 400,
   missing_file: 400,
   invalid_manifest: 400,
+  manifest_file_missing: 400,
   upload_aborted: 400,
   unauthorized: 401,
   forbidden: 403,
@@ -26,10 +35,6 @@ export const ERROR_STATUS = {
   unsupported_media_type: 415,
   unprocessable_entity: 422,
   invalid_artifact: 422,
-  empty_file: 422,
-  invalid_onnx: 422,
-  role_mismatch: 422,
-  manifest_file_missing: 422,
   webhook_url_refused: 422,
   too_many_requests: 429,
   internal: 500,
@@ -38,6 +43,13 @@ export const ERROR_STATUS = {
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
 export const ERROR_CODES = Object.keys(ERROR_STATUS) as ErrorCode[];
+
+/**
+ * Codes inside the `details` of an `invalid_artifact` error, one detail per refused file:
+ * `{ role, code, message? }`.
+ */
+export const ARTIFACT_ISSUE_CODES = ['empty_file', 'invalid_onnx', 'role_mismatch', 'validation_timeout'] as const;
+export type ArtifactIssueCode = (typeof ARTIFACT_ISSUE_CODES)[number];
 
 /** The HTTP status of a code. */
 export function errorStatus(code: ErrorCode): number {

@@ -21,18 +21,30 @@ export const FaceBoxSchema = z.object({ x: z.number(), y: z.number(), width: z.n
 export const FacePredictionSchema = z.object({
   /** The matched identity, or null when the top-1 score is below the match threshold (unknown). */
   identity: IdentityLabelSchema.nullable(),
-  /** Top-1 identity score: a cosine for the built-in head, so about [-1, 1] (float rounding may pass 1). */
-  score: z.number(),
-  /** Top-1 minus top-2 score. */
-  margin: z.number().nonnegative(),
+  /**
+   * Top-1 identity score: a cosine for the built-in head, so about [-1, 1] (float rounding may pass
+   * 1); null when the model has no head.
+   */
+  score: z.number().nullable(),
+  /** Top-1 minus top-2 score; null when the model has no head (or a single label: then it is the score). */
+  margin: z.number().nonnegative().nullable(),
   /** Detector confidence. */
   detScore: probability,
   box: FaceBoxSchema.optional(),
 });
 export type FacePrediction = z.infer<typeof FacePredictionSchema>;
 
-/** Input statistics used for drift, computed on the whole frame. */
-export const FrameStatsSchema = z.object({ brightness: z.number(), contrast: z.number().nonnegative(), sharpness: z.number().nonnegative() });
+/**
+ * Input statistics used for drift, computed on the whole frame (as libs/vision computes them:
+ * brightness = mean luma 0..255, contrast = luma standard deviation, sharpness = Laplacian variance).
+ */
+export const FrameStatsSchema = z.object({
+  brightness: z.number().min(0).max(255),
+  contrast: z.number().nonnegative(),
+  sharpness: z.number().nonnegative(),
+  width: z.number().int().positive().optional(),
+  height: z.number().int().positive().optional(),
+});
 export type FrameStats = z.infer<typeof FrameStatsSchema>;
 
 /** Per-stage milliseconds for one frame; stages that did not run (no face) are 0. */
@@ -116,8 +128,8 @@ export const HardExampleSchema = z.object({
   reason: z.enum(HARD_EXAMPLE_REASONS),
   /** The top-1 candidate label (even when below threshold), or null for a head with no labels. */
   candidate: IdentityLabelSchema.nullable(),
-  score: z.number(),
-  margin: z.number().nonnegative(),
+  score: z.number().nullable(),
+  margin: z.number().nonnegative().nullable(),
   detScore: probability,
   embedding,
   stats: FrameStatsSchema.optional(),

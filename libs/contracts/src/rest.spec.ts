@@ -15,6 +15,7 @@ describe('error body', () => {
     expect(ERROR_CODES.every((code) => ERROR_STATUS[code] >= 400 && ERROR_STATUS[code] < 600)).toBe(true);
     expect(ERROR_STATUS.payload_too_large).toBe(413);
     expect(ERROR_STATUS.invalid_artifact).toBe(422);
+    expect(ERROR_STATUS.manifest_file_missing).toBe(400);
     expectValid(ErrorBodySchema, errorBody('not_found', 'model face-id not found'));
     expectInvalid(ErrorBodySchema, { error: 'Not Found', message: 'x', details: [] }, 'error');
   });
