@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
+import { registerInfer } from './infer';
 
 /** Every CLI command registers itself here; one file per command group. */
 export function registerCommands(program: Command): void {
-  void program;
+  registerInfer(program);
 }
