@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { FaceDetector, type Detection } from './detector';
-import { FaceEmbedder } from './embedder';
+import { FaceEmbedder, REFERENCE_POINTS_112 } from './embedder';
 import { VisionError } from './errors';
 import { IdentityHead } from './head';
 import { decodeImage, type ImageInput, type RgbImage } from './image';
@@ -129,6 +129,7 @@ export class FacePipeline {
         new FaceEmbedder(emb, options.embedderChannelOrder),
       );
       if (options.models.head !== undefined) await pipeline.setHead(options.models.head, options.labels ?? []);
+      await pipeline.warmUp();
     } catch (err) {
       await Promise.all([det.release(), lmk.release(), emb.release()]);
       throw err;
@@ -201,6 +202,14 @@ export class FacePipeline {
       this.embedder.session.release(),
       slot ? slot.head.release() : undefined,
     ]);
+  }
+
+  /** One run of each model on a grey frame, so the first real frame is not slowed by first-run allocation. */
+  private async warmUp(): Promise<void> {
+    const grey: RgbImage = { data: new Uint8Array(320 * 240 * 3).fill(128), width: 320, height: 240 };
+    await this.detector.detect(grey);
+    await this.landmarkModel.locate(grey, { x1: 100, y1: 60, x2: 220, y2: 180 });
+    await this.embedder.embed(grey, REFERENCE_POINTS_112);
   }
 
   private async run(input: ImageInput | RgbImage, slot: HeadSlot | null): Promise<FrameResult> {
