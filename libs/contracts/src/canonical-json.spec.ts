@@ -27,6 +27,7 @@ describe('canonicalJson', () => {
     ['bigint', { a: 1n }, '$.a'],
     ['a function', { a: () => 1 }, '$.a'],
     ['undefined in an array', [1, undefined], '$[1]'],
+    ['a hole in an array', [1, , 3], '$[1]'],
     ['a Map', { m: new Map() }, '$.m'],
   ])('refuses %s and names where', (_what, value, path) => {
     expect(() => canonicalJson(value)).toThrow(CanonicalJsonError);

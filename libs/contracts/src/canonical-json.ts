@@ -46,10 +46,13 @@ function writeObject(value: object, path: string, ancestors: Set<object>): strin
   ancestors.add(value);
   try {
     if (Array.isArray(value)) {
-      return `[${value.map((item, i) => {
-        if (item === undefined) throw new CanonicalJsonError(`${path}[${i}]`, 'undefined in an array');
-        return write(item, `${path}[${i}]`, ancestors);
-      }).join(',')}]`;
+      const items: string[] = [];
+      for (let i = 0; i < value.length; i += 1) {
+        const item: unknown = value[i];
+        if (item === undefined) throw new CanonicalJsonError(`${path}[${i}]`, 'undefined (or a hole) in an array');
+        items.push(write(item, `${path}[${i}]`, ancestors));
+      }
+      return `[${items.join(',')}]`;
     }
     const proto = Object.getPrototypeOf(value);
     if (proto !== Object.prototype && proto !== null) {

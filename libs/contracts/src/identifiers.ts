@@ -66,7 +66,7 @@ export const DeviceLabelsSchema = z
  * strings ending in `Z`.
  */
 export const EpochMsSchema = z.number().int().nonnegative().max(8.64e15);
-export const IsoTimestampSchema = z.iso.datetime({ message: 'an ISO 8601 UTC timestamp like 2026-01-31T12:00:00.000Z' });
+export const IsoTimestampSchema = z.iso.datetime({ error: 'an ISO 8601 UTC timestamp like 2026-01-31T12:00:00.000Z' });
 
 /** A concrete model version: what a device runs, what a prediction was made with. */
 export const ModelVersionRefSchema = z.object({ name: ModelNameSchema, version: ModelVersionNumberSchema });

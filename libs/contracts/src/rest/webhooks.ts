@@ -9,7 +9,7 @@ export const WEBHOOK_ALL_EVENTS = '*';
 const WebhookEventSelectorSchema = z.enum([...WEBHOOK_EVENT_TYPES, WEBHOOK_ALL_EVENTS]);
 
 export const CreateWebhookRequestSchema = z.strictObject({
-  url: z.url({ protocol: /^https?$/, message: 'an absolute http(s) URL' }).max(2048),
+  url: z.url({ protocol: /^https?$/, error: 'an absolute http(s) URL' }).max(2048),
   /** Event types to receive, or `["*"]` for all. */
   events: z
     .array(WebhookEventSelectorSchema)
