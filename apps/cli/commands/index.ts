@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import { registerInfer } from './infer';
+import { registerStart } from './start';
 
 /** Every CLI command registers itself here; one file per command group. */
 export function registerCommands(program: Command): void {
+  registerStart(program);
   registerInfer(program);
 }
