@@ -3,6 +3,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { Client } from 'pg';
 import { silentLogger, type HarnessLogger } from './logger';
 import { startPostgres, type PostgresOptions, type PostgresServer } from './postgres';
+import { trackStarted } from './started-handles';
 
 export interface DatabaseOptions {
   /**
@@ -75,7 +76,7 @@ export async function createIsolatedDatabase(serverUrl: string, logger: HarnessL
   url.pathname = `/${database}`;
   logger.log(`created database ${database} on ${url.host}`);
   let stopping: Promise<void> | undefined;
-  return {
+  return trackStarted<PostgresDatabase>({
     kind: 'postgres',
     url: url.toString(),
     database,
@@ -86,7 +87,7 @@ export async function createIsolatedDatabase(serverUrl: string, logger: HarnessL
       });
       return stopping;
     },
-  };
+  });
 }
 
 export async function openPglite(dir: string | undefined, logger: HarnessLogger = silentLogger): Promise<PgliteDatabase> {
@@ -94,7 +95,7 @@ export async function openPglite(dir: string | undefined, logger: HarnessLogger 
   const pglite = dir ? await PGlite.create(dir) : await PGlite.create();
   logger.log(`PGlite ${dir ? `in ${dir}` : 'in memory'} ready after ${Date.now() - started} ms`);
   let stopping: Promise<void> | undefined;
-  return {
+  return trackStarted<PgliteDatabase>({
     kind: 'pglite',
     pglite,
     dir,
@@ -102,7 +103,7 @@ export async function openPglite(dir: string | undefined, logger: HarnessLogger 
       stopping ??= pglite.closed ? Promise.resolve() : pglite.close();
       return stopping;
     },
-  };
+  });
 }
 
 /**

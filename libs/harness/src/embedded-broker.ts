@@ -2,6 +2,7 @@ import { createServer, type Socket } from 'node:net';
 import { Aedes, type AedesOptions } from 'aedes';
 import { silentLogger, type HarnessLogger } from './logger';
 import { listenOn } from './ports';
+import { trackStarted } from './started-handles';
 
 export interface EmbeddedBrokerOptions {
   /** Fixed port; default an ephemeral one chosen by the kernel (no reuse race). */
@@ -67,5 +68,5 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): 
     return stopping;
   };
 
-  return { url: `mqtt://${host}:${port}`, host, port, broker, stop };
+  return trackStarted({ url: `mqtt://${host}:${port}`, host, port, broker, stop });
 }

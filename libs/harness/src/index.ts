@@ -11,6 +11,7 @@ export {
 export {
   ServerProcess,
   ServerStartError,
+  isProcessAlive,
   readLogTail,
   runningServerProcesses,
   waitUntilReady,
@@ -48,3 +49,5 @@ export {
   type PostgresDatabase,
 } from './database';
 export { startStack, type Stack, type StackBroker, type StackEndpoint, type StackOptions } from './stack';
+export { waitUntilStopped, type StopCheck } from './stop-check';
+export { startedCount, stopAllStarted } from './started-handles';

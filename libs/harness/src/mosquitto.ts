@@ -7,6 +7,7 @@ import { freePort } from './ports';
 import { RestartableServer, type RestartableServerHandle } from './restartable-server';
 import { ServerProcess, withPortRetry } from './server-process';
 import { isRoot, makeWorkDir, removeWorkDir, type WorkDir } from './work-dir';
+import { trackStarted } from './started-handles';
 
 /** What goes into the generated mosquitto.conf besides the listener. */
 export interface MosquittoConfig {
@@ -172,7 +173,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
           options.logger ?? silentLogger,
         );
         await handle.start();
-        return handle;
+        return trackStarted(handle);
       },
       fixedPort === undefined ? 5 : 1,
     );

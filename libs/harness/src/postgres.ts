@@ -7,6 +7,7 @@ import { freePort } from './ports';
 import { RestartableServer, type RestartableServerHandle } from './restartable-server';
 import { readLogTail, ServerProcess, ServerStartError, withPortRetry } from './server-process';
 import { chownTo, isRoot, makeWorkDir, removeWorkDir, userIds, type WorkDir } from './work-dir';
+import { trackStarted } from './started-handles';
 
 export interface PostgresOptions {
   /** Directory holding `initdb` and `postgres`; default the newest /usr/lib/postgresql/<v>/bin. */
@@ -171,7 +172,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
           options.logger ?? silentLogger,
         );
         await handle.start();
-        return handle;
+        return trackStarted(handle);
       },
       fixedPort === undefined ? 5 : 1,
     );

@@ -7,6 +7,7 @@ import { freePort } from './ports';
 import { RestartableServer, type RestartableServerHandle } from './restartable-server';
 import { ServerProcess, withPortRetry } from './server-process';
 import { makeWorkDir, removeWorkDir, type WorkDir } from './work-dir';
+import { trackStarted } from './started-handles';
 
 export interface RedisOptions {
   /** Where the append-only file lives (the embedded mode passes ./data/redis); default a temp dir. */
@@ -120,7 +121,7 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisServe
           options.logger ?? silentLogger,
         );
         await handle.start();
-        return handle;
+        return trackStarted(handle);
       },
       fixedPort === undefined ? 5 : 1,
     );

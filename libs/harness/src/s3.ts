@@ -3,6 +3,7 @@ import S3rver from 's3rver';
 import { silentLogger, type HarnessLogger } from './logger';
 import { listenOn } from './ports';
 import { makeWorkDir, removeWorkDir } from './work-dir';
+import { trackStarted } from './started-handles';
 
 export interface S3Options {
   /** Folder that holds the buckets (the embedded mode passes ./data/s3); default a temp dir. */
@@ -82,7 +83,7 @@ export async function startS3(options: S3Options = {}): Promise<S3Server> {
   };
 
   const region = 'us-east-1';
-  return {
+  return trackStarted<S3Server>({
     endPoint,
     port,
     ...S3RVER_CREDENTIALS,
@@ -92,5 +93,5 @@ export async function startS3(options: S3Options = {}): Promise<S3Server> {
     dir: workDir.path,
     clientOptions: { endPoint, port, useSSL: false, ...S3RVER_CREDENTIALS, region, pathStyle: true },
     stop,
-  };
+  });
 }

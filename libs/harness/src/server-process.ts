@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { findBinary } from './binaries';
 import { mentionsAddressInUse } from './ports';
+import { onProcessExit } from './process-cleanup';
 import { userIds } from './work-dir';
 
 export interface ExitStatus {
@@ -42,6 +43,23 @@ export class ServerStartError extends Error {
   }
 }
 
+/** True while `pid` runs; a zombie (exited, not yet reaped) counts as gone. */
+export function isProcessAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+  }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function readLogTail(logFile: string, lines = 25): string {
   try {
     const text = readFileSync(logFile, 'utf8');
@@ -52,33 +70,15 @@ export function readLogTail(logFile: string, lines = 25): string {
 }
 
 const running = new Set<ServerProcess>();
-let hooksInstalled = false;
-const SHUTDOWN_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-
-function signalAllSync(): void {
-  for (const server of running) server.signalSync();
-}
-
-function onShutdownSignal(signal: NodeJS.Signals): void {
-  signalAllSync();
-  // When the application handles this signal itself, it owns the shutdown. Otherwise restore
-  // the default behaviour (terminate) that our listener displaced.
-  if (process.listenerCount(signal) <= 1) {
-    process.removeListener(signal, onShutdownSignal);
-    process.kill(process.pid, signal);
-  }
-}
+let cleanupRegistered = false;
 
 /**
- * Children die with this process: on a normal exit and on SIGINT/SIGTERM/SIGHUP we signal them,
- * and each child also carries a parent-death signal (setpriv --pdeathsig) so that even a SIGKILL of
- * this process leaves no orphan behind.
+ * Children die with this process: the exit hooks signal them, and each child also carries a
+ * parent-death signal (setpriv --pdeathsig) so that even a SIGKILL of this process leaves no
+ * orphan behind.
  */
-function installCleanupHooks(): void {
-  if (hooksInstalled) return;
-  hooksInstalled = true;
-  process.on('exit', signalAllSync);
-  for (const signal of SHUTDOWN_SIGNALS) process.on(signal, onShutdownSignal);
+function signalAllSync(): void {
+  for (const server of running) server.signalSync();
 }
 
 /** Processes started by the harness that are still running. */
@@ -143,7 +143,10 @@ export class ServerProcess {
       this.child.once('exit', (code, signal) => finish({ code, signal }));
     });
     running.add(this);
-    installCleanupHooks();
+    if (!cleanupRegistered) {
+      cleanupRegistered = true;
+      onProcessExit(signalAllSync);
+    }
   }
 
   static spawn(options: ServerProcessOptions): ServerProcess {
@@ -217,7 +220,8 @@ export async function waitUntilReady(
     if (!server.running) {
       throw new ServerStartError(server.name, server.describeExit(), server.logFile, readLogTail(server.logFile));
     }
-    if (await probe().catch(() => false)) return;
+    const ready = await Promise.race([probe().catch(() => false), server.exited.then(() => false)]);
+    if (ready) return;
     if (Date.now() > deadline) {
       await server.stop(2_000);
       throw new ServerStartError(

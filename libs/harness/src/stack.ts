@@ -5,6 +5,7 @@ import { silentLogger, type HarnessLogger } from './logger';
 import { startMosquitto, type MosquittoOptions, type MosquittoServer } from './mosquitto';
 import { startRedis, type RedisOptions, type RedisServer } from './redis';
 import { startS3, type S3Options, type S3Server } from './s3';
+import { trackStarted } from './started-handles';
 
 export interface StackOptions {
   /** MQTT broker: in-process aedes (default) or a spawned mosquitto. */
@@ -132,7 +133,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     { service: 's3', url: stack.s3.url, detail: `s3rver in ${stack.s3.dir} (access key ${stack.s3.accessKey})` },
     describeDatabase(stack.database),
   ];
-  return {
+  return trackStarted<Stack>({
     ...stack,
     endpoints,
     describe: () => endpoints().map((endpoint) => `${endpoint.service.padEnd(9)}${endpoint.url.padEnd(32)}${endpoint.detail}`).join('\n'),
@@ -140,5 +141,5 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       stopping ??= stopAll([stack.redis, { stop: () => stopBroker(stack.broker) }, stack.s3, stack.database]);
       return stopping;
     },
-  };
+  });
 }

@@ -1,6 +1,7 @@
 import { chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { onProcessExit } from './process-cleanup';
 
 /** A directory a server keeps its files in: a fresh temp dir (owned, removed at stop) or a given one. */
 export interface WorkDir {
@@ -9,17 +10,34 @@ export interface WorkDir {
   owned: boolean;
 }
 
+/** Temp dirs made by this process and not removed yet; removed when the process exits. */
+const ownedDirs = new Set<string>();
+let cleanupRegistered = false;
+
+function removeOwnedDirsSync(): void {
+  for (const path of ownedDirs) rmSync(path, { recursive: true, force: true });
+  ownedDirs.clear();
+}
+
 export function makeWorkDir(kind: string, given?: string): WorkDir {
   if (given) {
     const path = resolve(given);
     mkdirSync(path, { recursive: true });
     return { path, owned: false };
   }
-  return { path: mkdtempSync(join(tmpdir(), `edgeloop-${kind}-`)), owned: true };
+  const path = mkdtempSync(join(tmpdir(), `edgeloop-${kind}-`));
+  ownedDirs.add(path);
+  if (!cleanupRegistered) {
+    cleanupRegistered = true;
+    onProcessExit(removeOwnedDirsSync, 1);
+  }
+  return { path, owned: true };
 }
 
 export function removeWorkDir(dir: WorkDir): void {
-  if (dir.owned) rmSync(dir.path, { recursive: true, force: true, maxRetries: 3 });
+  if (!dir.owned) return;
+  rmSync(dir.path, { recursive: true, force: true, maxRetries: 3 });
+  ownedDirs.delete(dir.path);
 }
 
 export function isRoot(): boolean {
