@@ -1,7 +1,7 @@
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import type { RgbImage } from './image';
 import { nonMaxSuppression, type Corners } from './nms';
-import { resampleRgb } from './resample';
+import { samplingSource } from './resample';
 import { expectIo } from './session';
 import type { ChannelOrder } from './warp';
 
@@ -35,26 +35,61 @@ export interface DetectorFrame {
 }
 
 /**
- * Resizes the whole frame (fill, no letterbox) to 320×240 and, in one pass over the result, writes
- * the normalised channel-first tensor and the luma plane.
+ * Resizes the whole frame (fill, no letterbox) to 320×240 and writes the normalised channel-first
+ * tensor and the luma plane in the same bilinear pass (no intermediate image).
  */
 export function prepareDetectorFrame(image: RgbImage, order: ChannelOrder): DetectorFrame {
   const width = DETECTOR_INPUT_WIDTH;
   const height = DETECTOR_INPUT_HEIGHT;
-  const rgb = resampleRgb(image, { x: 0, y: 0, width: image.width, height: image.height }, width, height);
+  const { source, rect } = samplingSource(image, { x: 0, y: 0, width: image.width, height: image.height }, width, height);
+  const src = source.data;
+  const stride = source.width * 3;
+  const lastX = source.width - 1;
+  const lastY = source.height - 1;
+  const sx = rect.width / width;
+  const sy = rect.height / height;
+  const x0 = new Int32Array(width);
+  const x1 = new Int32Array(width);
+  const ax = new Float32Array(width);
+  for (let i = 0; i < width; i++) {
+    let x = rect.x + (i + 0.5) * sx - 0.5;
+    x = x < 0 ? 0 : x > lastX ? lastX : x;
+    const f = Math.floor(x);
+    x0[i] = f * 3;
+    x1[i] = Math.min(f + 1, lastX) * 3;
+    ax[i] = x - f;
+  }
   const plane = width * height;
   const tensorData = new Float32Array(3 * plane);
   const luma = new Float32Array(plane);
   const oR = order === 'rgb' ? 0 : 2 * plane;
+  const oG = plane;
   const oB = order === 'rgb' ? 2 * plane : 0;
-  for (let i = 0, p = 0; i < plane; i++, p += 3) {
-    const r = rgb[p];
-    const g = rgb[p + 1];
-    const b = rgb[p + 2];
-    tensorData[oR + i] = (r - 127) / 128;
-    tensorData[plane + i] = (g - 127) / 128;
-    tensorData[oB + i] = (b - 127) / 128;
-    luma[i] = 0.299 * r + 0.587 * g + 0.114 * b;
+  for (let j = 0, o = 0; j < height; j++) {
+    let y = rect.y + (j + 0.5) * sy - 0.5;
+    y = y < 0 ? 0 : y > lastY ? lastY : y;
+    const fy = Math.floor(y);
+    const ay = y - fy;
+    const r0 = fy * stride;
+    const r1 = Math.min(fy + 1, lastY) * stride;
+    for (let i = 0; i < width; i++, o++) {
+      const a = ax[i];
+      const w00 = (1 - a) * (1 - ay);
+      const w01 = a * (1 - ay);
+      const w10 = (1 - a) * ay;
+      const w11 = a * ay;
+      const p00 = r0 + x0[i];
+      const p01 = r0 + x1[i];
+      const p10 = r1 + x0[i];
+      const p11 = r1 + x1[i];
+      const r = w00 * src[p00] + w01 * src[p01] + w10 * src[p10] + w11 * src[p11];
+      const g = w00 * src[p00 + 1] + w01 * src[p01 + 1] + w10 * src[p10 + 1] + w11 * src[p11 + 1];
+      const b = w00 * src[p00 + 2] + w01 * src[p01 + 2] + w10 * src[p10 + 2] + w11 * src[p11 + 2];
+      tensorData[oR + o] = (r - 127) / 128;
+      tensorData[oG + o] = (g - 127) / 128;
+      tensorData[oB + o] = (b - 127) / 128;
+      luma[o] = 0.299 * r + 0.587 * g + 0.114 * b;
+    }
   }
   return { tensorData, luma, width, height };
 }

@@ -29,10 +29,15 @@ export type { IdentityMatch, MatchPolicy } from './matching';
 export { evaluate, tarAtFar, UNKNOWN } from './evaluate';
 export type { Evaluation, EvaluationProbe } from './evaluate';
 export type { FrameStats } from './stats';
-export { EMBEDDING_SIZE, l2Normalise, REFERENCE_POINTS_112 } from './embedder';
+export { alignmentTransform, EMBEDDER_INPUT_SIZE, EMBEDDING_SIZE, l2Normalise, REFERENCE_POINTS_112 } from './embedder';
 export { nonMaxSuppression, iou } from './nms';
 export type { Corners } from './nms';
 export { applyAffine, estimateSimilarity, invertAffine } from './similarity';
 export type { Affine, Point } from './similarity';
 export { warpAffineRgb, warpAffineToPlanar } from './warp';
 export type { ChannelOrder } from './warp';
+// Stage building blocks (benchmarks, tools, face crops for hard examples).
+export { decodeDetections, DETECTOR_INPUT_HEIGHT, DETECTOR_INPUT_WIDTH, prepareDetectorFrame } from './detector';
+export type { Detection, DetectorFrame } from './detector';
+export { fivePoints, LANDMARK_INPUT_SIZE, landmarkCrop, landmarkTensorData } from './landmarks';
+export { frameStats } from './stats';

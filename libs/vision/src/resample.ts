@@ -8,23 +8,16 @@ export interface Rect {
   height: number;
 }
 
-/** Interleaved RGB floats, 0..255. */
-interface FloatRgb {
-  data: Float32Array | Uint8Array;
-  width: number;
-  height: number;
-}
-
 /**
  * Averages k×k blocks of the integer region [x0, x0 + k·w) × [y0, y0 + k·h) (clamped at the border).
  * Reads each source byte once; the cheap antialiasing step before a large shrink.
  */
-function boxShrink(image: RgbImage, x0: number, y0: number, w: number, h: number, k: number): FloatRgb {
+function boxShrink(image: RgbImage, x0: number, y0: number, w: number, h: number, k: number): RgbImage {
   const src = image.data;
   const stride = image.width * 3;
   const lastX = image.width - 1;
   const lastY = image.height - 1;
-  const out = new Float32Array(w * h * 3);
+  const out = new Uint8Array(w * h * 3);
   const inv = 1 / (k * k);
   const colOffset = new Int32Array(w * k);
   for (let i = 0; i < w * k; i++) {
@@ -54,13 +47,16 @@ function boxShrink(image: RgbImage, x0: number, y0: number, w: number, h: number
       }
     }
     const o = oy * w * 3;
-    for (let i = 0; i < w * 3; i++) out[o + i] = acc[i] * inv;
+    for (let i = 0; i < w * 3; i++) out[o + i] = acc[i] * inv + 0.5;
   }
   return { data: out, width: w, height: h };
 }
 
-/** Bilinear resize of `rect` (pixel centres at +0.5, as OpenCV's INTER_LINEAR), clamped borders. */
-function bilinear(src: FloatRgb, rect: Rect, outWidth: number, outHeight: number): Float32Array {
+/**
+ * Bilinear resize of `rect` (pixel centres at +0.5, as OpenCV's INTER_LINEAR), clamped borders.
+ * Always reads 8-bit data so the hot loop stays monomorphic.
+ */
+function bilinear(src: RgbImage, rect: Rect, outWidth: number, outHeight: number): Float32Array {
   const data = src.data;
   const stride = src.width * 3;
   const lastX = src.width - 1;
@@ -105,23 +101,26 @@ function bilinear(src: FloatRgb, rect: Rect, outWidth: number, outHeight: number
 }
 
 /**
- * Resamples `rect` of an RGB image to `outWidth`×`outHeight` interleaved RGB floats (0..255).
- * Bilinear alone while the shrink is under 4× (as OpenCV's INTER_LINEAR, which the reference
- * preprocessing used); a larger shrink (a 1080p frame, a big face) first averages integer k×k
- * blocks so the result is not aliased, leaving bilinear a shrink of 2–4×.
+ * The source to sample bilinearly for a resize of `rect` to outWidth×outHeight: the image itself
+ * while the shrink is under 4× (as OpenCV's INTER_LINEAR, which the reference preprocessing used),
+ * otherwise a k×k block average of the region first, so a 1080p frame or a big face is not
+ * aliased, leaving bilinear a shrink of 2–4×.
  */
-export function resampleRgb(image: RgbImage, rect: Rect, outWidth: number, outHeight: number): Float32Array {
+export function samplingSource(image: RgbImage, rect: Rect, outWidth: number, outHeight: number): { source: RgbImage; rect: Rect } {
   const k = Math.floor(Math.min(rect.width / outWidth, rect.height / outHeight) / 2);
-  if (k < 2) return bilinear(image, rect, outWidth, outHeight);
+  if (k < 2) return { source: image, rect };
   const bx = Math.floor(rect.x);
   const by = Math.floor(rect.y);
   const bw = Math.ceil((rect.x + rect.width - bx) / k);
   const bh = Math.ceil((rect.y + rect.height - by) / k);
-  const small = boxShrink(image, bx, by, bw, bh, k);
-  return bilinear(
-    small,
-    { x: (rect.x - bx) / k, y: (rect.y - by) / k, width: rect.width / k, height: rect.height / k },
-    outWidth,
-    outHeight,
-  );
+  return {
+    source: boxShrink(image, bx, by, bw, bh, k),
+    rect: { x: (rect.x - bx) / k, y: (rect.y - by) / k, width: rect.width / k, height: rect.height / k },
+  };
+}
+
+/** Resamples `rect` of an RGB image to `outWidth`×`outHeight` interleaved RGB floats (0..255). */
+export function resampleRgb(image: RgbImage, rect: Rect, outWidth: number, outHeight: number): Float32Array {
+  const { source, rect: r } = samplingSource(image, rect, outWidth, outHeight);
+  return bilinear(source, r, outWidth, outHeight);
 }
