@@ -5,6 +5,7 @@ const aliases = {
   '^@edgeloop/vision$': '<rootDir>/libs/vision/src/index.ts',
   '^@edgeloop/harness$': '<rootDir>/libs/harness/src/index.ts',
   '^@edgeloop/config$': '<rootDir>/libs/config/src/index.ts',
+  '^@edgeloop/client$': '<rootDir>/libs/client/src/index.ts',
 };
 const common = {
   rootDir: __dirname,

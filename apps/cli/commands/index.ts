@@ -1,9 +1,13 @@
 import type { Command } from 'commander';
 import { registerInfer } from './infer';
+import { registerLogin } from './login';
+import { registerModels } from './models';
 import { registerStart } from './start';
 
 /** Every CLI command registers itself here; one file per command group. */
 export function registerCommands(program: Command): void {
   registerStart(program);
+  registerLogin(program);
+  registerModels(program);
   registerInfer(program);
 }

@@ -1,7 +1,5 @@
+import type { ModelFileRole } from '@edgeloop/contracts';
 import type { OnnxInspection, TensorInfo } from './onnx-inspector';
-
-export const MODEL_ROLES = ['detector', 'landmarks', 'embedder', 'head', 'liveness'] as const;
-export type ModelRole = (typeof MODEL_ROLES)[number];
 
 export interface RoleCheckContext {
   /** Number of labels the manifest declares, for the head's output width. */
@@ -11,7 +9,7 @@ export interface RoleCheckContext {
 }
 
 /** Why a loaded model does not fit its role; empty when it fits. */
-export function checkRole(role: ModelRole, model: OnnxInspection, context: RoleCheckContext = {}): string[] {
+export function checkRole(role: ModelFileRole, model: OnnxInspection, context: RoleCheckContext = {}): string[] {
   const problems: string[] = [];
   if (model.inputs.length === 0) problems.push('it declares no input');
   if (model.outputs.length === 0) problems.push('it declares no output');

@@ -1,6 +1,6 @@
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
-import { canonicalJson, SIGNATURE_ALGORITHM, type Signature } from '@edgeloop/contracts';
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject, sign, verify } from 'node:crypto';
+import { keyIdFor, signCanonical, SIGNATURE_ALGORITHM, verifyCanonical, type Signature } from '@edgeloop/contracts';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject } from 'node:crypto';
 import { CloudConfig } from '../config/cloud.config';
 import { SettingsRepository } from './settings.repository';
 
@@ -43,7 +43,7 @@ export class ManifestSigner implements OnModuleInit {
     if (this.privateKey.asymmetricKeyType !== 'ed25519') throw new Error('EDGELOOP_SIGNING_KEY is not an ed25519 key');
     const publicKey = createPublicKey(this.privateKey);
     this.info = {
-      keyId: keyIdOf(publicKey),
+      keyId: keyIdFor(publicKey),
       alg: SIGNATURE_ALGORITHM,
       publicKeyPem: publicKey.export({ format: 'pem', type: 'spki' }).toString(),
     };
@@ -53,19 +53,14 @@ export class ManifestSigner implements OnModuleInit {
     return this.info;
   }
 
+  /** ed25519 over the canonical JSON of `value` (a manifest, a desired state). */
   sign(value: unknown): Signature {
-    const value64 = sign(null, Buffer.from(canonicalJson(value)), this.privateKey).toString('base64');
-    return { alg: SIGNATURE_ALGORITHM, keyId: this.info.keyId, value: value64 };
+    return signCanonical(value, this.privateKey, this.info.keyId);
   }
 
   verify(value: unknown, signature: Signature): boolean {
-    return verify(null, Buffer.from(canonicalJson(value)), createPublicKey(this.info.publicKeyPem), Buffer.from(signature.value, 'base64'));
+    return verifyCanonical(value, signature, this.info.publicKeyPem);
   }
-}
-
-export function keyIdOf(publicKey: KeyObject): string {
-  const raw = publicKey.export({ format: 'der', type: 'spki' });
-  return `ed25519:${createHash('sha256').update(raw).digest('hex').slice(0, 16)}`;
 }
 
 function decodePem(value: string): string {

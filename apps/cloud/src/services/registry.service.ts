@@ -26,7 +26,7 @@ export class RegistryService {
     return this.models.listVersions(name);
   }
 
-  /** A version by number (`7`) or alias (`production`). */
+  /** A version by number (`7`), alias (`production`) or `latest`. */
   async getVersion(name: string, ref: string): Promise<VersionRecord & { aliases: string[] }> {
     await this.requireModel(name);
     const version = await this.resolve(name, ref);
@@ -43,6 +43,11 @@ export class RegistryService {
       const version = Number(ref);
       if (!Number.isSafeInteger(version) || version < 1) throw new BadRequestError('invalid_version', `"${ref}" is not a version number`);
       return version;
+    }
+    if (ref === 'latest') {
+      const latest = (await this.models.listVersions(name)).at(-1);
+      if (!latest) throw new NotFoundError(`a version of ${name}`);
+      return latest.version;
     }
     const alias = this.checkAlias(ref);
     const version = await this.models.resolveAlias(name, alias);

@@ -1,0 +1,27 @@
+import { execFile, execFileSync } from 'node:child_process';
+import { join, resolve } from 'node:path';
+
+export const repoRoot = resolve(__dirname, '..', '..', '..');
+let built = false;
+
+/** Compiles apps and libs into dist/ once per test process (swc, well under a second). */
+export function buildDist(): void {
+  if (built) return;
+  execFileSync(process.execPath, [join(repoRoot, 'node_modules', '@swc', 'cli', 'bin', 'swc.js'), 'apps', 'libs', '-d', 'dist', '--copy-files', '--quiet'], {
+    cwd: repoRoot,
+  });
+  built = true;
+}
+
+/** Runs the compiled `edgeloop` CLI and returns its exit code and output. */
+export function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  buildDist();
+  return new Promise((done) => {
+    execFile(
+      process.execPath,
+      [join(repoRoot, 'dist', 'apps', 'cli', 'main.js'), ...args],
+      { cwd: repoRoot, env: { ...process.env, ...env }, maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout, stderr) => done({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}

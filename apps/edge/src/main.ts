@@ -1,0 +1,32 @@
+import { ConfigError, EdgeConfig } from './config/edge.config';
+import { configureLogging, Logger } from './logger';
+import { EdgeWorker } from './worker';
+
+/** Edge worker entry point: configuration from the environment, validated before anything starts. */
+async function main(): Promise<void> {
+  const config = EdgeConfig.fromEnv();
+  configureLogging({ device: config.deviceId });
+  const logger = new Logger('Edge');
+  const worker = new EdgeWorker(config);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info(`${signal}: stopping`);
+    void worker.stop();
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  await worker.start();
+  const stats = await worker.run();
+  logger.info(
+    `done: ${stats.frames} frames, ${stats.faces} faces, ${stats.recognised} recognised, ${stats.skippedFrames} skipped, ${stats.failedFrames} failed`,
+  );
+  await worker.stop();
+}
+
+main().catch((err: unknown) => {
+  const message = err instanceof ConfigError ? err.message : ((err as Error)?.stack ?? String(err));
+  process.stderr.write(`edgeloop edge: ${message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,124 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rename, rm, stat } from 'node:fs/promises';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { ApiClient, ApiError } from './api-client';
+
+export interface BlobDownloadOptions {
+  sha256: string;
+  /** The size the manifest declares; a longer body is refused. */
+  size: number;
+  /** Path of the finished file; `<dest>.part` holds a partial download between attempts and restarts. */
+  dest: string;
+  /** Attempts before giving up; each resumes from the bytes already on disk. Default 5. */
+  attempts?: number;
+  /** First back-off delay in ms, doubled each attempt with jitter. Default 250. */
+  backoffMs?: number;
+  onProgress?: (received: number, total: number) => void;
+  signal?: AbortSignal;
+}
+
+export class BlobIntegrityError extends Error {
+  readonly code = 'blob_sha256_mismatch';
+}
+
+/**
+ * Downloads a content-addressed blob with HTTP Range resume: bytes already in `<dest>.part` are kept and
+ * only the rest is asked for, across retries and process restarts. The finished file's sha256 must equal
+ * its address before it is renamed into place; a mismatch removes the partial file.
+ */
+export async function downloadBlob(client: ApiClient, path: string, options: BlobDownloadOptions): Promise<{ bytes: number; resumedFrom: number }> {
+  const part = `${options.dest}.part`;
+  const attempts = options.attempts ?? 5;
+  const firstOffset = await sizeOf(part);
+  let lastError: unknown;
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    if (attempt > 0) await sleep(backoff(options.backoffMs ?? 250, attempt), options.signal);
+    try {
+      let offset = await sizeOf(part);
+      if (offset > options.size) {
+        await rm(part, { force: true });
+        offset = 0;
+      }
+      if (offset < options.size) await fetchRange(client, path, part, offset, options);
+      const actual = await sha256File(part);
+      if (actual !== options.sha256) {
+        await rm(part, { force: true });
+        throw new BlobIntegrityError(`blob ${options.sha256}: downloaded bytes hash to ${actual}`);
+      }
+      await rename(part, options.dest);
+      return { bytes: options.size, resumedFrom: firstOffset };
+    } catch (err) {
+      lastError = err;
+      if (err instanceof BlobIntegrityError || (err instanceof ApiError && err.status >= 400 && err.status < 500 && err.status !== 408 && err.status !== 429)) {
+        throw err;
+      }
+      if (options.signal?.aborted) throw err;
+    }
+  }
+  throw lastError;
+}
+
+async function fetchRange(client: ApiClient, path: string, part: string, offset: number, options: BlobDownloadOptions): Promise<void> {
+  const headers = client.headers(offset > 0 ? { range: `bytes=${offset}-` } : {});
+  const res = await fetch(client.url(path), { headers, signal: options.signal });
+  if (res.status !== 200 && res.status !== 206) {
+    const text = await res.text().catch(() => '');
+    let code = `http_${res.status}`;
+    let message = text.slice(0, 200);
+    try {
+      const body = JSON.parse(text) as { error?: string; message?: string };
+      code = body.error ?? code;
+      message = body.message ?? message;
+    } catch {
+      // not JSON
+    }
+    throw new ApiError(res.status, code, message);
+  }
+  if (!res.body) throw new Error('empty response body');
+  const append = res.status === 206 && offset > 0;
+  let received = append ? offset : 0;
+  const limit = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      received += chunk.length;
+      if (received > options.size) {
+        done(new BlobIntegrityError(`blob ${options.sha256}: more than the declared ${options.size} bytes`));
+        return;
+      }
+      options.onProgress?.(received, options.size);
+      done(null, chunk);
+    },
+  });
+  await pipeline(Readable.fromWeb(res.body as unknown as WebReadableStream), limit, createWriteStream(part, { flags: append ? 'a' : 'w' }));
+}
+
+async function sizeOf(file: string): Promise<number> {
+  try {
+    return (await stat(file)).size;
+  } catch {
+    return 0;
+  }
+}
+
+export async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(file), hash);
+  return hash.digest('hex');
+}
+
+function backoff(base: number, attempt: number): number {
+  const ceiling = base * 2 ** (attempt - 1);
+  return ceiling / 2 + Math.random() * (ceiling / 2);
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    });
+  });
+}
