@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { InvalidImageError } from './errors';
-import { decodeImage } from './image';
+import { decodeAhead, decodeImage } from './image';
 
 describe('decodeImage', () => {
   let dir: string;
@@ -49,5 +49,27 @@ describe('decodeImage', () => {
       .jpeg()
       .toBuffer();
     await expect(decodeImage(jpeg.subarray(0, jpeg.length >> 1))).rejects.toMatchObject({ code: 'IMAGE_UNDECODABLE' });
+  });
+});
+
+describe('decodeAhead', () => {
+  it('yields every frame in order, with undecodable ones as errors', async () => {
+    const png = (v: number) =>
+      sharp({ create: { width: 4, height: 4, channels: 3, background: { r: v, g: v, b: v } } })
+        .png()
+        .toBuffer();
+    const inputs = [await png(10), Buffer.from('junk'), await png(200)];
+    async function* source() {
+      yield* inputs;
+    }
+    const frames = [];
+    for await (const frame of decodeAhead(source())) frames.push(frame);
+    expect(frames.map((f) => f.input)).toEqual(inputs);
+    expect(frames[0].image?.data[0]).toBe(10);
+    expect(frames[1].error).toBeInstanceOf(InvalidImageError);
+    expect(frames[2].image?.data[0]).toBe(200);
+    const none = [];
+    for await (const frame of decodeAhead([])) none.push(frame);
+    expect(none).toEqual([]);
   });
 });

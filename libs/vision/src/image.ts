@@ -50,3 +50,32 @@ export async function decodeImage(input: ImageInput): Promise<RgbImage> {
     });
   }
 }
+
+/** A frame from `decodeAhead`: the decoded image, or why it could not be decoded. */
+export type DecodedFrame<T> = { input: T; image: RgbImage; error?: undefined } | { input: T; image?: undefined; error: InvalidImageError };
+
+/**
+ * Decodes a stream of frames one ahead: while the caller runs the models on frame n, frame n+1 is
+ * decoded on sharp's thread pool, so on a multi-core device the decode is hidden behind inference.
+ * Undecodable frames come out with `error` instead of ending the stream.
+ */
+export async function* decodeAhead<T extends ImageInput>(
+  inputs: Iterable<T> | AsyncIterable<T>,
+): AsyncGenerator<DecodedFrame<T>> {
+  const settle = (input: T): Promise<DecodedFrame<T>> =>
+    decodeImage(input).then(
+      (image) => ({ input, image }),
+      (err: unknown) => {
+        if (err instanceof InvalidImageError) return { input, error: err };
+        throw err;
+      },
+    );
+  let pending: Promise<DecodedFrame<T>> | null = null;
+  for await (const input of inputs) {
+    const next = settle(input);
+    next.catch(() => undefined); // rejections surface when awaited below, never as unhandled
+    if (pending) yield await pending;
+    pending = next;
+  }
+  if (pending) yield await pending;
+}

@@ -13,8 +13,8 @@ export {
   VisionError,
 } from './errors';
 export type { OptionIssue, VisionErrorCode } from './errors';
-export { decodeImage } from './image';
-export type { ImageInput, RgbImage } from './image';
+export { decodeAhead, decodeImage } from './image';
+export type { DecodedFrame, ImageInput, RgbImage } from './image';
 export {
   buildIdentityHead,
   computePrototypes,
