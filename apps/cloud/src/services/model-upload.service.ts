@@ -100,10 +100,18 @@ export class ModelUploadService {
     try {
       const { files, manifestField } = await this.receive(req, dir);
       const request = this.checkRequest(files, manifestField);
-      await this.validateModels(files, request);
-      for (const file of files) {
-        if (await this.storeBlob(file)) addedBlobs.push(file.sha256);
+      // validation (child process) and storage (S3) overlap; blobs of a rejected upload are removed below
+      const storing = Promise.all(
+        files.map(async (file) => {
+          if (await this.storeBlob(file)) addedBlobs.push(file.sha256);
+        }),
+      );
+      const [validated, stored] = await Promise.allSettled([this.validateModels(files, request), storing]);
+      if (validated.status === 'rejected') {
+        await storing.catch(() => undefined);
+        throw validated.reason;
       }
+      if (stored.status === 'rejected') throw stored.reason;
       const record = await this.register(name, files, request, actor);
       this.logger.log(
         `registered ${name}@${record.version} (${files.length} files, ${addedBlobs.length} new blobs) in ${Math.round(performance.now() - started)} ms`,
