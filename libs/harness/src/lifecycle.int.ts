@@ -81,6 +81,9 @@ const harness = require(process.env.HARNESS_INDEX);
   if (process.env.WITH_POSTGRES === '1') servers.push(await harness.startPostgres());
   process.stdout.write(JSON.stringify(servers.map((s) => ({ pid: s.pid, port: s.port, dir: s.dir }))) + '\\n');
   if (process.env.THEN === 'exit') process.exit(0);
+  if (process.env.THEN === 'own-handler') {
+    process.on('SIGTERM', () => harness.stopAllStarted().then(() => process.exit(7)));
+  }
   setInterval(() => undefined, 1000);
 })().catch((error) => { process.stderr.write(String(error && error.stack || error)); process.exit(3); });
 `;
@@ -141,6 +144,14 @@ describe('no orphans: servers die with the process that started them', () => {
   it('when it calls process.exit() without stopping them (exit hook)', async () => {
     const { child, servers } = await startChild({ THEN: 'exit' });
     await new Promise((resolve) => (child.exitCode === null ? child.once('exit', resolve) : resolve(undefined)));
+    await expectAllGone(servers, true);
+  });
+
+  it('when the application handles SIGTERM itself, the harness leaves the shutdown to it', async () => {
+    const { child, servers } = await startChild({ THEN: 'own-handler' });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    await expect(exited).resolves.toBe(7); // the application's graceful path ran to its end
     await expectAllGone(servers, true);
   });
 

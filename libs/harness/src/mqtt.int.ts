@@ -3,9 +3,9 @@ import {
   startEmbeddedBroker,
   startMosquitto,
   waitUntilStopped,
+  stopAllStarted,
   type EmbeddedBroker,
   type MosquittoServer,
-  stopAllStarted,
 } from '@edgeloop/harness';
 
 // backstop: whatever a failing test left running

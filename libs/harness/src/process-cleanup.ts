@@ -2,8 +2,15 @@
  * Synchronous last-moment cleanups (signal child servers, remove temp dirs) that run when this
  * process exits normally, and on SIGINT/SIGTERM/SIGHUP when nothing else handles the signal.
  * Nothing asynchronous can run at that point, so each cleanup must be synchronous.
+ *
+ * Inside Jest, test code sees a copy of `process` whose events never fire; there the children's
+ * parent-death signal and `stopAllStarted()` do the work.
  */
 type Cleanup = () => void;
+
+/** Marks our signal listeners, so that a second copy of this module (e.g. bundled twice) is recognised. */
+const HARNESS_LISTENER = Symbol.for('edgeloop.harness.signal-listener');
+type MarkedListener = ((signal: NodeJS.Signals) => void) & { [HARNESS_LISTENER]?: true };
 
 const cleanups: { cleanup: Cleanup; order: number }[] = [];
 let installed = false;
@@ -19,15 +26,18 @@ function runCleanups(): void {
   }
 }
 
-function onShutdownSignal(signal: NodeJS.Signals): void {
+const isOurs = (listener: unknown): boolean => (listener as MarkedListener)[HARNESS_LISTENER] === true;
+
+const onShutdownSignal: MarkedListener = (signal) => {
   // When the application handles this signal itself, it owns the shutdown (and stops the harness
   // gracefully); the exit hook is still the backstop.
-  if (process.listenerCount(signal) > 1) return;
+  if (process.listeners(signal).some((listener) => !isOurs(listener))) return;
   runCleanups();
-  // Restore the default behaviour (terminate by this signal) that our listener displaced.
   process.removeListener(signal, onShutdownSignal);
-  process.kill(process.pid, signal);
-}
+  // Restore the default behaviour (terminate by this signal) that our listeners displaced.
+  if (!process.listeners(signal).some(isOurs)) process.kill(process.pid, signal);
+};
+onShutdownSignal[HARNESS_LISTENER] = true;
 
 /** Registers a cleanup; lower `order` runs first (signal servers, then remove their files). */
 export function onProcessExit(cleanup: Cleanup, order = 0): void {

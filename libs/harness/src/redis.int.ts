@@ -1,6 +1,6 @@
 import { Queue, Worker } from 'bullmq';
 import Redis from 'ioredis';
-import { startRedis, waitUntilStopped, type RedisServer, stopAllStarted } from '@edgeloop/harness';
+import { startRedis, stopAllStarted, waitUntilStopped, type RedisServer } from '@edgeloop/harness';
 
 // backstop: whatever a failing test left running
 afterAll(() => stopAllStarted());

@@ -11,6 +11,8 @@ export interface RestartableServerHandle {
   readonly pid: number | undefined;
   /** True between a successful start/resume and halt/stop. */
   readonly running: boolean;
+  /** Milliseconds from spawn to ready of the last start or resume. */
+  readonly lastStartMs: number;
   /** Stops the process cleanly but keeps port and files, for outage tests; `resume()` brings it back. */
   halt(): Promise<void>;
   /** Starts the server again on the same port with the same files. */
@@ -22,6 +24,8 @@ export interface RestartableServerHandle {
 }
 
 export abstract class RestartableServer implements RestartableServerHandle {
+  /** Milliseconds from spawn to ready of the last start or resume. */
+  lastStartMs = 0;
   private process: ServerProcess | undefined;
   private stopped = false;
 
@@ -50,9 +54,6 @@ export abstract class RestartableServer implements RestartableServerHandle {
   get running(): boolean {
     return this.process?.running ?? false;
   }
-
-  /** Milliseconds from spawn to ready of the last start. */
-  lastStartMs = 0;
 
   async start(): Promise<void> {
     const started = Date.now();

@@ -1,9 +1,25 @@
-import { createServer, type Server } from 'node:http';
-import S3rver from 's3rver';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import { silentLogger, type HarnessLogger } from './logger';
 import { listenOn } from './ports';
 import { makeWorkDir, removeWorkDir } from './work-dir';
 import { trackStarted } from './started-handles';
+
+/** The part of s3rver 3.7 the harness uses; the package ships no type declarations. */
+interface S3rverInstance {
+  /** Creates the buckets named in `configureBuckets`. */
+  configureBuckets(): Promise<void>;
+  /** Koa request handler, mounted on our own HTTP server. */
+  callback(): RequestListener;
+}
+type S3rverConstructor = new (options: {
+  silent?: boolean;
+  directory?: string;
+  configureBuckets?: { name: string }[];
+}) => S3rverInstance;
+
+// A typed require instead of an ambient module declaration: a .d.ts file would be compiled into
+// an empty .d.js by the swc build.
+const S3rver = require('s3rver') as S3rverConstructor;
 
 export interface S3Options {
   /** Folder that holds the buckets (the embedded mode passes ./data/s3); default a temp dir. */
