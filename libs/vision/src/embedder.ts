@@ -32,6 +32,8 @@ export function l2Normalise(v: Float32Array): Float32Array {
 
 /** 512-d face embedding of an aligned 112×112 crop, L2-normalised. */
 export class FaceEmbedder {
+  /** Input buffers returned after each run, reused by the next face. */
+  private readonly spare: Float32Array[] = [];
   private readonly inputName: string;
   private readonly outputName: string;
 
@@ -47,18 +49,26 @@ export class FaceEmbedder {
   /** The aligned crop as the model's input: (v − 127) / 128, channel-first. */
   alignedTensorData(image: RgbImage, points: readonly Point[]): Float32Array {
     const inverse = invertAffine(alignmentTransform(points));
-    return warpAffineToPlanar(image, inverse, EMBEDDER_INPUT_SIZE, EMBEDDER_INPUT_SIZE, {
-      order: this.channelOrder,
-      mean: 127,
-      scale: 1 / 128,
-    });
+    return warpAffineToPlanar(
+      image,
+      inverse,
+      EMBEDDER_INPUT_SIZE,
+      EMBEDDER_INPUT_SIZE,
+      { order: this.channelOrder, mean: 127, scale: 1 / 128 },
+      this.spare.pop(),
+    );
   }
 
+  /** Runs the model on an aligned input; the input buffer is recycled afterwards. */
   async embedTensorData(data: Float32Array): Promise<Float32Array> {
     const input = new Tensor('float32', data, [1, 3, EMBEDDER_INPUT_SIZE, EMBEDDER_INPUT_SIZE]);
-    const out = await this.session.run({ [this.inputName]: input });
-    const raw = out[this.outputName].data as Float32Array;
-    return l2Normalise(Float32Array.from(raw));
+    try {
+      const out = await this.session.run({ [this.inputName]: input });
+      const raw = out[this.outputName].data as Float32Array;
+      return l2Normalise(Float32Array.from(raw));
+    } finally {
+      if (this.spare.length < 4 && data.length === 3 * EMBEDDER_INPUT_SIZE * EMBEDDER_INPUT_SIZE) this.spare.push(data);
+    }
   }
 
   async embed(image: RgbImage, points: readonly Point[]): Promise<Float32Array> {
