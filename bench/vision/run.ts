@@ -126,6 +126,7 @@ async function main(): Promise<void> {
   }
 
   const identification = await measureIdentification(pipeline, process.env.EDGELOOP_DATA_DIR ?? path.join(root, '.cache', 'data'));
+  const options = pipeline.options;
   await raw.release();
   await pipeline.release();
   peer?.stop();
@@ -208,10 +209,11 @@ async function main(): Promise<void> {
       iterations,
       warmUpPasses: 1,
       intraOpNumThreads: threads,
-      detectionThreshold: 0.8,
-      nmsIou: 0.4,
-      matchThreshold: 0.45,
-      minMargin: 0.05,
+      detectionThreshold: options.detectionThreshold,
+      nmsIou: options.nmsIou,
+      matchThreshold: options.matchThreshold,
+      minMargin: options.minMargin,
+      embedderChannelOrder: options.embedderChannelOrder,
       embedderGraphOptimization: 'basic',
       fps: '1000 / mean per-frame time, frames processed one after another',
     },

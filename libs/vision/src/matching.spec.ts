@@ -24,6 +24,7 @@ describe('matchIdentity', () => {
 
   it('measures a single identity’s margin against 0 and handles no head', () => {
     expect(matchIdentity([0.6], ['ann'], policy)).toMatchObject({ identity: 'ann', margin: 0.6 });
+    expect(matchIdentity([-0.2], ['ann'], policy)).toMatchObject({ identity: null, score: -0.2, margin: 0 });
     expect(matchIdentity([], [], policy)).toEqual({ identity: null, candidate: null, score: null, margin: null });
   });
 });

@@ -13,7 +13,10 @@ export interface IdentityMatch {
   candidate: string | null;
   /** Top-1 cosine score; null when there is no head. */
   score: number | null;
-  /** Top-1 minus top-2 score (top-2 counts as 0 when the head has one identity); null without a head. */
+  /**
+   * Top-1 minus top-2 score, never negative (with a one-identity head top-2 counts as 0, so a
+   * negative top-1 gives 0); null without a head.
+   */
   margin: number | null;
 }
 
@@ -32,7 +35,7 @@ export function matchIdentity(scores: ArrayLike<number>, labels: readonly string
     }
   }
   const score = scores[best];
-  const margin = score - (second >= 0 ? scores[second] : 0);
+  const margin = Math.max(0, score - (second >= 0 ? scores[second] : 0));
   const accepted = score >= policy.matchThreshold && margin >= policy.minMargin;
   return { identity: accepted ? labels[best] : null, candidate: labels[best], score, margin };
 }

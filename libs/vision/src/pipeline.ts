@@ -39,7 +39,7 @@ export interface RecognisedFace {
   candidate: string | null;
   /** Top-1 cosine score, null without a head. */
   identityScore: number | null;
-  /** Top-1 minus top-2 score, null without a head. */
+  /** Top-1 minus top-2 score (≥ 0; against 0 with a one-identity head), null without a head. */
   margin: number | null;
   /** Present when `includeEmbeddings` is set. */
   embedding?: Float32Array;
