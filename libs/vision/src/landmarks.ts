@@ -1,7 +1,7 @@
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import type { RgbImage } from './image';
 import type { Corners } from './nms';
-import { resampleRgb, type Rect } from './resample';
+import { resampleGray, type Rect } from './resample';
 import { expectIo } from './session';
 import type { Point } from './similarity';
 
@@ -25,13 +25,9 @@ export function landmarkCrop(box: Corners, imageWidth: number, imageHeight: numb
 
 /** 64×64 grey crop scaled to [0, 1) (/256), as the model expects. */
 export function landmarkTensorData(image: RgbImage, crop: Rect): Float32Array {
-  const rgb = resampleRgb(image, crop, LANDMARK_INPUT_SIZE, LANDMARK_INPUT_SIZE);
-  const n = LANDMARK_INPUT_SIZE * LANDMARK_INPUT_SIZE;
-  const out = new Float32Array(n);
-  for (let i = 0, p = 0; i < n; i++, p += 3) {
-    out[i] = (0.299 * rgb[p] + 0.587 * rgb[p + 1] + 0.114 * rgb[p + 2]) / 256;
-  }
-  return out;
+  const grey = resampleGray(image, crop, LANDMARK_INPUT_SIZE, LANDMARK_INPUT_SIZE, 4);
+  for (let i = 0; i < grey.length; i++) grey[i] /= 256;
+  return grey;
 }
 
 /**

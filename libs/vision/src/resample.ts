@@ -124,3 +124,108 @@ export function resampleRgb(image: RgbImage, rect: Rect, outWidth: number, outHe
   const { source, rect: r } = samplingSource(image, rect, outWidth, outHeight);
   return bilinear(source, r, outWidth, outHeight);
 }
+
+/** A single-channel float image. */
+interface GrayPlane {
+  data: Float32Array;
+  width: number;
+  height: number;
+}
+
+/** Luma (Rec. 601) of each k×k block of the integer region, as `boxShrink` but one channel. */
+function grayBoxShrink(image: RgbImage, x0: number, y0: number, w: number, h: number, k: number): GrayPlane {
+  const src = image.data;
+  const stride = image.width * 3;
+  const lastX = image.width - 1;
+  const lastY = image.height - 1;
+  const out = new Float32Array(w * h);
+  const inv = 1 / (k * k);
+  const colOffset = new Int32Array(w * k);
+  for (let i = 0; i < w * k; i++) {
+    const x = x0 + i;
+    colOffset[i] = (x < 0 ? 0 : x > lastX ? lastX : x) * 3;
+  }
+  for (let oy = 0; oy < h; oy++) {
+    const o = oy * w;
+    for (let dy = 0; dy < k; dy++) {
+      const y = y0 + oy * k + dy;
+      const row = (y < 0 ? 0 : y > lastY ? lastY : y) * stride;
+      for (let ox = 0, c = 0; ox < w; ox++) {
+        let r = 0;
+        let g = 0;
+        let b = 0;
+        for (let dx = 0; dx < k; dx++, c++) {
+          const p = row + colOffset[c];
+          r += src[p];
+          g += src[p + 1];
+          b += src[p + 2];
+        }
+        out[o + ox] += 0.299 * r + 0.587 * g + 0.114 * b;
+      }
+    }
+    for (let ox = 0; ox < w; ox++) out[o + ox] *= inv;
+  }
+  return { data: out, width: w, height: h };
+}
+
+/** Bilinear luma sample of `rect` straight from RGB (no shrink step). */
+function bilinearGrayFromRgb(image: RgbImage, rect: Rect, outWidth: number, outHeight: number): Float32Array {
+  const rgb = bilinear(image, rect, outWidth, outHeight);
+  const out = new Float32Array(outWidth * outHeight);
+  for (let i = 0, p = 0; i < out.length; i++, p += 3) out[i] = 0.299 * rgb[p] + 0.587 * rgb[p + 1] + 0.114 * rgb[p + 2];
+  return out;
+}
+
+function bilinearGray(src: GrayPlane, rect: Rect, outWidth: number, outHeight: number): Float32Array {
+  const data = src.data;
+  const lastX = src.width - 1;
+  const lastY = src.height - 1;
+  const sx = rect.width / outWidth;
+  const sy = rect.height / outHeight;
+  const out = new Float32Array(outWidth * outHeight);
+  for (let j = 0, o = 0; j < outHeight; j++) {
+    let y = rect.y + (j + 0.5) * sy - 0.5;
+    y = y < 0 ? 0 : y > lastY ? lastY : y;
+    const fy = Math.floor(y);
+    const ay = y - fy;
+    const r0 = fy * src.width;
+    const r1 = Math.min(fy + 1, lastY) * src.width;
+    for (let i = 0; i < outWidth; i++, o++) {
+      let x = rect.x + (i + 0.5) * sx - 0.5;
+      x = x < 0 ? 0 : x > lastX ? lastX : x;
+      const fx = Math.floor(x);
+      const ax = x - fx;
+      const fx1 = Math.min(fx + 1, lastX);
+      out[o] =
+        (1 - ay) * ((1 - ax) * data[r0 + fx] + ax * data[r0 + fx1]) + ay * ((1 - ax) * data[r1 + fx] + ax * data[r1 + fx1]);
+    }
+  }
+  return out;
+}
+
+/**
+ * Resamples `rect` of an RGB image to an outWidth×outHeight luma plane (0..255): bilinear alone
+ * while the shrink is under `2 × maxBilinearShrink`, otherwise a k×k block average first (reading
+ * every source pixel of the region, which is what costs). The landmark crop passes 4: measured on
+ * the photo set, its landmarks were as good from plain bilinear up to a 6× shrink.
+ */
+export function resampleGray(
+  image: RgbImage,
+  rect: Rect,
+  outWidth: number,
+  outHeight: number,
+  maxBilinearShrink = 2,
+): Float32Array {
+  const k = Math.floor(Math.min(rect.width / outWidth, rect.height / outHeight) / maxBilinearShrink);
+  if (k < 2) return bilinearGrayFromRgb(image, rect, outWidth, outHeight);
+  const bx = Math.floor(rect.x);
+  const by = Math.floor(rect.y);
+  const bw = Math.ceil((rect.x + rect.width - bx) / k);
+  const bh = Math.ceil((rect.y + rect.height - by) / k);
+  return bilinearGray(
+    grayBoxShrink(image, bx, by, bw, bh, k),
+    { x: (rect.x - bx) / k, y: (rect.y - by) / k, width: rect.width / k, height: rect.height / k },
+    outWidth,
+    outHeight,
+  );
+}

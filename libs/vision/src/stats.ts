@@ -6,7 +6,7 @@ export interface FrameStats {
   brightness: number;
   /** Standard deviation of luma. */
   contrast: number;
-  /** Variance of the 4-neighbour Laplacian of luma on the downscaled frame (low = blurred). */
+  /** Variance of the 4-neighbour Laplacian of luma on the 320×240 downscaled frame (low = blurred). */
   sharpness: number;
 }
 
@@ -34,9 +34,11 @@ export function frameStats(
   let lapSum = 0;
   let lapSumSq = 0;
   let count = 0;
-  for (let y = 1; y < height - 1; y++) {
+  // Sampled at every other pixel of every other row: the same estimate of the variance for a
+  // quarter of the work.
+  for (let y = 1; y < height - 1; y += 2) {
     const row = y * width;
-    for (let x = 1; x < width - 1; x++) {
+    for (let x = 1; x < width - 1; x += 2) {
       const i = row + x;
       const lap = luma[i - 1] + luma[i + 1] + luma[i - width] + luma[i + width] - 4 * luma[i];
       lapSum += lap;
