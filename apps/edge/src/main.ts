@@ -1,19 +1,18 @@
 import { ConfigError, EdgeConfig } from './config/edge.config';
-import { configureLogging, Logger } from './logger';
+import { Logger } from './logger';
 import { EdgeWorker } from './worker';
 
 /** Edge worker entry point: configuration from the environment, validated before anything starts. */
 async function main(): Promise<void> {
   const config = EdgeConfig.fromEnv();
-  configureLogging({ device: config.deviceId });
-  const logger = new Logger('Edge');
   const worker = new EdgeWorker(config);
+  const logger = new Logger('Edge');
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info(`${signal}: stopping`);
-    void worker.stop();
+    void worker.stop().then(() => process.exit(0));
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));

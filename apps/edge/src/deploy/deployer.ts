@@ -1,0 +1,247 @@
+import { BlobIntegrityError } from '@edgeloop/client';
+import {
+  formatModelRef,
+  verifyDesiredState,
+  type DeployFailureCode,
+  type DesiredState,
+  type ModelFileRole,
+  type ModelVersionRef,
+} from '@edgeloop/contracts';
+import type { KeyObject } from 'node:crypto';
+import type { DeviceStateTracker } from '../agent/device-state';
+import { Logger } from '../logger';
+import type { EdgeMetrics } from '../ops/edge-metrics';
+import type { ModelRuntime } from '../runtime/model-runtime';
+import { PIPELINE_ROLES, REQUIRED_ROLES, type LoadedModel, type PipelineLoader } from '../runtime/pipeline-loader';
+import type { ModelStore, VersionPointer } from '../store/model-store';
+import type { BlobFetcher } from './blob-fetcher';
+
+export type DeployOutcome =
+  | { result: 'active'; ref: ModelVersionRef; changed: boolean }
+  | { result: 'failed'; code: DeployFailureCode; message: string; transient: boolean }
+  | { result: 'superseded' };
+
+/** A refusal or failure with its reported code; `transient` ones are retried later. */
+export class DeploymentError extends Error {
+  constructor(
+    readonly code: DeployFailureCode,
+    message: string,
+    readonly transient = false,
+  ) {
+    super(message);
+    this.name = 'DeploymentError';
+  }
+}
+
+class Superseded extends Error {}
+
+export interface DeployerDeps {
+  deviceId: string;
+  publicKey: KeyObject | undefined;
+  store: ModelStore;
+  fetcher: BlobFetcher;
+  loader: PipelineLoader;
+  runtime: ModelRuntime;
+  tracker: DeviceStateTracker;
+  metrics: EdgeMetrics;
+  /** The base folder's version, the fallback when no last-known-good version is installed. */
+  baseRef: ModelVersionRef | null;
+  /** Files of the base folder by sha256: copied into the store instead of downloaded. */
+  baseFiles: ReadonlyMap<string, string>;
+}
+
+/**
+ * Applies one verified desired state: refuse what must be refused (another device, a bad signature, a
+ * bundle the pipeline cannot run, a downgrade without `rollback`), download the blobs the store lacks,
+ * check every sha256, load and warm the new pipeline, switch between two frames, then move the pointers
+ * and collect garbage. Any failure leaves the previous version serving frames.
+ */
+export class Deployer {
+  private readonly logger = new Logger(Deployer.name);
+
+  constructor(private readonly deps: DeployerDeps) {}
+
+  async apply(desired: DesiredState, signal: AbortSignal): Promise<DeployOutcome> {
+    const { tracker } = this.deps;
+    const target = { name: desired.model.name, version: desired.model.version };
+    const deploymentId = desired.deploymentId;
+    const label = `${formatModelRef(target)} (deployment ${deploymentId})`;
+    try {
+      this.refuse(desired);
+      const running = this.deps.runtime.current;
+      if (running && this.sameBundle(running, desired)) {
+        await this.recordDeployment(running, deploymentId);
+        tracker.set({ state: 'active', deploymentId, target: null });
+        this.logger.info(`${label}: already running`);
+        return { result: 'active', ref: target, changed: false };
+      }
+      this.logger.info(`${label}: applying`);
+      tracker.set({ state: 'downloading', deploymentId, target });
+      await this.download(desired, signal);
+      tracker.set({ state: 'verifying', deploymentId, target });
+      await this.verifyBlobs(desired);
+      await this.storage(() => this.deps.store.saveVersion(desired.manifest));
+      if (signal.aborted) throw new Superseded();
+      tracker.set({ state: 'warming', deploymentId, target });
+      const loaded = await this.load(desired);
+      if (signal.aborted) {
+        await loaded.pipeline.release();
+        throw new Superseded();
+      }
+      const previous = await this.deps.runtime.install(loaded);
+      await this.movePointers(loaded, previous, deploymentId);
+      tracker.set({ state: 'active', deploymentId, target: null });
+      this.logger.info(`${label}: active`);
+      await this.collectGarbage();
+      return { result: 'active', ref: target, changed: true };
+    } catch (err) {
+      if (err instanceof Superseded || (signal.aborted && !(err instanceof DeploymentError))) {
+        this.logger.info(`${label}: superseded by a newer desired state`);
+        return { result: 'superseded' };
+      }
+      const failure = err instanceof DeploymentError ? err : new DeploymentError('internal', (err as Error).message ?? String(err));
+      this.logger.warn(`${label}: failed (${failure.code}): ${failure.message}`);
+      tracker.set({ state: 'failed', deploymentId, target, failure: { code: failure.code, message: failure.message.slice(0, 1000) } });
+      return { result: 'failed', code: failure.code, message: failure.message, transient: failure.transient };
+    }
+  }
+
+  /** Checks that need no download; throws the refusal. */
+  private refuse(desired: DesiredState): void {
+    if (desired.deviceId !== this.deps.deviceId) {
+      throw new DeploymentError('wrong_device', `the desired state is addressed to "${desired.deviceId}", this device is "${this.deps.deviceId}"`);
+    }
+    if (!this.deps.publicKey) throw new DeploymentError('signature_invalid', 'no signing public key is configured (EDGE_SIGNING_PUBLIC_KEY)');
+    const verified = verifyDesiredState(desired, this.deps.publicKey);
+    if (!verified.ok) {
+      throw new DeploymentError(
+        'signature_invalid',
+        verified.reason === 'manifest_signature' ? 'the manifest signature does not verify' : 'the desired-state signature does not verify',
+      );
+    }
+    const { manifest } = desired.manifest;
+    const roles = new Set(manifest.files.map((file) => file.role));
+    const missing = REQUIRED_ROLES.filter((role) => !roles.has(role));
+    if (missing.length > 0) throw new DeploymentError('unsupported_manifest', `the bundle lacks ${missing.join(', ')}`);
+    const running = this.deps.runtime.current?.ref;
+    if (running && running.name === manifest.name && manifest.version < running.version && !desired.rollback) {
+      throw new DeploymentError(
+        'downgrade_refused',
+        `${formatModelRef(manifest)} is lower than the running ${formatModelRef(running)} and the desired state does not say rollback`,
+      );
+    }
+  }
+
+  /** The same name, version and pipeline files as the model serving now. */
+  private sameBundle(running: LoadedModel, desired: DesiredState): boolean {
+    const { manifest } = desired.manifest;
+    if (running.ref.name !== manifest.name || running.ref.version !== manifest.version) return false;
+    if (running.origin === 'store') return true;
+    const wanted = pipelineFiles(desired);
+    return PIPELINE_ROLES.every((role) => wanted[role] === running.files[role]);
+  }
+
+  private async download(desired: DesiredState, signal: AbortSignal): Promise<void> {
+    const { store, fetcher, metrics } = this.deps;
+    for (const sha256 of new Set(Object.values(pipelineFiles(desired)))) {
+      if (await store.hasBlob(sha256)) continue;
+      const local = this.deps.baseFiles.get(sha256);
+      if (local && (await store.importBlob(sha256, local))) {
+        this.logger.info(`blob ${sha256.slice(0, 12)}… copied from the base models folder`);
+        continue;
+      }
+      const location = desired.blobs.find((blob) => blob.sha256 === sha256);
+      if (!location) throw new DeploymentError('invalid_desired', `no location for blob ${sha256}`);
+      if (signal.aborted) throw new Superseded();
+      try {
+        const fetched = await fetcher.fetch(location, store.blobFile(sha256), signal);
+        metrics.blobBytes.inc(fetched.fetchedBytes);
+        this.logger.info(
+          `blob ${sha256.slice(0, 12)}… ${location.size} bytes stored${fetched.resumedFrom > 0 ? ` (resumed from ${fetched.resumedFrom})` : ''}`,
+        );
+      } catch (err) {
+        if (signal.aborted) throw new Superseded();
+        if (err instanceof BlobIntegrityError) throw new DeploymentError('checksum_mismatch', err.message);
+        throw new DeploymentError('download_failed', `blob ${sha256}: ${(err as Error).message}`, true);
+      }
+    }
+  }
+
+  /** Re-hashes every blob the version needs (downloaded now or already stored). */
+  private async verifyBlobs(desired: DesiredState): Promise<void> {
+    for (const [role, sha256] of Object.entries(pipelineFiles(desired))) {
+      if (await this.deps.store.blobIntact(sha256)) continue;
+      await this.deps.store.removeBlob(sha256);
+      throw new DeploymentError('checksum_mismatch', `the stored ${role} blob does not hash to ${sha256}; removed, it will be downloaded again`, true);
+    }
+  }
+
+  private async load(desired: DesiredState): Promise<LoadedModel> {
+    try {
+      return await this.deps.loader.loadInstalled(desired.manifest);
+    } catch (err) {
+      throw new DeploymentError('load_failed', (err as Error).message);
+    }
+  }
+
+  /** last-known-good becomes the version that served until now (when it came from the store). */
+  private async movePointers(loaded: LoadedModel, previous: LoadedModel | undefined, deploymentId: string): Promise<void> {
+    const { store, tracker } = this.deps;
+    const now = Date.now();
+    const active: VersionPointer = { ...loaded.ref, deploymentId, at: now };
+    let lastKnownGood: VersionPointer | null = null;
+    if (previous && previous.origin === 'store' && !sameRef(previous.ref, loaded.ref)) {
+      const activePointer = await store.readPointer('active');
+      const previousDeployment = activePointer && sameRef(activePointer, previous.ref) ? activePointer.deploymentId : null;
+      lastKnownGood = { ...previous.ref, deploymentId: previousDeployment, at: now };
+    } else if (previous && previous.origin === 'store') {
+      lastKnownGood = (await store.readPointer('last-known-good')) ?? null;
+    }
+    await this.storage(() => store.writePointers(active, lastKnownGood));
+    tracker.setLastKnownGood(lastKnownGood ? { name: lastKnownGood.name, version: lastKnownGood.version } : this.deps.baseRef);
+  }
+
+  /** Keeps the running version's deployment id in the active pointer (reported again after a restart). */
+  private async recordDeployment(running: LoadedModel, deploymentId: string): Promise<void> {
+    if (running.origin !== 'store') return;
+    const active = await this.deps.store.readPointer('active');
+    if (!active || !sameRef(active, running.ref) || active.deploymentId === deploymentId) return;
+    const lastKnownGood = (await this.deps.store.readPointer('last-known-good')) ?? null;
+    await this.storage(() => this.deps.store.writePointers({ ...active, deploymentId, at: Date.now() }, lastKnownGood));
+  }
+
+  /** Removes what neither the active nor the last-known-good version references. */
+  async collectGarbage(): Promise<void> {
+    const { store } = this.deps;
+    const keep = [await store.readPointer('active'), await store.readPointer('last-known-good')].filter((p) => p !== undefined);
+    try {
+      const gc = await store.collectGarbage({ versions: keep, blobs: [] });
+      if (gc.removedBlobs + gc.removedPartials + gc.removedVersions > 0) {
+        this.logger.info(`garbage collected ${gc.removedBlobs} blobs, ${gc.removedPartials} partial downloads, ${gc.removedVersions} versions (${gc.freedBytes} bytes)`);
+      }
+    } catch (err) {
+      this.logger.warn(`garbage collection: ${(err as Error).message}`);
+    }
+  }
+
+  private async storage<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (err) {
+      throw new DeploymentError('storage_failed', (err as Error).message, true);
+    }
+  }
+}
+
+/** The sha256 of each file the pipeline loads, by role. */
+export function pipelineFiles(desired: DesiredState): Partial<Record<ModelFileRole, string>> {
+  const files: Partial<Record<ModelFileRole, string>> = {};
+  for (const file of desired.manifest.manifest.files) {
+    if ((PIPELINE_ROLES as readonly string[]).includes(file.role)) files[file.role] = file.sha256;
+  }
+  return files;
+}
+
+function sameRef(a: ModelVersionRef, b: ModelVersionRef): boolean {
+  return a.name === b.name && a.version === b.version;
+}

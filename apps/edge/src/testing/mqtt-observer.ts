@@ -1,0 +1,80 @@
+import { connect, type MqttClient } from 'mqtt';
+
+export interface ObservedMessage {
+  topic: string;
+  payload: Buffer;
+  retain: boolean;
+  json: unknown;
+}
+
+/**
+ * Plays the cloud on the broker in edge tests: publishes desired states and collects what devices
+ * publish, with waits on a predicate. A persistent session (clean: false) keeps QoS 1 messages queued
+ * for it across a broker restart.
+ */
+export class MqttObserver {
+  readonly messages: ObservedMessage[] = [];
+  private readonly waiters: Array<() => void> = [];
+
+  private constructor(readonly client: MqttClient) {
+    client.on('message', (topic, payload, packet) => {
+      let json: unknown;
+      try {
+        json = payload.length > 0 ? JSON.parse(payload.toString('utf8')) : undefined;
+      } catch {
+        json = undefined;
+      }
+      this.messages.push({ topic, payload, retain: packet.retain, json });
+      for (const wake of this.waiters.splice(0)) wake();
+    });
+    client.on('error', () => undefined);
+  }
+
+  static async connect(url: string, filters: string[], options: { clientId?: string; clean?: boolean } = {}): Promise<MqttObserver> {
+    const client = connect(url, {
+      clientId: options.clientId ?? `edge-test-observer-${process.pid}-${Math.random().toString(16).slice(2, 8)}`,
+      clean: options.clean ?? true,
+      reconnectPeriod: 200,
+    });
+    const observer = new MqttObserver(client);
+    await new Promise<void>((resolve, reject) => {
+      client.once('connect', () => resolve());
+      client.once('error', reject);
+    });
+    if (filters.length > 0) await client.subscribeAsync(filters, { qos: 1 });
+    return observer;
+  }
+
+  publish(topic: string, payload: string | Buffer, retain = true): Promise<void> {
+    return this.client.publishAsync(topic, payload, { qos: 1, retain }).then(() => undefined);
+  }
+
+  on(topic: string): ObservedMessage[] {
+    return this.messages.filter((m) => m.topic === topic);
+  }
+
+  /** Resolves with the first message (from the start, or after `since`) on `topic` that satisfies `test`. */
+  async waitFor<T = unknown>(topic: string, test: (json: T) => boolean, timeoutMs = 20_000, since = 0): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.messages.slice(since).find((m) => m.topic === topic && m.json !== undefined && test(m.json as T));
+      if (found) return found.json as T;
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        const last = this.on(topic).at(-1);
+        throw new Error(`no message on ${topic} matched within ${timeoutMs} ms; last: ${last ? last.payload.toString().slice(0, 600) : 'none'}`);
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(left, 500));
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.client.endAsync(true).catch(() => undefined);
+  }
+}
