@@ -45,6 +45,7 @@ describe('identity head (ONNX built with onnx-proto)', () => {
   it('refuses a head whose width does not match the labels, or an empty one', async () => {
     const bytes = buildIdentityHead(prototypes);
     await expect(IdentityHead.load(bytes, ['a', 'b'], settings)).rejects.toBeInstanceOf(InvalidHeadError);
+    await expect(IdentityHead.load(bytes, ['a', 'b', 'c', 'd', 'a'], settings)).rejects.toThrow(/unique/);
     expect(() => buildIdentityHead({ labels: [], prototypes: [] })).toThrow(InvalidHeadError);
     await expect(IdentityHead.load(Buffer.from('not onnx'), ['a'], settings)).rejects.toMatchObject({
       code: 'MODEL_LOAD_FAILED',

@@ -107,6 +107,7 @@ export class IdentityHead {
 
   /** Loads and checks the head: its output width must equal the number of labels. */
   static async load(source: ModelSource, labels: readonly string[], settings: SessionSettings): Promise<IdentityHead> {
+    if (new Set(labels).size !== labels.length) throw new InvalidHeadError('head labels must be unique');
     const session = await createSession('head', source, settings, 'basic');
     try {
       if (!session.inputNames.includes(HEAD_INPUT) || !session.outputNames.includes(HEAD_OUTPUT)) {
