@@ -1,53 +1,143 @@
-import { ChildProcess, spawn } from 'node:child_process';
-import { FrameSource } from './frame-source';
+import { spawn } from 'node:child_process';
+import type { Readable } from 'node:stream';
+import { Logger } from '../logger';
+import { Backoff, defaultReconnect, type BackoffOptions } from './backoff';
+import { FrameSource, type FrameSourceOptions } from './frame-source';
+import { ffmpegArgs, FfmpegProgress } from './ffmpeg-args';
 import { JpegStreamSplitter } from './jpeg-stream';
+import { redactUrl } from './source-spec';
+
+export interface FfmpegSourceOptions extends FrameSourceOptions {
+  /** Output rate: ffmpeg drops frames above it (counted in `rateLimited`) and never repeats one. */
+  fps: number;
+  /** Files only: play again from the start at the end. */
+  loop: boolean;
+  /** Network and device inputs: ffmpeg exiting means the input dropped, so it is started again. */
+  live?: boolean;
+  /** Input format, when ffmpeg cannot tell from the input (`v4l2` for /dev/videoN). */
+  format?: 'v4l2';
+  ffmpegPath?: string;
+  reconnect?: BackoffOptions;
+  /** Live inputs: no frame for this long means the input hangs; ffmpeg is killed and started again. */
+  stallTimeoutMs?: number;
+  /** Live inputs: the allowance for the first frame, which includes ffmpeg probing the input (default: stall + 5 s). */
+  startTimeoutMs?: number;
+  /** Stop after this much input time (ffmpeg `-t`). */
+  durationSeconds?: number;
+}
+
+/** ffmpeg's default `-analyzeduration`: how long it may read a live input before the first frame comes out. */
+const PROBE_ALLOWANCE_MS = 5000;
+
+class FfmpegExit extends Error {
+  constructor(
+    message: string,
+    readonly permanent: boolean,
+  ) {
+    super(message);
+    this.name = 'FfmpegExit';
+  }
+}
 
 /**
- * Video file, RTSP URL or V4L2 device decoded by an `ffmpeg` child process into a stream of JPEG frames
- * at the configured rate (`-re` paces files at their natural speed). Files loop when asked to.
+ * A video file, RTSP URL, V4L2 device or any other ffmpeg input, decoded by an `ffmpeg` child process
+ * into JPEG frames at no more than `fps`. Files are paced at their natural speed (`-re`) and loop when
+ * asked to; a file that fails to decode ends the source. Live inputs are started again with back-off
+ * whenever ffmpeg exits or stops producing frames.
  */
 export class FfmpegSource extends FrameSource {
   readonly name: string;
-  private child: ChildProcess | undefined;
+  private readonly logger = new Logger(FfmpegSource.name);
+  private readonly backoff: Backoff;
 
   constructor(
     private readonly input: string,
-    private readonly options: { fps: number; loop: boolean; ffmpegPath?: string },
+    private readonly options: FfmpegSourceOptions,
   ) {
-    super();
-    this.name = `ffmpeg:${input}`;
+    super(options);
+    this.name = `ffmpeg:${redactUrl(input)}`;
+    this.backoff = new Backoff(options.reconnect ?? defaultReconnect);
   }
 
   protected async run(): Promise<void> {
-    do {
-      await this.playOnce();
-    } while (this.options.loop && !this.stopped && !/^(rtsp|rtmp|http|udp):|^\/dev\/video/.test(this.input));
+    if (!this.options.live) {
+      await this.play();
+      return;
+    }
+    for (let attempt = 0; !this.stopped; attempt++) {
+      if (attempt > 0) this.stats.reconnects++;
+      const framesBefore = this.stats.produced;
+      try {
+        await this.play();
+        if (this.stopped || this.options.durationSeconds) return;
+        this.logger.warn(`${this.name}: the input ended`);
+      } catch (err) {
+        if (this.stopped) return;
+        if (err instanceof FfmpegExit && err.permanent) throw err;
+        this.logger.warn(`${this.name}: ${(err as Error).message}`);
+      }
+      if (this.stats.produced > framesBefore) this.backoff.reset();
+      const delay = this.backoff.next();
+      this.logger.info(`${this.name}: restarting ffmpeg in ${delay} ms`);
+      await this.sleep(delay);
+    }
   }
 
-  override stop(): void {
-    super.stop();
-    this.child?.kill('SIGTERM');
-  }
-
-  private playOnce(): Promise<void> {
-    const args = ['-hide_banner', '-loglevel', 'error', '-nostdin'];
-    if (!/^(rtsp|rtmp|http|udp):|^\/dev\/video/.test(this.input)) args.push('-re');
-    if (this.input.startsWith('/dev/video')) args.push('-f', 'v4l2');
-    args.push('-i', this.input, '-vf', `fps=${this.options.fps}`, '-f', 'image2pipe', '-c:v', 'mjpeg', '-q:v', '3', 'pipe:1');
+  /** One ffmpeg run: resolves when it exits cleanly (or is stopped), rejects otherwise. */
+  private play(): Promise<void> {
+    const args = ffmpegArgs(this.input, this.options);
     return new Promise((resolve, reject) => {
-      const child = spawn(this.options.ffmpegPath ?? 'ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-      this.child = child;
-      const splitter = new JpegStreamSplitter((jpeg) => this.push(jpeg, this.input));
+      const child = spawn(this.options.ffmpegPath ?? 'ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+      const [stdout, stderrPipe, progressPipe] = [child.stdio[1], child.stdio[2], child.stdio[3]] as Readable[];
+      const splitter = new JpegStreamSplitter((jpeg) => this.push(jpeg, this.name));
+      const progress = new FfmpegProgress((dropped) => this.countRateLimited(dropped));
       let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => splitter.write(chunk));
-      child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
-      child.on('error', (err: NodeJS.ErrnoException) =>
-        reject(err.code === 'ENOENT' ? new Error('ffmpeg is not installed (apt-get install -y ffmpeg)') : err),
-      );
-      child.on('close', (code) => {
-        this.child = undefined;
-        if (code === 0 || this.stopped) resolve();
-        else reject(new Error(`ffmpeg exited with code ${code}: ${stderr.trim()}`));
+      let failure: FfmpegExit | undefined;
+      let stallTimer: NodeJS.Timeout | undefined;
+      let started = false;
+      const { live, stallTimeoutMs } = this.options;
+      const startTimeoutMs = this.options.startTimeoutMs ?? (stallTimeoutMs ?? 0) + PROBE_ALLOWANCE_MS;
+      const watchStall = () => {
+        if (!live || !stallTimeoutMs) return;
+        clearTimeout(stallTimer);
+        const timeout = started ? stallTimeoutMs : startTimeoutMs;
+        stallTimer = setTimeout(() => {
+          failure = new FfmpegExit(started ? `no frame for ${timeout} ms` : `no first frame within ${timeout} ms`, false);
+          kill();
+        }, timeout);
+      };
+      let killTimer: NodeJS.Timeout | undefined;
+      const kill = () => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        child.kill('SIGTERM');
+        killTimer ??= setTimeout(() => child.kill('SIGKILL'), 3000);
+      };
+      const onAbort = () => kill();
+      this.signal.addEventListener('abort', onAbort, { once: true });
+      watchStall();
+      stdout.on('data', (chunk: Buffer) => {
+        started = true;
+        watchStall();
+        splitter.write(chunk);
+      });
+      stderrPipe.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
+      progressPipe.on('data', (chunk: Buffer) => progress.write(chunk));
+      child.on('error', (err: NodeJS.ErrnoException) => {
+        failure =
+          err.code === 'ENOENT'
+            ? new FfmpegExit(`ffmpeg not found (${this.options.ffmpegPath ?? 'ffmpeg on the PATH'}); install it: apt-get install -y ffmpeg`, true)
+            : new FfmpegExit(`ffmpeg could not start: ${err.message}`, true);
+      });
+      child.on('close', (code, signal) => {
+        clearTimeout(stallTimer);
+        clearTimeout(killTimer);
+        this.signal.removeEventListener('abort', onAbort);
+        if (this.stopped) return resolve();
+        if (failure) return reject(failure);
+        if (code === 0) return resolve();
+        const reason = stderr.trim().split('\n').slice(-3).join(' | ') || `signal ${signal ?? 'none'}`;
+        // A file that does not decode will not decode next time either; a live input may come back.
+        reject(new FfmpegExit(`ffmpeg exited with code ${code}: ${reason}`, !this.options.live));
       });
     });
   }

