@@ -1,0 +1,325 @@
+/**
+ * Upload benchmark (not a test): a ~210 MB ONNX embedder uploaded through the API (multipart POST to a
+ * cloud running as its own process) against the same bytes put straight into the same S3 bucket with
+ * the minio client, alternating, after one warm-up. Reports MB/s of both, their ratio, the phases of
+ * an API upload and the cloud process's peak RSS growth. Prints a table and writes
+ * bench/results/upload.json.
+ *
+ *   npm run bench:upload     (BENCH_UPLOAD_REPETITIONS=3, BENCH_UPLOAD_WIDTH=1400, BENCH_UPLOAD_SAMPLE_MS=20 by default)
+ */
+import { ApiClient, uploadMultipart } from '@edgeloop/client';
+import { apiPaths, type ModelVersionResponse } from '@edgeloop/contracts';
+import { startS3, type S3Server } from '@edgeloop/harness';
+import { Client } from 'minio';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { startCloudProcess, type CloudProcess } from './cloud-process';
+import { minioPut, streamedPresignedPut } from './direct-put';
+import { checkLoads, markUpload, writeLargeEmbedder } from './embedder-model';
+import {
+  machine,
+  phaseMedians,
+  round,
+  series,
+  TARGET_API_VS_DIRECT,
+  TARGET_RSS_GROWTH_MB,
+  type ApiRun,
+  type TimedRun,
+} from './report';
+import { idleResponsiveness, ResponsivenessProbe } from './responsiveness';
+import { childProcesses, PeakRssWindow, rssMb, UploadProbe, type UploadProbeResult } from './upload-probe';
+
+const BUCKET = 'edgeloop';
+const SAMPLE_INTERVAL_MS = Number(process.env.BENCH_UPLOAD_SAMPLE_MS ?? 20);
+const UPLOAD_TIMEOUT_MS = 180_000;
+/** minio-js puts an object of at most this part size in one PUT (s3rver has no ListMultipartUploads). */
+const SINGLE_PUT_PART_SIZE = 5 * 1024 ** 3;
+
+const out = (line = '') => process.stdout.write(`${line}\n`);
+
+type Step = 'api' | 'minio' | 'streamed';
+
+async function main(): Promise<void> {
+  const benchStarted = performance.now();
+  const root = repoRoot();
+  const repetitions = Math.max(1, Number(process.env.BENCH_UPLOAD_REPETITIONS ?? 3));
+  const width = Math.max(1, Number(process.env.BENCH_UPLOAD_WIDTH ?? 1400));
+  const workDir = mkdtempSync(path.join(os.tmpdir(), 'edgeloop-bench-upload-'));
+  const cloudTmpDir = path.join(workDir, 'cloud-tmp');
+  mkdirSync(cloudTmpDir);
+  let s3: S3Server | undefined;
+  let cloud: CloudProcess | undefined;
+  let stopped = false;
+  const stopAll = async () => {
+    if (stopped) return;
+    stopped = true;
+    if (cloud) {
+      // a validator still running belongs to the cloud this bench started
+      for (const pid of childProcesses(cloud.pid)) killQuietly(pid);
+      await cloud.stop();
+    }
+    await s3?.stop();
+    rmSync(workDir, { recursive: true, force: true });
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    void stopAll().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  try {
+    s3 = await startS3({ buckets: [BUCKET] });
+    let started = performance.now();
+    const model = await writeLargeEmbedder(path.join(workDir, 'embedder.onnx'), width);
+    const writeMs = performance.now() - started;
+    started = performance.now();
+    const outputDims = await checkLoads(model);
+    const checkMs = performance.now() - started;
+    out(
+      `embedder: ${(model.size / 1e6).toFixed(1)} MB, [1, 3, 112, 112] → [${outputDims.join(', ')}]; written in ${Math.round(writeMs)} ms, loads and runs in onnxruntime-node in ${Math.round(checkMs)} ms`,
+    );
+
+    cloud = await startCloudProcess(root, s3, cloudTmpDir, Math.max(1024 ** 3, 2 * model.size));
+    const idleRssMb = rssMb(cloud.pid) ?? NaN;
+    out(`cloud: pid ${cloud.pid} on ${cloud.url}, idle RSS ${idleRssMb} MB; s3rver on ${s3.url} (in the bench process)`);
+    const idleAnswer = await idleResponsiveness(cloud.url);
+    const api = new ApiClient({ baseUrl: cloud.url, token: cloud.adminToken });
+    const minio = new Client({ ...s3.clientOptions, partSize: SINGLE_PUT_PART_SIZE });
+    const s3BlobDir = path.join(s3.dir, BUCKET, 'blobs', 'sha256');
+
+    let mark = 0;
+    const runs: Record<Step, TimedRun[]> = { api: [], minio: [], streamed: [] };
+    const apiRuns: ApiRun[] = [];
+    let warmUp: ApiRun | undefined;
+    const runApi = async (round: number): Promise<ApiRun> => {
+      await markUpload(model, ++mark);
+      const name = `bench-${round}`;
+      const probe = new UploadProbe({ pid: (cloud as CloudProcess).pid, cloudTmpDir, s3BlobDir, fileSize: model.size, intervalMs: SAMPLE_INTERVAL_MS });
+      const answers = new ResponsivenessProbe((cloud as CloudProcess).url);
+      let clientSentMs: number | null = null;
+      const t = performance.now();
+      let response: ModelVersionResponse;
+      let result: UploadProbeResult;
+      let ms = 0;
+      try {
+        response = await withTimeout(
+          uploadMultipart<ModelVersionResponse>(api, apiPaths.modelVersions(name), [{ field: 'embedder', file: model.path }], {}, (sent, total) => {
+            if (sent === total) clientSentMs = probe.elapsed();
+          }),
+          `API upload of ${name}`,
+        );
+        ms = performance.now() - t;
+      } finally {
+        result = probe.stop();
+      }
+      const responsiveness = await answers.stop();
+      const file = response.manifest.files[0];
+      if (file?.size !== model.size) throw new Error(`${name}: the registry recorded ${file?.size} bytes, the file has ${model.size}`);
+      if (result.phases.s3ObjectCompleteMs === null) {
+        throw new Error(`${name}: no new complete object appeared in the bucket: the blob was not put (deduplicated?)`);
+      }
+      return { round, ms, key: `blobs/sha256/${file.sha256}`, model: `${name}@${response.version}`, clientSentMs, probe: result, responsiveness };
+    };
+    const runDirect = async (round: number, step: 'minio' | 'streamed'): Promise<TimedRun> => {
+      await markUpload(model, ++mark);
+      const key = `bench-direct/${round}-${step}`;
+      const put = step === 'minio' ? minioPut : streamedPresignedPut;
+      const rss = new PeakRssWindow(process.pid);
+      const t = performance.now();
+      await withTimeout(put(minio, BUCKET, key, model.path, model.size), `${step} put of ${key}`);
+      const ms = performance.now() - t;
+      const putterRss = rss.close();
+      const stored = (await minio.statObject(BUCKET, key)).size;
+      if (stored !== model.size) throw new Error(`${key}: the bucket holds ${stored} bytes, the file has ${model.size}`);
+      return { round, ms, key, putterRss };
+    };
+
+    // Round 0 is the warm-up (it also makes the cloud find out that s3rver has no multipart upload).
+    // The three uploads of a round run back to back in an order that rotates from round to round.
+    const steps: Step[] = ['api', 'minio', 'streamed'];
+    for (let round = 0; round <= repetitions; round++) {
+      const shift = round % steps.length;
+      const order = [...steps.slice(shift), ...steps.slice(0, shift)];
+      const line: string[] = [];
+      for (const step of order) {
+        if (step === 'api') {
+          const run = await runApi(round);
+          line.push(`api ${Math.round(run.ms)} ms (RSS ${run.probe.rss.baselineMb} → ${run.probe.rss.peakMb} MB)`);
+          if (round > 0) {
+            runs.api.push(run);
+            apiRuns.push(run);
+          } else warmUp = run;
+        } else {
+          const run = await runDirect(round, step);
+          line.push(`${step} ${Math.round(run.ms)} ms`);
+          if (round > 0) runs[step].push(run);
+        }
+      }
+      out(`${round === 0 ? 'warm-up' : `round ${round}`}: ${line.join(', ')}`);
+    }
+
+    const apiSeries = series(runs.api, model.size);
+    const minioSeries = series(runs.minio, model.size);
+    const streamedSeries = series(runs.streamed, model.size);
+    const ratio = round(apiSeries.medianMBps / minioSeries.medianMBps, 2);
+    // An upload's buffers may still be uncollected garbage when the next upload starts, which raises
+    // the next baseline; the peak above the idle cloud (before any upload) is reported beside it.
+    const growths = apiRuns.map((r) => r.probe.rss.growthMb);
+    const aboveIdle = apiRuns.map((r) => round(r.probe.rss.peakMb - idleRssMb, 1));
+    const maxGrowth = Math.max(...growths, ...aboveIdle);
+    const phases = phaseMedians(apiRuns);
+    const validators = apiRuns.map((r) => r.probe.validationChild);
+    const cloudWarnings = cloud
+      .logTail()
+      .split('\n')
+      .map((l) => l.replace(/\x1b\[[0-9;]*m/g, '').trim())
+      .filter(Boolean);
+
+    const results = {
+      schema: 'edgeloop.bench.upload/v1',
+      createdAt: new Date().toISOString(),
+      machine: machine(),
+      settings: {
+        repetitions,
+        warmUpRounds: 1,
+        order: 'api, minio put and streamed put back to back in each round, order rotating per round',
+        sampleIntervalMs: SAMPLE_INTERVAL_MS,
+        s3: 's3rver 3.7.1 on a temp dir, in the bench process (no multipart upload: every put is one PUT)',
+        cloud: 'node dist/apps/cloud/src/main.js as a child process; PGlite memory://; log level warn',
+        units: 'MB = 10^6 bytes; MB/s = file bytes / wall time of the whole upload',
+      },
+      file: {
+        bytes: model.size,
+        mb: round(model.size / 1e6, 1),
+        model: `ONNX embedder: input [1, 3, 112, 112] → Flatten → MatMul [37632, ${width}] → [1, ${width}]`,
+        differsPerUpload: 'the first weight is rewritten before every upload, so each API upload is a new blob',
+      },
+      api: {
+        route: `POST ${decodeURIComponent(apiPaths.modelVersions('bench-<round>'))} (role embedder, @edgeloop/client uploadMultipart)`,
+        ...apiSeries,
+        runs: apiRuns.map(describeApiRun),
+        warmUp: warmUp ? describeApiRun(warmUp) : null,
+      },
+      direct: {
+        how: 'minio Client.putObject(bucket, key, createReadStream(file), size), partSize 5 GiB (one PUT, as the cloud does on s3rver)',
+        ...minioSeries,
+        putterRssGrowthMb: runs.minio.map((r) => r.putterRss?.growthMb ?? null),
+      },
+      streamedPut: {
+        how: 'for comparison: presignedPutObject + one http PUT with the file streamed as the body (nothing buffered)',
+        ...streamedSeries,
+        putterRssGrowthMb: runs.streamed.map((r) => r.putterRss?.growthMb ?? null),
+      },
+      responsiveness: {
+        how: `GET ${apiPaths.keys()} (an in-memory answer) every 100 ms, one at a time, during each API upload`,
+        idle: idleAnswer,
+        maxDuringUploadMs: apiRuns.map((r) => r.responsiveness.maxMs),
+      },
+      apiVsDirect: ratio,
+      apiVsStreamedPut: round(apiSeries.medianMBps / streamedSeries.medianMBps, 2),
+      phasesMedianMs: phases,
+      rss: {
+        process: 'the cloud (API) process; the ONNX validator is a separate child process, reported apart',
+        idleMb: idleRssMb,
+        beforeUploadMb: apiRuns.map((r) => r.probe.rss.baselineMb),
+        peakMb: apiRuns.map((r) => r.probe.rss.peakMb),
+        growthMb: growths,
+        peakAboveIdleMb: aboveIdle,
+        warmUpGrowthMb: warmUp?.probe.rss.growthMb ?? null,
+        maxGrowthMb: maxGrowth,
+        growthMeaning: 'peak minus the RSS just before the upload, and peak minus the idle cloud; the larger is held to the target',
+        validatorChild: {
+          seenInEveryUpload: validators.every((v) => v !== null),
+          peakRssMb: validators.map((v) => v?.peakRssMb ?? null),
+        },
+      },
+      targets: {
+        apiVsDirectMin: TARGET_API_VS_DIRECT,
+        apiVsDirectMet: ratio >= TARGET_API_VS_DIRECT,
+        rssGrowthMaxMb: TARGET_RSS_GROWTH_MB,
+        rssGrowthMet: maxGrowth < TARGET_RSS_GROWTH_MB,
+      },
+      cloudLog: cloudWarnings,
+      benchSeconds: round((performance.now() - benchStarted) / 1000, 1),
+    };
+    const resultFile = path.join(root, 'bench', 'results', 'upload.json');
+    writeFileSync(resultFile, `${JSON.stringify(results, null, 2)}\n`);
+
+    const mbps = (s: typeof apiSeries) => `${s.medianMBps}`;
+    const secs = (s: typeof apiSeries) => s.runsMs.map((ms) => (ms / 1000).toFixed(2)).join(' / ');
+    out();
+    out(`${results.file.mb} MB file, ${repetitions} timed rounds after 1 warm-up, ${machine().cpus} CPUs, Node ${process.version}`);
+    out();
+    out('| path | runs (s) | median s | median MB/s | vs direct put |');
+    out('| --- | --- | ---: | ---: | ---: |');
+    out(`| API upload (multipart POST, validated, registered) | ${secs(apiSeries)} | ${(apiSeries.medianMs / 1000).toFixed(2)} | ${mbps(apiSeries)} | ${ratio}× |`);
+    out(`| direct minio putObject (one PUT) | ${secs(minioSeries)} | ${(minioSeries.medianMs / 1000).toFixed(2)} | ${mbps(minioSeries)} | 1× |`);
+    out(
+      `| streamed presigned PUT (reference) | ${secs(streamedSeries)} | ${(streamedSeries.medianMs / 1000).toFixed(2)} | ${mbps(streamedSeries)} | ${round(streamedSeries.medianMBps / minioSeries.medianMBps, 2)}× |`,
+    );
+    out();
+    out('| cloud process RSS during an API upload | per run (MB) |');
+    out('| --- | --- |');
+    out(`| idle cloud, before any upload | ${idleRssMb} |`);
+    out(`| just before the upload | ${results.rss.beforeUploadMb.join(' / ')} |`);
+    out(`| peak | ${results.rss.peakMb.join(' / ')} |`);
+    out(`| growth over just before | ${growths.join(' / ')} |`);
+    out(`| growth over idle | ${aboveIdle.join(' / ')} |`);
+    out(`| peak while receiving / after spooled | ${apiRuns.map((r) => `${r.probe.rss.peakWhileReceivingMb} / ${r.probe.rss.peakAfterSpooledMb}`).join(', ')} |`);
+    out(`| validator child peak RSS | ${results.rss.validatorChild.peakRssMb.join(' / ')} |`);
+    out(`| for comparison: bench process growth during a direct minio put | ${results.direct.putterRssGrowthMb.join(' / ')} |`);
+    out(`| for comparison: bench process growth during a streamed PUT | ${results.streamedPut.putterRssGrowthMb.join(' / ')} |`);
+    out();
+    out(
+      `cloud answer time of GET ${apiPaths.keys()} during the API uploads: max ${results.responsiveness.maxDuringUploadMs.join(' / ')} ms ` +
+        `(idle: median ${idleAnswer.medianMs} ms, max ${idleAnswer.maxMs} ms)`,
+    );
+    out(`API upload phases, median ms: ${JSON.stringify(phases)}`);
+    out(
+      `targets: API/direct ${ratio} (≥ ${TARGET_API_VS_DIRECT}: ${results.targets.apiVsDirectMet ? 'met' : 'NOT met'}), ` +
+        `RSS growth max ${maxGrowth} MB (< ${TARGET_RSS_GROWTH_MB}: ${results.targets.rssGrowthMet ? 'met' : 'NOT met'})`,
+    );
+    if (cloudWarnings.length > 0) out(`cloud log: ${cloudWarnings.join(' | ')}`);
+    out(`wrote ${path.relative(root, resultFile)} in ${results.benchSeconds} s`);
+  } finally {
+    await stopAll();
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  }
+}
+
+function describeApiRun(run: ApiRun) {
+  return { round: run.round, ms: round(run.ms, 1), model: run.model, clientSentMs: run.clientSentMs, ...run.probe, responsiveness: run.responsiveness };
+}
+
+function withTimeout<T>(work: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took over ${UPLOAD_TIMEOUT_MS / 1000} s`)), UPLOAD_TIMEOUT_MS);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
+/** The repository root: the nearest folder above this file whose package.json is edgeloop's. */
+function repoRoot(): string {
+  for (let dir = __dirname; path.dirname(dir) !== dir; dir = path.dirname(dir)) {
+    const manifest = path.join(dir, 'package.json');
+    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'edgeloop') return dir;
+  }
+  return process.cwd();
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench:upload failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exitCode = 1;
+});
