@@ -1,3 +1,4 @@
+import sharp from 'sharp';
 import { ConfigError, EdgeConfig } from './config/edge.config';
 import { Logger } from './logger';
 import { EdgeWorker } from './worker';
@@ -5,6 +6,9 @@ import { EdgeWorker } from './worker';
 /** Edge worker entry point: configuration from the environment, validated before anything starts. */
 async function main(): Promise<void> {
   const config = EdgeConfig.fromEnv();
+  // One frame at a time: libvips' operation cache and thread pool only cost memory here.
+  sharp.cache(false);
+  sharp.concurrency(1);
   const worker = new EdgeWorker(config);
   const logger = new Logger('Edge');
   let stopping = false;

@@ -15,7 +15,7 @@ export class TokenBucket {
   take(now = Date.now()): boolean {
     this.tokens = Math.min(this.capacity, this.tokens + ((now - this.updated) / 60_000) * this.perMinute);
     this.updated = now;
-    if (this.tokens < 1) return false;
+    if (this.tokens < 1 - 1e-9) return false;
     this.tokens -= 1;
     return true;
   }

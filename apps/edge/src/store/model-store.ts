@@ -189,7 +189,9 @@ export class ModelStore {
     const keptVersions = new Set(keep.versions.map((ref) => `${ref.name}@${ref.version}.json`));
     for (const ref of keep.versions) {
       const signed = await this.readVersion(ref);
-      for (const file of signed?.manifest.files ?? []) keptBlobs.add(file.sha256);
+      // Never guess: without the manifest of a kept version its blobs are unknown, so nothing is removed.
+      if (!signed) throw new Error(`the manifest of kept version ${ref.name}@${ref.version} is unreadable; nothing collected`);
+      for (const file of signed.manifest.files) keptBlobs.add(file.sha256);
     }
     for (const name of await readdir(this.versionDir)) {
       if (keptVersions.has(name)) continue;

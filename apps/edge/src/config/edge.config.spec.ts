@@ -1,0 +1,59 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, EdgeConfig } from './edge.config';
+
+describe('EdgeConfig', () => {
+  const pem = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString();
+
+  it('works with no variable set (embedded defaults)', () => {
+    const config = EdgeConfig.fromEnv({});
+    expect(config).toMatchObject({ deviceId: 'edge-local', httpPort: 0, heartbeatMs: 30_000, mqtt: undefined });
+    expect(config.hardExamples.sendCrops).toBe(false);
+  });
+
+  it('lists every bad variable in one error', () => {
+    let error: unknown;
+    try {
+      EdgeConfig.fromEnv({
+        EDGE_DEVICE_ID: 'has/slash',
+        EDGE_MQTT_URL: 'ftp://x',
+        EDGE_HTTP_PORT: '70000',
+        EDGE_OUTBOX_MAX_ROWS: '-1',
+        EDGE_SEND_CROPS: 'maybe',
+        EDGE_SIGNING_PUBLIC_KEY: '/no/such/key.pem',
+      });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const vars = (error as ConfigError).problems.map((p) => p.split(':')[0]);
+    expect(vars).toEqual(
+      expect.arrayContaining(['EDGE_DEVICE_ID', 'EDGE_MQTT_URL', 'EDGE_HTTP_PORT', 'EDGE_OUTBOX_MAX_ROWS', 'EDGE_SEND_CROPS', 'EDGE_SIGNING_PUBLIC_KEY']),
+    );
+  });
+
+  it('reads the MQTT credentials, defaulting the username to the device id', () => {
+    const config = EdgeConfig.fromEnv({ EDGE_DEVICE_ID: 'cam-7', EDGE_MQTT_URL: 'mqtt://broker:1883', EDGE_MQTT_PASSWORD: 's3cret' });
+    expect(config.mqtt).toMatchObject({ url: 'mqtt://broker:1883', username: 'cam-7', password: 's3cret' });
+  });
+
+  it('takes the signing key as PEM text (with escaped newlines) or as a file, and refuses a non-ed25519 key', () => {
+    expect(EdgeConfig.fromEnv({ EDGE_SIGNING_PUBLIC_KEY: pem }).signingPublicKey?.asymmetricKeyType).toBe('ed25519');
+    expect(EdgeConfig.fromEnv({ EDGE_SIGNING_PUBLIC_KEY: pem.replace(/\n/g, '\\n') }).signingPublicKey?.asymmetricKeyType).toBe('ed25519');
+    const dir = mkdtempSync(join(tmpdir(), 'edge-key-'));
+    try {
+      writeFileSync(join(dir, 'key.pem'), pem);
+      expect(EdgeConfig.fromEnv({ EDGE_SIGNING_PUBLIC_KEY: join(dir, 'key.pem') }).signingPublicKey).toBeDefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    expect(() => EdgeConfig.fromEnv({ EDGE_SIGNING_PUBLIC_KEY: rsa })).toThrow(/ed25519/);
+  });
+
+  it('refuses credentials without the endpoint they are for', () => {
+    expect(() => EdgeConfig.fromEnv({ EDGE_HTTP_TOKEN: 't' })).toThrow(/EDGE_HTTP_TOKEN: set without EDGE_CLOUD_URL/);
+  });
+});

@@ -1,0 +1,81 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Outbox } from './outbox';
+
+describe('Outbox (SQLite, WAL)', () => {
+  let dir: string;
+  let file: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'outbox-spec-'));
+    file = join(dir, 'outbox.sqlite');
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const batch = (seq: number) => JSON.stringify({ seq, items: [] });
+
+  it('numbers batches from 1, keeps them across a reopen, and never gives a number twice', () => {
+    let outbox = Outbox.open(file, { maxRows: 100, maxBytes: 1e6 });
+    expect(outbox.appendBatch(batch).seq).toBe(1);
+    expect(outbox.appendBatch(batch).seq).toBe(2);
+    const [first] = outbox.nextToSend(1);
+    outbox.markInFlight(first!.id);
+    outbox.acknowledge(first!.id);
+    outbox.close();
+
+    outbox = Outbox.open(file, { maxRows: 100, maxBytes: 1e6 });
+    expect(outbox.stats()).toMatchObject({ rows: 1, predictionRows: 1, lastSeq: 2 });
+    expect(outbox.nextToSend(10).map((r) => r.seq)).toEqual([2]);
+    expect(outbox.appendBatch(batch).seq).toBe(3);
+    outbox.close();
+  });
+
+  it('hands out rows oldest first and skips those in flight until they are given back', () => {
+    const outbox = Outbox.open(file, { maxRows: 100, maxBytes: 1e6 });
+    for (let i = 0; i < 4; i++) outbox.appendBatch(batch);
+    outbox.appendHardExample('{"id":"h"}');
+    const firstTwo = outbox.nextToSend(2);
+    expect(firstTwo.map((r) => r.seq)).toEqual([1, 2]);
+    firstTwo.forEach((r) => outbox.markInFlight(r.id));
+    expect(outbox.nextToSend(10).map((r) => r.seq ?? r.kind)).toEqual([3, 4, 'hard-example']);
+    outbox.giveBack(firstTwo[1]!.id);
+    expect(outbox.nextToSend(1).map((r) => r.seq)).toEqual([2]);
+    outbox.close();
+  });
+
+  it('drops the oldest rows beyond the bound, not those in flight, and persists the count', () => {
+    let outbox = Outbox.open(file, { maxRows: 3, maxBytes: 1e6 });
+    outbox.appendBatch(batch);
+    outbox.markInFlight(outbox.nextToSend(1)[0]!.id); // seq 1 is with the broker
+    let dropped = 0;
+    for (let i = 0; i < 5; i++) dropped += outbox.appendBatch(batch).dropped;
+    expect(dropped).toBe(3);
+    expect(outbox.stats()).toMatchObject({ rows: 3, droppedPredictions: 3, lastSeq: 6 });
+    expect(outbox.nextToSend(10).map((r) => r.seq)).toEqual([5, 6]);
+    outbox.close();
+    outbox = Outbox.open(file, { maxRows: 3, maxBytes: 1e6 });
+    expect(outbox.stats()).toMatchObject({ rows: 3, droppedPredictions: 3 });
+    outbox.close();
+  });
+
+  it('applies the byte bound too, counting hard examples apart from batches', () => {
+    const outbox = Outbox.open(file, { maxRows: 100, maxBytes: 100 });
+    outbox.appendHardExample('x'.repeat(60));
+    const { dropped } = outbox.appendBatch(() => 'y'.repeat(60));
+    expect(dropped).toBe(1);
+    expect(outbox.stats()).toMatchObject({ rows: 1, bytes: 60, droppedHardExamples: 1, droppedPredictions: 0 });
+    outbox.close();
+  });
+
+  it('does not use up a number when the batch cannot be built', () => {
+    const outbox = Outbox.open(file, { maxRows: 100, maxBytes: 1e6 });
+    expect(() =>
+      outbox.appendBatch(() => {
+        throw new Error('invalid');
+      }),
+    ).toThrow('invalid');
+    expect(outbox.appendBatch(batch).seq).toBe(1);
+    expect(outbox.stats().rows).toBe(1);
+    outbox.close();
+  });
+});
