@@ -4,7 +4,7 @@
 import { topics, type ModelManifest, type PredictionBatch, type ReportedState } from '@edgeloop/contracts';
 import { freePort, startMosquitto, type MosquittoServer } from '@edgeloop/harness';
 import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startCloudFixture, type CloudFixture } from '../../cloud/src/testing/cloud-fixture';
 import { baseFiles, makeHead, uploadForm } from '../../cloud/src/testing/upload-form';
@@ -100,6 +100,11 @@ describe('edge autonomy (worker process, mosquitto, cloud registry)', () => {
     });
   });
 
+  // A test that fails leaves no worker behind to fight the next one for its MQTT session.
+  afterEach(async () => {
+    for (const child of children) if (child.alive) await child.kill();
+  });
+
   afterAll(async () => {
     for (const child of children) await child.kill();
     await observer?.close();
@@ -135,9 +140,29 @@ describe('edge autonomy (worker process, mosquitto, cloud registry)', () => {
     expect(second.output).toMatch(/resuming the stored desired state/);
     expect(existsSync(part)).toBe(false);
 
-    const next = await deploy(2, 'dep-v2');
-    await observer.waitFor<ReportedState>(topics.reported(DEVICE), (r) => r.state === 'active' && r.deploymentId === 'dep-v2', 30_000, next);
     expect(await second.kill('SIGTERM')).toBe(0);
+  });
+
+  it('a worker killed with SIGKILL in the middle of a switch boots on a valid version and converges', async () => {
+    const worker = start();
+    await worker.httpPort();
+    const since = await deploy(2, 'dep-v2');
+    await observer.waitFor<ReportedState>(topics.reported(DEVICE), (r) => r.state === 'warming' && r.deploymentId === 'dep-v2', 30_000, since);
+    await worker.kill('SIGKILL');
+    const active = JSON.parse(readFileSync(join(state.dir, 'active.json'), 'utf8')) as { name: string; version: number };
+    expect([1, 2]).toContain(active.version);
+
+    const again = start();
+    await until(async () => (await again.health()).ok === true, 30_000);
+    expect([1, 2]).toContain(((await again.health()).running as { version: number }).version);
+    const converged = await observer.waitFor<ReportedState>(
+      topics.reported(DEVICE),
+      (r) => r.state === 'active' && r.deploymentId === 'dep-v2',
+      30_000,
+      since,
+    );
+    expect(converged).toMatchObject({ running: ref('face-id', 2), lastKnownGood: ref('face-id', 1) });
+    expect(await again.kill('SIGTERM')).toBe(0);
   });
 
   it('starts with no broker and no cloud and serves the active version from disk', async () => {
