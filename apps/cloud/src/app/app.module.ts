@@ -21,6 +21,17 @@ import { ModelUploadService } from '../services/model-upload.service';
 import { RegistryService } from '../services/registry.service';
 import { TokenService } from '../services/token.service';
 import { sqlDatabaseProvider } from './infrastructure';
+import { RolloutsBoot } from './rollouts.boot';
+import { DevicesController } from '../controllers/devices.controller';
+import { DeploymentsController } from '../controllers/deployments.controller';
+import { DeviceChannel } from '../mqtt/device-channel';
+import { MqttEndpoint } from '../mqtt/mqtt-endpoint';
+import { RolloutQueue } from '../queues/rollout.queue';
+import { DeadLetterRepository } from '../repositories/dead-letter.repository';
+import { DeploymentRepository } from '../repositories/deployment.repository';
+import { DeviceRepository } from '../repositories/device.repository';
+import { DeviceService } from '../services/device.service';
+import { RolloutService } from '../services/rollout.service';
 
 @Module({})
 export class AppModule implements OnModuleInit, OnApplicationShutdown {
@@ -34,7 +45,14 @@ export class AppModule implements OnModuleInit, OnApplicationShutdown {
   static forRoot(config: CloudConfig): DynamicModule {
     return {
       module: AppModule,
-      controllers: [HealthController, KeysController, ModelsController, BlobsController, TokensController],
+      controllers: [
+        HealthController,
+        KeysController,
+        ModelsController,
+        BlobsController,
+        TokensController,
+        ...(config.rolloutsEnabled ? [DevicesController, DeploymentsController] : []),
+      ],
       providers: [
         { provide: CloudConfig, useValue: config },
         { provide: APP_FILTER, useClass: ErrorFilter },
@@ -51,6 +69,10 @@ export class AppModule implements OnModuleInit, OnApplicationShutdown {
         ModelUploadService,
         RegistryService,
         TokenService,
+        DeviceRepository,
+        ...(config.rolloutsEnabled
+          ? [MqttEndpoint, DeviceChannel, DeadLetterRepository, DeploymentRepository, RolloutQueue, DeviceService, RolloutService, RolloutsBoot]
+          : []),
       ],
     };
   }

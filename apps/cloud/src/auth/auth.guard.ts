@@ -6,9 +6,13 @@ import type { TokenRole } from '../repositories/token.repository';
 import { Principal, roleAllows, TokenService } from '../services/token.service';
 
 const ROLE_KEY = 'edgeloop:role';
+const DEVICE_KEY = 'edgeloop:device';
 
 /** The least role a route needs; routes without it are public (health, docs, the signing public key). */
 export const RequireRole = (role: TokenRole) => SetMetadata(ROLE_KEY, role);
+
+/** Also lets edge devices in with their HTTP device token (blob downloads). */
+export const AllowDevices = () => SetMetadata(DEVICE_KEY, true);
 
 export type AuthenticatedRequest = Request & { principal?: Principal };
 
@@ -29,6 +33,11 @@ export class AuthGuard implements CanActivate {
     if (!match) throw new UnauthorizedError();
     const principal = await this.tokens.authenticate(match[1]);
     if (!principal) throw new UnauthorizedError('the bearer token is unknown or revoked');
+    const devicesAllowed = this.reflector.getAllAndOverride<boolean | undefined>(DEVICE_KEY, [context.getHandler(), context.getClass()]);
+    if (principal.role === 'device' && devicesAllowed) {
+      req.principal = principal;
+      return true;
+    }
     if (!roleAllows(principal.role, need)) {
       throw new ForbiddenError(`this route needs the ${need} role; the token has ${principal.role}`);
     }

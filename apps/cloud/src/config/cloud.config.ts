@@ -15,6 +15,12 @@ const cloudEnvSchema = z.object({
   MQTT_URL: z.string().url().optional(),
   MQTT_USERNAME: z.string().optional(),
   MQTT_PASSWORD: z.string().optional(),
+  MQTT_ACL: z.enum(['dynsec', 'none']).default('none'),
+  MQTT_SHARE_GROUP: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, '1-64 of A-Z a-z 0-9 _ -').optional(),
+  EDGELOOP_EMBEDDED_BROKER_PORT: port.optional(),
+  EDGELOOP_MQTT_PUBLIC_URL: z.string().url().optional(),
+  EDGELOOP_PUBLIC_URL: z.string().url().optional(),
+  EDGELOOP_ROLLOUT_TICK_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
   S3_ENDPOINT: z.string().min(1).optional(),
   S3_PORT: port.optional(),
   S3_USE_SSL: bool.default(false),
@@ -38,7 +44,12 @@ export class CloudConfig {
   readonly dataDir: string;
   readonly databaseUrl?: string;
   readonly redisUrl?: string;
-  readonly mqtt?: { url: string; username?: string; password?: string };
+  readonly mqtt?: { url: string; username?: string; password?: string; acl: 'dynsec' | 'none' };
+  readonly mqttShareGroup?: string;
+  readonly embeddedBrokerPort?: number;
+  readonly mqttPublicUrl?: string;
+  readonly publicUrl?: string;
+  readonly rolloutTickMs: number;
   readonly s3?: { endPoint: string; port?: number; useSSL: boolean; accessKey: string; secretKey: string; region: string };
   readonly bucket: string;
   readonly maxUploadBytes: number;
@@ -53,7 +64,14 @@ export class CloudConfig {
     this.dataDir = env.EDGELOOP_DATA_DIR;
     this.databaseUrl = env.DATABASE_URL;
     this.redisUrl = env.REDIS_URL;
-    this.mqtt = env.MQTT_URL ? { url: env.MQTT_URL, username: env.MQTT_USERNAME, password: env.MQTT_PASSWORD } : undefined;
+    this.mqtt = env.MQTT_URL
+      ? { url: env.MQTT_URL, username: env.MQTT_USERNAME, password: env.MQTT_PASSWORD, acl: env.MQTT_ACL }
+      : undefined;
+    this.mqttShareGroup = env.MQTT_SHARE_GROUP;
+    this.embeddedBrokerPort = env.EDGELOOP_EMBEDDED_BROKER_PORT;
+    this.mqttPublicUrl = env.EDGELOOP_MQTT_PUBLIC_URL;
+    this.publicUrl = env.EDGELOOP_PUBLIC_URL;
+    this.rolloutTickMs = env.EDGELOOP_ROLLOUT_TICK_MS;
     this.s3 =
       env.S3_ENDPOINT && env.S3_ACCESS_KEY && env.S3_SECRET_KEY
         ? {
@@ -83,12 +101,15 @@ export class CloudConfig {
     if ((parsed.MQTT_USERNAME || parsed.MQTT_PASSWORD) && !parsed.MQTT_URL) {
       problems.push('MQTT_URL is required with MQTT_USERNAME/MQTT_PASSWORD');
     }
+    if (parsed.MQTT_ACL === 'dynsec' && !(parsed.MQTT_URL && parsed.MQTT_USERNAME)) {
+      problems.push('MQTT_ACL=dynsec needs MQTT_URL and the admin MQTT_USERNAME/MQTT_PASSWORD');
+    }
     if (problems.length > 0) throw new ConfigError(problems);
     return new CloudConfig(parsed);
   }
 
-  /** Config for the embedded mode and tests: endpoints filled in by the caller. */
-  static from(overrides: Record<string, string | undefined>): CloudConfig {
-    return CloudConfig.fromEnv(overrides);
+  /** Devices and rollouts need a broker (embedded or external) and Redis for the rollout queue. */
+  get rolloutsEnabled(): boolean {
+    return (this.mqtt !== undefined || this.embeddedBrokerPort !== undefined) && this.redisUrl !== undefined;
   }
 }

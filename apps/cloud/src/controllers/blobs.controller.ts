@@ -2,7 +2,7 @@ import { Controller, Get, Headers, Param, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiNotFoundResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { pipeline } from 'node:stream/promises';
-import { RequireRole } from '../auth/auth.guard';
+import { AllowDevices, RequireRole } from '../auth/auth.guard';
 import { parseRange } from '../http/range';
 import { RegistryService } from '../services/registry.service';
 
@@ -14,6 +14,7 @@ export class BlobsController {
 
   @Get(':sha256')
   @RequireRole('viewer')
+  @AllowDevices()
   @ApiOperation({ summary: 'Download a blob by its sha256; honours a single HTTP Range for resumable downloads' })
   @ApiResponse({ status: 200, description: 'the whole blob' })
   @ApiResponse({ status: 206, description: 'the requested byte range' })

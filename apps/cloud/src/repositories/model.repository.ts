@@ -81,8 +81,8 @@ export class ModelRepository {
     return rows.map(toVersion);
   }
 
-  async getVersion(name: string, version: number): Promise<VersionRecord | undefined> {
-    const rows = await this.db.query<VersionRow>(
+  async getVersion(name: string, version: number, tx: SqlExecutor = this.db): Promise<VersionRecord | undefined> {
+    const rows = await tx.query<VersionRow>(
       `select m.name, v.version, v.parent, v.manifest, v.signature, v.created_by, v.created_at
          from model_versions v join models m on m.id = v.model_id
         where m.name = $1 and v.version = $2`,

@@ -3,18 +3,21 @@ import { createHash, randomBytes } from 'node:crypto';
 import { CloudConfig } from '../config/cloud.config';
 import { NotFoundError } from '../errors/domain.errors';
 import { AuditRepository } from '../repositories/audit.repository';
+import { DeviceRepository } from '../repositories/device.repository';
 import { TokenRecord, TokenRepository, TokenRole } from '../repositories/token.repository';
 
 export interface Principal {
   tokenId: string;
   name: string;
-  role: TokenRole;
+  /** `device` principals (HTTP device tokens) reach only routes that allow devices. */
+  role: TokenRole | 'device';
+  deviceId?: string;
 }
 
 const rank: Record<TokenRole, number> = { viewer: 1, operator: 2, admin: 3 };
 
-export function roleAllows(have: TokenRole, need: TokenRole): boolean {
-  return rank[have] >= rank[need];
+export function roleAllows(have: TokenRole | 'device', need: TokenRole): boolean {
+  return have !== 'device' && rank[have] >= rank[need];
 }
 
 export function hashToken(secret: string): string {
@@ -28,11 +31,16 @@ export class TokenService {
 
   constructor(
     private readonly tokens: TokenRepository,
+    private readonly devices: DeviceRepository,
     private readonly audit: AuditRepository,
     private readonly config: CloudConfig,
   ) {}
 
   async authenticate(secret: string): Promise<Principal | undefined> {
+    if (/^eld_[A-Za-z0-9_-]{20,100}$/.test(secret)) {
+      const device = await this.devices.findByHttpTokenHash(hashToken(secret));
+      return device ? { tokenId: `device:${device.id}`, name: device.id, role: 'device', deviceId: device.id } : undefined;
+    }
     if (!/^elt_[A-Za-z0-9_-]{20,100}$/.test(secret) && secret !== this.config.bootstrapToken) return undefined;
     const record = await this.tokens.findActiveByHash(hashToken(secret));
     return record ? { tokenId: record.id, name: record.name, role: record.role } : undefined;

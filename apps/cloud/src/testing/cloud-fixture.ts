@@ -1,55 +1,122 @@
-import { createIsolatedDatabase, startS3, type PostgresDatabase, type S3Server } from '@edgeloop/harness';
+import {
+  createIsolatedDatabase,
+  dynamicSecurityPluginPath,
+  freePort,
+  startMosquitto,
+  startRedis,
+  startS3,
+  type MosquittoServer,
+  type PostgresDatabase,
+  type RedisServer,
+  type S3Server,
+} from '@edgeloop/harness';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { RunningCloud, startCloud } from '../app/bootstrap';
 import { CloudConfig } from '../config/cloud.config';
+
+export interface CloudFixtureOptions {
+  /** Start devices and rollouts: Redis plus a broker (`embedded` aedes in the cloud, or Mosquitto with dynamic security). */
+  broker?: 'embedded' | 'mosquitto';
+  /** Keep SQL in a folder (PGlite) so that `restart()` finds it again; default in memory. */
+  persistentSql?: boolean;
+  env?: Record<string, string>;
+}
 
 export interface CloudFixture {
   cloud: RunningCloud;
   s3: S3Server;
+  redis?: RedisServer;
+  mosquitto?: MosquittoServer;
+  /** The URL devices connect to. */
+  mqttUrl?: string;
   url: string;
   adminToken: string;
   sql: 'postgres' | 'pglite';
   /** fetch against the cloud with the admin token unless another is given. */
   api(path: string, init?: RequestInit & { token?: string | null }): Promise<Response>;
+  /** Stops the cloud process part and starts it again on the same port with the same SQL, Redis and broker. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
 /**
  * A real cloud for integration tests: s3rver on a free port, SQL on PostgreSQL when DATABASE_URL is set
- * (a fresh database each time) or in-memory PGlite, and a bootstrap admin token.
+ * (a fresh database each time) or PGlite, a bootstrap admin token, and optionally Redis and a broker.
  */
-export async function startCloudFixture(env: Record<string, string> = {}): Promise<CloudFixture> {
+export async function startCloudFixture(envOrOptions: Record<string, string> | CloudFixtureOptions = {}): Promise<CloudFixture> {
+  const options: CloudFixtureOptions = 'env' in envOrOptions || 'broker' in envOrOptions || 'persistentSql' in envOrOptions ? envOrOptions : { env: envOrOptions as Record<string, string> };
   const s3 = await startS3();
   let pg: PostgresDatabase | undefined;
   if (process.env.DATABASE_URL) pg = await createIsolatedDatabase(process.env.DATABASE_URL);
   const adminToken = `elt_${randomBytes(24).toString('base64url')}`;
-  const config = CloudConfig.fromEnv({
+  const env: Record<string, string> = {
     S3_ENDPOINT: s3.endPoint,
     S3_PORT: String(s3.port),
     S3_ACCESS_KEY: s3.accessKey,
     S3_SECRET_KEY: s3.secretKey,
     EDGELOOP_BOOTSTRAP_TOKEN: adminToken,
-    ...(pg ? { DATABASE_URL: pg.url } : { EDGELOOP_SQL_DIR: 'memory://' }),
     EDGELOOP_LOG_LEVEL: 'warn',
-    ...env,
-  });
-  const cloud = await startCloud(config, { logger: process.env.EDGELOOP_TEST_LOGS === '1' });
-  return {
-    cloud,
+    EDGELOOP_HTTP_PORT: String(await freePort()),
+    ...(pg ? { DATABASE_URL: pg.url } : { EDGELOOP_SQL_DIR: options.persistentSql ? mkdtempSync(join(tmpdir(), 'edgeloop-sql-')) : 'memory://' }),
+  };
+  let redis: RedisServer | undefined;
+  let mosquitto: MosquittoServer | undefined;
+  let mqttUrl: string | undefined;
+  if (options.broker) {
+    redis = await startRedis();
+    env.REDIS_URL = redis.url;
+    env.EDGELOOP_ROLLOUT_TICK_MS = '200';
+    if (options.broker === 'embedded') {
+      const port = await freePort();
+      env.EDGELOOP_EMBEDDED_BROKER_PORT = String(port);
+      mqttUrl = `mqtt://127.0.0.1:${port}`;
+    } else {
+      const plugin = dynamicSecurityPluginPath();
+      if (!plugin) throw new Error('the mosquitto dynamic-security plugin is not installed');
+      const dir = mkdtempSync(join(tmpdir(), 'edgeloop-dynsec-'));
+      const adminPassword = randomBytes(12).toString('hex');
+      execFileSync('mosquitto_ctrl', ['dynsec', 'init', join(dir, 'dynamic-security.json'), 'edgeloop-admin', adminPassword]);
+      mosquitto = await startMosquitto({
+        config: { allowAnonymous: false, plugin, pluginOptions: { config_file: join(dir, 'dynamic-security.json') } },
+      });
+      mqttUrl = mosquitto.url;
+      Object.assign(env, { MQTT_URL: mosquitto.url, MQTT_USERNAME: 'edgeloop-admin', MQTT_PASSWORD: adminPassword, MQTT_ACL: 'dynsec' });
+    }
+  }
+  Object.assign(env, options.env ?? {});
+  const config = CloudConfig.fromEnv(env);
+  const logger = process.env.EDGELOOP_TEST_LOGS === '1';
+  const fixture: CloudFixture = {
+    cloud: await startCloud(config, { logger }),
     s3,
-    url: cloud.url,
+    redis,
+    mosquitto,
+    mqttUrl,
+    url: '',
     adminToken,
     sql: pg ? 'postgres' : 'pglite',
     api(path, init = {}) {
       const { token = adminToken, ...rest } = init;
       const headers = new Headers(rest.headers);
       if (token) headers.set('authorization', `Bearer ${token}`);
-      return fetch(`${cloud.url}${path}`, { ...rest, headers });
+      return fetch(`${fixture.url}${path}`, { ...rest, headers });
+    },
+    async restart() {
+      await fixture.cloud.close();
+      fixture.cloud = await startCloud(CloudConfig.fromEnv(env), { logger });
     },
     async stop() {
-      await cloud.close();
+      await fixture.cloud.close();
+      await mosquitto?.stop();
+      await redis?.stop();
       await s3.stop();
       await pg?.stop();
     },
   };
+  fixture.url = fixture.cloud.url;
+  return fixture;
 }

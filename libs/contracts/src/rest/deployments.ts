@@ -37,7 +37,7 @@ export type DeploymentTarget = z.infer<typeof DeploymentTargetSchema>;
 
 export const CanaryStrategySchema = z.strictObject({
   type: z.literal('canary'),
-  /** Share of the target devices in the canary batch (rounded up, at least one device). */
+  /** Share of the target devices in the canary batch: the most devices whose share does not exceed it, at least one. */
   percent: z.number().gt(0).max(100),
   /** Devices per batch after the canary. */
   batchSize: z.number().int().positive(),

@@ -1,5 +1,9 @@
 import type { Migration } from '../migrator';
 import { sql as registry } from './0001_registry';
+import { sql as devicesRollouts } from './0002_devices_rollouts';
 
 /** Every migration, in the order it is applied. Add new files at the end; never edit an applied one. */
-export const migrations: Migration[] = [{ id: '0001_registry', sql: registry }];
+export const migrations: Migration[] = [
+  { id: '0001_registry', sql: registry },
+  { id: '0002_devices_rollouts', sql: devicesRollouts },
+];

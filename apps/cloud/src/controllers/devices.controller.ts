@@ -1,0 +1,58 @@
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiCreatedResponse, ApiNotFoundResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { DeviceIdSchema, GroupSchema, ProvisionDeviceRequestSchema } from '@edgeloop/contracts';
+import { z } from 'zod';
+import { AuthenticatedRequest, RequireRole } from '../auth/auth.guard';
+import { ZodValidationPipe } from '../http/zod-validation.pipe';
+import { DeviceService } from '../services/device.service';
+
+const ProvisionBodySchema = ProvisionDeviceRequestSchema.extend({ id: DeviceIdSchema.optional() });
+const DisableBodySchema = z.strictObject({ disabled: z.boolean() });
+
+@ApiTags('devices')
+@ApiBearerAuth()
+@Controller('devices')
+export class DevicesController {
+  constructor(private readonly devices: DeviceService) {}
+
+  @Post()
+  @RequireRole('operator')
+  @ApiOperation({ summary: 'Provision a device; its MQTT and HTTP credentials are in this answer only' })
+  @ApiBody({
+    schema: {
+      type: 'object',
+      required: ['name'],
+      properties: { id: { type: 'string' }, name: { type: 'string' }, group: { type: 'string' }, labels: { type: 'object', additionalProperties: { type: 'string' } } },
+    },
+  })
+  @ApiCreatedResponse({ description: '{ device, credentials: { mqtt, http }, signingKey, mqttUrl }' })
+  provision(@Body(new ZodValidationPipe(ProvisionBodySchema)) body: z.infer<typeof ProvisionBodySchema>, @Req() req: AuthenticatedRequest) {
+    return this.devices.provision(body, req.principal?.tokenId ?? null);
+  }
+
+  @Get()
+  @RequireRole('viewer')
+  @ApiOperation({ summary: 'Devices with presence, last seen, reported state (version, fps, latency, memory)' })
+  @ApiQuery({ name: 'group', required: false })
+  async list(@Query('group', new ZodValidationPipe(GroupSchema.optional(), 'invalid_query')) group?: string) {
+    return { devices: await this.devices.list({ group }) };
+  }
+
+  @Get(':id')
+  @RequireRole('viewer')
+  @ApiOperation({ summary: 'One device' })
+  @ApiNotFoundResponse({ description: 'no such device' })
+  get(@Param('id') id: string) {
+    return this.devices.get(id);
+  }
+
+  @Post(':id/disabled')
+  @RequireRole('operator')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Disable (or re-enable) a device: its credentials stop working at once' })
+  @ApiBody({ schema: { type: 'object', required: ['disabled'], properties: { disabled: { type: 'boolean' } } } })
+  @ApiNotFoundResponse({ description: 'no such device' })
+  setDisabled(@Param('id') id: string, @Body(new ZodValidationPipe(DisableBodySchema)) body: z.infer<typeof DisableBodySchema>, @Req() req: AuthenticatedRequest) {
+    return this.devices.setDisabled(id, body.disabled, req.principal?.tokenId ?? null);
+  }
+}

@@ -1,0 +1,137 @@
+import { Logger } from '@nestjs/common';
+import { topics } from '@edgeloop/contracts';
+import mqtt, { type MqttClient } from 'mqtt';
+import { randomBytes } from 'node:crypto';
+
+const CONTROL = '$CONTROL/dynamic-security/v1';
+const RESPONSE = `${CONTROL}/response`;
+const CLOUD_ROLE = 'edgeloop-cloud';
+
+interface DynsecResponse {
+  command: string;
+  error?: string;
+  correlationData?: string;
+}
+
+/**
+ * Drives Mosquitto's dynamic-security plugin over its MQTT control topic: one role per device that
+ * allows publishing under its own topics and subscribing to its own desired state, one client per
+ * device (username and client id = the device id). Disabling a client disconnects it at once.
+ */
+export class DynsecAdmin {
+  private readonly logger = new Logger(DynsecAdmin.name);
+  private client: MqttClient | undefined;
+  private readonly pending = new Map<string, (response: DynsecResponse) => void>();
+
+  constructor(private readonly credentials: { url: string; username?: string; password?: string }) {}
+
+  async connect(): Promise<void> {
+    const client = mqtt.connect(this.credentials.url, {
+      clientId: `edgeloop-dynsec-${randomBytes(6).toString('hex')}`,
+      username: this.credentials.username,
+      password: this.credentials.password,
+      reconnectPeriod: 1000,
+    });
+    this.client = client;
+    client.on('error', (err) => this.logger.warn(`dynamic-security client: ${err.message}`));
+    client.on('message', (_topic, payload) => {
+      try {
+        const { responses } = JSON.parse(payload.toString()) as { responses: DynsecResponse[] };
+        for (const response of responses ?? []) {
+          const resolve = response.correlationData ? this.pending.get(response.correlationData) : undefined;
+          if (resolve) {
+            this.pending.delete(response.correlationData!);
+            resolve(response);
+          }
+        }
+      } catch (err) {
+        this.logger.warn(`unreadable dynamic-security response: ${(err as Error).message}`);
+      }
+    });
+    await new Promise<void>((resolve, reject) => {
+      client.once('connect', () => resolve());
+      client.once('error', reject);
+    });
+    await client.subscribeAsync(RESPONSE, { qos: 1 });
+  }
+
+  /** Gives the cloud's own client the right to publish desired states (idempotent). */
+  async ensureCloudRole(username: string): Promise<void> {
+    await this.command(
+      {
+        command: 'createRole',
+        rolename: CLOUD_ROLE,
+        acls: [
+          { acltype: 'publishClientSend', topic: 'edgeloop/#', priority: 0, allow: true },
+          { acltype: 'publishClientReceive', topic: 'edgeloop/#', priority: 0, allow: true },
+          { acltype: 'subscribePattern', topic: 'edgeloop/#', priority: 0, allow: true },
+          { acltype: 'subscribePattern', topic: '$share/+/edgeloop/#', priority: 0, allow: true },
+        ],
+      },
+      ['Role already exists'],
+    );
+    // the plugin disconnects a client whose roles change, so the answer may be lost: a reconnect counts as done
+    await this.command({ command: 'addClientRole', username, rolename: CLOUD_ROLE }, [], { kicksSelf: true });
+  }
+
+  async addDevice(deviceId: string, password: string): Promise<void> {
+    const role = `device-${deviceId}`;
+    await this.command(
+      {
+        command: 'createRole',
+        rolename: role,
+        acls: [
+          { acltype: 'publishClientSend', topic: `edgeloop/v1/devices/${deviceId}/#`, priority: 0, allow: true },
+          { acltype: 'subscribeLiteral', topic: topics.desired(deviceId), priority: 0, allow: true },
+          { acltype: 'publishClientReceive', topic: topics.desired(deviceId), priority: 0, allow: true },
+        ],
+      },
+      ['Role already exists'],
+    );
+    await this.command({ command: 'createClient', username: deviceId, clientid: deviceId, password, roles: [{ rolename: role }] }, []);
+  }
+
+  disableDevice(deviceId: string): Promise<void> {
+    return this.command({ command: 'disableClient', username: deviceId }, []);
+  }
+
+  enableDevice(deviceId: string): Promise<void> {
+    return this.command({ command: 'enableClient', username: deviceId }, []);
+  }
+
+  async close(): Promise<void> {
+    await this.client?.endAsync().catch(() => undefined);
+  }
+
+  private command(command: Record<string, unknown>, tolerated: string[], options: { kicksSelf?: boolean } = {}): Promise<void> {
+    const client = this.client;
+    if (!client) return Promise.reject(new Error('dynamic-security admin is not connected'));
+    const correlationData = randomBytes(8).toString('hex');
+    return new Promise<void>((resolve, reject) => {
+      if (options.kicksSelf) {
+        client.once('connect', () => {
+          clearTimeout(timer);
+          this.pending.delete(correlationData);
+          resolve();
+        });
+      }
+      const timer = setTimeout(() => {
+        this.pending.delete(correlationData);
+        reject(new Error(`dynamic-security ${String(command.command)}: no answer within 5 s (is the plugin loaded?)`));
+      }, 5000);
+      this.pending.set(correlationData, (response) => {
+        clearTimeout(timer);
+        if (response.error && !tolerated.includes(response.error)) {
+          reject(new Error(`dynamic-security ${response.command}: ${response.error}`));
+        } else resolve();
+      });
+      client.publish(CONTROL, JSON.stringify({ commands: [{ ...command, correlationData }] }), { qos: 1 }, (err) => {
+        if (err) {
+          clearTimeout(timer);
+          this.pending.delete(correlationData);
+          reject(err);
+        }
+      });
+    });
+  }
+}

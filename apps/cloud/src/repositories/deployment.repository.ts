@@ -1,0 +1,182 @@
+import { Injectable } from '@nestjs/common';
+import type { DeploymentStatus, DeploymentStrategy, DeploymentTarget, DesiredState, DeviceRolloutPhase, ModelVersionRef } from '@edgeloop/contracts';
+import { SqlDatabase, type SqlExecutor } from '../database/sql-database';
+import { iso, json } from './model.repository';
+
+export interface DeploymentRecord {
+  id: string;
+  model: ModelVersionRef;
+  target: DeploymentTarget;
+  strategy: DeploymentStrategy;
+  status: DeploymentStatus;
+  batchIndex: number;
+  observeUntil: Date | null;
+  reason: string | null;
+  createdBy: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface DeploymentDeviceRecord {
+  deviceId: string;
+  wave: number;
+  previous: ModelVersionRef | null;
+  phase: DeviceRolloutPhase;
+  reason: string | null;
+  desiredAt: Date | null;
+  updatedAt: string;
+}
+
+interface DeploymentRow {
+  id: string;
+  model_name: string;
+  model_version: number;
+  target: DeploymentTarget | string;
+  strategy: DeploymentStrategy | string;
+  status: DeploymentStatus;
+  batch_index: number;
+  observe_until: Date | string | null;
+  reason: string | null;
+  created_by: string | null;
+  created_at: Date | string;
+  updated_at: Date | string;
+}
+
+interface DeviceRow {
+  device_id: string;
+  wave: number;
+  previous_name: string | null;
+  previous_version: number | null;
+  state: DeviceRolloutPhase;
+  reason: string | null;
+  desired_at: Date | string | null;
+  updated_at: Date | string;
+}
+
+const ACTIVE_STATUSES: DeploymentStatus[] = ['pending', 'in_progress', 'rolling_back'];
+
+/** Deployments, their per-device progress, and each device's current desired state, in SQL. */
+@Injectable()
+export class DeploymentRepository {
+  constructor(private readonly db: SqlDatabase) {}
+
+  async insert(
+    tx: SqlExecutor,
+    deployment: Pick<DeploymentRecord, 'id' | 'model' | 'target' | 'strategy' | 'createdBy'>,
+    devices: Array<{ deviceId: string; wave: number; previous: ModelVersionRef | null }>,
+  ): Promise<void> {
+    await tx.query(
+      `insert into deployments (id, model_name, model_version, target, strategy, status, phase, created_by)
+       values ($1, $2, $3, $4, $5, 'in_progress', 'waves', $6)`,
+      [deployment.id, deployment.model.name, deployment.model.version, JSON.stringify(deployment.target), JSON.stringify(deployment.strategy), deployment.createdBy],
+    );
+    for (const device of devices) {
+      await tx.query(
+        `insert into deployment_devices (deployment_id, device_id, wave, previous_name, previous_version) values ($1, $2, $3, $4, $5)`,
+        [deployment.id, device.deviceId, device.wave, device.previous?.name ?? null, device.previous?.version ?? null],
+      );
+    }
+  }
+
+  /** Reads a deployment; with `tx`, locks its row for the rest of the transaction (one advancer at a time). */
+  async get(id: string, tx?: SqlExecutor): Promise<DeploymentRecord | undefined> {
+    const rows = await (tx ?? this.db).query<DeploymentRow>(`select * from deployments where id = $1${tx ? ' for update' : ''}`, [id]);
+    return rows[0] ? toDeployment(rows[0]) : undefined;
+  }
+
+  async list(limit = 100): Promise<DeploymentRecord[]> {
+    const rows = await this.db.query<DeploymentRow>('select * from deployments order by created_at desc limit $1', [limit]);
+    return rows.map(toDeployment);
+  }
+
+  async listActiveIds(): Promise<string[]> {
+    const rows = await this.db.query<{ id: string }>('select id from deployments where status = any($1::text[])', [ACTIVE_STATUSES]);
+    return rows.map((r) => r.id);
+  }
+
+  async devices(id: string, tx: SqlExecutor = this.db): Promise<DeploymentDeviceRecord[]> {
+    const rows = await tx.query<DeviceRow>('select * from deployment_devices where deployment_id = $1 order by wave, device_id', [id]);
+    return rows.map(toDevice);
+  }
+
+  async update(
+    tx: SqlExecutor,
+    id: string,
+    patch: { status?: DeploymentStatus; batchIndex?: number; observeUntil?: Date | null; reason?: string | null },
+  ): Promise<void> {
+    await tx.query(
+      `update deployments set
+         status = coalesce($2, status),
+         batch_index = coalesce($3, batch_index),
+         observe_until = case when $4::boolean then $5::timestamptz else observe_until end,
+         reason = case when $6::boolean then $7 else reason end,
+         updated_at = now()
+       where id = $1`,
+      [
+        id,
+        patch.status ?? null,
+        patch.batchIndex ?? null,
+        patch.observeUntil !== undefined,
+        patch.observeUntil ?? null,
+        patch.reason !== undefined,
+        patch.reason ?? null,
+      ],
+    );
+  }
+
+  async setDevicePhase(tx: SqlExecutor, id: string, deviceId: string, phase: DeviceRolloutPhase, reason: string | null = null): Promise<void> {
+    await tx.query(
+      `update deployment_devices set state = $3, reason = $4, updated_at = now(),
+              desired_at = case when $3 = 'sent' then now() else desired_at end
+        where deployment_id = $1 and device_id = $2`,
+      [id, deviceId, phase, reason],
+    );
+  }
+
+  async saveDesired(tx: SqlExecutor, desired: DesiredState): Promise<void> {
+    await tx.query(
+      `insert into device_desired (device_id, deployment_id, model_name, model_version, rollback, payload) values ($1, $2, $3, $4, $5, $6)
+       on conflict (device_id) do update set deployment_id = excluded.deployment_id, model_name = excluded.model_name,
+         model_version = excluded.model_version, rollback = excluded.rollback, payload = excluded.payload, updated_at = now()`,
+      [desired.deviceId, desired.deploymentId, desired.model.name, desired.model.version, desired.rollback, JSON.stringify(desired)],
+    );
+  }
+
+  async clearDesired(tx: SqlExecutor, deviceId: string): Promise<void> {
+    await tx.query('delete from device_desired where device_id = $1', [deviceId]);
+  }
+
+  /** Every device's current desired state, to republish after a broker lost its retained messages. */
+  async allDesired(): Promise<DesiredState[]> {
+    const rows = await this.db.query<{ payload: DesiredState | string }>('select payload from device_desired order by device_id');
+    return rows.map((r) => json(r.payload) as DesiredState);
+  }
+}
+
+function toDeployment(r: DeploymentRow): DeploymentRecord {
+  return {
+    id: r.id,
+    model: { name: r.model_name, version: Number(r.model_version) },
+    target: json(r.target) as DeploymentTarget,
+    strategy: json(r.strategy) as DeploymentStrategy,
+    status: r.status,
+    batchIndex: Number(r.batch_index),
+    observeUntil: r.observe_until ? new Date(r.observe_until) : null,
+    reason: r.reason,
+    createdBy: r.created_by,
+    createdAt: iso(r.created_at),
+    updatedAt: iso(r.updated_at),
+  };
+}
+
+function toDevice(r: DeviceRow): DeploymentDeviceRecord {
+  return {
+    deviceId: r.device_id,
+    wave: Number(r.wave),
+    previous: r.previous_name && r.previous_version !== null ? { name: r.previous_name, version: Number(r.previous_version) } : null,
+    phase: r.state,
+    reason: r.reason,
+    desiredAt: r.desired_at ? new Date(r.desired_at) : null,
+    updatedAt: iso(r.updated_at),
+  };
+}

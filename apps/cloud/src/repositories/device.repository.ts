@@ -1,0 +1,129 @@
+import { Injectable } from '@nestjs/common';
+import type { DeviceSummary, ReportedState } from '@edgeloop/contracts';
+import { SqlDatabase, type SqlExecutor } from '../database/sql-database';
+import { iso, json } from './model.repository';
+
+export interface NewDevice {
+  id: string;
+  name: string;
+  group: string | null;
+  labels: Record<string, string>;
+  mqttPasswordHash: string;
+  httpTokenHash: string;
+}
+
+interface DeviceRow {
+  id: string;
+  name: string;
+  device_group: string | null;
+  labels: Record<string, string> | string;
+  disabled: boolean;
+  created_at: Date | string;
+  presence: string | null;
+  last_seen_at: Date | string | null;
+  reported: ReportedState | string | null;
+}
+
+const SELECT = `select d.id, d.name, d.device_group, d.labels, d.disabled, d.created_at,
+                       s.presence, s.last_seen_at, s.reported
+                  from devices d left join device_state s on s.device_id = d.id`;
+
+/** Devices, their hashed credentials, presence and last reported state. */
+@Injectable()
+export class DeviceRepository {
+  constructor(private readonly db: SqlDatabase) {}
+
+  async insert(device: NewDevice): Promise<DeviceSummary> {
+    await this.db.transaction(async (tx) => {
+      await tx.query(
+        `insert into devices (id, name, device_group, labels, mqtt_password_hash, http_token_hash) values ($1, $2, $3, $4, $5, $6)`,
+        [device.id, device.name, device.group, JSON.stringify(device.labels), device.mqttPasswordHash, device.httpTokenHash],
+      );
+      await tx.query(`insert into device_state (device_id) values ($1)`, [device.id]);
+    });
+    return (await this.get(device.id))!;
+  }
+
+  async get(id: string, tx: SqlExecutor = this.db): Promise<DeviceSummary | undefined> {
+    const rows = await tx.query<DeviceRow>(`${SELECT} where d.id = $1`, [id]);
+    return rows[0] ? toSummary(rows[0]) : undefined;
+  }
+
+  async list(filter: { group?: string } = {}): Promise<DeviceSummary[]> {
+    const rows = await this.db.query<DeviceRow>(
+      `${SELECT} where ($1::text is null or d.device_group = $1) order by d.created_at, d.id`,
+      [filter.group ?? null],
+    );
+    return rows.map(toSummary);
+  }
+
+  /** Credentials for the broker's authentication hook; undefined for unknown or disabled devices. */
+  async credentials(id: string): Promise<{ mqttPasswordHash: string } | undefined> {
+    const rows = await this.db.query<{ mqtt_password_hash: string }>(
+      'select mqtt_password_hash from devices where id = $1 and not disabled',
+      [id],
+    );
+    return rows[0] ? { mqttPasswordHash: rows[0].mqtt_password_hash } : undefined;
+  }
+
+  async findByHttpTokenHash(hash: string): Promise<{ id: string } | undefined> {
+    const rows = await this.db.query<{ id: string }>('select id from devices where http_token_hash = $1 and not disabled', [hash]);
+    return rows[0];
+  }
+
+  async setDisabled(id: string, disabled: boolean): Promise<boolean> {
+    const rows = await this.db.query('update devices set disabled = $2 where id = $1 returning id', [id, disabled]);
+    return rows.length > 0;
+  }
+
+  async setPresence(id: string, presence: 'online' | 'offline', seenAt: Date): Promise<void> {
+    await this.db.query(
+      `update device_state set presence = $2, last_seen_at = greatest(coalesce(last_seen_at, $3), $3), updated_at = now() where device_id = $1`,
+      [id, presence, seenAt],
+    );
+  }
+
+  async setReported(id: string, reported: ReportedState, seenAt: Date): Promise<void> {
+    await this.db.query(
+      `update device_state set reported = $2, last_seen_at = greatest(coalesce(last_seen_at, $3), $3), updated_at = now() where device_id = $1`,
+      [id, JSON.stringify(reported), seenAt],
+    );
+  }
+
+  /** Ids of enabled devices matching a target: explicit ids, a group, or every label of a selector. */
+  async resolveTarget(
+    target: { devices?: string[]; group?: string; selector?: Record<string, string> },
+    tx: SqlExecutor = this.db,
+  ): Promise<string[]> {
+    if (target.devices) {
+      const rows = await tx.query<{ id: string }>('select id from devices where id = any($1::text[]) and not disabled order by id', [
+        target.devices,
+      ]);
+      return rows.map((r) => r.id);
+    }
+    if (target.group) {
+      const rows = await tx.query<{ id: string }>('select id from devices where device_group = $1 and not disabled order by id', [
+        target.group,
+      ]);
+      return rows.map((r) => r.id);
+    }
+    const rows = await tx.query<{ id: string }>('select id from devices where labels @> $1::jsonb and not disabled order by id', [
+      JSON.stringify(target.selector ?? {}),
+    ]);
+    return rows.map((r) => r.id);
+  }
+}
+
+function toSummary(r: DeviceRow): DeviceSummary {
+  return {
+    id: r.id,
+    name: r.name,
+    group: r.device_group,
+    labels: json(r.labels) ?? {},
+    disabled: r.disabled,
+    presence: (r.presence as DeviceSummary['presence']) ?? 'unknown',
+    lastSeenAt: r.last_seen_at ? iso(r.last_seen_at) : null,
+    reported: json(r.reported),
+    createdAt: iso(r.created_at),
+  };
+}

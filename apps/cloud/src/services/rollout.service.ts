@@ -1,0 +1,314 @@
+import { Injectable, Logger } from '@nestjs/common';
+import {
+  blobPath,
+  MESSAGE_VERSION,
+  type DeploymentResponse,
+  type DesiredState,
+  type DeviceSummary,
+  type ModelVersionRef,
+  type ParsedCreateDeploymentRequest,
+  type UnsignedDesiredState,
+} from '@edgeloop/contracts';
+import { randomBytes } from 'node:crypto';
+import { SqlDatabase, type SqlExecutor } from '../database/sql-database';
+import { BadRequestError, ConflictError, NotFoundError } from '../errors/domain.errors';
+import { DeviceChannel } from '../mqtt/device-channel';
+import { RolloutQueue } from '../queues/rollout.queue';
+import { AuditRepository } from '../repositories/audit.repository';
+import { DeploymentDeviceRecord, DeploymentRecord, DeploymentRepository } from '../repositories/deployment.repository';
+import { DeviceRepository } from '../repositories/device.repository';
+import { ManifestSigner } from '../repositories/manifest-signer';
+import { ModelRepository, VersionRecord } from '../repositories/model.repository';
+import { RegistryService } from './registry.service';
+
+interface Publication {
+  deviceId: string;
+  desired: DesiredState | null;
+}
+
+/**
+ * Rollouts: a deployment targets devices (ids, group or label selector) in waves — one wave for `all`;
+ * for `canary` a first wave of `percent` of the devices, then waves of `batchSize`. Each wave is sent as
+ * signed, retained desired states; it passes its health gate when its devices report `active` on the new
+ * version, no more than `maxFailurePercent` fail, and (optionally) each keeps `minFps`, for
+ * `observeSeconds`. A failed gate puts every touched device back on its previous version when
+ * `autoRollback` is set. All state is in SQL; a BullMQ job scheduler ticks `advance`.
+ */
+@Injectable()
+export class RolloutService {
+  private readonly logger = new Logger(RolloutService.name);
+
+  constructor(
+    private readonly db: SqlDatabase,
+    private readonly deployments: DeploymentRepository,
+    private readonly devices: DeviceRepository,
+    private readonly models: ModelRepository,
+    private readonly registry: RegistryService,
+    private readonly signer: ManifestSigner,
+    private readonly channel: DeviceChannel,
+    private readonly queue: RolloutQueue,
+    private readonly audit: AuditRepository,
+  ) {}
+
+  async create(request: ParsedCreateDeploymentRequest, actor: string | null): Promise<DeploymentResponse> {
+    const name = request.model.name;
+    const version = request.model.kind === 'version' ? request.model.version : await this.registry.resolve(name, request.model.alias);
+    const record = await this.models.getVersion(name, version);
+    if (!record) throw new NotFoundError(`version ${name}@${version}`);
+    const id = `dep_${randomBytes(8).toString('hex')}`;
+    const publications = await this.db.transaction(async (tx) => {
+      const targets = await this.devices.resolveTarget(request.target, tx);
+      if (targets.length === 0) throw new BadRequestError('no_target_devices', 'the target matches no enabled device');
+      const waves = planWaves(targets, request.strategy);
+      const summaries = await Promise.all(targets.map((d) => this.devices.get(d, tx)));
+      const previous = new Map(summaries.map((s) => [s!.id, runningVersion(s!)]));
+      await this.deployments.insert(
+        tx,
+        { id, model: { name, version }, target: request.target, strategy: request.strategy, createdBy: actor },
+        targets.map((deviceId) => ({ deviceId, wave: waves.get(deviceId)!, previous: previous.get(deviceId) ?? null })),
+      );
+      await this.audit.record({ actor, action: 'deployment.create', subject: id, details: { model: `${name}@${version}`, devices: targets.length } }, tx);
+      return this.sendWave(tx, id, record, 0);
+    });
+    await this.publish(publications);
+    await this.queue.schedule(id);
+    this.logger.log(`deployment ${id}: ${name}@${version} to ${publications.length} device(s) in the first wave`);
+    return this.get(id);
+  }
+
+  async get(id: string): Promise<DeploymentResponse> {
+    const deployment = await this.deployments.get(id);
+    if (!deployment) throw new NotFoundError(`deployment ${id}`);
+    return this.toResponse(deployment, await this.deployments.devices(id));
+  }
+
+  async list(): Promise<DeploymentResponse[]> {
+    const all = await this.deployments.list();
+    return Promise.all(all.map(async (d) => this.toResponse(d, await this.deployments.devices(d.id))));
+  }
+
+  /** One step of the state machine; safe to call any time, from any replica. */
+  async advance(id: string): Promise<void> {
+    const { publications, done } = await this.db.transaction(async (tx) => {
+      const deployment = await this.deployments.get(id, tx);
+      if (!deployment || !['in_progress', 'pending'].includes(deployment.status)) return { publications: [], done: true };
+      const devices = await this.deployments.devices(id, tx);
+      await this.observeDevices(tx, deployment, devices);
+      return this.step(tx, deployment, devices);
+    });
+    await this.publish(publications);
+    if (done) await this.queue.unschedule(id);
+  }
+
+  /** Manual rollback: every device this deployment touched goes back to its previous version. */
+  async rollback(id: string, reason: string | undefined, actor: string | null): Promise<DeploymentResponse> {
+    const publications = await this.db.transaction(async (tx) => {
+      const deployment = await this.deployments.get(id, tx);
+      if (!deployment) throw new NotFoundError(`deployment ${id}`);
+      if (deployment.status === 'rolled_back') throw new ConflictError(`deployment ${id} is already rolled back`);
+      const devices = await this.deployments.devices(id, tx);
+      const out = await this.rollBackDevices(tx, deployment, devices);
+      await this.deployments.update(tx, id, { status: 'rolled_back', reason: reason ?? 'rolled back on request' });
+      await this.audit.record({ actor, action: 'deployment.rollback', subject: id, details: { reason: reason ?? null } }, tx);
+      return out;
+    });
+    await this.publish(publications);
+    await this.queue.unschedule(id);
+    return this.get(id);
+  }
+
+  /** After a restart: make sure every deployment in progress ticks, and republish retained desired states. */
+  async resume(): Promise<void> {
+    for (const id of await this.deployments.listActiveIds()) await this.queue.schedule(id);
+    const desired = await this.deployments.allDesired();
+    await this.publish(desired.map((d) => ({ deviceId: d.deviceId, desired: d })));
+    if (desired.length > 0) this.logger.log(`republished ${desired.length} desired state(s)`);
+  }
+
+  /** Reads each sent device's reported state into its rollout phase. */
+  private async observeDevices(tx: SqlExecutor, deployment: DeploymentRecord, devices: DeploymentDeviceRecord[]): Promise<void> {
+    for (const device of devices) {
+      if (device.phase !== 'sent' && device.phase !== 'active') continue;
+      const summary = await this.devices.get(device.deviceId, tx);
+      const reported = summary?.reported;
+      if (!reported) continue;
+      const runsTarget = reported.running?.name === deployment.model.name && reported.running.version === deployment.model.version;
+      const sentAt = device.desiredAt?.getTime() ?? 0;
+      if (reported.state === 'failed' && reported.deploymentId === deployment.id && reported.ts >= sentAt - 1000) {
+        const reason = `${reported.failure?.code}: ${reported.failure?.message ?? ''}`.slice(0, 500);
+        await this.deployments.setDevicePhase(tx, deployment.id, device.deviceId, 'failed', reason);
+        device.phase = 'failed';
+        device.reason = reason;
+      } else if (reported.state === 'active' && runsTarget && device.phase === 'sent') {
+        await this.deployments.setDevicePhase(tx, deployment.id, device.deviceId, 'active');
+        device.phase = 'active';
+      } else if (device.phase === 'active' && !runsTarget) {
+        await this.deployments.setDevicePhase(tx, deployment.id, device.deviceId, 'failed', 'no longer runs the deployed version');
+        device.phase = 'failed';
+      }
+    }
+  }
+
+  private async step(tx: SqlExecutor, deployment: DeploymentRecord, devices: DeploymentDeviceRecord[]): Promise<{ publications: Publication[]; done: boolean }> {
+    const wave = devices.filter((d) => d.wave === deployment.batchIndex);
+    const lastWave = Math.max(...devices.map((d) => d.wave));
+    const failed = wave.filter((d) => d.phase === 'failed');
+    const settled = wave.every((d) => d.phase === 'active' || d.phase === 'failed');
+    const strategy = deployment.strategy;
+
+    if (strategy.type === 'all') {
+      if (!settled) return { publications: [], done: false };
+      if (failed.length > 0) {
+        await this.deployments.update(tx, deployment.id, { status: 'failed', reason: `${failed.length} of ${wave.length} device(s) failed: ${failed[0].reason}` });
+        return { publications: [], done: true };
+      }
+      await this.deployments.update(tx, deployment.id, { status: 'completed', reason: null });
+      return { publications: [], done: true };
+    }
+
+    const failurePercent = (failed.length / wave.length) * 100;
+    if (failurePercent > strategy.maxFailurePercent) {
+      return this.failGate(tx, deployment, devices, `health gate of batch ${deployment.batchIndex}: ${failed.length} of ${wave.length} device(s) failed (${failed[0].reason})`);
+    }
+    if (!settled) return { publications: [], done: false };
+    if (!deployment.observeUntil) {
+      await this.deployments.update(tx, deployment.id, { observeUntil: new Date(Date.now() + strategy.observeSeconds * 1000) });
+      return { publications: [], done: false };
+    }
+    if (strategy.minFps !== undefined) {
+      for (const device of wave.filter((d) => d.phase === 'active')) {
+        const fps = (await this.devices.get(device.deviceId, tx))?.reported?.health.fps ?? 0;
+        if (fps < strategy.minFps) {
+          return this.failGate(tx, deployment, devices, `health gate of batch ${deployment.batchIndex}: ${device.deviceId} runs at ${fps.toFixed(1)} fps, below ${strategy.minFps}`);
+        }
+      }
+    }
+    if (Date.now() < deployment.observeUntil.getTime()) return { publications: [], done: false };
+    if (deployment.batchIndex >= lastWave) {
+      await this.deployments.update(tx, deployment.id, { status: 'completed', reason: null, observeUntil: null });
+      return { publications: [], done: true };
+    }
+    const next = deployment.batchIndex + 1;
+    await this.deployments.update(tx, deployment.id, { batchIndex: next, observeUntil: null });
+    const record = (await this.models.getVersion(deployment.model.name, deployment.model.version, tx))!;
+    return { publications: await this.sendWave(tx, deployment.id, record, next), done: false };
+  }
+
+  private async failGate(tx: SqlExecutor, deployment: DeploymentRecord, devices: DeploymentDeviceRecord[], reason: string): Promise<{ publications: Publication[]; done: boolean }> {
+    const rollback = deployment.strategy.type === 'canary' && deployment.strategy.autoRollback;
+    const publications = rollback ? await this.rollBackDevices(tx, deployment, devices) : [];
+    await this.deployments.update(tx, deployment.id, { status: 'failed', reason: rollback ? `${reason}; rolled back` : reason, observeUntil: null });
+    this.logger.warn(`deployment ${deployment.id} failed: ${reason}${rollback ? '; rolling back' : ''}`);
+    return { publications, done: true };
+  }
+
+  /** Sends the desired state of wave `wave` to its devices (saved in SQL in this transaction). */
+  private async sendWave(tx: SqlExecutor, id: string, record: VersionRecord, wave: number): Promise<Publication[]> {
+    const devices = (await this.deployments.devices(id, tx)).filter((d) => d.wave === wave);
+    const publications: Publication[] = [];
+    for (const device of devices) {
+      const desired = this.desiredState(device.deviceId, id, record, false);
+      await this.deployments.saveDesired(tx, desired);
+      await this.deployments.setDevicePhase(tx, id, device.deviceId, 'sent');
+      publications.push({ deviceId: device.deviceId, desired });
+    }
+    return publications;
+  }
+
+  /** Every device the deployment touched goes back to its previous version (or has its desired state cleared). */
+  private async rollBackDevices(tx: SqlExecutor, deployment: DeploymentRecord, devices: DeploymentDeviceRecord[]): Promise<Publication[]> {
+    const publications: Publication[] = [];
+    for (const device of devices.filter((d) => d.phase !== 'pending' && d.phase !== 'rolled_back')) {
+      if (device.previous) {
+        const record = await this.models.getVersion(device.previous.name, device.previous.version, tx);
+        if (record) {
+          const desired = this.desiredState(device.deviceId, deployment.id, record, true);
+          await this.deployments.saveDesired(tx, desired);
+          publications.push({ deviceId: device.deviceId, desired });
+        }
+      } else {
+        await this.deployments.clearDesired(tx, device.deviceId);
+        publications.push({ deviceId: device.deviceId, desired: null });
+      }
+      await this.deployments.setDevicePhase(tx, deployment.id, device.deviceId, 'rolled_back', device.reason);
+    }
+    return publications;
+  }
+
+  private desiredState(deviceId: string, deploymentId: string, record: VersionRecord, rollback: boolean): DesiredState {
+    const unsigned: UnsignedDesiredState = {
+      v: MESSAGE_VERSION,
+      deviceId,
+      deploymentId,
+      model: { name: record.name, version: record.version },
+      manifest: { manifest: record.manifest, signature: record.signature },
+      blobs: uniqueBy(record.manifest.files, (f) => f.sha256).map((f) => ({ sha256: f.sha256, size: f.size, url: blobPath(f.sha256) })),
+      rollback,
+      issuedAt: Date.now(),
+    };
+    return { ...unsigned, signature: this.signer.sign(unsigned) };
+  }
+
+  private async publish(publications: Publication[]): Promise<void> {
+    for (const { deviceId, desired } of publications) {
+      try {
+        await this.channel.publishDesired(deviceId, desired);
+      } catch (err) {
+        // the desired state is in SQL: it is republished at the next boot or resume
+        this.logger.error(`publishing the desired state of ${deviceId} failed: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  private async toResponse(deployment: DeploymentRecord, devices: DeploymentDeviceRecord[]): Promise<DeploymentResponse> {
+    const summaries = new Map((await this.devices.list()).map((d) => [d.id, d]));
+    return {
+      id: deployment.id,
+      model: deployment.model,
+      target: deployment.target,
+      strategy: deployment.strategy,
+      status: deployment.status,
+      reason: deployment.reason,
+      devices: devices.map((d) => {
+        const reported = summaries.get(d.deviceId)?.reported ?? null;
+        return {
+          deviceId: d.deviceId,
+          batch: d.wave,
+          phase: d.phase,
+          previous: d.previous,
+          state: reported?.state ?? null,
+          failure: reported?.failure ?? null,
+          updatedAt: d.updatedAt,
+        };
+      }),
+      createdAt: deployment.createdAt,
+      updatedAt: deployment.updatedAt,
+    };
+  }
+}
+
+/**
+ * Wave of each device: 0 for everyone with `all`; for a canary, first the largest number of devices whose
+ * share does not exceed `percent` (at least one: 34% of 3 devices is 1), then batches of `batchSize`.
+ */
+export function planWaves(deviceIds: string[], strategy: ParsedCreateDeploymentRequest['strategy']): Map<string, number> {
+  const waves = new Map<string, number>();
+  if (strategy.type === 'all') {
+    for (const id of deviceIds) waves.set(id, 0);
+    return waves;
+  }
+  const canary = Math.min(deviceIds.length, Math.max(1, Math.floor((strategy.percent * deviceIds.length) / 100 + 1e-9)));
+  deviceIds.forEach((id, index) => {
+    waves.set(id, index < canary ? 0 : 1 + Math.floor((index - canary) / strategy.batchSize));
+  });
+  return waves;
+}
+
+function runningVersion(device: DeviceSummary): ModelVersionRef | null {
+  return device.reported?.running ?? null;
+}
+
+function uniqueBy<T>(items: T[], key: (item: T) => string): T[] {
+  const seen = new Set<string>();
+  return items.filter((item) => (seen.has(key(item)) ? false : (seen.add(key(item)), true)));
+}
