@@ -31,7 +31,7 @@ describe.each(['embedded', 'mosquitto'] as const)('rollouts and device access on
       headers: { 'content-type': 'application/json' },
     });
     expect(res.status).toBe(201);
-    const body = await res.json();
+    const body = (await res.json()) as any;
     credentials.set(id, { password: body.credentials.mqtt.password, token: body.credentials.http.token });
     expect(body.mqttUrl).toBe(fx.mqttUrl);
     return body;
@@ -43,7 +43,7 @@ describe.each(['embedded', 'mosquitto'] as const)('rollouts and device access on
       body: JSON.stringify({ model, target, strategy }),
       headers: { 'content-type': 'application/json' },
     });
-    const body = await res.json();
+    const body = (await res.json()) as any;
     expect(res.status).toBe(201);
     return body.id as string;
   }
@@ -58,7 +58,7 @@ describe.each(['embedded', 'mosquitto'] as const)('rollouts and device access on
     for (const [i, head] of [makeHead(labels, 1), makeHead(labels, 2), makeHead(labels, 3)].entries()) {
       const res = await fx.api('/api/v1/models/face-id/versions', { method: 'POST', body: uploadForm({ ...baseFiles, head }, { labels }) });
       expect(res.status).toBe(201);
-      expect((await res.json()).version).toBe(i + 1);
+      expect(((await res.json()) as any).version).toBe(i + 1);
     }
     for (const id of ['cam-a', 'cam-b', 'cam-c']) {
       await provision(id);
