@@ -7,7 +7,7 @@
  *
  *   npm run bench:upload     (BENCH_UPLOAD_REPETITIONS=3, BENCH_UPLOAD_WIDTH=1400, BENCH_UPLOAD_SAMPLE_MS=20 by default)
  */
-import { ApiClient, uploadMultipart } from '@edgeloop/client';
+import { ApiClient, sha256File, uploadMultipart } from '@edgeloop/client';
 import { apiPaths, type ModelVersionResponse } from '@edgeloop/contracts';
 import { startS3, type S3Server } from '@edgeloop/harness';
 import { Client } from 'minio';
@@ -90,6 +90,7 @@ async function main(): Promise<void> {
     const s3BlobDir = path.join(s3.dir, BUCKET, 'blobs', 'sha256');
 
     let mark = 0;
+    const clientHashMs: number[] = [];
     const runs: Record<Step, TimedRun[]> = { api: [], minio: [], streamed: [] };
     const apiRuns: ApiRun[] = [];
     let warmUp: ApiRun | undefined;
@@ -99,13 +100,17 @@ async function main(): Promise<void> {
       const probe = new UploadProbe({ pid: (cloud as CloudProcess).pid, cloudTmpDir, s3BlobDir, fileSize: model.size, intervalMs: SAMPLE_INTERVAL_MS });
       const answers = new ResponsivenessProbe((cloud as CloudProcess).url);
       let clientSentMs: number | null = null;
+      // as `edgeloop models push` does: declare the file's sha256 and size so the registry streams it to S3 as it arrives
+      const hashStarted = performance.now();
+      const declared = { files: [{ role: 'embedder', sha256: await sha256File(model.path), size: model.size }] };
+      clientHashMs.push(performance.now() - hashStarted);
       const t = performance.now();
       let response: ModelVersionResponse;
       let result: UploadProbeResult;
       let ms = 0;
       try {
         response = await withTimeout(
-          uploadMultipart<ModelVersionResponse>(api, apiPaths.modelVersions(name), [{ field: 'embedder', file: model.path }], {}, (sent, total) => {
+          uploadMultipart<ModelVersionResponse>(api, apiPaths.modelVersions(name), [{ field: 'embedder', file: model.path }], { manifest: JSON.stringify(declared) }, (sent, total) => {
             if (sent === total) clientSentMs = probe.elapsed();
           }),
           `API upload of ${name}`,
@@ -197,7 +202,8 @@ async function main(): Promise<void> {
         differsPerUpload: 'the first weight is rewritten before every upload, so each API upload is a new blob',
       },
       api: {
-        route: `POST ${decodeURIComponent(apiPaths.modelVersions('bench-<round>'))} (role embedder, @edgeloop/client uploadMultipart)`,
+        route: `POST ${decodeURIComponent(apiPaths.modelVersions('bench-<round>'))} (role embedder, sha256 and size declared in the manifest field, @edgeloop/client uploadMultipart)`,
+        clientHashMs: clientHashMs.map((ms) => Math.round(ms)),
         ...apiSeries,
         runs: apiRuns.map(describeApiRun),
         warmUp: warmUp ? describeApiRun(warmUp) : null,

@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { registerDeploy } from './deploy';
+import { registerDevices } from './devices';
 import { registerInfer } from './infer';
 import { registerLogin } from './login';
 import { registerModels } from './models';
@@ -10,4 +12,6 @@ export function registerCommands(program: Command): void {
   registerLogin(program);
   registerModels(program);
   registerInfer(program);
+  registerDevices(program);
+  registerDeploy(program);
 }

@@ -1,4 +1,4 @@
-import { ApiClient, downloadBlob, uploadMultipart } from '@edgeloop/client';
+import { ApiClient, downloadBlob, sha256File, uploadMultipart } from '@edgeloop/client';
 import {
   apiPaths,
   MODEL_FILE_ROLES,
@@ -9,7 +9,7 @@ import {
   type SignedManifest,
 } from '@edgeloop/contracts';
 import { Command } from 'commander';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { loadLogin } from '../cli-config';
 import { printJson, say } from '../output';
@@ -49,8 +49,10 @@ export function registerModels(program: Command): void {
         }
         return { field: role, file };
       });
-      const fields: Record<string, string> = {};
-      if (options.manifest) fields.manifest = JSON.stringify(JSON.parse(await readFile(options.manifest, 'utf8')));
+      // declaring each file's sha256 and size lets the registry stream it to storage while it is received
+      const manifest = options.manifest ? (JSON.parse(await readFile(options.manifest, 'utf8')) as Record<string, unknown>) : {};
+      const declared = await Promise.all(parts.map(async (p) => ({ role: p.field, sha256: await sha256File(p.file), size: (await stat(p.file)).size })));
+      const fields = { manifest: JSON.stringify({ ...manifest, files: declared }) };
       const version = await uploadMultipart<VersionBody>(client(), apiPaths.modelVersions(name), parts, fields, progressBar(`push ${name}`));
       if (options.json) printJson(version);
       else say(`registered ${version.name}@${version.version} (${version.manifest.files.map((f) => `${f.role} ${f.sha256.slice(0, 12)}`).join(', ')})`);

@@ -1,5 +1,6 @@
 import { ConfigError, envTypes, parseEnv } from '@edgeloop/config';
 import { z } from 'zod';
+import { parseAllowList, type WebhookAllowList } from '../webhooks/webhook-allow-list';
 
 export { ConfigError };
 
@@ -34,6 +35,16 @@ const cloudEnvSchema = z.object({
   EDGELOOP_BOOTSTRAP_TOKEN: z.string().min(24).optional(),
   EDGELOOP_SIGNING_KEY: z.string().min(1).optional(),
   EDGELOOP_LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
+  EDGELOOP_WEBHOOK_ALLOW: z
+    .string()
+    .max(10_000)
+    .optional()
+    .superRefine((text, ctx) => {
+      for (const problem of parseAllowList(text).problems) ctx.addIssue({ code: 'custom', message: problem });
+    }),
+  EDGELOOP_WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(25).default(8),
+  EDGELOOP_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  EDGELOOP_WEBHOOK_BACKOFF_MS: z.coerce.number().int().min(10).max(3_600_000).default(1000),
 });
 
 export type CloudEnv = z.infer<typeof cloudEnvSchema>;
@@ -58,6 +69,8 @@ export class CloudConfig {
   readonly bootstrapToken?: string;
   readonly signingKey?: string;
   readonly logLevel: CloudEnv['EDGELOOP_LOG_LEVEL'];
+  /** Outgoing webhook deliveries: SSRF allow-list, attempts, per-attempt timeout, base of the exponential back-off. */
+  readonly webhooks: { allowList: WebhookAllowList; maxAttempts: number; timeoutMs: number; backoffMs: number };
 
   constructor(env: CloudEnv) {
     this.http = { host: env.EDGELOOP_HTTP_HOST, port: env.EDGELOOP_HTTP_PORT };
@@ -90,6 +103,12 @@ export class CloudConfig {
     this.bootstrapToken = env.EDGELOOP_BOOTSTRAP_TOKEN;
     this.signingKey = env.EDGELOOP_SIGNING_KEY;
     this.logLevel = env.EDGELOOP_LOG_LEVEL;
+    this.webhooks = {
+      allowList: parseAllowList(env.EDGELOOP_WEBHOOK_ALLOW).allowList,
+      maxAttempts: env.EDGELOOP_WEBHOOK_MAX_ATTEMPTS,
+      timeoutMs: env.EDGELOOP_WEBHOOK_TIMEOUT_MS,
+      backoffMs: env.EDGELOOP_WEBHOOK_BACKOFF_MS,
+    };
   }
 
   static fromEnv(env: Record<string, string | undefined> = process.env): CloudConfig {
@@ -111,5 +130,10 @@ export class CloudConfig {
   /** Devices and rollouts need a broker (embedded or external) and Redis for the rollout queue. */
   get rolloutsEnabled(): boolean {
     return (this.mqtt !== undefined || this.embeddedBrokerPort !== undefined) && this.redisUrl !== undefined;
+  }
+
+  /** Webhook subscriptions and deliveries need Redis for the `webhooks` queue. */
+  get webhooksEnabled(): boolean {
+    return this.redisUrl !== undefined;
   }
 }

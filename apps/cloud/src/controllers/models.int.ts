@@ -101,6 +101,16 @@ describe('model registry over HTTP (real S3-protocol server and SQL)', () => {
       expect((await fx.api(`/api/v1/blobs/${'0'.repeat(64)}`)).status).toBe(404);
     });
 
+    it('streams a file whose sha256 and size the manifest declares straight to S3', async () => {
+      const head = makeHead(['x', 'y', 'z'], 7);
+      const declared = [{ role: 'head', sha256: sha256(head), size: head.length }];
+      const res = await upload('streamed', uploadForm({ head }, { labels: ['x', 'y', 'z'], files: declared }));
+      expect(res.status).toBe(201);
+      expect(await blobKeys()).toContain(`blobs/sha256/${sha256(head)}`);
+      const back = await fx.api(`/api/v1/blobs/${sha256(head)}`);
+      expect(Buffer.from(await back.arrayBuffer())).toEqual(head);
+    });
+
     it('stores only one new blob for a version that changes only the head', async () => {
       const before = await blobKeys();
       const newHead = makeHead([...labels, 'dave'], 2);
@@ -144,6 +154,19 @@ describe('model registry over HTTP (real S3-protocol server and SQL)', () => {
       expect(res.status).toBe(status);
       expect(res.body).toMatchObject({ error: code, message: expect.any(String), details: expect.any(Array) });
       expect(res.body.message.length).toBeGreaterThan(10);
+    });
+
+    it('a file that differs from the sha256 its manifest declares (streamed straight to S3)', async () => {
+      const declared = [{ role: 'embedder', sha256: sha256(baseFiles.detector), size: baseFiles.embedder.length }];
+      const res = await upload(name, uploadForm({ embedder: baseFiles.embedder }, { files: declared }));
+      expect(res.status).toBe(422);
+      expect(res.body.message).toMatch(/sha256/);
+    });
+
+    it('a file shorter than the size its manifest declares', async () => {
+      const declared = [{ role: 'embedder', sha256: sha256(baseFiles.embedder), size: baseFiles.embedder.length + 10 }];
+      const res = await upload(name, uploadForm({ embedder: baseFiles.embedder }, { files: declared }));
+      expect(res.status).toBe(422);
     });
 
     it('a file of the wrong role names the problem', async () => {

@@ -1,6 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Client } from 'minio';
 import { createReadStream } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { Readable } from 'node:stream';
 import { CloudConfig } from '../config/cloud.config';
 
@@ -16,22 +18,21 @@ export function manifestKey(name: string, version: number): string {
 
 /**
  * Object storage (S3 protocol: MinIO in production, s3rver in tests and the embedded mode) through the
- * minio client. Uploads always pass their size; large ones go multipart where the server has it and fall
- * back to one PUT where it answers 501 (s3rver).
+ * minio client. Blobs up to 5 GiB go up as one streamed, presigned PUT of known size (which every S3 server
+ * has, s3rver included); larger ones go multipart in 16 MiB parts.
  */
 @Injectable()
 export class BlobRepository {
   private readonly logger = new Logger(BlobRepository.name);
   private readonly client: Client;
-  private readonly singlePutClient: Client;
-  private multipartSupported = true;
+  private readonly multipartClient: Client;
   readonly bucket: string;
 
   constructor(config: CloudConfig) {
     if (!config.s3) throw new Error('S3 is not configured (S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY)');
     const { endPoint, port, useSSL, accessKey, secretKey, region } = config.s3;
     this.client = new Client({ endPoint, port, useSSL, accessKey, secretKey, region });
-    this.singlePutClient = new Client({ endPoint, port, useSSL, accessKey, secretKey, region, partSize: SINGLE_PUT_LIMIT });
+    this.multipartClient = new Client({ endPoint, port, useSSL, accessKey, secretKey, region, partSize: 16 * 1024 ** 2 });
     this.bucket = config.bucket;
   }
 
@@ -57,20 +58,37 @@ export class BlobRepository {
     }
   }
 
-  /** Puts a local file of known size under `key`. */
-  async putFile(key: string, file: string, size: number, contentType = 'application/octet-stream'): Promise<void> {
-    const meta = { 'Content-Type': contentType };
-    if (this.multipartSupported || size <= 64 * 1024 ** 2) {
-      try {
-        await this.client.putObject(this.bucket, key, createReadStream(file), size, meta);
-        return;
-      } catch (err) {
-        if ((err as { code?: string }).code !== 'NotImplemented') throw err;
-        this.multipartSupported = false;
-        this.logger.warn('the S3 server has no multipart upload; large blobs go up in one PUT');
-      }
+  /** Puts a local file of known size under `key`, streamed from disk. */
+  async putFile(key: string, file: string, size: number): Promise<void> {
+    if (size > SINGLE_PUT_LIMIT) {
+      // beyond one PUT's 5 GiB limit: multipart, with parts small enough to keep memory bounded
+      await this.multipartClient.putObject(this.bucket, key, createReadStream(file), size);
+      return;
     }
-    await this.singlePutClient.putObject(this.bucket, key, createReadStream(file), size, meta);
+    await this.putStream(key, createReadStream(file), size);
+  }
+
+  /**
+   * Streams exactly `size` bytes into `key` with one presigned PUT: the body goes from the source to the
+   * socket as it comes (minio-js putObject would collect a single-PUT body in memory to hash it first).
+   */
+  async putStream(key: string, body: Readable, size: number): Promise<void> {
+    const url = new URL(await this.client.presignedPutObject(this.bucket, key, 15 * 60));
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    await new Promise<void>((resolve, reject) => {
+      const req = send(url, { method: 'PUT', headers: { 'content-length': String(size), 'content-type': 'application/octet-stream' } });
+      req.on('response', (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => (text = (text + chunk.toString()).slice(0, 2000)));
+        res.on('end', () => {
+          if ((res.statusCode ?? 500) < 300) resolve();
+          else reject(new Error(`S3 PUT ${key} answered ${res.statusCode}: ${text.slice(0, 300)}`));
+        });
+      });
+      req.on('error', reject);
+      body.on('error', (err) => req.destroy(err));
+      body.pipe(req);
+    });
   }
 
   async putJson(key: string, value: unknown): Promise<void> {

@@ -12,6 +12,7 @@ import {
   ModelThresholdsSchema,
   ModelVersionNumberSchema,
   IdentityLabelSchema,
+  SHA256_PATTERN,
 } from '@edgeloop/contracts';
 import busboy from 'busboy';
 import { createHash } from 'node:crypto';
@@ -20,7 +21,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import { PassThrough, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import { CloudConfig } from '../config/cloud.config';
@@ -54,6 +55,8 @@ interface SpooledFile {
   path: string;
   sha256: string;
   size: number;
+  /** Set when the bytes went to S3 while they were received (the manifest declared sha256 and size first). */
+  streamedToS3?: boolean;
 }
 
 const DEFAULT_THRESHOLDS = { detection: 0.8, match: 0.45 };
@@ -98,7 +101,7 @@ export class ModelUploadService {
     const dir = await mkdtemp(join(tmpdir(), 'edgeloop-upload-'));
     const addedBlobs: string[] = [];
     try {
-      const { files, manifestField } = await this.receive(req, dir);
+      const { files, manifestField } = await this.receive(req, dir, addedBlobs);
       const request = this.checkRequest(files, manifestField);
       // validation (child process) and storage (S3) overlap; blobs of a rejected upload are removed below
       const storing = Promise.all(
@@ -126,7 +129,7 @@ export class ModelUploadService {
   }
 
   /** Streams the multipart body: files to disk with their hash, the manifest field into memory (bounded). */
-  private receive(req: IncomingMessage, dir: string): Promise<{ files: SpooledFile[]; manifestField?: string }> {
+  private receive(req: IncomingMessage, dir: string, addedBlobs: string[]): Promise<{ files: SpooledFile[]; manifestField?: string }> {
     const limit = this.config.maxUploadBytes;
     return new Promise((resolve, reject) => {
       let failure: DomainError | Error | undefined;
@@ -189,13 +192,20 @@ export class ModelUploadService {
           },
         });
         stream.on('limit', () => fail(new PayloadTooLargeError(limit)));
+        const declared = declaredFile(manifestField, role);
+        stream.pause();
         spooling.push(
-          pipeline(stream, hasher, createWriteStream(file.path)).then(
-            () => {
-              file.sha256 = hash.digest('hex');
-            },
-            (err: Error) => fail(err),
-          ),
+          (async () => {
+            // with a declared sha256 and size, a new blob goes to S3 while it is received, at the same time as
+            // it is hashed and spooled for validation; it is checked against the declaration at the end
+            const direct = declared && !(await this.blobExists(declared)) ? new PassThrough() : undefined;
+            if (direct) addedBlobs.push(declared!.sha256);
+            const upload = direct ? this.streamToS3(declared!, direct, file) : undefined;
+            if (direct) hasher.pipe(direct);
+            stream.resume();
+            await Promise.all([pipeline(stream, hasher, createWriteStream(file.path)), upload]);
+            file.sha256 = hash.digest('hex');
+          })().catch((err: Error) => fail(err)),
         );
       });
       parser.on('field', (field: string, value: string, info: busboy.FieldInfo) => {
@@ -302,8 +312,32 @@ export class ModelUploadService {
     }
   }
 
+  private async blobExists(declared: { sha256: string; size: number }): Promise<boolean> {
+    return (await this.blobs.size(blobKey(declared.sha256))) === declared.size;
+  }
+
+  /** Streams a file part to S3 under its declared address; refuses more or fewer bytes than declared. */
+  private async streamToS3(declared: { sha256: string; size: number }, body: PassThrough, file: SpooledFile): Promise<void> {
+    let seen = 0;
+    const guard = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        seen += chunk.length;
+        if (seen > declared.size) done(new InvalidArtifactError(`the ${file.role} file is larger than the ${declared.size} bytes its manifest declares`));
+        else done(null, chunk);
+      },
+      flush(done) {
+        if (seen < declared.size) done(new InvalidArtifactError(`the ${file.role} file is smaller than the ${declared.size} bytes its manifest declares`));
+        else done();
+      },
+    });
+    body.on('error', (err) => guard.destroy(err));
+    file.streamedToS3 = true;
+    await this.blobs.putStream(blobKey(declared.sha256), body.pipe(guard), declared.size);
+  }
+
   /** Puts the blob unless the same content is already stored; true when this upload added it. */
   private async storeBlob(file: SpooledFile): Promise<boolean> {
+    if (file.streamedToS3) return false;
     const key = blobKey(file.sha256);
     if ((await this.blobs.size(key)) === file.size) return false;
     await this.blobs.putFile(key, file.path, file.size);
@@ -374,6 +408,21 @@ export class ModelUploadService {
       }
     }
   }
+}
+
+/** The sha256 and size the manifest field declares for a role, when it came before the file and says both. */
+function declaredFile(manifestField: string | undefined, role: string): { sha256: string; size: number } | undefined {
+  if (!manifestField) return undefined;
+  try {
+    const files = (JSON.parse(manifestField) as { files?: Array<{ role?: unknown; sha256?: unknown; size?: unknown }> }).files;
+    const entry = Array.isArray(files) ? files.find((f) => f?.role === role) : undefined;
+    if (entry && typeof entry.sha256 === 'string' && SHA256_PATTERN.test(entry.sha256) && Number.isSafeInteger(entry.size) && (entry.size as number) > 0) {
+      return { sha256: entry.sha256, size: entry.size as number };
+    }
+  } catch {
+    // an unreadable manifest is reported by checkRequest
+  }
+  return undefined;
 }
 
 /** The client went away mid-upload; nothing is answered, nothing is registered. */
