@@ -22,8 +22,9 @@ export type AddressBytes = Uint8Array;
 
 /** `a.b.c.d` or any IPv6 text form (with `::`, with an embedded IPv4 tail, with a `%zone`) → bytes; undefined when it is not an IP. */
 export function parseAddress(text: string): AddressBytes | undefined {
-  const address = stripBrackets(text);
-  if (isIPv4(address)) return Uint8Array.from(address.split('.').map(Number));
+  const bracketed = text.startsWith('[') && text.endsWith(']');
+  const address = bracketed ? text.slice(1, -1) : text;
+  if (!bracketed && isIPv4(address)) return Uint8Array.from(address.split('.').map(Number));
   if (!isIPv6(address)) return undefined;
   let hex = address.replace(/%.*$/, '');
   const lastColon = hex.lastIndexOf(':');
@@ -50,10 +51,6 @@ export function parseAddress(text: string): AddressBytes | undefined {
     bytes[i * 2 + 1] = word & 0xff;
   });
   return bytes;
-}
-
-function stripBrackets(text: string): string {
-  return text.startsWith('[') && text.endsWith(']') ? text.slice(1, -1) : text;
 }
 
 /** A CIDR block: `10.0.0.0/8`, `fd00::/8`, or one address (`/32`, `/128`). */

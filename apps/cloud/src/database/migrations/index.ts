@@ -1,11 +1,13 @@
 import type { Migration } from '../migrator';
 import { sql as registry } from './0001_registry';
 import { sql as devicesRollouts } from './0002_devices_rollouts';
+import { sql as predictionsDrift } from './0003_predictions_drift';
 import { sql as webhooks } from './0004_webhooks';
 
 /** Every migration, in the order it is applied. Add new files at the end; never edit an applied one. */
 export const migrations: Migration[] = [
   { id: '0001_registry', sql: registry },
   { id: '0002_devices_rollouts', sql: devicesRollouts },
+  { id: '0003_predictions_drift', sql: predictionsDrift },
   { id: '0004_webhooks', sql: webhooks },
 ];
