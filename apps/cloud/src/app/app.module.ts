@@ -32,6 +32,7 @@ import { DeploymentRepository } from '../repositories/deployment.repository';
 import { DeviceRepository } from '../repositories/device.repository';
 import { DeviceService } from '../services/device.service';
 import { RolloutService } from '../services/rollout.service';
+import { WebhooksFeature } from '../webhooks/webhooks.module';
 
 @Module({})
 export class AppModule implements OnModuleInit, OnApplicationShutdown {
@@ -52,6 +53,7 @@ export class AppModule implements OnModuleInit, OnApplicationShutdown {
         BlobsController,
         TokensController,
         ...(config.rolloutsEnabled ? [DevicesController, DeploymentsController] : []),
+        ...(config.webhooksEnabled ? WebhooksFeature.controllers : []),
       ],
       providers: [
         { provide: CloudConfig, useValue: config },
@@ -73,6 +75,7 @@ export class AppModule implements OnModuleInit, OnApplicationShutdown {
         ...(config.rolloutsEnabled
           ? [MqttEndpoint, DeviceChannel, DeadLetterRepository, DeploymentRepository, RolloutQueue, DeviceService, RolloutService, RolloutsBoot]
           : []),
+        ...(config.webhooksEnabled ? WebhooksFeature.providers : []),
       ],
     };
   }

@@ -1,0 +1,40 @@
+import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { HealthService } from '../services/health.service';
+import { WebhookDeliveryService } from './webhook-delivery.service';
+import { WebhookPublisher } from './webhook-publisher';
+import { WebhookQueue } from './webhook.queue';
+
+/** How often every pending delivery is checked to have a job (after a failed enqueue or a Redis that lost its data). */
+export const WEBHOOK_SWEEP_MS = 5 * 60 * 1000;
+
+/** Starts the delivery worker, re-enqueues pending deliveries, and keeps sweeping for ones without a job. */
+@Injectable()
+export class WebhooksBoot implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(WebhooksBoot.name);
+  private sweep: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly queue: WebhookQueue,
+    private readonly delivery: WebhookDeliveryService,
+    private readonly publisher: WebhookPublisher,
+    private readonly health: HealthService,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.queue.startWorker(
+      (deliveryId, attempt) => this.delivery.attempt(deliveryId, attempt),
+      (deliveryId, reason) => this.delivery.exhausted(deliveryId, reason),
+    );
+    this.health.register('webhooks', () => this.queue.ping());
+    const pending = await this.publisher.requeuePending();
+    this.sweep = setInterval(() => {
+      this.publisher.requeuePending().catch((err: Error) => this.logger.warn(`sweep of pending deliveries: ${err.message}`));
+    }, WEBHOOK_SWEEP_MS);
+    this.sweep.unref();
+    this.logger.log(`webhook deliveries ready${pending ? ` (${pending} pending re-enqueued)` : ''}`);
+  }
+
+  beforeApplicationShutdown(): void {
+    clearInterval(this.sweep);
+  }
+}
