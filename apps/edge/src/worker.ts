@@ -164,7 +164,7 @@ export class EdgeWorker {
 
   /** Runs the inference loop until the source ends, `maxFrames` are done, or stop() is called. */
   async run(): Promise<WorkerStats> {
-    const source = this.options.source ?? (this.config.source ? createSource(this.config.source, { fps: this.config.fps, loop: this.config.loop }) : undefined);
+    const source = this.options.source ?? (this.config.source ? createSource(this.config.source, this.config.sourceOptions) : undefined);
     if (!source) {
       this.logger.warn('no frame source configured (EDGE_SOURCE): serving the agent only');
       if (!this.stopping) await new Promise<void>((resolve) => (this.wakeIdle = resolve));

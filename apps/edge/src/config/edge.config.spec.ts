@@ -53,6 +53,22 @@ describe('EdgeConfig', () => {
     expect(() => EdgeConfig.fromEnv({ EDGE_SIGNING_PUBLIC_KEY: rsa })).toThrow(/ed25519/);
   });
 
+  it('parses EDGE_SOURCE with the sources parser and maps the source options', () => {
+    const config = EdgeConfig.fromEnv({
+      EDGE_SOURCE: 'mjpeg:http://camera.local/stream',
+      EDGE_FPS: '3',
+      EDGE_SOURCE_PUSH_TOKEN: 'push-secret',
+      EDGE_SOURCE_RECONNECT_MIN_MS: '100',
+      EDGE_SOURCE_RECONNECT_MAX_MS: '2000',
+      EDGE_SOURCE_STALL_MS: '5000',
+    });
+    expect(config.source).toEqual({ kind: 'mjpeg', url: 'http://camera.local/stream' });
+    expect(config.sourceOptions).toMatchObject({ fps: 3, loop: true, pushToken: 'push-secret', stallTimeoutMs: 5000, reconnect: { initialMs: 100, maxMs: 2000 } });
+    expect(EdgeConfig.fromEnv({ EDGE_SOURCE: 'http-push:9000' }).source).toEqual({ kind: 'http-push', host: '127.0.0.1', port: 9000 });
+    expect(() => EdgeConfig.fromEnv({ EDGE_SOURCE: 'smoke-signals:1' })).toThrow(/EDGE_SOURCE: unknown frame source/);
+    expect(() => EdgeConfig.fromEnv({ EDGE_SOURCE_RECONNECT_MIN_MS: '5000', EDGE_SOURCE_RECONNECT_MAX_MS: '1000' })).toThrow(/EDGE_SOURCE_RECONNECT_MAX_MS/);
+  });
+
   it('refuses credentials without the endpoint they are for', () => {
     expect(() => EdgeConfig.fromEnv({ EDGE_HTTP_TOKEN: 't' })).toThrow(/EDGE_HTTP_TOKEN: set without EDGE_CLOUD_URL/);
   });

@@ -4,17 +4,24 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { defaultReconnect, parseSourceSpec, SourceSpecError, type CreateSourceOptions, type SourceSpec } from '../sources';
 
 export { ConfigError };
+export type { SourceSpec };
 
 const { port, bool, positiveInt } = envTypes;
 const nonNegativeInt = z.coerce.number().int().nonnegative();
 const unit = z.coerce.number().min(0).max(1);
 
-/** Where frames come from: `folder:DIR`, `file:VIDEO`, `rtsp://…`, `v4l2:/dev/videoN`. */
-const sourceSpec = z
-  .string()
-  .regex(/^(folder:|file:|rtsp:\/\/|rtsps:\/\/|v4l2:)/, 'folder:DIR, file:VIDEO, rtsp://URL or v4l2:/dev/videoN');
+/** Where frames come from, checked by the sources' own parser (its error names the accepted syntax). */
+const sourceSpec = z.string().transform((value, ctx): SourceSpec => {
+  try {
+    return parseSourceSpec(value);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: err instanceof SourceSpecError ? err.message : String(err) });
+    return z.NEVER;
+  }
+});
 
 /**
  * The registry's ed25519 public key (SPKI PEM), given inline or as the path of a PEM file. Checked at boot:
@@ -55,6 +62,12 @@ const edgeEnvSchema = z
     EDGE_FPS: z.coerce.number().positive().max(120).default(5),
     EDGE_LOOP: bool.default(true),
     EDGE_MAX_FRAMES: positiveInt.optional(),
+    EDGE_SOURCE_MAX_FRAME_BYTES: positiveInt.max(256 * 1024 * 1024).default(4 * 1024 * 1024),
+    EDGE_SOURCE_PUSH_TOKEN: z.string().min(8).max(4096).optional(),
+    EDGE_SOURCE_RECONNECT_MIN_MS: nonNegativeInt.max(3_600_000).default(defaultReconnect.initialMs),
+    EDGE_SOURCE_RECONNECT_MAX_MS: positiveInt.max(3_600_000).default(defaultReconnect.maxMs),
+    EDGE_SOURCE_STALL_MS: positiveInt.max(3_600_000).default(10_000),
+    EDGE_FFMPEG_PATH: z.string().min(1).optional(),
     EDGE_MODELS_DIR: z.string().min(1).default('models/base'),
     EDGE_GALLERY_DIR: z.string().min(1).optional(),
     EDGE_STATE_DIR: z.string().min(1).default('./data/edge'),
@@ -93,6 +106,9 @@ const edgeEnvSchema = z
     EDGE_CROP_SIZE: positiveInt.min(16).max(MAX_CROP_SIDE).default(112),
   })
   .superRefine((env, ctx) => {
+    if (env.EDGE_SOURCE_RECONNECT_MAX_MS < env.EDGE_SOURCE_RECONNECT_MIN_MS) {
+      ctx.addIssue({ code: 'custom', path: ['EDGE_SOURCE_RECONNECT_MAX_MS'], message: 'must not be below EDGE_SOURCE_RECONNECT_MIN_MS' });
+    }
     if (env.EDGE_MQTT_PASSWORD !== undefined && env.EDGE_MQTT_URL === undefined) {
       ctx.addIssue({ code: 'custom', path: ['EDGE_MQTT_PASSWORD'], message: 'set without EDGE_MQTT_URL' });
     }
@@ -102,10 +118,6 @@ const edgeEnvSchema = z
   });
 
 export type EdgeEnv = z.infer<typeof edgeEnvSchema>;
-
-export type SourceSpec =
-  | { kind: 'folder'; path: string }
-  | { kind: 'ffmpeg'; input: string };
 
 export interface MqttSettings {
   url: string;
@@ -142,6 +154,8 @@ export interface HardExampleSettings {
 export class EdgeConfig {
   readonly deviceId: string;
   readonly source?: SourceSpec;
+  /** Options for `createSource` (sources/), from EDGE_FPS, EDGE_LOOP and the EDGE_SOURCE_* variables. */
+  readonly sourceOptions: CreateSourceOptions;
   readonly fps: number;
   readonly loop: boolean;
   readonly maxFrames?: number;
@@ -166,9 +180,18 @@ export class EdgeConfig {
 
   constructor(env: EdgeEnv) {
     this.deviceId = env.EDGE_DEVICE_ID;
-    this.source = env.EDGE_SOURCE ? parseSource(env.EDGE_SOURCE) : undefined;
+    this.source = env.EDGE_SOURCE;
     this.fps = env.EDGE_FPS;
     this.loop = env.EDGE_LOOP;
+    this.sourceOptions = {
+      fps: env.EDGE_FPS,
+      loop: env.EDGE_LOOP,
+      maxFrameBytes: env.EDGE_SOURCE_MAX_FRAME_BYTES,
+      ...(env.EDGE_SOURCE_PUSH_TOKEN !== undefined ? { pushToken: env.EDGE_SOURCE_PUSH_TOKEN } : {}),
+      reconnect: { ...defaultReconnect, initialMs: env.EDGE_SOURCE_RECONNECT_MIN_MS, maxMs: env.EDGE_SOURCE_RECONNECT_MAX_MS },
+      stallTimeoutMs: env.EDGE_SOURCE_STALL_MS,
+      ...(env.EDGE_FFMPEG_PATH !== undefined ? { ffmpegPath: env.EDGE_FFMPEG_PATH } : {}),
+    };
     this.maxFrames = env.EDGE_MAX_FRAMES;
     this.modelsDir = resolve(env.EDGE_MODELS_DIR);
     this.galleryDir = env.EDGE_GALLERY_DIR ? resolve(env.EDGE_GALLERY_DIR) : undefined;
@@ -208,11 +231,4 @@ export class EdgeConfig {
   static fromEnv(env: Record<string, string | undefined> = process.env): EdgeConfig {
     return new EdgeConfig(parseEnv(edgeEnvSchema, env));
   }
-}
-
-function parseSource(spec: string): SourceSpec {
-  if (spec.startsWith('folder:')) return { kind: 'folder', path: resolve(spec.slice('folder:'.length)) };
-  if (spec.startsWith('file:')) return { kind: 'ffmpeg', input: resolve(spec.slice('file:'.length)) };
-  if (spec.startsWith('v4l2:')) return { kind: 'ffmpeg', input: spec.slice('v4l2:'.length) };
-  return { kind: 'ffmpeg', input: spec };
 }
