@@ -54,7 +54,8 @@ export class WebhookSender {
         settled = true;
         clearTimeout(deadline);
         req.destroy();
-        const text = excerptBytes > 0 ? Buffer.concat(excerpt).subarray(0, RESPONSE_EXCERPT_BYTES).toString('utf8').replace(/\u0000/g, '') : null;
+        // `stream: true` leaves out a character cut in half at the end of the excerpt
+        const text = excerptBytes > 0 ? new TextDecoder().decode(Buffer.concat(excerpt), { stream: true }).replace(/\u0000/g, '') : null;
         resolve({ statusCode, latencyMs: Math.round((performance.now() - started) * 10) / 10, responseExcerpt: text, error });
       };
       const onResponse = (res: IncomingMessage): void => {
