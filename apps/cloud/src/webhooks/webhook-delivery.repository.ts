@@ -27,6 +27,8 @@ export type DeliveryView = Omit<WebhookDelivery, 'attempts'> & {
 /** What a delivery attempt needs: where to, the secret, and the exact body. */
 export interface DeliveryContext {
   id: string;
+  /** The X-Edgeloop-Delivery value: the first delivery's id for a redelivery, so receivers dedupe across both. */
+  headerId: string;
   status: DeliveryStatus;
   webhookId: string;
   url: string;
@@ -80,6 +82,7 @@ export class WebhookDeliveryRepository {
   async context(deliveryId: string): Promise<DeliveryContext | undefined> {
     const rows = await this.db.query<{
       id: string;
+      redelivery_of: string | null;
       status: DeliveryStatus;
       webhook_id: string;
       url: string;
@@ -88,14 +91,14 @@ export class WebhookDeliveryRepository {
       type: WebhookEventType;
       body: string;
     }>(
-      `select d.id, d.status, d.webhook_id, w.url, w.secret, d.event_id, e.type, e.body
+      `select d.id, d.redelivery_of, d.status, d.webhook_id, w.url, w.secret, d.event_id, e.type, e.body
          from webhook_deliveries d join webhooks w on w.id = d.webhook_id join webhook_events e on e.id = d.event_id
         where d.id = $1`,
       [deliveryId],
     );
     const r = rows[0];
     if (!r) return undefined;
-    return { id: r.id, status: r.status, webhookId: r.webhook_id, url: r.url, secret: r.secret, eventId: r.event_id, eventType: r.type, body: r.body };
+    return { id: r.id, headerId: r.redelivery_of ?? r.id, status: r.status, webhookId: r.webhook_id, url: r.url, secret: r.secret, eventId: r.event_id, eventType: r.type, body: r.body };
   }
 
   /** Logs an attempt and moves a pending delivery to `status`, in one transaction. */

@@ -50,6 +50,7 @@ function setup(answers: Array<Partial<WebhookAnswer>>) {
   const resolver = new MutableResolver({ 'hooks.example.com': '93.184.216.34' });
   const deliveries = new MemoryDeliveries({
     id: 'dlv_1',
+    headerId: 'dlv_1',
     status: 'pending',
     webhookId: 'wh_1',
     url: 'https://hooks.example.com/in',

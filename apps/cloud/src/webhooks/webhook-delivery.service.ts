@@ -29,7 +29,7 @@ export class WebhookDeliveryService {
     if (!delivery) return { kind: 'skipped', reason: 'the delivery or its webhook no longer exists' };
     if (delivery.status !== 'pending') return { kind: 'skipped', reason: `the delivery is already ${delivery.status}` };
     const at = new Date();
-    const answer = await this.send(delivery.url, delivery.secret, delivery.eventType, delivery.id, delivery.body);
+    const answer = await this.send(delivery.url, delivery.secret, delivery.eventType, delivery.headerId, delivery.body);
     const delivered = answer.statusCode !== null && answer.statusCode >= 200 && answer.statusCode < 300;
     const reason = answer.error ?? `HTTP ${answer.statusCode}`;
     const logged = { attempt: attempt.number, at, ...answer };

@@ -59,14 +59,18 @@ export class WebhookService {
     return this.deliveries.list(id, limit);
   }
 
-  /** A new delivery of the same event (same body and event id, new delivery id), attempted from the start. */
+  /**
+   * A new delivery of the same event (same body), attempted from the start with its own log. It is sent
+   * with the X-Edgeloop-Delivery of the first delivery it repeats, so a receiver that dedupes on that
+   * header sees one delivery however often it is redelivered.
+   */
   async redeliver(id: string, deliveryId: string, actor: string | null): Promise<DeliveryView> {
     await this.require(id);
     const original = await this.deliveries.get(id, deliveryId);
     if (!original) throw new NotFoundError(`delivery ${deliveryId} of webhook ${id}`);
-    const redelivery = { id: webhookRecordId('dlv'), webhookId: id, redeliveryOf: original.id };
+    const redelivery = { id: webhookRecordId('dlv'), webhookId: id, redeliveryOf: original.redeliveryOf ?? original.id };
     await this.db.transaction((tx) => this.deliveries.insertDeliveries(tx, original.eventId, [redelivery]));
-    await this.audit.record({ actor, action: 'webhook.redeliver', subject: id, details: { deliveryId: redelivery.id, redeliveryOf: original.id } });
+    await this.audit.record({ actor, action: 'webhook.redeliver', subject: id, details: { deliveryId: redelivery.id, of: original.id } });
     try {
       await this.queue.enqueue([redelivery.id]);
     } catch (err) {

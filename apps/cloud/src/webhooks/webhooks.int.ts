@@ -186,9 +186,16 @@ describe('webhooks against a real queue and a receiver on 127.0.0.1', () => {
     const done = await eventually(() => deliveryOf(created.body.id, redelivery.id), finished);
     expect(done.status).toBe('succeeded');
     expect(done.attempts.map((a: any) => a.statusCode)).toEqual([200]);
-    const last = receiver.at('/redeliver').at(-1)!;
-    expect(last.headers[header(WEBHOOK_HEADERS.delivery)]).toBe(redelivery.id);
+    const requests = receiver.at('/redeliver');
+    const last = requests.at(-1)!;
+    // the same event, and the same X-Edgeloop-Delivery as the delivery it repeats (receivers dedupe on it)
+    expect(last.headers[header(WEBHOOK_HEADERS.delivery)]).toBe(original.id);
+    expect(last.body).toBe(requests[0]!.body);
     expect(JSON.parse(last.body).id).toBe(emitted!.eventId);
+    // a redelivery of the redelivery still points at the first delivery
+    const again = (await (await fx.api(apiPaths.webhookRedeliver(created.body.id, redelivery.id), { method: 'POST' })).json()) as any;
+    expect(again.redeliveryOf).toBe(original.id);
+    await eventually(() => deliveryOf(created.body.id, again.id), finished);
     // the original keeps its own log
     expect((await deliveryOf(created.body.id, original.id)).status).toBe('failed');
     expect((await fx.api(apiPaths.webhookRedeliver(created.body.id, 'dlv_nope'), { method: 'POST' })).status).toBe(404);
