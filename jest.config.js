@@ -6,6 +6,7 @@ const aliases = {
   '^@edgeloop/harness$': '<rootDir>/libs/harness/src/index.ts',
   '^@edgeloop/config$': '<rootDir>/libs/config/src/index.ts',
   '^@edgeloop/client$': '<rootDir>/libs/client/src/index.ts',
+  '^@edgeloop/drift$': '<rootDir>/libs/drift/src/index.ts',
 };
 const common = {
   rootDir: __dirname,
