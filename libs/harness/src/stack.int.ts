@@ -34,7 +34,7 @@ describe('startStack', () => {
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
   it('starts redis, the embedded broker, s3 and PGlite under one data dir, and keeps their data', async () => {
-    const stack = await startStack({ dataDir, s3: { buckets: ['models'] } });
+    const stack = await startStack({ dataDir, s3: { buckets: ['models'] }, database: { engine: 'pglite' } });
     try {
       const lines = stack.describe().split('\n');
       expect(lines).toHaveLength(4);
@@ -55,7 +55,7 @@ describe('startStack', () => {
     expect(existsSync(join(dataDir, 'redis', 'appendonlydir'))).toBe(true);
 
     // the embedded mode starts again on the same ./data and finds everything
-    const again = await startStack({ dataDir });
+    const again = await startStack({ dataDir, database: { engine: 'pglite' } });
     try {
       expect(await redisRoundTrip(again, 'stack:key')).toBe('kept');
       const text = await new MinioClient(again.s3.clientOptions).getObject('models', 'm.txt');
