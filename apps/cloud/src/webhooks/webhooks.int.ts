@@ -1,5 +1,9 @@
-import { startRedis, type RedisServer } from '@edgeloop/harness';
-import { apiPaths, verifyWebhook, WEBHOOK_HEADERS, WebhookEventSchema, type WebhookEventData } from '@edgeloop/contracts';
+import { freePort, isListening, startRedis, type RedisServer } from '@edgeloop/harness';
+import { apiPaths, verifyWebhook, WEBHOOK_HEADERS, WebhookEventSchema, webhookRequestHeaders, type WebhookEventData } from '@edgeloop/contracts';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { CloudFixture, startCloudFixture } from '../testing/cloud-fixture';
 import { WebhookReceiver } from './testing/webhook-receiver';
 import { WebhookDeliveryRepository } from './webhook-delivery.repository';
@@ -228,6 +232,45 @@ describe('webhooks against a real queue and a receiver on 127.0.0.1', () => {
     expect((await fx.api(apiPaths.webhook(created.body.id))).status).toBe(404);
     expect((await fx.api(apiPaths.webhookDeliveries(created.body.id))).status).toBe(404);
     expect((await fx.api(apiPaths.webhook(created.body.id), { method: 'DELETE' })).status).toBe(404);
+  });
+
+  it('the receiver shown in docs/webhooks.md accepts a real delivery and refuses tampered and stale ones', async () => {
+    const doc = readFileSync(join(__dirname, '..', '..', '..', '..', 'docs', 'webhooks.md'), 'utf8');
+    const code = /## A receiver[\s\S]*?```ts\n([\s\S]*?)```/.exec(doc)?.[1];
+    expect(code).toContain('timingSafeEqual');
+    const dir = mkdtempSync(join(tmpdir(), 'edgeloop-doc-receiver-'));
+    writeFileSync(join(dir, 'receiver.ts'), code!);
+    const secret = 'the-doc-receiver-secret-000';
+    const port = await freePort();
+    // Node runs the TypeScript file as it is (type stripping)
+    const child = spawn(process.execPath, [join(dir, 'receiver.ts')], {
+      env: { PATH: process.env.PATH, EDGELOOP_WEBHOOK_SECRET: secret, PORT: String(port), HOST: '127.0.0.1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    try {
+      await eventually(() => isListening(port), (up) => up);
+      const created = await subscribe({ url: `http://127.0.0.1:${port}/edgeloop`, events: ['deployment.completed'], secret });
+      const emitted = await publisher.emit('deployment.completed', { deploymentId: 'dep_doc', model: { name: 'face-id', version: 2 }, devices: { total: 1, succeeded: 1, failed: 0 } });
+      const delivery = await eventually(() => deliveryOf(created.body.id, emitted!.deliveryIds[0]!), finished);
+      expect(delivery.attempts.map((a: any) => a.statusCode)).toEqual([202]);
+      expect(output).toContain(`deployment.completed ${emitted!.eventId} ${delivery.id}`);
+
+      const post = (body: string, headers: Record<string, string>) => fetch(`http://127.0.0.1:${port}/edgeloop`, { method: 'POST', body, headers });
+      const body = '{"id":"evt_doc","type":"deployment.completed"}';
+      const signed = webhookRequestHeaders({ secret, event: 'deployment.completed', deliveryId: 'dlv_doc', body });
+      const tampered = await post(body.replace('evt_doc', 'evt_forged'), { ...signed });
+      expect([tampered.status, await tampered.text()]).toEqual([401, 'signature mismatch']);
+      const stale = webhookRequestHeaders({ secret, event: 'deployment.completed', deliveryId: 'dlv_old', body, nowMs: Date.now() - 10 * 60_000 });
+      const replayed = await post(body, { ...stale });
+      expect([replayed.status, await replayed.text()]).toEqual([401, 'stale timestamp']);
+      expect((await post(body, { ...signed })).status).toBe(202);
+    } finally {
+      child.kill('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('never throws into the caller: an invalid event is logged and stored, not delivered', async () => {
