@@ -321,6 +321,16 @@ describe('webhooks against a real queue and a receiver on 127.0.0.1', () => {
     expect((await fx.api(apiPaths.webhooks(), { ...jsonBody({ url: receiver.url('/x'), events: ['*'] }), token })).status).toBe(403);
     expect((await fx.api(apiPaths.webhooks(), { token: null })).status).toBe(401);
   });
+
+  it('describes every route in the OpenAPI document, with its errors', async () => {
+    const doc = (await (await fetch(`${fx.url}/api/docs-json`)).json()) as any;
+    const op = (path: string, method: string) => doc.paths[path]?.[method];
+    expect(Object.keys(op('/api/v1/webhooks', 'post').responses).sort()).toEqual(['201', '400', '401', '403', '422']);
+    expect(op('/api/v1/webhooks', 'get')).toBeDefined();
+    expect(Object.keys(op('/api/v1/webhooks/{id}', 'delete').responses)).toEqual(expect.arrayContaining(['204', '404']));
+    expect(op('/api/v1/webhooks/{id}/deliveries', 'get').parameters.map((p: any) => p.name)).toEqual(expect.arrayContaining(['id', 'limit']));
+    expect(Object.keys(op('/api/v1/webhooks/{id}/deliveries/{deliveryId}/redeliver', 'post').responses)).toEqual(expect.arrayContaining(['201', '404']));
+  });
 });
 
 describe('webhooks without an allow-list', () => {
