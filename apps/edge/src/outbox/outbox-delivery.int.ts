@@ -190,7 +190,10 @@ describe('the outbox bound while the broker is down (mosquitto)', () => {
     const since = observer.messages.length;
     await mosquitto.resume();
     await until(() => worker.outbox!.stats().rows === 0);
-    const arrived = [...new Set((observer.on(topics.predictions(DEVICE)).map((m) => m.json) as PredictionBatch[]).map((b) => b.seq))];
+    // The broker acknowledges the worker before it hands the batches to the (reconnecting) subscriber.
+    const arrivedSeqs = () => [...new Set((observer.on(topics.predictions(DEVICE)).map((m) => m.json) as PredictionBatch[]).map((b) => b.seq))];
+    await until(() => arrivedSeqs().includes(stats.lastSeq));
+    const arrived = arrivedSeqs();
     // The newest batches made it; the gap before them is exactly the dropped count.
     expect(arrived.at(-1)).toBe(stats.lastSeq);
     expect(stats.lastSeq - arrived.length).toBe(stats.droppedPredictions);
