@@ -22,6 +22,20 @@ import { RegistryService } from '../services/registry.service';
 import { TokenService } from '../services/token.service';
 import { sqlDatabaseProvider } from './infrastructure';
 import { RolloutsBoot } from './rollouts.boot';
+import { PrometheusController } from '../controllers/prometheus.controller';
+import { PrometheusService } from '../services/prometheus.service';
+import { DriftController } from '../controllers/drift.controller';
+import { HardExamplesController } from '../controllers/hard-examples.controller';
+import { MetricsController } from '../controllers/metrics.controller';
+import { DriftQueue } from '../queues/drift.queue';
+import { PredictionsQueue } from '../queues/predictions.queue';
+import { DriftRepository } from '../repositories/drift.repository';
+import { HardExampleRepository } from '../repositories/hard-example.repository';
+import { PredictionRepository } from '../repositories/prediction.repository';
+import { DriftService } from '../services/drift.service';
+import { HardExampleService } from '../services/hard-example.service';
+import { IngestService } from '../services/ingest.service';
+import { MetricsService } from '../services/metrics.service';
 import { DevicesController } from '../controllers/devices.controller';
 import { DeploymentsController } from '../controllers/deployments.controller';
 import { DeviceChannel } from '../mqtt/device-channel';
@@ -52,7 +66,8 @@ export class AppModule implements OnModuleInit, OnApplicationShutdown {
         ModelsController,
         BlobsController,
         TokensController,
-        ...(config.rolloutsEnabled ? [DevicesController, DeploymentsController] : []),
+        PrometheusController,
+        ...(config.rolloutsEnabled ? [DevicesController, DeploymentsController, MetricsController, DriftController, HardExamplesController] : []),
         ...(config.webhooksEnabled ? WebhooksFeature.controllers : []),
       ],
       providers: [
@@ -72,8 +87,27 @@ export class AppModule implements OnModuleInit, OnApplicationShutdown {
         RegistryService,
         TokenService,
         DeviceRepository,
+        PrometheusService,
         ...(config.rolloutsEnabled
-          ? [MqttEndpoint, DeviceChannel, DeadLetterRepository, DeploymentRepository, RolloutQueue, DeviceService, RolloutService, RolloutsBoot]
+          ? [
+              MqttEndpoint,
+              DeviceChannel,
+              DeadLetterRepository,
+              DeploymentRepository,
+              RolloutQueue,
+              DeviceService,
+              RolloutService,
+              PredictionsQueue,
+              PredictionRepository,
+              HardExampleRepository,
+              HardExampleService,
+              IngestService,
+              MetricsService,
+              DriftRepository,
+              DriftService,
+              DriftQueue,
+              RolloutsBoot,
+            ]
           : []),
         ...(config.webhooksEnabled ? WebhooksFeature.providers : []),
       ],

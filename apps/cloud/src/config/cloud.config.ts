@@ -17,10 +17,19 @@ const cloudEnvSchema = z.object({
   MQTT_USERNAME: z.string().optional(),
   MQTT_PASSWORD: z.string().optional(),
   MQTT_ACL: z.enum(['dynsec', 'none']).default('none'),
+  MQTT_CLIENT_ID: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, '1-64 of A-Z a-z 0-9 _ -').optional(),
   MQTT_SHARE_GROUP: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, '1-64 of A-Z a-z 0-9 _ -').optional(),
   EDGELOOP_EMBEDDED_BROKER_PORT: port.optional(),
   EDGELOOP_MQTT_PUBLIC_URL: z.string().url().optional(),
   EDGELOOP_PUBLIC_URL: z.string().url().optional(),
+  EDGELOOP_AGGREGATE_BUCKET_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+  EDGELOOP_RAW_RETENTION_HOURS: z.coerce.number().min(0).max(24 * 365).default(24),
+  EDGELOOP_INGEST_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+  EDGELOOP_WORKERS: bool.default(true),
+  EDGELOOP_DRIFT_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(300),
+  EDGELOOP_DRIFT_CONFIRM_WINDOWS: z.coerce.number().int().min(1).max(100).optional(),
+  EDGELOOP_DRIFT_COOLDOWN_SECONDS: z.coerce.number().int().min(0).max(30 * 86_400).optional(),
+  EDGELOOP_DRIFT_CHECK_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
   EDGELOOP_ROLLOUT_TICK_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
   S3_ENDPOINT: z.string().min(1).optional(),
   S3_PORT: port.optional(),
@@ -57,10 +66,21 @@ export class CloudConfig {
   readonly redisUrl?: string;
   readonly mqtt?: { url: string; username?: string; password?: string; acl: 'dynsec' | 'none' };
   readonly mqttShareGroup?: string;
+  /** A fixed MQTT client id gives this replica a persistent session (QoS 1 messages wait for it at the broker). */
+  readonly mqttClientId?: string;
   readonly embeddedBrokerPort?: number;
   readonly mqttPublicUrl?: string;
   readonly publicUrl?: string;
   readonly rolloutTickMs: number;
+  readonly aggregateBucketSeconds: number;
+  readonly rawRetentionHours: number;
+  readonly ingestConcurrency: number;
+  /** Run BullMQ workers (ingest, drift, webhooks) in this process; false for API-only replicas. */
+  readonly workers: boolean;
+  readonly driftWindowSeconds: number;
+  readonly driftCheckSeconds: number;
+  /** Deployment-wide drift alarm options (per-model ones come from the manifest's `drift` field). */
+  readonly driftAlarm?: { confirmWindows?: number; cooldownMs?: number };
   readonly s3?: { endPoint: string; port?: number; useSSL: boolean; accessKey: string; secretKey: string; region: string };
   readonly bucket: string;
   readonly maxUploadBytes: number;
@@ -81,10 +101,21 @@ export class CloudConfig {
       ? { url: env.MQTT_URL, username: env.MQTT_USERNAME, password: env.MQTT_PASSWORD, acl: env.MQTT_ACL }
       : undefined;
     this.mqttShareGroup = env.MQTT_SHARE_GROUP;
+    this.mqttClientId = env.MQTT_CLIENT_ID;
     this.embeddedBrokerPort = env.EDGELOOP_EMBEDDED_BROKER_PORT;
     this.mqttPublicUrl = env.EDGELOOP_MQTT_PUBLIC_URL;
     this.publicUrl = env.EDGELOOP_PUBLIC_URL;
     this.rolloutTickMs = env.EDGELOOP_ROLLOUT_TICK_MS;
+    this.aggregateBucketSeconds = env.EDGELOOP_AGGREGATE_BUCKET_SECONDS;
+    this.rawRetentionHours = env.EDGELOOP_RAW_RETENTION_HOURS;
+    this.ingestConcurrency = env.EDGELOOP_INGEST_CONCURRENCY;
+    this.workers = env.EDGELOOP_WORKERS;
+    this.driftWindowSeconds = env.EDGELOOP_DRIFT_WINDOW_SECONDS;
+    this.driftCheckSeconds = env.EDGELOOP_DRIFT_CHECK_SECONDS;
+    this.driftAlarm = {
+      ...(env.EDGELOOP_DRIFT_CONFIRM_WINDOWS !== undefined ? { confirmWindows: env.EDGELOOP_DRIFT_CONFIRM_WINDOWS } : {}),
+      ...(env.EDGELOOP_DRIFT_COOLDOWN_SECONDS !== undefined ? { cooldownMs: env.EDGELOOP_DRIFT_COOLDOWN_SECONDS * 1000 } : {}),
+    };
     this.s3 =
       env.S3_ENDPOINT && env.S3_ACCESS_KEY && env.S3_SECRET_KEY
         ? {

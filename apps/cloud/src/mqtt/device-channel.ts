@@ -42,21 +42,26 @@ export class DeviceChannel implements OnApplicationShutdown {
   async connect(): Promise<void> {
     const { url, username, password } = await this.endpoint.cloudCredentials();
     const client = mqtt.connect(url, {
-      clientId: `edgeloop-cloud-${randomBytes(6).toString('hex')}`,
+      clientId: this.config.mqttClientId ?? `edgeloop-cloud-${randomBytes(6).toString('hex')}`,
       username,
       password,
-      clean: true,
+      // a persistent session (fixed client id) keeps QoS 1 messages queued at the broker while the cloud restarts
+      clean: this.config.mqttClientId === undefined,
       reconnectPeriod: 1000,
       connectTimeout: 10_000,
     });
     this.client = client;
     client.on('error', (err) => this.logger.warn(`MQTT: ${err.message}`));
     client.on('reconnect', () => this.logger.debug('MQTT: reconnecting'));
-    client.on('message', (topic, payload) => {
+    // mqtt.js hands each PUBLISH to handleMessage and sends the PUBACK when it calls back: handling one
+    // message at a time and acknowledging only after the handler persisted it (a prediction batch in Redis)
+    client.handleMessage = (packet, done) => {
       const receivedAt = new Date();
-      // one message at a time, in arrival order
-      this.queue = this.queue.then(() => this.dispatch(topic, payload, receivedAt));
-    });
+      this.queue = this.dispatch(packet.topic, packet.payload as Buffer, receivedAt).then(
+        () => done(),
+        () => done(),
+      );
+    };
     await new Promise<void>((resolve, reject) => {
       client.once('connect', () => resolve());
       client.once('error', reject);

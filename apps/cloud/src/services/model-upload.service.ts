@@ -1,4 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, Optional } from '@nestjs/common';
 import {
   describeZodError,
   fieldIssues,
@@ -33,6 +33,7 @@ import { AuditRepository } from '../repositories/audit.repository';
 import { blobKey, BlobRepository, manifestKey } from '../repositories/blob.repository';
 import { ManifestSigner } from '../repositories/manifest-signer';
 import { ModelRepository, VersionRecord } from '../repositories/model.repository';
+import { WebhookPublisher } from '../webhooks/webhook-publisher';
 
 /** What the optional `manifest` form field may say; the server fills in name, version, files and dates. */
 const UploadManifestSchema = z.strictObject({
@@ -79,6 +80,7 @@ export class ModelUploadService {
     private readonly audit: AuditRepository,
     private readonly signer: ManifestSigner,
     private readonly inspector: OnnxInspector,
+    @Optional() private readonly webhooks?: WebhookPublisher,
   ) {}
 
   async upload(name: string, req: IncomingMessage, actor: { tokenId: string; name: string } | null): Promise<VersionRecord> {
@@ -116,6 +118,12 @@ export class ModelUploadService {
       }
       if (stored.status === 'rejected') throw stored.reason;
       const record = await this.register(name, files, request, actor);
+      await this.webhooks?.emit('model.version.created', {
+        model: { name, version: record.version },
+        parent: record.parent,
+        files: record.manifest.files.map((f) => ({ role: f.role, sha256: f.sha256, size: f.size })),
+        createdBy: record.manifest.createdBy,
+      });
       this.logger.log(
         `registered ${name}@${record.version} (${files.length} files, ${addedBlobs.length} new blobs) in ${Math.round(performance.now() - started)} ms`,
       );

@@ -1,4 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, Optional } from '@nestjs/common';
 import {
   blobPath,
   MESSAGE_VERSION,
@@ -19,6 +19,7 @@ import { DeploymentDeviceRecord, DeploymentRecord, DeploymentRepository } from '
 import { DeviceRepository } from '../repositories/device.repository';
 import { ManifestSigner } from '../repositories/manifest-signer';
 import { ModelRepository, VersionRecord } from '../repositories/model.repository';
+import { WebhookPublisher } from '../webhooks/webhook-publisher';
 import { RegistryService } from './registry.service';
 
 interface Publication {
@@ -48,6 +49,7 @@ export class RolloutService {
     private readonly channel: DeviceChannel,
     private readonly queue: RolloutQueue,
     private readonly audit: AuditRepository,
+    @Optional() private readonly webhooks?: WebhookPublisher,
   ) {}
 
   async create(request: ParsedCreateDeploymentRequest, actor: string | null): Promise<DeploymentResponse> {
@@ -97,7 +99,33 @@ export class RolloutService {
       return this.step(tx, deployment, devices);
     });
     await this.publish(publications);
-    if (done) await this.queue.unschedule(id);
+    if (done) {
+      await this.queue.unschedule(id);
+      await this.announce(id);
+    }
+  }
+
+  /** Emits the outcome of a finished deployment as a webhook event. */
+  private async announce(id: string): Promise<void> {
+    if (!this.webhooks) return;
+    const deployment = await this.deployments.get(id);
+    if (!deployment) return;
+    const devices = await this.deployments.devices(id);
+    const counts = {
+      total: devices.length,
+      succeeded: devices.filter((d) => d.phase === 'active').length,
+      failed: devices.filter((d) => d.phase === 'failed' || (d.phase === 'rolled_back' && d.reason !== null)).length,
+    };
+    const outcome = { deploymentId: id, model: deployment.model, devices: counts };
+    if (deployment.status === 'completed') await this.webhooks.emit('deployment.completed', outcome);
+    else if (deployment.status === 'failed') {
+      await this.webhooks.emit('deployment.failed', { ...outcome, reason: deployment.reason ?? 'failed' });
+      if (devices.some((d) => d.phase === 'rolled_back')) {
+        await this.webhooks.emit('deployment.rolled_back', { ...outcome, reason: deployment.reason ?? 'health gate failed', automatic: true });
+      }
+    } else if (deployment.status === 'rolled_back') {
+      await this.webhooks.emit('deployment.rolled_back', { ...outcome, reason: deployment.reason ?? 'rolled back on request', automatic: false });
+    }
   }
 
   /** Manual rollback: every device this deployment touched goes back to its previous version. */
@@ -114,6 +142,7 @@ export class RolloutService {
     });
     await this.publish(publications);
     await this.queue.unschedule(id);
+    await this.announce(id);
     return this.get(id);
   }
 

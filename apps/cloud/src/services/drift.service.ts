@@ -1,0 +1,143 @@
+import { Injectable, Logger } from '@nestjs/common';
+import type { ModelVersionRef } from '@edgeloop/contracts';
+import {
+  DriftAlarm,
+  evaluateDrift,
+  mergeWindowStats,
+  resolveDriftThresholds,
+  toDriftEvidence,
+  type DriftAlarmOptions,
+  type DriftFinding,
+  type WindowStats,
+} from '@edgeloop/drift';
+import { randomBytes } from 'node:crypto';
+import { CloudConfig } from '../config/cloud.config';
+import { DriftEventRecord, DriftRepository } from '../repositories/drift.repository';
+import { ModelRepository } from '../repositories/model.repository';
+import { PredictionRepository } from '../repositories/prediction.repository';
+
+export type DriftListener = (event: DriftEventRecord) => Promise<void>;
+
+export interface DriftCheckResult {
+  model: ModelVersionRef;
+  status: 'no_reference_yet' | 'reference_set' | 'window_not_ready' | 'already_checked' | 'checked';
+  findings?: DriftFinding[];
+  event?: DriftEventRecord;
+}
+
+/**
+ * Drift per model version: the reference is the first full window of live traffic after the version
+ * became active; every check compares the last closed window with it (PSI and KS on scores, PSI on
+ * margins, a two-proportion test on the unknown rate, input-statistics shift, centroid shift) and steps a
+ * hysteresis alarm with a cool-down, so a drifting model raises one event per episode, not a storm.
+ */
+@Injectable()
+export class DriftService {
+  private readonly logger = new Logger(DriftService.name);
+  private readonly listeners: DriftListener[] = [];
+
+  constructor(
+    private readonly config: CloudConfig,
+    private readonly drift: DriftRepository,
+    private readonly predictions: PredictionRepository,
+    private readonly models: ModelRepository,
+  ) {}
+
+  onDrift(listener: DriftListener): void {
+    this.listeners.push(listener);
+  }
+
+  /** Checks every model version that received predictions within the last two windows. */
+  async sweep(now = Date.now()): Promise<DriftCheckResult[]> {
+    const since = new Date(now - 2 * this.windowMs);
+    const results: DriftCheckResult[] = [];
+    for (const { model } of await this.predictions.activeVersions(since)) {
+      try {
+        results.push(await this.check(model, now));
+      } catch (err) {
+        this.logger.error(`drift check of ${model.name}@${model.version} failed: ${(err as Error).stack ?? err}`);
+      }
+    }
+    const retention = this.config.rawRetentionHours * 3_600_000;
+    await this.predictions.prune(new Date(now - retention), new Date(now - Math.max(retention, 7 * 86_400_000)));
+    return results;
+  }
+
+  private get windowMs(): number {
+    return this.config.driftWindowSeconds * 1000;
+  }
+
+  /** Closed windows end on a bucket boundary. */
+  private lastClosedEnd(now: number): number {
+    const bucket = this.config.aggregateBucketSeconds * 1000;
+    return Math.floor(now / bucket) * bucket;
+  }
+
+  async check(model: ModelVersionRef, now = Date.now()): Promise<DriftCheckResult> {
+    const state = await this.drift.state(model);
+    const end = this.lastClosedEnd(now);
+    const settings = await this.settings(model);
+    if (!state.reference) {
+      const first = await this.predictions.firstBucket(model);
+      if (!first || first.getTime() + this.windowMs > end) return { model, status: 'no_reference_yet' };
+      const referenceEnd = new Date(first.getTime() + this.windowMs);
+      const reference = await this.window(model, first, referenceEnd);
+      if (!reference) return { model, status: 'no_reference_yet' };
+      await this.drift.saveState(model, { ...state, reference: reference.stats, referenceStart: first, referenceEnd, lastWindowEnd: referenceEnd });
+      this.logger.log(`${model.name}@${model.version}: reference window ${first.toISOString()} – ${referenceEnd.toISOString()} (${reference.stats.frames} frames)`);
+      return { model, status: 'reference_set' };
+    }
+    const start = end - this.windowMs;
+    if (start < state.referenceEnd!.getTime()) return { model, status: 'window_not_ready' };
+    if (state.lastWindowEnd && state.lastWindowEnd.getTime() >= end) return { model, status: 'already_checked' };
+    const current = await this.window(model, new Date(start), new Date(end));
+    if (!current) {
+      await this.drift.saveState(model, { ...state, lastWindowEnd: new Date(end) });
+      return { model, status: 'checked', findings: [] };
+    }
+    const findings = evaluateDrift(state.reference, current.stats, settings.thresholds);
+    const alarm = state.alarm ? DriftAlarm.fromJSON(state.alarm, settings.alarm) : new DriftAlarm(settings.alarm);
+    const step = alarm.observe(findings, end);
+    let event: DriftEventRecord | undefined;
+    if (step.fire) {
+      event = {
+        driftEventId: `drift_${randomBytes(8).toString('hex')}`,
+        model,
+        detectedAt: new Date(now).toISOString(),
+        window: { start: new Date(start).toISOString(), end: new Date(end).toISOString() },
+        reference: { kind: 'window', start: state.referenceStart!.toISOString(), end: state.referenceEnd!.toISOString() },
+        devices: current.devices,
+        evidence: toDriftEvidence(step.fire.findings),
+      };
+      await this.drift.insertEvent(event);
+      this.logger.warn(
+        `drift detected on ${model.name}@${model.version}: ${event.evidence.map((e) => `${e.metric} ${e.value.toFixed(3)} (threshold ${e.threshold})`).join(', ')}`,
+      );
+    }
+    await this.drift.saveState(model, { ...state, alarm: alarm.state, lastWindowEnd: new Date(end) });
+    if (event) {
+      for (const listener of this.listeners) await listener(event).catch((err: Error) => this.logger.error(`drift listener failed: ${err.message}`));
+    }
+    return { model, status: 'checked', findings, event };
+  }
+
+  events(filter: { model?: string; version?: number; since?: Date; limit: number }): Promise<DriftEventRecord[]> {
+    return this.drift.events(filter);
+  }
+
+  private async window(model: ModelVersionRef, from: Date, to: Date): Promise<{ stats: WindowStats; devices: string[] } | undefined> {
+    const rows = await this.predictions.aggregates({ model: model.name, version: model.version, from, to });
+    if (rows.length === 0) return undefined;
+    return { stats: mergeWindowStats(rows[0].stats, ...rows.slice(1).map((r) => r.stats)), devices: [...new Set(rows.map((r) => r.deviceId))].sort() };
+  }
+
+  /** Per-model thresholds and alarm options from the manifest's optional `drift` field, over the defaults. */
+  private async settings(model: ModelVersionRef): Promise<{ thresholds: ReturnType<typeof resolveDriftThresholds>; alarm: Partial<DriftAlarmOptions> }> {
+    const version = await this.models.getVersion(model.name, model.version);
+    const drift = ((version?.manifest as Record<string, unknown> | undefined)?.drift ?? {}) as { thresholds?: unknown; alarm?: Partial<DriftAlarmOptions> };
+    return {
+      thresholds: resolveDriftThresholds(drift.thresholds ?? {}),
+      alarm: { ...(this.config.driftAlarm ?? {}), ...(drift.alarm ?? {}) },
+    };
+  }
+}
