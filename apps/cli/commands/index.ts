@@ -4,6 +4,7 @@ import { registerDevices } from './devices';
 import { registerInfer } from './infer';
 import { registerLogin } from './login';
 import { registerModels } from './models';
+import { registerObserve } from './observe';
 import { registerStart } from './start';
 
 /** Every CLI command registers itself here; one file per command group. */
@@ -14,4 +15,5 @@ export function registerCommands(program: Command): void {
   registerInfer(program);
   registerDevices(program);
   registerDeploy(program);
+  registerObserve(program);
 }

@@ -112,7 +112,7 @@ export function registerModels(program: Command): void {
       const signed = SignedManifestSchema.parse({ manifest: version.manifest, signature: version.signature });
       const publicKey = options.publicKey
         ? await readFile(options.publicKey, 'utf8')
-        : (await api.get<{ keys: Array<{ keyId: string; publicKeyPem: string }> }>(apiPaths.keys())).keys.find((k) => k.keyId === signed.signature.keyId)?.publicKeyPem;
+        : (await api.get<{ keys: Array<{ keyId: string; publicKey: string }> }>(apiPaths.keys())).keys.find((k) => k.keyId === signed.signature.keyId)?.publicKey;
       if (!publicKey || !verifySignedManifest(signed, publicKey)) throw new Error(`the manifest of ${name}@${version.version} has no valid signature`);
       await mkdir(dir, { recursive: true });
       for (const file of signed.manifest.files) {

@@ -30,6 +30,7 @@ const cloudEnvSchema = z.object({
   EDGELOOP_DRIFT_CONFIRM_WINDOWS: z.coerce.number().int().min(1).max(100).optional(),
   EDGELOOP_DRIFT_COOLDOWN_SECONDS: z.coerce.number().int().min(0).max(30 * 86_400).optional(),
   EDGELOOP_DRIFT_CHECK_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
+  EDGELOOP_ROLLOUT_WAVE_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(7 * 86_400).default(600),
   EDGELOOP_ROLLOUT_TICK_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
   S3_ENDPOINT: z.string().min(1).optional(),
   S3_PORT: port.optional(),
@@ -72,6 +73,8 @@ export class CloudConfig {
   readonly mqttPublicUrl?: string;
   readonly publicUrl?: string;
   readonly rolloutTickMs: number;
+  /** A device that has not reported active (or failed) this long after its desired state counts as failed. */
+  readonly rolloutWaveTimeoutSeconds: number;
   readonly aggregateBucketSeconds: number;
   readonly rawRetentionHours: number;
   readonly ingestConcurrency: number;
@@ -106,6 +109,7 @@ export class CloudConfig {
     this.mqttPublicUrl = env.EDGELOOP_MQTT_PUBLIC_URL;
     this.publicUrl = env.EDGELOOP_PUBLIC_URL;
     this.rolloutTickMs = env.EDGELOOP_ROLLOUT_TICK_MS;
+    this.rolloutWaveTimeoutSeconds = env.EDGELOOP_ROLLOUT_WAVE_TIMEOUT_SECONDS;
     this.aggregateBucketSeconds = env.EDGELOOP_AGGREGATE_BUCKET_SECONDS;
     this.rawRetentionHours = env.EDGELOOP_RAW_RETENTION_HOURS;
     this.ingestConcurrency = env.EDGELOOP_INGEST_CONCURRENCY;

@@ -1,5 +1,6 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { PublicKeysResponse } from '@edgeloop/contracts';
 import { ManifestSigner } from '../repositories/manifest-signer';
 
 @ApiTags('keys')
@@ -9,7 +10,8 @@ export class KeysController {
 
   @Get()
   @ApiOperation({ summary: 'The ed25519 public key that verifies manifest and desired-state signatures' })
-  list() {
-    return { keys: [this.signer.publicKey()] };
+  list(): PublicKeysResponse {
+    const key = this.signer.publicKey();
+    return { keys: [{ keyId: key.keyId, alg: key.alg, publicKey: key.publicKeyPem }] };
   }
 }

@@ -72,7 +72,7 @@ describe('model registry over HTTP (real S3-protocol server and SQL)', () => {
 
     it('stores the signed manifest in S3 and the signature verifies with the served public key', async () => {
       const keys = (await (await fetch(`${fx.url}/api/v1/keys`)).json()) as any;
-      const key = createPublicKey(keys.keys[0].publicKeyPem);
+      const key = createPublicKey(keys.keys[0].publicKey);
       expect(v1.signature.keyId).toBe(keys.keys[0].keyId);
       const ok = verify(null, Buffer.from(canonicalJson(v1.manifest)), key, Buffer.from(v1.signature.value, 'base64'));
       expect(ok).toBe(true);

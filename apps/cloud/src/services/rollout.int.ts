@@ -53,7 +53,7 @@ describe.each(['embedded', 'mosquitto'] as const)('rollouts and device access on
 
   beforeAll(async () => {
     fx = await startCloudFixture({ broker });
-    publicKey = (await json(fetch(`${fx.url}/api/v1/keys`))).keys[0].publicKeyPem;
+    publicKey = (await json(fetch(`${fx.url}/api/v1/keys`))).keys[0].publicKey;
     const labels = ['ann', 'ben'];
     for (const [i, head] of [makeHead(labels, 1), makeHead(labels, 2), makeHead(labels, 3)].entries()) {
       const res = await fx.api('/api/v1/models/face-id/versions', { method: 'POST', body: uploadForm({ ...baseFiles, head }, { labels }) });
@@ -183,7 +183,7 @@ describe('a rollout in progress survives a cloud restart', () => {
   const sims: SimDevice[] = [];
 
   beforeAll(async () => {
-    fx = await startCloudFixture({ broker: 'embedded', persistentSql: true });
+    fx = await startCloudFixture({ broker: 'embedded', persistentSql: true, env: { EDGELOOP_ROLLOUT_WAVE_TIMEOUT_SECONDS: '4' } });
   }, 30_000);
   afterAll(async () => {
     for (const sim of sims) await sim.stop();
@@ -196,7 +196,7 @@ describe('a rollout in progress survives a cloud restart', () => {
       const res = await fx.api('/api/v1/models/m/versions', { method: 'POST', body: uploadForm({ ...baseFiles, head: makeHead(labels, seed) }, { labels }) });
       expect(res.status).toBe(201);
     }
-    const publicKey = (await json(fetch(`${fx.url}/api/v1/keys`))).keys[0].publicKeyPem;
+    const publicKey = (await json(fetch(`${fx.url}/api/v1/keys`))).keys[0].publicKey;
     const ids = ['r1', 'r2', 'r3'];
     const passwords = new Map<string, string>();
     for (const id of ids) {
@@ -225,4 +225,15 @@ describe('a rollout in progress survives a cloud restart', () => {
     expect(done.status).toBe('completed');
     expect(sims.map((s) => s.running?.version)).toEqual([2, 2, 2]);
   }, 60_000);
+
+  it('fails a wave whose device never reports, after the wave timeout', async () => {
+    const body = await json(fx.api('/api/v1/devices', { method: 'POST', body: JSON.stringify({ id: 'silent', name: 'silent', group: 'quiet' }), headers: { 'content-type': 'application/json' } }));
+    expect(body.device.id).toBe('silent');
+    const created = await json(
+      fx.api('/api/v1/deployments', { method: 'POST', body: JSON.stringify({ model: 'm@1', target: { group: 'quiet' } }), headers: { 'content-type': 'application/json' } }),
+    );
+    const done = await eventually(() => json(fx.api(`/api/v1/deployments/${created.id}`)), (d) => d.status !== 'in_progress', 20_000);
+    expect(done.status).toBe('failed');
+    expect(done.reason).toMatch(/timeout: the device never reported within 4 s/);
+  }, 30_000);
 });

@@ -10,6 +10,7 @@ import {
   type UnsignedDesiredState,
 } from '@edgeloop/contracts';
 import { randomBytes } from 'node:crypto';
+import { CloudConfig } from '../config/cloud.config';
 import { SqlDatabase, type SqlExecutor } from '../database/sql-database';
 import { BadRequestError, ConflictError, NotFoundError } from '../errors/domain.errors';
 import { DeviceChannel } from '../mqtt/device-channel';
@@ -40,6 +41,7 @@ export class RolloutService {
   private readonly logger = new Logger(RolloutService.name);
 
   constructor(
+    private readonly config: CloudConfig,
     private readonly db: SqlDatabase,
     private readonly deployments: DeploymentRepository,
     private readonly devices: DeviceRepository,
@@ -160,7 +162,16 @@ export class RolloutService {
       if (device.phase !== 'sent' && device.phase !== 'active') continue;
       const summary = await this.devices.get(device.deviceId, tx);
       const reported = summary?.reported;
-      if (!reported) continue;
+      if (!reported) {
+        const sent = device.desiredAt?.getTime() ?? 0;
+        if (device.phase === 'sent' && sent > 0 && Date.now() - sent > this.config.rolloutWaveTimeoutSeconds * 1000) {
+          const reason = `timeout: the device never reported within ${this.config.rolloutWaveTimeoutSeconds} s`;
+          await this.deployments.setDevicePhase(tx, deployment.id, device.deviceId, 'failed', reason);
+          device.phase = 'failed';
+          device.reason = reason;
+        }
+        continue;
+      }
       const runsTarget = reported.running?.name === deployment.model.name && reported.running.version === deployment.model.version;
       const sentAt = device.desiredAt?.getTime() ?? 0;
       if (reported.state === 'failed' && reported.deploymentId === deployment.id && reported.ts >= sentAt - 1000) {
@@ -171,6 +182,11 @@ export class RolloutService {
       } else if (reported.state === 'active' && runsTarget && device.phase === 'sent') {
         await this.deployments.setDevicePhase(tx, deployment.id, device.deviceId, 'active');
         device.phase = 'active';
+      } else if (device.phase === 'sent' && sentAt > 0 && Date.now() - sentAt > this.config.rolloutWaveTimeoutSeconds * 1000) {
+        const reason = `timeout: no active report within ${this.config.rolloutWaveTimeoutSeconds} s (last state ${reported.state})`;
+        await this.deployments.setDevicePhase(tx, deployment.id, device.deviceId, 'failed', reason);
+        device.phase = 'failed';
+        device.reason = reason;
       } else if (device.phase === 'active' && !runsTarget) {
         await this.deployments.setDevicePhase(tx, deployment.id, device.deviceId, 'failed', 'no longer runs the deployed version');
         device.phase = 'failed';

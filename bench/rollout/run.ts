@@ -1,0 +1,223 @@
+/**
+ * Rollout benchmark (not a test): a real cloud (its production entry point as a child process, embedded
+ * aedes broker, PGlite, Redis, s3rver) and a fleet of lightweight simulated devices speaking the real
+ * protocol on loopback, all provisioned through the API. Measures how long a deployment with strategy
+ * `all` takes to converge for 200 and 1,000 devices, and the bytes a device downloads for a head-only
+ * update against the full bundle. Prints a table and writes bench/results/rollout.json.
+ *
+ *   npm run bench:rollout
+ *
+ * BENCH_ROLLOUT_SIZES=200,1000  BENCH_ROLLOUT_RUNS=3  BENCH_ROLLOUT_TICK_MS=250  BENCH_ROLLOUT_APPLY_MS=50
+ * BENCH_ROLLOUT_DOWNLOADERS=20  BENCH_ROLLOUT_IDENTITIES=50
+ * BENCH_ROLLOUT_PROFILE=0 skips the extra run at the largest size in which the cloud is probed (SQL, service
+ * calls) and CPU-profiled (summary in the results; BENCH_ROLLOUT_PROFILE_DIR keeps the .cpuprofile)
+ */
+import { ApiClient } from '@edgeloop/client';
+import { apiPaths } from '@edgeloop/contracts';
+import { startRedis, startS3, type RedisServer, type S3Server } from '@edgeloop/harness';
+import { execFileSync } from 'node:child_process';
+import { createPublicKey } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { BenchDevice } from './bench-device';
+import { uploadVersions } from './bundle';
+import { startRolloutCloud, type RolloutCloud } from './cloud-process';
+import { CloudProfiler, type ProfileSummary } from './cloud-profiler';
+import { measureConvergence, type ConvergenceContext, type ConvergenceRun, type ConvergenceTracker } from './convergence';
+import { measureDownloads, type DownloadRun } from './downloads';
+import { Fleet, type JoinTiming } from './fleet';
+import { machine } from './report';
+import { printSummary, resultsDocument } from './summary';
+
+const BUCKET = 'edgeloop';
+const MODEL = 'face-id';
+const FLEET_GROUP = 'fleet';
+const DOWNLOADER_GROUP = 'dl';
+
+const out = (line = '') => process.stdout.write(`${line}\n`);
+
+export interface BenchSettings {
+  sizes: number[];
+  runs: number;
+  tickMs: number;
+  applyMs: number;
+  downloaders: number;
+  identities: number;
+  profile: boolean;
+}
+
+function settingsFromEnv(): BenchSettings {
+  const int = (name: string, fallback: number, min: number) => {
+    const value = Number(process.env[name] ?? fallback);
+    if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be an integer ≥ ${min}`);
+    return value;
+  };
+  const sizes = (process.env.BENCH_ROLLOUT_SIZES ?? '200,1000').split(',').map((s) => Number(s.trim()));
+  if (sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('BENCH_ROLLOUT_SIZES is a list of device counts');
+  return {
+    sizes: [...sizes].sort((a, b) => a - b),
+    runs: int('BENCH_ROLLOUT_RUNS', 3, 1),
+    tickMs: int('BENCH_ROLLOUT_TICK_MS', 250, 100),
+    applyMs: int('BENCH_ROLLOUT_APPLY_MS', 50, 0),
+    downloaders: int('BENCH_ROLLOUT_DOWNLOADERS', 20, 1),
+    identities: int('BENCH_ROLLOUT_IDENTITIES', 50, 1),
+    profile: process.env.BENCH_ROLLOUT_PROFILE !== '0',
+  };
+}
+
+async function main(): Promise<void> {
+  const benchStarted = performance.now();
+  const loadBefore = os.loadavg();
+  const settings = settingsFromEnv();
+  const root = repoRoot();
+  const workDir = mkdtempSync(path.join(os.tmpdir(), 'edgeloop-bench-rollout-'));
+  const cloudTmpDir = path.join(workDir, 'cloud-tmp');
+  mkdirSync(cloudTmpDir);
+  let redis: RedisServer | undefined;
+  let s3: S3Server | undefined;
+  let cloud: RolloutCloud | undefined;
+  let fleet: Fleet | undefined;
+  let stopped = false;
+  const stopAll = async () => {
+    if (stopped) return;
+    stopped = true;
+    await fleet?.stop();
+    await cloud?.stop();
+    await s3?.stop();
+    await redis?.stop();
+    rmSync(workDir, { recursive: true, force: true });
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    void stopAll().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  try {
+    [redis, s3] = await Promise.all([startRedis({ appendOnly: false }), startS3({ buckets: [BUCKET] })]);
+    const profiler = settings.profile ? new CloudProfiler(process.env.BENCH_ROLLOUT_PROFILE_DIR ?? path.join(workDir, 'profiles')) : undefined;
+    cloud = await startRolloutCloud({
+      mainJs: path.join(__dirname, '..', '..', 'apps', 'cloud', 'src', 'main.js'),
+      cwd: root,
+      s3,
+      redis,
+      tmpDir: cloudTmpDir,
+      rolloutTickMs: settings.tickMs,
+      preload: profiler?.preload,
+    });
+    profiler?.attach(cloud.child);
+    out(`cloud: pid ${cloud.pid} on ${cloud.url}, broker ${cloud.mqttUrl}, rollout tick ${settings.tickMs} ms; Redis ${redis.url}; s3rver ${s3.url} (in this process)`);
+    const api = new ApiClient({ baseUrl: cloud.url, token: cloud.adminToken, timeoutMs: 120_000 });
+    const { keys } = await api.get<{ keys: Array<{ publicKey: string }> }>(apiPaths.keys());
+    const publicKey = createPublicKey(keys[0].publicKey);
+
+    const versionCount = Math.max(2, settings.sizes.length * settings.runs + (settings.profile ? 1 : 0));
+    const uploadDir = path.join(workDir, 'bundle');
+    mkdirSync(uploadDir);
+    let started = performance.now();
+    const versions = await uploadVersions(api, path.join(root, 'models', 'base'), uploadDir, MODEL, versionCount, settings.identities);
+    out(`registered ${MODEL}@1..${versionCount} (base bundle + a head of ${settings.identities} identities each) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+
+    let tracker: ConvergenceTracker | null = null;
+    fleet = new Fleet({
+      api,
+      cloudUrl: cloud.url,
+      mqttUrl: cloud.mqttUrl,
+      publicKey,
+      applyMs: settings.applyMs,
+      onProgress: (device) => tracker?.onProgress(device),
+    });
+    const context = (group: string, devices: BenchDevice[]): ConvergenceContext => ({ api, group, devices, track: (t) => (tracker = t) });
+
+    const joins: Array<JoinTiming & { group: string }> = [];
+    const convergence: ConvergenceRun[] = [];
+    let profile: (ProfileSummary & { run: ConvergenceRun }) | undefined;
+    let next = 0;
+    for (const size of settings.sizes) {
+      const have = fleet.devices.filter((d) => d.id.startsWith(`${FLEET_GROUP}-`)).length;
+      if (size > have) {
+        const { timing } = await fleet.join(FLEET_GROUP, size - have);
+        joins.push({ group: FLEET_GROUP, ...timing });
+        out(
+          `fleet: +${timing.devices} devices provisioned in ${(timing.provisionMs / 1000).toFixed(1)} s, connected in ${(timing.connectMs / 1000).toFixed(1)} s, listed online after ${(timing.settledMs / 1000).toFixed(1)} s more`,
+        );
+      }
+      const devices = fleet.devices.filter((d) => d.id.startsWith(`${FLEET_GROUP}-`)).slice(0, size);
+      const profiling = profiler !== undefined && size === settings.sizes.at(-1);
+      for (let run = 1; run <= settings.runs + (profiling ? 1 : 0); run++) {
+        const model = versions[next++].ref;
+        // one more run at the largest size, with the cloud probed and profiled; not among the timed runs
+        const profiled = profiling && run > settings.runs;
+        if (profiled) await profiler.start();
+        const result = await measureConvergence(context(FLEET_GROUP, devices), model);
+        if (profiled) profile = { ...(await profiler.stop()), run: result };
+        else convergence.push(result);
+        out(
+          `N=${size} ${profiled ? 'profiled run' : `run ${run}`} (${result.model}): POST ${Math.round(result.postMs)} ms; from its answer: all received ${Math.round(result.allReceivedMs)} ms, ` +
+            `all active ${Math.round(result.allActiveMs)} ms, completed ${Math.round(result.completedTickMs)}–${Math.round(result.completedSeenMs)} ms` +
+            (result.failures.length ? `; FAILURES: ${result.failures.slice(0, 3).join('; ')}` : ''),
+        );
+        await fleet.settled(FLEET_GROUP, devices, model);
+      }
+    }
+
+    started = performance.now();
+    const { devices: downloaders, timing } = await fleet.join(DOWNLOADER_GROUP, settings.downloaders, path.join(workDir, 'caches'));
+    joins.push({ group: DOWNLOADER_GROUP, ...timing });
+    const downloads: DownloadRun[] = [];
+    for (const version of versions.slice(0, 2)) {
+      const run = await measureDownloads(context(DOWNLOADER_GROUP, downloaders), version.ref);
+      downloads.push(run);
+      out(`downloaders: ${run.model} → ${run.bytesPerDevice.median} bytes per device (${run.fetchedPerDevice} blobs fetched, ${run.cacheHitsPerDevice} cached), all active ${Math.round(run.convergence.allActiveMs)} ms`);
+      await fleet.settled(DOWNLOADER_GROUP, downloaders, version.ref);
+    }
+
+    const results = resultsDocument({
+      settings,
+      source: sourceState(root),
+      machine: machine(loadBefore),
+      versions,
+      joins,
+      convergence,
+      downloads,
+      profile,
+      cloudLog: cloud.logTail(),
+      benchSeconds: (performance.now() - benchStarted) / 1000,
+    });
+    const resultFile = path.join(root, 'bench', 'results', 'rollout.json');
+    writeFileSync(resultFile, `${JSON.stringify(results, null, 2)}\n`);
+    printSummary(results, out);
+    out(`wrote ${path.relative(root, resultFile)} in ${results.benchSeconds} s`);
+  } finally {
+    await stopAll();
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  }
+}
+
+/** The commit under test and how many files of apps/ and libs/ differ from it (the cloud is built from the working tree). */
+function sourceState(root: string): { commit: string | null; uncommittedFilesInAppsAndLibs: number | null } {
+  try {
+    const git = (...args: string[]) => execFileSync('git', ['-C', root, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const changed = git('status', '--porcelain', '--', 'apps', 'libs').split('\n').filter(Boolean).length;
+    return { commit: git('rev-parse', 'HEAD').trim(), uncommittedFilesInAppsAndLibs: changed };
+  } catch {
+    return { commit: null, uncommittedFilesInAppsAndLibs: null };
+  }
+}
+
+/** The repository root: the nearest folder above this file whose package.json is edgeloop's. */
+function repoRoot(): string {
+  for (let dir = __dirname; path.dirname(dir) !== dir; dir = path.dirname(dir)) {
+    const manifest = path.join(dir, 'package.json');
+    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'edgeloop') return dir;
+  }
+  return process.cwd();
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench:rollout failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exitCode = 1;
+});
