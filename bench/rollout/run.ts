@@ -1,7 +1,7 @@
 /**
  * Rollout benchmark (not a test): a real cloud (its production entry point as a child process, embedded
  * aedes broker, PGlite, Redis, s3rver) and a fleet of lightweight simulated devices speaking the real
- * protocol on loopback, all provisioned through the API. Measures how long a deployment with strategy
+ * protocol on loopback (in a worker thread), all provisioned through the API. Measures how long a deployment with strategy
  * `all` takes to converge for 200 and 1,000 devices, and the bytes a device downloads for a head-only
  * update against the full bundle. Prints a table and writes bench/results/rollout.json.
  *
@@ -9,26 +9,25 @@
  *
  * BENCH_ROLLOUT_SIZES=200,1000  BENCH_ROLLOUT_RUNS=3  BENCH_ROLLOUT_TICK_MS=250  BENCH_ROLLOUT_APPLY_MS=50
  * BENCH_ROLLOUT_DOWNLOADERS=20  BENCH_ROLLOUT_IDENTITIES=50
- * BENCH_ROLLOUT_PROFILE=0 skips the extra run at the largest size in which the cloud is probed (SQL, service
- * calls) and CPU-profiled (summary in the results; BENCH_ROLLOUT_PROFILE_DIR keeps the .cpuprofile)
+ * Every run is probed inside the cloud (SQL statements, service calls, rollout ticks: cloud-probe-hook.ts);
+ * one more run at the largest size also CPU-profiles it (summary in the results; BENCH_ROLLOUT_PROFILE=0
+ * skips that run, BENCH_ROLLOUT_PROFILE_DIR keeps the .cpuprofile)
  */
 import { ApiClient } from '@edgeloop/client';
 import { apiPaths } from '@edgeloop/contracts';
 import { startRedis, startS3, type RedisServer, type S3Server } from '@edgeloop/harness';
 import { execFileSync } from 'node:child_process';
-import { createPublicKey } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { BenchDevice } from './bench-device';
 import { uploadVersions } from './bundle';
 import { startRolloutCloud, type RolloutCloud } from './cloud-process';
-import { CloudProfiler, type ProfileSummary } from './cloud-profiler';
-import { measureConvergence, type ConvergenceContext, type ConvergenceRun, type ConvergenceTracker } from './convergence';
+import { breakdown, CloudProbe, detail, type CloudDetail } from './cloud-probe';
+import { measureConvergence, type ConvergenceContext, type ConvergenceRun } from './convergence';
 import { measureDownloads, type DownloadRun } from './downloads';
 import { Fleet, type JoinTiming } from './fleet';
-import { machine } from './report';
+import { cpuCalibrationMs, machine } from './report';
 import { printSummary, resultsDocument } from './summary';
 
 const BUCKET = 'edgeloop';
@@ -70,6 +69,7 @@ function settingsFromEnv(): BenchSettings {
 async function main(): Promise<void> {
   const benchStarted = performance.now();
   const loadBefore = os.loadavg();
+  const calibrationBefore = cpuCalibrationMs();
   const settings = settingsFromEnv();
   const root = repoRoot();
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'edgeloop-bench-rollout-'));
@@ -97,7 +97,7 @@ async function main(): Promise<void> {
 
   try {
     [redis, s3] = await Promise.all([startRedis({ appendOnly: false }), startS3({ buckets: [BUCKET] })]);
-    const profiler = settings.profile ? new CloudProfiler(process.env.BENCH_ROLLOUT_PROFILE_DIR ?? path.join(workDir, 'profiles')) : undefined;
+    const probe = new CloudProbe(process.env.BENCH_ROLLOUT_PROFILE_DIR ?? path.join(workDir, 'profiles'));
     cloud = await startRolloutCloud({
       mainJs: path.join(__dirname, '..', '..', 'apps', 'cloud', 'src', 'main.js'),
       cwd: root,
@@ -105,67 +105,60 @@ async function main(): Promise<void> {
       redis,
       tmpDir: cloudTmpDir,
       rolloutTickMs: settings.tickMs,
-      preload: profiler?.preload,
+      preload: probe.preload,
     });
-    profiler?.attach(cloud.child);
+    probe.attach(cloud.child);
     out(`cloud: pid ${cloud.pid} on ${cloud.url}, broker ${cloud.mqttUrl}, rollout tick ${settings.tickMs} ms; Redis ${redis.url}; s3rver ${s3.url} (in this process)`);
     const api = new ApiClient({ baseUrl: cloud.url, token: cloud.adminToken, timeoutMs: 120_000 });
     const { keys } = await api.get<{ keys: Array<{ publicKey: string }> }>(apiPaths.keys());
-    const publicKey = createPublicKey(keys[0].publicKey);
 
     const versionCount = Math.max(2, settings.sizes.length * settings.runs + (settings.profile ? 1 : 0));
     const uploadDir = path.join(workDir, 'bundle');
     mkdirSync(uploadDir);
-    let started = performance.now();
+    const started = performance.now();
     const versions = await uploadVersions(api, path.join(root, 'models', 'base'), uploadDir, MODEL, versionCount, settings.identities);
     out(`registered ${MODEL}@1..${versionCount} (base bundle + a head of ${settings.identities} identities each) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
-    let tracker: ConvergenceTracker | null = null;
-    fleet = new Fleet({
-      api,
-      cloudUrl: cloud.url,
-      mqttUrl: cloud.mqttUrl,
-      publicKey,
-      applyMs: settings.applyMs,
-      onProgress: (device) => tracker?.onProgress(device),
-    });
-    const context = (group: string, devices: BenchDevice[]): ConvergenceContext => ({ api, group, devices, track: (t) => (tracker = t) });
+    fleet = new Fleet({ api, cloudUrl: cloud.url, mqttUrl: cloud.mqttUrl, publicKeyPem: keys[0].publicKey, applyMs: settings.applyMs });
+    const context = (group: string, ids: string[]): ConvergenceContext => ({ api, fleet: fleet!, group, ids });
 
     const joins: Array<JoinTiming & { group: string }> = [];
     const convergence: ConvergenceRun[] = [];
-    let profile: (ProfileSummary & { run: ConvergenceRun }) | undefined;
+    let profile: (CloudDetail & { run: ConvergenceRun }) | undefined;
     let next = 0;
     for (const size of settings.sizes) {
-      const have = fleet.devices.filter((d) => d.id.startsWith(`${FLEET_GROUP}-`)).length;
+      const have = fleet.ids(FLEET_GROUP).length;
       if (size > have) {
-        const { timing } = await fleet.join(FLEET_GROUP, size - have);
+        const timing = await fleet.join(FLEET_GROUP, size - have);
         joins.push({ group: FLEET_GROUP, ...timing });
         out(
           `fleet: +${timing.devices} devices provisioned in ${(timing.provisionMs / 1000).toFixed(1)} s, connected in ${(timing.connectMs / 1000).toFixed(1)} s, listed online after ${(timing.settledMs / 1000).toFixed(1)} s more`,
         );
       }
-      const devices = fleet.devices.filter((d) => d.id.startsWith(`${FLEET_GROUP}-`)).slice(0, size);
-      const profiling = profiler !== undefined && size === settings.sizes.at(-1);
+      const ids = fleet.ids(FLEET_GROUP).slice(0, size);
+      const profiling = settings.profile && size === settings.sizes.at(-1);
       for (let run = 1; run <= settings.runs + (profiling ? 1 : 0); run++) {
         const model = versions[next++].ref;
-        // one more run at the largest size, with the cloud probed and profiled; not among the timed runs
+        // one more run at the largest size with a CPU profile of the cloud: not among the timed runs
         const profiled = profiling && run > settings.runs;
-        if (profiled) await profiler.start();
-        const result = await measureConvergence(context(FLEET_GROUP, devices), model);
-        if (profiled) profile = { ...(await profiler.stop()), run: result };
+        await probe.start({ cpuProfile: profiled });
+        const result = await measureConvergence(context(FLEET_GROUP, ids), model);
+        const probed = await probe.stop();
+        result.cloud = breakdown(probed.message, result.answeredAt);
+        if (profiled) profile = { ...detail(probed), run: result };
         else convergence.push(result);
         out(
           `N=${size} ${profiled ? 'profiled run' : `run ${run}`} (${result.model}): POST ${Math.round(result.postMs)} ms; from its answer: all received ${Math.round(result.allReceivedMs)} ms, ` +
             `all active ${Math.round(result.allActiveMs)} ms, completed ${Math.round(result.completedTickMs)}–${Math.round(result.completedSeenMs)} ms` +
             (result.failures.length ? `; FAILURES: ${result.failures.slice(0, 3).join('; ')}` : ''),
         );
-        await fleet.settled(FLEET_GROUP, devices, model);
+        await fleet.settled(FLEET_GROUP, ids, model);
       }
     }
 
-    started = performance.now();
-    const { devices: downloaders, timing } = await fleet.join(DOWNLOADER_GROUP, settings.downloaders, path.join(workDir, 'caches'));
+    const timing = await fleet.join(DOWNLOADER_GROUP, settings.downloaders, path.join(workDir, 'caches'));
     joins.push({ group: DOWNLOADER_GROUP, ...timing });
+    const downloaders = fleet.ids(DOWNLOADER_GROUP);
     const downloads: DownloadRun[] = [];
     for (const version of versions.slice(0, 2)) {
       const run = await measureDownloads(context(DOWNLOADER_GROUP, downloaders), version.ref);
@@ -177,7 +170,7 @@ async function main(): Promise<void> {
     const results = resultsDocument({
       settings,
       source: sourceState(root),
-      machine: machine(loadBefore),
+      machine: machine(loadBefore, calibrationBefore),
       versions,
       joins,
       convergence,

@@ -1,0 +1,106 @@
+import { ApiClient } from '@edgeloop/client';
+import { apiPaths, type DeploymentResponse, type DeviceSummary, type ModelVersionRef } from '@edgeloop/contracts';
+import type { CloudBreakdown } from './cloud-probe';
+import type { Fleet } from './fleet';
+import { percentiles, wallMs, type Percentiles } from './report';
+
+const CONVERGE_TIMEOUT_MS = 120_000;
+/** Each poll costs the cloud ~50 ms at 1,000 devices (the answer lists every device): not more often. */
+const COMPLETION_POLL_MS = 200;
+
+/** One deployment with strategy `all` to a group, timed from the `POST /api/v1/deployments` answer. */
+export interface ConvergenceRun {
+  devices: number;
+  model: string;
+  deploymentId: string;
+  /** Wall clock of the POST answer (ms since the epoch), the origin of every other time. */
+  answeredAt: number;
+  /** `POST /api/v1/deployments` request → answer (the cloud publishes every desired state before it answers). */
+  postMs: number;
+  /** (a) the last device received its desired state; negative when that happened before the answer. */
+  allReceivedMs: number;
+  /** (b) the last device sent its `active` report. */
+  allActiveMs: number;
+  /** (c) the deployment reads `completed`: start of the rollout tick that completed it (SQL `now()`) … */
+  completedTickMs: number;
+  /** … and the first poll (every 200 ms once every device is active) that read `completed`. */
+  completedSeenMs: number;
+  /** Per device, from the answer: desired state received, `active` sent, `active` taken by the cloud's MQTT handler, marked active by a rollout tick. */
+  perDevice: {
+    receivedMs: Percentiles;
+    activeSentMs: Percentiles;
+    activeTakenMs: Percentiles;
+    markedActiveMs: Percentiles;
+  };
+  /** Rollout ticks that saw at least one device become active (distinct `updatedAt` of the device rows). */
+  ticksMarkingDevices: number;
+  /** CPU time the simulators spent on receipt (JSON, schema, two Ed25519 signatures), summed over devices. */
+  simulatorCheckMsTotal: number;
+  /** Median size of the desired-state message a device received. */
+  desiredStateBytes: number;
+  failures: string[];
+  /** Where the cloud spent the run, from the probe loaded into it. */
+  cloud?: CloudBreakdown;
+}
+
+export interface ConvergenceContext {
+  api: ApiClient;
+  fleet: Fleet;
+  group: string;
+  ids: string[];
+}
+
+/** Deploys `model` with strategy `all` to the group and times (a), (b), (c) from the POST answer. */
+export async function measureConvergence(ctx: ConvergenceContext, model: ModelVersionRef): Promise<ConvergenceRun> {
+  const { api, fleet, group, ids } = ctx;
+  await fleet.track(ids, model);
+  const requested = wallMs();
+  const created = await api.post<DeploymentResponse>(apiPaths.deployments(), {
+    model: `${model.name}@${model.version}`,
+    target: { group },
+    strategy: { type: 'all' },
+  });
+  const t0 = wallMs();
+  if (created.devices.length !== ids.length) throw new Error(`the deployment targets ${created.devices.length} devices, the group has ${ids.length}`);
+  const snapshot = await fleet.converged(CONVERGE_TIMEOUT_MS);
+  if (!snapshot.converged) {
+    throw new Error(`${model.name}@${model.version} did not converge in ${CONVERGE_TIMEOUT_MS} ms: ${snapshot.received.length} received, ${snapshot.active.length} active, ${snapshot.failed.length} failed of ${snapshot.expected}`);
+  }
+  let deployment: DeploymentResponse;
+  for (;;) {
+    deployment = await api.get<DeploymentResponse>(apiPaths.deployment(created.id));
+    if (!['pending', 'in_progress', 'rolling_back'].includes(deployment.status)) break;
+    if (wallMs() - t0 > CONVERGE_TIMEOUT_MS) throw new Error(`deployment ${created.id} still ${deployment.status} after ${CONVERGE_TIMEOUT_MS} ms`);
+    await new Promise((r) => setTimeout(r, COMPLETION_POLL_MS));
+  }
+  const completedSeen = wallMs();
+  const { devices: listed } = await api.get<{ devices: DeviceSummary[] }>(`${apiPaths.devices()}?group=${encodeURIComponent(group)}`);
+  const inRun = new Set(ids);
+  const taken = listed.filter((d) => inRun.has(d.id) && d.lastSeenAt).map((d) => Date.parse(d.lastSeenAt!) - t0);
+  const marked = deployment.devices.filter((d) => d.phase === 'active').map((d) => Date.parse(d.updatedAt));
+  const failures = [
+    ...snapshot.failed.map(([id, why]) => `${id}: ${why}`),
+    ...(deployment.status === 'completed' ? [] : [`deployment ${deployment.status}: ${deployment.reason ?? ''}`]),
+  ];
+  return {
+    devices: ids.length,
+    model: `${model.name}@${model.version}`,
+    deploymentId: created.id,
+    answeredAt: t0,
+    postMs: t0 - requested,
+    allReceivedMs: Math.max(...snapshot.received) - t0,
+    allActiveMs: Math.max(...snapshot.active) - t0,
+    completedTickMs: Date.parse(deployment.updatedAt) - t0,
+    completedSeenMs: completedSeen - t0,
+    perDevice: {
+      receivedMs: percentiles(snapshot.received.map((t) => t - t0)),
+      activeSentMs: percentiles(snapshot.active.map((t) => t - t0)),
+      activeTakenMs: percentiles(taken),
+      markedActiveMs: percentiles(marked.map((t) => t - t0)),
+    },
+    ticksMarkingDevices: new Set(marked).size,
+    simulatorCheckMsTotal: snapshot.checkMsTotal,
+    desiredStateBytes: snapshot.desiredBytesMedian,
+    failures,
+  };
+}
