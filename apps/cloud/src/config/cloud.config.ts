@@ -29,6 +29,7 @@ const cloudEnvSchema = z.object({
   EDGELOOP_DRIFT_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(300),
   EDGELOOP_DRIFT_CONFIRM_WINDOWS: z.coerce.number().int().min(1).max(100).optional(),
   EDGELOOP_DRIFT_COOLDOWN_SECONDS: z.coerce.number().int().min(0).max(30 * 86_400).optional(),
+  EDGELOOP_DRIFT_LATENESS_SECONDS: z.coerce.number().min(0).max(3600).optional(),
   EDGELOOP_DRIFT_CHECK_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
   EDGELOOP_ROLLOUT_WAVE_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(7 * 86_400).default(600),
   EDGELOOP_ROLLOUT_TICK_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
@@ -82,6 +83,8 @@ export class CloudConfig {
   readonly workers: boolean;
   readonly driftWindowSeconds: number;
   readonly driftCheckSeconds: number;
+  /** How long after a window ends its late batches may still arrive; default two buckets. */
+  readonly driftLatenessSeconds: number;
   /** Deployment-wide drift alarm options (per-model ones come from the manifest's `drift` field). */
   readonly driftAlarm?: { confirmWindows?: number; cooldownMs?: number };
   readonly s3?: { endPoint: string; port?: number; useSSL: boolean; accessKey: string; secretKey: string; region: string };
@@ -116,6 +119,7 @@ export class CloudConfig {
     this.workers = env.EDGELOOP_WORKERS;
     this.driftWindowSeconds = env.EDGELOOP_DRIFT_WINDOW_SECONDS;
     this.driftCheckSeconds = env.EDGELOOP_DRIFT_CHECK_SECONDS;
+    this.driftLatenessSeconds = env.EDGELOOP_DRIFT_LATENESS_SECONDS ?? 2 * env.EDGELOOP_AGGREGATE_BUCKET_SECONDS;
     this.driftAlarm = {
       ...(env.EDGELOOP_DRIFT_CONFIRM_WINDOWS !== undefined ? { confirmWindows: env.EDGELOOP_DRIFT_CONFIRM_WINDOWS } : {}),
       ...(env.EDGELOOP_DRIFT_COOLDOWN_SECONDS !== undefined ? { cooldownMs: env.EDGELOOP_DRIFT_COOLDOWN_SECONDS * 1000 } : {}),

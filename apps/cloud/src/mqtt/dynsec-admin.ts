@@ -11,6 +11,7 @@ interface DynsecResponse {
   command: string;
   error?: string;
   correlationData?: string;
+  data?: unknown;
 }
 
 /**
@@ -70,6 +71,8 @@ export class DynsecAdmin {
       },
       ['Role already exists'],
     );
+    const client = (await this.command({ command: 'getClient', username }, [])) as { client?: { roles?: Array<{ rolename: string }> } } | undefined;
+    if (client?.client?.roles?.some((r) => r.rolename === CLOUD_ROLE)) return;
     // the plugin disconnects a client whose roles change, so the answer may be lost: a reconnect counts as done
     await this.command({ command: 'addClientRole', username, rolename: CLOUD_ROLE }, [], { kicksSelf: true });
   }
@@ -91,28 +94,28 @@ export class DynsecAdmin {
     await this.command({ command: 'createClient', username: deviceId, clientid: deviceId, password, roles: [{ rolename: role }] }, []);
   }
 
-  disableDevice(deviceId: string): Promise<void> {
-    return this.command({ command: 'disableClient', username: deviceId }, []);
+  async disableDevice(deviceId: string): Promise<void> {
+    await this.command({ command: 'disableClient', username: deviceId }, []);
   }
 
-  enableDevice(deviceId: string): Promise<void> {
-    return this.command({ command: 'enableClient', username: deviceId }, []);
+  async enableDevice(deviceId: string): Promise<void> {
+    await this.command({ command: 'enableClient', username: deviceId }, []);
   }
 
   async close(): Promise<void> {
     await this.client?.endAsync().catch(() => undefined);
   }
 
-  private command(command: Record<string, unknown>, tolerated: string[], options: { kicksSelf?: boolean } = {}): Promise<void> {
+  private command(command: Record<string, unknown>, tolerated: string[], options: { kicksSelf?: boolean } = {}): Promise<unknown> {
     const client = this.client;
     if (!client) return Promise.reject(new Error('dynamic-security admin is not connected'));
     const correlationData = randomBytes(8).toString('hex');
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<unknown>((resolve, reject) => {
       if (options.kicksSelf) {
         client.once('connect', () => {
           clearTimeout(timer);
           this.pending.delete(correlationData);
-          resolve();
+          resolve(undefined);
         });
       }
       const timer = setTimeout(() => {
@@ -123,7 +126,7 @@ export class DynsecAdmin {
         clearTimeout(timer);
         if (response.error && !tolerated.includes(response.error)) {
           reject(new Error(`dynamic-security ${response.command}: ${response.error}`));
-        } else resolve();
+        } else resolve(response.data);
       });
       client.publish(CONTROL, JSON.stringify({ commands: [{ ...command, correlationData }] }), { qos: 1 }, (err) => {
         if (err) {

@@ -38,19 +38,27 @@ export class PredictionRepository {
     return rows.length > 0;
   }
 
-  /** Adds `stats` into the aggregate row of `key` (created when missing), under a row lock. */
+  /**
+   * Adds `stats` into the aggregate row of `key`. The row is created empty first and then locked, so two
+   * transactions adding to the same (device, model, bucket) queue on the row lock instead of overwriting
+   * each other's sums.
+   */
   async mergeAggregate(tx: SqlExecutor, key: AggregateKey, stats: WindowStats): Promise<void> {
     const params = [key.model.name, key.model.version, key.deviceId, key.bucketStart];
-    const [row] = await tx.query<{ stats: WindowStats | string }>(
+    await tx.query(
+      `insert into prediction_aggregates (model_name, model_version, device_id, bucket_start, frames, faces, stats)
+       values ($1, $2, $3, $4, 0, 0, 'null'::jsonb) on conflict (model_name, model_version, device_id, bucket_start) do nothing`,
+      params,
+    );
+    const [row] = await tx.query<{ stats: WindowStats | string | null }>(
       `select stats from prediction_aggregates where model_name = $1 and model_version = $2 and device_id = $3 and bucket_start = $4 for update`,
       params,
     );
-    const merged = row ? mergeWindowStats(parseWindowStats(json(row.stats)), stats) : stats;
+    const stored = row ? json(row.stats) : null;
+    const merged = stored ? mergeWindowStats(parseWindowStats(stored), stats) : stats;
     await tx.query(
-      `insert into prediction_aggregates (model_name, model_version, device_id, bucket_start, frames, faces, stats)
-       values ($1, $2, $3, $4, $5, $6, $7)
-       on conflict (model_name, model_version, device_id, bucket_start)
-       do update set frames = excluded.frames, faces = excluded.faces, stats = excluded.stats, updated_at = now()`,
+      `update prediction_aggregates set frames = $5, faces = $6, stats = $7, updated_at = now()
+        where model_name = $1 and model_version = $2 and device_id = $3 and bucket_start = $4`,
       [...params, merged.frames, merged.faces, JSON.stringify(merged)],
     );
   }
@@ -70,7 +78,7 @@ export class PredictionRepository {
         order by bucket_start, model_name, model_version, device_id`,
       [filter.model ?? null, filter.version ?? null, filter.devices ?? null, filter.from ?? null, filter.to ?? null],
     );
-    return rows.map((r) => ({
+    return rows.filter((r) => json(r.stats) !== null).map((r) => ({
       deviceId: r.device_id,
       model: { name: r.model_name, version: Number(r.model_version) },
       bucketStart: new Date(r.bucket_start),

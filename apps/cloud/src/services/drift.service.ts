@@ -67,10 +67,10 @@ export class DriftService {
     return this.config.driftWindowSeconds * 1000;
   }
 
-  /** Closed windows end on a bucket boundary. */
+  /** Closed windows end on a bucket boundary, once the lateness allowance for batches in flight has passed. */
   private lastClosedEnd(now: number): number {
     const bucket = this.config.aggregateBucketSeconds * 1000;
-    return Math.floor(now / bucket) * bucket;
+    return Math.floor((now - this.config.driftLatenessSeconds * 1000) / bucket) * bucket;
   }
 
   async check(model: ModelVersionRef, now = Date.now()): Promise<DriftCheckResult> {

@@ -59,7 +59,7 @@ export async function startCloudFixture(envOrOptions: Record<string, string> | C
     S3_ACCESS_KEY: s3.accessKey,
     S3_SECRET_KEY: s3.secretKey,
     EDGELOOP_BOOTSTRAP_TOKEN: adminToken,
-    EDGELOOP_LOG_LEVEL: 'warn',
+    EDGELOOP_LOG_LEVEL: process.env.EDGELOOP_TEST_LOG_LEVEL ?? 'warn',
     EDGELOOP_HTTP_PORT: String(await freePort()),
     ...(pg ? { DATABASE_URL: pg.url } : { EDGELOOP_SQL_DIR: options.persistentSql ? mkdtempSync(join(tmpdir(), 'edgeloop-sql-')) : 'memory://' }),
   };
