@@ -70,12 +70,19 @@ export class DeploymentRepository {
        values ($1, $2, $3, $4, $5, 'in_progress', 'waves', $6)`,
       [deployment.id, deployment.model.name, deployment.model.version, JSON.stringify(deployment.target), JSON.stringify(deployment.strategy), deployment.createdBy],
     );
-    for (const device of devices) {
-      await tx.query(
-        `insert into deployment_devices (deployment_id, device_id, wave, previous_name, previous_version) values ($1, $2, $3, $4, $5)`,
-        [deployment.id, device.deviceId, device.wave, device.previous?.name ?? null, device.previous?.version ?? null],
-      );
-    }
+    // one statement for every device (set-based: a thousand devices are one insert, not a thousand)
+    await tx.query(
+      `insert into deployment_devices (deployment_id, device_id, wave, previous_name, previous_version)
+       select $1, d.device_id, d.wave, d.previous_name, d.previous_version
+         from unnest($2::text[], $3::int[], $4::text[], $5::int[]) as d(device_id, wave, previous_name, previous_version)`,
+      [
+        deployment.id,
+        devices.map((d) => d.deviceId),
+        devices.map((d) => d.wave),
+        devices.map((d) => d.previous?.name ?? null),
+        devices.map((d) => d.previous?.version ?? null),
+      ],
+    );
   }
 
   /** Reads a deployment; with `tx`, locks its row for the rest of the transaction (one advancer at a time). */
@@ -125,20 +132,42 @@ export class DeploymentRepository {
   }
 
   async setDevicePhase(tx: SqlExecutor, id: string, deviceId: string, phase: DeviceRolloutPhase, reason: string | null = null): Promise<void> {
+    await this.setDevicePhases(tx, id, [deviceId], phase, reason);
+  }
+
+  /** Moves several devices of a deployment to one phase in one statement. */
+  async setDevicePhases(tx: SqlExecutor, id: string, deviceIds: string[], phase: DeviceRolloutPhase, reason: string | null = null): Promise<void> {
+    if (deviceIds.length === 0) return;
     await tx.query(
       `update deployment_devices set state = $3, reason = $4, updated_at = now(),
               desired_at = case when $3 = 'sent' then now() else desired_at end
-        where deployment_id = $1 and device_id = $2`,
-      [id, deviceId, phase, reason],
+        where deployment_id = $1 and device_id = any($2::text[])`,
+      [id, deviceIds, phase, reason],
     );
   }
 
   async saveDesired(tx: SqlExecutor, desired: DesiredState): Promise<void> {
+    await this.saveDesiredStates(tx, [desired]);
+  }
+
+  /** Stores each device's current desired state (for republishing), in one statement. */
+  async saveDesiredStates(tx: SqlExecutor, states: DesiredState[]): Promise<void> {
+    if (states.length === 0) return;
     await tx.query(
-      `insert into device_desired (device_id, deployment_id, model_name, model_version, rollback, payload) values ($1, $2, $3, $4, $5, $6)
+      `insert into device_desired (device_id, deployment_id, model_name, model_version, rollback, payload)
+       select d.device_id, d.deployment_id, d.model_name, d.model_version, d.rollback, d.payload::jsonb
+         from unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::boolean[], $6::text[])
+           as d(device_id, deployment_id, model_name, model_version, rollback, payload)
        on conflict (device_id) do update set deployment_id = excluded.deployment_id, model_name = excluded.model_name,
          model_version = excluded.model_version, rollback = excluded.rollback, payload = excluded.payload, updated_at = now()`,
-      [desired.deviceId, desired.deploymentId, desired.model.name, desired.model.version, desired.rollback, JSON.stringify(desired)],
+      [
+        states.map((d) => d.deviceId),
+        states.map((d) => d.deploymentId),
+        states.map((d) => d.model.name),
+        states.map((d) => d.model.version),
+        states.map((d) => d.rollback),
+        states.map((d) => JSON.stringify(d)),
+      ],
     );
   }
 

@@ -49,6 +49,13 @@ export class DeviceRepository {
     return rows[0] ? toSummary(rows[0]) : undefined;
   }
 
+  /** Several devices by id, in one query. */
+  async getMany(ids: string[], tx: SqlExecutor = this.db): Promise<Map<string, DeviceSummary>> {
+    if (ids.length === 0) return new Map();
+    const rows = await tx.query<DeviceRow>(`${SELECT} where d.id = any($1::text[])`, [ids]);
+    return new Map(rows.map((r) => [r.id, toSummary(r)]));
+  }
+
   async list(filter: { group?: string } = {}): Promise<DeviceSummary[]> {
     const rows = await this.db.query<DeviceRow>(
       `${SELECT} where ($1::text is null or d.device_group = $1) order by d.created_at, d.id`,

@@ -64,8 +64,8 @@ export class RolloutService {
       const targets = await this.devices.resolveTarget(request.target, tx);
       if (targets.length === 0) throw new BadRequestError('no_target_devices', 'the target matches no enabled device');
       const waves = planWaves(targets, request.strategy);
-      const summaries = await Promise.all(targets.map((d) => this.devices.get(d, tx)));
-      const previous = new Map(summaries.map((s) => [s!.id, runningVersion(s!)]));
+      const summaries = await this.devices.getMany(targets, tx);
+      const previous = new Map([...summaries.values()].map((s) => [s.id, runningVersion(s)]));
       await this.deployments.insert(
         tx,
         { id, model: { name, version }, target: request.target, strategy: request.strategy, createdBy: actor },
@@ -156,40 +156,40 @@ export class RolloutService {
     if (desired.length > 0) this.logger.log(`republished ${desired.length} desired state(s)`);
   }
 
-  /** Reads each sent device's reported state into its rollout phase. */
+  /** Reads each sent device's reported state into its rollout phase (one query for all of them, one update per phase). */
   private async observeDevices(tx: SqlExecutor, deployment: DeploymentRecord, devices: DeploymentDeviceRecord[]): Promise<void> {
-    for (const device of devices) {
-      if (device.phase !== 'sent' && device.phase !== 'active') continue;
-      const summary = await this.devices.get(device.deviceId, tx);
-      const reported = summary?.reported;
+    const watched = devices.filter((d) => d.phase === 'sent' || d.phase === 'active');
+    const summaries = await this.devices.getMany(watched.map((d) => d.deviceId), tx);
+    const timeoutMs = this.config.rolloutWaveTimeoutSeconds * 1000;
+    const nowActive: string[] = [];
+    const failed = new Map<string, string>();
+    for (const device of watched) {
+      const reported = summaries.get(device.deviceId)?.reported;
+      const sentAt = device.desiredAt?.getTime() ?? 0;
+      const timedOut = device.phase === 'sent' && sentAt > 0 && Date.now() - sentAt > timeoutMs;
       if (!reported) {
-        const sent = device.desiredAt?.getTime() ?? 0;
-        if (device.phase === 'sent' && sent > 0 && Date.now() - sent > this.config.rolloutWaveTimeoutSeconds * 1000) {
-          const reason = `timeout: the device never reported within ${this.config.rolloutWaveTimeoutSeconds} s`;
-          await this.deployments.setDevicePhase(tx, deployment.id, device.deviceId, 'failed', reason);
-          device.phase = 'failed';
-          device.reason = reason;
-        }
+        if (timedOut) failed.set(device.deviceId, `timeout: the device never reported within ${this.config.rolloutWaveTimeoutSeconds} s`);
         continue;
       }
       const runsTarget = reported.running?.name === deployment.model.name && reported.running.version === deployment.model.version;
-      const sentAt = device.desiredAt?.getTime() ?? 0;
       if (reported.state === 'failed' && reported.deploymentId === deployment.id && reported.ts >= sentAt - 1000) {
-        const reason = `${reported.failure?.code}: ${reported.failure?.message ?? ''}`.slice(0, 500);
-        await this.deployments.setDevicePhase(tx, deployment.id, device.deviceId, 'failed', reason);
-        device.phase = 'failed';
-        device.reason = reason;
+        failed.set(device.deviceId, `${reported.failure?.code}: ${reported.failure?.message ?? ''}`.slice(0, 500));
       } else if (reported.state === 'active' && runsTarget && device.phase === 'sent') {
-        await this.deployments.setDevicePhase(tx, deployment.id, device.deviceId, 'active');
-        device.phase = 'active';
-      } else if (device.phase === 'sent' && sentAt > 0 && Date.now() - sentAt > this.config.rolloutWaveTimeoutSeconds * 1000) {
-        const reason = `timeout: no active report within ${this.config.rolloutWaveTimeoutSeconds} s (last state ${reported.state})`;
-        await this.deployments.setDevicePhase(tx, deployment.id, device.deviceId, 'failed', reason);
+        nowActive.push(device.deviceId);
+      } else if (timedOut) {
+        failed.set(device.deviceId, `timeout: no active report within ${this.config.rolloutWaveTimeoutSeconds} s (last state ${reported.state})`);
+      } else if (device.phase === 'active' && !runsTarget) {
+        failed.set(device.deviceId, 'no longer runs the deployed version');
+      }
+    }
+    await this.deployments.setDevicePhases(tx, deployment.id, nowActive, 'active');
+    for (const [deviceId, reason] of failed) await this.deployments.setDevicePhase(tx, deployment.id, deviceId, 'failed', reason);
+    for (const device of devices) {
+      if (nowActive.includes(device.deviceId)) device.phase = 'active';
+      const reason = failed.get(device.deviceId);
+      if (reason !== undefined) {
         device.phase = 'failed';
         device.reason = reason;
-      } else if (device.phase === 'active' && !runsTarget) {
-        await this.deployments.setDevicePhase(tx, deployment.id, device.deviceId, 'failed', 'no longer runs the deployed version');
-        device.phase = 'failed';
       }
     }
   }
@@ -221,8 +221,10 @@ export class RolloutService {
       return { publications: [], done: false };
     }
     if (strategy.minFps !== undefined) {
-      for (const device of wave.filter((d) => d.phase === 'active')) {
-        const fps = (await this.devices.get(device.deviceId, tx))?.reported?.health.fps ?? 0;
+      const active = wave.filter((d) => d.phase === 'active');
+      const summaries = await this.devices.getMany(active.map((d) => d.deviceId), tx);
+      for (const device of active) {
+        const fps = summaries.get(device.deviceId)?.reported?.health.fps ?? 0;
         if (fps < strategy.minFps) {
           return this.failGate(tx, deployment, devices, `health gate of batch ${deployment.batchIndex}: ${device.deviceId} runs at ${fps.toFixed(1)} fps, below ${strategy.minFps}`);
         }
@@ -247,17 +249,13 @@ export class RolloutService {
     return { publications, done: true };
   }
 
-  /** Sends the desired state of wave `wave` to its devices (saved in SQL in this transaction). */
+  /** Sends the desired state of wave `wave` to its devices (saved in SQL in this transaction, set-based). */
   private async sendWave(tx: SqlExecutor, id: string, record: VersionRecord, wave: number): Promise<Publication[]> {
     const devices = (await this.deployments.devices(id, tx)).filter((d) => d.wave === wave);
-    const publications: Publication[] = [];
-    for (const device of devices) {
-      const desired = this.desiredState(device.deviceId, id, record, false);
-      await this.deployments.saveDesired(tx, desired);
-      await this.deployments.setDevicePhase(tx, id, device.deviceId, 'sent');
-      publications.push({ deviceId: device.deviceId, desired });
-    }
-    return publications;
+    const states = devices.map((device) => this.desiredState(device.deviceId, id, record, false));
+    await this.deployments.saveDesiredStates(tx, states);
+    await this.deployments.setDevicePhases(tx, id, devices.map((d) => d.deviceId), 'sent');
+    return states.map((desired) => ({ deviceId: desired.deviceId, desired }));
   }
 
   /** Every device the deployment touched goes back to its previous version (or has its desired state cleared). */
@@ -294,19 +292,25 @@ export class RolloutService {
     return { ...unsigned, signature: this.signer.sign(unsigned) };
   }
 
+  /** Publishes desired states concurrently (bounded), each retained with QoS 1. */
   private async publish(publications: Publication[]): Promise<void> {
-    for (const { deviceId, desired } of publications) {
-      try {
-        await this.channel.publishDesired(deviceId, desired);
-      } catch (err) {
-        // the desired state is in SQL: it is republished at the next boot or resume
-        this.logger.error(`publishing the desired state of ${deviceId} failed: ${(err as Error).message}`);
+    let next = 0;
+    const worker = async () => {
+      while (next < publications.length) {
+        const { deviceId, desired } = publications[next++];
+        try {
+          await this.channel.publishDesired(deviceId, desired);
+        } catch (err) {
+          // the desired state is in SQL: it is republished at the next boot or resume
+          this.logger.error(`publishing the desired state of ${deviceId} failed: ${(err as Error).message}`);
+        }
       }
-    }
+    };
+    await Promise.all(Array.from({ length: Math.min(64, publications.length) }, worker));
   }
 
   private async toResponse(deployment: DeploymentRecord, devices: DeploymentDeviceRecord[]): Promise<DeploymentResponse> {
-    const summaries = new Map((await this.devices.list()).map((d) => [d.id, d]));
+    const summaries = await this.devices.getMany(devices.map((d) => d.deviceId));
     return {
       id: deployment.id,
       model: deployment.model,
