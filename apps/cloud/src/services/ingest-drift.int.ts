@@ -122,6 +122,53 @@ describe('ingest and drift (real Redis/BullMQ, broker, SQL, webhook receiver)', 
     expect(rows.reduce((n: number, r: any) => n + r.frames, 0)).toBe(50);
   });
 
+  it('stores hard examples once, with a crop in S3 only when sent, lists and labels them', async () => {
+    const client = devices.get('agg-1')!;
+    const crop = (await import('sharp')).default({ create: { width: 32, height: 32, channels: 3, background: { r: 90, g: 60, b: 40 } } }).jpeg();
+    const jpeg = await crop.toBuffer();
+    const example = (id: string, withCrop: boolean) => ({
+      v: 1,
+      deviceId: 'agg-1',
+      id,
+      ts: Date.now(),
+      model: { name: 'face-id', version: 1 },
+      reason: 'unknown',
+      candidate: 'franck',
+      score: 0.21,
+      margin: 0.03,
+      detScore: 0.97,
+      embedding: Array.from({ length: 512 }, (_, i) => Math.sin(i) / 16),
+      ...(withCrop ? { crop: { format: 'jpeg', data: jpeg.toString('base64'), width: 32, height: 32 } } : {}),
+    });
+    for (const [id, withCrop] of [['he-1', true], ['he-2', false], ['he-1', true]] as const) {
+      await client.publishAsync(topics.hardExamples('agg-1'), JSON.stringify(example(id, withCrop)), { qos: 1 });
+    }
+    const listed = await eventually(() => json(fx.api('/api/v1/hard-examples?device=agg-1')), (b) => b.hardExamples.length >= 2);
+    await sleep(500);
+    const all = (await json(fx.api('/api/v1/hard-examples?device=agg-1'))).hardExamples;
+    expect(all).toHaveLength(2);
+    const withCrop = listed.hardExamples.find((e: any) => e.id === 'agg-1.he-1');
+    const without = listed.hardExamples.find((e: any) => e.id === 'agg-1.he-2');
+    expect(withCrop).toMatchObject({ reason: 'unknown', candidate: 'franck', model: { name: 'face-id', version: 1 }, label: null });
+    expect(without.cropUrl).toBeNull();
+    const cropRes = await fx.api(withCrop.cropUrl);
+    expect(cropRes.status).toBe(200);
+    expect(Buffer.from(await cropRes.arrayBuffer())).toEqual(jpeg);
+    const labelled = await fx.api('/api/v1/hard-examples/agg-1.he-1/label', {
+      method: 'POST',
+      body: JSON.stringify({ verdict: 'identity', identity: 'franck' }),
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(labelled.status).toBe(200);
+    expect((await labelled.json() as any).label).toMatchObject({ verdict: 'identity', identity: 'franck' });
+    const notFace = await fx.api('/api/v1/hard-examples/agg-1.he-2/label', { method: 'POST', body: JSON.stringify({ verdict: 'not_a_face' }), headers: { 'content-type': 'application/json' } });
+    expect(notFace.status).toBe(200);
+    const bad = await fx.api('/api/v1/hard-examples/agg-1.he-2/label', { method: 'POST', body: JSON.stringify({ verdict: 'maybe' }), headers: { 'content-type': 'application/json' } });
+    expect(bad.status).toBe(400);
+    expect((await fx.api('/api/v1/hard-examples/nope/label', { method: 'POST', body: JSON.stringify({ verdict: 'not_a_face' }), headers: { 'content-type': 'application/json' } })).status).toBe(404);
+    expect((await json(fx.api('/api/v1/hard-examples?labelled=false&device=agg-1'))).hardExamples).toHaveLength(0);
+  });
+
   it('a malformed job on the queue is counted as invalid and does not stop the queue', async () => {
     const queue = fx.cloud.app.get((await import('../queues/predictions.queue')).PredictionsQueue);
     await queue.addRaw('predictions.ingest', { deviceId: 'agg-1', seq: -4 });
