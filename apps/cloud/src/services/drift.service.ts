@@ -4,6 +4,7 @@ import {
   DriftAlarm,
   evaluateDrift,
   mergeWindowStats,
+  parseWindowStats,
   resolveDriftThresholds,
   toDriftEvidence,
   type DriftAlarmOptions,
@@ -77,6 +78,10 @@ export class DriftService {
     const state = await this.drift.state(model);
     const end = this.lastClosedEnd(now);
     const settings = await this.settings(model);
+    if (!state.reference && settings.trainingReference) {
+      // statistics recorded at training time: no live reference window to wait for
+      state.reference = settings.trainingReference;
+    }
     if (!state.reference) {
       const first = await this.predictions.firstBucket(model);
       if (!first || first.getTime() + this.windowMs > end) return { model, status: 'no_reference_yet' };
@@ -88,7 +93,9 @@ export class DriftService {
       return { model, status: 'reference_set' };
     }
     const start = end - this.windowMs;
-    if (start < state.referenceEnd!.getTime()) return { model, status: 'window_not_ready' };
+    if (state.referenceEnd && start < state.referenceEnd.getTime()) return { model, status: 'window_not_ready' };
+    const first = await this.predictions.firstBucket(model);
+    if (!first || first.getTime() > start) return { model, status: 'window_not_ready' };
     if (state.lastWindowEnd && state.lastWindowEnd.getTime() >= end) return { model, status: 'already_checked' };
     const current = await this.window(model, new Date(start), new Date(end));
     if (!current) {
@@ -105,7 +112,10 @@ export class DriftService {
         model,
         detectedAt: new Date(now).toISOString(),
         window: { start: new Date(start).toISOString(), end: new Date(end).toISOString() },
-        reference: { kind: 'window', start: state.referenceStart!.toISOString(), end: state.referenceEnd!.toISOString() },
+        reference:
+          state.referenceStart && state.referenceEnd
+            ? { kind: 'window', start: state.referenceStart.toISOString(), end: state.referenceEnd.toISOString() }
+            : { kind: 'training' },
         devices: current.devices,
         evidence: toDriftEvidence(step.fire.findings),
       };
@@ -132,12 +142,21 @@ export class DriftService {
   }
 
   /** Per-model thresholds and alarm options from the manifest's optional `drift` field, over the defaults. */
-  private async settings(model: ModelVersionRef): Promise<{ thresholds: ReturnType<typeof resolveDriftThresholds>; alarm: Partial<DriftAlarmOptions> }> {
+  private async settings(model: ModelVersionRef): Promise<{
+    thresholds: ReturnType<typeof resolveDriftThresholds>;
+    alarm: Partial<DriftAlarmOptions>;
+    trainingReference?: WindowStats;
+  }> {
     const version = await this.models.getVersion(model.name, model.version);
-    const drift = ((version?.manifest as Record<string, unknown> | undefined)?.drift ?? {}) as { thresholds?: unknown; alarm?: Partial<DriftAlarmOptions> };
+    const drift = ((version?.manifest as Record<string, unknown> | undefined)?.drift ?? {}) as {
+      thresholds?: unknown;
+      alarm?: Partial<DriftAlarmOptions>;
+      reference?: unknown;
+    };
     return {
       thresholds: resolveDriftThresholds(drift.thresholds ?? {}),
       alarm: { ...(this.config.driftAlarm ?? {}), ...(drift.alarm ?? {}) },
+      ...(drift.reference !== undefined ? { trainingReference: parseWindowStats(drift.reference) } : {}),
     };
   }
 }

@@ -2,6 +2,7 @@ import { topics, verifyWebhook, WEBHOOK_HEADERS } from '@edgeloop/contracts';
 import mqtt, { type MqttClient } from 'mqtt';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { accumulateBatch, createWindowStats } from '@edgeloop/drift';
 import { CloudFixture, startCloudFixture } from '../testing/cloud-fixture';
 import { DARK_BLURRED_STRANGERS, makeBatch, STABLE, type TrafficProfile } from '../testing/prediction-batches';
 import { baseFiles, makeHead, uploadForm } from '../testing/upload-form';
@@ -180,6 +181,36 @@ describe('ingest and drift (real Redis/BullMQ, broker, SQL, webhook receiver)', 
     );
   });
 
+  it('compares with statistics recorded at training time when the version carries them', async () => {
+    const reference = createWindowStats();
+    for (let seq = 1; seq <= 20; seq++) accumulateBatch(reference, makeBatch('training', seq, { name: 'face-id', version: 3 }, STABLE, { frames: 25 }));
+    const bad = await fx.api('/api/v1/models/face-id/versions', {
+      method: 'POST',
+      body: uploadForm({ ...baseFiles, head: makeHead(['franck'], 3) }, { labels: ['franck'], drift: { thresholds: { metrics: { score_psi: { threshold: -1 } } } } }),
+    });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as any).message).toMatch(/drift settings are invalid/);
+    const res = await fx.api('/api/v1/models/face-id/versions', {
+      method: 'POST',
+      body: uploadForm({ ...baseFiles, head: makeHead(['franck'], 3) }, { labels: ['franck'], drift: { reference } }),
+    });
+    expect(res.status).toBe(201);
+    const version = ((await res.json()) as any).version as number;
+    const client = await device('trained-1');
+    const started = Date.now();
+    for (let seq = 1; Date.now() < started + 12_000; seq++) {
+      await publish(client, makeBatch('trained-1', seq, { name: 'face-id', version }, DARK_BLURRED_STRANGERS, { frames: 25 }));
+      await sleep(200);
+    }
+    const events = await eventually(
+      async () => (await json(fx.api(`/api/v1/drift/events?model=face-id&version=${version}`))).events,
+      (list: any[]) => list.length >= 1,
+      15_000,
+    );
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ reference: { kind: 'training' }, devices: ['trained-1'] });
+  }, 60_000);
+
   it('raises one drift.detected for a lighting change and strangers, none for a stable source, with a signed webhook', async () => {
     const stable = await device('stable-1');
     const drifting = await device('drift-1');
@@ -206,7 +237,8 @@ describe('ingest and drift (real Redis/BullMQ, broker, SQL, webhook receiver)', 
     expect(metrics.length).toBeGreaterThanOrEqual(2);
     for (const metric of metrics) expect(moved).toContain(metric);
     expect(v2[0].devices).toEqual(['drift-1']);
-    const delivery = await eventually(async () => received.filter((r) => r.headers[WEBHOOK_HEADERS.event.toLowerCase()] === 'drift.detected'), (r) => r.length >= 1);
+    const forV2 = (r: Received) => r.headers[WEBHOOK_HEADERS.event.toLowerCase()] === 'drift.detected' && JSON.parse(r.body).data.model.version === 2;
+    const delivery = await eventually(async () => received.filter(forV2), (r) => r.length >= 1);
     expect(delivery).toHaveLength(1);
     const { headers, body } = delivery[0];
     const verified = verifyWebhook({

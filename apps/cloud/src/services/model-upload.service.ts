@@ -14,6 +14,7 @@ import {
   IdentityLabelSchema,
   SHA256_PATTERN,
 } from '@edgeloop/contracts';
+import { parseWindowStats, resolveDriftAlarmOptions, resolveDriftThresholds } from '@edgeloop/drift';
 import busboy from 'busboy';
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
@@ -43,6 +44,8 @@ const UploadManifestSchema = z.strictObject({
   thresholds: ModelThresholdsSchema.optional(),
   metrics: ModelMetricsSchema.optional(),
   source: z.string().max(256).optional(),
+  /** Per-model drift settings and, optionally, the statistics recorded at training time as the reference. */
+  drift: z.strictObject({ thresholds: z.unknown().optional(), alarm: z.unknown().optional(), reference: z.unknown().optional() }).optional(),
   files: z
     .array(z.looseObject({ role: z.enum(MODEL_FILE_ROLES), sha256: z.string().optional(), size: z.number().optional() }))
     .max(16)
@@ -270,6 +273,7 @@ export class ModelUploadService {
         throw new BadRequestError('invalid_manifest', `the manifest is invalid: ${describeZodError(parsed.error)}`, fieldIssues(parsed.error));
       }
       request = parsed.data;
+      if (request.drift) checkDriftSettings(request.drift);
     }
     for (const named of request.files ?? []) {
       const file = files.find((f) => f.role === named.role);
@@ -377,6 +381,7 @@ export class ModelUploadService {
         createdBy,
         createdAt: new Date().toISOString(),
         ...(request.source ? { source: request.source } : {}),
+        ...(request.drift ? { drift: request.drift } : {}),
       };
       const parsed = ModelManifestSchema.safeParse(candidate);
       if (!parsed.success) {
@@ -415,6 +420,17 @@ export class ModelUploadService {
         this.logger.warn(`could not remove stray blob ${sha256}: ${(err as Error).message}`);
       }
     }
+  }
+}
+
+/** Drift settings are checked with the same parsers the drift detector uses, so a bad one fails the upload. */
+function checkDriftSettings(drift: { thresholds?: unknown; alarm?: unknown; reference?: unknown }): void {
+  try {
+    resolveDriftThresholds(drift.thresholds ?? {});
+    resolveDriftAlarmOptions(drift.alarm ?? {});
+    if (drift.reference !== undefined) parseWindowStats(drift.reference);
+  } catch (err) {
+    throw new BadRequestError('invalid_manifest', `the manifest's drift settings are invalid: ${(err as Error).message}`);
   }
 }
 
