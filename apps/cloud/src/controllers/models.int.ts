@@ -9,12 +9,16 @@ const LIMIT = 12 * 1024 * 1024;
 const labels = ['alice', 'bob', 'carol'];
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
-describe('model registry over HTTP (real S3-protocol server and SQL)', () => {
+/** The same registry tests on PGlite and, when DATABASE_URL names a server, on PostgreSQL. */
+const engines: Array<'pglite' | 'postgres'> = process.env.DATABASE_URL ? ['pglite', 'postgres'] : ['pglite'];
+
+describe.each(engines)('model registry over HTTP (real S3-protocol server, SQL on %s)', (engine) => {
   let fx: CloudFixture;
   let s3: Client;
 
   beforeAll(async () => {
-    fx = await startCloudFixture({ EDGELOOP_MAX_UPLOAD_BYTES: String(LIMIT) });
+    fx = await startCloudFixture({ sql: engine, env: { EDGELOOP_MAX_UPLOAD_BYTES: String(LIMIT) } });
+    expect(fx.sql).toBe(engine);
     s3 = new Client(fx.s3.clientOptions);
   });
   afterAll(() => fx?.stop());

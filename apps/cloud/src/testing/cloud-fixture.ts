@@ -24,6 +24,8 @@ export interface CloudFixtureOptions {
   /** Keep SQL in a folder (PGlite) so that `restart()` finds it again; default in memory. */
   persistentSql?: boolean;
   env?: Record<string, string>;
+  /** SQL engine: PostgreSQL (a fresh database on DATABASE_URL's server) or PGlite; default PostgreSQL when DATABASE_URL is set. */
+  sql?: 'postgres' | 'pglite';
 }
 
 export interface CloudFixture {
@@ -48,10 +50,17 @@ export interface CloudFixture {
  * (a fresh database each time) or PGlite, a bootstrap admin token, and optionally Redis and a broker.
  */
 export async function startCloudFixture(envOrOptions: Record<string, string> | CloudFixtureOptions = {}): Promise<CloudFixture> {
-  const options: CloudFixtureOptions = 'env' in envOrOptions || 'broker' in envOrOptions || 'persistentSql' in envOrOptions ? envOrOptions : { env: envOrOptions as Record<string, string> };
+  const options: CloudFixtureOptions =
+    'env' in envOrOptions || 'broker' in envOrOptions || 'persistentSql' in envOrOptions || 'sql' in envOrOptions
+      ? (envOrOptions as CloudFixtureOptions)
+      : { env: envOrOptions as Record<string, string> };
   const s3 = await startS3();
   let pg: PostgresDatabase | undefined;
-  if (process.env.DATABASE_URL) pg = await createIsolatedDatabase(process.env.DATABASE_URL);
+  const engine = options.sql ?? (process.env.DATABASE_URL ? 'postgres' : 'pglite');
+  if (engine === 'postgres') {
+    if (!process.env.DATABASE_URL) throw new Error('the postgres engine needs DATABASE_URL');
+    pg = await createIsolatedDatabase(process.env.DATABASE_URL);
+  }
   const adminToken = `elt_${randomBytes(24).toString('base64url')}`;
   const env: Record<string, string> = {
     S3_ENDPOINT: s3.endPoint,
