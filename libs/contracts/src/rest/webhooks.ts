@@ -43,6 +43,8 @@ export const WebhookAttemptSchema = z.object({
   error: z.string().nullable(),
   /** The first bytes of the receiver's answer. */
   responseExcerpt: z.string().max(1024).nullable(),
+  /** When the next attempt is due after this one failed; null when none follows. */
+  nextRetryAt: IsoTimestampSchema.nullable().optional(),
 });
 
 export const WebhookDeliverySchema = z.object({
@@ -53,5 +55,9 @@ export const WebhookDeliverySchema = z.object({
   status: z.enum(WEBHOOK_DELIVERY_STATUSES),
   attempts: z.array(WebhookAttemptSchema),
   createdAt: IsoTimestampSchema,
+  /** The delivery this one repeats, for a redelivery. */
+  redeliveryOf: RecordIdSchema.nullable().optional(),
+  /** When the next attempt is due; null once delivered or failed. */
+  nextRetryAt: IsoTimestampSchema.nullable().optional(),
 });
 export type WebhookDelivery = z.infer<typeof WebhookDeliverySchema>;
