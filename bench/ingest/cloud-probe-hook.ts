@@ -1,0 +1,153 @@
+/**
+ * Loaded into the cloud child with `--require` when the ingest benchmark profiles (BENCH_INGEST_PROFILE=1);
+ * no cloud source changes. Between a `probe-start` and a `probe-stop` message on the IPC channel it records
+ * a V8 CPU profile (node:inspector; written to the file `probe-stop` names), the wall time of the ingest
+ * steps (MQTT dispatch, queue add, batch ingest and its SQL calls, drift sweeps), the main thread's
+ * event-loop utilisation and the process's CPU time.
+ */
+import { Session } from 'node:inspector';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
+
+const DIST_CLOUD = path.join(__dirname, '..', '..', 'apps', 'cloud', 'src');
+const SAMPLING_INTERVAL_US = 1000;
+
+export interface TimedStat {
+  count: number;
+  totalMs: number;
+  maxMs: number;
+}
+
+export interface ProbeAnswer {
+  type: 'probe-started' | 'probe-stopped' | 'probe-error';
+  windowMs?: number;
+  calls?: Record<string, TimedStat>;
+  /** Every SQL statement, in a transaction or not, by its text: call to result (on PGlite, one runs at a time). */
+  statements?: Record<string, TimedStat>;
+  /** Share of the window the cloud's main thread was busy (event-loop utilisation). */
+  eventLoopUtilization?: number;
+  /** User + system CPU seconds of the whole process (main thread, GC and libuv threads) in the window. */
+  cpuSeconds?: number;
+  error?: string;
+}
+
+let recording = false;
+let windowStart = 0;
+let calls = new Map<string, TimedStat>();
+let statements = new Map<string, TimedStat>();
+let elu: EventLoopUtilization | undefined;
+let cpu: NodeJS.CpuUsage | undefined;
+const session = new Session();
+
+type AnyMethod = (this: unknown, ...args: unknown[]) => unknown;
+type Executor = { query(text: string, params?: unknown[]): Promise<unknown[]> };
+
+function addTo(map: Map<string, TimedStat>, key: string, ms: number): void {
+  let stat = map.get(key);
+  if (!stat) map.set(key, (stat = { count: 0, totalMs: 0, maxMs: 0 }));
+  stat.count++;
+  stat.totalMs += ms;
+  stat.maxMs = Math.max(stat.maxMs, ms);
+}
+
+/** `insert into prediction_batches (device_id, …` → one line of at most 90 characters. */
+function statementKey(text: string): string {
+  return text.replace(/\s+/g, ' ').trim().slice(0, 90);
+}
+
+function timedQuery(target: Executor, original: Executor['query']): Executor['query'] {
+  return function (text: string, params?: unknown[]) {
+    if (!recording) return original.call(target, text, params);
+    const started = performance.now();
+    return original.call(target, text, params).finally(() => addTo(statements, statementKey(text), performance.now() - started));
+  };
+}
+
+/** Wraps a prototype method so each call is timed to its settlement while recording. */
+function timeMethod(modulePath: string, className: string, method: string, key: string): void {
+  const exported = require(path.join(DIST_CLOUD, modulePath)) as Record<string, { prototype: Record<string, unknown> }>;
+  const proto = exported[className]?.prototype;
+  const original = proto?.[method] as AnyMethod | undefined;
+  if (typeof original !== 'function') throw new Error(`cloud probe: ${className}.${method} is not a method`);
+  proto[method] = function (this: unknown, ...args: unknown[]) {
+    if (!recording) return original.apply(this, args);
+    const started = performance.now();
+    const done = () => addTo(calls, key, performance.now() - started);
+    const result = original.apply(this, args);
+    if (result instanceof Promise) return result.finally(done);
+    done();
+    return result;
+  };
+}
+
+// decorator metadata of the cloud's classes needs Reflect.metadata before they load
+require('reflect-metadata');
+timeMethod('mqtt/device-channel.js', 'DeviceChannel', 'dispatch', 'MQTT message: decode + handler (queue add), one at a time');
+timeMethod('queues/predictions.queue.js', 'PredictionsQueue', 'addBatch', 'PredictionsQueue.addBatch (job into Redis)');
+timeMethod('services/ingest.service.js', 'IngestService', 'ingestBatch', 'IngestService.ingestBatch (one SQL transaction, waits included)');
+timeMethod('repositories/prediction.repository.js', 'PredictionRepository', 'recordBatch', 'PredictionRepository.recordBatch (dedupe insert + raw payload)');
+timeMethod('repositories/prediction.repository.js', 'PredictionRepository', 'mergeAggregate', 'PredictionRepository.mergeAggregate (select for update, parse, merge, upsert)');
+timeMethod('repositories/prediction.repository.js', 'PredictionRepository', 'incrementCounter', 'PredictionRepository.incrementCounter');
+timeMethod('database/sql-database.js', 'SqlDatabase', 'transaction', 'SqlDatabase.transaction (all callers, waits included)');
+timeMethod('services/drift.service.js', 'DriftService', 'sweep', 'DriftService.sweep');
+
+/** Statements through `SqlDatabase.query` and through the executor a transaction hands its work. */
+function timeStatements(): void {
+  const { SqlDatabase } = require(path.join(DIST_CLOUD, 'database/sql-database.js')) as { SqlDatabase: { prototype: Record<string, unknown> } };
+  const proto = SqlDatabase.prototype;
+  const query = proto.query as Executor['query'];
+  proto.query = function (this: Executor, text: string, params?: unknown[]) {
+    return timedQuery(this, query)(text, params);
+  };
+  const transaction = proto.transaction as (work: (tx: Executor) => Promise<unknown>) => Promise<unknown>;
+  proto.transaction = function (this: unknown, work: (tx: Executor) => Promise<unknown>) {
+    return transaction.call(this, (tx: Executor) => work({ query: timedQuery(tx, tx.query) }));
+  };
+}
+
+timeStatements();
+
+function post(message: ProbeAnswer): void {
+  process.send?.(message);
+}
+
+process.on('message', (message: { type?: string; file?: string }) => {
+  if (message?.type === 'probe-start') {
+    session.connect();
+    session.post('Profiler.enable', () =>
+      session.post('Profiler.setSamplingInterval', { interval: SAMPLING_INTERVAL_US }, () =>
+        session.post('Profiler.start', (err) => {
+          if (err) return post({ type: 'probe-error', error: err.message });
+          calls = new Map();
+          statements = new Map();
+          elu = performance.eventLoopUtilization();
+          cpu = process.cpuUsage();
+          windowStart = performance.now();
+          recording = true;
+          post({ type: 'probe-started' });
+        }),
+      ),
+    );
+  } else if (message?.type === 'probe-stop' && message.file) {
+    recording = false;
+    const windowMs = performance.now() - windowStart;
+    const utilization = performance.eventLoopUtilization(elu).utilization;
+    const used = process.cpuUsage(cpu);
+    session.post('Profiler.stop', (err, result) => {
+      if (err) return post({ type: 'probe-error', error: err.message });
+      writeFileSync(message.file!, JSON.stringify(result.profile));
+      session.disconnect();
+      post({
+        type: 'probe-stopped',
+        windowMs,
+        calls: Object.fromEntries(calls),
+        statements: Object.fromEntries(statements),
+        eventLoopUtilization: utilization,
+        cpuSeconds: (used.user + used.system) / 1e6,
+      });
+    });
+  }
+});
+// the IPC channel must not keep the cloud alive when it is told to stop
+process.channel?.unref();

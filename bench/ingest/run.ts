@@ -1,0 +1,269 @@
+/**
+ * Ingest benchmark (not a test). In one run, on one Redis:
+ * 1. end to end: the production cloud as a child process (embedded aedes broker, BullMQ `predictions`
+ *    queue, SQL aggregates on PGlite in a temp folder, or PostgreSQL when DATABASE_URL is set) and K
+ *    simulated devices, registered through the API, each publishing prediction batches with its own MQTT
+ *    credentials at full speed (QoS 1, a few in flight each); predictions/s from the first publish until the
+ *    SQL counter holds every frame;
+ * 2. raw BullMQ: the same number of jobs, same data and options, added and processed with no work by a
+ *    plain Queue + Worker of the same concurrency; jobs/s;
+ * 3. drift latency: a second cloud with 1 s buckets, 3 s windows, a check every second and 2 confirm
+ *    windows; time from the end of the first window with drifted frames to the signed `drift.detected`
+ *    webhook at a receiver on 127.0.0.1.
+ * Prints a table and writes bench/results/ingest.json.
+ *
+ *   npm run bench:ingest      (knobs: bench/ingest/settings.ts)
+ */
+import { createIsolatedDatabase, startPostgres, startRedis, startS3, type PostgresDatabase, type PostgresServer, type RedisServer, type S3Server } from '@edgeloop/harness';
+import Redis from 'ioredis';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { STABLE } from '../../apps/cloud/src/testing/prediction-batches';
+import { startIngestCloud, type IngestCloud, type IngestSql } from './cloud-process';
+import { CpuWindow } from './cpu-window';
+import { CloudProbe, type ProbeSummary } from './cloud-probe';
+import { measureDriftLatency, type DriftLatencyRun } from './drift-latency';
+import { measureEndToEnd, type EndToEndRun } from './end-to-end';
+import { measureRawBullmq, type RawBullmqRun } from './raw-bullmq';
+import { printSummary, resultsDocument, type CpuShares, type EndToEndVariant } from './report';
+import { settingsFromEnv } from './settings';
+import { wireBatch } from './wire-batches';
+
+const out = (line = '') => process.stdout.write(`${line}\n`);
+
+async function main(): Promise<void> {
+  const benchStarted = performance.now();
+  const loadBefore = os.loadavg();
+  const settings = settingsFromEnv();
+  const root = repoRoot();
+  const mainJs = path.join(root, 'dist', 'apps', 'cloud', 'src', 'main.js');
+  const workDir = mkdtempSync(path.join(os.tmpdir(), 'edgeloop-bench-ingest-'));
+  let redis: RedisServer | undefined;
+  let s3: S3Server | undefined;
+  let cloud: IngestCloud | undefined;
+  const databases: PostgresDatabase[] = [];
+  let postgres: PostgresServer | undefined;
+  let stopped = false;
+  const stopAll = async () => {
+    if (stopped) return;
+    stopped = true;
+    await cloud?.stop();
+    await redis?.stop();
+    await s3?.stop();
+    for (const db of databases) await db.stop().catch(() => undefined);
+    await postgres?.stop();
+    rmSync(workDir, { recursive: true, force: true });
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    void stopAll().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  const sqlEngine = process.env.DATABASE_URL || settings.sql === 'postgres' ? 'postgres' : 'pglite';
+  const sqlFor = async (name: string): Promise<IngestSql> => {
+    if (sqlEngine === 'pglite') return { kind: 'pglite', dir: path.join(workDir, `sql-${name}`) };
+    if (!process.env.DATABASE_URL) postgres ??= await startPostgres();
+    const db = await createIsolatedDatabase(process.env.DATABASE_URL ?? postgres!.url);
+    databases.push(db);
+    return { kind: 'postgres', url: db.url };
+  };
+
+  try {
+    redis = await startRedis();
+    s3 = await startS3({ buckets: ['edgeloop'] });
+    const e2e = settings.endToEnd;
+    out(
+      `ingest bench: ${e2e.devices} devices × ${e2e.batchesPerDevice} batches × ${e2e.framesPerBatch} frames (one face each${e2e.centroid ? ', with the 512-d embedding centroid' : ''}), ` +
+        `${e2e.inFlightPerDevice} in flight per device, ingest concurrency ${settings.concurrency}, SQL ${sqlEngine}`,
+    );
+
+    // 1. end to end: the cloud's defaults, then the same with raw payloads not kept (the largest single cost)
+    const probe = settings.profile ? new CloudProbe(settings.profileDir ?? path.join(workDir, 'profiles')) : undefined;
+    const variants: EndToEndVariant[] = [];
+    const cloudLog: string[] = [];
+    for (const [index, variant] of settings.variants.entries()) {
+      await flushRedis(redis.url);
+      const cloudTmp = path.join(workDir, `cloud-e2e-${index}`);
+      mkdirSync(cloudTmp);
+      const profiled = index === 0 ? probe : undefined;
+      cloud = await startIngestCloud({
+        mainJs,
+        cwd: root,
+        s3,
+        redis,
+        sql: await sqlFor(`e2e-${index}`),
+        tmpDir: cloudTmp,
+        env: {
+          EDGELOOP_INGEST_CONCURRENCY: String(settings.concurrency),
+          EDGELOOP_AGGREGATE_BUCKET_SECONDS: String(settings.bucketSeconds),
+          ...settings.cloudEnv,
+          ...variant.env,
+        },
+        preload: profiled?.preload,
+      });
+      profiled?.attach(cloud.child);
+      out(`${variant.name}: cloud pid ${cloud.pid} on ${cloud.url}, broker ${cloud.mqttUrl}, Redis ${redis.url} (pid ${redis.pid})`);
+      const cpu = new CpuWindow({ cloud: cloud.pid, redis: redis.pid, bench: process.pid, ...(postgres ? { postgres: postgres.pid } : {}) }, ['postgres']);
+      let profile: ProbeSummary | null = null;
+      const run: EndToEndRun = await measureEndToEnd(cloud, e2e, {
+        onStart: async () => {
+          await profiled?.start();
+          cpu.start();
+        },
+        onEnd: async () => {
+          if (profiled) profile = await profiled.stop();
+        },
+        log: out,
+      });
+      const shares = cpu.stop();
+      variants.push({ name: variant.name, env: variant.env, run, cpu: withPerItem(shares, run.batches), profile });
+      out(
+        `  ${run.frames} frames in ${run.seconds} s = ${run.predictionsPerSecond} predictions/s (steady ${run.steadyPredictionsPerSecond}), ` +
+          `${run.batchesPerSecond} batches/s; cloud CPU ${shares.cloud.cores} cores; aggregates in the API ${run.aggregatedFramesInApi} frames`,
+      );
+      cloudLog.push(...cleanLog(cloud.logTail()));
+      await cloud.stop();
+      cloud = undefined;
+    }
+    const endToEnd = variants[0].run;
+
+    // 2. raw BullMQ, same jobs
+    const batches = Array.from({ length: e2e.devices }, (_, d) =>
+      Array.from({ length: 4 }, (_, k) => wireBatch(`raw-${d + 1}`, k + 1, e2e.model, STABLE, { frames: e2e.framesPerBatch, centroid: e2e.centroid })),
+    );
+    const rawSettings = (addsInFlight: number) => ({
+      redisUrl: redis!.url,
+      jobs: endToEnd.batches,
+      concurrency: settings.concurrency,
+      addsInFlight,
+      batch: (i: number) => {
+        const device = i % e2e.devices;
+        const seq = Math.floor(i / e2e.devices) + 1;
+        return { ...batches[device][seq % 4], seq };
+      },
+    });
+    await flushRedis(redis.url);
+    const rawCpu = new CpuWindow({ redis: redis.pid, bench: process.pid });
+    rawCpu.start();
+    const rawSerial: RawBullmqRun = await measureRawBullmq(rawSettings(1), 'serial');
+    const rawSerialCpu = withPerItem(rawCpu.stop(), rawSerial.jobs);
+    out(`raw BullMQ, 1 add in flight: ${rawSerial.jobs} jobs in ${rawSerial.seconds} s = ${rawSerial.jobsPerSecond} jobs/s`);
+    rawCpu.start();
+    const rawParallel: RawBullmqRun = await measureRawBullmq(rawSettings(e2e.devices), 'parallel');
+    const rawParallelCpu = withPerItem(rawCpu.stop(), rawParallel.jobs);
+    out(`raw BullMQ, ${e2e.devices} adds in flight: ${rawParallel.jobs} jobs in ${rawParallel.seconds} s = ${rawParallel.jobsPerSecond} jobs/s`);
+
+    // 3. drift latency, on a fresh Redis keyspace and SQL
+    let drift: DriftLatencyRun | null = null;
+    if (settings.drift) {
+      await flushRedis(redis.url);
+      const driftTmp = path.join(workDir, 'cloud-drift');
+      mkdirSync(driftTmp);
+      const d = settings.drift;
+      cloud = await startIngestCloud({
+        mainJs,
+        cwd: root,
+        s3,
+        redis,
+        sql: await sqlFor('drift'),
+        tmpDir: driftTmp,
+        env: {
+          EDGELOOP_INGEST_CONCURRENCY: String(settings.concurrency),
+          EDGELOOP_AGGREGATE_BUCKET_SECONDS: String(d.bucketSeconds),
+          EDGELOOP_DRIFT_WINDOW_SECONDS: String(d.windowSeconds),
+          EDGELOOP_DRIFT_CHECK_SECONDS: String(d.checkSeconds),
+          EDGELOOP_DRIFT_CONFIRM_WINDOWS: String(d.confirmWindows),
+          EDGELOOP_WEBHOOK_ALLOW: '127.0.0.0/8',
+        },
+      });
+      out(`drift: cloud pid ${cloud.pid}; bucket ${d.bucketSeconds} s, window ${d.windowSeconds} s, check every ${d.checkSeconds} s, confirm ${d.confirmWindows} windows`);
+      drift = await measureDriftLatency(cloud, d, out);
+      cloudLog.push(...cleanLog(cloud.logTail()));
+      await cloud.stop();
+      cloud = undefined;
+    }
+
+    const results = resultsDocument({
+      settings,
+      sqlEngine,
+      redisAppendOnly: true,
+      variants,
+      rawSerial,
+      rawSerialCpu,
+      rawParallel,
+      rawParallelCpu,
+      drift,
+      cloudSource: cloudSource(root),
+      cloudLog,
+      loadAverage: { before: loadBefore, after: os.loadavg() },
+      benchSeconds: (performance.now() - benchStarted) / 1000,
+    });
+    const resultFile = path.join(root, 'bench', 'results', 'ingest.json');
+    writeFileSync(resultFile, `${JSON.stringify(results, null, 2)}\n`);
+    printSummary(results, out);
+    out(`wrote ${path.relative(root, resultFile)} in ${results.benchSeconds} s`);
+  } finally {
+    await stopAll();
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  }
+}
+
+/** Empties Redis between runs: device ids and job ids repeat, and BullMQ keeps completed job ids. */
+async function flushRedis(url: string): Promise<void> {
+  const client = new Redis(url, { maxRetriesPerRequest: null });
+  try {
+    await client.flushall();
+  } finally {
+    await client.quit();
+  }
+}
+
+/** Adds CPU milliseconds per batch (or job) to each process's share. */
+function withPerItem(shares: CpuShares, items: number): CpuShares {
+  const result: CpuShares = {};
+  for (const [name, share] of Object.entries(shares)) {
+    result[name] = { ...share, msPerItem: share.cpuSeconds === null ? null : Math.round((share.cpuSeconds * 1e5) / items) / 100 };
+  }
+  return result;
+}
+
+/** The commit the cloud was built from, and any uncommitted change under apps/ or libs/ that the build included. */
+function cloudSource(root: string): { commit: string | null; uncommitted: string[] } {
+  const git = (args: string[]) => {
+    try {
+      return execFileSync('git', args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trimEnd();
+    } catch {
+      return null;
+    }
+  };
+  const status = git(['status', '--porcelain', '--', 'apps', 'libs']);
+  return { commit: git(['rev-parse', 'HEAD']), uncommitted: status ? status.split('\n').map((l) => l.slice(3)) : [] };
+}
+
+/** The cloud's warn/error lines without colour codes, Nest's prefix or timestamps. */
+function cleanLog(text: string): string[] {
+  return text
+    .split('\n')
+    .map((l) => l.replace(/\x1b\[[0-9;]*m/g, '').trim())
+    .filter(Boolean)
+    .slice(-20);
+}
+
+/** The repository root: the nearest folder above this file whose package.json is edgeloop's. */
+function repoRoot(): string {
+  for (let dir = __dirname; path.dirname(dir) !== dir; dir = path.dirname(dir)) {
+    const manifest = path.join(dir, 'package.json');
+    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'edgeloop') return dir;
+  }
+  return process.cwd();
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench:ingest failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exitCode = 1;
+});

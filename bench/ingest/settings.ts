@@ -1,0 +1,97 @@
+import type { DriftLatencySettings } from './drift-latency';
+import type { EndToEndSettings } from './end-to-end';
+
+/** One end-to-end run: a fresh cloud (and SQL) with these variables on top of the bench's. */
+export interface EndToEndVariantSettings {
+  name: string;
+  env: Record<string, string>;
+}
+
+export interface IngestBenchSettings {
+  endToEnd: EndToEndSettings;
+  /** The first is the headline (the cloud's defaults); the others show what a setting is worth. */
+  variants: EndToEndVariantSettings[];
+  /** The cloud's EDGELOOP_INGEST_CONCURRENCY, and the raw BullMQ worker's concurrency. */
+  concurrency: number;
+  /** Aggregate bucket of the throughput run (the cloud's default, 60 s). */
+  bucketSeconds: number;
+  drift: DriftLatencySettings | null;
+  /** Probe and CPU-profile the cloud during the throughput run (slows it a little; summary in the results). */
+  profile: boolean;
+  /** Keep the .cpuprofile files here (default: removed with the temp dir). */
+  profileDir: string | null;
+  /** `postgres`: a throwaway PostgreSQL cluster from the harness when DATABASE_URL is not set. */
+  sql: 'auto' | 'postgres';
+  /** Extra variables for the throughput run's cloud (`KEY=VALUE,KEY=VALUE`), for A/B runs of its settings. */
+  cloudEnv: Record<string, string>;
+}
+
+/**
+ * BENCH_INGEST_DEVICES=12  BENCH_INGEST_FRAMES_PER_BATCH=100  BENCH_INGEST_BATCHES_PER_DEVICE=200
+ * BENCH_INGEST_IN_FLIGHT=4  BENCH_INGEST_CONCURRENCY=4  BENCH_INGEST_CENTROID=1  BENCH_INGEST_DRIFT=1
+ * BENCH_INGEST_VARIANTS=1 (0: skip the second end-to-end run, raw payloads not kept)
+ * BENCH_INGEST_PROFILE=0  BENCH_INGEST_PROFILE_DIR=  BENCH_INGEST_SQL=auto|postgres
+ * BENCH_INGEST_CLOUD_ENV=EDGELOOP_RAW_RETENTION_HOURS=0,…  (throughput run only)
+ */
+export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): IngestBenchSettings {
+  const int = (name: string, fallback: number, min: number, max: number) => {
+    const value = Number(env[name] ?? fallback);
+    if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${name} must be an integer from ${min} to ${max}`);
+    return value;
+  };
+  const flag = (name: string, fallback: boolean) => (env[name] === undefined ? fallback : env[name] !== '0');
+  const centroid = flag('BENCH_INGEST_CENTROID', true);
+  return {
+    endToEnd: {
+      devices: int('BENCH_INGEST_DEVICES', 12, 1, 200),
+      framesPerBatch: int('BENCH_INGEST_FRAMES_PER_BATCH', 100, 1, 500),
+      batchesPerDevice: int('BENCH_INGEST_BATCHES_PER_DEVICE', 200, 10, 100_000),
+      warmUpBatchesPerDevice: 5,
+      inFlightPerDevice: int('BENCH_INGEST_IN_FLIGHT', 4, 1, 1000),
+      centroid,
+      model: { name: 'ingest-bench', version: 1 },
+    },
+    variants: [
+      { name: 'cloud defaults', env: {} },
+      ...(flag('BENCH_INGEST_VARIANTS', true) ? [{ name: 'raw payloads not kept (EDGELOOP_RAW_RETENTION_HOURS=0)', env: { EDGELOOP_RAW_RETENTION_HOURS: '0' } }] : []),
+    ],
+    concurrency: int('BENCH_INGEST_CONCURRENCY', 4, 1, 64),
+    bucketSeconds: 60,
+    drift: flag('BENCH_INGEST_DRIFT', true)
+      ? {
+          bucketSeconds: 1,
+          windowSeconds: 3,
+          checkSeconds: 1,
+          confirmWindows: 2,
+          episodes: 3,
+          devicesPerVersion: 2,
+          batchMs: 500,
+          framesPerBatch: 25,
+          stableMs: 9000,
+          switchSpacingMs: 370,
+          centroid,
+          modelName: 'drift-bench',
+        }
+      : null,
+    profile: flag('BENCH_INGEST_PROFILE', false),
+    profileDir: env.BENCH_INGEST_PROFILE_DIR || null,
+    sql: sqlChoice(env.BENCH_INGEST_SQL),
+    cloudEnv: cloudEnv(env.BENCH_INGEST_CLOUD_ENV),
+  };
+}
+
+function sqlChoice(value: string | undefined): 'auto' | 'postgres' {
+  if (value === undefined || value === '' || value === 'auto') return 'auto';
+  if (value === 'postgres') return 'postgres';
+  throw new Error('BENCH_INGEST_SQL is auto or postgres');
+}
+
+function cloudEnv(value: string | undefined): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of (value ?? '').split(',').map((p) => p.trim()).filter(Boolean)) {
+    const at = pair.indexOf('=');
+    if (at <= 0 || !/^EDGELOOP_[A-Z0-9_]+$/.test(pair.slice(0, at))) throw new Error(`BENCH_INGEST_CLOUD_ENV: "${pair}" is not EDGELOOP_NAME=value`);
+    env[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  return env;
+}
