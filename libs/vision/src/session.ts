@@ -6,7 +6,23 @@ export interface SessionSettings {
   intraOpNumThreads: number;
   interOpNumThreads: number;
   executionMode: 'sequential' | 'parallel';
+  /** onnxruntime's CPU memory arena; default `SESSION_MEMORY_DEFAULTS.enableCpuMemArena`. */
+  enableCpuMemArena?: boolean;
+  /** onnxruntime's memory pattern (one pre-planned block for a run's tensors); default `SESSION_MEMORY_DEFAULTS.enableMemPattern`. */
+  enableMemPattern?: boolean;
 }
+
+/**
+ * Memory options of every session whose caller does not set them, chosen with `npm run bench:edge`
+ * (docs/benchmarks.md, "Edge worker") on the base models and the edge worker's allocator settings
+ * (apps/edge/Dockerfile):
+ * - memory pattern off: about 5–7 MB less RSS (bare sessions and the worker alike), same run time — a
+ *   run's tensors come from the arena one by one instead of one pre-planned block per run;
+ * - CPU memory arena kept on: turning it off too saves 7–12 MB more but makes each frame 20–40 %
+ *   slower there, because `MALLOC_MMAP_THRESHOLD_` (fixed at 128 KiB) sends every large tensor to
+ *   mmap/munmap on every run.
+ */
+export const SESSION_MEMORY_DEFAULTS = { enableCpuMemArena: true, enableMemPattern: false } as const;
 
 export type GraphOptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
 
@@ -23,6 +39,8 @@ export async function createSession(
     interOpNumThreads: settings.interOpNumThreads,
     executionMode: settings.executionMode,
     graphOptimizationLevel,
+    enableCpuMemArena: settings.enableCpuMemArena ?? SESSION_MEMORY_DEFAULTS.enableCpuMemArena,
+    enableMemPattern: settings.enableMemPattern ?? SESSION_MEMORY_DEFAULTS.enableMemPattern,
   };
   try {
     return typeof source === 'string'
