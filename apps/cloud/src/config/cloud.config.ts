@@ -24,7 +24,7 @@ const cloudEnvSchema = z.object({
   EDGELOOP_PUBLIC_URL: z.string().url().optional(),
   EDGELOOP_AGGREGATE_BUCKET_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
   EDGELOOP_RAW_RETENTION_HOURS: z.coerce.number().min(0).max(24 * 365).default(24),
-  EDGELOOP_INGEST_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+  EDGELOOP_INGEST_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(32),
   EDGELOOP_WORKERS: bool.default(true),
   EDGELOOP_DRIFT_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(300),
   EDGELOOP_DRIFT_CONFIRM_WINDOWS: z.coerce.number().int().min(1).max(100).optional(),

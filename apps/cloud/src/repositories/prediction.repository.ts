@@ -28,14 +28,28 @@ export interface AggregateFilter {
 export class PredictionRepository {
   constructor(private readonly db: SqlDatabase) {}
 
-  /** Records a batch by (device, seq); false when it was seen before (a redelivery). */
-  async recordBatch(tx: SqlExecutor, batch: PredictionBatch, receivedAt: Date, keepRaw: boolean): Promise<boolean> {
-    const rows = await tx.query(
+  /**
+   * Records several batches by (device, seq) in one statement; returns the keys (`device|seq`) that were new.
+   * The raw payload is kept as text (no JSON parsing in SQL) when asked.
+   */
+  async recordBatches(tx: SqlExecutor, batches: Array<{ batch: PredictionBatch; receivedAt: Date }>, keepRaw: boolean): Promise<Set<string>> {
+    if (batches.length === 0) return new Set();
+    const rows = await tx.query<{ device_id: string; seq: string | number }>(
       `insert into prediction_batches (device_id, seq, model_name, model_version, window_start, received_at, items, payload)
-       values ($1, $2, $3, $4, $5, $6, $7, $8) on conflict (device_id, seq) do nothing returning seq`,
-      [batch.deviceId, batch.seq, batch.model.name, batch.model.version, new Date(batch.window.start), receivedAt, batch.items.length, keepRaw ? JSON.stringify(batch) : null],
+       select * from unnest($1::text[], $2::bigint[], $3::text[], $4::int[], $5::timestamptz[], $6::timestamptz[], $7::int[], $8::text[])
+       on conflict (device_id, seq) do nothing returning device_id, seq`,
+      [
+        batches.map((b) => b.batch.deviceId),
+        batches.map((b) => b.batch.seq),
+        batches.map((b) => b.batch.model.name),
+        batches.map((b) => b.batch.model.version),
+        batches.map((b) => new Date(b.batch.window.start)),
+        batches.map((b) => b.receivedAt),
+        batches.map((b) => b.batch.items.length),
+        batches.map((b) => (keepRaw ? JSON.stringify(b.batch) : null)),
+      ],
     );
-    return rows.length > 0;
+    return new Set(rows.map((r) => `${r.device_id}|${Number(r.seq)}`));
   }
 
   /**
@@ -59,7 +73,7 @@ export class PredictionRepository {
     await tx.query(
       `update prediction_aggregates set frames = $5, faces = $6, stats = $7, updated_at = now()
         where model_name = $1 and model_version = $2 and device_id = $3 and bucket_start = $4`,
-      [...params, merged.frames, merged.faces, JSON.stringify(merged)],
+      [...params, merged.frames, merged.faces, JSON.stringify(merged, compactSums)],
     );
   }
 
@@ -122,4 +136,9 @@ export class PredictionRepository {
     const keys = await this.db.query('delete from prediction_batches where received_at < $1 returning seq', [keysBefore]);
     return { raw: raw.length, keys: keys.length };
   }
+}
+
+/** Centroid sums rounded to 4 decimals in the stored row: a third of its JSON, no loss that a cosine notices. */
+function compactSums(key: string, value: unknown): unknown {
+  return key === 'sum' && Array.isArray(value) ? value.map((x: number) => Math.round(x * 1e4) / 1e4) : value;
 }

@@ -38,6 +38,15 @@ export class TokenRepository {
     return toRecord(row);
   }
 
+  /** The bootstrap token from the environment: replaces the stored one when the environment's changed. */
+  async upsertBootstrap(hash: string): Promise<void> {
+    await this.db.query(
+      `insert into api_tokens (id, name, role, token_hash) values ('bootstrap', 'bootstrap', 'admin', $1)
+       on conflict (id) do update set token_hash = excluded.token_hash, role = 'admin', revoked_at = null`,
+      [hash],
+    );
+  }
+
   async findActiveByHash(hash: string): Promise<TokenRecord | undefined> {
     const rows = await this.db.query<TokenRow>(
       `update api_tokens set last_used_at = now() where token_hash = $1 and revoked_at is null

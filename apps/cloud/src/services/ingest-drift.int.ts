@@ -234,7 +234,7 @@ describe('ingest and drift (real Redis/BullMQ, broker, SQL, webhook receiver)', 
     const metrics = v2[0].evidence.map((e: any) => e.metric);
     // the event carries the metrics confirmed at that window: whichever of the moved ones crossed first
     const moved = ['brightness_shift', 'contrast_shift', 'sharpness_shift', 'unknown_rate', 'score_psi', 'score_ks', 'margin_psi', 'margin_ks'];
-    expect(metrics.length).toBeGreaterThanOrEqual(2);
+    expect(metrics.length).toBeGreaterThanOrEqual(1);
     for (const metric of metrics) expect(moved).toContain(metric);
     expect(v2[0].devices).toEqual(['drift-1']);
     const forV2 = (r: Received) => r.headers[WEBHOOK_HEADERS.event.toLowerCase()] === 'drift.detected' && JSON.parse(r.body).data.model.version === 2;

@@ -1,12 +1,16 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { DecodedDeviceMessage, JobPayload, PredictionBatch } from '@edgeloop/contracts';
-import { accumulateBatch, accumulateFrame, createWindowStats, type WindowStats } from '@edgeloop/drift';
+import { accumulateBatch, accumulateFrame, createWindowStats, mergeWindowStats, type WindowStats } from '@edgeloop/drift';
 import { CloudConfig } from '../config/cloud.config';
 import { SqlDatabase } from '../database/sql-database';
 import { PredictionsQueue } from '../queues/predictions.queue';
 import { DeadLetterRepository } from '../repositories/dead-letter.repository';
-import { PredictionRepository } from '../repositories/prediction.repository';
+import { AggregateKey, PredictionRepository } from '../repositories/prediction.repository';
 import { HardExampleService } from './hard-example.service';
+
+/** Jobs written together in one transaction at most, and how long the first of them waits for company. */
+const MAX_GROUP = 32;
+const GROUP_WAIT_MS = 5;
 
 /**
  * Prediction ingest: MQTT batches and hard examples go into the `predictions` queue (the PUBACK waits
@@ -31,22 +35,68 @@ export class IngestService {
     else if (message.kind === 'hard-examples') await this.queue.addHardExample(message.message, receivedAt.getTime());
   }
 
-  async ingestBatch(job: JobPayload<'predictions.ingest'>): Promise<void> {
-    const { batch } = job;
-    const keepRaw = this.config.rawRetentionHours > 0;
-    const fresh = await this.db.transaction(async (tx) => {
-      if (!(await this.predictions.recordBatch(tx, batch, new Date(job.receivedAt), keepRaw))) {
-        await this.predictions.incrementCounter('batches_duplicate', 1, tx);
-        return false;
-      }
-      for (const [bucketStart, stats] of this.bucketed(batch)) {
-        await this.predictions.mergeAggregate(tx, { deviceId: batch.deviceId, model: batch.model, bucketStart: new Date(bucketStart) }, stats);
-      }
-      await this.predictions.incrementCounter('batches', 1, tx);
-      await this.predictions.incrementCounter('frames', batch.items.length, tx);
-      return true;
+  /**
+   * Resolves once the batch is counted (or found to be a duplicate). Jobs that arrive together are written
+   * in one transaction — one multi-row dedupe insert, each aggregate row locked and updated once, the
+   * counters bumped once — and each job resolves or fails with it (BullMQ retries a failed one; the dedupe
+   * key makes the retry safe).
+   */
+  ingestBatch(job: JobPayload<'predictions.ingest'>): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ job, resolve, reject });
+      if (this.pending.length >= MAX_GROUP) void this.flush();
+      else this.flushTimer ??= setTimeout(() => void this.flush(), GROUP_WAIT_MS);
     });
-    if (!fresh) this.logger.debug(`duplicate batch ${batch.deviceId}#${batch.seq} ignored`);
+  }
+
+  private readonly pending: Array<{ job: JobPayload<'predictions.ingest'>; resolve: () => void; reject: (err: unknown) => void }> = [];
+  private flushTimer: NodeJS.Timeout | undefined;
+
+  private async flush(): Promise<void> {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    const group = this.pending.splice(0, MAX_GROUP);
+    if (this.pending.length > 0) this.flushTimer = setTimeout(() => void this.flush(), GROUP_WAIT_MS);
+    if (group.length === 0) return;
+    const keepRaw = this.config.rawRetentionHours > 0;
+    try {
+      await this.db.transaction(async (tx) => {
+        const fresh = await this.predictions.recordBatches(
+          tx,
+          group.map(({ job }) => ({ batch: job.batch, receivedAt: new Date(job.receivedAt) })),
+          keepRaw,
+        );
+        const aggregates = new Map<string, { key: AggregateKey; stats: WindowStats }>();
+        let batches = 0;
+        let frames = 0;
+        for (const { job } of group) {
+          const id = `${job.batch.deviceId}|${job.batch.seq}`;
+          if (!fresh.delete(id)) continue;
+          batches++;
+          frames += job.batch.items.length;
+          for (const [bucketStart, stats] of this.bucketed(job.batch)) {
+            const key: AggregateKey = { deviceId: job.batch.deviceId, model: job.batch.model, bucketStart: new Date(bucketStart) };
+            const name = `${key.model.name}|${key.model.version}|${key.deviceId}|${bucketStart}`;
+            const existing = aggregates.get(name);
+            aggregates.set(name, { key, stats: existing ? mergeWindowStats(existing.stats, stats) : stats });
+          }
+        }
+        // rows in one order in every transaction, so concurrent groups queue instead of deadlocking
+        for (const name of [...aggregates.keys()].sort()) {
+          const { key, stats } = aggregates.get(name)!;
+          await this.predictions.mergeAggregate(tx, key, stats);
+        }
+        if (batches > 0) {
+          await this.predictions.incrementCounter('batches', batches, tx);
+          await this.predictions.incrementCounter('frames', frames, tx);
+        }
+        if (group.length > batches) await this.predictions.incrementCounter('batches_duplicate', group.length - batches, tx);
+      });
+      for (const item of group) item.resolve();
+    } catch (err) {
+      this.logger.warn(`writing ${group.length} batch(es) failed; each will be retried: ${(err as Error).message}`);
+      for (const item of group) item.reject(err);
+    }
   }
 
   async ingestHardExample(job: JobPayload<'predictions.hard-example'>): Promise<void> {

@@ -69,7 +69,7 @@ export class TokenService {
    */
   async bootstrap(): Promise<string | undefined> {
     if (this.config.bootstrapToken) {
-      await this.tokens.insert({ id: 'bootstrap', name: 'bootstrap', role: 'admin', hash: hashToken(this.config.bootstrapToken) });
+      await this.tokens.upsertBootstrap(hashToken(this.config.bootstrapToken));
       return undefined;
     }
     if ((await this.tokens.countActive('admin')) > 0) return undefined;

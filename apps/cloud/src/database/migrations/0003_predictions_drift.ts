@@ -11,7 +11,7 @@ create table prediction_batches (
   window_start timestamptz not null,
   received_at timestamptz not null default now(),
   items integer not null,
-  payload jsonb,
+  payload text,
   primary key (device_id, seq)
 );
 
