@@ -28,7 +28,7 @@ export interface IngestBenchSettings {
 
 /**
  * BENCH_INGEST_DEVICES=12  BENCH_INGEST_FRAMES_PER_BATCH=100  BENCH_INGEST_BATCHES_PER_DEVICE=200
- * BENCH_INGEST_IN_FLIGHT=4  BENCH_INGEST_CONCURRENCY=4  BENCH_INGEST_CENTROID=1  BENCH_INGEST_DRIFT=1
+ * BENCH_INGEST_IN_FLIGHT=4  BENCH_INGEST_CONCURRENCY=32  BENCH_INGEST_CENTROID=1  BENCH_INGEST_DRIFT=1
  * BENCH_INGEST_VARIANTS=1 (0: skip the second end-to-end run, raw payloads not kept)
  * BENCH_INGEST_PROFILE=0  BENCH_INGEST_PROFILE_DIR=  BENCH_INGEST_SQL=auto|postgres
  * BENCH_INGEST_CLOUD_ENV=EDGELOOP_RAW_RETENTION_HOURS=0,…  (throughput run only)
@@ -55,7 +55,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): IngestBen
       { name: 'cloud defaults', env: {} },
       ...(flag('BENCH_INGEST_VARIANTS', true) ? [{ name: 'raw payloads not kept (EDGELOOP_RAW_RETENTION_HOURS=0)', env: { EDGELOOP_RAW_RETENTION_HOURS: '0' } }] : []),
     ],
-    concurrency: int('BENCH_INGEST_CONCURRENCY', 4, 1, 64),
+    concurrency: int('BENCH_INGEST_CONCURRENCY', 32, 1, 256),
     bucketSeconds: 60,
     drift: flag('BENCH_INGEST_DRIFT', true)
       ? {
