@@ -6,7 +6,12 @@ import { CloudConfig, ConfigError } from './config/cloud.config';
 async function main(): Promise<void> {
   const config = CloudConfig.fromEnv();
   const cloud = await startCloud(config);
-  new Logger('Cloud').log(`listening on ${cloud.url} (OpenAPI at ${cloud.url}/api/docs)`);
+  const logger = new Logger('Cloud');
+  logger.log(`listening on ${cloud.url} (OpenAPI at ${cloud.url}/api/docs)`);
+  if (cloud.firstAdminToken) {
+    // shown once: only its hash is stored (set EDGELOOP_BOOTSTRAP_TOKEN to choose one instead)
+    logger.warn(`first start without EDGELOOP_BOOTSTRAP_TOKEN: the admin token is ${cloud.firstAdminToken}`);
+  }
 }
 
 main().catch((err: unknown) => {

@@ -22,6 +22,9 @@ export class RolloutQueue implements OnApplicationShutdown {
     const connection = { url: this.config.redisUrl!, maxRetriesPerRequest: null };
     this.queue = new Queue(QUEUES.rollouts, { connection, prefix: BULLMQ_PREFIX });
     this.queue.on('error', (err) => this.logger.warn(`queue: ${err.message}`));
+    await this.queue.waitUntilReady();
+    // API-only replicas (EDGELOOP_WORKERS=false) schedule rollout ticks; worker replicas run them
+    if (!this.config.workers) return;
     this.worker = new Worker(
       QUEUES.rollouts,
       async (job) => {
@@ -34,7 +37,6 @@ export class RolloutQueue implements OnApplicationShutdown {
     );
     this.worker.on('error', (err) => this.logger.warn(`worker: ${err.message}`));
     this.worker.on('failed', (job, err) => this.logger.warn(`${job?.name} ${JSON.stringify(job?.data)} failed: ${err.message}`));
-    await this.queue.waitUntilReady();
     await this.worker.waitUntilReady();
   }
 
