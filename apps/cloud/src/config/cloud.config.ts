@@ -6,7 +6,7 @@ export { ConfigError };
 
 const { port, bool } = envTypes;
 
-/** Environment variables the cloud reads; every one is optional in the embedded mode. */
+/** Environment variables the cloud reads: S3 is required (the embedded mode starts an S3-protocol server and passes it); every other one has a default. */
 const cloudEnvSchema = z.object({
   EDGELOOP_HTTP_HOST: z.string().min(1).default('127.0.0.1'),
   EDGELOOP_HTTP_PORT: port.default(0),
