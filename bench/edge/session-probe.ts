@@ -17,7 +17,8 @@ import { decodeImage, type RgbImage } from '@edgeloop/vision';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import sharp from 'sharp';
-import { baseModels, franckFrameFiles, repoRoot } from './frames';
+import { repoRoot } from '../common/repo-root';
+import { baseModels, franckFrameFiles } from './frames';
 import { readProcMemory, type ProcMemory } from './proc-status';
 import { VariantSessions, type SessionVariant } from './variant-sessions';
 

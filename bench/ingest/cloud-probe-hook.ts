@@ -7,17 +7,12 @@
  */
 import { Session } from 'node:inspector';
 import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
+import { addTo, cloudPrototype, statementKey, timeCalls, type TimedStat } from '../common/probe-timing';
 
-const DIST_CLOUD = path.join(__dirname, '..', '..', 'apps', 'cloud', 'src');
 const SAMPLING_INTERVAL_US = 1000;
-
-export interface TimedStat {
-  count: number;
-  totalMs: number;
-  maxMs: number;
-}
+/** `insert into prediction_batches (device_id, …` → one line of at most 90 characters. */
+const STATEMENT_KEY_CHARS = 90;
 
 export interface ProbeAnswer {
   type: 'probe-started' | 'probe-stopped' | 'probe-error';
@@ -40,49 +35,24 @@ let elu: EventLoopUtilization | undefined;
 let cpu: NodeJS.CpuUsage | undefined;
 const session = new Session();
 
-type AnyMethod = (this: unknown, ...args: unknown[]) => unknown;
 type Executor = { query(text: string, params?: unknown[]): Promise<unknown[]> };
-
-function addTo(map: Map<string, TimedStat>, key: string, ms: number): void {
-  let stat = map.get(key);
-  if (!stat) map.set(key, (stat = { count: 0, totalMs: 0, maxMs: 0 }));
-  stat.count++;
-  stat.totalMs += ms;
-  stat.maxMs = Math.max(stat.maxMs, ms);
-}
-
-/** `insert into prediction_batches (device_id, …` → one line of at most 90 characters. */
-function statementKey(text: string): string {
-  return text.replace(/\s+/g, ' ').trim().slice(0, 90);
-}
 
 function timedQuery(target: Executor, original: Executor['query']): Executor['query'] {
   return function (text: string, params?: unknown[]) {
     if (!recording) return original.call(target, text, params);
     const started = performance.now();
-    return original.call(target, text, params).finally(() => addTo(statements, statementKey(text), performance.now() - started));
+    return original.call(target, text, params).finally(() => addTo(statements, statementKey(text, STATEMENT_KEY_CHARS), performance.now() - started));
   };
 }
 
-/** Wraps a prototype method so each call is timed to its settlement while recording. */
+/** Times each call of a compiled cloud class's method under `key` while recording. */
 function timeMethod(modulePath: string, className: string, method: string, key: string): void {
-  const exported = require(path.join(DIST_CLOUD, modulePath)) as Record<string, { prototype: Record<string, unknown> }>;
-  const proto = exported[className]?.prototype;
-  const original = proto?.[method] as AnyMethod | undefined;
-  if (typeof original !== 'function') throw new Error(`cloud probe: ${className}.${method} is not a method`);
-  proto[method] = function (this: unknown, ...args: unknown[]) {
-    if (!recording) return original.apply(this, args);
-    const started = performance.now();
-    const done = () => addTo(calls, key, performance.now() - started);
-    const result = original.apply(this, args);
-    if (result instanceof Promise) return result.finally(done);
-    done();
-    return result;
-  };
+  timeCalls(cloudPrototype(modulePath, className), method, `${className}.${method}`, {
+    recording: () => recording,
+    ended: (ms) => addTo(calls, key, ms),
+  });
 }
 
-// decorator metadata of the cloud's classes needs Reflect.metadata before they load
-require('reflect-metadata');
 timeMethod('mqtt/device-channel.js', 'DeviceChannel', 'dispatch', 'MQTT message: decode + handler (queue add), one at a time');
 timeMethod('queues/predictions.queue.js', 'PredictionsQueue', 'addBatch', 'PredictionsQueue.addBatch (job into Redis)');
 timeMethod('services/ingest.service.js', 'IngestService', 'ingestBatch', 'IngestService.ingestBatch (one SQL transaction, waits included)');
@@ -94,8 +64,7 @@ timeMethod('services/drift.service.js', 'DriftService', 'sweep', 'DriftService.s
 
 /** Statements through `SqlDatabase.query` and through the executor a transaction hands its work. */
 function timeStatements(): void {
-  const { SqlDatabase } = require(path.join(DIST_CLOUD, 'database/sql-database.js')) as { SqlDatabase: { prototype: Record<string, unknown> } };
-  const proto = SqlDatabase.prototype;
+  const proto = cloudPrototype('database/sql-database.js', 'SqlDatabase');
   const query = proto.query as Executor['query'];
   proto.query = function (this: Executor, text: string, params?: unknown[]) {
     return timedQuery(this, query)(text, params);

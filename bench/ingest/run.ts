@@ -17,12 +17,14 @@
 import { createIsolatedDatabase, startPostgres, startRedis, startS3, type PostgresDatabase, type PostgresServer, type RedisServer, type S3Server } from '@edgeloop/harness';
 import Redis from 'ioredis';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { STABLE } from '../../apps/cloud/src/testing/prediction-batches';
-import { startIngestCloud, type IngestCloud, type IngestSql } from './cloud-process';
+import { startBenchCloud, type BenchCloudSql, type BenchCloudWithBroker } from '../common/cloud-process';
+import { repoRoot } from '../common/repo-root';
+import { stopOnSignal } from '../common/stop-on-signal';
 import { CpuWindow } from './cpu-window';
 import { CloudProbe, type ProbeSummary } from './cloud-probe';
 import { measureDriftLatency, type DriftLatencyRun } from './drift-latency';
@@ -31,6 +33,9 @@ import { measureRawBullmq, type RawBullmqRun } from './raw-bullmq';
 import { printSummary, resultsDocument, type CpuShares, type EndToEndVariant } from './report';
 import { settingsFromEnv } from './settings';
 import { wireBatch } from './wire-batches';
+
+/** The cloud's last lines (warn level and above) kept in the results, per cloud. */
+const CLOUD_LOG_LINES = 20;
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
 
@@ -43,28 +48,20 @@ async function main(): Promise<void> {
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'edgeloop-bench-ingest-'));
   let redis: RedisServer | undefined;
   let s3: S3Server | undefined;
-  let cloud: IngestCloud | undefined;
+  let cloud: BenchCloudWithBroker | undefined;
   const databases: PostgresDatabase[] = [];
   let postgres: PostgresServer | undefined;
-  let stopped = false;
-  const stopAll = async () => {
-    if (stopped) return;
-    stopped = true;
+  const stopAll = stopOnSignal(async () => {
     await cloud?.stop();
     await redis?.stop();
     await s3?.stop();
     for (const db of databases) await db.stop().catch(() => undefined);
     await postgres?.stop();
     rmSync(workDir, { recursive: true, force: true });
-  };
-  const onSignal = (signal: NodeJS.Signals) => {
-    void stopAll().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  });
 
   const sqlEngine = process.env.DATABASE_URL || settings.sql === 'postgres' ? 'postgres' : 'pglite';
-  const sqlFor = async (name: string): Promise<IngestSql> => {
+  const sqlFor = async (name: string): Promise<BenchCloudSql> => {
     if (sqlEngine === 'pglite') return { kind: 'pglite', dir: path.join(workDir, `sql-${name}`) };
     if (!process.env.DATABASE_URL) postgres ??= await startPostgres();
     const db = await createIsolatedDatabase(process.env.DATABASE_URL ?? postgres!.url);
@@ -90,7 +87,7 @@ async function main(): Promise<void> {
       const cloudTmp = path.join(workDir, `cloud-e2e-${index}`);
       mkdirSync(cloudTmp);
       const profiled = index === 0 ? probe : undefined;
-      cloud = await startIngestCloud({
+      cloud = await startBenchCloud({
         mainJs,
         cwd: root,
         s3,
@@ -125,7 +122,7 @@ async function main(): Promise<void> {
         `  ${run.frames} frames in ${run.seconds} s = ${run.predictionsPerSecond} predictions/s (steady ${run.steadyPredictionsPerSecond}), ` +
           `${run.batchesPerSecond} batches/s; cloud CPU ${shares.cloud.cores} cores; aggregates in the API ${run.aggregatedFramesInApi} frames`,
       );
-      cloudLog.push(...cleanLog(cloud.logTail()));
+      cloudLog.push(...cloud.logLines().slice(-CLOUD_LOG_LINES));
       await cloud.stop();
       cloud = undefined;
     }
@@ -164,7 +161,7 @@ async function main(): Promise<void> {
       const driftTmp = path.join(workDir, 'cloud-drift');
       mkdirSync(driftTmp);
       const d = settings.drift;
-      cloud = await startIngestCloud({
+      cloud = await startBenchCloud({
         mainJs,
         cwd: root,
         s3,
@@ -182,7 +179,7 @@ async function main(): Promise<void> {
       });
       out(`drift: cloud pid ${cloud.pid}; bucket ${d.bucketSeconds} s, window ${d.windowSeconds} s, check every ${d.checkSeconds} s, confirm ${d.confirmWindows} windows`);
       drift = await measureDriftLatency(cloud, d, out);
-      cloudLog.push(...cleanLog(cloud.logTail()));
+      cloudLog.push(...cloud.logLines().slice(-CLOUD_LOG_LINES));
       await cloud.stop();
       cloud = undefined;
     }
@@ -208,8 +205,6 @@ async function main(): Promise<void> {
     out(`wrote ${path.relative(root, resultFile)} in ${results.benchSeconds} s`);
   } finally {
     await stopAll();
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
   }
 }
 
@@ -243,24 +238,6 @@ function cloudSource(root: string): { commit: string | null; uncommitted: string
   };
   const status = git(['status', '--porcelain', '--', 'apps', 'libs']);
   return { commit: git(['rev-parse', 'HEAD']), uncommitted: status ? status.split('\n').map((l) => l.slice(3)) : [] };
-}
-
-/** The cloud's warn/error lines without colour codes, Nest's prefix or timestamps. */
-function cleanLog(text: string): string[] {
-  return text
-    .split('\n')
-    .map((l) => l.replace(/\x1b\[[0-9;]*m/g, '').trim())
-    .filter(Boolean)
-    .slice(-20);
-}
-
-/** The repository root: the nearest folder above this file whose package.json is edgeloop's. */
-function repoRoot(): string {
-  for (let dir = __dirname; path.dirname(dir) !== dir; dir = path.dirname(dir)) {
-    const manifest = path.join(dir, 'package.json');
-    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'edgeloop') return dir;
-  }
-  return process.cwd();
 }
 
 main().catch((err: unknown) => {

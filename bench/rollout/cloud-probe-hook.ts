@@ -12,17 +12,11 @@
  */
 import { Session } from 'node:inspector';
 import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { addTo, cloudPrototype, statementKey, timeCalls, type CallTimer, type TimedStat } from '../common/probe-timing';
 
-const DIST_CLOUD = path.join(__dirname, '..', '..', 'apps', 'cloud', 'src');
 const SAMPLING_INTERVAL_US = 500;
-
-export interface TimedStat {
-  count: number;
-  totalMs: number;
-  maxMs: number;
-}
+const STATEMENT_KEY_CHARS = 110;
 
 export interface TickRecord {
   /** Wall clock (ms since the epoch, fractional), comparable with the bench's. */
@@ -71,45 +65,19 @@ let statementCounter = 0;
 const loopDelay = monitorEventLoopDelay({ resolution: 10 });
 const session = new Session();
 
-function addTo(map: Map<string, TimedStat>, key: string, ms: number): void {
-  let stat = map.get(key);
-  if (!stat) map.set(key, (stat = { count: 0, totalMs: 0, maxMs: 0 }));
-  stat.count++;
-  stat.totalMs += ms;
-  stat.maxMs = Math.max(stat.maxMs, ms);
-}
-
-/** `select d.id, d.name, … where d.id = $1` → one line, at most 110 characters. */
-function statementKey(text: string): string {
-  return text.replace(/\s+/g, ' ').trim().slice(0, 110);
-}
-
 type Executor = { query(text: string, params?: unknown[]): Promise<unknown[]> };
-type AnyMethod = (this: unknown, ...args: unknown[]) => unknown;
 
-/** Wraps a prototype method (sync or async) so each call is timed, to its settlement, while recording. */
-function timeMethod(proto: Record<string, unknown>, name: string, key: string, around?: { before(): unknown; after(state: unknown): void }): void {
-  const original = proto[name] as AnyMethod;
-  if (typeof original !== 'function') throw new Error(`cloud probe: ${key} is not a method`);
-  proto[name] = function (this: unknown, ...args: unknown[]) {
-    if (!recording) return original.apply(this, args);
-    const state = around?.before();
-    const started = performance.now();
-    const done = () => {
-      addTo(calls, key, performance.now() - started);
+/** Times each call of `proto[name]` under `key` while recording; `around` also sees each call begin and end. */
+function timeMethod<State>(proto: Record<string, unknown>, name: string, key: string, around?: { before(): State; after(state: State): void }): void {
+  const timer: CallTimer<State> = {
+    recording: () => recording,
+    started: around?.before,
+    ended: (ms, state) => {
+      addTo(calls, key, ms);
       around?.after(state);
-    };
-    let result: unknown;
-    try {
-      result = original.apply(this, args);
-    } catch (err) {
-      done();
-      throw err;
-    }
-    if (result instanceof Promise) return result.finally(done);
-    done();
-    return result;
+    },
   };
+  timeCalls(proto, name, key, timer);
 }
 
 /**
@@ -128,7 +96,7 @@ function timedQuery(where: 'in a transaction' | 'outside a transaction', run: (t
       return await run(text, params);
     } finally {
       const ended = performance.now();
-      const key = `${where}: ${statementKey(text)}`;
+      const key = `${where}: ${statementKey(text, STATEMENT_KEY_CHARS)}`;
       addTo(statements, key, ended - Math.max(started, lastStatementEnd));
       addTo(statementWaits, key, Math.max(0, Math.min(ended, lastStatementEnd) - started));
       lastStatementEnd = ended;
@@ -153,10 +121,7 @@ const TIMED: Array<[module: string, className: string, methods: string[]]> = [
 ];
 
 function instrumentCloud(): void {
-  // the cloud's classes carry decorator metadata for Nest's injection: the polyfill must be there before they load
-  require('reflect-metadata');
-  const { SqlDatabase } = require(path.join(DIST_CLOUD, 'database', 'sql-database.js'));
-  const db = SqlDatabase.prototype as Record<string, unknown>;
+  const db = cloudPrototype('database/sql-database.js', 'SqlDatabase');
   const query = db.query as (this: Executor, text: string, params?: unknown[]) => Promise<unknown[]>;
   db.query = function (this: Executor, text: string, params?: unknown[]) {
     return timedQuery('outside a transaction', (t, p) => query.call(this, t, p))(text, params);
@@ -178,20 +143,18 @@ function instrumentCloud(): void {
     });
   };
 
-  const { RolloutService } = require(path.join(DIST_CLOUD, 'services', 'rollout.service.js'));
-  timeMethod(RolloutService.prototype, 'advance', 'RolloutService.advance', {
+  timeMethod(cloudPrototype('services/rollout.service.js', 'RolloutService'), 'advance', 'RolloutService.advance', {
     before: () => {
       maxTicksInFlight = Math.max(maxTicksInFlight, ++ticksInFlight);
       return { startedAt: performance.timeOrigin + performance.now(), statements: statementCounter };
     },
-    after: (state) => {
+    after: (begun) => {
       ticksInFlight--;
-      const begun = state as { startedAt: number; statements: number };
       ticks.push({ startedAt: begun.startedAt, ms: performance.timeOrigin + performance.now() - begun.startedAt, statements: statementCounter - begun.statements });
     },
   });
   for (const [module, className, methods] of TIMED) {
-    const proto = require(path.join(DIST_CLOUD, module))[className].prototype as Record<string, unknown>;
+    const proto = cloudPrototype(module, className);
     for (const method of methods) timeMethod(proto, method, `${className}.${method}`);
   }
 }

@@ -1,11 +1,14 @@
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { ProbeMessage, TimedStat } from './cloud-probe-hook';
-import { summariseCpuProfile, type CpuProfile, type CpuSummary } from './cpu-profile';
-import { median, round } from './report';
+import type { CpuProfile } from '../common/cpu-profile';
+import { askProbeHook } from '../common/probe-channel';
+import type { TimedStat } from '../common/probe-timing';
+import { median } from '../common/stats';
+import type { ProbeMessage } from './cloud-probe-hook';
+import { summariseCpuProfile, type CpuSummary } from './cpu-profile';
+import { round } from './report';
 
-const ANSWER_TIMEOUT_MS = 30_000;
 const TOP_STATEMENTS = 8;
 
 export interface TimedSummary {
@@ -83,7 +86,7 @@ export class CloudProbe {
 
   async start(options: { cpuProfile: boolean }): Promise<void> {
     this.cpuProfile = options.cpuProfile;
-    await this.ask({ type: 'probe-start', cpuProfile: options.cpuProfile }, 'probe-started');
+    await askProbeHook<ProbeMessage>(this.child, { type: 'probe-start', cpuProfile: options.cpuProfile }, 'probe-started');
   }
 
   async stop(): Promise<ProbeResult> {
@@ -92,29 +95,9 @@ export class CloudProbe {
       mkdirSync(this.profileDir, { recursive: true });
       file = path.join(this.profileDir, `cloud-${++this.profiles}.cpuprofile`);
     }
-    const message = await this.ask({ type: 'probe-stop', file }, 'probe-stopped');
+    const message = await askProbeHook<ProbeMessage>(this.child, { type: 'probe-stop', file }, 'probe-stopped');
     const cpu = file ? summariseCpuProfile(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile) : null;
     return { message, cpu };
-  }
-
-  private ask(message: object, expected: ProbeMessage['type']): Promise<ProbeMessage> {
-    const child = this.child;
-    if (!child?.send) throw new Error('the cloud was not started with the probe hook');
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => finish(new Error(`no ${expected} from the cloud within ${ANSWER_TIMEOUT_MS} ms`)), ANSWER_TIMEOUT_MS);
-      const onMessage = (answer: ProbeMessage) => {
-        if (answer.type === 'probe-error') finish(new Error(`cloud probe: ${answer.error}`));
-        else if (answer.type === expected) finish(undefined, answer);
-      };
-      const finish = (err?: Error, answer?: ProbeMessage) => {
-        clearTimeout(timer);
-        child.off('message', onMessage);
-        if (err) reject(err);
-        else resolve(answer!);
-      };
-      child.on('message', onMessage);
-      child.send(message);
-    });
   }
 }
 

@@ -1,6 +1,7 @@
 import type { ModelVersionRef } from '@edgeloop/contracts';
+import { median } from '../common/stats';
 import { measureConvergence, type ConvergenceContext, type ConvergenceRun } from './convergence';
-import { median, round } from './report';
+import { round } from './report';
 
 /** Blob bytes the downloading devices fetched for one deployment. */
 export interface DownloadRun {

@@ -9,9 +9,9 @@ import { createPublicKey } from 'node:crypto';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parentPort } from 'node:worker_threads';
+import { median } from '../common/stats';
 import { BenchDevice } from './bench-device';
 import { BlobCache, type DownloadTally } from './blob-cache';
-import { median } from './report';
 
 export interface DeviceCredentials {
   id: string;

@@ -26,13 +26,6 @@ export function percentiles(values: readonly number[]): Percentiles {
   return { n: sorted.length, p50: at(0.5), p90: at(0.9), p99: at(0.99), max: at(1) };
 }
 
-export function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  if (sorted.length === 0) return NaN;
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
 /**
  * A fixed piece of CPU work (sha256 of 64 MiB) timed on the bench's main thread: how much CPU the shared
  * machine had to give at that moment, to compare runs with (lower is faster).

@@ -17,12 +17,14 @@ import { ApiClient } from '@edgeloop/client';
 import { apiPaths } from '@edgeloop/contracts';
 import { startRedis, startS3, type RedisServer, type S3Server } from '@edgeloop/harness';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { startBenchCloud, type BenchCloudWithBroker } from '../common/cloud-process';
+import { repoRoot } from '../common/repo-root';
+import { stopOnSignal } from '../common/stop-on-signal';
 import { uploadVersions } from './bundle';
-import { startRolloutCloud, type RolloutCloud } from './cloud-process';
 import { breakdown, CloudProbe, detail, type CloudDetail } from './cloud-probe';
 import { measureConvergence, type ConvergenceContext, type ConvergenceRun } from './convergence';
 import { measureDownloads, type DownloadRun } from './downloads';
@@ -77,34 +79,27 @@ async function main(): Promise<void> {
   mkdirSync(cloudTmpDir);
   let redis: RedisServer | undefined;
   let s3: S3Server | undefined;
-  let cloud: RolloutCloud | undefined;
+  let cloud: BenchCloudWithBroker | undefined;
   let fleet: Fleet | undefined;
-  let stopped = false;
-  const stopAll = async () => {
-    if (stopped) return;
-    stopped = true;
+  const stopAll = stopOnSignal(async () => {
     await fleet?.stop();
     await cloud?.stop();
     await s3?.stop();
     await redis?.stop();
     rmSync(workDir, { recursive: true, force: true });
-  };
-  const onSignal = (signal: NodeJS.Signals) => {
-    void stopAll().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  });
 
   try {
     [redis, s3] = await Promise.all([startRedis({ appendOnly: false }), startS3({ buckets: [BUCKET] })]);
     const probe = new CloudProbe(process.env.BENCH_ROLLOUT_PROFILE_DIR ?? path.join(workDir, 'profiles'));
-    cloud = await startRolloutCloud({
+    cloud = await startBenchCloud({
       mainJs: path.join(__dirname, '..', '..', 'apps', 'cloud', 'src', 'main.js'),
       cwd: root,
       s3,
       redis,
+      sql: { kind: 'memory' },
       tmpDir: cloudTmpDir,
-      rolloutTickMs: settings.tickMs,
+      env: { EDGELOOP_ROLLOUT_TICK_MS: String(settings.tickMs) },
       preload: probe.preload,
     });
     probe.attach(cloud.child);
@@ -176,7 +171,7 @@ async function main(): Promise<void> {
       convergence,
       downloads,
       profile,
-      cloudLog: cloud.logTail(),
+      cloudLog: cloud.logLines(),
       benchSeconds: (performance.now() - benchStarted) / 1000,
     });
     const resultFile = path.join(root, 'bench', 'results', 'rollout.json');
@@ -185,8 +180,6 @@ async function main(): Promise<void> {
     out(`wrote ${path.relative(root, resultFile)} in ${results.benchSeconds} s`);
   } finally {
     await stopAll();
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
   }
 }
 
@@ -199,15 +192,6 @@ function sourceState(root: string): { commit: string | null; uncommittedFilesInA
   } catch {
     return { commit: null, uncommittedFilesInAppsAndLibs: null };
   }
-}
-
-/** The repository root: the nearest folder above this file whose package.json is edgeloop's. */
-function repoRoot(): string {
-  for (let dir = __dirname; path.dirname(dir) !== dir; dir = path.dirname(dir)) {
-    const manifest = path.join(dir, 'package.json');
-    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'edgeloop') return dir;
-  }
-  return process.cwd();
 }
 
 main().catch((err: unknown) => {

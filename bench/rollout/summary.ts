@@ -1,9 +1,10 @@
+import { median } from '../common/stats';
 import type { UploadedVersion } from './bundle';
 import type { CloudDetail } from './cloud-probe';
 import type { ConvergenceRun } from './convergence';
 import type { DownloadRun } from './downloads';
 import type { JoinTiming } from './fleet';
-import { machine, median, round, seconds, table, TARGET_CONVERGE_1000_MS, TARGET_HEAD_ONLY_RATIO } from './report';
+import { machine, round, seconds, table, TARGET_CONVERGE_1000_MS, TARGET_HEAD_ONLY_RATIO } from './report';
 import type { BenchSettings } from './run';
 
 export interface ResultsInput {
@@ -15,7 +16,8 @@ export interface ResultsInput {
   convergence: ConvergenceRun[];
   downloads: DownloadRun[];
   profile: (CloudDetail & { run: ConvergenceRun }) | undefined;
-  cloudLog: string;
+  /** The cloud's last lines (warn level and above). */
+  cloudLog: string[];
   benchSeconds: number;
 }
 
@@ -60,10 +62,6 @@ export function resultsDocument(input: ResultsInput) {
   const maxIdentities = Math.floor(((r / (1 - r)) * otherBytes - headOverhead) / perIdentity);
   const changed = v1 && v2 ? Object.keys(v2.files).filter((role) => v1.files[role]?.sha256 !== v2.files[role].sha256) : [];
   const target1000 = bySize.find((s) => s.devices === 1000);
-  const cloudLog = input.cloudLog
-    .split('\n')
-    .map((l) => l.replace(/\x1b\[[0-9;]*m/g, '').trim())
-    .filter(Boolean);
   return {
     schema: 'edgeloop.bench.rollout/v1',
     createdAt: new Date().toISOString(),
@@ -126,7 +124,7 @@ export function resultsDocument(input: ResultsInput) {
       headOnlyRatioMet: Number.isFinite(ratio) ? ratio <= TARGET_HEAD_ONLY_RATIO : null,
     },
     cloudProfile: input.profile ?? null,
-    cloudLog,
+    cloudLog: input.cloudLog,
     benchSeconds: round(input.benchSeconds, 1),
   };
 }

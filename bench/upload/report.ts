@@ -1,4 +1,5 @@
 import os from 'node:os';
+import { median } from '../common/stats';
 import type { Responsiveness } from './responsiveness';
 import type { UploadProbeResult } from './upload-probe';
 
@@ -24,13 +25,6 @@ export interface Series {
   runsMs: number[];
   medianMs: number;
   medianMBps: number;
-}
-
-export function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  if (sorted.length === 0) return NaN;
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 export function round(v: number, digits = 2): number {

@@ -11,11 +11,13 @@ import { ApiClient, sha256File, uploadMultipart } from '@edgeloop/client';
 import { apiPaths, type ModelVersionResponse } from '@edgeloop/contracts';
 import { startS3, type S3Server } from '@edgeloop/harness';
 import { Client } from 'minio';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { startCloudProcess, type CloudProcess } from './cloud-process';
+import { startBenchCloud, type BenchCloud } from '../common/cloud-process';
+import { repoRoot } from '../common/repo-root';
+import { stopOnSignal } from '../common/stop-on-signal';
 import { minioPut, streamedPresignedPut } from './direct-put';
 import { checkLoads, markUpload, writeLargeEmbedder } from './embedder-model';
 import {
@@ -36,6 +38,8 @@ const SAMPLE_INTERVAL_MS = Number(process.env.BENCH_UPLOAD_SAMPLE_MS ?? 20);
 const UPLOAD_TIMEOUT_MS = 180_000;
 /** minio-js puts an object of at most this part size in one PUT (s3rver has no ListMultipartUploads). */
 const SINGLE_PUT_PART_SIZE = 5 * 1024 ** 3;
+/** The cloud output kept for the results (its warnings). */
+const CLOUD_LOG_TAIL_CHARS = 4000;
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
 
@@ -50,11 +54,8 @@ async function main(): Promise<void> {
   const cloudTmpDir = path.join(workDir, 'cloud-tmp');
   mkdirSync(cloudTmpDir);
   let s3: S3Server | undefined;
-  let cloud: CloudProcess | undefined;
-  let stopped = false;
-  const stopAll = async () => {
-    if (stopped) return;
-    stopped = true;
+  let cloud: BenchCloud | undefined;
+  const stopAll = stopOnSignal(async () => {
     if (cloud) {
       // a validator still running belongs to the cloud this bench started
       for (const pid of childProcesses(cloud.pid)) killQuietly(pid);
@@ -62,12 +63,7 @@ async function main(): Promise<void> {
     }
     await s3?.stop();
     rmSync(workDir, { recursive: true, force: true });
-  };
-  const onSignal = (signal: NodeJS.Signals) => {
-    void stopAll().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  });
 
   try {
     s3 = await startS3({ buckets: [BUCKET] });
@@ -81,7 +77,16 @@ async function main(): Promise<void> {
       `embedder: ${(model.size / 1e6).toFixed(1)} MB, [1, 3, 112, 112] → [${outputDims.join(', ')}]; written in ${Math.round(writeMs)} ms, loads and runs in onnxruntime-node in ${Math.round(checkMs)} ms`,
     );
 
-    cloud = await startCloudProcess(root, s3, cloudTmpDir, Math.max(1024 ** 3, 2 * model.size));
+    // the cloud's TMPDIR is cloudTmpDir: the upload spool files it writes are its own, and go with the bench's temp dir
+    cloud = await startBenchCloud({
+      mainJs: path.join(root, 'dist', 'apps', 'cloud', 'src', 'main.js'),
+      cwd: root,
+      s3,
+      sql: { kind: 'memory' },
+      tmpDir: cloudTmpDir,
+      env: { EDGELOOP_MAX_UPLOAD_BYTES: String(Math.max(1024 ** 3, 2 * model.size)) },
+      logTailChars: CLOUD_LOG_TAIL_CHARS,
+    });
     const idleRssMb = rssMb(cloud.pid) ?? NaN;
     out(`cloud: pid ${cloud.pid} on ${cloud.url}, idle RSS ${idleRssMb} MB; s3rver on ${s3.url} (in the bench process)`);
     const idleAnswer = await idleResponsiveness(cloud.url);
@@ -97,8 +102,8 @@ async function main(): Promise<void> {
     const runApi = async (round: number): Promise<ApiRun> => {
       await markUpload(model, ++mark);
       const name = `bench-${round}`;
-      const probe = new UploadProbe({ pid: (cloud as CloudProcess).pid, cloudTmpDir, s3BlobDir, fileSize: model.size, intervalMs: SAMPLE_INTERVAL_MS });
-      const answers = new ResponsivenessProbe((cloud as CloudProcess).url);
+      const probe = new UploadProbe({ pid: (cloud as BenchCloud).pid, cloudTmpDir, s3BlobDir, fileSize: model.size, intervalMs: SAMPLE_INTERVAL_MS });
+      const answers = new ResponsivenessProbe((cloud as BenchCloud).url);
       let clientSentMs: number | null = null;
       // as `edgeloop models push` does: declare the file's sha256 and size so the registry streams it to S3 as it arrives
       const hashStarted = performance.now();
@@ -176,11 +181,7 @@ async function main(): Promise<void> {
     const maxGrowth = Math.max(...growths, ...aboveIdle);
     const phases = phaseMedians(apiRuns);
     const validators = apiRuns.map((r) => r.probe.validationChild);
-    const cloudWarnings = cloud
-      .logTail()
-      .split('\n')
-      .map((l) => l.replace(/\x1b\[[0-9;]*m/g, '').trim())
-      .filter(Boolean);
+    const cloudWarnings = cloud.logLines();
 
     const results = {
       schema: 'edgeloop.bench.upload/v1',
@@ -291,8 +292,6 @@ async function main(): Promise<void> {
     out(`wrote ${path.relative(root, resultFile)} in ${results.benchSeconds} s`);
   } finally {
     await stopAll();
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
   }
 }
 
@@ -314,15 +313,6 @@ function killQuietly(pid: number): void {
   } catch {
     // already gone
   }
-}
-
-/** The repository root: the nearest folder above this file whose package.json is edgeloop's. */
-function repoRoot(): string {
-  for (let dir = __dirname; path.dirname(dir) !== dir; dir = path.dirname(dir)) {
-    const manifest = path.join(dir, 'package.json');
-    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'edgeloop') return dir;
-  }
-  return process.cwd();
 }
 
 main().catch((err: unknown) => {

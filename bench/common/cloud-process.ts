@@ -10,47 +10,54 @@ const HEALTH_TIMEOUT_MS = 60_000;
 const LOG_TAIL_CHARS = 8000;
 const START_ATTEMPTS = 3;
 
-/** Where the cloud keeps SQL: PGlite in a folder of the bench's temp dir, or a PostgreSQL database. */
-export type IngestSql = { kind: 'pglite'; dir: string } | { kind: 'postgres'; url: string };
+/** Where the cloud keeps SQL: in-memory PGlite, PGlite in a folder (created if missing), or a PostgreSQL database. */
+export type BenchCloudSql = { kind: 'memory' } | { kind: 'pglite'; dir: string } | { kind: 'postgres'; url: string };
 
-export interface IngestCloudOptions {
+export interface BenchCloudOptions {
   /** The compiled production entry point (`dist/apps/cloud/src/main.js`). */
   mainJs: string;
   /** Working directory of the child (the repository root). */
   cwd: string;
   s3: S3Server;
-  redis: RedisServer;
-  sql: IngestSql;
-  /** The cloud's TMPDIR and data folder. */
+  /** The cloud's queues; given Redis, the cloud also runs its embedded aedes broker on a free port. */
+  redis?: RedisServer;
+  sql: BenchCloudSql;
+  /** The cloud's TMPDIR (its upload spool files) and, in `data/`, its data folder. */
   tmpDir: string;
-  /** Ingest and drift settings under test (EDGELOOP_* variables). */
-  env: Record<string, string>;
-  /** `--require`d into the cloud before its entry point (the probe hook); the child then gets an IPC channel. */
+  /** Settings under test (EDGELOOP_* variables), over the defaults set here. */
+  env?: Record<string, string>;
+  /** `--require`d into the cloud before its entry point (a probe hook); the child then gets an IPC channel. */
   preload?: string;
+  /** How much of the cloud's stdout and stderr to keep (default 8000 characters). */
+  logTailChars?: number;
 }
 
-export interface IngestCloud {
+export interface BenchCloud {
   child: ChildProcess;
   pid: number;
   url: string;
-  mqttUrl: string;
+  /** The embedded broker, when the cloud was given Redis. */
+  mqttUrl: string | null;
   adminToken: string;
-  /** The cloud's stdout and stderr, last few kB. */
-  logTail(): string;
+  /** The cloud's stdout and stderr, last few kB, as lines without colour codes or blank lines. */
+  logLines(): string[];
   /** SIGTERM, then SIGKILL after 5 s; resolves when the process has exited. Safe to call twice. */
   stop(): Promise<void>;
 }
+
+export type BenchCloudWithBroker = BenchCloud & { mqttUrl: string };
 
 /** Variables of the caller's environment that would change what the cloud connects to. */
 const INHERITED_CLOUD_VARIABLES = /^(EDGELOOP_|S3_|DATABASE_URL$|REDIS_URL$|MQTT_)/;
 
 /**
- * The production cloud (`node dist/apps/cloud/src/main.js`) as a child process, so its event loop is its
- * own: the embedded aedes broker on a free port, the bench's Redis and s3rver, SQL on PGlite in a folder
- * or on PostgreSQL, a bootstrap admin token and warn-level logs. A port taken between the probe and the
- * bind is retried with new ports.
+ * The production cloud as a child process on a free port, so its event loop is its own: the bench's
+ * S3 server, SQL as asked, with Redis the embedded aedes broker on a free port, a bootstrap admin token
+ * and warn-level logs. A port taken between the probe and the bind is retried with new ports.
  */
-export async function startIngestCloud(options: IngestCloudOptions): Promise<IngestCloud> {
+export async function startBenchCloud(options: BenchCloudOptions & { redis: RedisServer }): Promise<BenchCloudWithBroker>;
+export async function startBenchCloud(options: BenchCloudOptions): Promise<BenchCloud>;
+export async function startBenchCloud(options: BenchCloudOptions): Promise<BenchCloud> {
   let lastError: Error | undefined;
   for (let attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
     try {
@@ -63,25 +70,23 @@ export async function startIngestCloud(options: IngestCloudOptions): Promise<Ing
   throw lastError;
 }
 
-async function startOnce(options: IngestCloudOptions): Promise<IngestCloud> {
+async function startOnce(options: BenchCloudOptions): Promise<BenchCloud> {
   const port = await freePort();
-  const brokerPort = await freePort();
+  const brokerPort = options.redis ? await freePort() : null;
   const adminToken = `elt_${randomBytes(24).toString('base64url')}`;
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) if (!INHERITED_CLOUD_VARIABLES.test(key)) env[key] = value;
-  if (options.sql.kind === 'pglite') mkdirSync(options.sql.dir, { recursive: true });
   Object.assign(env, {
     TMPDIR: options.tmpDir,
     EDGELOOP_HTTP_HOST: '127.0.0.1',
     EDGELOOP_HTTP_PORT: String(port),
     EDGELOOP_DATA_DIR: path.join(options.tmpDir, 'data'),
-    ...(options.sql.kind === 'pglite' ? { EDGELOOP_SQL_DIR: options.sql.dir } : { DATABASE_URL: options.sql.url }),
+    ...sqlEnv(options.sql),
     S3_ENDPOINT: options.s3.endPoint,
     S3_PORT: String(options.s3.port),
     S3_ACCESS_KEY: options.s3.accessKey,
     S3_SECRET_KEY: options.s3.secretKey,
-    REDIS_URL: options.redis.url,
-    EDGELOOP_EMBEDDED_BROKER_PORT: String(brokerPort),
+    ...(options.redis ? { REDIS_URL: options.redis.url, EDGELOOP_EMBEDDED_BROKER_PORT: String(brokerPort) } : {}),
     EDGELOOP_BOOTSTRAP_TOKEN: adminToken,
     EDGELOOP_LOG_LEVEL: 'warn',
     ...options.env,
@@ -92,9 +97,10 @@ async function startOnce(options: IngestCloudOptions): Promise<IngestCloud> {
     env,
     stdio: options.preload ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
   });
+  const tailChars = options.logTailChars ?? LOG_TAIL_CHARS;
   let log = '';
   const keep = (chunk: Buffer) => {
-    log = (log + chunk.toString()).slice(-LOG_TAIL_CHARS);
+    log = (log + chunk.toString()).slice(-tailChars);
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
@@ -114,7 +120,15 @@ async function startOnce(options: IngestCloudOptions): Promise<IngestCloud> {
   };
 
   const url = `http://127.0.0.1:${port}`;
-  const cloud: IngestCloud = { child, pid: child.pid ?? -1, url, mqttUrl: `mqtt://127.0.0.1:${brokerPort}`, adminToken, logTail: () => log, stop };
+  const cloud: BenchCloud = {
+    child,
+    pid: child.pid ?? -1,
+    url,
+    mqttUrl: brokerPort === null ? null : `mqtt://127.0.0.1:${brokerPort}`,
+    adminToken,
+    logLines: () => logLines(log),
+    stop,
+  };
   try {
     await waitForHealth(url, child);
   } catch (err) {
@@ -124,7 +138,26 @@ async function startOnce(options: IngestCloudOptions): Promise<IngestCloud> {
   return cloud;
 }
 
-/** `/api/v1/health` answers 200 once SQL, S3, Redis and the MQTT channel are up. */
+function sqlEnv(sql: BenchCloudSql): Record<string, string> {
+  switch (sql.kind) {
+    case 'memory':
+      return { EDGELOOP_SQL_DIR: 'memory://' };
+    case 'pglite':
+      mkdirSync(sql.dir, { recursive: true });
+      return { EDGELOOP_SQL_DIR: sql.dir };
+    case 'postgres':
+      return { DATABASE_URL: sql.url };
+  }
+}
+
+function logLines(text: string): string[] {
+  return text
+    .split('\n')
+    .map((l) => l.replace(/\x1b\[[0-9;]*m/g, '').trim())
+    .filter(Boolean);
+}
+
+/** `/api/v1/health` answers 200 once SQL, S3 and, when configured, Redis and the MQTT channel are up. */
 async function waitForHealth(url: string, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + HEALTH_TIMEOUT_MS;
   let last = 'no answer';
