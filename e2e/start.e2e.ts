@@ -17,7 +17,8 @@ describe('edgeloop start (npm start)', () => {
     });
     const child = spawn(process.execPath, [join(root, 'dist', 'apps', 'cli', 'main.js'), 'start', '--data-dir', dataDir, '--duration', '85', '--fps', '4', '--change-after', '25'], {
       cwd: root,
-      env: { ...process.env, EDGELOOP_CLI_CONFIG: join(dataDir, 'cli.json') },
+      // the embedded mode: PGlite, whatever DATABASE_URL the test run was given for the repository tests
+      env: { ...process.env, DATABASE_URL: '', EDGELOOP_CLI_CONFIG: join(dataDir, 'cli.json') },
     });
     child.stdout.on('data', (c: Buffer) => (output += c.toString()));
     child.stderr.on('data', (c: Buffer) => (output += c.toString()));
