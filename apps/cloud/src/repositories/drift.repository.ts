@@ -56,6 +56,20 @@ export class DriftRepository {
     );
   }
 
+  /**
+   * Saves the state only if no other check advanced it since it was read (compare-and-set on the last
+   * window end), so two replicas checking the same window cannot both raise its event.
+   */
+  async advanceState(model: ModelVersionRef, expectedLastWindowEnd: Date | null, state: DriftStateRecord): Promise<boolean> {
+    const rows = await this.db.query(
+      `update drift_state set alarm = $4, last_window_end = $5, updated_at = now()
+        where model_name = $1 and model_version = $2 and last_window_end is not distinct from $3::timestamptz
+        returning model_name`,
+      [model.name, model.version, expectedLastWindowEnd, state.alarm ? JSON.stringify(state.alarm) : null, state.lastWindowEnd],
+    );
+    return rows.length > 0;
+  }
+
   async insertEvent(event: DriftEventRecord): Promise<void> {
     await this.db.query(
       `insert into drift_events (id, model_name, model_version, detected_at, window_start, window_end, devices, evidence, reference)

@@ -81,6 +81,7 @@ export class DriftService {
     if (!state.reference && settings.trainingReference) {
       // statistics recorded at training time: no live reference window to wait for
       state.reference = settings.trainingReference;
+      await this.drift.saveState(model, state);
     }
     if (!state.reference) {
       const first = await this.predictions.firstBucket(model);
@@ -119,13 +120,15 @@ export class DriftService {
         devices: current.devices,
         evidence: toDriftEvidence(step.fire.findings),
       };
+    }
+    // compare-and-set: if another replica checked this window meanwhile, its result stands and this one is dropped
+    const saved = await this.drift.advanceState(model, state.lastWindowEnd, { ...state, alarm: alarm.state, lastWindowEnd: new Date(end) });
+    if (!saved) return { model, status: 'already_checked' };
+    if (event) {
       await this.drift.insertEvent(event);
       this.logger.warn(
         `drift detected on ${model.name}@${model.version}: ${event.evidence.map((e) => `${e.metric} ${e.value.toFixed(3)} (threshold ${e.threshold})`).join(', ')}`,
       );
-    }
-    await this.drift.saveState(model, { ...state, alarm: alarm.state, lastWindowEnd: new Date(end) });
-    if (event) {
       for (const listener of this.listeners) await listener(event).catch((err: Error) => this.logger.error(`drift listener failed: ${err.message}`));
     }
     return { model, status: 'checked', findings, event };
