@@ -1,7 +1,7 @@
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import type { RgbImage } from './image';
 import { nonMaxSuppression, type Corners } from './nms';
-import { samplingSource } from './resample';
+import { bilinearColumns, samplingSource } from './resample';
 import { expectIo } from './session';
 import type { ChannelOrder } from './warp';
 
@@ -47,19 +47,8 @@ export function prepareDetectorFrame(image: RgbImage, order: ChannelOrder, reuse
   const stride = source.width * 3;
   const lastX = source.width - 1;
   const lastY = source.height - 1;
-  const sx = rect.width / width;
   const sy = rect.height / height;
-  const x0 = new Int32Array(width);
-  const x1 = new Int32Array(width);
-  const ax = new Float32Array(width);
-  for (let i = 0; i < width; i++) {
-    let x = rect.x + (i + 0.5) * sx - 0.5;
-    x = x < 0 ? 0 : x > lastX ? lastX : x;
-    const f = Math.floor(x);
-    x0[i] = f * 3;
-    x1[i] = Math.min(f + 1, lastX) * 3;
-    ax[i] = x - f;
-  }
+  const { x0, x1, ax } = bilinearColumns(rect, width, lastX);
   const plane = width * height;
   const tensorData = reuse?.tensorData ?? new Float32Array(3 * plane);
   const luma = reuse?.luma ?? new Float32Array(plane);

@@ -52,17 +52,16 @@ function boxShrink(image: RgbImage, x0: number, y0: number, w: number, h: number
   return { data: out, width: w, height: h };
 }
 
-/**
- * Bilinear resize of `rect` (pixel centres at +0.5, as OpenCV's INTER_LINEAR), clamped borders.
- * Always reads 8-bit data so the hot loop stays monomorphic.
- */
-function bilinear(src: RgbImage, rect: Rect, outWidth: number, outHeight: number): Float32Array {
-  const data = src.data;
-  const stride = src.width * 3;
-  const lastX = src.width - 1;
-  const lastY = src.height - 1;
+/** Per output column of a bilinear resize of `rect`: the two source pixel offsets (RGB bytes) and the weight. */
+export interface BilinearColumns {
+  x0: Int32Array;
+  x1: Int32Array;
+  ax: Float32Array;
+}
+
+/** Column taps with pixel centres at +0.5 (OpenCV's INTER_LINEAR), clamped to [0, lastX]. */
+export function bilinearColumns(rect: Rect, outWidth: number, lastX: number): BilinearColumns {
   const sx = rect.width / outWidth;
-  const sy = rect.height / outHeight;
   const x0 = new Int32Array(outWidth);
   const x1 = new Int32Array(outWidth);
   const ax = new Float32Array(outWidth);
@@ -74,6 +73,20 @@ function bilinear(src: RgbImage, rect: Rect, outWidth: number, outHeight: number
     x1[i] = Math.min(f + 1, lastX) * 3;
     ax[i] = x - f;
   }
+  return { x0, x1, ax };
+}
+
+/**
+ * Bilinear resize of `rect` (pixel centres at +0.5, as OpenCV's INTER_LINEAR), clamped borders.
+ * Always reads 8-bit data so the hot loop stays monomorphic.
+ */
+function bilinear(src: RgbImage, rect: Rect, outWidth: number, outHeight: number): Float32Array {
+  const data = src.data;
+  const stride = src.width * 3;
+  const lastX = src.width - 1;
+  const lastY = src.height - 1;
+  const sy = rect.height / outHeight;
+  const { x0, x1, ax } = bilinearColumns(rect, outWidth, lastX);
   const out = new Float32Array(outWidth * outHeight * 3);
   for (let j = 0, o = 0; j < outHeight; j++) {
     let y = rect.y + (j + 0.5) * sy - 0.5;
