@@ -7,6 +7,7 @@ const aliases = {
   '^@edgeloop/config$': '<rootDir>/libs/config/src/index.ts',
   '^@edgeloop/client$': '<rootDir>/libs/client/src/index.ts',
   '^@edgeloop/drift$': '<rootDir>/libs/drift/src/index.ts',
+  '^@edgeloop/training$': '<rootDir>/libs/training/src/index.ts',
 };
 const common = {
   rootDir: __dirname,
