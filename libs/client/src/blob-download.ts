@@ -16,6 +16,11 @@ export interface BlobDownloadOptions {
   attempts?: number;
   /** First back-off delay in ms, doubled each attempt with jitter. Default 250. */
   backoffMs?: number;
+  /**
+   * Whole downloads from byte 0 after a finished file failed its sha256 (the partial file it resumed may
+   * have been poisoned, or the server was repaired meanwhile). Each one is also an attempt. Default 2.
+   */
+  integrityRetries?: number;
   onProgress?: (received: number, total: number) => void;
   signal?: AbortSignal;
 }
@@ -27,12 +32,15 @@ export class BlobIntegrityError extends Error {
 /**
  * Downloads a content-addressed blob with HTTP Range resume: bytes already in `<dest>.part` are kept and
  * only the rest is asked for, across retries and process restarts. The finished file's sha256 must equal
- * its address before it is renamed into place; a mismatch removes the partial file.
+ * its address before it is renamed into place. A mismatch discards the partial file — it is never resumed
+ * again — and the blob is fetched whole from byte 0, at most `integrityRetries` times (bounded: a server
+ * that keeps sending wrong bytes ends in a `BlobIntegrityError`).
  */
 export async function downloadBlob(client: ApiClient, path: string, options: BlobDownloadOptions): Promise<{ bytes: number; resumedFrom: number }> {
   const part = `${options.dest}.part`;
   const attempts = options.attempts ?? 5;
-  const firstOffset = await sizeOf(part);
+  let resumedFrom = await sizeOf(part);
+  let integrityRetries = options.integrityRetries ?? 2;
   let lastError: unknown;
   for (let attempt = 0; attempt < attempts; attempt++) {
     if (attempt > 0) await sleep(backoff(options.backoffMs ?? 250, attempt), options.signal);
@@ -43,16 +51,26 @@ export async function downloadBlob(client: ApiClient, path: string, options: Blo
         offset = 0;
       }
       if (offset < options.size) await fetchRange(client, path, part, offset, options);
+      const stored = await sizeOf(part);
+      // A body that ended early is resumed on the next attempt, not hashed (and not thrown away).
+      if (stored < options.size) throw new Error(`blob ${options.sha256}: the body ended at ${stored} of ${options.size} bytes`);
       const actual = await sha256File(part);
       if (actual !== options.sha256) {
         await rm(part, { force: true });
         throw new BlobIntegrityError(`blob ${options.sha256}: downloaded bytes hash to ${actual}`);
       }
       await rename(part, options.dest);
-      return { bytes: options.size, resumedFrom: firstOffset };
+      return { bytes: options.size, resumedFrom };
     } catch (err) {
       lastError = err;
-      if (err instanceof BlobIntegrityError || (err instanceof ApiError && err.status >= 400 && err.status < 500 && err.status !== 408 && err.status !== 429)) {
+      if (err instanceof BlobIntegrityError) {
+        // The partial file is gone (removed above, or never written past the limit): the next try starts at 0.
+        await rm(part, { force: true });
+        resumedFrom = 0;
+        if (integrityRetries-- <= 0 || options.signal?.aborted) throw err;
+        continue;
+      }
+      if (err instanceof ApiError && err.status >= 400 && err.status < 500 && err.status !== 408 && err.status !== 429) {
         throw err;
       }
       if (options.signal?.aborted) throw err;
