@@ -2,6 +2,7 @@
 export type VisionErrorCode =
   | 'IMAGE_NOT_FOUND'
   | 'IMAGE_UNDECODABLE'
+  | 'IMAGE_TOO_LARGE'
   | 'INVALID_VISION_OPTIONS'
   | 'MODEL_LOAD_FAILED'
   | 'INVALID_HEAD'
@@ -22,10 +23,13 @@ export class VisionError extends Error {
   }
 }
 
-/** The input could not be read (missing file) or decoded as an image. Never a crash: callers skip the frame. */
+/**
+ * The input could not be read (missing file) or decoded as an image, or it has more pixels than the limit
+ * (`IMAGE_TOO_LARGE`, found from its header before decoding). Never a crash: callers skip the frame.
+ */
 export class InvalidImageError extends VisionError {
   constructor(
-    code: 'IMAGE_NOT_FOUND' | 'IMAGE_UNDECODABLE',
+    code: 'IMAGE_NOT_FOUND' | 'IMAGE_UNDECODABLE' | 'IMAGE_TOO_LARGE',
     message: string,
     options?: { cause?: unknown },
   ) {

@@ -2,8 +2,31 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
+import { crc32, deflateSync } from 'node:zlib';
 import { InvalidImageError } from './errors';
-import { decodeAhead, decodeImage } from './image';
+import { decodeAhead, decodeImage, MAX_INPUT_PIXELS, openImage, readImageHeader } from './image';
+
+/** A PNG whose header claims `width`×`height` (8-bit RGB) with a few bytes of pixel data: a bomb's header. */
+function pngHeaderClaiming(width: number, height: number): Buffer {
+  const chunk = (type: string, data: Buffer) => {
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(data.length);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body));
+    return Buffer.concat([length, body, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8); // bit depth 8, colour type RGB
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(Buffer.alloc(1 + width * 3))),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
 
 describe('decodeImage', () => {
   let dir: string;
@@ -49,6 +72,38 @@ describe('decodeImage', () => {
       .jpeg()
       .toBuffer();
     await expect(decodeImage(jpeg.subarray(0, jpeg.length >> 1))).rejects.toMatchObject({ code: 'IMAGE_UNDECODABLE' });
+  });
+});
+
+describe('pixel limits on untrusted images', () => {
+  const square = (side: number) =>
+    sharp({ create: { width: side, height: side, channels: 3, background: '#406080' } })
+      .png()
+      .toBuffer();
+
+  it('refuses a decompression bomb from its header, before decoding, with IMAGE_TOO_LARGE', async () => {
+    const bomb = pngHeaderClaiming(16000, 16000);
+    await expect(readImageHeader(bomb)).rejects.toMatchObject({
+      name: 'InvalidImageError',
+      code: 'IMAGE_TOO_LARGE',
+      message: `the image is 16000×16000 (256000000 pixels), over the limit of ${MAX_INPUT_PIXELS} pixels`,
+    });
+    // The default decode refuses it the same way (the pixel data is only a row: decoding would fail otherwise).
+    await expect(decodeImage(bomb)).rejects.toMatchObject({ code: 'IMAGE_TOO_LARGE' });
+  });
+
+  it('applies a caller-given limit to decodeImage and openImage', async () => {
+    const png = await square(300);
+    await expect(decodeImage(png, { maxPixels: 256 * 256 })).rejects.toMatchObject({ code: 'IMAGE_TOO_LARGE' });
+    expect((await decodeImage(png, { maxPixels: 300 * 300 })).width).toBe(300);
+    await expect(openImage(png, { maxPixels: 100 }).raw().toBuffer()).rejects.toThrow(/pixel limit/);
+    expect((await openImage(png).raw().toBuffer({ resolveWithObject: true })).info.width).toBe(300);
+  });
+
+  it('reads format and dimensions from the header, and refuses bytes with no image header', async () => {
+    expect(await readImageHeader(await square(40))).toEqual({ format: 'png', width: 40, height: 40 });
+    expect(await readImageHeader(pngHeaderClaiming(4096, 4096))).toEqual({ format: 'png', width: 4096, height: 4096 });
+    await expect(readImageHeader(Buffer.from('no image here'))).rejects.toMatchObject({ code: 'IMAGE_UNDECODABLE' });
   });
 });
 

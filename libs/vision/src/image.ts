@@ -1,6 +1,56 @@
 import { readFile } from 'node:fs/promises';
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { InvalidImageError } from './errors';
+
+/**
+ * The most pixels (width × height) read from bytes nobody vouches for: camera frames, pushed frames, face
+ * crops, enrolment photos. 4096 × 4096 ≈ 16.8 megapixels fits a 4K frame and a 12-megapixel photo, and
+ * decodes to ≈ 50 MB of RGB; a decompression bomb (a 750 KB PNG of 16000 × 16000, ≈ 770 MB decoded) does not.
+ */
+export const MAX_INPUT_PIXELS = 4096 * 4096;
+
+export interface ImageLimits {
+  /** Largest width × height accepted; default MAX_INPUT_PIXELS. */
+  maxPixels?: number;
+}
+
+/** Format and size of an image, read from its header only. */
+export interface ImageHeader {
+  format: string;
+  width: number;
+  height: number;
+}
+
+/**
+ * A sharp pipeline over untrusted bytes: libvips checks the header's dimensions against `maxPixels` before
+ * it allocates anything and refuses larger images ("Input image exceeds pixel limit"), and corrupt data is
+ * an error rather than a warning. Every sharp read of bytes that came from outside goes through this.
+ */
+export function openImage(bytes: Buffer | Uint8Array, limits: ImageLimits = {}): Sharp {
+  return sharp(bytes, { failOn: 'error', limitInputPixels: limits.maxPixels ?? MAX_INPUT_PIXELS });
+}
+
+/**
+ * Reads only the header (no pixel data is decoded) and refuses an image over `maxPixels` with
+ * `IMAGE_TOO_LARGE`, or bytes whose header does not parse with `IMAGE_UNDECODABLE`. Cheap enough to run on
+ * every frame at the point where untrusted bytes enter, before they are queued for decoding.
+ */
+export async function readImageHeader(bytes: Buffer | Uint8Array, limits: ImageLimits = {}): Promise<ImageHeader> {
+  const maxPixels = limits.maxPixels ?? MAX_INPUT_PIXELS;
+  let header: { format?: string; width?: number; height?: number };
+  try {
+    // No pixel limit here: the header is read either way, and the check below names the dimensions.
+    header = await sharp(bytes, { limitInputPixels: false }).metadata();
+  } catch (err) {
+    throw new InvalidImageError('IMAGE_UNDECODABLE', `cannot read the image header: ${(err as Error).message}`, { cause: err });
+  }
+  const { format, width, height } = header;
+  if (!format || !width || !height) throw new InvalidImageError('IMAGE_UNDECODABLE', 'the image header has no format or dimensions');
+  if (width * height > maxPixels) {
+    throw new InvalidImageError('IMAGE_TOO_LARGE', `the image is ${width}×${height} (${width * height} pixels), over the limit of ${maxPixels} pixels`);
+  }
+  return { format, width, height };
+}
 
 /** A decoded frame: interleaved 8-bit RGB, row-major, no padding. */
 export interface RgbImage {
@@ -14,9 +64,11 @@ export type ImageInput = Buffer | Uint8Array | string;
 
 /**
  * Decodes to RGB (EXIF orientation applied, alpha dropped, grey expanded to three channels).
- * A missing file or undecodable bytes become an `InvalidImageError`, never an unhandled crash.
+ * A missing file or undecodable bytes become an `InvalidImageError`, never an unhandled crash; an image
+ * over `limits.maxPixels` (default MAX_INPUT_PIXELS) is refused from its header (`IMAGE_TOO_LARGE`) before
+ * any pixel is decoded.
  */
-export async function decodeImage(input: ImageInput): Promise<RgbImage> {
+export async function decodeImage(input: ImageInput, limits: ImageLimits = {}): Promise<RgbImage> {
   let bytes: Uint8Array;
   if (typeof input === 'string') {
     try {
@@ -34,7 +86,7 @@ export async function decodeImage(input: ImageInput): Promise<RgbImage> {
   }
   if (bytes.byteLength === 0) throw new InvalidImageError('IMAGE_UNDECODABLE', 'empty image');
   try {
-    const { data, info } = await sharp(bytes, { failOn: 'error' })
+    const { data, info } = await openImage(bytes, limits)
       .autoOrient()
       .removeAlpha()
       .toColourspace('srgb')
@@ -45,11 +97,18 @@ export async function decodeImage(input: ImageInput): Promise<RgbImage> {
     }
     return { data, width: info.width, height: info.height };
   } catch (err) {
+    if (PIXEL_LIMIT_ERROR.test((err as Error).message)) {
+      const maxPixels = limits.maxPixels ?? MAX_INPUT_PIXELS;
+      throw new InvalidImageError('IMAGE_TOO_LARGE', `the image is over the limit of ${maxPixels} pixels; not decoded`, { cause: err });
+    }
     throw new InvalidImageError('IMAGE_UNDECODABLE', `cannot decode image: ${(err as Error).message}`, {
       cause: err,
     });
   }
 }
+
+/** What sharp says when the header is over `limitInputPixels`. */
+const PIXEL_LIMIT_ERROR = /exceeds pixel limit/i;
 
 /** A frame from `decodeAhead`: the decoded image, or why it could not be decoded. */
 export type DecodedFrame<T> = { input: T; image: RgbImage; error?: undefined } | { input: T; image?: undefined; error: InvalidImageError };

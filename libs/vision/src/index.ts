@@ -13,8 +13,8 @@ export {
   VisionError,
 } from './errors';
 export type { OptionIssue, VisionErrorCode } from './errors';
-export { decodeAhead, decodeImage } from './image';
-export type { DecodedFrame, ImageInput, RgbImage } from './image';
+export { decodeAhead, decodeImage, MAX_INPUT_PIXELS, openImage, readImageHeader } from './image';
+export type { DecodedFrame, ImageHeader, ImageInput, ImageLimits, RgbImage } from './image';
 export {
   buildIdentityHead,
   computePrototypes,
