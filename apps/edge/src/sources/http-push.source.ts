@@ -1,3 +1,4 @@
+import { InvalidImageError, MAX_INPUT_PIXELS, readImageHeader } from '@edgeloop/vision';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -15,6 +16,8 @@ export interface HttpPushSourceOptions extends FrameSourceOptions {
   token?: string;
   /** Bodies being received at once; more are answered 503 (bounds memory to about this × maxFrameBytes). */
   maxConcurrentUploads?: number;
+  /** Largest width × height accepted, read from the image header before the frame is queued; default MAX_INPUT_PIXELS. */
+  maxPixels?: number;
 }
 
 /** Counts of POST /frames answers by outcome, for /healthz and metrics. */
@@ -23,6 +26,8 @@ export interface HttpPushRequestStats {
   unauthorized: number;
   unsupportedType: number;
   tooLarge: number;
+  /** Refused from the image header: more pixels than `maxPixels` (a decompression bomb). */
+  tooManyPixels: number;
   invalidImage: number;
   busy: number;
 }
@@ -33,12 +38,14 @@ export interface HttpPushRequestStats {
  * `rate-limited` when it came above the maximum rate and was dropped). The body's first bytes must match
  * its declared type — bytes that are no image would otherwise displace a real frame from the one-slot
  * mailbox — so such a body is answered 422; a body that has the right signature but is corrupt further
- * on is accepted and fails in the decoder (the worker counts it as a failed frame). `GET /healthz`
+ * on is accepted and fails in the decoder (the worker counts it as a failed frame). An image whose header
+ * announces more than `maxPixels` (a decompression bomb: a 750 KB PNG can claim 16000 × 16000) is answered
+ * 413 `image_too_large` from its header alone, before it is queued, so it is never decoded. `GET /healthz`
  * reports the source's counters. Errors are JSON `{ "error": code, "message": … }`.
  */
 export class HttpPushSource extends FrameSource {
   readonly name: string;
-  readonly requests: HttpPushRequestStats = { accepted: 0, unauthorized: 0, unsupportedType: 0, tooLarge: 0, invalidImage: 0, busy: 0 };
+  readonly requests: HttpPushRequestStats = { accepted: 0, unauthorized: 0, unsupportedType: 0, tooLarge: 0, tooManyPixels: 0, invalidImage: 0, busy: 0 };
   private readonly logger = new Logger(HttpPushSource.name);
   private readonly tokenDigest: Buffer | undefined;
   private readonly listening: Promise<AddressInfo>;
@@ -160,11 +167,27 @@ export class HttpPushSource extends FrameSource {
           message: `the body is not ${format === 'jpeg' ? 'a JPEG' : 'a PNG'} (its first bytes are ${actual ? `a ${actual.toUpperCase()} signature` : 'no image signature'})`,
         });
       }
-      const pushed = this.push(body, `${this.name} from ${req.socket.remoteAddress ?? 'unknown'}`);
-      if (pushed.status === 'stopped') return reply(res, 503, { error: 'stopping', message: 'the source is stopping' });
-      this.requests.accepted++;
-      reply(res, 202, { seq: pushed.seq, status: pushed.status });
+      void this.admit(body, req, res);
     });
+  }
+
+  /** Checks the header's dimensions (no pixel is decoded), then queues the frame. */
+  private async admit(body: Buffer, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      await readImageHeader(body, { maxPixels: this.options.maxPixels ?? MAX_INPUT_PIXELS });
+    } catch (err) {
+      if (err instanceof InvalidImageError && err.code === 'IMAGE_TOO_LARGE') {
+        this.requests.tooManyPixels++;
+        this.stats.rejected++;
+        this.logger.warn(`${this.name}: refused a frame from ${req.socket.remoteAddress ?? 'unknown'}: ${err.message}`);
+        return reply(res, 413, { error: 'image_too_large', message: err.message });
+      }
+      // A header that does not parse is left to the decoder, which counts the frame as failed.
+    }
+    const pushed = this.push(body, `${this.name} from ${req.socket.remoteAddress ?? 'unknown'}`);
+    if (pushed.status === 'stopped') return reply(res, 503, { error: 'stopping', message: 'the source is stopping' });
+    this.requests.accepted++;
+    reply(res, 202, { seq: pushed.seq, status: pushed.status });
   }
 
   private tooLarge(res: ServerResponse): void {

@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { Logger } from '../logger';
 import type { BackoffOptions } from './backoff';
 import { FfmpegSource } from './ffmpeg.source';
 import { FolderSource } from './folder.source';
@@ -23,7 +25,7 @@ export interface CreateSourceOptions {
   maxFps?: number;
   /** Largest frame accepted from an MJPEG stream or a push request (bytes). */
   maxFrameBytes?: number;
-  /** Bearer token the push endpoint requires, when set. */
+  /** Bearer token the push endpoint requires; when unset, one is generated for the run and logged. */
   pushToken?: string;
   /** Reconnect delays for MJPEG streams and live ffmpeg inputs. */
   reconnect?: BackoffOptions;
@@ -57,8 +59,17 @@ export function createSource(spec: SourceSpec, options: CreateSourceOptions): Fr
     case 'mjpeg':
       return new MjpegSource(spec.url, { maxFps, maxFrameBytes, reconnect: options.reconnect, stallTimeoutMs });
     case 'http-push':
-      return new HttpPushSource({ host: spec.host, port: spec.port, maxFps, maxFrameBytes, token: options.pushToken });
+      return new HttpPushSource({ host: spec.host, port: spec.port, maxFps, maxFrameBytes, token: options.pushToken ?? generatedPushToken() });
   }
+}
+
+/** The push endpoint is never open: with no configured token, a random one for this run, printed once. */
+function generatedPushToken(): string {
+  const token = `push_${randomBytes(24).toString('base64url')}`;
+  new Logger(HttpPushSource.name).warn(
+    `EDGE_SOURCE_PUSH_TOKEN is not set: POST /frames needs "Authorization: Bearer ${token}" (generated for this run; set EDGE_SOURCE_PUSH_TOKEN to keep one)`,
+  );
+  return token;
 }
 
 /** For specs built without parseSourceSpec: network URLs and devices are live, paths are files. */
