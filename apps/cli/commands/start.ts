@@ -128,6 +128,8 @@ async function runStack(options: StartOptions): Promise<void> {
     const devices = await ensureDevices(api, dataDir);
 
     const pushPort = await freePort();
+    // The push endpoint always needs a bearer token: this run's camera gets the one its worker is given.
+    const pushToken = `push_${randomBytes(24).toString('base64url')}`;
     const edgeCommon = {
       EDGE_MQTT_URL: brokerUrl,
       EDGE_CLOUD_URL: cloudUrl,
@@ -147,6 +149,7 @@ async function runStack(options: StartOptions): Promise<void> {
           EDGE_HTTP_TOKEN: device.credentials.http.token,
           EDGE_SIGNING_PUBLIC_KEY: device.signingKey.publicKey,
           EDGE_SOURCE: sources[i],
+          ...(sources[i].startsWith('http-push:') ? { EDGE_SOURCE_PUSH_TOKEN: pushToken } : {}),
           EDGE_STATE_DIR: join(dataDir, device.device.id),
         }),
       );
@@ -158,6 +161,7 @@ async function runStack(options: StartOptions): Promise<void> {
     say(`the demo camera of ${devices[1].device.id} changes lighting in ${changeAfter} s (darker, blurred, strangers): watch for drift`);
     camera = startPushCamera({
       url: `http://127.0.0.1:${pushPort}/frames`,
+      token: pushToken,
       fps: Number(options.fps),
       ...frames,
       changeAfterMs: changeAfter * 1000,

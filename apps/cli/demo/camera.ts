@@ -4,6 +4,8 @@
  */
 export function startPushCamera(options: {
   url: string;
+  /** Bearer token of the worker's push endpoint. */
+  token: string;
   fps: number;
   normal: Buffer[];
   changed: Buffer[];
@@ -24,7 +26,7 @@ export function startPushCamera(options: {
     const frames = changed ? options.changed : options.normal;
     const frame = frames[index++ % frames.length];
     busy = true;
-    fetch(options.url, { method: 'POST', body: new Uint8Array(frame), headers: { 'content-type': 'image/jpeg' } })
+    fetch(options.url, { method: 'POST', body: new Uint8Array(frame), headers: { 'content-type': 'image/jpeg', authorization: `Bearer ${options.token}` } })
       .then((res) => res.arrayBuffer())
       .catch(() => undefined)
       .finally(() => (busy = false));
