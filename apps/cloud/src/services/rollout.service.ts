@@ -39,6 +39,8 @@ interface Publication {
 @Injectable()
 export class RolloutService {
   private readonly logger = new Logger(RolloutService.name);
+  /** The last issuedAt signed here per device: its next desired state gets a strictly later one (edges refuse replays by it). */
+  private readonly lastIssuedAt = new Map<string, number>();
 
   constructor(
     private readonly config: CloudConfig,
@@ -287,8 +289,9 @@ export class RolloutService {
       manifest: { manifest: record.manifest, signature: record.signature },
       blobs: uniqueBy(record.manifest.files, (f) => f.sha256).map((f) => ({ sha256: f.sha256, size: f.size, url: blobPath(f.sha256) })),
       rollback,
-      issuedAt: Date.now(),
+      issuedAt: Math.max(Date.now(), (this.lastIssuedAt.get(deviceId) ?? 0) + 1),
     };
+    this.lastIssuedAt.set(deviceId, unsigned.issuedAt);
     return { ...unsigned, signature: this.signer.sign(unsigned) };
   }
 
