@@ -23,3 +23,4 @@ export * from './rest/retraining';
 export * from './rest/drift';
 export * from './rest/metrics';
 export * from './rest/paths';
+export * from './events';

@@ -12,6 +12,7 @@ import { ErrorFilter } from '../errors/error.filter';
 import { OnnxInspector } from '../onnx/onnx-inspector';
 import { AuditRepository } from '../repositories/audit.repository';
 import { BlobRepository } from '../repositories/blob.repository';
+import { BlobVerificationRepository } from '../repositories/blob-verification.repository';
 import { ManifestSigner } from '../repositories/manifest-signer';
 import { ModelRepository } from '../repositories/model.repository';
 import { SettingsRepository } from '../repositories/settings.repository';
@@ -47,6 +48,7 @@ import { DeviceRepository } from '../repositories/device.repository';
 import { DeviceService } from '../services/device.service';
 import { RolloutService } from '../services/rollout.service';
 import { WebhooksFeature } from '../webhooks/webhooks.module';
+import { EventsModule } from '../events/events.module';
 
 @Module({})
 export class AppModule implements OnModuleInit, OnApplicationShutdown {
@@ -60,6 +62,7 @@ export class AppModule implements OnModuleInit, OnApplicationShutdown {
   static forRoot(config: CloudConfig): DynamicModule {
     return {
       module: AppModule,
+      imports: [EventsModule.forRoot(config)],
       controllers: [
         HealthController,
         KeysController,
@@ -78,6 +81,7 @@ export class AppModule implements OnModuleInit, OnApplicationShutdown {
         HealthService,
         AuditRepository,
         BlobRepository,
+        BlobVerificationRepository,
         ManifestSigner,
         ModelRepository,
         SettingsRepository,

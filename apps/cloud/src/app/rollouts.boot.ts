@@ -1,4 +1,4 @@
-import { Injectable, Logger, OnApplicationBootstrap, Optional } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { DeviceChannel } from '../mqtt/device-channel';
 import { MqttEndpoint } from '../mqtt/mqtt-endpoint';
 import { RolloutQueue } from '../queues/rollout.queue';
@@ -9,7 +9,6 @@ import { PredictionsQueue } from '../queues/predictions.queue';
 import { DriftService } from '../services/drift.service';
 import { HealthService } from '../services/health.service';
 import { IngestService } from '../services/ingest.service';
-import { WebhookPublisher } from '../webhooks/webhook-publisher';
 import { RolloutService } from '../services/rollout.service';
 
 /**
@@ -32,7 +31,6 @@ export class RolloutsBoot implements OnApplicationBootstrap {
     private readonly predictionsQueue: PredictionsQueue,
     private readonly drift: DriftService,
     private readonly driftQueue: DriftQueue,
-    @Optional() private readonly webhooks?: WebhookPublisher,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -54,11 +52,6 @@ export class RolloutsBoot implements OnApplicationBootstrap {
     const ingest = (message: Parameters<IngestService['onDeviceMessage']>[0], at: Date) => this.ingest.onDeviceMessage(message, at);
     this.channel.on('predictions', ingest);
     this.channel.on('hard-examples', ingest);
-    this.drift.onDrift(async (event) => {
-      const { detectedAt, ...data } = event;
-      void detectedAt;
-      await this.webhooks?.emit('drift.detected', data);
-    });
     await this.driftQueue.start({
       sweep: async () => void (await this.drift.sweep()),
       check: async (model) => void (await this.drift.check(model)),

@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { DomainEvents } from '../events/domain-events';
 import type { ModelVersionRef } from '@edgeloop/contracts';
 import {
   DriftAlarm,
@@ -17,8 +18,6 @@ import { DriftEventRecord, DriftRepository } from '../repositories/drift.reposit
 import { ModelRepository } from '../repositories/model.repository';
 import { PredictionRepository } from '../repositories/prediction.repository';
 
-export type DriftListener = (event: DriftEventRecord) => Promise<void>;
-
 export interface DriftCheckResult {
   model: ModelVersionRef;
   status: 'no_reference_yet' | 'reference_set' | 'window_not_ready' | 'already_checked' | 'checked';
@@ -35,18 +34,14 @@ export interface DriftCheckResult {
 @Injectable()
 export class DriftService {
   private readonly logger = new Logger(DriftService.name);
-  private readonly listeners: DriftListener[] = [];
 
   constructor(
     private readonly config: CloudConfig,
     private readonly drift: DriftRepository,
     private readonly predictions: PredictionRepository,
     private readonly models: ModelRepository,
+    private readonly domainEvents: DomainEvents,
   ) {}
-
-  onDrift(listener: DriftListener): void {
-    this.listeners.push(listener);
-  }
 
   /** Checks every model version that received predictions within the last two windows. */
   async sweep(now = Date.now()): Promise<DriftCheckResult[]> {
@@ -129,7 +124,9 @@ export class DriftService {
       this.logger.warn(
         `drift detected on ${model.name}@${model.version}: ${event.evidence.map((e) => `${e.metric} ${e.value.toFixed(3)} (threshold ${e.threshold})`).join(', ')}`,
       );
-      for (const listener of this.listeners) await listener(event).catch((err: Error) => this.logger.error(`drift listener failed: ${err.message}`));
+      const { detectedAt, ...data } = event;
+      void detectedAt;
+      await this.domainEvents.emit('drift.detected', data);
     }
     return { model, status: 'checked', findings, event };
   }

@@ -1,4 +1,4 @@
-import { Injectable, Logger, Optional } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import {
   describeZodError,
   fieldIssues,
@@ -34,7 +34,7 @@ import { AuditRepository } from '../repositories/audit.repository';
 import { blobKey, BlobRepository, manifestKey } from '../repositories/blob.repository';
 import { ManifestSigner } from '../repositories/manifest-signer';
 import { ModelRepository, VersionRecord } from '../repositories/model.repository';
-import { WebhookPublisher } from '../webhooks/webhook-publisher';
+import { DomainEvents } from '../events/domain-events';
 
 /** What the optional `manifest` form field may say; the server fills in name, version, files and dates. */
 const UploadManifestSchema = z.strictObject({
@@ -83,7 +83,7 @@ export class ModelUploadService {
     private readonly audit: AuditRepository,
     private readonly signer: ManifestSigner,
     private readonly inspector: OnnxInspector,
-    @Optional() private readonly webhooks?: WebhookPublisher,
+    private readonly events: DomainEvents,
   ) {}
 
   async upload(name: string, req: IncomingMessage, actor: { tokenId: string; name: string } | null): Promise<VersionRecord> {
@@ -121,7 +121,7 @@ export class ModelUploadService {
       }
       if (stored.status === 'rejected') throw stored.reason;
       const record = await this.register(name, files, request, actor);
-      await this.webhooks?.emit('model.version.created', {
+      await this.events.emit('model.version.created', {
         model: { name, version: record.version },
         parent: record.parent,
         files: record.manifest.files.map((f) => ({ role: f.role, sha256: f.sha256, size: f.size })),

@@ -1,4 +1,4 @@
-import { Injectable, Logger, Optional } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import {
   blobPath,
   MESSAGE_VERSION,
@@ -20,7 +20,7 @@ import { DeploymentDeviceRecord, DeploymentRecord, DeploymentRepository } from '
 import { DeviceRepository } from '../repositories/device.repository';
 import { ManifestSigner } from '../repositories/manifest-signer';
 import { ModelRepository, VersionRecord } from '../repositories/model.repository';
-import { WebhookPublisher } from '../webhooks/webhook-publisher';
+import { DomainEvents } from '../events/domain-events';
 import { RegistryService } from './registry.service';
 
 interface Publication {
@@ -53,7 +53,7 @@ export class RolloutService {
     private readonly channel: DeviceChannel,
     private readonly queue: RolloutQueue,
     private readonly audit: AuditRepository,
-    @Optional() private readonly webhooks?: WebhookPublisher,
+    private readonly events: DomainEvents,
   ) {}
 
   async create(request: ParsedCreateDeploymentRequest, actor: string | null): Promise<DeploymentResponse> {
@@ -111,7 +111,6 @@ export class RolloutService {
 
   /** Emits the outcome of a finished deployment as a webhook event. */
   private async announce(id: string): Promise<void> {
-    if (!this.webhooks) return;
     const deployment = await this.deployments.get(id);
     if (!deployment) return;
     const devices = await this.deployments.devices(id);
@@ -121,14 +120,14 @@ export class RolloutService {
       failed: devices.filter((d) => d.phase === 'failed' || (d.phase === 'rolled_back' && d.reason !== null)).length,
     };
     const outcome = { deploymentId: id, model: deployment.model, devices: counts };
-    if (deployment.status === 'completed') await this.webhooks.emit('deployment.completed', outcome);
+    if (deployment.status === 'completed') await this.events.emit('deployment.completed', outcome);
     else if (deployment.status === 'failed') {
-      await this.webhooks.emit('deployment.failed', { ...outcome, reason: deployment.reason ?? 'failed' });
+      await this.events.emit('deployment.failed', { ...outcome, reason: deployment.reason ?? 'failed' });
       if (devices.some((d) => d.phase === 'rolled_back')) {
-        await this.webhooks.emit('deployment.rolled_back', { ...outcome, reason: deployment.reason ?? 'health gate failed', automatic: true });
+        await this.events.emit('deployment.rolled_back', { ...outcome, reason: deployment.reason ?? 'health gate failed', automatic: true });
       }
     } else if (deployment.status === 'rolled_back') {
-      await this.webhooks.emit('deployment.rolled_back', { ...outcome, reason: deployment.reason ?? 'rolled back on request', automatic: false });
+      await this.events.emit('deployment.rolled_back', { ...outcome, reason: deployment.reason ?? 'rolled back on request', automatic: false });
     }
   }
 

@@ -3,6 +3,7 @@ import { HostResolver } from './host-resolver';
 import { WebhookDeliveryRepository } from './webhook-delivery.repository';
 import { WebhookDeliveryService } from './webhook-delivery.service';
 import { WebhookPublisher } from './webhook-publisher';
+import { WebhookEventsListener } from './webhook-events.listener';
 import { WebhookSender } from './webhook-sender';
 import { WebhookTargetPolicy } from './webhook-target.policy';
 import { WebhooksController } from './webhook.controller';
@@ -29,6 +30,7 @@ export const WebhooksFeature: { controllers: Type[]; providers: Provider[] } = {
     WebhookQueue,
     WebhookDeliveryService,
     WebhookPublisher,
+    WebhookEventsListener,
     WebhookService,
     WebhooksBoot,
   ],
