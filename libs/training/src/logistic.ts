@@ -1,0 +1,208 @@
+import type { IdentityPrototypes } from '@edgeloop/vision';
+import type { TrainingExample } from './dataset';
+import { TrainingError } from './errors';
+
+/**
+ * Multinomial logistic regression over cosine scores, with rows kept at unit length so the result
+ * is still a cosine head the edge's thresholds apply to.
+ *
+ * Model: logits `s·(w_k · x)` for the K identities plus one *unknown* logit `s·b` (a learned
+ * cosine level), softmax, cross-entropy. Identity examples target their own row; strangers and
+ * not-a-face examples target *unknown*, so every row is pushed below `b` for them. Regulariser:
+ * `l2/2 · ‖W − P‖²`, the pull towards the prototypes `P` the rows start from (an L2 penalty on the
+ * raw weights means nothing once rows are renormalised).
+ *
+ * Optimiser: full-batch Adam on the Riemannian gradient (radial part removed), rows projected
+ * back to unit length after each step. Each example's softmax runs over its `candidates` nearest
+ * rows (re-mined every `remineEvery` epochs) plus its own row and *unknown*; the rows left out
+ * carry probability ≈ e^(s·(cos − top)), negligible at s = 16. This makes an epoch O(N·M·D)
+ * instead of O(N·K·D). Full batch and fixed iteration order: the result is deterministic.
+ */
+
+export interface LogisticOptions {
+  epochs: number;
+  learningRate: number;
+  l2: number;
+  /** Softmax scale s (inverse temperature) on cosine scores. */
+  scale: number;
+  /** Starting cosine level of the unknown logit. */
+  unknownCosine: number;
+  /** Rows per example in the truncated softmax. */
+  candidates: number;
+  remineEvery: number;
+}
+
+export const DEFAULT_LOGISTIC_OPTIONS: Readonly<LogisticOptions> = Object.freeze({
+  epochs: 60,
+  learningRate: 0.003,
+  l2: 1e-3,
+  scale: 16,
+  unknownCosine: 0.4,
+  candidates: 16,
+  remineEvery: 20,
+});
+
+export interface LogisticFit {
+  head: IdentityPrototypes;
+  /** Learned cosine level of the unknown logit. */
+  unknownCosine: number;
+  /** Mean cross-entropy (+ regulariser) after the first and the last epoch. */
+  loss: { first: number; last: number };
+}
+
+const ADAM_BETA1 = 0.9;
+const ADAM_BETA2 = 0.999;
+const ADAM_EPSILON = 1e-8;
+
+function dotAt(a: Float32Array, ao: number, b: Float32Array, bo: number, d: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let i = 0;
+  for (; i + 3 < d; i += 4) {
+    s0 += a[ao + i] * b[bo + i];
+    s1 += a[ao + i + 1] * b[bo + i + 1];
+    s2 += a[ao + i + 2] * b[bo + i + 2];
+    s3 += a[ao + i + 3] * b[bo + i + 3];
+  }
+  for (; i < d; i++) s0 += a[ao + i] * b[bo + i];
+  return s0 + s1 + s2 + s3;
+}
+
+function normaliseRows(w: Float32Array, rows: number, d: number): void {
+  for (let k = 0; k < rows; k++) {
+    const o = k * d;
+    const norm = Math.sqrt(dotAt(w, o, w, o, d));
+    if (norm > 0) for (let i = 0; i < d; i++) w[o + i] /= norm;
+  }
+}
+
+/**
+ * Per example, the `m` rows with the highest cosine, own row always included (in place of the
+ * weakest when it is not among them). Returns a flat N×m index table.
+ */
+function mineCandidates(x: Float32Array, n: number, w: Float32Array, k: number, d: number, target: Int32Array, m: number): Int32Array {
+  const table = new Int32Array(n * m);
+  const best = new Float64Array(m);
+  const index = new Int32Array(m);
+  for (let e = 0; e < n; e++) {
+    best.fill(-Infinity);
+    index.fill(-1);
+    const xo = e * d;
+    for (let c = 0; c < k; c++) {
+      const s = dotAt(x, xo, w, c * d, d);
+      if (s <= best[m - 1]) continue;
+      let j = m - 1;
+      while (j > 0 && best[j - 1] < s) {
+        best[j] = best[j - 1];
+        index[j] = index[j - 1];
+        j--;
+      }
+      best[j] = s;
+      index[j] = c;
+    }
+    const own = target[e];
+    if (own < k && !index.includes(own)) index[m - 1] = own;
+    table.set(index, e * m);
+  }
+  return table;
+}
+
+export function fitLogistic(
+  start: IdentityPrototypes,
+  examples: readonly TrainingExample[],
+  options: Partial<LogisticOptions> = {},
+): LogisticFit {
+  const o = { ...DEFAULT_LOGISTIC_OPTIONS, ...options };
+  if (!(o.epochs >= 0 && o.learningRate > 0 && o.l2 >= 0 && o.scale > 0 && o.candidates >= 1 && o.remineEvery >= 1)) {
+    throw new TrainingError('INVALID_OPTIONS', `invalid logistic options ${JSON.stringify(o)}`);
+  }
+  const k = start.labels.length;
+  const d = start.prototypes[0].length;
+  const m = Math.min(o.candidates, k);
+  const labelIndex = new Map(start.labels.map((l, i) => [l, i]));
+  // Identity examples of labels the head has, then negatives; anything else is skipped.
+  const used = examples.filter((e) => e.kind !== 'identity' || (e.label !== null && labelIndex.has(e.label)));
+  const n = used.length;
+  const x = new Float32Array(n * d);
+  const target = new Int32Array(n);
+  used.forEach((e, i) => {
+    if (e.embedding.length !== d) throw new TrainingError('DIMENSION_MISMATCH', `example "${e.id}" has ${e.embedding.length} values, expected ${d}`);
+    x.set(e.embedding, i * d);
+    target[i] = e.kind === 'identity' ? (labelIndex.get(e.label as string) as number) : k; // k = unknown
+  });
+  const anchor = new Float32Array(k * d);
+  start.prototypes.forEach((p, i) => anchor.set(p, i * d));
+  const w = Float32Array.from(anchor);
+  let bias = o.unknownCosine;
+  const grad = new Float32Array(k * d);
+  const m1 = new Float32Array(k * d);
+  const m2 = new Float32Array(k * d);
+  let biasM1 = 0;
+  let biasM2 = 0;
+  const logits = new Float64Array(m + 1);
+  let candidates: Int32Array = new Int32Array(0);
+  const loss = { first: NaN, last: NaN };
+  for (let epoch = 0; epoch < o.epochs; epoch++) {
+    if (epoch % o.remineEvery === 0) candidates = mineCandidates(x, n, w, k, d, target, m);
+    grad.fill(0);
+    let biasGrad = 0;
+    let total = 0;
+    for (let e = 0; e < n; e++) {
+      const xo = e * d;
+      const co = e * m;
+      let max = o.scale * bias;
+      logits[m] = max;
+      for (let j = 0; j < m; j++) {
+        const z = o.scale * dotAt(x, xo, w, candidates[co + j] * d, d);
+        logits[j] = z;
+        if (z > max) max = z;
+      }
+      let sum = 0;
+      for (let j = 0; j <= m; j++) sum += Math.exp(logits[j] - max);
+      const own = target[e];
+      const ownLogit = own === k ? logits[m] : logits[candidates.subarray(co, co + m).indexOf(own)];
+      total += Math.log(sum) + max - ownLogit;
+      for (let j = 0; j < m; j++) {
+        const c = candidates[co + j];
+        const coefficient = ((Math.exp(logits[j] - max) / sum - (c === own ? 1 : 0)) * o.scale) / n;
+        const go = c * d;
+        for (let i = 0; i < d; i++) grad[go + i] += coefficient * x[xo + i];
+      }
+      biasGrad += ((Math.exp(logits[m] - max) / sum - (own === k ? 1 : 0)) * o.scale) / n;
+    }
+    let penalty = 0;
+    for (let r = 0; r < k; r++) {
+      const ro = r * d;
+      // Regulariser, then drop the radial component: only moves along the sphere count.
+      for (let i = 0; i < d; i++) {
+        const delta = w[ro + i] - anchor[ro + i];
+        penalty += delta * delta;
+        grad[ro + i] += o.l2 * delta;
+      }
+      const radial = dotAt(grad, ro, w, ro, d);
+      for (let i = 0; i < d; i++) grad[ro + i] -= radial * w[ro + i];
+    }
+    const value = total / n + (o.l2 / 2) * penalty;
+    if (epoch === 0) loss.first = value;
+    loss.last = value;
+    const t = epoch + 1;
+    const step = (o.learningRate * Math.sqrt(1 - ADAM_BETA2 ** t)) / (1 - ADAM_BETA1 ** t);
+    for (let i = 0; i < w.length; i++) {
+      const g = grad[i];
+      m1[i] = ADAM_BETA1 * m1[i] + (1 - ADAM_BETA1) * g;
+      m2[i] = ADAM_BETA2 * m2[i] + (1 - ADAM_BETA2) * g * g;
+      w[i] -= (step * m1[i]) / (Math.sqrt(m2[i]) + ADAM_EPSILON);
+    }
+    biasM1 = ADAM_BETA1 * biasM1 + (1 - ADAM_BETA1) * biasGrad;
+    biasM2 = ADAM_BETA2 * biasM2 + (1 - ADAM_BETA2) * biasGrad * biasGrad;
+    bias -= (step * biasM1) / (Math.sqrt(biasM2) + ADAM_EPSILON);
+    normaliseRows(w, k, d);
+  }
+  return {
+    head: { labels: [...start.labels], prototypes: start.labels.map((_, r) => w.slice(r * d, (r + 1) * d)) },
+    unknownCosine: bias,
+    loss,
+  };
+}
