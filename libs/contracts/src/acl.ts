@@ -1,4 +1,5 @@
-import { DEVICES_TOPIC_ROOT, InvalidDeviceIdError, parseTopic, topics } from './topics';
+import { MAX_PAYLOAD_BYTES } from './device-messages';
+import { DEVICES_TOPIC_ROOT, deviceTopic, InvalidDeviceIdError, parseTopic, type DeviceTopicKind } from './topics';
 import { isValidDeviceId } from './identifiers';
 
 /**
@@ -15,24 +16,33 @@ export function deviceClientId(deviceId: string): string {
   return deviceId;
 }
 
+/**
+ * The four topics a device publishes and the one it subscribes to. The embedded broker's hooks, the
+ * Mosquitto dynamic-security role and the acl_file patterns are all generated from these two lists.
+ */
+export const DEVICE_PUBLISH_KINDS = ['reported', 'status', 'predictions', 'hard-examples'] as const satisfies readonly DeviceTopicKind[];
+export const DEVICE_SUBSCRIBE_KINDS = ['desired'] as const satisfies readonly DeviceTopicKind[];
+
+const PUBLISH_KINDS: ReadonlySet<DeviceTopicKind> = new Set(DEVICE_PUBLISH_KINDS);
+
 export function devicePublishTopics(deviceId: string): string[] {
-  return [topics.reported(deviceId), topics.status(deviceId), topics.predictions(deviceId), topics.hardExamples(deviceId)];
+  return DEVICE_PUBLISH_KINDS.map((kind) => deviceTopic(deviceId, kind));
 }
 
 export function deviceSubscribeFilters(deviceId: string): string[] {
-  return [topics.desired(deviceId)];
+  return DEVICE_SUBSCRIBE_KINDS.map((kind) => deviceTopic(deviceId, kind));
 }
 
 /** May this device publish to this exact topic? */
 export function canDevicePublish(deviceId: string, topic: string): boolean {
   if (!isValidDeviceId(deviceId)) return false;
   const parsed = parseTopic(topic);
-  return parsed !== null && parsed.deviceId === deviceId && parsed.kind !== 'desired';
+  return parsed !== null && parsed.deviceId === deviceId && PUBLISH_KINDS.has(parsed.kind);
 }
 
 /** May this device subscribe with this filter? Only its own `desired`, spelled out (no wildcards, no $share). */
 export function canDeviceSubscribe(deviceId: string, filter: string): boolean {
-  return isValidDeviceId(deviceId) && filter === topics.desired(deviceId);
+  return isValidDeviceId(deviceId) && deviceSubscribeFilters(deviceId).includes(filter);
 }
 
 /**
@@ -42,10 +52,42 @@ export function canDeviceSubscribe(deviceId: string, filter: string): boolean {
 export function mosquittoDevicePatterns(): string[] {
   const own = `${DEVICES_TOPIC_ROOT}/%u`;
   return [
-    `pattern read ${own}/desired`,
-    `pattern write ${own}/reported`,
-    `pattern write ${own}/status`,
-    `pattern write ${own}/predictions`,
-    `pattern write ${own}/hard-examples`,
+    ...DEVICE_SUBSCRIBE_KINDS.map((kind) => `pattern read ${own}/${kind}`),
+    ...DEVICE_PUBLISH_KINDS.map((kind) => `pattern write ${own}/${kind}`),
   ];
 }
+
+/** One entry of a Mosquitto dynamic-security role (`createRole` → `acls`). */
+export interface DynsecAcl {
+  acltype: 'publishClientSend' | 'publishClientReceive' | 'subscribeLiteral' | 'subscribePattern';
+  topic: string;
+  priority: number;
+  allow: boolean;
+}
+
+/**
+ * The dynamic-security role of one device: publish exactly its four edge-to-cloud topics, subscribe to
+ * and receive exactly its own desired state. Literal topics, no `#`: the same rule as canDevicePublish.
+ */
+export function dynsecDeviceAcls(deviceId: string): DynsecAcl[] {
+  return [
+    ...devicePublishTopics(deviceId).map((topic): DynsecAcl => ({ acltype: 'publishClientSend', topic, priority: 0, allow: true })),
+    ...deviceSubscribeFilters(deviceId).flatMap((topic): DynsecAcl[] => [
+      { acltype: 'subscribeLiteral', topic, priority: 0, allow: true },
+      { acltype: 'publishClientReceive', topic, priority: 0, allow: true },
+    ]),
+  ];
+}
+
+/**
+ * Largest MQTT packet a broker accepts, counted whole (fixed header + remaining length): the largest
+ * payload plus room for the topic, packet id and MQTT 5 properties. Mosquitto's `max_packet_size` in
+ * deploy/mosquitto/mosquitto.conf and the embedded broker's socket guard use this number.
+ */
+export const MQTT_MAX_PACKET_BYTES = MAX_PAYLOAD_BYTES + 8 * 1024;
+
+/**
+ * Largest CONNECT, the one packet a client sends before it is authenticated: client id, username,
+ * password and a last will (a device's is its `offline` status, ≤ 1 KiB) fit well within it.
+ */
+export const MQTT_MAX_CONNECT_BYTES = 16 * 1024;

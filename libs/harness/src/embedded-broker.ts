@@ -1,6 +1,7 @@
 import { createServer, type Socket } from 'node:net';
 import { Aedes, type AedesOptions } from 'aedes';
 import { silentLogger, type HarnessLogger } from './logger';
+import { limitMqttPackets, type MqttPacketLimits } from './mqtt-packet-limit';
 import { listenOn } from './ports';
 import { trackStarted } from './started-handles';
 
@@ -15,7 +16,15 @@ export interface EmbeddedBrokerOptions {
   /** Any other aedes option (persistence, mq, heartbeatInterval, …). */
   aedes?: Omit<AedesOptions, 'authenticate' | 'authorizePublish' | 'authorizeSubscribe' | 'authorizeForward'>;
   logger?: HarnessLogger;
+  /**
+   * Largest packet and largest CONNECT, checked on the socket from each fixed header before aedes
+   * buffers the body (aedes itself has no limit). The cloud passes the limits of @edgeloop/contracts.
+   */
+  limits?: Partial<MqttPacketLimits>;
 }
+
+/** 1 MiB of payload plus 8 KiB for topic and properties; 16 KiB for a CONNECT with its last will. */
+export const DEFAULT_MQTT_PACKET_LIMITS: MqttPacketLimits = { maxPacketBytes: 1024 * 1024 + 8 * 1024, maxConnectBytes: 16 * 1024 };
 
 export interface EmbeddedBroker {
   /** `mqtt://127.0.0.1:<port>` */
@@ -27,7 +36,7 @@ export interface EmbeddedBroker {
   stop(): Promise<void>;
 }
 
-/** An in-process MQTT broker (aedes) on a TCP port; the ACL hooks are passed straight to aedes. */
+/** An in-process MQTT broker (aedes) on a TCP port; the ACL hooks are passed straight to aedes, packet sizes are capped on the socket. */
 export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): Promise<EmbeddedBroker> {
   const logger = options.logger ?? silentLogger;
   const host = options.host ?? '127.0.0.1';
@@ -40,11 +49,13 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): 
   broker.on('clientError', (client, error) => logger.warn(`embedded broker: client ${client.id}: ${error.message}`));
   broker.on('connectionError', (client, error) => logger.warn(`embedded broker: connection ${client.id}: ${error.message}`));
 
+  const limits: MqttPacketLimits = { ...DEFAULT_MQTT_PACKET_LIMITS, ...options.limits };
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    broker.handle(socket);
+    const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+    broker.handle(limitMqttPackets(socket, limits, (reason) => logger.warn(`embedded broker: closed ${peer}: ${reason}`)));
   });
   let port: number;
   try {

@@ -1,5 +1,5 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
-import { canDevicePublish, canDeviceSubscribe } from '@edgeloop/contracts';
+import { canDevicePublish, canDeviceSubscribe, MQTT_MAX_CONNECT_BYTES, MQTT_MAX_PACKET_BYTES } from '@edgeloop/contracts';
 import { startEmbeddedBroker, type EmbeddedBroker } from '@edgeloop/harness';
 import type { Client as AedesClient } from 'aedes';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
@@ -40,6 +40,9 @@ export class MqttEndpoint implements OnApplicationShutdown {
     if (this.config.embeddedBrokerPort !== undefined) {
       this.embedded = await startEmbeddedBroker({
         port: this.config.embeddedBrokerPort,
+        // aedes buffers a packet whole before parsing it: refuse an oversized one from its header
+        limits: { maxPacketBytes: MQTT_MAX_PACKET_BYTES, maxConnectBytes: MQTT_MAX_CONNECT_BYTES },
+        logger: this.logger,
         authenticate: (client, username, password, done) => {
           void this.authenticate(client, username, password).then(
             (ok) => done(ok ? null : Object.assign(new Error('bad credentials'), { returnCode: 4 }), ok),
@@ -71,6 +74,14 @@ export class MqttEndpoint implements OnApplicationShutdown {
   deviceUrl(): string {
     if (this.embedded) return this.config.mqttPublicUrl ?? this.embedded.url;
     return this.config.mqttPublicUrl ?? this.config.mqtt?.url ?? '';
+  }
+
+  /**
+   * Client ids and usernames the cloud itself uses on the broker, besides the reserved `edgeloop…`
+   * prefix: a device with one of them would take over the cloud's session.
+   */
+  reservedClientIds(): string[] {
+    return [CLOUD_USERNAME, this.config.mqtt?.username, this.config.mqttClientId].filter((id): id is string => id !== undefined);
   }
 
   async cloudCredentials(): Promise<{ url: string; username?: string; password?: string }> {
