@@ -76,6 +76,18 @@ export function isValidDeviceId(id: unknown): id is string {
   return typeof id === 'string' && DEVICE_ID_PATTERN.test(id);
 }
 
+/**
+ * Device ids double as MQTT client ids and usernames, and a broker hands a client id to whoever logs in
+ * with it last. Ids starting with `edgeloop` (any case) belong to the cloud's own clients
+ * (`edgeloop-cloud-…`, `edgeloop-dynsec-…`, the `edgeloop-admin` broker account), so no device may have one.
+ */
+export const RESERVED_DEVICE_ID_PATTERN = /^edgeloop/i;
+
+/** Is this id kept for the cloud's own MQTT clients (the prefix above, or one of `alsoReserved`)? */
+export function isReservedDeviceId(id: string, alsoReserved: readonly string[] = []): boolean {
+  return RESERVED_DEVICE_ID_PATTERN.test(id) || alsoReserved.includes(id);
+}
+
 export function isValidModelName(name: unknown): name is string {
   return typeof name === 'string' && MODEL_NAME_PATTERN.test(name);
 }

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { topics } from '@edgeloop/contracts';
+import { dynsecDeviceAcls } from '@edgeloop/contracts';
 import mqtt, { type MqttClient } from 'mqtt';
 import { randomBytes } from 'node:crypto';
 
@@ -16,7 +16,7 @@ interface DynsecResponse {
 
 /**
  * Drives Mosquitto's dynamic-security plugin over its MQTT control topic: one role per device that
- * allows publishing under its own topics and subscribing to its own desired state, one client per
+ * allows publishing its four edge-to-cloud topics and subscribing to its own desired state, one client per
  * device (username and client id = the device id). Disabling a client disconnects it at once.
  */
 export class DynsecAdmin {
@@ -83,11 +83,8 @@ export class DynsecAdmin {
       {
         command: 'createRole',
         rolename: role,
-        acls: [
-          { acltype: 'publishClientSend', topic: `edgeloop/v1/devices/${deviceId}/#`, priority: 0, allow: true },
-          { acltype: 'subscribeLiteral', topic: topics.desired(deviceId), priority: 0, allow: true },
-          { acltype: 'publishClientReceive', topic: topics.desired(deviceId), priority: 0, allow: true },
-        ],
+        // the same topics as the embedded broker's hooks (libs/contracts acl.ts): the four it publishes, its desired
+        acls: dynsecDeviceAcls(deviceId),
       },
       ['Role already exists'],
     );

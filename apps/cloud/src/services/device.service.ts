@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import {
+  isReservedDeviceId,
   SIGNATURE_ALGORITHM,
   type DecodedDeviceMessage,
   type DeviceSummary,
@@ -7,7 +8,7 @@ import {
   type ProvisionDeviceResponse,
 } from '@edgeloop/contracts';
 import { randomBytes } from 'node:crypto';
-import { ConflictError, NotFoundError } from '../errors/domain.errors';
+import { BadRequestError, ConflictError, NotFoundError } from '../errors/domain.errors';
 import { MqttEndpoint } from '../mqtt/mqtt-endpoint';
 import { AuditRepository } from '../repositories/audit.repository';
 import { DeviceRepository } from '../repositories/device.repository';
@@ -27,6 +28,12 @@ export class DeviceService {
   /** Creates a device and returns its credentials once; only their hashes are kept. */
   async provision(request: ProvisionDeviceRequest & { id?: string }, actor: string | null): Promise<ProvisionDeviceResponse & { mqttUrl: string }> {
     const id = request.id ?? `dev-${randomBytes(6).toString('hex')}`;
+    if (isReservedDeviceId(id, this.endpoint.reservedClientIds())) {
+      // the id is the device's MQTT client id: one equal to the cloud's would take over the cloud's session
+      throw new BadRequestError('invalid_body', `device id ${id} is reserved for the cloud's own MQTT clients`, [
+        { path: 'id', message: 'reserved: ids starting with "edgeloop" and the cloud\'s MQTT client id and username are not device ids', code: 'reserved' },
+      ]);
+    }
     if (await this.devices.get(id)) throw new ConflictError(`device ${id} exists`);
     const mqttPassword = randomBytes(24).toString('base64url');
     const httpToken = `eld_${randomBytes(32).toString('base64url')}`;
