@@ -27,6 +27,7 @@ import { loadAtBoot } from './runtime/boot';
 import { describe, ModelRuntime } from './runtime/model-runtime';
 import { PipelineLoader, type LoadedModel } from './runtime/pipeline-loader';
 import { createSource, type Frame, type FrameSource } from './sources';
+import { DesiredStateWatermark } from './store/desired-watermark';
 import { ModelStore, type VersionPointer } from './store/model-store';
 
 export interface WorkerStats {
@@ -59,6 +60,7 @@ export interface EdgeWorkerOptions {
 export class EdgeWorker {
   private readonly logger = new Logger(EdgeWorker.name);
   readonly store: ModelStore;
+  readonly watermark: DesiredStateWatermark;
   readonly runtime = new ModelRuntime();
   readonly metrics: EdgeMetrics;
   readonly tracker: DeviceStateTracker;
@@ -86,6 +88,7 @@ export class EdgeWorker {
   ) {
     configureLogging({ level: config.logLevel, device: config.deviceId });
     this.store = new ModelStore(config.stateDir);
+    this.watermark = new DesiredStateWatermark(config.stateDir);
     this.loader = new PipelineLoader(this.store, { threads: config.threads, modelsDir: config.modelsDir, galleryDir: config.galleryDir });
     this.channel = config.mqtt ? new DeviceChannel(config.mqtt, config.deviceId, AGENT_VERSION) : undefined;
     this.metrics = new EdgeMetrics(config.deviceId, {
@@ -110,6 +113,7 @@ export class EdgeWorker {
     const { config } = this;
     await mkdir(config.stateDir, { recursive: true });
     await this.store.open();
+    await this.watermark.load();
     this.outbox = Outbox.open(join(config.stateDir, 'outbox.sqlite'), config.outbox);
     await this.ops.start(config.httpHost, config.httpPort);
 
@@ -132,6 +136,7 @@ export class EdgeWorker {
       deviceId: config.deviceId,
       publicKey: config.signingPublicKey,
       store: this.store,
+      watermark: this.watermark,
       fetcher: new BlobFetcher({ cloudUrl: config.cloudUrl, token: config.httpToken, ...config.download }),
       loader: this.loader,
       runtime: this.runtime,
@@ -152,6 +157,7 @@ export class EdgeWorker {
       deviceId: config.deviceId,
       channel: this.channel,
       store: this.store,
+      watermark: this.watermark,
       deployer,
       tracker: this.tracker,
       metrics: this.metrics,

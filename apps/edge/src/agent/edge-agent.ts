@@ -2,18 +2,21 @@ import { parseDeviceMessage, ReportedStateSchema, topics, type DesiredState, typ
 import type { Deployer, DeployOutcome } from '../deploy/deployer';
 import { Logger } from '../logger';
 import type { EdgeMetrics } from '../ops/edge-metrics';
+import type { DesiredStateWatermark } from '../store/desired-watermark';
 import type { ModelStore } from '../store/model-store';
 import type { DeviceChannel } from './device-channel';
 import { DesiredStateQueue, type DesiredJobResult } from './desired-queue';
 import type { DeviceStateTracker } from './device-state';
 
-export type RejectReason = Exclude<DeviceMessageErrorCode, 'empty'> | 'unexpected_topic';
+/** `stale`: issued before the newest desired state this device accepted (a replay). */
+export type RejectReason = Exclude<DeviceMessageErrorCode, 'empty'> | 'unexpected_topic' | 'stale';
 
 export interface EdgeAgentDeps {
   deviceId: string;
   /** Absent when no broker is configured: the agent then only resumes a stored desired state. */
   channel: DeviceChannel | undefined;
   store: ModelStore;
+  watermark: DesiredStateWatermark;
   deployer: Deployer;
   tracker: DeviceStateTracker;
   metrics: EdgeMetrics;
@@ -24,7 +27,9 @@ export interface EdgeAgentDeps {
 /**
  * The device side of the desired/reported protocol. Desired states are read off the channel one at a
  * time: a payload that is empty (cleared), oversized, not JSON or not a desired state is counted and
- * dropped; a valid one is persisted before it is acknowledged and queued for the deployer. Reported state
+ * dropped; one issued before the newest accepted one (a replay) is counted, reported and dropped without
+ * touching the stored or running work; a valid one is persisted before it is acknowledged and queued for
+ * the deployer (which checks its signature and freshness again before it moves anything). Reported state
  * is published (retained) after every change, on every connect, and as a heartbeat.
  */
 export class EdgeAgent {
@@ -34,7 +39,7 @@ export class EdgeAgent {
   /** Outcome of the last desired state that failed for good, so a redelivery is answered without redoing it. */
   private settled: { signature: string; outcome: DeployOutcome } | undefined;
   /** Dropped desired payloads by reason (also exported as a metric). */
-  readonly rejected: Record<RejectReason, number> = { too_large: 0, invalid_json: 0, invalid_payload: 0, unexpected_topic: 0 };
+  readonly rejected: Record<RejectReason, number> = { too_large: 0, invalid_json: 0, invalid_payload: 0, unexpected_topic: 0, stale: 0 };
   /** Valid desired states received. */
   received = 0;
 
@@ -112,6 +117,11 @@ export class EdgeAgent {
     }
     this.received++;
     const desired = parsed.value;
+    const freshness = this.deps.watermark.check(desired);
+    if (!freshness.fresh) {
+      this.refuseStale(desired, freshness.reason);
+      return;
+    }
     if (desired.deviceId === this.deps.deviceId) {
       try {
         await this.deps.store.saveDesired(payload);
@@ -120,6 +130,22 @@ export class EdgeAgent {
       }
     }
     this.queue.push(desired);
+  }
+
+  /**
+   * A replayed (older) desired state is neither stored (it would replace the newer one resumed after a
+   * restart) nor queued (it would abort the one being applied). It is reported as failed unless a
+   * deployment is under way, whose progress the report then keeps showing.
+   */
+  private refuseStale(desired: DesiredState, reason: string): void {
+    this.reject('stale', reason);
+    if (this.queue.busy) return;
+    this.deps.tracker.set({
+      state: 'failed',
+      deploymentId: desired.deploymentId,
+      target: { name: desired.model.name, version: desired.model.version },
+      failure: { code: 'invalid_desired', message: reason.slice(0, 1000) },
+    });
   }
 
   private reject(reason: RejectReason, message: string): void {

@@ -13,6 +13,7 @@ import { Logger } from '../logger';
 import type { EdgeMetrics } from '../ops/edge-metrics';
 import type { ModelRuntime } from '../runtime/model-runtime';
 import { PIPELINE_ROLES, REQUIRED_ROLES, type LoadedModel, type PipelineLoader } from '../runtime/pipeline-loader';
+import type { DesiredStateWatermark } from '../store/desired-watermark';
 import type { ModelStore, VersionPointer } from '../store/model-store';
 import type { BlobFetcher } from './blob-fetcher';
 
@@ -39,6 +40,8 @@ export interface DeployerDeps {
   deviceId: string;
   publicKey: KeyObject | undefined;
   store: ModelStore;
+  /** The newest accepted desired state's issuedAt, on disk: older ones (replays) are refused. */
+  watermark: DesiredStateWatermark;
   fetcher: BlobFetcher;
   loader: PipelineLoader;
   runtime: ModelRuntime;
@@ -52,7 +55,8 @@ export interface DeployerDeps {
 
 /**
  * Applies one verified desired state: refuse what must be refused (another device, a bad signature, a
- * bundle the pipeline cannot run, a downgrade without `rollback`), download the blobs the store lacks,
+ * state issued before the newest one accepted — a replay —, a bundle the pipeline cannot run, a downgrade
+ * without `rollback`), download the blobs the store lacks,
  * check every sha256, load and warm the new pipeline, switch between two frames, then move the pointers
  * and collect garbage. Any failure leaves the previous version serving frames.
  */
@@ -68,6 +72,7 @@ export class Deployer {
     const label = `${formatModelRef(target)} (deployment ${deploymentId})`;
     try {
       this.refuse(desired);
+      await this.admit(desired);
       const running = this.deps.runtime.current;
       if (running && this.sameBundle(running, desired)) {
         await this.recordDeployment(running, deploymentId);
@@ -130,6 +135,20 @@ export class Deployer {
         `${formatModelRef(manifest)} is lower than the running ${formatModelRef(running)} and the desired state does not say rollback`,
       );
     }
+  }
+
+  /**
+   * Refuses a desired state older than the newest one accepted (counted as `stale`), else makes it the newest
+   * one, on disk, before anything else happens. Runs after the signature verified, so only the cloud moves it.
+   */
+  private async admit(desired: DesiredState): Promise<void> {
+    const { watermark, metrics } = this.deps;
+    const freshness = watermark.check(desired);
+    if (!freshness.fresh) {
+      metrics.desiredRejected.inc({ reason: 'stale' });
+      throw new DeploymentError('invalid_desired', freshness.reason);
+    }
+    await this.storage(() => watermark.accept(desired));
   }
 
   /** The same name, version and pipeline files as the model serving now. */

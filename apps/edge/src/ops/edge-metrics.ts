@@ -48,7 +48,7 @@ export class EdgeMetrics {
     });
     this.desiredRejected = new Counter({
       name: 'edge_desired_rejected_total',
-      help: 'Desired-state messages dropped before handling (too_large, invalid_json, invalid_payload, unexpected_topic)',
+      help: 'Desired-state messages refused (too_large, invalid_json, invalid_payload, unexpected_topic; stale: issued before the newest one accepted)',
       labelNames: ['reason'],
       registers,
     });

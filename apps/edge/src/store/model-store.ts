@@ -47,6 +47,7 @@ export interface GarbageCollection {
  *   active.json                pointer to the version to run at boot
  *   last-known-good.json       pointer to the version to fall back to
  *   desired.json               the last desired state received, so an interrupted update resumes after a restart
+ *   desired-watermark.json     the issuedAt of the newest accepted desired state (DesiredStateWatermark: replays refused)
  *
  * Every file other than blobs is replaced atomically (temp + fsync + rename + directory fsync), and a blob
  * only gets its final name after its sha256 was checked, so a kill -9 at any moment leaves a loadable set.
