@@ -1,0 +1,38 @@
+/**
+ * Times the trainer at the size the retraining job must handle: 1,000 identities × 10 examples ×
+ * 512 dimensions (plus 1,000 strangers), both methods, one thread. Prints one JSON line.
+ * Run after a build: `node dist/libs/training/src/testing/measure-trainer.js` (Jest's sandbox makes
+ * Math-heavy code several times slower, so this is a script, not a spec).
+ */
+import { trainHead } from '../trainer';
+import { syntheticFaces } from './synthetic';
+
+function main(): void {
+  const identities = Number(process.argv[2] ?? 1000);
+  const perIdentity = Number(process.argv[3] ?? 10);
+  let started = performance.now();
+  const examples = syntheticFaces({ identities, perIdentity, strangers: identities, seed: 7, sameCosine: 0.6 });
+  const generateMs = performance.now() - started;
+  const train = examples.filter((e) => e.kind !== 'identity' || !e.id.endsWith('/0010'));
+  const validation = examples.filter((e) => e.kind === 'identity' && e.id.endsWith('/0010'));
+  started = performance.now();
+  const trained = trainHead(train, validation, { seed: 1, method: 'auto' });
+  const totalMs = performance.now() - started;
+  process.stdout.write(
+    `${JSON.stringify({
+      identities,
+      perIdentity,
+      train: train.length,
+      validation: validation.length,
+      generateMs: Math.round(generateMs),
+      prototypesMs: Math.round(trained.durationMs.prototypes ?? 0),
+      logisticMs: Math.round(trained.durationMs.logistic ?? 0),
+      totalMs: Math.round(totalMs),
+      method: trained.method,
+      compared: trained.compared,
+      loss: trained.logistic?.loss,
+    })}\n`,
+  );
+}
+
+main();
