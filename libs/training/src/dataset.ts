@@ -118,25 +118,36 @@ export function exampleBlocks(examples: readonly TrainingExample[], windowMs: nu
 }
 
 /**
- * Deals shuffled blocks so each split's share of examples follows the targets: each block goes to
- * the split furthest below its target (largest deficit, ties at random). Train is dealt first so it
- * is never empty.
+ * Deals one subject's shuffled blocks so each split's share of examples follows the targets: each
+ * block goes to the split furthest below its target (largest deficit, ties at random). A subject's
+ * first block goes to train so train is never without it. `overall` counts what all subjects have
+ * dealt so far (updated in place).
  */
-function dealBlocks(blocks: TrainingExample[][], shares: Record<SplitName, number>, random: SeededRandom): Record<SplitName, TrainingExample[][]> {
+function dealBlocks(
+  blocks: TrainingExample[][],
+  shares: Record<SplitName, number>,
+  random: SeededRandom,
+  overall: Record<SplitName, number>,
+): Record<SplitName, TrainingExample[][]> {
   const total = blocks.reduce((n, b) => n + b.length, 0);
   const dealt: Record<SplitName, TrainingExample[][]> = { train: [], validation: [], calibration: [], holdout: [] };
   const counts: Record<SplitName, number> = { train: 0, validation: 0, calibration: 0, holdout: 0 };
   blocks.forEach((block, i) => {
     let target: SplitName = 'train';
     if (i > 0) {
-      // Largest deficit; a tie is broken at random so no split is favoured across identities.
-      const deficits = SPLIT_NAMES.map((name) => shares[name] * total - counts[name]);
+      // This subject's deficit plus the whole dataset's so far, so rounding at block granularity
+      // does not favour the same split for every identity; a tie is broken at random.
+      const dealtSoFar = SPLIT_NAMES.reduce((n, name) => n + overall[name], 0) + block.length;
+      const deficits = SPLIT_NAMES.map(
+        (name) => shares[name] * total - counts[name] + (shares[name] * dealtSoFar - overall[name]),
+      );
       const best = Math.max(...deficits);
       const tied = SPLIT_NAMES.filter((_, j) => deficits[j] >= best - 1e-9);
       target = tied.length === 1 ? tied[0] : tied[random.int(tied.length)];
     }
     dealt[target].push(block);
     counts[target] += block.length;
+    overall[target] += block.length;
   });
   return dealt;
 }
@@ -162,6 +173,7 @@ export function splitDataset(examples: readonly TrainingExample[], options: Part
   const random = createRandom(o.seed);
   const split: DatasetSplit = { train: [], validation: [], calibration: [], holdout: [], notes: [] };
   const kept: string[] = [];
+  const overall: Record<SplitName, number> = { train: 0, validation: 0, calibration: 0, holdout: 0 };
   for (const [subject, blocks] of exampleBlocks(examples, o.windowMs)) {
     const size = blocks.reduce((n, b) => n + b.length, 0);
     const isIdentity = subject.startsWith('identity:');
@@ -171,7 +183,7 @@ export function splitDataset(examples: readonly TrainingExample[], options: Part
       for (const block of blocks) split.train.push(...block);
       continue;
     }
-    const dealt = dealBlocks(blocks, shares, random);
+    const dealt = dealBlocks(blocks, shares, random, overall);
     for (const name of SPLIT_NAMES) for (const block of dealt[name]) split[name].push(...block);
   }
   if (kept.length > 0) {

@@ -48,7 +48,7 @@ export function identityLabel(index: number): string {
   return `person-${pad(index)}`;
 }
 
-/** `√s·centre + √(1−s)·noise`, renormalised. */
+/** `√s·centre + √(1−s)·noise`, renormalised: cosine √s to the centre, ≈ s to another such sample. */
 export function around(centre: Float32Array, cosine: number, random: SeededRandom): Float32Array {
   const noise = randomUnitVector(centre.length, random);
   const a = Math.sqrt(cosine);
@@ -81,8 +81,8 @@ export function syntheticFaces(options: Partial<SyntheticFacesOptions> = {}): Tr
       const frame = j % o.framesPerVisit;
       if (frame === 0) {
         visit++;
-        // The visit's look, placed so that frames of two visits meet at ≈ s: (s/f)·f = s.
-        base = o.framesPerVisit > 1 ? around(centre, Math.sqrt(o.sameCosine / o.frameCosine), random) : centre;
+        // The visit's look: two visits' looks meet at s/f, so frames of two visits meet at (s/f)·f = s.
+        base = o.framesPerVisit > 1 ? around(centre, o.sameCosine / o.frameCosine, random) : centre;
       }
       const embedding =
         o.framesPerVisit > 1 ? around(base, o.frameCosine, random) : around(centre, o.sameCosine, random);
