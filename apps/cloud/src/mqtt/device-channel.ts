@@ -13,6 +13,9 @@ import { CloudConfig } from '../config/cloud.config';
 import { DeadLetterRepository } from '../repositories/dead-letter.repository';
 import { MqttEndpoint } from './mqtt-endpoint';
 
+/** About ten minutes of back-off (the 5 s ceiling): long enough to ride out a Redis or SQL restart. */
+const HANDLER_ATTEMPTS_BEFORE_DEAD_LETTER = 125;
+
 export type DeviceMessageHandler = (message: DecodedDeviceMessage, receivedAt: Date) => Promise<void>;
 
 /**
@@ -26,7 +29,9 @@ export class DeviceChannel implements OnApplicationShutdown {
   private client: MqttClient | undefined;
   private readonly handlers = new Map<string, DeviceMessageHandler>();
   private queue: Promise<void> = Promise.resolve();
-  readonly counters = { received: 0, invalid: 0, handlerErrors: 0 };
+  readonly counters = { received: 0, invalid: 0, handlerErrors: 0, handlerRetries: 0 };
+  private closing = false;
+  private wake: (() => void) | undefined;
 
   constructor(
     private readonly config: CloudConfig,
@@ -53,13 +58,17 @@ export class DeviceChannel implements OnApplicationShutdown {
     this.client = client;
     client.on('error', (err) => this.logger.warn(`MQTT: ${err.message}`));
     client.on('reconnect', () => this.logger.debug('MQTT: reconnecting'));
-    // mqtt.js hands each PUBLISH to handleMessage and sends the PUBACK when it calls back: handling one
-    // message at a time and acknowledging only after the handler persisted it (a prediction batch in Redis)
+    // mqtt.js hands each PUBLISH to handleMessage and sends the PUBACK only when it calls back without an
+    // error: handling one
+    // message at a time and acknowledging only after the handler persisted it (a prediction batch in Redis).
+    // A handler that fails is retried here with back-off, holding the PUBACK (and, through mqtt.js's
+    // one-at-a-time delivery, the messages behind it at the broker); at shutdown the message is left
+    // unacknowledged, so a persistent session gets it again.
     client.handleMessage = (packet, done) => {
       const receivedAt = new Date();
-      this.queue = this.dispatch(packet.topic, packet.payload as Buffer, receivedAt).then(
+      this.queue = this.handleUntilDone(packet.topic, packet.payload as Buffer, receivedAt).then(
         () => done(),
-        () => done(),
+        (err: Error) => done(err),
       );
     };
     await new Promise<void>((resolve, reject) => {
@@ -88,12 +97,13 @@ export class DeviceChannel implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
+    this.closing = true;
+    this.wake?.();
     await this.queue.catch(() => undefined);
     await this.client?.endAsync().catch(() => undefined);
   }
 
   private async dispatch(topic: string, payload: Buffer, receivedAt: Date): Promise<void> {
-    this.counters.received++;
     const decoded = decodeDeviceMessage(topic, payload);
     if (!decoded.ok) {
       this.counters.invalid++;
@@ -105,11 +115,48 @@ export class DeviceChannel implements OnApplicationShutdown {
     }
     const handler = this.handlers.get(decoded.value.kind);
     if (!handler) return;
-    try {
-      await handler(decoded.value, receivedAt);
-    } catch (err) {
-      this.counters.handlerErrors++;
-      this.logger.error(`handling ${decoded.value.kind} from ${decoded.value.deviceId} failed: ${(err as Error).stack ?? err}`);
+    await handler(decoded.value, receivedAt);
+  }
+
+  /**
+   * Runs the handler until it succeeds. Failures are retried with back-off (100 ms doubling to 5 s); after
+   * `HANDLER_ATTEMPTS_BEFORE_DEAD_LETTER` failures the message is dead-lettered with the error (kept in SQL
+   * for an operator, then acknowledged) so one poison message cannot stop a device's channel for ever —
+   * unless dead-lettering fails too, in which case it keeps retrying. Rejects only at shutdown (no PUBACK).
+   */
+  private async handleUntilDone(topic: string, payload: Buffer, receivedAt: Date): Promise<void> {
+    this.counters.received++;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.dispatch(topic, payload, receivedAt);
+        if (attempt > 1) this.logger.log(`${topic.slice(0, 200)} handled after ${attempt} attempts`);
+        return;
+      } catch (err) {
+        this.counters.handlerErrors++;
+        const message = (err as Error).message ?? String(err);
+        if (this.closing) throw new Error(`not acknowledged at shutdown: ${message}`);
+        if (attempt === 1 || attempt % 10 === 0) this.logger.warn(`handling ${topic.slice(0, 200)} failed (attempt ${attempt}), retrying: ${message.slice(0, 300)}`);
+        if (attempt >= HANDLER_ATTEMPTS_BEFORE_DEAD_LETTER) {
+          const recorded = await this.deadLetters
+            .record({ source: 'mqtt', topic, code: 'handler_failed', message: `${attempt} attempts failed; last: ${message}`, payload })
+            .then(
+              () => true,
+              () => false,
+            );
+          if (recorded) {
+            this.logger.error(`${topic.slice(0, 200)} dead-lettered after ${attempt} failed attempts: ${message.slice(0, 300)}`);
+            return;
+          }
+        }
+        this.counters.handlerRetries++;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, Math.min(5000, 100 * 2 ** Math.min(attempt - 1, 6)));
+          this.wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
     }
   }
 }

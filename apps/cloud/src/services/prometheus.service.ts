@@ -30,6 +30,7 @@ export class PrometheusService {
         this.set({ outcome: 'received' }, channel.counters.received);
         this.set({ outcome: 'invalid' }, channel.counters.invalid);
         this.set({ outcome: 'handler_error' }, channel.counters.handlerErrors);
+        this.set({ outcome: 'handler_retry' }, channel.counters.handlerRetries);
       },
     });
     new Gauge({
