@@ -14,6 +14,7 @@ import { AuditRepository } from '../repositories/audit.repository';
 import { DeviceRepository } from '../repositories/device.repository';
 import { ManifestSigner } from '../repositories/manifest-signer';
 import { hashToken } from './token.service';
+import { DomainEvents } from '../events/domain-events';
 
 /** Device provisioning, credentials, presence and reported state. */
 @Injectable()
@@ -23,6 +24,7 @@ export class DeviceService {
     private readonly endpoint: MqttEndpoint,
     private readonly signer: ManifestSigner,
     private readonly audit: AuditRepository,
+    private readonly events: DomainEvents,
   ) {}
 
   /** Creates a device and returns its credentials once; only their hashes are kept. */
@@ -84,8 +86,10 @@ export class DeviceService {
   async onDeviceMessage(message: DecodedDeviceMessage, receivedAt: Date): Promise<void> {
     if (message.kind === 'status') {
       await this.devices.setPresence(message.deviceId, message.message.status, receivedAt);
+      await this.events.emit('device.changed', { deviceId: message.deviceId, online: message.message.status === 'online' });
     } else if (message.kind === 'reported') {
       await this.devices.setReported(message.deviceId, message.message, receivedAt);
+      await this.events.emit('device.changed', { deviceId: message.deviceId });
     }
   }
 }

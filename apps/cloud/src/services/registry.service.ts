@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import { SqlDatabase } from '../database/sql-database';
 import { BadRequestError, NotFoundError } from '../errors/domain.errors';
 import { AuditRepository } from '../repositories/audit.repository';
+import { DomainEvents } from '../events/domain-events';
 import { blobKey, BlobRepository } from '../repositories/blob.repository';
 import { ModelRepository, ModelSummary, VersionRecord } from '../repositories/model.repository';
 
@@ -15,6 +16,7 @@ export class RegistryService {
     private readonly models: ModelRepository,
     private readonly blobs: BlobRepository,
     private readonly audit: AuditRepository,
+    private readonly events: DomainEvents,
   ) {}
 
   listModels(): Promise<ModelSummary[]> {
@@ -68,6 +70,7 @@ export class RegistryService {
       await this.models.setAlias(tx, name, alias, version);
       await this.audit.record({ actor, action: 'model.alias.set', subject: `${name}@${alias}`, details: { version } }, tx);
     });
+    await this.events.emit('model.alias.changed', { modelName: name, alias, version });
   }
 
   async deleteAlias(name: string, alias: string, actor: string | null): Promise<void> {

@@ -78,6 +78,7 @@ export class RolloutService {
     });
     await this.publish(publications);
     await this.queue.schedule(id);
+    await this.events.emit('deployment.progress', { deploymentId: id, status: 'in_progress' });
     this.logger.log(`deployment ${id}: ${name}@${version} to ${publications.length} device(s) in the first wave`);
     return this.get(id);
   }
@@ -107,6 +108,7 @@ export class RolloutService {
       await this.queue.unschedule(id);
       await this.announce(id);
     }
+    if (done || publications.length > 0) await this.events.emit('deployment.progress', { deploymentId: id, status: done ? 'finished' : 'in_progress' });
   }
 
   /** Emits the outcome of a finished deployment as a webhook event. */
@@ -146,6 +148,7 @@ export class RolloutService {
     await this.publish(publications);
     await this.queue.unschedule(id);
     await this.announce(id);
+    await this.events.emit('deployment.progress', { deploymentId: id, status: 'rolled_back' });
     return this.get(id);
   }
 
