@@ -21,6 +21,8 @@ export interface PushRecord {
 
 interface PusherData {
   url: string;
+  /** The worker's http-push token (EDGE_SOURCE_PUSH_TOKEN), sent as a bearer token. */
+  token: string;
   fps: number;
   files: string[];
 }
@@ -42,10 +44,10 @@ export function startFramePusher(data: PusherData): { stop: () => Promise<PushRe
   };
 }
 
-async function push(url: string, jpeg: Buffer): Promise<PushRecord> {
+async function push(url: string, token: string, jpeg: Buffer): Promise<PushRecord> {
   const sentAt = Date.now();
   try {
-    const res = await fetch(url, { method: 'POST', body: new Uint8Array(jpeg), headers: { 'content-type': 'image/jpeg' } });
+    const res = await fetch(url, { method: 'POST', body: new Uint8Array(jpeg), headers: { 'content-type': 'image/jpeg', authorization: `Bearer ${token}` } });
     const body = (await res.json().catch(() => ({}))) as { seq?: number; status?: string };
     return { sentAt, answeredAt: Date.now(), httpStatus: res.status, seq: body.seq, status: body.status };
   } catch (err) {
@@ -53,7 +55,7 @@ async function push(url: string, jpeg: Buffer): Promise<PushRecord> {
   }
 }
 
-async function run({ url, fps, files }: PusherData): Promise<void> {
+async function run({ url, token, fps, files }: PusherData): Promise<void> {
   const jpegs = files.map((file) => readFileSync(file));
   let stopping = false;
   parentPort?.on('message', (message) => {
@@ -67,7 +69,7 @@ async function run({ url, fps, files }: PusherData): Promise<void> {
     const wait = started + k * interval - performance.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     if (stopping) break;
-    posts.push(push(url, jpegs[k % jpegs.length]));
+    posts.push(push(url, token, jpegs[k % jpegs.length]));
   }
   parentPort?.postMessage(await Promise.all(posts));
 }

@@ -4,6 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { BenchCloud, MODEL_NAME } from './bench-cloud';
 import { startFramePusher, type PushRecord } from './frame-pusher';
+import { randomBytes } from 'node:crypto';
+
+/** The bench camera's bearer token for the worker's http-push source (the source always needs one). */
+const PUSH_TOKEN = randomBytes(18).toString('base64url');
 import { franckFrameFiles } from './frames';
 import { workerEnv } from './memory';
 import { MemorySampler, readProcMemory } from './proc-status';
@@ -92,6 +96,7 @@ export async function measureHotSwitch(root: string, settings: EdgeBenchSettings
       ...workerEnv(root, work),
       EDGE_DEVICE_ID: device.device.id,
       EDGE_SOURCE: `http-push:127.0.0.1:${pushPort}`,
+      EDGE_SOURCE_PUSH_TOKEN: PUSH_TOKEN,
       // The limit sits above the camera's rate, so no posted frame is refused for arriving a little early.
       EDGE_FPS: String(workerMaxFps),
       EDGE_LOG_FRAMES: 'true',
@@ -107,7 +112,7 @@ export async function measureHotSwitch(root: string, settings: EdgeBenchSettings
     await worker.waitForLine(/\] connected to /);
     const sampler = new MemorySampler(worker.pid, settings.sampleIntervalMs).start();
     const started = Date.now();
-    const pusher = startFramePusher({ url: `http://127.0.0.1:${pushPort}/frames`, fps: settings.pushFps, files: franckFrameFiles(root) });
+    const pusher = startFramePusher({ url: `http://127.0.0.1:${pushPort}/frames`, token: PUSH_TOKEN, fps: settings.pushFps, files: franckFrameFiles(root) });
 
     await sleep(settings.controlSeconds * 1000);
     const rssBeforeSwitches = readProcMemory(worker.pid)?.rssMb ?? Number.NaN;
@@ -216,7 +221,7 @@ async function restartedRun(worker: WorkerProcess, root: string, pushPort: numbe
   await worker.healthy();
   const serving = await worker.waitForLine(/\] serving (\S+) \((?:store|base)\)/);
   await worker.waitForLine(/\] connected to /);
-  const pusher = startFramePusher({ url: `http://127.0.0.1:${pushPort}/frames`, fps: settings.pushFps, files: franckFrameFiles(root) });
+  const pusher = startFramePusher({ url: `http://127.0.0.1:${pushPort}/frames`, token: PUSH_TOKEN, fps: settings.pushFps, files: franckFrameFiles(root) });
   // The first frames allocate the inference buffers: sampled after them.
   await sleep(2000);
   const sampler = new MemorySampler(worker.pid, settings.sampleIntervalMs).start();
