@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { Client } from 'minio';
+import { Client, CopyConditions } from 'minio';
+import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -11,6 +12,21 @@ const SINGLE_PUT_LIMIT = 5 * 1024 ** 3;
 export function blobKey(sha256: string): string {
   return `blobs/sha256/${sha256}`;
 }
+
+/** Where an upload's bytes wait until their hash is known; never read by anyone but that upload. */
+export const TEMP_UPLOAD_PREFIX = 'tmp/uploads/';
+
+export function tempUploadKey(): string {
+  return `${TEMP_UPLOAD_PREFIX}${randomUUID()}`;
+}
+
+/** Hard-example crops, stored under the sha256 of their bytes. */
+export function cropKey(sha256: string): string {
+  return `hard-examples/crops/sha256/${sha256}.jpg`;
+}
+
+/** A single S3 copy takes up to 5 GiB. */
+export const SINGLE_COPY_LIMIT = 5 * 1024 ** 3;
 
 export function manifestKey(name: string, version: number): string {
   return `models/${name}/${version}/manifest.json`;
@@ -106,6 +122,32 @@ export class BlobRepository {
   /** A byte range [start, end] (inclusive) of an object, streamed. */
   getRange(key: string, start: number, end: number): Promise<Readable> {
     return this.client.getPartialObject(this.bucket, key, start, end - start + 1);
+  }
+
+  /** Server-side copy of `from` to `to` (both in this bucket), up to 5 GiB. */
+  async copy(from: string, to: string): Promise<void> {
+    await this.client.copyObject(this.bucket, to, `/${this.bucket}/${from}`, new CopyConditions());
+  }
+
+  /** Keys under `prefix` last modified before `cutoff`. */
+  async keysOlderThan(prefix: string, cutoff: Date): Promise<string[]> {
+    const keys: string[] = [];
+    for await (const item of this.client.listObjectsV2(this.bucket, prefix, true)) {
+      const { name, lastModified } = item as { name?: string; lastModified?: Date };
+      if (name && lastModified && lastModified < cutoff) keys.push(name);
+    }
+    return keys;
+  }
+
+  /** The whole of a small object, refused when it is over `limit` bytes. */
+  async getSmall(key: string, limit: number): Promise<Buffer | undefined> {
+    const size = await this.size(key);
+    if (size === undefined) return undefined;
+    if (size > limit) throw new Error(`${key} has ${size} bytes, over the ${limit} expected`);
+    if (size === 0) return Buffer.alloc(0);
+    const chunks: Buffer[] = [];
+    for await (const chunk of await this.getRange(key, 0, size - 1)) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
   }
 
   async remove(key: string): Promise<void> {

@@ -1,4 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import {
   describeZodError,
   fieldIssues,
@@ -16,7 +16,7 @@ import {
 } from '@edgeloop/contracts';
 import { parseWindowStats, resolveDriftAlarmOptions, resolveDriftThresholds } from '@edgeloop/drift';
 import busboy from 'busboy';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
@@ -31,7 +31,8 @@ import { BadRequestError, DomainError, InvalidArtifactError, NotFoundError, Payl
 import { OnnxInspectionError, OnnxInspector } from '../onnx/onnx-inspector';
 import { checkRole, embeddingWidth } from '../onnx/role-rules';
 import { AuditRepository } from '../repositories/audit.repository';
-import { blobKey, BlobRepository, manifestKey } from '../repositories/blob.repository';
+import { blobKey, BlobRepository, manifestKey, SINGLE_COPY_LIMIT, TEMP_UPLOAD_PREFIX, tempUploadKey } from '../repositories/blob.repository';
+import { BlobVerificationRepository } from '../repositories/blob-verification.repository';
 import { ManifestSigner } from '../repositories/manifest-signer';
 import { ModelRepository, VersionRecord } from '../repositories/model.repository';
 import { DomainEvents } from '../events/domain-events';
@@ -59,20 +60,28 @@ interface SpooledFile {
   path: string;
   sha256: string;
   size: number;
-  /** Set when the bytes went to S3 while they were received (the manifest declared sha256 and size first). */
-  streamedToS3?: boolean;
+  /**
+   * Set when the bytes went to S3 while they were received (the manifest declared sha256 and size first):
+   * they wait under a temporary key and reach their content address only once their hash matches.
+   */
+  streamed?: { tempKey: string; sha256: string; size: number };
 }
+
+/** Temporary upload objects older than this are left over from a crashed process and swept at boot. */
+const STALE_TEMP_MS = 6 * 3600_000;
 
 const DEFAULT_THRESHOLDS = { detection: 0.8, match: 0.45 };
 
 /**
  * Registers a model version from a multipart upload. Each file is streamed to a temporary file while its
  * sha256 is computed (never held whole in memory), validated in an isolated onnxruntime process, put into
- * S3 under its content address unless already there, and the version is registered in one transaction.
- * Any failure registers nothing and removes the blobs this upload added.
+ * S3 under its content address unless a verified copy is already there, and the version is registered in
+ * one transaction. Nothing reaches `blobs/sha256/<hex>` before its bytes were hashed to `<hex>`; a stored
+ * blob counts as present only when verified (never by its size). Any failure registers nothing and removes
+ * the blobs this upload added, unless another upload relies on them.
  */
 @Injectable()
-export class ModelUploadService {
+export class ModelUploadService implements OnApplicationBootstrap {
   private readonly logger = new Logger(ModelUploadService.name);
 
   constructor(
@@ -83,8 +92,21 @@ export class ModelUploadService {
     private readonly audit: AuditRepository,
     private readonly signer: ManifestSigner,
     private readonly inspector: OnnxInspector,
+    private readonly verifications: BlobVerificationRepository,
     private readonly events: DomainEvents,
   ) {}
+
+  /** Sweeps temporary upload objects and blob claims that a crashed process left behind. */
+  async onApplicationBootstrap(): Promise<void> {
+    try {
+      const stale = await this.blobs.keysOlderThan(TEMP_UPLOAD_PREFIX, new Date(Date.now() - STALE_TEMP_MS));
+      for (const key of stale) await this.blobs.remove(key);
+      const claims = await this.verifications.dropStaleClaims();
+      if (stale.length + claims > 0) this.logger.log(`swept ${stale.length} stale temporary upload(s) and ${claims} stale blob claim(s)`);
+    } catch (err) {
+      this.logger.warn(`could not sweep stale temporary uploads: ${(err as Error).message}`);
+    }
+  }
 
   async upload(name: string, req: IncomingMessage, actor: { tokenId: string; name: string } | null): Promise<VersionRecord> {
     const parsedName = ModelNameSchema.safeParse(name);
@@ -104,14 +126,16 @@ export class ModelUploadService {
     }
     const started = performance.now();
     const dir = await mkdtemp(join(tmpdir(), 'edgeloop-upload-'));
+    const uploadId = randomUUID();
     const addedBlobs: string[] = [];
+    const tempKeys: string[] = [];
     try {
-      const { files, manifestField } = await this.receive(req, dir, addedBlobs);
+      const { files, manifestField } = await this.receive(req, dir, uploadId, tempKeys);
       const request = this.checkRequest(files, manifestField);
       // validation (child process) and storage (S3) overlap; blobs of a rejected upload are removed below
       const storing = Promise.all(
         files.map(async (file) => {
-          if (await this.storeBlob(file)) addedBlobs.push(file.sha256);
+          if (await this.storeBlob(file, uploadId)) addedBlobs.push(file.sha256);
         }),
       );
       const [validated, stored] = await Promise.allSettled([this.validateModels(files, request), storing]);
@@ -132,15 +156,16 @@ export class ModelUploadService {
       );
       return record;
     } catch (err) {
-      await this.removeStrayBlobs(addedBlobs);
+      await this.removeStrayBlobs(addedBlobs, uploadId);
       throw err;
     } finally {
+      await this.cleanUp(uploadId, tempKeys);
       await rm(dir, { recursive: true, force: true });
     }
   }
 
   /** Streams the multipart body: files to disk with their hash, the manifest field into memory (bounded). */
-  private receive(req: IncomingMessage, dir: string, addedBlobs: string[]): Promise<{ files: SpooledFile[]; manifestField?: string }> {
+  private receive(req: IncomingMessage, dir: string, uploadId: string, tempKeys: string[]): Promise<{ files: SpooledFile[]; manifestField?: string }> {
     const limit = this.config.maxUploadBytes;
     return new Promise((resolve, reject) => {
       let failure: DomainError | Error | undefined;
@@ -208,11 +233,19 @@ export class ModelUploadService {
         spooling.push(
           (async () => {
             // with a declared sha256 and size, a new blob goes to S3 while it is received, at the same time as
-            // it is hashed and spooled for validation; it is checked against the declaration at the end
-            const direct = declared && !(await this.blobExists(declared)) ? new PassThrough() : undefined;
-            if (direct) addedBlobs.push(declared!.sha256);
-            const upload = direct ? this.streamToS3(declared!, direct, file) : undefined;
-            if (direct) hasher.pipe(direct);
+            // it is hashed and spooled for validation — to a temporary key: storeBlob moves it to its content
+            // address only if the computed hash is the declared one
+            const direct = declared && declared.size <= SINGLE_COPY_LIMIT && !(await this.verifiedPresent(declared, uploadId)) ? new PassThrough() : undefined;
+            if (direct) {
+              file.streamed = { tempKey: tempUploadKey(), ...declared! };
+              tempKeys.push(file.streamed.tempKey);
+            }
+            const upload = direct ? this.streamToS3(file.streamed!, direct, file) : undefined;
+            if (direct) {
+              // pipe() does not pass an error on: without this the temporary PUT would wait for bytes forever
+              hasher.once('error', (err) => direct.destroy(err));
+              hasher.pipe(direct);
+            }
             stream.resume();
             await Promise.all([pipeline(stream, hasher, createWriteStream(file.path)), upload]);
             file.sha256 = hash.digest('hex');
@@ -324,12 +357,18 @@ export class ModelUploadService {
     }
   }
 
-  private async blobExists(declared: { sha256: string; size: number }): Promise<boolean> {
-    return (await this.blobs.size(blobKey(declared.sha256))) === declared.size;
+  /**
+   * Whether a verified copy of the blob is stored. The upload claims the blob first, so that no failing upload
+   * removes it between this answer and the registration. What S3 holds under the name, or its size, is not
+   * evidence: anyone may have written there before verification existed.
+   */
+  private async verifiedPresent(blob: { sha256: string; size: number }, uploadId: string): Promise<boolean> {
+    await this.verifications.claim(uploadId, blob.sha256);
+    return (await this.verifications.verifiedSize(blob.sha256)) === blob.size;
   }
 
-  /** Streams a file part to S3 under its declared address; refuses more or fewer bytes than declared. */
-  private async streamToS3(declared: { sha256: string; size: number }, body: PassThrough, file: SpooledFile): Promise<void> {
+  /** Streams a file part to S3 under a temporary key; refuses more or fewer bytes than declared. */
+  private async streamToS3(declared: { tempKey: string; size: number }, body: PassThrough, file: SpooledFile): Promise<void> {
     let seen = 0;
     const guard = new Transform({
       transform(chunk: Buffer, _enc, done) {
@@ -343,16 +382,33 @@ export class ModelUploadService {
       },
     });
     body.on('error', (err) => guard.destroy(err));
-    file.streamedToS3 = true;
-    await this.blobs.putStream(blobKey(declared.sha256), body.pipe(guard), declared.size);
+    await this.blobs.putStream(declared.tempKey, body.pipe(guard), declared.size);
   }
 
-  /** Puts the blob unless the same content is already stored; true when this upload added it. */
-  private async storeBlob(file: SpooledFile): Promise<boolean> {
-    if (file.streamedToS3) return false;
+  /**
+   * Stores the blob under its content address unless a verified copy is there; true when this upload added it.
+   * The bytes written are the ones hashed: the spooled file, or the temporary object that received the same
+   * stream, moved only when its computed hash and size are the declared ones.
+   */
+  private async storeBlob(file: SpooledFile, uploadId: string): Promise<boolean> {
+    if (await this.verifiedPresent(file, uploadId)) return false;
     const key = blobKey(file.sha256);
-    if ((await this.blobs.size(key)) === file.size) return false;
-    await this.blobs.putFile(key, file.path, file.size);
+    const streamed = file.streamed;
+    const write = () =>
+      streamed && streamed.sha256 === file.sha256 && streamed.size === file.size
+        ? this.blobs.copy(streamed.tempKey, key)
+        : this.blobs.putFile(key, file.path, file.size);
+    try {
+      await write();
+    } catch (err) {
+      // another upload of the same bytes may have written them at the same moment (s3rver refuses concurrent
+      // writes to one key); its verified copy will do, otherwise write once more
+      await new Promise((r) => setTimeout(r, 200));
+      if (await this.verifiedPresent(file, uploadId)) return false;
+      this.logger.warn(`storing blob ${file.sha256} failed once, retrying: ${(err as Error).message}`);
+      await write();
+    }
+    await this.verifications.recordVerified(file.sha256, file.size);
     return true;
   }
 
@@ -411,15 +467,23 @@ export class ModelUploadService {
     });
   }
 
-  /** Removes blobs this upload put into S3, unless a registered version references them meanwhile. */
-  private async removeStrayBlobs(added: string[]): Promise<void> {
+  /** Removes blobs this upload put into S3, unless a registered version references them or another upload claims them. */
+  private async removeStrayBlobs(added: string[], uploadId: string): Promise<void> {
     for (const sha256 of added) {
       try {
-        if (!(await this.models.blobReferenced(sha256))) await this.blobs.remove(blobKey(sha256));
+        await this.verifications.forget(sha256, uploadId, () => this.blobs.remove(blobKey(sha256)));
       } catch (err) {
         this.logger.warn(`could not remove stray blob ${sha256}: ${(err as Error).message}`);
       }
     }
+  }
+
+  /** Removes the upload's temporary objects and drops its claims, whatever the outcome. */
+  private async cleanUp(uploadId: string, tempKeys: string[]): Promise<void> {
+    for (const key of tempKeys) {
+      await this.blobs.remove(key).catch((err: Error) => this.logger.warn(`could not remove temporary upload ${key}: ${err.message}`));
+    }
+    await this.verifications.release(uploadId).catch((err: Error) => this.logger.warn(`could not release blob claims: ${err.message}`));
   }
 }
 

@@ -3,6 +3,7 @@ import { sql as registry } from './0001_registry';
 import { sql as devicesRollouts } from './0002_devices_rollouts';
 import { sql as predictionsDrift } from './0003_predictions_drift';
 import { sql as webhooks } from './0004_webhooks';
+import { sql as blobVerification } from './0005_blob_verification';
 
 /** Every migration, in the order it is applied. Add new files at the end; never edit an applied one. */
 export const migrations: Migration[] = [
@@ -10,4 +11,5 @@ export const migrations: Migration[] = [
   { id: '0002_devices_rollouts', sql: devicesRollouts },
   { id: '0003_predictions_drift', sql: predictionsDrift },
   { id: '0004_webhooks', sql: webhooks },
+  { id: '0005_blob_verification', sql: blobVerification },
 ];
