@@ -16,6 +16,8 @@ export const DOMAIN_EVENT_SCHEMAS = {
   'device.changed': z.object({ deviceId: DeviceIdSchema, online: z.boolean().optional() }),
   /** Hard examples got a label (one operator action may label many). */
   'hard-example.labelled': z.object({ ids: z.array(z.string().min(1).max(200)).min(1).max(10_000), label: z.string().min(1).max(200) }),
+  /** An identity was created, renamed, merged, deleted, or gained or lost enrolment photos. */
+  'identity.changed': z.object({ identityId: RecordIdSchema, change: z.enum(['created', 'updated', 'photos', 'merged', 'deleted']) }),
   /** A retraining run was queued, moved to another step, or finished. */
   'retraining.progress': z.object({
     runId: RecordIdSchema,

@@ -19,6 +19,7 @@ export * from './rest/devices';
 export * from './rest/deployments';
 export * from './rest/webhooks';
 export * from './rest/hard-examples';
+export * from './rest/identities';
 export * from './rest/retraining';
 export * from './rest/drift';
 export * from './rest/metrics';

@@ -29,6 +29,9 @@ export type { IdentityMatch, MatchPolicy } from './matching';
 export { evaluate, tarAtFar, UNKNOWN } from './evaluate';
 export type { Evaluation, EvaluationProbe } from './evaluate';
 export type { FrameStats } from './stats';
+// The embedder alone, for re-embedding stored aligned crops (the cloud's training data).
+export { FaceEmbedder } from './embedder';
+export { createSession } from './session';
 export { alignmentTransform, EMBEDDER_INPUT_SIZE, EMBEDDING_SIZE, l2Normalise, REFERENCE_POINTS_112 } from './embedder';
 export { nonMaxSuppression, iou } from './nms';
 export type { Corners } from './nms';

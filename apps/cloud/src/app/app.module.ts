@@ -49,6 +49,7 @@ import { DeviceService } from '../services/device.service';
 import { RolloutService } from '../services/rollout.service';
 import { WebhooksFeature } from '../webhooks/webhooks.module';
 import { EventsModule } from '../events/events.module';
+import { IdentitiesFeature } from '../identities/identities.module';
 
 @Module({})
 export class AppModule implements OnModuleInit, OnApplicationShutdown {
@@ -72,6 +73,7 @@ export class AppModule implements OnModuleInit, OnApplicationShutdown {
         PrometheusController,
         ...(config.rolloutsEnabled ? [DevicesController, DeploymentsController, MetricsController, DriftController, HardExamplesController] : []),
         ...(config.webhooksEnabled ? WebhooksFeature.controllers : []),
+        ...IdentitiesFeature.controllers,
       ],
       providers: [
         { provide: CloudConfig, useValue: config },
@@ -114,6 +116,7 @@ export class AppModule implements OnModuleInit, OnApplicationShutdown {
             ]
           : []),
         ...(config.webhooksEnabled ? WebhooksFeature.providers : []),
+        ...IdentitiesFeature.providers,
       ],
     };
   }
