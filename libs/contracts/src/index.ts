@@ -24,4 +24,5 @@ export * from './rest/retraining';
 export * from './rest/drift';
 export * from './rest/metrics';
 export * from './rest/paths';
+export * from './rest/sessions';
 export * from './events';

@@ -49,6 +49,7 @@ import { DeviceService } from '../services/device.service';
 import { RolloutService } from '../services/rollout.service';
 import { WebhooksFeature } from '../webhooks/webhooks.module';
 import { EventsModule } from '../events/events.module';
+import { dashboardFeature } from '../dashboard/dashboard.feature';
 import { IdentitiesFeature } from '../identities/identities.module';
 
 @Module({})
@@ -61,9 +62,10 @@ export class AppModule implements OnModuleInit, OnApplicationShutdown {
   ) {}
 
   static forRoot(config: CloudConfig): DynamicModule {
+    const dashboard = dashboardFeature(config);
     return {
       module: AppModule,
-      imports: [EventsModule.forRoot(config)],
+      imports: [EventsModule.forRoot(config), ...dashboard.imports],
       controllers: [
         HealthController,
         KeysController,
@@ -73,6 +75,7 @@ export class AppModule implements OnModuleInit, OnApplicationShutdown {
         PrometheusController,
         ...(config.rolloutsEnabled ? [DevicesController, DeploymentsController, MetricsController, DriftController, HardExamplesController] : []),
         ...(config.webhooksEnabled ? WebhooksFeature.controllers : []),
+        ...dashboard.controllers,
         ...IdentitiesFeature.controllers,
       ],
       providers: [
@@ -116,6 +119,7 @@ export class AppModule implements OnModuleInit, OnApplicationShutdown {
             ]
           : []),
         ...(config.webhooksEnabled ? WebhooksFeature.providers : []),
+        ...dashboard.providers,
         ...IdentitiesFeature.providers,
       ],
     };

@@ -22,6 +22,8 @@ const cloudEnvSchema = z.object({
   EDGELOOP_EMBEDDED_BROKER_PORT: port.optional(),
   EDGELOOP_MQTT_PUBLIC_URL: z.string().url().optional(),
   EDGELOOP_PUBLIC_URL: z.string().url().optional(),
+  /** The built dashboard (index.html + assets/); default `dist/dashboard` under the project when it exists. */
+  EDGELOOP_DASHBOARD_DIR: z.string().min(1).optional(),
   EDGELOOP_AGGREGATE_BUCKET_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
   EDGELOOP_RAW_RETENTION_HOURS: z.coerce.number().min(0).max(24 * 365).default(24),
   EDGELOOP_INGEST_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(32),
@@ -73,6 +75,7 @@ export class CloudConfig {
   readonly embeddedBrokerPort?: number;
   readonly mqttPublicUrl?: string;
   readonly publicUrl?: string;
+  readonly dashboardDir?: string;
   readonly rolloutTickMs: number;
   /** A device that has not reported active (or failed) this long after its desired state counts as failed. */
   readonly rolloutWaveTimeoutSeconds: number;
@@ -111,6 +114,7 @@ export class CloudConfig {
     this.embeddedBrokerPort = env.EDGELOOP_EMBEDDED_BROKER_PORT;
     this.mqttPublicUrl = env.EDGELOOP_MQTT_PUBLIC_URL;
     this.publicUrl = env.EDGELOOP_PUBLIC_URL;
+    this.dashboardDir = env.EDGELOOP_DASHBOARD_DIR;
     this.rolloutTickMs = env.EDGELOOP_ROLLOUT_TICK_MS;
     this.rolloutWaveTimeoutSeconds = env.EDGELOOP_ROLLOUT_WAVE_TIMEOUT_SECONDS;
     this.aggregateBucketSeconds = env.EDGELOOP_AGGREGATE_BUCKET_SECONDS;
