@@ -8,6 +8,7 @@ const aliases = {
   '^@edgeloop/client$': '<rootDir>/libs/client/src/index.ts',
   '^@edgeloop/drift$': '<rootDir>/libs/drift/src/index.ts',
   '^@edgeloop/training$': '<rootDir>/libs/training/src/index.ts',
+  '^@edgeloop/training/testing$': '<rootDir>/libs/training/src/testing/index.ts',
 };
 const common = {
   rootDir: __dirname,
