@@ -2,9 +2,11 @@ import 'reflect-metadata';
 import { INestApplication, LogLevel, RequestMethod } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { NextFunction, Request, Response } from 'express';
+import helmet from 'helmet';
 import type { AddressInfo } from 'node:net';
 import { CloudConfig } from '../config/cloud.config';
-import { TokenService } from '../services/token.service';
+import { roleAllows, TokenService } from '../services/token.service';
 import { AppModule } from './app.module';
 
 export const API_PREFIX = 'api/v1';
@@ -20,6 +22,57 @@ export interface RunningCloud {
 
 const levels: LogLevel[] = ['error', 'warn', 'log', 'debug', 'verbose'];
 
+/**
+ * Content Security Policy for everything the cloud serves, the single-page dashboard included: scripts,
+ * styles, fonts and API calls from this origin only; images also as data: and blob: URLs (charts, crops).
+ * No upgrade-insecure-requests: the embedded mode is plain HTTP on loopback; behind TLS, HSTS does that job.
+ */
+const CSP_DIRECTIVES = {
+  defaultSrc: ["'self'"],
+  scriptSrc: ["'self'"],
+  styleSrc: ["'self'"],
+  connectSrc: ["'self'"],
+  imgSrc: ["'self'", 'data:', 'blob:'],
+  fontSrc: ["'self'", 'data:'],
+  objectSrc: ["'none'"],
+  baseUri: ["'self'"],
+  formAction: ["'self'"],
+  frameAncestors: ["'none'"],
+  upgradeInsecureRequests: null,
+};
+
+/** Swagger UI's page carries inline <style> blocks; its scripts stay 'self'. */
+const DOCS_CSP_DIRECTIVES = { ...CSP_DIRECTIVES, styleSrc: ["'self'", "'unsafe-inline'"] };
+
+const DOCS_PATH = '/api/docs';
+
+/**
+ * Security headers on every response (helmet: CSP, HSTS, nosniff, X-Frame-Options DENY, no X-Powered-By),
+ * and a viewer token on `/metrics` and `/api/docs*` unless configured public. These two are served
+ * outside Nest's routing (Swagger mounts its own handlers), so the check is middleware here.
+ */
+function hardenHttp(app: INestApplication, config: CloudConfig): void {
+  const strict = helmet({ contentSecurityPolicy: { directives: CSP_DIRECTIVES }, frameguard: { action: 'deny' } });
+  const docs = helmet({ contentSecurityPolicy: { directives: DOCS_CSP_DIRECTIVES }, frameguard: { action: 'deny' } });
+  app.use((req: Request, res: Response, next: NextFunction) => (req.path.startsWith(DOCS_PATH) ? docs : strict)(req, res, next));
+  const guarded = [...(config.publicEndpoints.metrics ? [] : ['/metrics']), ...(config.publicEndpoints.docs ? [] : [DOCS_PATH, `${DOCS_PATH}-json`])];
+  if (guarded.length === 0) return;
+  const tokens = app.get(TokenService);
+  app.use(guarded, (req: Request, res: Response, next: NextFunction) => {
+    const match = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
+    const refuse = (status: 401 | 403, error: string, message: string) => res.status(status).json({ error, message, details: [] });
+    if (!match) return void refuse(401, 'unauthorized', `${req.baseUrl} needs a bearer token (viewer or above)`);
+    tokens.authenticate(match[1]!).then(
+      (principal) => {
+        if (!principal) refuse(401, 'unauthorized', 'the bearer token is unknown or revoked');
+        else if (!roleAllows(principal.role, 'viewer')) refuse(403, 'forbidden', `${req.baseUrl} needs a viewer token or above`);
+        else next();
+      },
+      (error: unknown) => next(error),
+    );
+  });
+}
+
 /** Creates and starts the cloud service; port 0 picks a free port, and the chosen URL is returned. */
 export async function startCloud(config: CloudConfig, options: { logger?: boolean } = {}): Promise<RunningCloud> {
   const app = await NestFactory.create(AppModule.forRoot(config), {
@@ -28,6 +81,7 @@ export async function startCloud(config: CloudConfig, options: { logger?: boolea
   });
   app.setGlobalPrefix(API_PREFIX, { exclude: [{ path: 'metrics', method: RequestMethod.GET }] });
   app.enableShutdownHooks();
+  hardenHttp(app, config);
   const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()
@@ -37,7 +91,7 @@ export async function startCloud(config: CloudConfig, options: { logger?: boolea
       .addBearerAuth()
       .build(),
   );
-  SwaggerModule.setup('api/docs', app, document, { jsonDocumentUrl: 'api/docs-json' });
+  SwaggerModule.setup(DOCS_PATH.slice(1), app, document, { jsonDocumentUrl: `${DOCS_PATH.slice(1)}-json` });
   const firstAdminToken = await app.get(TokenService).bootstrap();
   await app.listen(config.http.port, config.http.host);
   const port = (app.getHttpServer().address() as AddressInfo).port;

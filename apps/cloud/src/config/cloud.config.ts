@@ -6,6 +6,39 @@ export { ConfigError };
 
 const { port, bool } = envTypes;
 
+/**
+ * Values shipped in examples or well known as defaults: a cloud on a published port with one of them is
+ * open to anyone who read the repository, so boot refuses them.
+ */
+const PLACEHOLDER_SECRET = /change-?me|^(admin|password|secret|minioadmin|edgeloop|s3cr3t|test|default)$/i;
+const SECRET_VARIABLES = ['EDGELOOP_BOOTSTRAP_TOKEN', 'MQTT_PASSWORD', 'S3_SECRET_KEY', 'EDGELOOP_SECRETS_KEY'] as const;
+
+/** The names of the variables in `env` that hold a placeholder secret (DATABASE_URL's password included). */
+export function placeholderSecrets(env: Record<string, string | undefined>): string[] {
+  const found: string[] = SECRET_VARIABLES.filter((name) => env[name] !== undefined && PLACEHOLDER_SECRET.test(env[name]!));
+  if (env.DATABASE_URL) {
+    try {
+      const password = decodeURIComponent(new URL(env.DATABASE_URL).password);
+      if (password && PLACEHOLDER_SECRET.test(password)) found.push('DATABASE_URL (its password)');
+    } catch {
+      // an unparsable URL is reported by the schema
+    }
+  }
+  return found;
+}
+
+/** 32 bytes as 64 hex characters or base64 (44 characters with padding, 43 without). */
+const secretsKey = z
+  .string()
+  .transform((text, ctx) => {
+    const bytes = /^[0-9a-fA-F]{64}$/.test(text) ? Buffer.from(text, 'hex') : Buffer.from(text, 'base64');
+    if (bytes.length !== 32 || !/^[0-9a-fA-F]{64}$|^[A-Za-z0-9+/_-]{43}=?$/.test(text)) {
+      ctx.addIssue({ code: 'custom', message: 'a 32-byte key, as 64 hex characters or base64 (openssl rand -base64 32)' });
+      return z.NEVER;
+    }
+    return bytes;
+  });
+
 /** Environment variables the cloud reads: S3 is required (the embedded mode starts an S3-protocol server and passes it); every other one has a default. */
 const cloudEnvSchema = z.object({
   EDGELOOP_HTTP_HOST: z.string().min(1).default('127.0.0.1'),
@@ -47,6 +80,9 @@ const cloudEnvSchema = z.object({
   EDGELOOP_VALIDATION_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
   EDGELOOP_BOOTSTRAP_TOKEN: z.string().min(24).optional(),
   EDGELOOP_SIGNING_KEY: z.string().min(1).optional(),
+  EDGELOOP_SECRETS_KEY: secretsKey.optional(),
+  EDGELOOP_METRICS_PUBLIC: bool.default(true),
+  EDGELOOP_DOCS_PUBLIC: bool.default(true),
   EDGELOOP_LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
   EDGELOOP_WEBHOOK_ALLOW: z
     .string()
@@ -97,6 +133,10 @@ export class CloudConfig {
   readonly validationTimeoutMs: number;
   readonly bootstrapToken?: string;
   readonly signingKey?: string;
+  /** Encrypts secrets the cloud generates and keeps in SQL (the signing key when EDGELOOP_SIGNING_KEY is unset). */
+  readonly secretsKey?: Buffer;
+  /** Who may read `/metrics` and `/api/docs` (+ `/api/docs-json`): anyone (`true`), or a viewer token. */
+  readonly publicEndpoints: { metrics: boolean; docs: boolean };
   readonly logLevel: CloudEnv['EDGELOOP_LOG_LEVEL'];
   /** Outgoing webhook deliveries: SSRF allow-list, attempts, per-attempt timeout, base of the exponential back-off. */
   readonly webhooks: { allowList: WebhookAllowList; maxAttempts: number; timeoutMs: number; backoffMs: number };
@@ -145,6 +185,8 @@ export class CloudConfig {
     this.validationTimeoutMs = env.EDGELOOP_VALIDATION_TIMEOUT_MS;
     this.bootstrapToken = env.EDGELOOP_BOOTSTRAP_TOKEN;
     this.signingKey = env.EDGELOOP_SIGNING_KEY;
+    this.secretsKey = env.EDGELOOP_SECRETS_KEY;
+    this.publicEndpoints = { metrics: env.EDGELOOP_METRICS_PUBLIC, docs: env.EDGELOOP_DOCS_PUBLIC };
     this.logLevel = env.EDGELOOP_LOG_LEVEL;
     this.webhooks = {
       allowList: parseAllowList(env.EDGELOOP_WEBHOOK_ALLOW).allowList,
@@ -155,8 +197,14 @@ export class CloudConfig {
   }
 
   static fromEnv(env: Record<string, string | undefined> = process.env): CloudConfig {
-    const parsed = parseEnv(cloudEnvSchema, env);
-    const problems: string[] = [];
+    const placeholders = placeholderSecrets(env).map((name) => `${name}: a placeholder value from an example; set a secret of your own`);
+    let parsed: CloudEnv;
+    try {
+      parsed = parseEnv(cloudEnvSchema, env);
+    } catch (error) {
+      throw error instanceof ConfigError ? new ConfigError([...error.problems, ...placeholders]) : error;
+    }
+    const problems: string[] = [...placeholders];
     if (parsed.S3_ENDPOINT && !(parsed.S3_ACCESS_KEY && parsed.S3_SECRET_KEY)) {
       problems.push('S3_ACCESS_KEY and S3_SECRET_KEY are required with S3_ENDPOINT');
     }
