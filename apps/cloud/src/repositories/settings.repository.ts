@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { SqlDatabase } from '../database/sql-database';
 import { json } from './model.repository';
 
-/** Small cluster-wide settings (the signing key pair) shared by every cloud replica through SQL. */
+/** Small cluster-wide settings (the signing key, encrypted) shared by every cloud replica through SQL. */
 @Injectable()
 export class SettingsRepository {
   constructor(private readonly db: SqlDatabase) {}
@@ -19,5 +19,17 @@ export class SettingsRepository {
       JSON.stringify(value),
     ]);
     return (await this.get<T>(key)) as T;
+  }
+
+  /** Stores `value` whether or not the key exists. */
+  async put<T>(key: string, value: T): Promise<void> {
+    await this.db.query('insert into settings (key, value) values ($1, $2) on conflict (key) do update set value = excluded.value', [
+      key,
+      JSON.stringify(value),
+    ]);
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.db.query('delete from settings where key = $1', [key]);
   }
 }

@@ -38,11 +38,16 @@ export class TokenRepository {
     return toRecord(row);
   }
 
-  /** The bootstrap token from the environment: replaces the stored one when the environment's changed. */
+  /**
+   * The bootstrap token from the environment: replaces the stored one when the environment's secret
+   * changed. A revocation holds for as long as the secret stays the same: only a new secret (a new
+   * hash) brings the bootstrap token back.
+   */
   async upsertBootstrap(hash: string): Promise<void> {
     await this.db.query(
       `insert into api_tokens (id, name, role, token_hash) values ('bootstrap', 'bootstrap', 'admin', $1)
-       on conflict (id) do update set token_hash = excluded.token_hash, role = 'admin', revoked_at = null`,
+       on conflict (id) do update set token_hash = excluded.token_hash, role = 'admin',
+         revoked_at = case when api_tokens.token_hash = excluded.token_hash then api_tokens.revoked_at else null end`,
       [hash],
     );
   }
