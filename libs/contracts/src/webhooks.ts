@@ -91,6 +91,14 @@ export const DeploymentRolledBackSchema = deploymentOutcome.extend({
 
 const evaluationMetrics = z.record(z.string().min(1).max(64), z.number());
 
+/** The gate's verdict on a candidate, sent with both retraining events when the flow got that far. */
+const retrainingVerdict = z.object({
+  verdict: z.enum(['passed', 'rejected']),
+  reasons: z.array(z.string().max(2000)).max(200),
+  primary: z.object({ metric: z.string().min(1).max(64), candidate: z.number(), production: z.number().nullable(), delta: z.number().nullable() }),
+  datasetDigest: Sha256Schema,
+});
+
 export const RetrainingCompletedSchema = z.object({
   runId: RecordIdSchema,
   modelName: ModelNameSchema,
@@ -98,6 +106,8 @@ export const RetrainingCompletedSchema = z.object({
   /** The version registered as `candidate`, or null when it was not better than production. */
   candidate: ModelVersionRefSchema.nullable(),
   metrics: z.object({ candidate: evaluationMetrics, production: evaluationMetrics }),
+  /** The evaluation report's verdict (added with the retraining flow; absent from older senders). */
+  report: retrainingVerdict.optional(),
 });
 
 export const RetrainingFailedSchema = z.object({
@@ -106,6 +116,8 @@ export const RetrainingFailedSchema = z.object({
   baseVersion: ModelVersionNumberSchema,
   step: z.string().min(1).max(64),
   error: z.string().min(1).max(2000),
+  /** The gate's verdict when the evaluation finished before the failing step. */
+  report: retrainingVerdict.optional(),
 });
 
 export const WEBHOOK_EVENT_SCHEMAS = {

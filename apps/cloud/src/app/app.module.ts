@@ -49,6 +49,7 @@ import { DeviceService } from '../services/device.service';
 import { RolloutService } from '../services/rollout.service';
 import { WebhooksFeature } from '../webhooks/webhooks.module';
 import { EventsModule } from '../events/events.module';
+import { RetrainingFeature } from '../retraining/retraining.module';
 import { dashboardFeature } from '../dashboard/dashboard.feature';
 import { IdentitiesFeature } from '../identities/identities.module';
 
@@ -65,7 +66,7 @@ export class AppModule implements OnModuleInit, OnApplicationShutdown {
     const dashboard = dashboardFeature(config);
     return {
       module: AppModule,
-      imports: [EventsModule.forRoot(config), ...dashboard.imports],
+      imports: [EventsModule.forRoot(config), ...dashboard.imports, ...(config.webhooksEnabled ? RetrainingFeature.imports(config) : [])],
       controllers: [
         HealthController,
         KeysController,
@@ -75,6 +76,7 @@ export class AppModule implements OnModuleInit, OnApplicationShutdown {
         PrometheusController,
         ...(config.rolloutsEnabled ? [DevicesController, DeploymentsController, MetricsController, DriftController, HardExamplesController] : []),
         ...(config.webhooksEnabled ? WebhooksFeature.controllers : []),
+        ...(config.webhooksEnabled ? RetrainingFeature.controllers : []),
         ...dashboard.controllers,
         ...IdentitiesFeature.controllers,
       ],
@@ -119,6 +121,7 @@ export class AppModule implements OnModuleInit, OnApplicationShutdown {
             ]
           : []),
         ...(config.webhooksEnabled ? WebhooksFeature.providers : []),
+        ...(config.webhooksEnabled ? RetrainingFeature.providers(config) : []),
         ...dashboard.providers,
         ...IdentitiesFeature.providers,
       ],

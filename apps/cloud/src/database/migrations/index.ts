@@ -5,6 +5,7 @@ import { sql as predictionsDrift } from './0003_predictions_drift';
 import { sql as webhooks } from './0004_webhooks';
 import { sql as blobVerification } from './0005_blob_verification';
 import { sql as identities } from './0007_identities';
+import { sql as retraining } from './0008_retraining';
 import { sql as sessions } from './0009_sessions';
 
 /** Every migration, in the order it is applied. Add new files at the end; never edit an applied one. */
@@ -15,5 +16,6 @@ export const migrations: Migration[] = [
   { id: '0004_webhooks', sql: webhooks },
   { id: '0005_blob_verification', sql: blobVerification },
   { id: '0007_identities', sql: identities },
+  { id: '0008_retraining', sql: retraining },
   { id: '0009_sessions', sql: sessions },
 ];
