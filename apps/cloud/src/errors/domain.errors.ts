@@ -1,8 +1,14 @@
-/** Domain errors carry a stable code and an HTTP status; one filter turns them into the JSON error shape. */
+import type { ErrorCode } from '@edgeloop/contracts';
+
+/**
+ * Domain errors carry a stable code from the catalogue in `@edgeloop/contracts` (`ERROR_STATUS`); one
+ * filter turns them into the JSON error shape with the catalogue's status for the code. The `status`
+ * a subclass passes must equal the catalogue's: error-catalogue.spec.ts checks every literal pair.
+ */
 export class DomainError extends Error {
   constructor(
     readonly status: number,
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
     readonly details: unknown[] = [],
   ) {
@@ -12,7 +18,7 @@ export class DomainError extends Error {
 }
 
 export class BadRequestError extends DomainError {
-  constructor(code: string, message: string, details: unknown[] = []) {
+  constructor(code: ErrorCode, message: string, details: unknown[] = []) {
     super(400, code, message, details);
   }
 }

@@ -1,27 +1,12 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import { ErrorBodySchema, errorCodeForStatus, errorStatus, isErrorCode, type ErrorBody } from '@edgeloop/contracts';
 import type { Request, Response } from 'express';
 import { DomainError } from './domain.errors';
 
-interface ErrorBody {
-  error: string;
-  message: string;
-  details: unknown[];
-}
-
-const statusCodes: Record<number, string> = {
-  400: 'bad_request',
-  401: 'unauthorized',
-  403: 'forbidden',
-  404: 'not_found',
-  405: 'method_not_allowed',
-  409: 'conflict',
-  413: 'payload_too_large',
-  415: 'unsupported_media_type',
-  422: 'unprocessable_entity',
-  429: 'too_many_requests',
-};
-
-/** Maps every error to `{ error, message, details }` with the right status; unknown errors are a logged 500 naming the route. */
+/**
+ * Maps every error to `{ error, message, details }` (`ErrorBodySchema`) with the status the catalogue
+ * (`ERROR_STATUS` in `@edgeloop/contracts`) gives its code; unknown errors are a logged 500 naming the route.
+ */
 @Catch()
 export class ErrorFilter implements ExceptionFilter {
   private readonly logger = new Logger(ErrorFilter.name);
@@ -30,7 +15,7 @@ export class ErrorFilter implements ExceptionFilter {
     const ctx = host.switchToHttp();
     const res = ctx.getResponse<Response>();
     const req = ctx.getRequest<Request>();
-    const [status, body] = this.toBody(exception, req);
+    const [status, body] = this.checked(...this.toBody(exception, req), req);
     if (res.headersSent) {
       res.destroy();
       return;
@@ -38,22 +23,32 @@ export class ErrorFilter implements ExceptionFilter {
     res.status(status).json(body);
   }
 
+  /** The body must parse as `ErrorBodySchema` and carry a catalogue code; anything else is a logged 500. */
+  private checked(status: number, body: ErrorBody, req: Request): [number, ErrorBody] {
+    if (ErrorBodySchema.safeParse(body).success && isErrorCode(body.error)) return [status, body];
+    this.logger.error(
+      `error body outside the catalogue on ${req.method} ${req.originalUrl ?? req.url} (add its code to ERROR_STATUS in libs/contracts/src/errors.ts): ${JSON.stringify(body).slice(0, 500)}`,
+    );
+    return [500, { error: 'internal', message: `internal error on ${req.method} ${req.route?.path ?? req.path}`, details: [] }];
+  }
+
   private toBody(exception: unknown, req: Request): [number, ErrorBody] {
     if (exception instanceof DomainError) {
-      return [exception.status, { error: exception.code, message: exception.message, details: exception.details }];
+      const status = isErrorCode(exception.code) ? errorStatus(exception.code) : exception.status;
+      return [status, { error: exception.code, message: exception.message, details: exception.details }];
     }
     const cause = (exception as { cause?: { type?: string } })?.cause ?? (exception as { type?: string });
     if (cause?.type === 'entity.parse.failed') {
       return [400, { error: 'invalid_json', message: 'the request body is not valid JSON', details: [] }];
     }
     if (exception instanceof HttpException) {
-      const status = exception.getStatus();
       const response = exception.getResponse();
       const message =
         typeof response === 'string'
           ? response
           : String((response as { message?: unknown }).message ?? exception.message);
-      return [status, { error: statusCodes[status] ?? `http_${status}`, message, details: [] }];
+      const code = errorCodeForStatus(exception.getStatus());
+      return [errorStatus(code), { error: code, message, details: [] }];
     }
     this.logger.error(
       `unhandled error on ${req.method} ${req.originalUrl ?? req.url}: ${(exception as Error)?.stack ?? String(exception)}`,

@@ -1,5 +1,5 @@
 import { PipeTransform } from '@nestjs/common';
-import { describeZodError, fieldIssues } from '@edgeloop/contracts';
+import { describeZodError, fieldIssues, type ErrorCode } from '@edgeloop/contracts';
 import type { z } from 'zod';
 import { BadRequestError } from '../errors/domain.errors';
 
@@ -7,7 +7,7 @@ import { BadRequestError } from '../errors/domain.errors';
 export class ZodValidationPipe<S extends z.ZodType> implements PipeTransform<unknown, z.output<S>> {
   constructor(
     private readonly schema: S,
-    private readonly code = 'invalid_body',
+    private readonly code: ErrorCode = 'invalid_body',
   ) {}
 
   transform(value: unknown): z.output<S> {
