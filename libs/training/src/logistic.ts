@@ -112,6 +112,70 @@ function mineCandidates(x: Float32Array, n: number, w: Float32Array, k: number, 
   return table;
 }
 
+/**
+ * One full-batch pass: adds the mean cross-entropy gradient of every example (truncated softmax
+ * over its candidate rows plus *unknown*) into `grad`; returns the summed loss and the gradient of
+ * the unknown level. Kept small and separate so the JIT optimises the hot loops on their own.
+ */
+function accumulateGradient(
+  x: Float32Array,
+  n: number,
+  d: number,
+  w: Float32Array,
+  k: number,
+  candidates: Int32Array,
+  m: number,
+  target: Int32Array,
+  scale: number,
+  bias: number,
+  grad: Float32Array,
+  logits: Float64Array,
+): { loss: number; biasGrad: number } {
+  let loss = 0;
+  let biasGrad = 0;
+  for (let e = 0; e < n; e++) {
+    const xo = e * d;
+    const co = e * m;
+    const own = target[e];
+    let ownLogit = scale * bias;
+    let max = ownLogit;
+    logits[m] = max;
+    for (let j = 0; j < m; j++) {
+      const c = candidates[co + j];
+      const z = scale * dotAt(x, xo, w, c * d, d);
+      logits[j] = z;
+      if (z > max) max = z;
+      if (c === own) ownLogit = z;
+    }
+    let sum = 0;
+    for (let j = 0; j <= m; j++) {
+      logits[j] = Math.exp(logits[j] - max);
+      sum += logits[j];
+    }
+    loss += Math.log(sum) + max - ownLogit;
+    for (let j = 0; j < m; j++) {
+      const c = candidates[co + j];
+      const residual = logits[j] / sum - (c === own ? 1 : 0);
+      if (Math.abs(residual) < NEGLIGIBLE_RESIDUAL) continue;
+      axpy((residual * scale) / n, x, xo, grad, c * d, d);
+    }
+    biasGrad += ((logits[m] / sum - (own === k ? 1 : 0)) * scale) / n;
+  }
+  return { loss, biasGrad };
+}
+
+/** y[yo…] += a · x[xo…] over d values. */
+function axpy(a: number, x: Float32Array, xo: number, y: Float32Array, yo: number, d: number): void {
+  let i = 0;
+  for (; i + 3 < d; i += 4) {
+    y[yo + i] += a * x[xo + i];
+    y[yo + i + 1] += a * x[xo + i + 1];
+    y[yo + i + 2] += a * x[xo + i + 2];
+    y[yo + i + 3] += a * x[xo + i + 3];
+  }
+  for (; i < d; i++) y[yo + i] += a * x[xo + i];
+}
+
 export function fitLogistic(
   start: IdentityPrototypes,
   examples: readonly TrainingExample[],
@@ -150,35 +214,9 @@ export function fitLogistic(
   for (let epoch = 0; epoch < o.epochs; epoch++) {
     if (epoch % o.remineEvery === 0) candidates = mineCandidates(x, n, w, k, d, target, m);
     grad.fill(0);
-    let biasGrad = 0;
-    let total = 0;
-    for (let e = 0; e < n; e++) {
-      const xo = e * d;
-      const co = e * m;
-      const own = target[e];
-      let ownLogit = o.scale * bias;
-      let max = ownLogit;
-      logits[m] = max;
-      for (let j = 0; j < m; j++) {
-        const c = candidates[co + j];
-        const z = o.scale * dotAt(x, xo, w, c * d, d);
-        logits[j] = z;
-        if (z > max) max = z;
-        if (c === own) ownLogit = z;
-      }
-      let sum = 0;
-      for (let j = 0; j <= m; j++) sum += Math.exp(logits[j] - max);
-      total += Math.log(sum) + max - ownLogit;
-      for (let j = 0; j < m; j++) {
-        const c = candidates[co + j];
-        const residual = Math.exp(logits[j] - max) / sum - (c === own ? 1 : 0);
-        if (Math.abs(residual) < NEGLIGIBLE_RESIDUAL) continue;
-        const coefficient = (residual * o.scale) / n;
-        const go = c * d;
-        for (let i = 0; i < d; i++) grad[go + i] += coefficient * x[xo + i];
-      }
-      biasGrad += ((Math.exp(logits[m] - max) / sum - (own === k ? 1 : 0)) * o.scale) / n;
-    }
+    const pass = accumulateGradient(x, n, d, w, k, candidates, m, target, o.scale, bias, grad, logits);
+    const biasGrad = pass.biasGrad;
+    const total = pass.loss;
     let penalty = 0;
     for (let r = 0; r < k; r++) {
       const ro = r * d;
