@@ -2,7 +2,6 @@ import { Body, Controller, Get, HttpCode, Param, Post, Query, Req, Res } from '@
 import { ApiBearerAuth, ApiBody, ApiNotFoundResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { DeviceIdSchema, HARD_EXAMPLE_REASONS, LabelHardExampleRequestSchema, ModelNameSchema, type HardExampleLabel } from '@edgeloop/contracts';
 import type { Response } from 'express';
-import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import { AuthenticatedRequest, RequireRole } from '../auth/auth.guard';
 import { ZodValidationPipe } from '../http/zod-validation.pipe';
@@ -49,13 +48,16 @@ export class HardExamplesController {
 
   @Get(':id/crop')
   @RequireRole('viewer')
-  @ApiOperation({ summary: 'The JPEG face crop, when the device sent one' })
-  @ApiNotFoundResponse({ description: 'no such example, or it has no crop' })
+  @ApiOperation({ summary: 'The JPEG face crop, when the device sent one (checked to decode as a JPEG; never sniffed)' })
+  @ApiNotFoundResponse({ description: 'no such example, or it has no (valid) crop' })
   async crop(@Param('id') id: string, @Res() res: Response) {
-    const { stream, size } = await this.examples.crop(id);
-    res.status(200).setHeader('Content-Type', 'image/jpeg');
-    res.setHeader('Content-Length', String(size));
-    await pipeline(stream, res).catch(() => res.destroy());
+    const { bytes, contentType } = await this.examples.crop(id);
+    res.status(200).setHeader('Content-Type', contentType);
+    res.setHeader('Content-Length', String(bytes.length));
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Content-Security-Policy', "default-src 'none'; sandbox");
+    res.setHeader('Cache-Control', 'private, max-age=3600');
+    res.end(bytes);
   }
 }
 

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { HardExample, HardExampleLabel, HardExampleReason, ModelVersionRef } from '@edgeloop/contracts';
-import { SqlDatabase } from '../database/sql-database';
+import { SqlDatabase, type SqlExecutor } from '../database/sql-database';
 import { iso, json } from './model.repository';
 
 export interface HardExampleRecord {
@@ -48,14 +48,14 @@ export interface HardExampleFilter {
   limit: number;
 }
 
-/** Hard examples: embedding in SQL, crop (when sent) in S3; labels for retraining. */
+/** Hard examples: embedding in SQL, crop (when sent) in S3 under the sha256 of its bytes; labels for retraining. */
 @Injectable()
 export class HardExampleRepository {
   constructor(private readonly db: SqlDatabase) {}
 
   /** Stores an example once per (device, example id); false when it was already stored. */
-  async insert(example: HardExample, cropKey: string | null, receivedAt: Date): Promise<boolean> {
-    const rows = await this.db.query(
+  async insert(example: HardExample, cropKey: string | null, receivedAt: Date, tx: SqlExecutor = this.db): Promise<boolean> {
+    const rows = await tx.query(
       `insert into hard_examples (id, device_id, example_id, model_name, model_version, reason, candidate, det_score, score, margin,
                                   embedding, crop_key, captured_at, received_at)
        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)

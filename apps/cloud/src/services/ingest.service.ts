@@ -6,7 +6,7 @@ import { SqlDatabase } from '../database/sql-database';
 import { PredictionsQueue } from '../queues/predictions.queue';
 import { DeadLetterRepository } from '../repositories/dead-letter.repository';
 import { AggregateKey, PredictionRepository } from '../repositories/prediction.repository';
-import { HardExampleService } from './hard-example.service';
+import { HardExampleService, InvalidCropError } from './hard-example.service';
 
 /** Jobs written together in one transaction at most, and how long the first of them waits for company. */
 const MAX_GROUP = 32;
@@ -99,8 +99,25 @@ export class IngestService {
     }
   }
 
+  /** Stores a hard example once; one whose crop is not the JPEG it claims is counted and dead-lettered, not retried. */
   async ingestHardExample(job: JobPayload<'predictions.hard-example'>): Promise<void> {
-    const stored = await this.hardExamples.store(job.hardExample, new Date(job.receivedAt));
+    let stored: boolean;
+    try {
+      stored = await this.hardExamples.store(job.hardExample, new Date(job.receivedAt));
+    } catch (err) {
+      if (!(err instanceof InvalidCropError)) throw err;
+      this.logger.warn(`hard example ${job.hardExample.deviceId}/${job.hardExample.id} refused: ${err.message}`);
+      await this.predictions.incrementCounter('hard_examples_invalid');
+      const { crop, ...rest } = job.hardExample;
+      await this.deadLetters.record({
+        source: 'job',
+        topic: 'predictions.hard-example',
+        code: err.code,
+        message: err.message,
+        payload: Buffer.from(safeJson({ ...rest, crop: crop && { width: crop.width, height: crop.height, chars: crop.data.length } }).slice(0, 512)),
+      });
+      return;
+    }
     await this.predictions.incrementCounter(stored ? 'hard_examples' : 'hard_examples_duplicate');
   }
 
