@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { registerDeploy } from './deploy';
 import { registerDevices } from './devices';
+import { registerIdentities } from './identities';
 import { registerInfer } from './infer';
 import { registerLogin } from './login';
 import { registerModels } from './models';
@@ -14,6 +15,7 @@ export function registerCommands(program: Command): void {
   registerModels(program);
   registerInfer(program);
   registerDevices(program);
+  registerIdentities(program);
   registerDeploy(program);
   registerObserve(program);
 }

@@ -9,9 +9,10 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { saveLogin } from '../cli-config';
 import { startPushCamera } from '../demo/camera';
-import { buildGalleryHead, cameraFrames, samplesDir } from '../demo/demo-data';
+import { buildGalleryHead, cameraFrames, GALLERY, samplesDir } from '../demo/demo-data';
 import { startWebhookReceiver, type WebhookReceiver } from '../demo/webhook-receiver';
-import { say } from '../output';
+import { say, warn } from '../output';
+import { enrolPhotos, ensureIdentity } from './identities';
 
 const repoRoot = resolve(__dirname, '..', '..', '..', '..');
 const distApps = resolve(__dirname, '..', '..');
@@ -221,6 +222,7 @@ async function registerModels(api: ApiClient, dataDir: string): Promise<void> {
   });
   await api.put(apiPaths.modelAlias('face-base', 'production'), { version: baseVersion.version });
   say(`registered the base bundle as face-base@${baseVersion.version}`);
+  await enrolGallery(api);
   const { head, labels } = await buildGalleryHead(repoRoot);
   const headFile = join(dataDir, 'gallery-head.onnx');
   writeFileSync(headFile, head);
@@ -229,6 +231,29 @@ async function registerModels(api: ApiClient, dataDir: string): Promise<void> {
   });
   await api.put(apiPaths.modelAlias('face-id', 'production'), { version: withHead.version });
   say(`registered face-id@${withHead.version} with a head for ${labels.join(', ')} (alias production)`);
+}
+
+/**
+ * The demo gallery enrolled through the identities API with the base bundle's embedder: the cloud detects,
+ * aligns and embeds each photo and keeps the aligned crop, so retraining (and any later embedder) starts
+ * from these people. A refused photo is reported and skipped; the demo goes on.
+ */
+async function enrolGallery(api: ApiClient): Promise<void> {
+  const enrolling = new ApiClient({ baseUrl: api.baseUrl, token: api.token, timeoutMs: 300_000 });
+  let enrolled = 0;
+  for (const [person, photos] of Object.entries(GALLERY)) {
+    try {
+      await ensureIdentity(enrolling, person);
+      const files = photos.map((name) => ({ name, bytes: readFileSync(join(samplesDir(repoRoot), name)) }));
+      for (const result of await enrolPhotos(enrolling, person, files, 'face-base@production')) {
+        if (result.status === 'enrolled') enrolled++;
+        else warn(`gallery | ${person}: ${result.message}`);
+      }
+    } catch (err) {
+      warn(`gallery | ${person} not enrolled: ${(err as Error).message}`);
+    }
+  }
+  say(`enrolled ${enrolled} gallery photos of ${Object.keys(GALLERY).length} people through the identities API`);
 }
 
 /** Two edge workers, provisioned through the API once; their credentials are kept in the data folder. */

@@ -62,6 +62,9 @@ export class ApiClient {
   put<T>(path: string, body: unknown): Promise<T> {
     return this.request<T>('PUT', path, body);
   }
+  patch<T>(path: string, body: unknown): Promise<T> {
+    return this.request<T>('PATCH', path, body);
+  }
   delete(path: string): Promise<void> {
     return this.request<void>('DELETE', path);
   }
