@@ -81,9 +81,23 @@ function normaliseRows(w: Float32Array, rows: number, d: number): void {
   }
 }
 
+/** Inserts (score, row) into the descending top list if it beats the last entry. */
+function offer(best: Float64Array, index: Int32Array, m: number, score: number, row: number): void {
+  if (score <= best[m - 1]) return;
+  let j = m - 1;
+  while (j > 0 && best[j - 1] < score) {
+    best[j] = best[j - 1];
+    index[j] = index[j - 1];
+    j--;
+  }
+  best[j] = score;
+  index[j] = row;
+}
+
 /**
  * Per example, the `m` rows with the highest cosine, own row always included (in place of the
- * weakest when it is not among them). Returns a flat N×m index table.
+ * weakest when it is not among them). Returns a flat N×m index table. Rows are scored four at a
+ * time so each embedding value is loaded once per four dot products.
  */
 function mineCandidates(x: Float32Array, n: number, w: Float32Array, k: number, d: number, target: Int32Array, m: number): Int32Array {
   const table = new Int32Array(n * m);
@@ -93,18 +107,29 @@ function mineCandidates(x: Float32Array, n: number, w: Float32Array, k: number, 
     best.fill(-Infinity);
     index.fill(-1);
     const xo = e * d;
-    for (let c = 0; c < k; c++) {
-      const s = dotAt(x, xo, w, c * d, d);
-      if (s <= best[m - 1]) continue;
-      let j = m - 1;
-      while (j > 0 && best[j - 1] < s) {
-        best[j] = best[j - 1];
-        index[j] = index[j - 1];
-        j--;
+    let c = 0;
+    for (; c + 3 < k; c += 4) {
+      const o0 = c * d;
+      const o1 = o0 + d;
+      const o2 = o1 + d;
+      const o3 = o2 + d;
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      for (let i = 0; i < d; i++) {
+        const v = x[xo + i];
+        s0 += v * w[o0 + i];
+        s1 += v * w[o1 + i];
+        s2 += v * w[o2 + i];
+        s3 += v * w[o3 + i];
       }
-      best[j] = s;
-      index[j] = c;
+      offer(best, index, m, s0, c);
+      offer(best, index, m, s1, c + 1);
+      offer(best, index, m, s2, c + 2);
+      offer(best, index, m, s3, c + 3);
     }
+    for (; c < k; c++) offer(best, index, m, dotAt(x, xo, w, c * d, d), c);
     const own = target[e];
     if (own < k && !index.includes(own)) index[m - 1] = own;
     table.set(index, e * m);
