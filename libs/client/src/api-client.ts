@@ -16,6 +16,10 @@ export interface ApiClientOptions {
   token?: string;
   /** Per-request time limit; default 30 s. */
   timeoutMs?: number;
+  /** Headers sent with every request (the dashboard sends its same-origin request header). */
+  headers?: Record<string, string>;
+  /** fetch's credentials mode; the dashboard uses `same-origin` so the session cookie goes along. */
+  credentials?: 'omit' | 'same-origin' | 'include';
 }
 
 /** A small typed client of the REST API for the CLI, the edge worker and tests (plain fetch). */
@@ -23,15 +27,19 @@ export class ApiClient {
   readonly baseUrl: string;
   readonly token?: string;
   private readonly timeoutMs: number;
+  private readonly fixedHeaders: Record<string, string>;
+  private readonly credentials?: 'omit' | 'same-origin' | 'include';
 
   constructor(options: ApiClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.token = options.token;
     this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.fixedHeaders = options.headers ?? {};
+    this.credentials = options.credentials;
   }
 
   headers(extra: Record<string, string> = {}): Record<string, string> {
-    return { ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), ...extra };
+    return { ...this.fixedHeaders, ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), ...extra };
   }
 
   url(path: string): string {
@@ -43,9 +51,10 @@ export class ApiClient {
     try {
       res = await fetch(this.url(path), {
         method,
-        headers: this.headers(body === undefined ? {} : { 'content-type': 'application/json' }),
-        body: body === undefined ? undefined : JSON.stringify(body),
+        headers: this.headers(body === undefined || body instanceof FormData ? {} : { 'content-type': 'application/json' }),
+        body: body === undefined ? undefined : body instanceof FormData ? body : JSON.stringify(body),
         signal: AbortSignal.timeout(this.timeoutMs),
+        ...(this.credentials ? { credentials: this.credentials } : {}),
       });
     } catch (err) {
       throw new ApiError(0, 'unreachable', `cannot reach ${this.baseUrl}: ${(err as Error).message}`);
