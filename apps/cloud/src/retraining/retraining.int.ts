@@ -1,0 +1,238 @@
+import { stopAllStarted } from '@edgeloop/harness';
+import type { DomainEvent, RetrainingRun } from '@edgeloop/contracts';
+import type { TrainingExample } from '@edgeloop/training';
+import { buildIdentityHead } from '@edgeloop/vision';
+import type { Subscription } from 'rxjs';
+import { EventRelay } from '../events/event-relay';
+import { TrainingDataService } from '../identities/training-data.service';
+import { CloudFixture, startCloudFixture } from '../testing/cloud-fixture';
+import { baseFiles, uploadForm } from '../testing/upload-form';
+import { blurredHead, shuffleLabels, syntheticGallery, type SyntheticGallery } from './testing/synthetic-training-data';
+
+afterAll(() => stopAllStarted());
+
+/**
+ * The retraining flow on real Redis (BullMQ flow), S3 (s3rver), SQL (PGlite, kept on disk across a
+ * restart) and the embedded broker. The training data is synthetic (a test double of TrainingDataService
+ * per model); everything after it — split, training in a worker thread, calibration, evaluation, gate,
+ * registration, events — is the cloud's own.
+ */
+describe('retraining flow', () => {
+  let fx: CloudFixture;
+  const datasets = new Map<string, TrainingExample[]>();
+  const events: DomainEvent[] = [];
+  let subscription: Subscription | undefined;
+
+  const json = (body: unknown) => ({ method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+  const listen = () => {
+    subscription?.unsubscribe();
+    subscription = fx.cloud.app.get(EventRelay).events$.subscribe((e) => events.push(e));
+  };
+
+  /** Registers `name`@1 (real embedder + a head of `production`'s prototypes) and points production at it. */
+  async function baseModel(name: string, head: { labels: string[]; prototypes: Float32Array[] } | null, alias = true): Promise<void> {
+    const files: Record<string, Uint8Array> = { detector: baseFiles.detector, embedder: baseFiles.embedder };
+    if (head) files.head = buildIdentityHead(head);
+    const res = await fx.api(`/api/v1/models/${name}/versions`, {
+      method: 'POST',
+      body: uploadForm(files, { labels: head?.labels ?? [], thresholds: { detection: 0.8, match: 0.5 } }),
+    });
+    expect(res.status).toBe(201);
+    if (alias) {
+      const put = await fx.api(`/api/v1/models/${name}/aliases/production`, { method: 'PUT', body: JSON.stringify({ version: 1 }), headers: { 'content-type': 'application/json' } });
+      expect(put.status).toBe(200);
+    }
+  }
+
+  const headOf = (gallery: SyntheticGallery, labels: string[]) => ({ labels, prototypes: labels.map((l) => gallery.centres.get(l)!) });
+
+  async function waitForRun(id: string, done: (run: RetrainingRun) => boolean, timeoutMs = 90_000): Promise<RetrainingRun> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const res = await fx.api(`/api/v1/retraining/jobs/${id}`);
+      expect(res.status).toBe(200);
+      const run = (await res.json()) as RetrainingRun;
+      if (done(run)) return run;
+      if (Date.now() > deadline) throw new Error(`run ${id} is still ${run.status} at ${run.step} (${run.progress})`);
+      await new Promise((r) => setTimeout(r, 150));
+    }
+  }
+  const finished = (run: RetrainingRun) => ['completed', 'rejected', 'failed'].includes(run.status);
+
+  beforeAll(async () => {
+    jest.spyOn(TrainingDataService.prototype, 'collect').mockImplementation(async (input) => {
+      const examples = datasets.get(input.modelName) ?? [];
+      return {
+        examples,
+        counts: { enrolment: examples.length, hardExamples: 0, negatives: 0, reembedded: 0, skippedPrivate: 0, unreadable: 0 },
+      };
+    });
+    fx = await startCloudFixture({ broker: 'embedded', persistentSql: true });
+    listen();
+  });
+  afterAll(async () => {
+    subscription?.unsubscribe();
+    await fx?.stop();
+  });
+
+  it('builds, trains, calibrates, evaluates against production on one holdout and registers a better head as candidate', async () => {
+    const gallery = syntheticGallery({ identities: 12, perIdentity: 16, strangers: 40, seed: 11, prefix: 'a', sameCosine: 0.35 });
+    datasets.set('face-a', gallery.examples);
+    // production's prototypes are blurred estimates of the people: a head trained on their examples must do better
+    await baseModel('face-a', blurredHead(gallery, [...gallery.centres.keys()], 0.3));
+    const base = (await (await fx.api('/api/v1/models/face-a/versions/1')).json()) as any;
+
+    const res = await fx.api('/api/v1/retraining/jobs', json({ base: 'face-a@production' }));
+    expect(res.status).toBe(201);
+    const queued = (await res.json()) as RetrainingRun;
+    expect(queued).toMatchObject({ modelName: 'face-a', baseVersion: 1, trigger: 'manual', status: 'queued', candidate: null });
+
+    const run = await waitForRun(queued.id, finished);
+    expect(run.status).toBe('completed');
+    expect(run.progress).toBe(1);
+    expect(run.error).toBeNull();
+    for (const step of ['build-dataset', 'train-head', 'calibrate', 'evaluate', 'register'] as const) {
+      expect(run.steps[step]).toMatchObject({ status: 'done', attempts: 1 });
+      expect(run.steps[step].durationMs).toBeGreaterThanOrEqual(0);
+      expect(run.steps[step].output?.sha256).toMatch(/^[0-9a-f]{64}$/);
+    }
+    expect(run.dataset).toMatchObject({ identities: 12, examples: 12 * 16 + 40 });
+    const { train, validation, calibration, holdout } = run.dataset!.splits;
+    expect(train + validation + calibration + holdout).toBe(12 * 16 + 40);
+    expect(holdout).toBeGreaterThan(0);
+    expect(run.report).toMatchObject({ verdict: 'passed', holdoutProbes: holdout, production: { version: 1 } });
+    expect(run.report!.primary.candidate).toBeGreaterThan(run.report!.primary.production!);
+    expect(run.candidate).toEqual({ name: 'face-a', version: 2 });
+
+    const v2 = (await (await fx.api('/api/v1/models/face-a/versions/2')).json()) as any;
+    expect(v2.aliases).toEqual(['candidate']);
+    expect(v2.manifest).toMatchObject({
+      parent: 1,
+      createdBy: 'retraining',
+      labels: [...gallery.centres.keys()].sort(),
+      thresholds: { detection: 0.8, match: run.report!.candidate.thresholds.match, margin: run.report!.candidate.thresholds.margin },
+      lineage: { runId: run.id, datasetDigest: run.dataset!.digest, baseVersion: 1, targetFpir: 0.01 },
+    });
+    expect(v2.manifest.metrics.dirAtFpir).toBe(run.report!.candidate.metrics.dirAtFpir);
+    const file = (m: any, role: string) => m.files.find((f: any) => f.role === role);
+    // the same detector and embedder blobs, a new head: a rollout ships only the head
+    expect(file(v2.manifest, 'embedder')).toEqual(file(base.manifest, 'embedder'));
+    expect(file(v2.manifest, 'detector')).toEqual(file(base.manifest, 'detector'));
+    expect(file(v2.manifest, 'head').sha256).not.toBe(file(base.manifest, 'head').sha256);
+    const head = await fx.api(`/api/v1/blobs/${file(v2.manifest, 'head').sha256}`);
+    expect(head.status).toBe(200);
+    expect((await head.arrayBuffer()).byteLength).toBe(file(v2.manifest, 'head').size);
+    // production did not move
+    expect(((await (await fx.api('/api/v1/models/face-a/versions/production')).json()) as any).version).toBe(1);
+
+    const ours = events.filter((e) => (e.data as { runId?: string }).runId === run.id || (e.data as any).model?.name === 'face-a');
+    const completed = ours.find((e) => e.type === 'retraining.completed');
+    expect(completed?.data).toMatchObject({ candidate: { name: 'face-a', version: 2 }, report: { verdict: 'passed', datasetDigest: run.dataset!.digest } });
+    expect(ours.some((e) => e.type === 'model.version.created' && (e.data as any).model.version === 2)).toBe(true);
+    const steps = ours.filter((e) => e.type === 'retraining.progress').map((e) => (e.data as any).step);
+    expect(steps).toEqual(expect.arrayContaining(['build-dataset', 'train-head', 'calibrate', 'evaluate', 'register']));
+
+    const list = (await (await fx.api('/api/v1/retraining/jobs?model=face-a')).json()) as { runs: RetrainingRun[] };
+    expect(list.runs.map((r) => r.id)).toEqual([run.id]);
+  });
+
+  it('keeps a worse candidate (labels shuffled) as a rejected run with its report, and registers nothing', async () => {
+    const gallery = syntheticGallery({ identities: 10, perIdentity: 14, strangers: 30, seed: 21, prefix: 'b', sameCosine: 0.35 });
+    datasets.set('face-b', shuffleLabels(gallery.examples));
+    await baseModel('face-b', headOf(gallery, [...gallery.centres.keys()]));
+
+    const res = await fx.api('/api/v1/retraining/jobs', json({ base: 'face-b@1' }));
+    expect(res.status).toBe(201);
+    const run = await waitForRun(((await res.json()) as RetrainingRun).id, finished);
+    expect(run.status).toBe('rejected');
+    expect(run.candidate).toBeNull();
+    expect(run.finishedAt).not.toBeNull();
+    expect(run.report?.verdict).toBe('rejected');
+    expect(run.report!.reasons.length).toBeGreaterThan(0);
+    expect(run.report!.primary.candidate).toBeLessThan(run.report!.primary.production!);
+    const versions = (await (await fx.api('/api/v1/models/face-b/versions')).json()) as any;
+    expect((versions.versions ?? versions).length).toBe(1);
+    expect((await fx.api('/api/v1/models/face-b/versions/candidate')).status).toBe(404);
+    const completed = events.find((e) => e.type === 'retraining.completed' && (e.data as any).runId === run.id);
+    expect(completed?.data).toMatchObject({ candidate: null, report: { verdict: 'rejected' } });
+  });
+
+  it('starts one run when two triggers arrive at once; the other caller gets 409 naming it', async () => {
+    const gallery = syntheticGallery({ identities: 8, perIdentity: 14, strangers: 20, seed: 31, prefix: 'c', sameCosine: 0.35 });
+    datasets.set('face-c', gallery.examples);
+    await baseModel('face-c', blurredHead(gallery, [...gallery.centres.keys()], 0.3));
+    const [first, second] = await Promise.all([
+      fx.api('/api/v1/retraining/jobs', json({ base: 'face-c@production' })),
+      fx.api('/api/v1/retraining/jobs', json({ base: 'face-c@production' })),
+    ]);
+    const statuses = [first.status, second.status].sort();
+    expect(statuses).toEqual([201, 409]);
+    const [created, refused] = first.status === 201 ? [first, second] : [second, first];
+    const run = (await created.json()) as RetrainingRun;
+    expect(await refused.json()).toMatchObject({ error: 'retraining_in_progress', details: [{ runId: run.id }] });
+    const list = (await (await fx.api('/api/v1/retraining/jobs?model=face-c')).json()) as { runs: RetrainingRun[] };
+    expect(list.runs).toHaveLength(1);
+    await waitForRun(run.id, finished);
+    // once it finished, the model may be retrained again
+    const again = await fx.api('/api/v1/retraining/jobs', json({ base: 'face-c@production' }));
+    expect(again.status).toBe(201);
+    await waitForRun(((await again.json()) as RetrainingRun).id, finished);
+  });
+
+  it('answers bad input with a clear 4xx error and starts nothing', async () => {
+    await baseModel('face-noprod', null, false);
+    const runsBefore = ((await (await fx.api('/api/v1/retraining/jobs?limit=500')).json()) as { runs: unknown[] }).runs.length;
+    const cases: Array<[unknown, number, string]> = [
+      [{ base: 'face-noprod@production' }, 404, 'not_found'],
+      [{ base: 'no-such-model@production' }, 404, 'not_found'],
+      [{ base: 'face-noprod@9' }, 404, 'not_found'],
+      [{ base: 'not a reference' }, 400, 'invalid_body'],
+      [{}, 400, 'invalid_body'],
+      [{ base: 'face-a@production', autoCanary: 'yes' }, 400, 'invalid_body'],
+      [{ base: 'face-a@production', extra: 1 }, 400, 'invalid_body'],
+    ];
+    for (const [body, status, error] of cases) {
+      const res = await fx.api('/api/v1/retraining/jobs', json(body));
+      expect({ body, status: res.status }).toEqual({ body, status });
+      const answer = (await res.json()) as { error: string; message: string };
+      expect(answer.error).toBe(error);
+      expect(answer.message.length).toBeGreaterThan(5);
+    }
+    expect(((await (await fx.api('/api/v1/models/face-noprod/versions/1')).json()) as any).manifest).toBeDefined();
+    const noprod = await fx.api('/api/v1/retraining/jobs', json({ base: 'face-noprod@production' }));
+    expect(((await noprod.json()) as { message: string }).message).toMatch(/no production alias/);
+    expect((await fx.api('/api/v1/retraining/jobs/rt_doesnotexist')).status).toBe(404);
+    expect((await fx.api('/api/v1/retraining/jobs/bad%20id!')).status).toBe(400);
+    expect((await fx.api('/api/v1/retraining/jobs?limit=0')).status).toBe(400);
+    const runsAfter = ((await (await fx.api('/api/v1/retraining/jobs?limit=500')).json()) as { runs: unknown[] }).runs.length;
+    expect(runsAfter).toBe(runsBefore);
+    // settings are validated the same way
+    const bad = await fx.api('/api/v1/retraining/settings/face-a', { ...json({ targetFpir: 2 }), method: 'PUT' });
+    expect(bad.status).toBe(400);
+    expect((await fx.api('/api/v1/retraining/settings/face-a')).status).toBe(200);
+    expect(((await (await fx.api('/api/v1/retraining/settings/face-a')).json()) as any).targetFpir).toBe(0.01);
+  });
+
+  it('resumes a step the cloud was stopped in the middle of, and finishes the run', async () => {
+    const gallery = syntheticGallery({ identities: 60, perIdentity: 20, strangers: 60, seed: 41, prefix: 'd', sameCosine: 0.35 });
+    datasets.set('face-d', gallery.examples);
+    await baseModel('face-d', blurredHead(gallery, [...gallery.centres.keys()], 0.3));
+    // the logistic trainer over 1,260 examples keeps train-head busy long enough to stop the cloud in it
+    const put = await fx.api('/api/v1/retraining/settings/face-d', { ...json({ trainer: { method: 'logistic', seed: 1 } }), method: 'PUT' });
+    expect(put.status).toBe(200);
+    const res = await fx.api('/api/v1/retraining/jobs', json({ base: 'face-d@production' }));
+    expect(res.status).toBe(201);
+    const { id } = (await res.json()) as RetrainingRun;
+    const during = await waitForRun(id, (r) => r.step === 'train-head' && r.steps['train-head'].status === 'running');
+    expect(during.status).toBe('running');
+
+    await fx.restart();
+    listen();
+    const run = await waitForRun(id, finished, 120_000);
+    expect(run.status).toBe('completed');
+    expect(run.steps['build-dataset'].attempts).toBe(1);
+    // stopped once in the middle of train-head, then run again to the end after the restart
+    expect(run.steps['train-head']).toMatchObject({ status: 'done', attempts: 2 });
+    expect(run.candidate).toEqual({ name: 'face-d', version: 2 });
+  });
+});
