@@ -71,7 +71,7 @@ describe('identities survive an embedder change (base embedder + a fixed random 
   }
 
   beforeAll(async () => {
-    fx = await startCloudFixture({ sql: 'pglite' });
+    fx = await startCloudFixture();
     db = fx.cloud.app.get(SqlDatabase);
   }, 120_000);
 

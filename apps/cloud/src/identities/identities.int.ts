@@ -46,7 +46,7 @@ describe('identities: gallery, enrolment through the face worker, bulk labels, n
   }
 
   beforeAll(async () => {
-    fx = await startCloudFixture({ sql: 'pglite' });
+    fx = await startCloudFixture();
     db = fx.cloud.app.get(SqlDatabase);
     fx.cloud.app.get(EventEmitter2).on('hard-example.labelled', (event: unknown) => void labelled.push(event));
     pipeline = await FacePipeline.load({ models: { detector: join(baseModelsDir, 'fr_detect.onnx'), landmarks: join(baseModelsDir, 'fr_landmark.onnx'), embedder: join(baseModelsDir, 'fr_feature.onnx') } });
