@@ -142,7 +142,7 @@ function mineCandidates(x: Float32Array, n: number, w: Float32Array, k: number, 
  * over its candidate rows plus *unknown*) into `grad`; returns the summed loss and the gradient of
  * the unknown level. Kept small and separate so the JIT optimises the hot loops on their own.
  */
-function accumulateGradient(
+export function accumulateGradient(
   x: Float32Array,
   n: number,
   d: number,
