@@ -100,6 +100,7 @@ describe('splitDataset', () => {
   it('refuses bad input', () => {
     expect(() => splitDataset([ex('a', 'ann', 'c', 0), ex('a', 'ann', 'c', 1)])).toThrow(/duplicate example id "a"/);
     expect(() => splitDataset([ex('a', null, 'c', 0, 'identity')])).toThrow(TrainingError);
+    expect(() => splitDataset([{ ...ex('a', 'ann', 'c', 0), embedding: Float32Array.from([NaN, 0]) }])).toThrow(/non-finite/);
     expect(() => splitDataset([], { validation: 0.5, calibration: 0.3, holdout: 0.2 })).toThrow(/sum below 1/);
   });
 });

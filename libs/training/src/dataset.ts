@@ -79,6 +79,7 @@ function validate(examples: readonly TrainingExample[]): void {
     if (e.kind !== 'identity' && e.label !== null) {
       throw new TrainingError('INVALID_DATASET', `${e.kind} example "${e.id}" must have a null label`);
     }
+    if (!e.embedding.every(Number.isFinite)) throw new TrainingError('INVALID_DATASET', `example "${e.id}" has a non-finite embedding value`);
     if (dimension < 0) dimension = e.embedding.length;
     if (e.embedding.length !== dimension) {
       throw new TrainingError('DIMENSION_MISMATCH', `example "${e.id}" has ${e.embedding.length} values, expected ${dimension}`);

@@ -25,7 +25,7 @@ export interface OpenSetReport {
   dirAtFpir: { fpir: number; dir: number; strangerFpir: number; misidentification: number };
   /** Share of genuine scores at or above the lowest threshold that lets ≤ 1e-3 of impostor scores through. */
   tarAtFar1e3: number;
-  /** Share of non-mated probes (strangers, not-a-face, people the head does not know) left unknown. */
+  /** Share of non-mated probes (strangers, not-a-face, people the head does not know) left unknown; 0 without any. */
   unknownRejection: number;
   thresholds: OpenSetThresholds;
   /** By true label, for probes that have one (a label the head does not know is expected unknown). */
