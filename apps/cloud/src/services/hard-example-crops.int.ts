@@ -4,6 +4,7 @@ import { Client } from 'minio';
 import mqtt, { type MqttClient } from 'mqtt';
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
+import { SqlDatabase } from '../database/sql-database';
 import { CloudFixture, startCloudFixture } from '../testing/cloud-fixture';
 
 const json = async (res: Response | Promise<Response>): Promise<any> => (await (await res).json()) as any;
@@ -160,5 +161,18 @@ describe('hard-example crops', () => {
     // the pipeline keeps going after refusing them
     await publish(example('he-after'));
     await eventually(() => listed('he-after'), (e) => e !== undefined);
+  });
+
+  it('a crop stored before crops were checked is served only if it is a JPEG', async () => {
+    const script = Buffer.from('\xff\xd8\xff<script>alert(1)</script>', 'latin1');
+    await s3.putObject('edgeloop', `hard-examples/${deviceId}.legacy.jpg`, script, script.length);
+    await fx.cloud.app.get(SqlDatabase).query(
+      `insert into hard_examples (id, device_id, example_id, model_name, model_version, reason, det_score, embedding, crop_key, captured_at)
+       values ($1, $2, 'legacy', 'face-id', 1, 'unknown', 0.9, '[]', $3, now())`,
+      [`${deviceId}.legacy`, deviceId, `hard-examples/${deviceId}.legacy.jpg`],
+    );
+    const res = await fx.api(`/api/v1/hard-examples/${deviceId}.legacy/crop`);
+    expect(res.status).toBe(404);
+    expect(await res.text()).not.toContain('<script>');
   });
 });
