@@ -7,7 +7,7 @@ import { EventRelay } from '../events/event-relay';
 import { TrainingDataService } from '../identities/training-data.service';
 import { CloudFixture, startCloudFixture } from '../testing/cloud-fixture';
 import { baseFiles, uploadForm } from '../testing/upload-form';
-import { blurredHead, shuffleLabels, syntheticGallery, type SyntheticGallery } from './testing/synthetic-training-data';
+import { blurredHead, shuffleTrainingLabels, syntheticGallery, type SyntheticGallery } from './testing/synthetic-training-data';
 
 afterAll(() => stopAllStarted());
 
@@ -136,9 +136,9 @@ describe('retraining flow', () => {
     expect(list.runs.map((r) => r.id)).toEqual([run.id]);
   });
 
-  it('keeps a worse candidate (labels shuffled) as a rejected run with its report, and registers nothing', async () => {
+  it('keeps a worse candidate (training labels shuffled) as a rejected run with its report, and registers nothing', async () => {
     const gallery = syntheticGallery({ identities: 10, perIdentity: 14, strangers: 30, seed: 21, prefix: 'b', sameCosine: 0.35 });
-    datasets.set('face-b', shuffleLabels(gallery.examples));
+    datasets.set('face-b', shuffleTrainingLabels(gallery.examples));
     await baseModel('face-b', headOf(gallery, [...gallery.centres.keys()]));
 
     const res = await fx.api('/api/v1/retraining/jobs', json({ base: 'face-b@1' }));

@@ -1,4 +1,4 @@
-import { createRandom, gaussianVector, normalise, randomUnitVector, type TrainingExample } from '@edgeloop/training';
+import { createRandom, gaussianVector, normalise, randomUnitVector, splitDataset, type TrainingExample } from '@edgeloop/training';
 
 export interface SyntheticGallery {
   examples: TrainingExample[];
@@ -43,16 +43,21 @@ export function syntheticGallery(options: { identities: number; perIdentity: num
   return { examples, centres };
 }
 
-/** The same examples with identity labels dealt out again at random: a deliberately worse training set. */
-export function shuffleLabels(examples: readonly TrainingExample[], seed = 3): TrainingExample[] {
+/**
+ * A deliberately worse training set: the identity examples that the run's split (the same seed) puts in
+ * train have their labels dealt out again at random — done by moving embeddings between them, since the
+ * split follows labels, devices and times, not embeddings — while calibration and holdout keep the truth.
+ */
+export function shuffleTrainingLabels(examples: readonly TrainingExample[], splitSeed = 1, seed = 3): TrainingExample[] {
+  const train = new Set(splitDataset(examples, { seed: splitSeed }).train.filter((e) => e.kind === 'identity').map((e) => e.id));
   const random = createRandom(seed);
-  const labels = examples.filter((e) => e.kind === 'identity').map((e) => e.label);
-  for (let i = labels.length - 1; i > 0; i--) {
+  const moved = examples.filter((e) => train.has(e.id)).map((e) => e.embedding);
+  for (let i = moved.length - 1; i > 0; i--) {
     const j = random.int(i + 1);
-    [labels[i], labels[j]] = [labels[j], labels[i]];
+    [moved[i], moved[j]] = [moved[j], moved[i]];
   }
   let k = 0;
-  return examples.map((e) => (e.kind === 'identity' ? { ...e, label: labels[k++] } : e));
+  return examples.map((e) => (train.has(e.id) ? { ...e, embedding: moved[k++] } : e));
 }
 
 /** A head whose prototypes are the identities' centres blurred to cosine ≈ `cosine` with the truth: a weaker production. */
