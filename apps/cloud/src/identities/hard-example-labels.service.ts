@@ -27,6 +27,8 @@ export interface ClusterOptions {
 /** Similarity at which two unknown faces are suggested as one person; chosen above the base model's different-people maximum (≈ 0.32). */
 export const NEW_PERSON_THRESHOLD = 0.5;
 export const NEW_PERSON_MIN_SIZE = 3;
+/** Crops one clusters request embeds at most (a few seconds in the face worker); the rest wait for the next request. */
+export const MAX_CLUSTER_REEMBED = 128;
 
 /** Labelling hard examples in bulk, and clusters of unknowns suggested as new people. */
 @Injectable()
@@ -69,7 +71,7 @@ export class HardExampleLabelsService {
     const lazy = await this.trainingData.embedderModels(models.version);
     const samples = await this.examples.unlabelledUnknowns(models.version.name, options.limit ?? 2000);
     const counts = { reembedded: 0, skippedPrivate: 0, unreadable: 0 };
-    const vectors = await this.trainingData.sampleEmbeddings(samples, lazy, counts);
+    const vectors = await this.trainingData.sampleEmbeddings(samples, lazy, counts, { maxReembed: MAX_CLUSTER_REEMBED });
     const items = samples.filter((s) => vectors.has(s.id)).map((s) => ({ id: s.id, embedding: vectors.get(s.id)! }));
     const crops = new Map(samples.map((s) => [s.id, s.cropKey !== null]));
     const clusters = clusterUnknowns(items, { threshold: options.threshold ?? NEW_PERSON_THRESHOLD, minSize: options.minSize ?? NEW_PERSON_MIN_SIZE });

@@ -85,11 +85,14 @@ export class IdentitiesController {
     @Req() req: AuthenticatedRequest,
     @Res({ passthrough: true }) res: Response,
   ): Promise<EnrolmentResponse> {
-    await this.identities.get(id); // 404 before reading the body
-    const photos = await readPhotoUpload(req).catch((err: unknown) => {
-      if (!req.complete) res.setHeader('Connection', 'close');
-      throw err;
-    });
+    const photos = await this.identities
+      .get(id) // 404 before reading the body
+      .then(() => readPhotoUpload(req))
+      .catch((err: unknown) => {
+        // an answer before the whole body was read: close, so the rest of the upload is not taken as a next request
+        if (!req.complete) res.setHeader('Connection', 'close');
+        throw err;
+      });
     const enrolment = await this.identities.enrol(id, photos, query.model, actor(req));
     const enrolled = enrolment.results.filter((r) => r.status === 'enrolled').length;
     if (enrolled === 0) {

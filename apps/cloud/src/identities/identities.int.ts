@@ -131,6 +131,13 @@ describe('identities: gallery, enrolment through the face worker, bulk labels, n
     expect(res.body.message).toContain('crowd.jpg');
     expect(res.body.details.map((d: { error: string }) => d.error)).toEqual(['not_an_image', 'several_faces']);
     expect([await count('enrolment_photos'), await count('embeddings')]).toEqual(before);
+    const huge = await enrol('franck', [['ok.jpg', photo(FRANCK[0])], ['poster.png', Buffer.alloc(16 * 1024 * 1024, 7)]]);
+    expect(huge.status).toBe(413);
+    expect(huge.body.message).toContain('poster.png');
+    expect([await count('enrolment_photos'), await count('embeddings')]).toEqual(before);
+    const nobody = await enrol('nobody', [['ok.jpg', photo(FRANCK[0])]]);
+    expect(nobody.status).toBe(404);
+    expect(nobody.body.error).toBe('identity_not_found');
     const notMultipart = await post('/api/v1/identities/franck/photos', { photos: [] });
     expect(notMultipart.status).toBe(400);
     expect(notMultipart.body.error).toBe('not_multipart');

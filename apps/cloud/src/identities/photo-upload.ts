@@ -1,4 +1,4 @@
-import { MAX_ENROLMENT_PHOTO_BYTES, MAX_ENROLMENT_PHOTOS } from '@edgeloop/contracts';
+import { MAX_ENROLMENT_PHOTO_BYTES, MAX_ENROLMENT_PHOTOS, MAX_ENROLMENT_REQUEST_BYTES } from '@edgeloop/contracts';
 import busboy from 'busboy';
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
@@ -12,8 +12,9 @@ export interface UploadedPhoto {
 
 /**
  * Reads the photos of a multipart enrolment request: any number of file parts (named `photo` or
- * `photos`) up to MAX_ENROLMENT_PHOTOS, each up to MAX_ENROLMENT_PHOTO_BYTES. A part over the limit is a
- * 413 naming it; nothing is stored for a request refused here.
+ * `photos`) up to MAX_ENROLMENT_PHOTOS, each up to MAX_ENROLMENT_PHOTO_BYTES and MAX_ENROLMENT_REQUEST_BYTES
+ * together. A part over a limit is a 413 naming it (its bytes are dropped, not kept); nothing is stored for
+ * a request refused here.
  */
 export function readPhotoUpload(req: IncomingMessage): Promise<UploadedPhoto[]> {
   return new Promise((resolve, reject) => {
@@ -34,6 +35,7 @@ export function readPhotoUpload(req: IncomingMessage): Promise<UploadedPhoto[]> 
     const fail = (err: Error) => (failure ??= err);
     const photos: UploadedPhoto[] = [];
     const reading: Promise<void>[] = [];
+    let total = 0;
     parser.on('file', (field: string, stream: Readable, info: busboy.FileInfo) => {
       const fileName = (info.filename ?? `photo-${photos.length + 1}`).slice(0, 255);
       if (field !== 'photos' && field !== 'photo') {
@@ -42,7 +44,15 @@ export function readPhotoUpload(req: IncomingMessage): Promise<UploadedPhoto[]> 
         return;
       }
       const chunks: Buffer[] = [];
-      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('data', (chunk: Buffer) => {
+        total += chunk.length;
+        if (total > MAX_ENROLMENT_REQUEST_BYTES) {
+          if (!failure) fail(new DomainError(413, 'payload_too_large', `the photos are over ${MAX_ENROLMENT_REQUEST_BYTES} bytes together (at "${fileName}"); send fewer per request`, [{ file: fileName }]));
+          chunks.length = 0;
+          return;
+        }
+        if (!failure) chunks.push(chunk);
+      });
       stream.on('limit', () =>
         fail(new DomainError(413, 'payload_too_large', `photo "${fileName}" is over the limit of ${MAX_ENROLMENT_PHOTO_BYTES} bytes`, [{ file: fileName }])),
       );

@@ -112,7 +112,12 @@ export class TrainingDataService {
   }
 
   /** The embedding of each stored hard example for one embedder: the device's own, a stored one, or one made now from its crop. */
-  async sampleEmbeddings(samples: HardExampleSample[], models: LazyFaceModels, counts: Pick<TrainingDataCounts, 'reembedded' | 'skippedPrivate' | 'unreadable'>): Promise<Map<string, Float32Array>> {
+  async sampleEmbeddings(
+    samples: HardExampleSample[],
+    models: LazyFaceModels,
+    counts: Pick<TrainingDataCounts, 'reembedded' | 'skippedPrivate' | 'unreadable'>,
+    options: { maxReembed?: number } = {},
+  ): Promise<Map<string, Float32Array>> {
     const out = new Map<string, Float32Array>();
     const deviceEmbedders = new Map<string, string | undefined>();
     const needCrop: HardExampleSample[] = [];
@@ -124,12 +129,14 @@ export class TrainingDataService {
       else counts.skippedPrivate++;
     }
     const stored = await this.embeddings.getMany('hard_example', needCrop.map((s) => s.id), models.embedderSha256);
-    const missing: HardExampleSample[] = [];
+    let missing: HardExampleSample[] = [];
     for (const sample of needCrop) {
       const vector = stored.get(sample.id);
       if (vector) out.set(sample.id, vector);
       else missing.push(sample);
     }
+    // crops past the cap stay out of this answer; they are embedded by a later call (or the embedder-change listener)
+    if (options.maxReembed !== undefined) missing = missing.slice(0, options.maxReembed);
     for (let i = 0; i < missing.length; i += REEMBED_BATCH) {
       const batch = missing.slice(i, i + REEMBED_BATCH);
       const bytes = await Promise.all(batch.map((s) => this.crops.byKey(s.cropKey!).catch(() => undefined)));

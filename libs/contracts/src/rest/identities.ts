@@ -13,6 +13,8 @@ import { API_PREFIX } from '../protocol';
 /** Most photos in one enrolment request, and the largest photo. */
 export const MAX_ENROLMENT_PHOTOS = 32;
 export const MAX_ENROLMENT_PHOTO_BYTES = 15 * 1024 * 1024;
+/** All photos of one request together (they are held in memory while the face worker takes them one by one). */
+export const MAX_ENROLMENT_REQUEST_BYTES = 64 * 1024 * 1024;
 
 /** An identity's name is the label its head outputs; the display name is for people. */
 export const CreateIdentityRequestSchema = z.strictObject({
