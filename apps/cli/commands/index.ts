@@ -6,6 +6,7 @@ import { registerInfer } from './infer';
 import { registerLogin } from './login';
 import { registerModels } from './models';
 import { registerObserve } from './observe';
+import { registerRetrain } from './retrain';
 import { registerStart } from './start';
 
 /** Every CLI command registers itself here; one file per command group. */
@@ -18,4 +19,5 @@ export function registerCommands(program: Command): void {
   registerIdentities(program);
   registerDeploy(program);
   registerObserve(program);
+  registerRetrain(program);
 }
