@@ -21,8 +21,34 @@ export interface BlobDownloadOptions {
    * have been poisoned, or the server was repaired meanwhile). Each one is also an attempt. Default 2.
    */
   integrityRetries?: number;
+  /**
+   * A request that receives no byte (no headers, no body chunk) for this long is aborted and the next
+   * attempt resumes with Range. Default 30 000; 0 = none (only undici's own 300 s body timeout).
+   */
+  stallTimeoutMs?: number;
   onProgress?: (received: number, total: number) => void;
+  /** Every body chunk received, as it arrives — also on attempts that fail or whose bytes are discarded. */
+  onBytes?: (bytes: number) => void;
+  /** An attempt that asks for the rest with `Range: bytes=<offset>-` (also the first one, if a `.part` was left). */
+  onResume?: (offset: number, attempt: number) => void;
   signal?: AbortSignal;
+}
+
+export interface BlobDownloadResult {
+  /** The blob's size. */
+  bytes: number;
+  /** Bytes a `.part` already held when the call started (0 when it was discarded on the way). */
+  resumedFrom: number;
+  /** Body bytes received by this call, over every attempt: what crossed the network, kept or not. */
+  receivedBytes: number;
+  /** The offset of every Range request this call made, in order. */
+  resumes: number[];
+  /** GET requests made. */
+  requests: number;
+}
+
+export class BlobStallError extends Error {
+  readonly code = 'blob_stalled';
 }
 
 export class BlobIntegrityError extends Error {
@@ -36,10 +62,11 @@ export class BlobIntegrityError extends Error {
  * again — and the blob is fetched whole from byte 0, at most `integrityRetries` times (bounded: a server
  * that keeps sending wrong bytes ends in a `BlobIntegrityError`).
  */
-export async function downloadBlob(client: ApiClient, path: string, options: BlobDownloadOptions): Promise<{ bytes: number; resumedFrom: number }> {
+export async function downloadBlob(client: ApiClient, path: string, options: BlobDownloadOptions): Promise<BlobDownloadResult> {
   const part = `${options.dest}.part`;
   const attempts = options.attempts ?? 5;
   let resumedFrom = await sizeOf(part);
+  const tally = { receivedBytes: 0, resumes: [] as number[], requests: 0 };
   let integrityRetries = options.integrityRetries ?? 2;
   let lastError: unknown;
   for (let attempt = 0; attempt < attempts; attempt++) {
@@ -50,7 +77,17 @@ export async function downloadBlob(client: ApiClient, path: string, options: Blo
         await rm(part, { force: true });
         offset = 0;
       }
-      if (offset < options.size) await fetchRange(client, path, part, offset, options);
+      if (offset < options.size) {
+        if (offset > 0) {
+          tally.resumes.push(offset);
+          options.onResume?.(offset, attempt);
+        }
+        tally.requests++;
+        await fetchRange(client, path, part, offset, options, (bytes) => {
+          tally.receivedBytes += bytes;
+          options.onBytes?.(bytes);
+        });
+      }
       const stored = await sizeOf(part);
       // A body that ended early is resumed on the next attempt, not hashed (and not thrown away).
       if (stored < options.size) throw new Error(`blob ${options.sha256}: the body ended at ${stored} of ${options.size} bytes`);
@@ -60,7 +97,7 @@ export async function downloadBlob(client: ApiClient, path: string, options: Blo
         throw new BlobIntegrityError(`blob ${options.sha256}: downloaded bytes hash to ${actual}`);
       }
       await rename(part, options.dest);
-      return { bytes: options.size, resumedFrom };
+      return { bytes: options.size, resumedFrom, ...tally };
     } catch (err) {
       lastError = err;
       if (err instanceof BlobIntegrityError) {
@@ -79,9 +116,68 @@ export async function downloadBlob(client: ApiClient, path: string, options: Blo
   throw lastError;
 }
 
-async function fetchRange(client: ApiClient, path: string, part: string, offset: number, options: BlobDownloadOptions): Promise<void> {
+async function fetchRange(
+  client: ApiClient,
+  path: string,
+  part: string,
+  offset: number,
+  options: BlobDownloadOptions,
+  onChunk: (bytes: number) => void,
+): Promise<void> {
+  const stall = new StallWatch(options.stallTimeoutMs ?? 30_000, options.sha256);
+  try {
+    await fetchRangeWatched(client, path, part, offset, options, onChunk, stall);
+  } catch (err) {
+    throw stall.error ?? err;
+  } finally {
+    stall.stop();
+  }
+}
+
+/** Aborts a request when nothing arrives for `ms`; every chunk (and the response headers) re-arms it. */
+class StallWatch {
+  private readonly controller = new AbortController();
+  private timer: NodeJS.Timeout | undefined;
+  error: BlobStallError | undefined;
+
+  constructor(
+    private readonly ms: number,
+    private readonly sha256: string,
+  ) {
+    this.touch();
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  touch(): void {
+    if (this.ms <= 0) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.error = new BlobStallError(`blob ${this.sha256}: no byte received for ${this.ms} ms`);
+      this.controller.abort(this.error);
+    }, this.ms);
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+  }
+}
+
+async function fetchRangeWatched(
+  client: ApiClient,
+  path: string,
+  part: string,
+  offset: number,
+  options: BlobDownloadOptions,
+  onChunk: (bytes: number) => void,
+  stall: StallWatch,
+): Promise<void> {
   const headers = client.headers(offset > 0 ? { range: `bytes=${offset}-` } : {});
-  const res = await fetch(client.url(path), { headers, signal: options.signal });
+  const signal = options.signal ? AbortSignal.any([options.signal, stall.signal]) : stall.signal;
+  const res = await fetch(client.url(path), { headers, signal });
+  stall.touch();
   if (res.status !== 200 && res.status !== 206) {
     const text = await res.text().catch(() => '');
     let code = `http_${res.status}`;
@@ -100,6 +196,8 @@ async function fetchRange(client: ApiClient, path: string, part: string, offset:
   let received = append ? offset : 0;
   const limit = new Transform({
     transform(chunk: Buffer, _enc, done) {
+      stall.touch();
+      onChunk(chunk.length);
       received += chunk.length;
       if (received > options.size) {
         done(new BlobIntegrityError(`blob ${options.sha256}: more than the declared ${options.size} bytes`));

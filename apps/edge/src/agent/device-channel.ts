@@ -5,7 +5,12 @@ import type { MqttSettings } from '../config/edge.config';
 import { Logger } from '../logger';
 
 export interface DeviceChannelEvents {
-  /** Connected (again): the session's queued publishes were handed to the broker first. */
+  /**
+   * Connected (again), before any data moves: `online` is out and `desired` subscribed. Publish control
+   * state (the reported state) here; `connected` follows and releases the outbox.
+   */
+  control: [];
+  /** Connected (again), after `control`: data (the outbox) may flow. */
   connected: [];
   disconnected: [];
   /**
@@ -17,11 +22,35 @@ export interface DeviceChannelEvents {
   unexpected: [topic: string];
 }
 
+/** Rejects a publish that never reached mqtt.js (the link was down or went down first). */
+export class ChannelClosedError extends Error {
+  constructor(message = 'the MQTT connection is down') {
+    super(message);
+    this.name = 'ChannelClosedError';
+  }
+}
+
+interface DataPublish {
+  topic: string;
+  payload: string | Buffer;
+  bytes: number;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
 /**
  * The device's MQTT session (mqtt.js), the worker's only MQTT I/O. Persistent session (clean: false) with
  * client id = username = device id, QoS 1, a retained `offline` last will composed at each connect, retained
  * `online` after each connect, and its own `desired` subscribed after each connect (so the retained desired
  * state is delivered again). mqtt.js reconnects by itself.
+ *
+ * Weak links: nothing is queued while the link is down, and nothing written into a dead link is replayed.
+ * A publish while disconnected is refused; when a connection closes, every publish still awaiting its
+ * PUBACK is taken out of mqtt.js's session store and its caller told (`Message removed`): state is
+ * republished fresh on the next connect (latest wins), outbox rows go back to the outbox and are sent again
+ * after the control traffic. So a reconnect is CONNACK → `online`, SUBSCRIBE, reported → outbox, with no
+ * resent backlog in front. Data (non-retained publishes) goes through a window of at most
+ * `dataWindowBytes` unacknowledged bytes, so a control message never waits behind more than that.
  */
 export class DeviceChannel extends EventEmitter<DeviceChannelEvents> {
   private readonly logger = new Logger(DeviceChannel.name);
@@ -29,6 +58,8 @@ export class DeviceChannel extends EventEmitter<DeviceChannelEvents> {
   private readonly desiredTopic: string;
   private readonly statusTopic: string;
   private lastError = '';
+  private readonly dataQueue: DataPublish[] = [];
+  private dataInFlightBytes = 0;
 
   constructor(
     private readonly settings: MqttSettings,
@@ -64,6 +95,7 @@ export class DeviceChannel extends EventEmitter<DeviceChannelEvents> {
       if (client.options.will) client.options.will.payload = this.willPayload();
     });
     client.on('close', () => {
+      this.dropInFlight(client);
       if (this.listenerCount('disconnected') > 0) this.emit('disconnected');
     });
     client.on('offline', () => this.logger.warn(`broker ${this.settings.url} unreachable; reconnecting every ${this.settings.reconnectMs} ms`));
@@ -74,13 +106,60 @@ export class DeviceChannel extends EventEmitter<DeviceChannelEvents> {
     });
   }
 
-  /** Publishes with QoS 1; resolves on the broker's PUBACK. */
+  /**
+   * Publishes with QoS 1; resolves on the broker's PUBACK. Retained (state) messages go out at once; others
+   * (data) wait for room in the data window. Refused while disconnected; rejected if the connection closes
+   * before the PUBACK (nothing is resent by mqtt.js on the next connect).
+   */
   publish(topic: string, payload: string | Buffer, options: { retain: boolean }): Promise<void> {
     const client = this.client;
     if (!client) return Promise.reject(new Error('the MQTT channel is not started'));
+    if (!client.connected) return Promise.reject(new ChannelClosedError());
+    if (options.retain) return publishNow(client, topic, payload, true);
     return new Promise((resolve, reject) => {
-      client.publish(topic, payload, { qos: MQTT_QOS, retain: options.retain }, (err) => (err ? reject(err) : resolve()));
+      this.dataQueue.push({ topic, payload, bytes: Buffer.byteLength(payload), resolve, reject });
+      this.pumpData();
     });
+  }
+
+  /** Bytes of data publishes handed to mqtt.js and not yet acknowledged. */
+  get dataInFlight(): number {
+    return this.dataInFlightBytes;
+  }
+
+  private pumpData(): void {
+    const client = this.client;
+    if (!client?.connected) return;
+    const window = this.settings.dataWindowBytes;
+    while (this.dataQueue.length > 0) {
+      const next = this.dataQueue[0];
+      if (this.dataInFlightBytes > 0 && this.dataInFlightBytes + next.bytes > window) return;
+      this.dataQueue.shift();
+      this.dataInFlightBytes += next.bytes;
+      publishNow(client, next.topic, next.payload, false).then(
+        () => {
+          this.dataInFlightBytes -= next.bytes;
+          next.resolve();
+          this.pumpData();
+        },
+        (err: Error) => {
+          this.dataInFlightBytes -= next.bytes;
+          next.reject(err);
+        },
+      );
+    }
+  }
+
+  /**
+   * The connection closed: publishes still awaiting a PUBACK leave mqtt.js's session store (their callers
+   * get an error), and data never handed over is refused, so the next connect starts with control traffic.
+   */
+  private dropInFlight(client: MqttClient): void {
+    for (const id of Object.keys(client.outgoing)) {
+      const entry = client.outgoing[Number(id)];
+      if (entry?.cmd === 'publish') client.removeOutgoingMessage(Number(id));
+    }
+    for (const waiting of this.dataQueue.splice(0)) waiting.reject(new ChannelClosedError());
   }
 
   /** Publishes `offline` (a clean disconnect does not fire the will), then ends the session. */
@@ -107,11 +186,14 @@ export class DeviceChannel extends EventEmitter<DeviceChannelEvents> {
     this.logger.info(`connected to ${this.settings.url} as ${this.deviceId}`);
     const online = JSON.stringify(statusMessage('online', Date.now(), this.agentVersion));
     client.publish(this.statusTopic, online, { qos: MQTT_QOS, retain: true }, () => undefined);
-    this.emit('connected');
     client.subscribe(this.desiredTopic, { qos: MQTT_QOS }, (err, granted) => {
       if (err) this.logger.warn(`subscribe ${this.desiredTopic}: ${err.message}`);
       else if (granted?.some((g) => g.qos > 2)) this.logger.error(`the broker refused the subscription to ${this.desiredTopic}`);
     });
+    // control first (reported state), then data (the outbox)
+    this.emit('control');
+    this.emit('connected');
+    this.pumpData();
   }
 
   private onPublish(packet: IPublishPacket, done: (error?: Error) => void): void {
@@ -134,6 +216,12 @@ export class DeviceChannel extends EventEmitter<DeviceChannelEvents> {
   private willPayload(): string {
     return JSON.stringify(statusMessage('offline', Date.now(), this.agentVersion));
   }
+}
+
+function publishNow(client: MqttClient, topic: string, payload: string | Buffer, retain: boolean): Promise<void> {
+  return new Promise((resolve, reject) => {
+    client.publish(topic, payload, { qos: MQTT_QOS, retain }, (err) => (err ? reject(err) : resolve()));
+  });
 }
 
 function withTimeout(promise: Promise<void>, ms: number): Promise<void> {

@@ -31,11 +31,23 @@ export interface EdgeAgentDeps {
  * touching the stored or running work; a valid one is persisted before it is acknowledged and queued for
  * the deployer (which checks its signature and freshness again before it moves anything). Reported state
  * is published (retained) after every change, on every connect, and as a heartbeat.
+ *
+ * Latest state wins: at most one reported state is on the wire at a time. A change while one awaits its
+ * PUBACK replaces whatever was waiting and goes out when that PUBACK arrives; a heartbeat while one awaits
+ * its PUBACK is skipped (the link is not known to be alive); nothing is published while disconnected, and
+ * a report cut off by a lost connection is not resent (the channel drops it): the next connect reports the
+ * state as it is then.
  */
 export class EdgeAgent {
   private readonly logger = new Logger(EdgeAgent.name);
   private readonly queue: DesiredStateQueue;
   private heartbeat: NodeJS.Timeout | undefined;
+  /** A reported state was handed to the channel and its PUBACK has not come back. */
+  private reportInFlight = false;
+  /** The state changed while a report was in flight: send the state as it is once that one is acknowledged. */
+  private reportPending = false;
+  /** Reported states handed to the channel, heartbeats skipped because the previous one was unacknowledged. */
+  readonly reports = { published: 0, acknowledged: 0, coalesced: 0, heartbeatsSkipped: 0 };
   /** Outcome of the last desired state that failed for good, so a redelivery is answered without redoing it. */
   private settled: { signature: string; outcome: DeployOutcome } | undefined;
   /** Dropped desired payloads by reason (also exported as a metric). */
@@ -51,7 +63,7 @@ export class EdgeAgent {
     const { channel, tracker } = this.deps;
     tracker.onChange(() => this.publishReported());
     if (channel) {
-      channel.on('connected', () => this.publishReported());
+      channel.on('control', () => this.publishReported());
       channel.on('desired', (payload, done) => {
         this.onDesired(payload).then(done, (err: unknown) => {
           this.logger.error(`desired message: ${(err as Error).message}`);
@@ -59,7 +71,7 @@ export class EdgeAgent {
         });
       });
       channel.on('unexpected', (topic) => this.reject('unexpected_topic', `message on ${topic.slice(0, 200)}`));
-      this.heartbeat = setInterval(() => this.publishReported(), this.deps.heartbeatMs);
+      this.heartbeat = setInterval(() => this.heartbeatTick(), this.deps.heartbeatMs);
       this.heartbeat.unref();
     }
     await this.resume();
@@ -76,17 +88,48 @@ export class EdgeAgent {
     return this.queue.idle();
   }
 
-  /** Publishes the reported state now (retained); skipped while disconnected (the next connect sends it). */
+  /**
+   * Publishes the reported state (retained), latest wins: skipped while disconnected (the next connect
+   * sends it), deferred while an earlier report awaits its PUBACK (then the state as it is is sent once).
+   */
   publishReported(): void {
     const channel = this.deps.channel;
     if (!channel?.connected) return;
+    if (this.reportInFlight) {
+      if (!this.reportPending) this.reports.coalesced++;
+      this.reportPending = true;
+      return;
+    }
     const reported = this.deps.tracker.reported();
     const checked = ReportedStateSchema.safeParse(reported);
     if (!checked.success) {
       this.logger.error(`reported state does not pass its schema: ${checked.error.message}`);
       return;
     }
-    channel.publish(topics.reported(this.deps.deviceId), JSON.stringify(reported), { retain: true }).catch(() => undefined);
+    this.reportInFlight = true;
+    this.reportPending = false;
+    this.reports.published++;
+    channel.publish(topics.reported(this.deps.deviceId), JSON.stringify(reported), { retain: true }).then(
+      () => {
+        this.reports.acknowledged++;
+        this.reportSettled();
+      },
+      () => this.reportSettled(),
+    );
+  }
+
+  private reportSettled(): void {
+    this.reportInFlight = false;
+    if (this.reportPending) this.publishReported();
+  }
+
+  /** A heartbeat goes out only when the last report was acknowledged: a dead link gets nothing more to queue. */
+  private heartbeatTick(): void {
+    if (this.reportInFlight) {
+      this.reports.heartbeatsSkipped++;
+      return;
+    }
+    this.publishReported();
   }
 
   /** A desired state persisted by an earlier run (e.g. killed mid-download) is applied again at boot. */

@@ -84,12 +84,14 @@ const edgeEnvSchema = z
     EDGE_MQTT_RECONNECT_MS: positiveInt.max(300_000).default(2_000),
     EDGE_MQTT_KEEPALIVE_S: positiveInt.max(3_600).default(30),
     EDGE_HEARTBEAT_S: positiveInt.max(86_400).default(30),
+    EDGE_MQTT_DATA_WINDOW_BYTES: positiveInt.min(1024).max(64 * 1024 * 1024).default(16 * 1024),
 
     EDGE_CLOUD_URL: z.url({ protocol: /^https?$/ }).optional(),
     EDGE_HTTP_TOKEN: z.string().min(1).max(4096).optional(),
     EDGE_SIGNING_PUBLIC_KEY: signingKey.optional(),
     EDGE_DOWNLOAD_ATTEMPTS: positiveInt.max(100).default(5),
     EDGE_DOWNLOAD_BACKOFF_MS: positiveInt.max(60_000).default(500),
+    EDGE_DOWNLOAD_STALL_S: positiveInt.max(3_600).default(30),
     EDGE_DEPLOY_RETRY_MS: positiveInt.max(3_600_000).default(5_000),
 
     EDGE_BATCH_MAX_ITEMS: positiveInt.max(MAX_BATCH_ITEMS).default(25),
@@ -125,6 +127,15 @@ export interface MqttSettings {
   password?: string;
   reconnectMs: number;
   keepaliveS: number;
+  /** Most bytes of data (outbox) publishes awaiting PUBACK: what a control message may wait behind. */
+  dataWindowBytes: number;
+}
+
+export interface DownloadSettings {
+  attempts: number;
+  backoffMs: number;
+  /** A blob GET that receives no byte for this long is aborted and resumed with Range. */
+  stallTimeoutMs: number;
 }
 
 export interface OutboxSettings {
@@ -172,7 +183,7 @@ export class EdgeConfig {
   readonly cloudUrl?: string;
   readonly httpToken?: string;
   readonly signingPublicKey?: KeyObject;
-  readonly download: { attempts: number; backoffMs: number };
+  readonly download: DownloadSettings;
   readonly deployRetryMs: number;
   readonly batch: BatchSettings;
   readonly outbox: OutboxSettings;
@@ -208,13 +219,14 @@ export class EdgeConfig {
           ...(env.EDGE_MQTT_PASSWORD !== undefined ? { password: env.EDGE_MQTT_PASSWORD } : {}),
           reconnectMs: env.EDGE_MQTT_RECONNECT_MS,
           keepaliveS: env.EDGE_MQTT_KEEPALIVE_S,
+          dataWindowBytes: env.EDGE_MQTT_DATA_WINDOW_BYTES,
         }
       : undefined;
     this.heartbeatMs = env.EDGE_HEARTBEAT_S * 1000;
     this.cloudUrl = env.EDGE_CLOUD_URL;
     this.httpToken = env.EDGE_HTTP_TOKEN;
     this.signingPublicKey = env.EDGE_SIGNING_PUBLIC_KEY;
-    this.download = { attempts: env.EDGE_DOWNLOAD_ATTEMPTS, backoffMs: env.EDGE_DOWNLOAD_BACKOFF_MS };
+    this.download = { attempts: env.EDGE_DOWNLOAD_ATTEMPTS, backoffMs: env.EDGE_DOWNLOAD_BACKOFF_MS, stallTimeoutMs: env.EDGE_DOWNLOAD_STALL_S * 1000 };
     this.deployRetryMs = env.EDGE_DEPLOY_RETRY_MS;
     this.batch = { maxItems: env.EDGE_BATCH_MAX_ITEMS, maxMs: env.EDGE_BATCH_MAX_MS };
     this.outbox = { maxRows: env.EDGE_OUTBOX_MAX_ROWS, maxBytes: env.EDGE_OUTBOX_MAX_BYTES, inflight: env.EDGE_OUTBOX_INFLIGHT };

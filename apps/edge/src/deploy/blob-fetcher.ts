@@ -1,5 +1,6 @@
 import { ApiClient, downloadBlob } from '@edgeloop/client';
 import type { BlobLocation } from '@edgeloop/contracts';
+import { Logger } from '../logger';
 
 export interface BlobFetcherOptions {
   /** Base URL for cloud-relative blob paths (`/api/v1/blobs/{sha256}`). */
@@ -8,6 +9,8 @@ export interface BlobFetcherOptions {
   token?: string;
   attempts: number;
   backoffMs: number;
+  /** No byte for this long ends a GET; the next attempt resumes with Range. Default 30 000. */
+  stallTimeoutMs?: number;
 }
 
 export class MissingCloudUrlError extends Error {
@@ -17,11 +20,23 @@ export class MissingCloudUrlError extends Error {
   }
 }
 
+export interface BlobFetchResult {
+  /** Bytes a partial file already held when this fetch started. */
+  resumedFrom: number;
+  /** Body bytes received over the network by this fetch, every attempt included (also those discarded). */
+  fetchedBytes: number;
+  /** Offsets of the Range requests this fetch made (a resume after a break, or of an earlier partial file). */
+  resumes: number[];
+}
+
 /**
  * Downloads one blob to its place in the store: HTTP Range resume from `<dest>.part` (across retries and
- * restarts), retries with back-off, and the sha256 checked before the file gets its final name.
+ * restarts), retries with back-off, a stall timeout per request, and the sha256 checked before the file
+ * gets its final name. Every resume is logged; every byte received is reported through `onBytes` as it
+ * arrives, so a fetch that fails still counts what it moved.
  */
 export class BlobFetcher {
+  private readonly logger = new Logger(BlobFetcher.name);
   private readonly cloud: ApiClient | undefined;
   private readonly direct = new ApiClient({ baseUrl: '' });
 
@@ -29,18 +44,21 @@ export class BlobFetcher {
     this.cloud = options.cloudUrl ? new ApiClient({ baseUrl: options.cloudUrl, token: options.token }) : undefined;
   }
 
-  /** `fetchedBytes` is what came over the network this time (the size minus what a partial file already held). */
-  async fetch(location: BlobLocation, dest: string, signal?: AbortSignal): Promise<{ resumedFrom: number; fetchedBytes: number }> {
+  async fetch(location: BlobLocation, dest: string, signal?: AbortSignal, onBytes?: (bytes: number) => void): Promise<BlobFetchResult> {
     const client = location.url.startsWith('/') ? this.cloud : this.direct;
     if (!client) throw new MissingCloudUrlError(location.url);
+    const short = `${location.sha256.slice(0, 12)}…`;
     const result = await downloadBlob(client, location.url, {
       sha256: location.sha256,
       size: location.size,
       dest,
       attempts: this.options.attempts,
       backoffMs: this.options.backoffMs,
+      stallTimeoutMs: this.options.stallTimeoutMs,
+      onBytes,
+      onResume: (offset, attempt) => this.logger.info(`blob ${short} resuming at byte ${offset} of ${location.size} (attempt ${attempt + 1})`),
       signal,
     });
-    return { resumedFrom: result.resumedFrom, fetchedBytes: location.size - result.resumedFrom };
+    return { resumedFrom: result.resumedFrom, fetchedBytes: result.receivedBytes, resumes: result.resumes };
   }
 }

@@ -173,8 +173,8 @@ export class Deployer {
       if (!location) throw new DeploymentError('invalid_desired', `no location for blob ${sha256}`);
       if (signal.aborted) throw new Superseded();
       try {
-        const fetched = await fetcher.fetch(location, store.blobFile(sha256), signal);
-        metrics.blobBytes.inc(fetched.fetchedBytes);
+        // every byte received is counted as it arrives, also on an attempt that fails
+        const fetched = await fetcher.fetch(location, store.blobFile(sha256), signal, (bytes) => metrics.blobBytes.inc(bytes));
         this.logger.info(
           `blob ${sha256.slice(0, 12)}… ${location.size} bytes stored${fetched.resumedFrom > 0 ? ` (resumed from ${fetched.resumedFrom})` : ''}`,
         );
