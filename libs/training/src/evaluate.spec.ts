@@ -30,9 +30,9 @@ describe('evaluateOpenSet', () => {
 
   it('slices by identity, device and kind', () => {
     expect(report.perIdentity).toEqual({
-      A: { n: 2, correct: 1, accuracy: 0.5 },
-      B: { n: 2, correct: 1, accuracy: 0.5 },
-      carol: { n: 1, correct: 1, accuracy: 1 },
+      A: { n: 2, correct: 1, accuracy: 0.5, enrolled: true },
+      B: { n: 2, correct: 1, accuracy: 0.5, enrolled: true },
+      carol: { n: 1, correct: 1, accuracy: 1, enrolled: false },
     });
     expect(report.perDevice).toEqual({ 'dev-1': { n: 4, correct: 3, accuracy: 0.75 }, 'dev-2': { n: 4, correct: 2, accuracy: 0.5 } });
     expect(report.perKind).toEqual({

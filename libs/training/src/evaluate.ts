@@ -16,6 +16,11 @@ export interface SliceAccuracy {
   accuracy: number;
 }
 
+export interface IdentitySlice extends SliceAccuracy {
+  /** Whether the head knows this identity (if not, its probes are expected unknown). */
+  enrolled: boolean;
+}
+
 export interface OpenSetReport {
   probes: number;
   /** Share of mated probes whose best-scoring identity is their own (no threshold). */
@@ -29,7 +34,7 @@ export interface OpenSetReport {
   unknownRejection: number;
   thresholds: OpenSetThresholds;
   /** By true label, for probes that have one (a label the head does not know is expected unknown). */
-  perIdentity: Record<string, SliceAccuracy>;
+  perIdentity: Record<string, IdentitySlice>;
   /** By the probe's group (device or source); `unknown` when a probe has none. */
   perDevice: Record<string, SliceAccuracy>;
   /** By kind: identity, stranger, not_a_face. */
@@ -81,7 +86,7 @@ export function evaluateOpenSet(head: IdentityPrototypes, thresholds: OpenSetThr
   const genuine = new GrowingScores(probes.length);
   const impostor = new GrowingScores(probes.length * head.labels.length);
   const scored = scoreProbes(head, probes, { genuine: (s) => genuine.push(s), impostor: (s) => impostor.push(s) });
-  const perIdentity: Record<string, SliceAccuracy> = {};
+  const perIdentity: Record<string, IdentitySlice> = {};
   const perDevice: Record<string, SliceAccuracy> = {};
   const perKind: Record<string, SliceAccuracy> = {};
   const correct: boolean[] = [];
@@ -101,7 +106,10 @@ export function evaluateOpenSet(head: IdentityPrototypes, thresholds: OpenSetThr
       nonMated++;
       if (outcome === 'rejected') rejected++;
     }
-    if (probe.label !== null) tally(perIdentity, probe.label, right);
+    if (probe.label !== null) {
+      perIdentity[probe.label] ??= { n: 0, correct: 0, accuracy: 0, enrolled: p.expected >= 0 };
+      tally(perIdentity, probe.label, right);
+    }
     tally(perDevice, probe.group ?? 'unknown', right);
     tally(perKind, probe.kind ?? (probe.label === null ? 'stranger' : 'identity'), right);
   });

@@ -1,7 +1,8 @@
-import type { OpenSetReport, SliceAccuracy } from './evaluate';
+import type { IdentitySlice, OpenSetReport, SliceAccuracy } from './evaluate';
 import { gate } from './gate';
 
 const slice = (n: number, correct: number): SliceAccuracy => ({ n, correct, accuracy: correct / n });
+const person = (n: number, correct: number, enrolled = true): IdentitySlice => ({ ...slice(n, correct), enrolled });
 
 /** A report over 100 probes: the first `right` correct, the rest wrong. */
 function report(dir: number, right: number, overrides: Partial<OpenSetReport> = {}): OpenSetReport {
@@ -13,7 +14,7 @@ function report(dir: number, right: number, overrides: Partial<OpenSetReport> = 
     tarAtFar1e3: 0.9,
     unknownRejection: 0.99,
     thresholds: { match: 0.5, margin: 0 },
-    perIdentity: { alice: slice(10, 9), bob: slice(10, 8), carl: slice(3, 3) },
+    perIdentity: { alice: person(10, 9), bob: person(10, 8), carl: person(3, 3) },
     perDevice: { 'cam-1': slice(50, 45), 'cam-2': slice(50, 45) },
     perKind: {},
     correct: Array.from({ length: 100 }, (_, i) => i < right),
@@ -41,7 +42,7 @@ describe('gate', () => {
 
   it('fails a candidate that is better overall but worse on one identity or device', () => {
     const candidate = report(0.93, 93, {
-      perIdentity: { alice: slice(10, 8), bob: slice(10, 10), carl: slice(3, 0) },
+      perIdentity: { alice: person(10, 8), bob: person(10, 10), carl: person(3, 0) },
       perDevice: { 'cam-1': slice(50, 49), 'cam-2': slice(50, 44) },
     });
     const result = gate(candidate, report(0.9, 90));
@@ -51,6 +52,20 @@ describe('gate', () => {
     expect(result.reasons).toContain('identity alice (10 probes) drops from 90.00% to 80.00%, more than the 2.00% tolerance');
     const strictDevices = gate(candidate, report(0.9, 90), { sliceTolerance: 0.01 });
     expect(strictDevices.worseSlices.map((s) => s.key)).toEqual(['alice', 'cam-2']);
+  });
+
+  it('does not compare a person enrolled in only one head', () => {
+    // dana is new in the candidate: production was right to say unknown (10/10), the candidate
+    // names her 8 times out of 10. Different tasks, so no regression.
+    const production = report(0.9, 90, { perIdentity: { ...report(0, 0).perIdentity, dana: person(10, 10, false) } });
+    const candidate = report(0.92, 92, { perIdentity: { ...report(0, 0).perIdentity, dana: person(10, 8, true) } });
+    const result = gate(candidate, production);
+    expect(result.passed).toBe(true);
+    expect(result.worseSlices).toEqual([]);
+    expect(result.reasons).toContain('not compared, enrolled in only one of the heads: dana');
+    // Enrolled in both, the same drop fails.
+    const both = report(0.9, 90, { perIdentity: { ...report(0, 0).perIdentity, dana: person(10, 10) } });
+    expect(gate(candidate, both).worseSlices.map((s) => s.key)).toEqual(['dana']);
   });
 
   it('fails a candidate that McNemar finds significantly worse probe by probe', () => {

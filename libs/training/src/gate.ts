@@ -1,5 +1,5 @@
 import { TrainingError } from './errors';
-import type { OpenSetReport, SliceAccuracy } from './evaluate';
+import type { IdentitySlice, OpenSetReport, SliceAccuracy } from './evaluate';
 import { mcnemar, type McNemarResult } from './mcnemar';
 
 /**
@@ -9,7 +9,8 @@ import { mcnemar, type McNemarResult } from './mcnemar';
  * 1. its primary metric beats production's by more than `minImprovement` (0: strictly better) — or,
  *    with no production, reaches `floor`;
  * 2. no per-identity or per-device slice with at least `minSliceSize` probes in both reports lost
- *    more than `sliceTolerance` accuracy;
+ *    more than `sliceTolerance` accuracy (an identity enrolled in one head and not the other is not
+ *    compared: one head must name that person, the other must say unknown — different tasks);
  * 3. McNemar's test on the per-probe decisions does not show it significantly worse (p < `alpha`
  *    with more probes lost than won); with `requireSignificance` it must be significantly better;
  * 4. with `maxFpir` set, its FPIR on the holdout is at most that.
@@ -60,6 +61,9 @@ export interface GateResult {
 export function metricOf(report: OpenSetReport, metric: GateMetric): number {
   return metric === 'dirAtFpir' ? report.dirAtFpir.dir : report[metric];
 }
+
+/** Reports from before `enrolled` existed count every labelled slice as enrolled. */
+const enrolledIn = (slice: SliceAccuracy | IdentitySlice) => ('enrolled' in slice ? slice.enrolled : true);
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 
@@ -115,8 +119,15 @@ export function gate(candidate: OpenSetReport, production: OpenSetReport | null,
             (delta < 0 ? '' : `, not more than the required ${pct(rule.minImprovement)}`),
     );
   }
+  const changed = Object.keys(candidate.perIdentity)
+    .filter((key) => production.perIdentity[key] && enrolledIn(candidate.perIdentity[key]) !== enrolledIn(production.perIdentity[key]))
+    .sort();
+  if (changed.length > 0) {
+    reasons.push(`not compared, enrolled in only one of the heads: ${changed.join(', ')}`);
+  }
+  const sameTask = (report: OpenSetReport) => Object.fromEntries(Object.entries(report.perIdentity).filter(([key]) => !changed.includes(key)));
   const worse = [
-    ...worseSlices('identity', candidate.perIdentity, production.perIdentity, rule),
+    ...worseSlices('identity', sameTask(candidate), sameTask(production), rule),
     ...worseSlices('device', candidate.perDevice, production.perDevice, rule),
   ];
   if (worse.length > 0) {

@@ -21,7 +21,7 @@ export type { OpenSetProbe, OpenSetRates, OpenSetThresholds, ProbeOutcome, Score
 export { calibrate, DEFAULT_CALIBRATION_OPTIONS } from './calibrate';
 export type { Calibration, CalibrationOptions } from './calibrate';
 export { evaluateOpenSet, tarAtFarScores } from './evaluate';
-export type { OpenSetReport, SliceAccuracy } from './evaluate';
+export type { IdentitySlice, OpenSetReport, SliceAccuracy } from './evaluate';
 export { chiSquare1Survival, exactMcNemarPValue, mcnemar } from './mcnemar';
 export type { McNemarResult } from './mcnemar';
 export { DEFAULT_GATE_RULE, gate } from './gate';

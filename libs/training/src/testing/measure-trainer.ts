@@ -12,10 +12,12 @@ function main(): void {
   const identities = Number(process.argv[2] ?? 1000);
   const perIdentity = Number(process.argv[3] ?? 10);
   let started = performance.now();
-  const examples = syntheticFaces({ identities, perIdentity, strangers: identities, seed: 7, sameCosine: 0.6 });
+  // One more example per identity than trained on: the last one of each is its validation probe.
+  const examples = syntheticFaces({ identities, perIdentity: perIdentity + 1, strangers: identities, seed: 7, sameCosine: 0.6 });
   const generateMs = performance.now() - started;
-  const train = examples.filter((e) => e.kind !== 'identity' || !e.id.endsWith('/0010'));
-  const validation = examples.filter((e) => e.kind === 'identity' && e.id.endsWith('/0010'));
+  const last = `/${String(perIdentity + 1).padStart(4, '0')}`;
+  const train = examples.filter((e) => e.kind !== 'identity' || !e.id.endsWith(last));
+  const validation = examples.filter((e) => e.kind === 'identity' && e.id.endsWith(last));
   started = performance.now();
   const cpu = process.cpuUsage();
   const trained = trainHead(train, validation, { seed: 1, method: 'auto' });
