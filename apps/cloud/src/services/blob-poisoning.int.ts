@@ -13,12 +13,15 @@ const BUCKET = 'edgeloop';
  * put other bytes under that content address — not with a wrong size, not by racing a genuine upload, not by
  * an object that was already there unverified.
  */
-describe('content addresses hold only bytes that hash to them (real S3-protocol server, PGlite)', () => {
+/** On PGlite and, when DATABASE_URL names a server, on PostgreSQL too (where the claim/lock order matters). */
+const engines: Array<'pglite' | 'postgres'> = process.env.DATABASE_URL ? ['pglite', 'postgres'] : ['pglite'];
+
+describe.each(engines)('content addresses hold only bytes that hash to them (real S3-protocol server, SQL on %s)', (engine) => {
   let fx: CloudFixture;
   let s3: Client;
 
   beforeAll(async () => {
-    fx = await startCloudFixture({ sql: 'pglite' });
+    fx = await startCloudFixture({ sql: engine });
     s3 = new Client(fx.s3.clientOptions);
     const res = await upload('face-base', uploadForm(baseFiles));
     expect(res.status).toBe(201);

@@ -28,7 +28,7 @@ const jpeg = (side: number, r: number) =>
     .toBuffer();
 
 /**
- * Hard-example crops (real Redis/BullMQ, broker, S3-protocol server, PGlite): a re-sent example replaces no
+ * Hard-example crops (real Redis/BullMQ, broker, S3-protocol server; PostgreSQL when DATABASE_URL is set, else PGlite): a re-sent example replaces no
  * crop even after the queue forgot its job id, and only a decodable JPEG of the declared size is stored and
  * served — as image/jpeg with nosniff.
  */
@@ -40,7 +40,7 @@ describe('hard-example crops', () => {
   const deviceId = 'crop-cam';
 
   beforeAll(async () => {
-    fx = await startCloudFixture({ broker: 'embedded', sql: 'pglite' });
+    fx = await startCloudFixture({ broker: 'embedded' });
     const body = await json(
       fx.api('/api/v1/devices', { method: 'POST', body: JSON.stringify({ id: deviceId, name: deviceId, group: 'lab' }), headers: { 'content-type': 'application/json' } }),
     );
