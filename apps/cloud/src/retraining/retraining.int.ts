@@ -3,6 +3,8 @@ import type { DomainEvent, RetrainingRun } from '@edgeloop/contracts';
 import type { TrainingExample } from '@edgeloop/training';
 import { buildIdentityHead } from '@edgeloop/vision';
 import type { Subscription } from 'rxjs';
+import { SqlDatabase } from '../database/sql-database';
+import { DomainEvents } from '../events/domain-events';
 import { EventRelay } from '../events/event-relay';
 import { TrainingDataService } from '../identities/training-data.service';
 import { CloudFixture, startCloudFixture } from '../testing/cloud-fixture';
@@ -211,6 +213,65 @@ describe('retraining flow', () => {
     expect(bad.status).toBe(400);
     expect((await fx.api('/api/v1/retraining/settings/face-a')).status).toBe(200);
     expect(((await (await fx.api('/api/v1/retraining/settings/face-a')).json()) as any).targetFpir).toBe(0.01);
+  });
+
+  it('starts runs on drift (with enough new labels) and on a count of new labels, once per cool-down', async () => {
+    const put = (model: string, settings: unknown) => fx.api(`/api/v1/retraining/settings/${model}`, { ...json(settings), method: 'PUT' });
+    const runsOf = async (model: string) => ((await (await fx.api(`/api/v1/retraining/jobs?model=${model}`)).json()) as { runs: RetrainingRun[] }).runs;
+    const drift = (model: string) =>
+      fx.cloud.app.get(DomainEvents).emit('drift.detected', {
+        driftEventId: `drift-${model}-${events.length}`,
+        model: { name: model, version: 1 },
+        window: { start: new Date(Date.now() - 60_000).toISOString(), end: new Date().toISOString() },
+        reference: { kind: 'training' },
+        devices: ['cam-1'],
+        evidence: [{ metric: 'unknown_rate', value: 0.4, threshold: 0.1 }],
+      });
+    const gallery = syntheticGallery({ identities: 8, perIdentity: 14, strangers: 20, seed: 51, prefix: 'e', sameCosine: 0.35 });
+    for (const model of ['face-e', 'face-f']) {
+      datasets.set(model, gallery.examples);
+      await baseModel(model, blurredHead(gallery, [...gallery.centres.keys()], 0.3));
+    }
+    const db = fx.cloud.app.get(SqlDatabase);
+    let labelled = 0;
+    const label = async (model: string, n: number) => {
+      const ids = Array.from({ length: n }, () => `${model}-he-${labelled++}`);
+      for (const id of ids) {
+        await db.query(
+          `insert into hard_examples (id, device_id, example_id, model_name, model_version, reason, det_score, embedding, captured_at, label, labelled_at)
+           values ($1, 'cam-1', $1, $2, 1, 'unknown', 0.9, '[]', now(), 'e-001', now())`,
+          [id, model],
+        );
+      }
+      return ids;
+    };
+
+    // drift asks for labelling only until enough new examples are labelled
+    expect((await put('face-e', { driftMinNewExamples: 2, cooldownSeconds: 3600 })).status).toBe(200);
+    await drift('face-e');
+    expect(await runsOf('face-e')).toHaveLength(0);
+    await label('face-e', 2);
+    await drift('face-e');
+    const [byDrift] = await runsOf('face-e');
+    expect(byDrift).toMatchObject({ trigger: 'drift', baseVersion: 1 });
+    expect((await waitForRun(byDrift.id, finished)).status).toBe('completed');
+    // within the cool-down, more drift starts nothing
+    await label('face-e', 5);
+    await drift('face-e');
+    expect(await runsOf('face-e')).toHaveLength(1);
+
+    // labels: a run once `labelsThreshold` examples are labelled since the last run
+    expect((await put('face-f', { labelsThreshold: 3, driftMinNewExamples: null })).status).toBe(200);
+    const first = await label('face-f', 2);
+    await fx.cloud.app.get(DomainEvents).emit('hard-example.labelled', { ids: first, label: 'e-001' });
+    expect(await runsOf('face-f')).toHaveLength(0);
+    const more = await label('face-f', 1);
+    await fx.cloud.app.get(DomainEvents).emit('hard-example.labelled', { ids: more, label: 'e-001' });
+    const [byLabels] = await runsOf('face-f');
+    expect(byLabels).toMatchObject({ trigger: 'labels' });
+    await waitForRun(byLabels.id, finished);
+    await drift('face-f');
+    expect(await runsOf('face-f')).toHaveLength(1);
   });
 
   it('resumes a step the cloud was stopped in the middle of, and finishes the run', async () => {
