@@ -1,4 +1,4 @@
-import { ApiClient, uploadMultipart } from '@edgeloop/client';
+import { ApiClient, EdgeloopApi, uploadMultipart } from '@edgeloop/client';
 import { apiPaths, type DeploymentResponse, type ProvisionDeviceResponse } from '@edgeloop/contracts';
 import { findBinary, freePort, requireBinary, startRedis, startS3, type RedisServer, type S3Server } from '@edgeloop/harness';
 import type { Command } from 'commander';
@@ -124,6 +124,9 @@ async function runStack(options: StartOptions): Promise<void> {
     say('');
 
     const api = new ApiClient({ baseUrl: cloudUrl, token: secrets.adminToken });
+    const signIn = await new EdgeloopApi(api).createSignInLink();
+    say(`open the dashboard: ${cloudUrl}${signIn.path}`);
+    say('  (a one-time sign-in link, good for 15 minutes; after that, sign in with an API token)');
     await ensureWebhook(api, receiver.url, secrets.webhookSecret);
     await registerModels(api, dataDir);
     const devices = await ensureDevices(api, dataDir);

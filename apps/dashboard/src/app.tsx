@@ -1,6 +1,6 @@
 import type { SessionResponse } from '@edgeloop/contracts';
 import type { ComponentType } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useErrorBoundary, useState } from 'preact/hooks';
 import { api, describeError, isUnauthorized } from './api';
 import { ErrorBox, Loading } from './components/ui';
 import { live, useLiveStatus } from './live';
@@ -155,6 +155,7 @@ const loaded = new Map<Route, PageModule>();
 function LazyPage({ route, location, params }: { route: Route; location: Location; params: string[] }) {
   const [page, setPage] = useState<PageModule | undefined>(loaded.get(route));
   const [error, setError] = useState<string | undefined>();
+  const [crash, resetCrash] = useErrorBoundary();
   useEffect(() => {
     if (page) return;
     route.load().then(
@@ -166,6 +167,7 @@ function LazyPage({ route, location, params }: { route: Route; location: Locatio
     );
   }, [route]);
   if (error) return <ErrorBox message={`this page did not load: ${error}`} onRetry={() => window.location.reload()} />;
+  if (crash) return <ErrorBox message={`this page failed to show: ${describeError(crash)}`} onRetry={resetCrash} />;
   if (!page) return <Loading what={route.title.toLowerCase()} />;
   const Page = page.default;
   return <Page location={location} params={params} />;

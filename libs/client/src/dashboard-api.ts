@@ -87,8 +87,13 @@ export class EdgeloopApi {
   async models(): Promise<ModelSummary[]> {
     return (await this.client.get<{ models: ModelSummary[] }>(apiPaths.models())).models;
   }
+  /** Every version with its aliases (the list route answers without them, so they come from the aliases route). */
   async versions(name: string): Promise<ModelVersionResponse[]> {
-    return (await this.client.get<{ versions: ModelVersionResponse[] }>(apiPaths.modelVersions(name))).versions;
+    const [{ versions }, { aliases }] = await Promise.all([
+      this.client.get<{ versions: Omit<ModelVersionResponse, 'aliases'>[] }>(apiPaths.modelVersions(name)),
+      this.client.get<{ aliases: Record<string, number> }>(`${apiPaths.models()}/${encodeURIComponent(name)}/aliases`),
+    ]);
+    return versions.map((v) => ({ ...v, aliases: Object.keys(aliases).filter((alias) => aliases[alias] === v.version) }));
   }
   setAlias(name: string, alias: string, version: number): Promise<{ name: string; alias: string; version: number }> {
     return this.client.put(apiPaths.modelAlias(name, alias), { version });

@@ -16,10 +16,12 @@ export interface ChartProps {
   markers?: Marker[];
   /** A shaded span: the reference window. */
   shade?: { from: number; to: number } | null;
+  /** The time span shown, in seconds since the epoch (default: the data's own span). */
+  span?: [number, number];
 }
 
 /** A time-series chart (uPlot), with drift events drawn as red lines and the reference window shaded. */
-export function TimeChart({ title, x, series, markers = [], shade }: ChartProps) {
+export function TimeChart({ title, x, series, markers = [], shade, span }: ChartProps) {
   const host = useRef<HTMLDivElement>(null);
   useEffect(() => {
     let plot: uPlot | undefined;
@@ -31,6 +33,7 @@ export function TimeChart({ title, x, series, markers = [], shade }: ChartProps)
         {
           width,
           height: 200,
+          scales: span ? { x: { time: true, range: () => span } } : { x: { time: true } },
           series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 2, spanGaps: true }))],
           axes: [{ stroke: '#444' }, { stroke: '#444' }],
           legend: { show: true },
@@ -74,7 +77,7 @@ export function TimeChart({ title, x, series, markers = [], shade }: ChartProps)
       cancelled = true;
       plot?.destroy();
     };
-  }, [x, series, markers, shade]);
+  }, [x, series, markers, shade, span?.[0], span?.[1]]);
   return (
     <figure class="chart">
       <figcaption>{title}</figcaption>

@@ -56,19 +56,19 @@ function Charts({ model, version, hours }: { model: string; version: number; hou
         api.predictionMetrics({ model: `${model}@${version}`, from, bucket: hours > 72 ? 'hour' : 'minute' }),
         api.driftEvents({ model, version, limit: 100 }),
       ]);
-      return { rows: metrics.rows, events };
+      return { rows: metrics.rows, events, from: Date.parse(from) / 1000, to: Date.now() / 1000 };
     },
     key,
     ['drift.detected'],
   );
   return (
     <Load resource={data} what="metrics" isEmpty={(d) => d.rows.length === 0 && d.events.length === 0} empty={`No predictions from ${model}@${version} in the last ${hours} hours.`}>
-      {(d) => <ChartSet rows={d.rows} events={d.events} />}
+      {(d) => <ChartSet rows={d.rows} events={d.events} span={[d.from, d.to]} />}
     </Load>
   );
 }
 
-function ChartSet({ rows, events }: { rows: PredictionMetricsRow[]; events: DriftEventResponse[] }) {
+function ChartSet({ rows, events, span }: { rows: PredictionMetricsRow[]; events: DriftEventResponse[]; span: [number, number] }) {
   const view = useMemo(() => {
     const sorted = [...rows].sort((a, b) => a.bucketStart.localeCompare(b.bucketStart));
     const byBucket = new Map<string, PredictionMetricsRow[]>();
@@ -115,10 +115,10 @@ function ChartSet({ rows, events }: { rows: PredictionMetricsRow[]; events: Drif
         <Empty>No prediction metrics in this window; drift events are listed below.</Empty>
       ) : (
         <div class="charts">
-          <TimeChart title="Score distribution (mean score and margin)" x={view.x} series={scoreSeries} markers={view.markers} shade={view.shade} />
-          <TimeChart title="Unknown rate" x={view.x} series={unknownSeries} markers={view.markers} shade={view.shade} />
-          <TimeChart title="Brightness" x={view.x} series={brightSeries} markers={view.markers} shade={view.shade} />
-          <TimeChart title="Sharpness" x={view.x} series={sharpSeries} markers={view.markers} shade={view.shade} />
+          <TimeChart title="Score distribution (mean score and margin)" x={view.x} series={scoreSeries} markers={view.markers} shade={view.shade} span={span} />
+          <TimeChart title="Unknown rate" x={view.x} series={unknownSeries} markers={view.markers} shade={view.shade} span={span} />
+          <TimeChart title="Brightness" x={view.x} series={brightSeries} markers={view.markers} shade={view.shade} span={span} />
+          <TimeChart title="Sharpness" x={view.x} series={sharpSeries} markers={view.markers} shade={view.shade} span={span} />
         </div>
       )}
       <Section title="Drift events">

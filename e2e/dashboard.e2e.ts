@@ -1,0 +1,339 @@
+import AxeBuilder from '@axe-core/playwright';
+import { accumulateBatch, createWindowStats } from '@edgeloop/drift';
+import { topics, type ProvisionDeviceResponse } from '@edgeloop/contracts';
+import mqtt, { type MqttClient } from 'mqtt';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import sharp from 'sharp';
+import { CloudFixture, startCloudFixture } from '../apps/cloud/src/testing/cloud-fixture';
+import { DARK_BLURRED_STRANGERS, makeBatch, STABLE } from '../apps/cloud/src/testing/prediction-batches';
+import { SimDevice } from '../apps/cloud/src/testing/sim-device';
+import { syntheticGallery } from '../apps/cloud/src/retraining/testing/synthetic-training-data';
+import { baseFiles, makeHead, uploadForm } from '../apps/cloud/src/testing/upload-form';
+
+const root = resolve(__dirname, '..');
+const shots = join(root, 'docs', 'dashboard');
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function eventually<T>(probe: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last = await probe();
+  while (!ok(last) && Date.now() < deadline) {
+    await sleep(250);
+    last = await probe();
+  }
+  return last;
+}
+
+/**
+ * The dashboard in Debian's Chromium against a real cloud (PGlite, Redis/BullMQ, the embedded broker,
+ * an S3-protocol server) serving the production build: sign-in, roles, labelling, a live deployment
+ * page, a drift chart, accessibility of every page, and screenshots for the docs.
+ */
+describe('dashboard in a real browser', () => {
+  let fx: CloudFixture;
+  let operatorToken: string;
+  let viewerToken: string;
+  let operator: BrowserContext;
+  let viewer: BrowserContext;
+  let page: Page;
+  let camera: MqttClient;
+  const sims: SimDevice[] = [];
+  const dirs: string[] = [];
+  const pageErrors: string[] = [];
+
+  async function token(name: string, role: string): Promise<string> {
+    const res = await fx.api('/api/v1/tokens', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, role }) });
+    expect(res.status).toBe(201);
+    return ((await res.json()) as { token: string }).token;
+  }
+
+  async function provision(id: string, group = 'hall'): Promise<ProvisionDeviceResponse> {
+    const res = await fx.api('/api/v1/devices', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id, name: `camera ${id}`, group, labels: { floor: '1' } }) });
+    expect(res.status).toBe(201);
+    return (await res.json()) as ProvisionDeviceResponse;
+  }
+
+  async function browserContext(): Promise<BrowserContext> {
+    const dir = mkdtempSync(join(tmpdir(), 'edgeloop-chromium-'));
+    dirs.push(dir);
+    const context = await chromium.launchPersistentContext(dir, { executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS, viewport: { width: 1280, height: 860 } });
+    const watch = (p: Page) => p.on('pageerror', (err) => pageErrors.push(`${p.url()}: ${err.message}`));
+    context.on('page', watch);
+    for (const p of context.pages()) watch(p);
+    return context;
+  }
+
+  async function signIn(p: Page, secret: string): Promise<void> {
+    await p.goto(`${fx.url}/`);
+    await p.waitForURL(/\/sign-in/);
+    await p.getByLabel('API token').fill(secret);
+    await p.getByRole('button', { name: 'Sign in' }).click();
+    await p.getByRole('heading', { name: 'Overview' }).waitFor();
+  }
+
+  beforeAll(async () => {
+    const out = mkdtempSync(join(tmpdir(), 'edgeloop-dashboard-build-'));
+    dirs.push(out);
+    execFileSync(process.execPath, [join(root, 'node_modules/vite/bin/vite.js'), 'build', '-c', join(root, 'apps/dashboard/vite.config.mts'), '--logLevel', 'warn'], {
+      env: { ...process.env, EDGELOOP_DASHBOARD_OUT: out },
+      stdio: 'pipe',
+    });
+    fx = await startCloudFixture({
+      broker: 'embedded',
+      env: {
+        EDGELOOP_DASHBOARD_DIR: out,
+        EDGELOOP_AGGREGATE_BUCKET_SECONDS: '1',
+        EDGELOOP_DRIFT_WINDOW_SECONDS: '3',
+        EDGELOOP_DRIFT_CHECK_SECONDS: '1',
+        EDGELOOP_DRIFT_CONFIRM_WINDOWS: '2',
+      },
+    });
+    operatorToken = await token('olivia', 'operator');
+    viewerToken = await token('victor', 'viewer');
+    const v1 = await fx.api('/api/v1/models/face-id/versions', { method: 'POST', body: uploadForm({ ...baseFiles, head: makeHead(['franck', 'ada'], 1) }, { labels: ['franck', 'ada'], metrics: { accuracy: 0.97 } }) });
+    expect(v1.status).toBe(201);
+    const reference = createWindowStats();
+    for (let seq = 1; seq <= 20; seq++) accumulateBatch(reference, makeBatch('training', seq, { name: 'face-id', version: 2 }, STABLE, { frames: 25 }));
+    const v2 = await fx.api('/api/v1/models/face-id/versions', { method: 'POST', body: uploadForm({ ...baseFiles, head: makeHead(['franck', 'ada'], 2) }, { parent: 1, labels: ['franck', 'ada'], drift: { reference } }) });
+    expect(v2.status).toBe(201);
+    expect((await fx.api('/api/v1/models/face-id/aliases/production', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ version: 1 }) })).status).toBe(200);
+    for (const id of ['cam-1', 'cam-2']) {
+      const body = await provision(id);
+      const sim = new SimDevice({ id, mqttUrl: fx.mqttUrl!, password: body.credentials.mqtt.password, publicKeyPem: body.signingKey.publicKey, applyMs: 2500, fps: 12.5 });
+      await sim.connect();
+      sims.push(sim);
+    }
+    const crops = await provision('door-cam', 'entrance');
+    camera = await mqtt.connectAsync(fx.mqttUrl!, { clientId: 'door-cam', username: 'door-cam', password: crops.credentials.mqtt.password });
+    for (const [i, shade] of [60, 120, 180].entries()) {
+      const crop = await sharp({ create: { width: 112, height: 112, channels: 3, background: { r: shade, g: 150, b: 120 } } }).jpeg().toBuffer();
+      await camera.publishAsync(
+        topics.hardExamples('door-cam'),
+        JSON.stringify({
+          v: 1,
+          deviceId: 'door-cam',
+          id: `he-${i + 1}`,
+          ts: Date.now() - i * 1000,
+          model: { name: 'face-id', version: 1 },
+          reason: 'low_score',
+          candidate: 'franck',
+          score: 0.31 + i / 100,
+          margin: 0.04,
+          detScore: 0.97,
+          embedding: Array.from({ length: 512 }, (_, k) => Math.cos(k + i) / 16),
+          crop: { format: 'jpeg', data: crop.toString('base64'), width: 112, height: 112 },
+        }),
+        { qos: 1 },
+      );
+    }
+    await eventually(async () => ((await (await fx.api('/api/v1/hard-examples?device=door-cam')).json()) as { hardExamples: unknown[] }).hardExamples.length, (n) => n === 3);
+    mkdirSync(shots, { recursive: true });
+    operator = await browserContext();
+    viewer = await browserContext();
+    page = operator.pages()[0] ?? (await operator.newPage());
+  }, 180_000);
+
+  afterAll(async () => {
+    await operator?.close();
+    await viewer?.close();
+    await camera?.endAsync();
+    for (const sim of sims) await sim.stop();
+    await fx?.stop();
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('signs in with a token (a wrong one shows the API error and keeps what was typed), then goes live', async () => {
+    await page.goto(`${fx.url}/devices?presence=online`);
+    await page.waitForURL(/\/sign-in\?next=/);
+    await page.getByLabel('API token').fill('elt_this-token-does-not-exist-000');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').filter({ hasText: 'unknown or revoked' }).waitFor();
+    expect(await page.getByLabel('API token').inputValue()).toBe('elt_this-token-does-not-exist-000');
+    await page.screenshot({ path: join(shots, 'sign-in.png') });
+    await page.getByLabel('API token').fill(operatorToken);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(/\/devices\?presence=online$/);
+    await page.locator('tr[data-device="cam-1"]').waitFor();
+    expect(await page.locator('tr[data-device="door-cam"]').count()).toBe(0);
+    const cookies = await operator.cookies(fx.url);
+    expect(cookies.find((c) => c.name === 'edgeloop_session')).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
+    expect(await page.evaluate('document.cookie')).not.toMatch(/edgeloop_session/);
+    await page.locator('[data-live="live"]').waitFor();
+    await page.getByRole('link', { name: 'Overview' }).click();
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    await page.getByTestId('online-count').filter({ hasText: /^[23]$/ }).waitFor();
+  });
+
+  it('a viewer sees no label or deploy buttons, and the API refuses the label when forged from the page', async () => {
+    const p = viewer.pages()[0] ?? (await viewer.newPage());
+    await signIn(p, viewerToken);
+    await p.goto(`${fx.url}/hard-examples`);
+    await p.locator('[data-example]').first().waitFor();
+    expect(await p.getByRole('button', { name: 'Not a face' }).count()).toBe(0);
+    await p.getByText('labelling needs the operator role').waitFor();
+    const forged = await p.evaluate(async () => {
+      const res = await fetch('/api/v1/hard-examples/door-cam.he-1/label', { method: 'POST', headers: { 'content-type': 'application/json', 'x-edgeloop-request': 'dashboard' }, body: JSON.stringify({ verdict: 'not_a_face' }) });
+      return res.status;
+    });
+    expect(forged).toBe(403);
+    await p.goto(`${fx.url}/deployments`);
+    await p.getByRole('heading', { name: 'Deployments' }).waitFor();
+    expect(await p.getByRole('button', { name: /Roll back|Set alias/ }).count()).toBe(0);
+  });
+
+  it('labels a hard example from the keyboard and the server has the label', async () => {
+    await page.goto(`${fx.url}/hard-examples`);
+    const first = page.locator('[data-example]').first();
+    await first.waitFor();
+    const id = await first.getAttribute('data-example');
+    await page.screenshot({ path: join(shots, 'hard-examples.png'), fullPage: true });
+    await first.focus();
+    await page.keyboard.press('x');
+    await page.getByRole('status').filter({ hasText: 'Labelled 1 example(s) as not a face' }).waitFor();
+    await page.locator(`[data-example="${id}"]`).waitFor({ state: 'detached' });
+    const labelled = (await (await fx.api('/api/v1/hard-examples?device=door-cam&labelled=true')).json()) as { hardExamples: { id: string; label: { verdict: string } | null }[] };
+    expect(labelled.hardExamples.find((x) => x.id === id)?.label).toMatchObject({ verdict: 'not_a_face' });
+  });
+
+  it('updates a deployment page live, without a reload, as devices report', async () => {
+    const res = await fx.api('/api/v1/deployments', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'face-id@2', target: { group: 'hall' } }) });
+    expect(res.status).toBe(201);
+    const deployment = (await res.json()) as { id: string };
+    await page.goto(`${fx.url}/deployments/${deployment.id}`);
+    await page.getByTestId('phase-cam-1').waitFor();
+    expect(await page.getByTestId('phase-cam-1').textContent()).not.toBe('active');
+    await page.evaluate('window.stillHere = true');
+    await page.getByTestId('phase-cam-1').filter({ hasText: 'active' }).waitFor({ timeout: 20_000 });
+    await page.getByTestId('phase-cam-2').filter({ hasText: 'active' }).waitFor({ timeout: 20_000 });
+    expect(await page.evaluate('window.stillHere')).toBe(true);
+    await page.screenshot({ path: join(shots, 'deployment.png'), fullPage: true });
+  });
+
+  it('marks a drift event on the drift charts of its model version', async () => {
+    const body = await provision('drift-cam', 'yard');
+    const client = await mqtt.connectAsync(fx.mqttUrl!, { clientId: 'drift-cam', username: 'drift-cam', password: body.credentials.mqtt.password });
+    try {
+      const started = Date.now();
+      for (let seq = 1; Date.now() < started + 30_000; seq++) {
+        await client.publishAsync(topics.predictions('drift-cam'), JSON.stringify(makeBatch('drift-cam', seq, { name: 'face-id', version: 2 }, DARK_BLURRED_STRANGERS, { frames: 25 })), { qos: 1 });
+        if (seq % 10 === 0) {
+          const events = ((await (await fx.api('/api/v1/drift/events?model=face-id&version=2')).json()) as { events: unknown[] }).events;
+          if (events.length > 0) break;
+        }
+        await sleep(200);
+      }
+    } finally {
+      await client.endAsync();
+    }
+    await page.goto(`${fx.url}/drift?model=face-id&version=2&hours=1`);
+    await page.locator('[data-drift-event]').first().waitFor({ timeout: 20_000 });
+    await page.locator('.chart [data-markers="1"]').first().waitFor();
+    await page.locator('.chart canvas').first().waitFor();
+    expect(await page.locator('.chart [data-markers="1"]').count()).toBe(4);
+    await page.screenshot({ path: join(shots, 'drift.png'), fullPage: true });
+  }, 90_000);
+
+  it('starts a retraining run from the page and watches its progress bar reach the end and the candidate appear', async () => {
+    const settings = await fx.api('/api/v1/retraining/settings/face-id', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ driftMinNewExamples: null }) });
+    expect(settings.status).toBe(200);
+    const { examples } = syntheticGallery({ identities: 4, perIdentity: 18, seed: 11 });
+    const clients = new Map<string, MqttClient>();
+    try {
+      for (const group of new Set(examples.map((e) => e.group))) {
+        const body = await provision(`train-${group}`, 'lab');
+        clients.set(group, await mqtt.connectAsync(fx.mqttUrl!, { clientId: `train-${group}`, username: `train-${group}`, password: body.credentials.mqtt.password }));
+      }
+      for (const [i, e] of examples.entries()) {
+        const deviceId = `train-${e.group}`;
+        await clients.get(e.group)!.publishAsync(
+          topics.hardExamples(deviceId),
+          JSON.stringify({ v: 1, deviceId, id: `g-${i}`, ts: e.time, model: { name: 'face-id', version: 1 }, reason: 'unknown', candidate: null, score: 0.2, margin: 0.01, detScore: 0.97, embedding: Array.from(e.embedding) }),
+          { qos: 1 },
+        );
+      }
+    } finally {
+      for (const client of clients.values()) await client.endAsync();
+    }
+    const listed = await eventually(
+      async () => ((await (await fx.api('/api/v1/hard-examples?labelled=false&limit=1000')).json()) as { hardExamples: { id: string; deviceId: string }[] }).hardExamples.filter((x) => x.deviceId.startsWith('train-')),
+      (list) => list.length === examples.length,
+      30_000,
+    );
+    expect(listed).toHaveLength(examples.length);
+    for (const label of new Set(examples.map((e) => e.label!))) {
+      expect((await fx.api('/api/v1/identities', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: label }) })).status).toBe(201);
+      const ids = examples.flatMap((e, i) => (e.label === label ? [`train-${e.group}.g-${i}`] : []));
+      const res = await fx.api('/api/v1/hard-examples/labels', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ids, label: { verdict: 'identity', identity: label } }) });
+      expect(res.status).toBe(200);
+    }
+    await page.goto(`${fx.url}/retraining`);
+    await page.getByLabel('Base version').fill('face-id@production');
+    await page.getByRole('button', { name: 'Start retraining' }).click();
+    await page.waitForURL(/\/retraining\/[^/]+$/);
+    const whole = page.getByRole('progressbar', { name: 'whole run' });
+    await whole.waitFor();
+    await page.evaluate('window.stillHere = true');
+    const seen = new Set<string>();
+    const deadline = Date.now() + 120_000;
+    while (Date.now() < deadline && (await whole.getAttribute('aria-valuenow')) !== '100') {
+      seen.add((await whole.getAttribute('aria-valuenow')) ?? '');
+      await sleep(100);
+    }
+    expect(await whole.getAttribute('aria-valuenow')).toBe('100');
+    expect([...seen].some((value) => Number(value) > 0 && Number(value) < 100)).toBe(true);
+    expect(await page.evaluate('window.stillHere')).toBe(true);
+    await page.getByRole('heading', { name: /^Candidate face-id@\d+$/ }).waitFor({ timeout: 20_000 });
+    await page.getByTestId('verdict').filter({ hasText: 'passed' }).waitFor();
+    expect(await page.locator('[data-step][data-status="done"]').count()).toBe(5);
+    await page.screenshot({ path: join(shots, 'retraining-run.png'), fullPage: true });
+  }, 240_000);
+
+  const pages: [string, string, string][] = [
+    ['/', 'Overview', 'overview'],
+    ['/devices', 'Devices', 'devices'],
+    ['/devices/cam-1', 'camera cam-1', 'device'],
+    ['/models', 'Models', 'models'],
+    ['/deployments', 'Deployments', 'deployments'],
+    ['/drift?model=face-id&version=2&hours=1', 'Drift', 'drift-axe'],
+    ['/hard-examples', 'Hard examples', 'hard-examples-axe'],
+    ['/identities', 'Identities', 'identities'],
+    ['/retraining', 'Retraining', 'retraining'],
+    ['/webhooks', 'Webhooks', 'webhooks'],
+    ['/queues', 'Queues', 'queues'],
+  ];
+
+  it('has no serious accessibility violation on any page (axe), and every page is screenshotted', async () => {
+    const found: string[] = [];
+    for (const [path, heading, shot] of pages) {
+      await page.goto(`${fx.url}${path}`);
+      await page.getByRole('heading', { name: heading, exact: false }).first().waitFor();
+      await page.waitForFunction("document.querySelectorAll('.state.loading').length === 0", undefined, { timeout: 15_000 });
+      const result = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
+      for (const v of result.violations.filter((x) => x.impact === 'serious' || x.impact === 'critical')) {
+        found.push(`${path}: ${v.id} (${v.impact}) ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')}`);
+      }
+      if (!shot.endsWith('-axe')) await page.screenshot({ path: join(shots, `${shot}.png`), fullPage: true });
+    }
+    expect(found).toEqual([]);
+    expect(pageErrors).toEqual([]);
+    await page.goto(`${fx.url}/sign-in`);
+    const signIn = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa']).analyze();
+    expect(signIn.violations.filter((x) => x.impact === 'serious' || x.impact === 'critical').map((v) => v.id)).toEqual([]);
+  }, 300_000);
+
+  it('signs out, and an ended session sends the page back to sign-in', async () => {
+    await page.goto(`${fx.url}/models`);
+    await page.getByRole('heading', { name: 'Models' }).waitFor();
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForURL(/\/sign-in/);
+    expect((await operator.cookies(fx.url)).find((c) => c.name === 'edgeloop_session')).toBeUndefined();
+    await page.goto(`${fx.url}/webhooks`);
+    await page.waitForURL(/\/sign-in\?next=%2Fwebhooks/);
+    expect(pageErrors).toEqual([]);
+  });
+});
