@@ -1,11 +1,3 @@
-import {
-  HardExampleSchema,
-  PAYLOAD_LIMITS,
-  PredictionBatchSchema,
-  type DeviceHealth,
-  type ModelVersionRef,
-} from '@edgeloop/contracts';
-import type { FrameResult as PipelineResult } from '@edgeloop/vision';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DeviceChannel } from './agent/device-channel';
@@ -17,33 +9,20 @@ import { Deployer } from './deploy/deployer';
 import { configureLogging, Logger } from './logger';
 import { EdgeMetrics } from './ops/edge-metrics';
 import { FrameHealth } from './ops/frame-health';
-import { OpsServer, type HealthReport } from './ops/ops-server';
+import { WorkerHealthReporter } from './ops/health-report';
+import { OpsServer } from './ops/ops-server';
 import { Outbox } from './outbox/outbox';
 import { OutboxSender } from './outbox/outbox-sender';
-import { toFrameResult } from './results/frame-result';
-import { HardExampleSelector } from './results/hard-example-selector';
-import { PredictionBatcher, type UnnumberedBatch } from './results/prediction-batcher';
-import { loadAtBoot } from './runtime/boot';
+import { ResultsSink } from './results/results-sink';
+import { fallbackFor, loadAtBoot } from './runtime/boot';
+import { InferenceLoop, type ProcessedFrame, type WorkerStats } from './runtime/inference-loop';
 import { describe, ModelRuntime } from './runtime/model-runtime';
-import { PipelineLoader, type LoadedModel } from './runtime/pipeline-loader';
-import { createSource, type Frame, type FrameSource } from './sources';
+import { PipelineLoader } from './runtime/pipeline-loader';
+import { createSource, type FrameSource } from './sources';
 import { DesiredStateWatermark } from './store/desired-watermark';
-import { ModelStore, type VersionPointer } from './store/model-store';
+import { ModelStore } from './store/model-store';
 
-export interface WorkerStats {
-  frames: number;
-  faces: number;
-  recognised: number;
-  failedFrames: number;
-  skippedFrames: number;
-}
-
-/** One processed frame, for observers (tests, benchmarks). */
-export interface ProcessedFrame {
-  seq: number;
-  model: ModelVersionRef;
-  faces: number;
-}
+export type { ProcessedFrame, WorkerStats } from './runtime/inference-loop';
 
 export interface EdgeWorkerOptions {
   /** Frames from here instead of the configured EDGE_SOURCE. */
@@ -52,9 +31,10 @@ export interface EdgeWorkerOptions {
 }
 
 /**
- * The edge worker: composes the model store, the serving model, the MQTT agent, the durable outbox and
- * the operations endpoint, and runs the inference loop. The loop takes the serving model once per frame,
- * so a switch happens between two frames; results are batched into the outbox, hard examples selected.
+ * The edge worker's composition root: builds the model store, the serving model, the MQTT agent, the
+ * durable outbox, the results sink, the inference loop and the operations endpoint, starts them in order
+ * and stops them in reverse. The loop (runtime/inference-loop.ts), the results (results/results-sink.ts)
+ * and the health report (ops/health-report.ts) each live in their own file.
  * Nothing here needs the network: with no broker and no cloud it serves its last installed version.
  */
 export class EdgeWorker {
@@ -67,20 +47,16 @@ export class EdgeWorker {
   readonly health = new FrameHealth();
   readonly channel: DeviceChannel | undefined;
   readonly ops: OpsServer;
-  readonly stats: WorkerStats = { frames: 0, faces: 0, recognised: 0, failedFrames: 0, skippedFrames: 0 };
   outbox: Outbox | undefined;
   agent: EdgeAgent | undefined;
   sender: OutboxSender | undefined;
   private readonly loader: PipelineLoader;
-  private readonly batcher: PredictionBatcher;
-  private readonly hardExamples: HardExampleSelector;
-  private source: FrameSource | undefined;
-  private batchTimer: NodeJS.Timeout | undefined;
-  private looping = false;
+  private readonly results: ResultsSink;
+  private readonly loop: InferenceLoop;
+  private readonly reporter: WorkerHealthReporter;
   private stopping = false;
   private stopped: Promise<void> | undefined;
   private wakeIdle: (() => void) | undefined;
-  private loopFinished: Promise<void> | undefined;
 
   constructor(
     private readonly config: EdgeConfig,
@@ -101,11 +77,31 @@ export class EdgeWorker {
       skippedFrames: () => this.stats.skippedFrames,
       mqttConnected: () => this.channel?.connected ?? false,
     });
-    this.tracker = new DeviceStateTracker(config.deviceId, this.runtime, () => this.deviceHealth());
-    this.ops = new OpsServer(this.metrics, () => this.healthReport());
-    this.batcher = new PredictionBatcher(config.deviceId, config.batch, (batch) => this.enqueueBatch(batch));
-    this.hardExamples = new HardExampleSelector(config.deviceId, config.hardExamples);
+    // the tracker asks for device health only when it reports, after the reporter below exists
+    this.tracker = new DeviceStateTracker(config.deviceId, this.runtime, () => this.reporter.deviceHealth());
+    this.results = new ResultsSink(config, this.metrics, { outbox: () => this.outbox, sender: () => this.sender });
+    this.loop = new InferenceLoop(this.runtime, this.results, this.metrics, this.health, {
+      maxFrames: config.maxFrames,
+      logFrames: config.logFrames,
+      onFrame: options.onFrame,
+    });
+    this.reporter = new WorkerHealthReporter({
+      deviceId: config.deviceId,
+      runtime: this.runtime,
+      tracker: this.tracker,
+      frameHealth: this.health,
+      channel: this.channel,
+      outbox: () => this.outbox,
+      stats: () => this.stats,
+      activity: () => ({ stopping: this.stopping, looping: this.loop.looping, agentOnly: !this.options.source && !this.config.source }),
+    });
+    this.ops = new OpsServer(this.metrics, () => this.reporter.healthReport());
     this.runtime.onSwitch((model) => this.metrics.setModel(model.ref, model.origin));
+  }
+
+  /** Counters of the inference loop: frames, faces, recognised, failed and skipped frames. */
+  get stats(): WorkerStats {
+    return this.loop.stats;
   }
 
   /** Opens the store and outbox, loads the model to serve (no network needed), then starts the agent. */
@@ -129,8 +125,7 @@ export class EdgeWorker {
     }
     this.logger.info(`serving ${describe(boot.model)}`);
 
-    this.batchTimer = setInterval(() => this.batcher.tick(), Math.min(1_000, config.batch.maxMs));
-    this.batchTimer.unref();
+    this.results.startBatchTimer(config.batch.maxMs);
 
     const deployer = new Deployer({
       deviceId: config.deviceId,
@@ -168,7 +163,7 @@ export class EdgeWorker {
     this.channel?.start();
   }
 
-  /** Runs the inference loop until the source ends, `maxFrames` are done, or stop() is called. */
+  /** Runs the inference loop on the given or configured source until it ends, `maxFrames` are done, or stop() is called. */
   async run(): Promise<WorkerStats> {
     const source = this.options.source ?? (this.config.source ? createSource(this.config.source, this.config.sourceOptions) : undefined);
     if (!source) {
@@ -176,40 +171,8 @@ export class EdgeWorker {
       if (!this.stopping) await new Promise<void>((resolve) => (this.wakeIdle = resolve));
       return this.stats;
     }
-    this.source = source;
-    source.start();
     this.logger.info(`playing ${source.name}${this.options.source ? '' : ` at up to ${this.config.fps} fps`}`);
-    this.looping = true;
-    let finished!: () => void;
-    this.loopFinished = new Promise<void>((resolve) => (finished = resolve));
-    try {
-      for (;;) {
-        const frame = await source.next();
-        if (!frame || this.stopping) break;
-        this.countSkipped(source);
-        // The serving model is read once per frame: a switch lands between two frames.
-        const model = this.runtime.current;
-        if (!model) break;
-        try {
-          const result = await model.pipeline.process(frame.image);
-          await this.record(frame, model, result);
-        } catch (err) {
-          this.stats.failedFrames++;
-          this.metrics.frames.inc({ result: 'failed' });
-          this.batcher.addDropped(model.ref, { skipped: 0, failed: 1 });
-          this.logger.warn(`frame ${frame.seq} (${frame.origin}) failed: ${(err as Error).message}`);
-        }
-        if (this.config.maxFrames && this.stats.frames >= this.config.maxFrames) break;
-      }
-    } finally {
-      this.looping = false;
-      this.countSkipped(source);
-      source.stop();
-      finished();
-    }
-    this.batcher.flush();
-    if (source.lastError) throw source.lastError;
-    return this.stats;
+    return this.loop.run(source);
   }
 
   /** Flushes the open batch to the outbox, says `offline`, releases the models. Safe to call twice. */
@@ -225,143 +188,14 @@ export class EdgeWorker {
   private async shutdown(): Promise<void> {
     this.stopping = true;
     this.wakeIdle?.();
-    this.source?.stop();
-    await this.loopFinished;
-    if (this.batchTimer) clearInterval(this.batchTimer);
+    await this.loop.stop();
+    this.results.stopBatchTimer();
     await this.agent?.stop();
-    this.batcher.flush();
+    this.results.flush();
     this.sender?.stop();
     await this.channel?.stop();
     await this.ops.stop();
     await this.runtime.release();
     this.outbox?.close();
   }
-
-  private countSkipped(source: FrameSource): void {
-    const skipped = source.stats.skipped - this.stats.skippedFrames;
-    if (skipped <= 0) return;
-    this.stats.skippedFrames = source.stats.skipped;
-    const model = this.runtime.current;
-    if (model) this.batcher.addDropped(model.ref, { skipped, failed: 0 });
-  }
-
-  private async record(frame: Frame, model: LoadedModel, result: PipelineResult): Promise<void> {
-    this.stats.frames++;
-    this.stats.faces += result.faces.length;
-    this.metrics.frames.inc({ result: 'ok' });
-    this.metrics.faces.inc(result.faces.length);
-    const { timings } = result;
-    this.metrics.observeStages({
-      decode: timings.decodeMs,
-      detect: timings.detectMs,
-      align: timings.alignMs,
-      embed: timings.embedMs,
-      head: timings.headMs,
-      total: timings.totalMs,
-    });
-    this.health.record(timings.totalMs);
-    const item = toFrameResult(frame.capturedAt, result);
-    this.batcher.add(model.ref, item, result.faces.flatMap((face) => (face.embedding ? [face.embedding] : [])));
-    for (const example of await this.hardExamples.select(frame.image, frame.capturedAt, model.ref, result)) {
-      this.metrics.hardExamples.inc({ reason: example.reason });
-      this.enqueue('hard-example', HardExampleSchema, example);
-    }
-    for (const face of result.faces) if (face.identity) this.stats.recognised++;
-    this.options.onFrame?.({ seq: frame.seq, model: model.ref, faces: result.faces.length });
-    if (this.config.logFrames) this.logFrame(frame, result);
-  }
-
-  private enqueueBatch(batch: UnnumberedBatch): void {
-    this.enqueue('predictions', PredictionBatchSchema, batch);
-  }
-
-  /** Validates and stores a message in the outbox (a batch gets its seq there), then nudges the sender. */
-  private enqueue(kind: 'predictions' | 'hard-example', schema: typeof PredictionBatchSchema | typeof HardExampleSchema, message: object): void {
-    const outbox = this.outbox;
-    if (!outbox) return;
-    const limit = kind === 'predictions' ? PAYLOAD_LIMITS.predictions : PAYLOAD_LIMITS['hard-examples'];
-    const serialise = (value: object): string => {
-      const checked = schema.safeParse(value);
-      if (!checked.success) throw new Error(`does not pass its schema: ${checked.error.message.slice(0, 500)}`);
-      const json = JSON.stringify(value);
-      if (Buffer.byteLength(json) > limit) throw new Error(`is ${Buffer.byteLength(json)} bytes, over the ${limit}-byte limit`);
-      return json;
-    };
-    try {
-      const { dropped } =
-        kind === 'predictions'
-          ? outbox.appendBatch((seq) => serialise({ ...message, seq }))
-          : outbox.appendHardExample(serialise(message));
-      if (kind === 'predictions') this.metrics.batchesQueued.inc();
-      if (dropped > 0) this.logger.warn(`outbox full: dropped the ${dropped} oldest row(s) (drop-oldest policy)`);
-    } catch (err) {
-      this.logger.error(`${kind} not stored: ${(err as Error).message}`);
-      return;
-    }
-    this.sender?.drain();
-  }
-
-  private deviceHealth(): DeviceHealth {
-    const outbox = this.outbox?.stats();
-    return {
-      fps: this.health.fps(),
-      latencyMs: this.health.latency(),
-      rssBytes: process.memoryUsage.rss(),
-      outboxDepth: outbox?.predictionRows ?? 0,
-      outboxDropped: outbox?.droppedPredictions ?? 0,
-      droppedFrames: this.stats.skippedFrames,
-    };
-  }
-
-  private healthReport(): HealthReport {
-    const model = this.runtime.current;
-    const ok = model !== undefined && !this.stopping && (this.looping || (!this.options.source && !this.config.source));
-    const status = this.tracker.current;
-    const outbox = this.outbox?.stats();
-    return {
-      ok,
-      status: ok ? 'ok' : this.stopping ? 'stopping' : 'starting',
-      deviceId: this.config.deviceId,
-      state: status.state,
-      failure: status.failure,
-      deploymentId: status.deploymentId,
-      running: this.runtime.running,
-      origin: model?.origin ?? null,
-      lastKnownGood: this.tracker.fallback,
-      target: status.target,
-      brokerConnected: this.channel?.connected ?? false,
-      outboxDepth: outbox?.predictionRows ?? 0,
-      outboxRows: outbox?.rows ?? 0,
-      outboxDropped: outbox?.droppedPredictions ?? 0,
-      lastSeq: outbox?.lastSeq ?? 0,
-      fps: this.health.fps(),
-      latencyMs: this.health.latency(),
-      frames: this.stats.frames,
-      failedFrames: this.stats.failedFrames,
-      skippedFrames: this.stats.skippedFrames,
-      rssBytes: process.memoryUsage.rss(),
-    };
-  }
-
-  private logFrame(frame: Frame, result: PipelineResult): void {
-    const described = result.faces.map((face) => {
-      const who = face.identity ?? `unknown${face.candidate ? ` (closest ${face.candidate})` : ''}`;
-      const score = face.identityScore === null ? '' : ` score ${face.identityScore.toFixed(2)} margin ${face.margin?.toFixed(2)}`;
-      return `${who}${score}`;
-    });
-    const t = result.timings;
-    this.logger.info(
-      `frame ${frame.seq} ${frame.origin}: ${result.faces.length ? described.join('; ') : 'no face'} — ${t.totalMs.toFixed(0)} ms` +
-        ` (detect ${t.detectMs.toFixed(0)}, align ${t.alignMs.toFixed(0)}, embed ${t.embedMs.toFixed(0)})`,
-    );
-  }
-}
-
-/** What the device falls back to if what it serves cannot start: last-known-good, else the base folder. */
-export function fallbackFor(model: LoadedModel, lastKnownGood: VersionPointer | undefined, base: ModelVersionRef): ModelVersionRef | null {
-  if (model.origin === 'base') return null;
-  if (lastKnownGood && (lastKnownGood.name !== model.ref.name || lastKnownGood.version !== model.ref.version)) {
-    return { name: lastKnownGood.name, version: lastKnownGood.version };
-  }
-  return base;
 }

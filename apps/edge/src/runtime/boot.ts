@@ -52,3 +52,12 @@ async function tryLoad(store: ModelStore, loader: PipelineLoader, ref: ModelVers
   }
   return loader.loadInstalled(signed);
 }
+
+/** What the device falls back to if what it serves cannot start: last-known-good, else the base folder. */
+export function fallbackFor(model: LoadedModel, lastKnownGood: VersionPointer | undefined, base: ModelVersionRef): ModelVersionRef | null {
+  if (model.origin === 'base') return null;
+  if (lastKnownGood && (lastKnownGood.name !== model.ref.name || lastKnownGood.version !== model.ref.version)) {
+    return { name: lastKnownGood.name, version: lastKnownGood.version };
+  }
+  return base;
+}
