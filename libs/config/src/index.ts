@@ -27,3 +27,4 @@ export const envTypes = {
     .transform((v) => v === 'true' || v === '1' || v === 'yes'),
   positiveInt: z.coerce.number().int().positive(),
 };
+export { packageVersion } from './package-version';

@@ -1,3 +1,4 @@
+import { packageVersion } from '@edgeloop/config';
 import { Injectable } from '@nestjs/common';
 
 export type ComponentCheck = () => Promise<void>;
@@ -35,7 +36,7 @@ export class HealthService {
     const down = Object.values(components).some((c) => c.status === 'down');
     return {
       status: down ? 'degraded' : 'ok',
-      version: process.env.npm_package_version ?? '0.1.0',
+      version: packageVersion(),
       uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
       components,
     };

@@ -6,9 +6,11 @@ import {
   type ModelVersionRef,
   type ReportedState,
 } from '@edgeloop/contracts';
+import { packageVersion } from '@edgeloop/config';
 import type { ModelRuntime } from '../runtime/model-runtime';
 
-export const AGENT_VERSION = 'edgeloop-edge/0.1.0';
+/** The agent's name and version, as status and reported state carry it; the version is package.json's. */
+export const AGENT_VERSION = `edgeloop-edge/${packageVersion()}`;
 
 export interface DeploymentStatus {
   state: DeviceState;
