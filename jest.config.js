@@ -4,6 +4,7 @@ const aliases = {
   '^@edgeloop/contracts$': '<rootDir>/libs/contracts/src/index.ts',
   '^@edgeloop/vision$': '<rootDir>/libs/vision/src/index.ts',
   '^@edgeloop/harness$': '<rootDir>/libs/harness/src/index.ts',
+  '^@edgeloop/harness/binaries$': '<rootDir>/libs/harness/src/binaries.ts',
   '^@edgeloop/config$': '<rootDir>/libs/config/src/index.ts',
   '^@edgeloop/client$': '<rootDir>/libs/client/src/index.ts',
   '^@edgeloop/drift$': '<rootDir>/libs/drift/src/index.ts',

@@ -1,6 +1,6 @@
 import { ApiClient, EdgeloopApi, uploadMultipart } from '@edgeloop/client';
 import { apiPaths, type DeploymentResponse, type ProvisionDeviceResponse } from '@edgeloop/contracts';
-import { findBinary, freePort, requireBinary, startRedis, startS3, type RedisServer, type S3Server } from '@edgeloop/harness';
+import { findFfmpeg, freePort, requireBinary, startRedis, startS3, type RedisServer, type S3Server } from '@edgeloop/harness';
 import type { Command } from 'commander';
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -304,10 +304,10 @@ async function followRollout(api: ApiClient, id: string): Promise<void> {
   }
 }
 
-/** franck.mp4 through ffmpeg when it is installed, otherwise the clip's sample frames. */
+/** franck.mp4 through ffmpeg (on the PATH or from npm) when there is one, otherwise the clip's sample frames. */
 function demoVideoSource(): string {
   const clip = join(samplesDir(repoRoot), 'franck.mp4');
-  if (findBinary('ffmpeg') && existsSync(clip)) return `file:${clip}`;
+  if (findFfmpeg() && existsSync(clip)) return `file:${clip}`;
   return `folder:${samplesDir(repoRoot)}`;
 }
 

@@ -7,6 +7,10 @@ export {
   findPostgresBinDir,
   requireBinary,
   requirePostgresBinDir,
+  findFfmpeg,
+  resolveFfmpeg,
+  MissingFfmpegError,
+  type FfmpegBinary,
 } from './binaries';
 export {
   ServerProcess,

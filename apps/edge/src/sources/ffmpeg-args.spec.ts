@@ -16,6 +16,15 @@ describe('ffmpegArgs', () => {
     expect(ffmpegArgs('/dev/video0', { fps: 8, loop: false, live: true, format: 'v4l2' }).join(' ')).toContain('-f v4l2 -i /dev/video0');
   });
 
+  it('speaks the older option names to an ffmpeg before 5.1 (the npm binary is 4.1)', () => {
+    const old = ffmpegArgs('/v/a.mp4', { fps: 5, loop: false }, { fpsMode: false, statsPeriod: false }).join(' ');
+    expect(old).toContain('-vsync vfr -r 5');
+    expect(old).not.toContain('-fps_mode');
+    expect(old).not.toContain('-stats_period');
+    expect(old).toContain('-progress pipe:3 pipe:1');
+    expect(ffmpegArgs('/v/a.mp4', { fps: 5, loop: false }).join(' ')).toContain('-progress pipe:3 -stats_period 1 pipe:1');
+  });
+
   it('limits the input time when asked', () => {
     expect(ffmpegArgs('/v/a.mp4', { fps: 5, loop: false, durationSeconds: 2 }).join(' ')).toContain('-t 2');
   });

@@ -7,6 +7,18 @@ export interface FfmpegInputOptions {
 }
 
 /**
+ * Options that changed name between ffmpeg releases. The npm binary (@ffmpeg-installer, ffmpeg 4.1)
+ * predates `-fps_mode` (5.1) and `-stats_period` (4.4); `-vsync vfr` is the same thing in its older
+ * spelling, and without `-stats_period` progress comes every 0.5 s instead of every second.
+ */
+export interface FfmpegDialect {
+  fpsMode: boolean;
+  statsPeriod: boolean;
+}
+
+const currentFfmpeg: FfmpegDialect = { fpsMode: true, statsPeriod: true };
+
+/**
  * The ffmpeg command line for one input: JPEG frames on stdout (fd 1), progress reports on fd 3.
  *
  * - Files are read at their natural speed (`-re`), like a camera, and `-stream_loop -1` loops them
@@ -15,7 +27,7 @@ export interface FfmpegInputOptions {
  * - `-fps_mode vfr -r FPS` caps the output rate by dropping frames, and unlike the `fps` filter never
  *   repeats a frame when the input is slower than FPS; the drops are reported in `drop_frames=` progress.
  */
-export function ffmpegArgs(input: string, options: FfmpegInputOptions): string[] {
+export function ffmpegArgs(input: string, options: FfmpegInputOptions, dialect: FfmpegDialect = currentFfmpeg): string[] {
   const args = ['-hide_banner', '-loglevel', 'error', '-nostdin', '-nostats'];
   if (!options.live) {
     args.push('-re');
@@ -25,9 +37,9 @@ export function ffmpegArgs(input: string, options: FfmpegInputOptions): string[]
   if (options.format) args.push('-f', options.format);
   args.push('-i', input, '-map', '0:v:0', '-an', '-sn', '-dn');
   if (options.durationSeconds) args.push('-t', String(options.durationSeconds));
-  args.push('-fps_mode', 'vfr', '-r', String(options.fps));
+  args.push(dialect.fpsMode ? '-fps_mode' : '-vsync', 'vfr', '-r', String(options.fps));
   args.push('-f', 'image2pipe', '-c:v', 'mjpeg', '-q:v', '3');
-  args.push('-progress', 'pipe:3', '-stats_period', '1', 'pipe:1');
+  args.push('-progress', 'pipe:3', ...(dialect.statsPeriod ? ['-stats_period', '1'] : []), 'pipe:1');
   return args;
 }
 

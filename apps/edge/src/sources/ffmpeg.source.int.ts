@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import { packagedFfmpegPath, resolveFfmpeg } from '@edgeloop/harness/binaries';
 import { configureLogging } from '../logger';
 import { FfmpegSource, type FfmpegSourceOptions } from './ffmpeg.source';
 import type { Frame } from './frame-source';
@@ -33,7 +34,20 @@ describe('FfmpegSource with a real ffmpeg', () => {
     dir = mkdtempSync(join(tmpdir(), 'edgeloop-ffmpeg-'));
     clip = join(dir, 'clip.mp4');
     // One second of a test pattern at 10 fps.
-    const made = spawnSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc=size=160x120:rate=10', '-t', '1', '-pix_fmt', 'yuv420p', clip]);
+    const made = spawnSync(resolveFfmpeg().path, [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc=size=160x120:rate=10',
+      '-t',
+      '1',
+      '-pix_fmt',
+      'yuv420p',
+      clip,
+    ]);
     if (made.status !== 0) throw new Error(`could not make the test clip: ${made.stderr}`);
   });
 
@@ -87,9 +101,23 @@ describe('FfmpegSource with a real ffmpeg', () => {
     expect(source!.stats.reconnects).toBe(0);
   });
 
-  it('says how to install ffmpeg when it is missing', async () => {
+  it('says which configured ffmpeg is missing, without retrying', async () => {
     expect(await drain(play(clip, { ffmpegPath: join(dir, 'no-ffmpeg-here') }))).toEqual([]);
-    expect(source!.lastError?.message).toMatch(/ffmpeg not found .*apt-get install -y ffmpeg/);
+    expect(source!.lastError?.message).toBe(
+      `ffmpeg not found at ${join(dir, 'no-ffmpeg-here')} (EDGE_FFMPEG_PATH); unset it to use the ffmpeg on the PATH or from npm`,
+    );
+    expect(source!.stats.reconnects).toBe(0);
+  });
+
+  it('decodes with the ffmpeg of the npm package (4.1, older option names) when that is the one found', async () => {
+    const packaged = packagedFfmpegPath();
+    expect(packaged).toMatch(/node_modules\/@ffmpeg-installer\/[^/]+\/ffmpeg$/);
+    expect(resolveFfmpeg({ searchPath: dir })).toMatchObject({ path: packaged, origin: 'npm', fpsMode: false, statsPeriod: false });
+    const frames = await drain(play(clip, { fps: 5, ffmpegPath: packaged }));
+    expect(frames.length).toBeGreaterThanOrEqual(4);
+    expect(frames.length).toBeLessThanOrEqual(6);
+    expect(source!.lastError).toBeUndefined();
+    expect(source!.stats.rateLimited).toBeGreaterThanOrEqual(3);
   });
 
   describe('a live input (an MPEG-TS stream over HTTP, played in real time like a camera)', () => {
@@ -104,7 +132,7 @@ describe('FfmpegSource with a real ffmpeg', () => {
         const n = requests++;
         res.writeHead(200, { 'content-type': 'video/mp2t' });
         if (hangOn.has(n)) return;
-        const feeder = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-i', clip, '-c', 'copy', '-f', 'mpegts', 'pipe:1'], {
+        const feeder = spawn(resolveFfmpeg().path, ['-hide_banner', '-loglevel', 'error', '-re', '-i', clip, '-c', 'copy', '-f', 'mpegts', 'pipe:1'], {
           stdio: ['ignore', 'pipe', 'ignore'],
         });
         feeder.stdout.pipe(res);

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
+import { resolveFfmpeg, type FfmpegBinary } from '@edgeloop/harness/binaries';
 import { Logger } from '../logger';
 import { Backoff, defaultReconnect, type BackoffOptions } from './backoff';
 import { FrameSource, type FrameSourceOptions } from './frame-source';
@@ -16,6 +17,7 @@ export interface FfmpegSourceOptions extends FrameSourceOptions {
   live?: boolean;
   /** Input format, when ffmpeg cannot tell from the input (`v4l2` for /dev/videoN). */
   format?: 'v4l2';
+  /** `EDGE_FFMPEG_PATH`: wins over `ffmpeg` on the PATH, which wins over the npm package's binary. */
   ffmpegPath?: string;
   reconnect?: BackoffOptions;
   /** Live inputs: no frame for this long means the input hangs; ffmpeg is killed and started again. */
@@ -49,6 +51,7 @@ export class FfmpegSource extends FrameSource {
   readonly name: string;
   private readonly logger = new Logger(FfmpegSource.name);
   private readonly backoff: Backoff;
+  private ffmpeg?: FfmpegBinary;
 
   constructor(
     private readonly input: string,
@@ -60,6 +63,12 @@ export class FfmpegSource extends FrameSource {
   }
 
   protected async run(): Promise<void> {
+    try {
+      this.ffmpeg = resolveFfmpeg({ explicit: this.options.ffmpegPath });
+    } catch (err) {
+      throw new FfmpegExit((err as Error).message, true);
+    }
+    this.logger.debug(`${this.name}: ffmpeg ${this.ffmpeg.path} (${this.ffmpeg.origin})`);
     if (!this.options.live) {
       await this.play();
       return;
@@ -85,9 +94,10 @@ export class FfmpegSource extends FrameSource {
 
   /** One ffmpeg run: resolves when it exits cleanly (or is stopped), rejects otherwise. */
   private play(): Promise<void> {
-    const args = ffmpegArgs(this.input, this.options);
+    const ffmpeg = this.ffmpeg!;
+    const args = ffmpegArgs(this.input, this.options, ffmpeg);
     return new Promise((resolve, reject) => {
-      const child = spawn(this.options.ffmpegPath ?? 'ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+      const child = spawn(ffmpeg.path, args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
       const [stdout, stderrPipe, progressPipe] = [child.stdio[1], child.stdio[2], child.stdio[3]] as Readable[];
       const splitter = new JpegStreamSplitter((jpeg) => this.push(jpeg, this.name));
       const progress = new FfmpegProgress((dropped) => this.countRateLimited(dropped));
@@ -125,7 +135,7 @@ export class FfmpegSource extends FrameSource {
       child.on('error', (err: NodeJS.ErrnoException) => {
         failure =
           err.code === 'ENOENT'
-            ? new FfmpegExit(`ffmpeg not found (${this.options.ffmpegPath ?? 'ffmpeg on the PATH'}); install it: apt-get install -y ffmpeg`, true)
+            ? new FfmpegExit(`ffmpeg not found at ${ffmpeg.path} (EDGE_FFMPEG_PATH); unset it to use the ffmpeg on the PATH or from npm`, true)
             : new FfmpegExit(`ffmpeg could not start: ${err.message}`, true);
       });
       child.on('close', (code, signal) => {
