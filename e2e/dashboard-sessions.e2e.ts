@@ -20,7 +20,11 @@ describe('dashboard sessions, live stream, static files and queue board', () => 
     writeFileSync(join(dir, 'index.html'), '<!doctype html><title>edgeloop</title><script type="module" src="/assets/index-AbCdEf12.js"></script>');
     writeFileSync(join(dir, 'assets', 'index-AbCdEf12.js'), 'console.log(1)');
     fx = await startCloudFixture({ broker: 'embedded', env: { EDGELOOP_DASHBOARD_DIR: dir } });
-    const res = await fx.api('/api/v1/tokens', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'watcher', role: 'viewer' }) });
+    const res = await fx.api('/api/v1/tokens', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'watcher', role: 'viewer' }),
+    });
     expect(res.status).toBe(201);
     viewerToken = ((await res.json()) as { token: string }).token;
   }, 90_000);
@@ -63,10 +67,18 @@ describe('dashboard sessions, live stream, static files and queue board', () => 
     const admin = await signIn(fx.adminToken);
     const forgedNoHeader = await post('/api/v1/devices', { name: 'cam' }, { cookie: admin });
     expect(forgedNoHeader.status).toBe(403);
-    const forgedCrossSite = await post('/api/v1/devices', { name: 'cam' }, { cookie: admin, [DASHBOARD_REQUEST_HEADER]: 'dashboard', origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' });
+    const forgedCrossSite = await post(
+      '/api/v1/devices',
+      { name: 'cam' },
+      { cookie: admin, [DASHBOARD_REQUEST_HEADER]: 'dashboard', origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' },
+    );
     expect(forgedCrossSite.status).toBe(403);
     expect(((await forgedCrossSite.json()) as { message: string }).message).toMatch(/cross-site/);
-    const sameOrigin = await post('/api/v1/devices', { name: 'cam' }, { cookie: admin, [DASHBOARD_REQUEST_HEADER]: 'dashboard', origin: fx.url, 'sec-fetch-site': 'same-origin' });
+    const sameOrigin = await post(
+      '/api/v1/devices',
+      { name: 'cam' },
+      { cookie: admin, [DASHBOARD_REQUEST_HEADER]: 'dashboard', origin: fx.url, 'sec-fetch-site': 'same-origin' },
+    );
     expect(sameOrigin.status).toBe(201);
   });
 
@@ -114,7 +126,11 @@ describe('dashboard sessions, live stream, static files and queue board', () => 
     };
     await readUntil(/retry: \d+/);
     expect(text).toMatch(/retry: 3000/);
-    const provision = await fx.api('/api/v1/devices', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'door' }) });
+    const provision = await fx.api('/api/v1/devices', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'door' }),
+    });
     expect(provision.status).toBe(201);
     const { device, credentials, signingKey } = (await provision.json()) as ProvisionDeviceResponse;
     const sim = new SimDevice({ id: device.id, mqttUrl: fx.mqttUrl!, password: credentials.mqtt.password, publicKeyPem: signingKey.publicKey });

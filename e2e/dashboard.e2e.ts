@@ -16,7 +16,16 @@ import { baseFiles, makeHead, uploadForm } from '../apps/cloud/src/testing/uploa
 
 const root = resolve(__dirname, '..');
 const shots = join(root, 'docs', 'dashboard');
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function eventually<T>(probe: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
@@ -53,7 +62,11 @@ describe('dashboard in a real browser', () => {
   }
 
   async function provision(id: string, group = 'hall'): Promise<ProvisionDeviceResponse> {
-    const res = await fx.api('/api/v1/devices', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id, name: `camera ${id}`, group, labels: { floor: '1' } }) });
+    const res = await fx.api('/api/v1/devices', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ id, name: `camera ${id}`, group, labels: { floor: '1' } }),
+    });
     expect(res.status).toBe(201);
     return (await res.json()) as ProvisionDeviceResponse;
   }
@@ -61,7 +74,11 @@ describe('dashboard in a real browser', () => {
   async function browserContext(): Promise<BrowserContext> {
     const dir = mkdtempSync(join(tmpdir(), 'edgeloop-chromium-'));
     dirs.push(dir);
-    const context = await chromium.launchPersistentContext(dir, { executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS, viewport: { width: 1280, height: 860 } });
+    const context = await chromium.launchPersistentContext(dir, {
+      executablePath: '/usr/bin/chromium',
+      args: CHROMIUM_ARGS,
+      viewport: { width: 1280, height: 860 },
+    });
     const watch = (p: Page) => p.on('pageerror', (err) => pageErrors.push(`${p.url()}: ${err.message}`));
     context.on('page', watch);
     for (const p of context.pages()) watch(p);
@@ -79,10 +96,14 @@ describe('dashboard in a real browser', () => {
   beforeAll(async () => {
     const out = mkdtempSync(join(tmpdir(), 'edgeloop-dashboard-build-'));
     dirs.push(out);
-    execFileSync(process.execPath, [join(root, 'node_modules/vite/bin/vite.js'), 'build', '-c', join(root, 'apps/dashboard/vite.config.mts'), '--logLevel', 'warn'], {
-      env: { ...process.env, EDGELOOP_DASHBOARD_OUT: out },
-      stdio: 'pipe',
-    });
+    execFileSync(
+      process.execPath,
+      [join(root, 'node_modules/vite/bin/vite.js'), 'build', '-c', join(root, 'apps/dashboard/vite.config.mts'), '--logLevel', 'warn'],
+      {
+        env: { ...process.env, EDGELOOP_DASHBOARD_OUT: out },
+        stdio: 'pipe',
+      },
+    );
     fx = await startCloudFixture({
       broker: 'embedded',
       env: {
@@ -95,23 +116,46 @@ describe('dashboard in a real browser', () => {
     });
     operatorToken = await token('olivia', 'operator');
     viewerToken = await token('victor', 'viewer');
-    const v1 = await fx.api('/api/v1/models/face-id/versions', { method: 'POST', body: uploadForm({ ...baseFiles, head: makeHead(['franck', 'ada'], 1) }, { labels: ['franck', 'ada'], metrics: { accuracy: 0.97 } }) });
+    const v1 = await fx.api('/api/v1/models/face-id/versions', {
+      method: 'POST',
+      body: uploadForm({ ...baseFiles, head: makeHead(['franck', 'ada'], 1) }, { labels: ['franck', 'ada'], metrics: { accuracy: 0.97 } }),
+    });
     expect(v1.status).toBe(201);
     const reference = createWindowStats();
     for (let seq = 1; seq <= 20; seq++) accumulateBatch(reference, makeBatch('training', seq, { name: 'face-id', version: 2 }, STABLE, { frames: 25 }));
-    const v2 = await fx.api('/api/v1/models/face-id/versions', { method: 'POST', body: uploadForm({ ...baseFiles, head: makeHead(['franck', 'ada'], 2) }, { parent: 1, labels: ['franck', 'ada'], drift: { reference } }) });
+    const v2 = await fx.api('/api/v1/models/face-id/versions', {
+      method: 'POST',
+      body: uploadForm({ ...baseFiles, head: makeHead(['franck', 'ada'], 2) }, { parent: 1, labels: ['franck', 'ada'], drift: { reference } }),
+    });
     expect(v2.status).toBe(201);
-    expect((await fx.api('/api/v1/models/face-id/aliases/production', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ version: 1 }) })).status).toBe(200);
+    expect(
+      (
+        await fx.api('/api/v1/models/face-id/aliases/production', {
+          method: 'PUT',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ version: 1 }),
+        })
+      ).status,
+    ).toBe(200);
     for (const id of ['cam-1', 'cam-2']) {
       const body = await provision(id);
-      const sim = new SimDevice({ id, mqttUrl: fx.mqttUrl!, password: body.credentials.mqtt.password, publicKeyPem: body.signingKey.publicKey, applyMs: 2500, fps: 12.5 });
+      const sim = new SimDevice({
+        id,
+        mqttUrl: fx.mqttUrl!,
+        password: body.credentials.mqtt.password,
+        publicKeyPem: body.signingKey.publicKey,
+        applyMs: 2500,
+        fps: 12.5,
+      });
       await sim.connect();
       sims.push(sim);
     }
     const crops = await provision('door-cam', 'entrance');
     camera = await mqtt.connectAsync(fx.mqttUrl!, { clientId: 'door-cam', username: 'door-cam', password: crops.credentials.mqtt.password });
     for (const [i, shade] of [60, 120, 180].entries()) {
-      const crop = await sharp({ create: { width: 112, height: 112, channels: 3, background: { r: shade, g: 150, b: 120 } } }).jpeg().toBuffer();
+      const crop = await sharp({ create: { width: 112, height: 112, channels: 3, background: { r: shade, g: 150, b: 120 } } })
+        .jpeg()
+        .toBuffer();
       await camera.publishAsync(
         topics.hardExamples('door-cam'),
         JSON.stringify({
@@ -131,7 +175,10 @@ describe('dashboard in a real browser', () => {
         { qos: 1 },
       );
     }
-    await eventually(async () => ((await (await fx.api('/api/v1/hard-examples?device=door-cam')).json()) as { hardExamples: unknown[] }).hardExamples.length, (n) => n === 3);
+    await eventually(
+      async () => ((await (await fx.api('/api/v1/hard-examples?device=door-cam')).json()) as { hardExamples: unknown[] }).hardExamples.length,
+      (n) => n === 3,
+    );
     mkdirSync(shots, { recursive: true });
     operator = await browserContext();
     viewer = await browserContext();
@@ -166,7 +213,10 @@ describe('dashboard in a real browser', () => {
     await page.locator('[data-live="live"]').waitFor();
     await page.getByRole('link', { name: 'Overview' }).click();
     await page.getByRole('heading', { name: 'Overview' }).waitFor();
-    await page.getByTestId('online-count').filter({ hasText: /^[23]$/ }).waitFor();
+    await page
+      .getByTestId('online-count')
+      .filter({ hasText: /^[23]$/ })
+      .waitFor();
   });
 
   it('a viewer sees no label or deploy buttons, and the API refuses the label when forged from the page', async () => {
@@ -177,7 +227,11 @@ describe('dashboard in a real browser', () => {
     expect(await p.getByRole('button', { name: 'Not a face' }).count()).toBe(0);
     await p.getByText('labelling needs the operator role').waitFor();
     const forged = await p.evaluate(async () => {
-      const res = await fetch('/api/v1/hard-examples/door-cam.he-1/label', { method: 'POST', headers: { 'content-type': 'application/json', 'x-edgeloop-request': 'dashboard' }, body: JSON.stringify({ verdict: 'not_a_face' }) });
+      const res = await fetch('/api/v1/hard-examples/door-cam.he-1/label', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-edgeloop-request': 'dashboard' },
+        body: JSON.stringify({ verdict: 'not_a_face' }),
+      });
       return res.status;
     });
     expect(forged).toBe(403);
@@ -196,12 +250,18 @@ describe('dashboard in a real browser', () => {
     await page.keyboard.press('x');
     await page.getByRole('status').filter({ hasText: 'Labelled 1 example(s) as not a face' }).waitFor();
     await page.locator(`[data-example="${id}"]`).waitFor({ state: 'detached' });
-    const labelled = (await (await fx.api('/api/v1/hard-examples?device=door-cam&labelled=true')).json()) as { hardExamples: { id: string; label: { verdict: string } | null }[] };
+    const labelled = (await (await fx.api('/api/v1/hard-examples?device=door-cam&labelled=true')).json()) as {
+      hardExamples: { id: string; label: { verdict: string } | null }[];
+    };
     expect(labelled.hardExamples.find((x) => x.id === id)?.label).toMatchObject({ verdict: 'not_a_face' });
   });
 
   it('updates a deployment page live, without a reload, as devices report', async () => {
-    const res = await fx.api('/api/v1/deployments', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'face-id@2', target: { group: 'hall' } }) });
+    const res = await fx.api('/api/v1/deployments', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'face-id@2', target: { group: 'hall' } }),
+    });
     expect(res.status).toBe(201);
     const deployment = (await res.json()) as { id: string };
     await page.goto(`${fx.url}/deployments/${deployment.id}`);
@@ -220,7 +280,11 @@ describe('dashboard in a real browser', () => {
     try {
       const started = Date.now();
       for (let seq = 1; Date.now() < started + 30_000; seq++) {
-        await client.publishAsync(topics.predictions('drift-cam'), JSON.stringify(makeBatch('drift-cam', seq, { name: 'face-id', version: 2 }, DARK_BLURRED_STRANGERS, { frames: 25 })), { qos: 1 });
+        await client.publishAsync(
+          topics.predictions('drift-cam'),
+          JSON.stringify(makeBatch('drift-cam', seq, { name: 'face-id', version: 2 }, DARK_BLURRED_STRANGERS, { frames: 25 })),
+          { qos: 1 },
+        );
         if (seq % 10 === 0) {
           const events = ((await (await fx.api('/api/v1/drift/events?model=face-id&version=2')).json()) as { events: unknown[] }).events;
           if (events.length > 0) break;
@@ -239,36 +303,66 @@ describe('dashboard in a real browser', () => {
   }, 90_000);
 
   it('starts a retraining run from the page and watches its progress bar reach the end and the candidate appear', async () => {
-    const settings = await fx.api('/api/v1/retraining/settings/face-id', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ driftMinNewExamples: null }) });
+    const settings = await fx.api('/api/v1/retraining/settings/face-id', {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ driftMinNewExamples: null }),
+    });
     expect(settings.status).toBe(200);
     const { examples } = syntheticGallery({ identities: 4, perIdentity: 18, seed: 11 });
     const clients = new Map<string, MqttClient>();
     try {
       for (const group of new Set(examples.map((e) => e.group))) {
         const body = await provision(`train-${group}`, 'lab');
-        clients.set(group, await mqtt.connectAsync(fx.mqttUrl!, { clientId: `train-${group}`, username: `train-${group}`, password: body.credentials.mqtt.password }));
+        clients.set(
+          group,
+          await mqtt.connectAsync(fx.mqttUrl!, { clientId: `train-${group}`, username: `train-${group}`, password: body.credentials.mqtt.password }),
+        );
       }
       for (const [i, e] of examples.entries()) {
         const deviceId = `train-${e.group}`;
-        await clients.get(e.group)!.publishAsync(
-          topics.hardExamples(deviceId),
-          JSON.stringify({ v: 1, deviceId, id: `g-${i}`, ts: e.time, model: { name: 'face-id', version: 1 }, reason: 'unknown', candidate: null, score: 0.2, margin: 0.01, detScore: 0.97, embedding: Array.from(e.embedding) }),
-          { qos: 1 },
-        );
+        await clients
+          .get(e.group)!
+          .publishAsync(
+            topics.hardExamples(deviceId),
+            JSON.stringify({
+              v: 1,
+              deviceId,
+              id: `g-${i}`,
+              ts: e.time,
+              model: { name: 'face-id', version: 1 },
+              reason: 'unknown',
+              candidate: null,
+              score: 0.2,
+              margin: 0.01,
+              detScore: 0.97,
+              embedding: Array.from(e.embedding),
+            }),
+            { qos: 1 },
+          );
       }
     } finally {
       for (const client of clients.values()) await client.endAsync();
     }
     const listed = await eventually(
-      async () => ((await (await fx.api('/api/v1/hard-examples?labelled=false&limit=1000')).json()) as { hardExamples: { id: string; deviceId: string }[] }).hardExamples.filter((x) => x.deviceId.startsWith('train-')),
+      async () =>
+        (
+          (await (await fx.api('/api/v1/hard-examples?labelled=false&limit=1000')).json()) as { hardExamples: { id: string; deviceId: string }[] }
+        ).hardExamples.filter((x) => x.deviceId.startsWith('train-')),
       (list) => list.length === examples.length,
       30_000,
     );
     expect(listed).toHaveLength(examples.length);
     for (const label of new Set(examples.map((e) => e.label!))) {
-      expect((await fx.api('/api/v1/identities', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: label }) })).status).toBe(201);
+      expect(
+        (await fx.api('/api/v1/identities', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: label }) })).status,
+      ).toBe(201);
       const ids = examples.flatMap((e, i) => (e.label === label ? [`train-${e.group}.g-${i}`] : []));
-      const res = await fx.api('/api/v1/hard-examples/labels', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ids, label: { verdict: 'identity', identity: label } }) });
+      const res = await fx.api('/api/v1/hard-examples/labels', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ ids, label: { verdict: 'identity', identity: label } }),
+      });
       expect(res.status).toBe(200);
     }
     await page.goto(`${fx.url}/retraining`);
@@ -315,7 +409,12 @@ describe('dashboard in a real browser', () => {
       await page.waitForFunction("document.querySelectorAll('.state.loading').length === 0", undefined, { timeout: 15_000 });
       const result = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
       for (const v of result.violations.filter((x) => x.impact === 'serious' || x.impact === 'critical')) {
-        found.push(`${path}: ${v.id} (${v.impact}) ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')}`);
+        found.push(
+          `${path}: ${v.id} (${v.impact}) ${v.help} — ${v.nodes
+            .map((n) => n.target.join(' '))
+            .slice(0, 3)
+            .join(', ')}`,
+        );
       }
       if (!shot.endsWith('-axe')) await page.screenshot({ path: join(shots, `${shot}.png`), fullPage: true });
     }

@@ -2,9 +2,7 @@ import { ApiClient, ApiError, EdgeloopApi } from '@edgeloop/client';
 import { DASHBOARD_REQUEST_HEADER, type SessionRole } from '@edgeloop/contracts';
 
 /** The API as the dashboard calls it: same origin, the session cookie, and the same-origin request header. */
-export const api = new EdgeloopApi(
-  new ApiClient({ baseUrl: '', credentials: 'same-origin', headers: { [DASHBOARD_REQUEST_HEADER]: 'dashboard' } }),
-);
+export const api = new EdgeloopApi(new ApiClient({ baseUrl: '', credentials: 'same-origin', headers: { [DASHBOARD_REQUEST_HEADER]: 'dashboard' } }));
 
 const rank: Record<SessionRole, number> = { viewer: 1, operator: 2, admin: 3 };
 

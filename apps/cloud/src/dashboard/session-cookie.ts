@@ -58,6 +58,7 @@ export function crossSiteRefusal(req: Request): string | undefined {
   } else if (origin === 'null') {
     return 'a request from an opaque origin cannot use the session cookie';
   }
-  if (req.headers[DASHBOARD_REQUEST_HEADER] !== 'dashboard') return `a state-changing request with the session cookie needs the ${DASHBOARD_REQUEST_HEADER}: dashboard header`;
+  if (req.headers[DASHBOARD_REQUEST_HEADER] !== 'dashboard')
+    return `a state-changing request with the session cookie needs the ${DASHBOARD_REQUEST_HEADER}: dashboard header`;
   return undefined;
 }

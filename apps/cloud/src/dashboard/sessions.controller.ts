@@ -17,8 +17,19 @@ export class SessionsController {
   @Post()
   @HttpCode(201)
   @ApiOperation({ summary: 'Open a dashboard session with an API token or a sign-in code; sets the session cookie' })
-  @ApiBody({ schema: { oneOf: [{ type: 'object', properties: { token: { type: 'string' } } }, { type: 'object', properties: { code: { type: 'string' } } }] } })
-  async open(@Body(new ZodValidationPipe(OpenSessionRequestSchema)) body: OpenSessionRequest, @Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<SessionResponse> {
+  @ApiBody({
+    schema: {
+      oneOf: [
+        { type: 'object', properties: { token: { type: 'string' } } },
+        { type: 'object', properties: { code: { type: 'string' } } },
+      ],
+    },
+  })
+  async open(
+    @Body(new ZodValidationPipe(OpenSessionRequestSchema)) body: OpenSessionRequest,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<SessionResponse> {
     const opened = 'token' in body ? await this.sessions.openWithToken(body.token) : await this.sessions.openWithCode(body.code);
     setSessionCookie(req, res, opened.sessionId, opened.expiresAt.getTime() - Date.now());
     return { name: opened.principal.name, role: opened.principal.role as SessionResponse['role'], expiresAt: opened.expiresAt.toISOString() };

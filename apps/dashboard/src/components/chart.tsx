@@ -81,7 +81,12 @@ export function TimeChart({ title, x, series, markers = [], shade, span }: Chart
   return (
     <figure class="chart">
       <figcaption>{title}</figcaption>
-      <div ref={host} role="img" aria-label={`${title}: ${x.length} points${markers.length ? `, ${markers.length} drift event(s) marked` : ''}`} data-markers={markers.length} />
+      <div
+        ref={host}
+        role="img"
+        aria-label={`${title}: ${x.length} points${markers.length ? `, ${markers.length} drift event(s) marked` : ''}`}
+        data-markers={markers.length}
+      />
       {markers.length > 0 ? (
         <ul class="plain small markers" aria-label="Drift events on this chart">
           {markers.map((m) => (

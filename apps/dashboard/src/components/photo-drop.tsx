@@ -27,7 +27,8 @@ export function PhotoDrop({ files, onFiles, onError }: { files: File[]; onFiles:
       }}
     >
       <label>
-        Photos (drop them here or choose) <input type="file" accept="image/jpeg,image/png,image/webp" multiple onChange={(e) => take((e.target as HTMLInputElement).files)} />
+        Photos (drop them here or choose){' '}
+        <input type="file" accept="image/jpeg,image/png,image/webp" multiple onChange={(e) => take((e.target as HTMLInputElement).files)} />
       </label>
       {files.length > 0 ? (
         <ul class="plain small">

@@ -27,7 +27,19 @@ export function Empty({ children }: { children: ComponentChildren }) {
 }
 
 /** Loading, error and empty states around a resource, then `children(data)`. */
-export function Load<T>({ resource, what, empty, isEmpty, children }: { resource: Resource<T>; what: string; empty?: ComponentChildren; isEmpty?: (data: T) => boolean; children: (data: T) => ComponentChildren }) {
+export function Load<T>({
+  resource,
+  what,
+  empty,
+  isEmpty,
+  children,
+}: {
+  resource: Resource<T>;
+  what: string;
+  empty?: ComponentChildren;
+  isEmpty?: (data: T) => boolean;
+  children: (data: T) => ComponentChildren;
+}) {
   if (resource.error && resource.data === undefined) return <ErrorBox message={resource.error} onRetry={resource.reload} />;
   if (resource.data === undefined) return <Loading what={what} />;
   const isBlank = isEmpty ? isEmpty(resource.data) : Array.isArray(resource.data) && resource.data.length === 0;
@@ -71,7 +83,14 @@ export function Time({ at }: { at: string | null | undefined }) {
   if (!at) return <span class="muted">—</span>;
   const date = new Date(at);
   const seconds = Math.round((Date.now() - date.getTime()) / 1000);
-  const ago = seconds < 60 ? `${Math.max(seconds, 0)} s ago` : seconds < 3600 ? `${Math.round(seconds / 60)} min ago` : seconds < 86_400 ? `${Math.round(seconds / 3600)} h ago` : date.toLocaleDateString();
+  const ago =
+    seconds < 60
+      ? `${Math.max(seconds, 0)} s ago`
+      : seconds < 3600
+        ? `${Math.round(seconds / 60)} min ago`
+        : seconds < 86_400
+          ? `${Math.round(seconds / 3600)} h ago`
+          : date.toLocaleDateString();
   return (
     <time dateTime={at} title={date.toLocaleString()}>
       {ago}

@@ -8,7 +8,13 @@ import { useCan } from '../session';
 /** One rollout: waves (batches) and per-device phases, updated live; health gate; rollback. */
 export default function Deployment({ params }: { params: string[] }) {
   const id = params[0];
-  const deployment = useResource(() => api.deployment(id), `deployment:${id}`, ['deployment.progress', 'device.changed', 'deployment.completed', 'deployment.failed', 'deployment.rolled_back']);
+  const deployment = useResource(() => api.deployment(id), `deployment:${id}`, [
+    'deployment.progress',
+    'device.changed',
+    'deployment.completed',
+    'deployment.failed',
+    'deployment.rolled_back',
+  ]);
   return (
     <>
       <p>
@@ -33,9 +39,21 @@ function DeploymentView({ d, onChanged }: { d: DeploymentResponse; onChanged: ()
         <dt>Deployment</dt>
         <dd>{d.id}</dd>
         <dt>Target</dt>
-        <dd>{d.target.group ? `group ${d.target.group}` : d.target.devices ? `${d.target.devices.length} device(s)` : Object.entries(d.target.selector ?? {}).map(([k, v]) => `${k}=${v}`).join(', ')}</dd>
+        <dd>
+          {d.target.group
+            ? `group ${d.target.group}`
+            : d.target.devices
+              ? `${d.target.devices.length} device(s)`
+              : Object.entries(d.target.selector ?? {})
+                  .map(([k, v]) => `${k}=${v}`)
+                  .join(', ')}
+        </dd>
         <dt>Strategy</dt>
-        <dd>{d.strategy.type === 'canary' ? `canary ${d.strategy.percent}%, then batches of ${d.strategy.batchSize}; observe ${d.strategy.observeSeconds} s; auto-rollback ${d.strategy.autoRollback ? 'on' : 'off'}` : 'all at once'}</dd>
+        <dd>
+          {d.strategy.type === 'canary'
+            ? `canary ${d.strategy.percent}%, then batches of ${d.strategy.batchSize}; observe ${d.strategy.observeSeconds} s; auto-rollback ${d.strategy.autoRollback ? 'on' : 'off'}`
+            : 'all at once'}
+        </dd>
         <dt>Health gate</dt>
         <dd data-testid="gate">{gate}</dd>
         {d.reason ? (

@@ -3,11 +3,24 @@ import { Load, Status, Time } from '../components/ui';
 import { useResource } from '../resource';
 
 export default function Deployments() {
-  const deployments = useResource(() => api.deployments(), 'deployments', ['deployment.progress', 'deployment.completed', 'deployment.failed', 'deployment.rolled_back']);
+  const deployments = useResource(() => api.deployments(), 'deployments', [
+    'deployment.progress',
+    'deployment.completed',
+    'deployment.failed',
+    'deployment.rolled_back',
+  ]);
   return (
     <>
       <h1>Deployments</h1>
-      <Load resource={deployments} what="deployments" empty={<>No deployment yet. Start one with <code>edgeloop deploy</code>.</>}>
+      <Load
+        resource={deployments}
+        what="deployments"
+        empty={
+          <>
+            No deployment yet. Start one with <code>edgeloop deploy</code>.
+          </>
+        }
+      >
         {(list) => (
           <table>
             <thead>

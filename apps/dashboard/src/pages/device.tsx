@@ -6,7 +6,9 @@ import { useResource } from '../resource';
 export default function Device({ params }: { params: string[] }) {
   const id = params[0];
   const device = useResource(() => api.device(id), `device:${id}`, ['device.changed']);
-  const history = useResource(async () => (await api.deployments()).filter((d) => d.devices.some((x) => x.deviceId === id)), `history:${id}`, ['deployment.progress']);
+  const history = useResource(async () => (await api.deployments()).filter((d) => d.devices.some((x) => x.deviceId === id)), `history:${id}`, [
+    'deployment.progress',
+  ]);
   return (
     <>
       <p>
@@ -36,7 +38,11 @@ export default function Device({ params }: { params: string[] }) {
               <dt>Group</dt>
               <dd>{d.group ?? '—'}</dd>
               <dt>Labels</dt>
-              <dd>{Object.entries(d.labels).map(([k, v]) => `${k}=${v}`).join(', ') || '—'}</dd>
+              <dd>
+                {Object.entries(d.labels)
+                  .map(([k, v]) => `${k}=${v}`)
+                  .join(', ') || '—'}
+              </dd>
             </dl>
           </>
         )}

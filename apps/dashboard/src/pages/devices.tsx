@@ -29,7 +29,15 @@ export default function Devices({ location }: { location: Location }) {
           Group <input value={group} onInput={(e) => setQuery('group', (e.target as HTMLInputElement).value)} />
         </label>
       </form>
-      <Load resource={devices} what="devices" empty={<>No devices yet. Provision one with <code>edgeloop devices add</code>.</>}>
+      <Load
+        resource={devices}
+        what="devices"
+        empty={
+          <>
+            No devices yet. Provision one with <code>edgeloop devices add</code>.
+          </>
+        }
+      >
         {(list) => {
           const needle = search.toLowerCase();
           const shown = list.filter(
@@ -62,7 +70,7 @@ export default function Devices({ location }: { location: Location }) {
                     <td>
                       <Status value={d.presence} />
                     </td>
-                    <td>{d.reported?.running ? `${d.reported.running.name}@${d.reported.running.version}` : "—"}</td>
+                    <td>{d.reported?.running ? `${d.reported.running.name}@${d.reported.running.version}` : '—'}</td>
                     <td>{d.reported ? <Status value={d.reported.state} /> : '—'}</td>
                     <td>{d.reported?.health.fps.toFixed(1) ?? '—'}</td>
                     <td>

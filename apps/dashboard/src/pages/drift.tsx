@@ -10,7 +10,11 @@ import { setQuery, type Location } from '../router';
 export default function Drift({ location }: { location: Location }) {
   const models = useResource(() => api.models(), 'models', ['model.version.created']);
   const model = location.query.get('model') ?? models.data?.[0]?.name ?? '';
-  const version = Number(location.query.get('version') ?? 0) || models.data?.find((m) => m.name === model)?.aliases.production || models.data?.find((m) => m.name === model)?.latestVersion || 0;
+  const version =
+    Number(location.query.get('version') ?? 0) ||
+    models.data?.find((m) => m.name === model)?.aliases.production ||
+    models.data?.find((m) => m.name === model)?.latestVersion ||
+    0;
   const hours = Number(location.query.get('hours') ?? 24) || 24;
   return (
     <>
@@ -62,7 +66,12 @@ function Charts({ model, version, hours }: { model: string; version: number; hou
     ['drift.detected'],
   );
   return (
-    <Load resource={data} what="metrics" isEmpty={(d) => d.rows.length === 0 && d.events.length === 0} empty={`No predictions from ${model}@${version} in the last ${hours} hours.`}>
+    <Load
+      resource={data}
+      what="metrics"
+      isEmpty={(d) => d.rows.length === 0 && d.events.length === 0}
+      empty={`No predictions from ${model}@${version} in the last ${hours} hours.`}
+    >
       {(d) => <ChartSet rows={d.rows} events={d.events} span={[d.from, d.to]} />}
     </Load>
   );
@@ -98,13 +107,22 @@ function ChartSet({ rows, events, span }: { rows: PredictionMetricsRow[]; events
       brightness.push(mean(cells, (c) => c.stats?.brightness));
       sharpness.push(mean(cells, (c) => c.stats?.sharpness));
     }
-    const markers: Marker[] = events.map((e) => ({ at: Date.parse(e.detectedAt) / 1000, label: e.evidence.map((v) => `${v.metric} ${v.value.toFixed(3)} > ${v.threshold}`).join(', ') }));
+    const markers: Marker[] = events.map((e) => ({
+      at: Date.parse(e.detectedAt) / 1000,
+      label: e.evidence.map((v) => `${v.metric} ${v.value.toFixed(3)} > ${v.threshold}`).join(', '),
+    }));
     const ref = events.find((e) => e.reference.kind === 'window')?.reference;
     const shade = ref && ref.kind === 'window' ? { from: Date.parse(ref.start) / 1000, to: Date.parse(ref.end) / 1000 } : null;
     return { x, score, margin, unknown, brightness, sharpness, markers, shade };
   }, [rows, events]);
 
-  const scoreSeries = useMemo(() => [{ label: 'mean top-1 score', values: view.score, color: '#1f6feb' }, { label: 'mean margin', values: view.margin, color: '#8250df' }], [view]);
+  const scoreSeries = useMemo(
+    () => [
+      { label: 'mean top-1 score', values: view.score, color: '#1f6feb' },
+      { label: 'mean margin', values: view.margin, color: '#8250df' },
+    ],
+    [view],
+  );
   const unknownSeries = useMemo(() => [{ label: 'unknown rate', values: view.unknown, color: '#bf3989' }], [view]);
   const brightSeries = useMemo(() => [{ label: 'brightness', values: view.brightness, color: '#9a6700' }], [view]);
   const sharpSeries = useMemo(() => [{ label: 'sharpness', values: view.sharpness, color: '#1a7f37' }], [view]);
@@ -145,7 +163,11 @@ function ChartSet({ rows, events, span }: { rows: PredictionMetricsRow[]; events
                   <td>
                     {new Date(e.window.start).toLocaleTimeString()} – {new Date(e.window.end).toLocaleTimeString()}
                   </td>
-                  <td>{e.reference.kind === 'window' ? `${new Date(e.reference.start).toLocaleTimeString()} – ${new Date(e.reference.end).toLocaleTimeString()}` : 'training statistics'}</td>
+                  <td>
+                    {e.reference.kind === 'window'
+                      ? `${new Date(e.reference.start).toLocaleTimeString()} – ${new Date(e.reference.end).toLocaleTimeString()}`
+                      : 'training statistics'}
+                  </td>
                   <td>{e.devices.length}</td>
                 </tr>
               ))}

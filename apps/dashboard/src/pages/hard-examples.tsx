@@ -24,7 +24,9 @@ export default function HardExamples({ location }: { location: Location }) {
   async function label(ids: string[], verdict: HardExampleVerdict, what: string) {
     if (ids.length === 0) return;
     setError(undefined);
-    const failure = await attempt(() => (ids.length === 1 && verdict.verdict !== 'unknown' ? api.labelHardExample(ids[0], verdict) : api.labelHardExamples(ids, verdict)));
+    const failure = await attempt(() =>
+      ids.length === 1 && verdict.verdict !== 'unknown' ? api.labelHardExample(ids[0], verdict) : api.labelHardExamples(ids, verdict),
+    );
     if (failure) {
       setError(failure);
       return;
@@ -119,11 +121,21 @@ export default function HardExamples({ location }: { location: Location }) {
           <label>
             Identity <input value={identity} onInput={(e) => setIdentity((e.target as HTMLInputElement).value)} placeholder="suggestion when empty" />
           </label>
-          <button type="button" disabled={selected.size === 0} onClick={() => identity.trim() && label([...selected], { verdict: 'identity', identity: identity.trim() }, identity.trim())}>
+          <button
+            type="button"
+            disabled={selected.size === 0}
+            onClick={() => identity.trim() && label([...selected], { verdict: 'identity', identity: identity.trim() }, identity.trim())}
+          >
             Label {selected.size || ''} as identity
           </button>
           <label>
-            New person <input ref={newPersonInput} value={newPerson} onInput={(e) => setNewPerson((e.target as HTMLInputElement).value)} onKeyDown={(e) => e.key === 'Enter' && (e.preventDefault(), void labelNewPerson([...selected]))} />
+            New person{' '}
+            <input
+              ref={newPersonInput}
+              value={newPerson}
+              onInput={(e) => setNewPerson((e.target as HTMLInputElement).value)}
+              onKeyDown={(e) => e.key === 'Enter' && (e.preventDefault(), void labelNewPerson([...selected]))}
+            />
           </label>
           <button type="button" disabled={selected.size === 0} onClick={() => labelNewPerson([...selected])}>
             Label {selected.size || ''} as new person
@@ -145,7 +157,14 @@ export default function HardExamples({ location }: { location: Location }) {
         {(list) => (
           <div class="examples" ref={grid} onKeyDown={(e) => onKey(e as unknown as KeyboardEvent, list)} aria-describedby={can ? 'shortcuts' : undefined}>
             {list.map((x) => (
-              <ExampleCard key={x.id} x={x} selected={selected.has(x.id)} can={can} onToggle={() => toggle(x.id)} onLabel={(v, what) => label([x.id], v, what)} />
+              <ExampleCard
+                key={x.id}
+                x={x}
+                selected={selected.has(x.id)}
+                can={can}
+                onToggle={() => toggle(x.id)}
+                onLabel={(v, what) => label([x.id], v, what)}
+              />
             ))}
           </div>
         )}
@@ -155,11 +174,27 @@ export default function HardExamples({ location }: { location: Location }) {
   );
 }
 
-function ExampleCard({ x, selected, can, onToggle, onLabel }: { x: HardExampleResponse; selected: boolean; can: boolean; onToggle: () => void; onLabel: (v: HardExampleVerdict, what: string) => void }) {
+function ExampleCard({
+  x,
+  selected,
+  can,
+  onToggle,
+  onLabel,
+}: {
+  x: HardExampleResponse;
+  selected: boolean;
+  can: boolean;
+  onToggle: () => void;
+  onLabel: (v: HardExampleVerdict, what: string) => void;
+}) {
   const name = `example ${x.id} from ${x.deviceId}, ${x.reason}${x.candidate ? `, suggested ${x.candidate}` : ''}`;
   return (
     <div class={`example${selected ? ' selected' : ''}`} tabIndex={0} data-example={x.id} role="group" aria-label={name}>
-      {x.cropUrl ? <img src={x.cropUrl} alt={`face crop from ${x.deviceId}`} width={112} height={112} loading="lazy" /> : <div class="no-crop">crop kept on the device</div>}
+      {x.cropUrl ? (
+        <img src={x.cropUrl} alt={`face crop from ${x.deviceId}`} width={112} height={112} loading="lazy" />
+      ) : (
+        <div class="no-crop">crop kept on the device</div>
+      )}
       <div class="meta">
         <div>
           {x.candidate ? (
@@ -215,7 +250,11 @@ function ClusterCard({ c, can, onLabelled }: { c: HardExampleCluster; can: boole
   const [error, setError] = useState<string | undefined>();
   return (
     <div class="example" role="group" aria-label={`cluster of ${c.size} unknowns`}>
-      {c.representativeCropUrl ? <img src={c.representativeCropUrl} alt="representative face of the cluster" width={112} height={112} /> : <div class="no-crop">no image (private device)</div>}
+      {c.representativeCropUrl ? (
+        <img src={c.representativeCropUrl} alt="representative face of the cluster" width={112} height={112} />
+      ) : (
+        <div class="no-crop">no image (private device)</div>
+      )}
       <div class="meta">
         {c.size} look-alikes · cohesion {c.cohesion.toFixed(2)}
       </div>

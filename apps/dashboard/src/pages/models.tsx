@@ -13,7 +13,15 @@ export default function Models({ location }: { location: Location }) {
   return (
     <>
       <h1>Models</h1>
-      <Load resource={models} what="models" empty={<>No model yet. Upload one with <code>edgeloop models push</code>.</>}>
+      <Load
+        resource={models}
+        what="models"
+        empty={
+          <>
+            No model yet. Upload one with <code>edgeloop models push</code>.
+          </>
+        }
+      >
         {(list) => (
           <>
             <nav aria-label="Models" class="tabs">
@@ -50,9 +58,11 @@ function Versions({ name }: { name: string }) {
               </tr>
             </thead>
             <tbody>
-              {[...list].sort((a, b) => b.version - a.version).map((v) => (
-                <VersionRow key={v.version} v={v} />
-              ))}
+              {[...list]
+                .sort((a, b) => b.version - a.version)
+                .map((v) => (
+                  <VersionRow key={v.version} v={v} />
+                ))}
             </tbody>
           </table>
         )}
@@ -66,9 +76,19 @@ function VersionRow({ v }: { v: ModelVersionResponse }) {
   return (
     <tr data-version={v.version}>
       <th scope="row">v{v.version}</th>
-      <td>{m.parent ? `v${m.parent} → v${v.version}` : 'root'} <span class="muted">{m.createdBy}</span></td>
       <td>
-        {v.aliases.length === 0 ? <span class="muted">—</span> : v.aliases.map((a) => <Badge key={a} tone={a === 'production' ? 'ok' : 'info'}>{a}</Badge>)}
+        {m.parent ? `v${m.parent} → v${v.version}` : 'root'} <span class="muted">{m.createdBy}</span>
+      </td>
+      <td>
+        {v.aliases.length === 0 ? (
+          <span class="muted">—</span>
+        ) : (
+          v.aliases.map((a) => (
+            <Badge key={a} tone={a === 'production' ? 'ok' : 'info'}>
+              {a}
+            </Badge>
+          ))
+        )}
       </td>
       <td>
         <ul class="plain small">

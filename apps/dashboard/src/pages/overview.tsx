@@ -16,7 +16,15 @@ export default function Overview() {
       <h1>Overview</h1>
       <div class="grid">
         <Section title="Devices">
-          <Load resource={devices} what="devices" empty={<>No devices yet. Provision one with <code>edgeloop devices add</code>.</>}>
+          <Load
+            resource={devices}
+            what="devices"
+            empty={
+              <>
+                No devices yet. Provision one with <code>edgeloop devices add</code>.
+              </>
+            }
+          >
             {(list) => {
               const online = list.filter((d) => d.presence === 'online').length;
               return (
@@ -106,7 +114,8 @@ export default function Overview() {
               <ul class="plain">
                 {list.slice(0, 5).map((d) => (
                   <li key={d.id}>
-                    <a href={`/webhooks?webhook=${encodeURIComponent(d.webhookId)}`}>{d.event}</a> after {d.attempts.length} attempt(s) <Time at={d.createdAt} />
+                    <a href={`/webhooks?webhook=${encodeURIComponent(d.webhookId)}`}>{d.event}</a> after {d.attempts.length} attempt(s){' '}
+                    <Time at={d.createdAt} />
                   </li>
                 ))}
               </ul>

@@ -4,7 +4,8 @@ export default function Queues() {
     <>
       <h1>Queues</h1>
       <p>
-        The BullMQ queues (ingest, drift, webhooks, retraining, rollouts) in bull-board: jobs by state, retries, payloads. <a href="/api/v1/admin/queues/">Open the queue board</a>.
+        The BullMQ queues (ingest, drift, webhooks, retraining, rollouts) in bull-board: jobs by state, retries, payloads.{' '}
+        <a href="/api/v1/admin/queues/">Open the queue board</a>.
       </p>
     </>
   );

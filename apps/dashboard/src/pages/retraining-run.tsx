@@ -9,7 +9,12 @@ import { useCan } from '../session';
 /** One run: a progress bar per step, dataset sizes, candidate vs production side by side, the gate's verdict. */
 export default function RetrainingRunPage({ params }: { params: string[] }) {
   const id = params[0];
-  const run = useResource(() => api.retrainingRun(id), `run:${id}`, ['retraining.progress', 'retraining.completed', 'retraining.failed', 'model.alias.changed']);
+  const run = useResource(() => api.retrainingRun(id), `run:${id}`, [
+    'retraining.progress',
+    'retraining.completed',
+    'retraining.failed',
+    'model.alias.changed',
+  ]);
   return (
     <>
       <p>
@@ -48,8 +53,8 @@ function RunView({ r, onChanged }: { r: RetrainingRun; onChanged: () => void }) 
       {r.dataset ? (
         <Section title="Dataset">
           <p>
-            {r.dataset.identities} identities, {r.dataset.examples} examples — train {r.dataset.splits.train}, validation {r.dataset.splits.validation}, calibration {r.dataset.splits.calibration}, holdout{' '}
-            {r.dataset.splits.holdout}
+            {r.dataset.identities} identities, {r.dataset.examples} examples — train {r.dataset.splits.train}, validation {r.dataset.splits.validation},
+            calibration {r.dataset.splits.calibration}, holdout {r.dataset.splits.holdout}
           </p>
           {r.dataset.notes.length > 0 ? (
             <ul class="small">
@@ -146,7 +151,11 @@ function CandidateActions({ r, onChanged }: { r: RetrainingRun; onChanged: () =>
           disabled={!group.trim()}
           onClick={() =>
             act('canary started', async () => {
-              const deployment = await api.createDeployment({ model: `${candidate.name}@${candidate.version}`, target: { group: group.trim() }, strategy: { type: 'canary', percent: 10, batchSize: 10 } });
+              const deployment = await api.createDeployment({
+                model: `${candidate.name}@${candidate.version}`,
+                target: { group: group.trim() },
+                strategy: { type: 'canary', percent: 10, batchSize: 10 },
+              });
               navigate(`/deployments/${encodeURIComponent(deployment.id)}`);
             })
           }

@@ -33,7 +33,11 @@ export function SignInPage({ location, onSignedIn }: { location: Location; onSig
   return (
     <main class="sign-in" id="main">
       <h1>Sign in to edgeloop</h1>
-      {location.query.get('expired') ? <p class="state warn" role="status">Your session has ended. Sign in again to go on.</p> : null}
+      {location.query.get('expired') ? (
+        <p class="state warn" role="status">
+          Your session has ended. Sign in again to go on.
+        </p>
+      ) : null}
       {code && !error ? <p role="status">Signing you in with the link…</p> : null}
       {error ? <ErrorBox message={error} /> : null}
       <form
@@ -43,7 +47,15 @@ export function SignInPage({ location, onSignedIn }: { location: Location; onSig
         }}
       >
         <label for="token">API token</label>
-        <input id="token" name="token" type="password" autoComplete="off" value={token} onInput={(e) => setToken((e.target as HTMLInputElement).value)} required />
+        <input
+          id="token"
+          name="token"
+          type="password"
+          autoComplete="off"
+          value={token}
+          onInput={(e) => setToken((e.target as HTMLInputElement).value)}
+          required
+        />
         <p class="hint">The token is sent once and exchanged for a session cookie; it is not stored in the browser.</p>
         <button type="submit" disabled={busy}>
           {busy ? 'Signing in…' : 'Sign in'}

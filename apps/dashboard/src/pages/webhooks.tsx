@@ -52,7 +52,14 @@ function Deliveries({ webhookId, can }: { webhookId: string; can: boolean }) {
   const deliveries = useResource(() => api.deliveries(webhookId), `deliveries:${webhookId}`, []);
   const [error, setError] = useState<string | undefined>();
   return (
-    <Section title="Delivery log" actions={<button type="button" class="link" onClick={deliveries.reload}>Refresh</button>}>
+    <Section
+      title="Delivery log"
+      actions={
+        <button type="button" class="link" onClick={deliveries.reload}>
+          Refresh
+        </button>
+      }
+    >
       {error ? <ErrorBox message={error} /> : null}
       <Load resource={deliveries} what="deliveries" empty="Nothing delivered yet.">
         {(list) => (
@@ -118,7 +125,10 @@ function CreateWebhook({ onCreated }: { onCreated: (w: WebhookSubscription) => v
         const failure = await attempt(async () => {
           created = await api.createWebhook({
             url: url.trim(),
-            events: events.split(',').map((s) => s.trim()).filter(Boolean) as WebhookSubscription['events'],
+            events: events
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean) as WebhookSubscription['events'],
             ...(description.trim() ? { description: description.trim() } : {}),
           });
         });
