@@ -107,13 +107,11 @@ export class HardExampleTrainingRepository {
 }
 
 function toSample(r: Row): HardExampleSample {
-  const kind: HardExampleSample['kind'] = r.unknown_confirmed_at
-    ? 'stranger'
-    : r.not_a_face
-      ? 'not_a_face'
-      : r.labelled_at && r.label !== null
-        ? 'identity'
-        : 'unlabelled';
+  // the newer verdict wins (the one-at-a-time label route does not clear a confirmed unknown)
+  const labelledAt = r.labelled_at ? new Date(r.labelled_at).getTime() : -Infinity;
+  const strangerAt = r.unknown_confirmed_at ? new Date(r.unknown_confirmed_at).getTime() : -Infinity;
+  const kind: HardExampleSample['kind'] =
+    strangerAt > labelledAt ? 'stranger' : !r.labelled_at ? 'unlabelled' : r.not_a_face ? 'not_a_face' : r.label !== null ? 'identity' : 'unlabelled';
   return {
     id: r.id,
     deviceId: r.device_id,

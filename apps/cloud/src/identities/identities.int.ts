@@ -46,7 +46,8 @@ describe('identities: gallery, enrolment through the face worker, bulk labels, n
   }
 
   beforeAll(async () => {
-    fx = await startCloudFixture();
+    // with devices (Redis and the embedded broker): the labelling queue of HardExamplesController is on
+    fx = await startCloudFixture({ broker: 'embedded' });
     db = fx.cloud.app.get(SqlDatabase);
     fx.cloud.app.get(EventEmitter2).on('hard-example.labelled', (event: unknown) => void labelled.push(event));
     pipeline = await FacePipeline.load({ models: { detector: join(baseModelsDir, 'fr_detect.onnx'), landmarks: join(baseModelsDir, 'fr_landmark.onnx'), embedder: join(baseModelsDir, 'fr_feature.onnx') } });
@@ -165,6 +166,10 @@ describe('identities: gallery, enrolment through the face worker, bulk labels, n
     const stranger = await post('/api/v1/hard-examples/labels', { ids: ['cam-1.h3'], label: { verdict: 'unknown' } });
     expect(stranger.status).toBe(200);
     expect(labelled).toMatchObject([{ data: { ids: ['cam-1.h1', 'cam-1.h2'], label: 'franck' } }, { data: { ids: ['cam-1.h3'], label: 'unknown' } }]);
+    // a confirmed stranger leaves the labelling queue
+    const queue = await json(await fx.api('/api/v1/hard-examples?labelled=false'));
+    expect(queue.status).toBe(200);
+    expect(queue.body.hardExamples.map((h: { id: string }) => h.id)).not.toContain('cam-1.h3');
   }, 60_000);
 
   it('suggests a person who keeps appearing as one cluster of unknowns, with a representative', async () => {

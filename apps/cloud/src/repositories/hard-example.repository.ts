@@ -87,7 +87,7 @@ export class HardExampleRepository {
          from hard_examples
         where ($1::text is null or model_name = $1) and ($2::int is null or model_version = $2)
           and ($3::text is null or device_id = $3) and ($4::text is null or reason = $4)
-          and ($5::boolean is null or ((label is not null or not_a_face) = $5))
+          and ($5::boolean is null or ((label is not null or not_a_face or unknown_confirmed_at is not null) = $5))
         order by received_at desc, id limit $6`,
       [filter.model ?? null, filter.version ?? null, filter.device ?? null, filter.reason ?? null, filter.labelled ?? null, filter.limit],
     );
