@@ -29,11 +29,19 @@ export class RetrainingCanary {
     @Optional() private readonly rollouts?: RolloutService,
   ) {}
 
+  /** Starts the canaries of candidates registered while no canary could start (a restart between the two). */
+  async startPending(): Promise<void> {
+    for (const run of await this.runs.listPendingCanaries()) {
+      if (run.candidate) await this.start(run, run.candidate.version);
+    }
+  }
+
   async start(run: RetrainingRunRecord, candidateVersion: number): Promise<void> {
     const skip = async (reason: string) => {
       this.logger.warn(`run ${run.id}: no canary of ${run.modelName}@${candidateVersion}: ${reason}`);
       await this.db.transaction((tx) => this.runs.update(tx, run.id, { canaryState: 'skipped', canaryReason: reason.slice(0, 1000) }));
     };
+    if (!(await this.runs.claimCanary(run.id))) return;
     if (!this.rollouts) return skip('rollouts are not enabled on this cloud (no broker)');
     const settings = run.settings.canary;
     let target: DeploymentTarget;
@@ -61,7 +69,7 @@ export class RetrainingCanary {
         },
         `retraining:${run.id}`,
       );
-      await this.db.transaction((tx) => this.runs.update(tx, run.id, { canaryState: 'running', canaryDeploymentId: deployment.id }));
+      await this.db.transaction((tx) => this.runs.update(tx, run.id, { canaryDeploymentId: deployment.id }));
       this.logger.log(`run ${run.id}: canary ${deployment.id} of ${run.modelName}@${candidateVersion} started`);
     } catch (err) {
       await skip(`the canary deployment could not start: ${(err as Error).message}`);

@@ -189,6 +189,17 @@ export class RetrainingRunRepository {
     await tx.query(`update retraining_runs set ${sets.join(', ')} where id = $1`, params);
   }
 
+  /** Moves a pending canary to running; false when another caller did first (one deployment per run). */
+  async claimCanary(id: string): Promise<boolean> {
+    const rows = await this.db.query(`update retraining_runs set canary_state = 'running', updated_at = now() where id = $1 and canary_state = 'pending' returning id`, [id]);
+    return rows.length > 0;
+  }
+
+  async listPendingCanaries(): Promise<RetrainingRunRecord[]> {
+    const rows = await this.db.query<RunRow>(`select ${COLUMNS} from retraining_runs where canary_state = 'pending' and status = 'completed'`);
+    return rows.map(toRun);
+  }
+
   async findByCanary(deploymentId: string): Promise<RetrainingRunRecord | undefined> {
     const rows = await this.db.query<RunRow>(`select ${COLUMNS} from retraining_runs where canary_deployment_id = $1`, [deploymentId]);
     return rows[0] ? toRun(rows[0]) : undefined;

@@ -275,7 +275,7 @@ export class RetrainingSteps {
         status: candidateVersion !== undefined ? 'completed' : 'rejected',
         step: null,
         finished: true,
-        ...(candidateVersion !== undefined ? { candidateVersion } : {}),
+        ...(candidateVersion !== undefined ? { candidateVersion, ...(run.autoCanary ? { canaryState: 'pending' as const } : {}) } : {}),
       });
     };
     let candidate: { name: string; version: number } | null = null;

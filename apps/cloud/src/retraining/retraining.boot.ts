@@ -3,6 +3,7 @@ import { RETRAINING_STEPS } from '@edgeloop/contracts';
 import { CloudConfig } from '../config/cloud.config';
 import { SqlDatabase } from '../database/sql-database';
 import { HealthService } from '../services/health.service';
+import { RetrainingCanary } from './retraining-canary.service';
 import { RetrainingFlow } from './retraining-flow';
 import { RetrainingRunRepository, type RetrainingRunRecord } from './retraining-run.repository';
 import { RetrainingSteps } from './retraining-steps.service';
@@ -28,6 +29,7 @@ export class RetrainingBoot implements OnApplicationBootstrap, BeforeApplication
     private readonly runs: RetrainingRunRepository,
     private readonly flow: RetrainingFlow,
     private readonly steps: RetrainingSteps,
+    private readonly canary: RetrainingCanary,
     private readonly health: HealthService,
   ) {}
 
@@ -46,6 +48,7 @@ export class RetrainingBoot implements OnApplicationBootstrap, BeforeApplication
   }
 
   async reconcile(): Promise<void> {
+    await this.canary.startPending().catch((err: Error) => this.logger.warn(`pending canaries: ${err.message}`));
     for (const run of await this.runs.listActive()) {
       try {
         await this.reconcileRun(run);

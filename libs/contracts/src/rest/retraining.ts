@@ -85,7 +85,8 @@ export const RetrainingReportSchema = z.object({
 });
 export type RetrainingReport = z.infer<typeof RetrainingReportSchema>;
 
-export const CANARY_STATES = ['none', 'skipped', 'running', 'promoted', 'rolled_back'] as const;
+/** `pending`: the candidate registered with autoCanary and its canary deployment is being created. */
+export const CANARY_STATES = ['none', 'pending', 'skipped', 'running', 'promoted', 'rolled_back'] as const;
 
 export const RetrainingRunSchema = z.object({
   id: RecordIdSchema,
