@@ -8,6 +8,7 @@ import { DomainEvents } from '../events/domain-events';
 import { EventRelay } from '../events/event-relay';
 import { TrainingDataService } from '../identities/training-data.service';
 import { CloudFixture, startCloudFixture } from '../testing/cloud-fixture';
+import { SimDevice } from '../testing/sim-device';
 import { baseFiles, uploadForm } from '../testing/upload-form';
 import { blurredHead, shuffleTrainingLabels, syntheticGallery, type SyntheticGallery } from './testing/synthetic-training-data';
 
@@ -272,6 +273,44 @@ describe('retraining flow', () => {
     await waitForRun(byLabels.id, finished);
     await drift('face-f');
     expect(await runsOf('face-f')).toHaveLength(1);
+  });
+
+  it('rolls a failed canary back and leaves production where it was', async () => {
+    const gallery = syntheticGallery({ identities: 8, perIdentity: 14, strangers: 20, seed: 61, prefix: 'g', sameCosine: 0.35 });
+    datasets.set('face-g', gallery.examples);
+    await baseModel('face-g', blurredHead(gallery, [...gallery.centres.keys()], 0.3));
+    const sims: SimDevice[] = [];
+    try {
+      for (const name of ['gate-1', 'gate-2']) {
+        const res = await fx.api('/api/v1/devices', json({ name, group: 'gates' }));
+        expect(res.status).toBe(201);
+        const body = (await res.json()) as any;
+        // the candidate does not load on these devices
+        const sim = new SimDevice({ id: body.device.id, mqttUrl: fx.mqttUrl!, password: body.credentials.mqtt.password, publicKeyPem: body.signingKey.publicKey, failOn: (m) => m.version > 1 });
+        await sim.connect();
+        sims.push(sim);
+      }
+      const deploy = await fx.api('/api/v1/deployments', json({ model: 'face-g@1', target: { group: 'gates' } }));
+      expect(deploy.status).toBe(201);
+      const deadline = Date.now() + 30_000;
+      while (!sims.every((s) => s.running?.version === 1) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(sims.map((s) => s.running?.version)).toEqual([1, 1]);
+
+      expect((await fx.api('/api/v1/retraining/settings/face-g', { ...json({ canary: { percent: 50, batchSize: 1, observeSeconds: 0 } }), method: 'PUT' })).status).toBe(200);
+      const res = await fx.api('/api/v1/retraining/jobs', json({ base: 'face-g@production', autoCanary: true }));
+      expect(res.status).toBe(201);
+      const { id } = (await res.json()) as RetrainingRun;
+      const run = await waitForRun(id, (r) => ['rolled_back', 'promoted', 'skipped'].includes(r.canary.state) || r.status === 'failed' || r.status === 'rejected', 60_000);
+      expect(run).toMatchObject({ status: 'completed', candidate: { name: 'face-g', version: 2 }, canary: { state: 'rolled_back' } });
+      expect(run.canary.reason).toMatch(/deployment\.(failed|rolled_back)/);
+      const deployment = (await (await fx.api(`/api/v1/deployments/${run.canary.deploymentId}`)).json()) as any;
+      expect(deployment.status).toBe('failed');
+      expect(((await (await fx.api('/api/v1/models/face-g/versions/production')).json()) as any).version).toBe(1);
+      expect(((await (await fx.api('/api/v1/models/face-g/versions/candidate')).json()) as any).version).toBe(2);
+      expect(sims.map((s) => s.running?.version)).toEqual([1, 1]);
+    } finally {
+      for (const sim of sims) await sim.stop();
+    }
   });
 
   it('resumes a step the cloud was stopped in the middle of, and finishes the run', async () => {
