@@ -41,10 +41,12 @@ const CSP_DIRECTIVES = {
   upgradeInsecureRequests: null,
 };
 
-/** Swagger UI's page carries inline <style> blocks; its scripts stay 'self'. */
-const DOCS_CSP_DIRECTIVES = { ...CSP_DIRECTIVES, styleSrc: ["'self'", "'unsafe-inline'"] };
+/** Pages of third-party UIs that carry inline <style> blocks and style attributes; their scripts stay 'self'. */
+const INLINE_STYLE_CSP_DIRECTIVES = { ...CSP_DIRECTIVES, styleSrc: ["'self'", "'unsafe-inline'"] };
 
 const DOCS_PATH = '/api/docs';
+/** Swagger UI, and bull-board under the API prefix (mounted by the dashboard feature). */
+const INLINE_STYLE_PATHS = [DOCS_PATH, `/${API_PREFIX}/admin/queues`];
 
 /**
  * Security headers on every response (helmet: CSP, HSTS, nosniff, X-Frame-Options DENY, no X-Powered-By),
@@ -53,8 +55,10 @@ const DOCS_PATH = '/api/docs';
  */
 function hardenHttp(app: INestApplication, config: CloudConfig): void {
   const strict = helmet({ contentSecurityPolicy: { directives: CSP_DIRECTIVES }, frameguard: { action: 'deny' } });
-  const docs = helmet({ contentSecurityPolicy: { directives: DOCS_CSP_DIRECTIVES }, frameguard: { action: 'deny' } });
-  app.use((req: Request, res: Response, next: NextFunction) => (req.path.startsWith(DOCS_PATH) ? docs : strict)(req, res, next));
+  const inlineStyles = helmet({ contentSecurityPolicy: { directives: INLINE_STYLE_CSP_DIRECTIVES }, frameguard: { action: 'deny' } });
+  app.use((req: Request, res: Response, next: NextFunction) =>
+    (INLINE_STYLE_PATHS.some((path) => req.path.startsWith(path)) ? inlineStyles : strict)(req, res, next),
+  );
   const guarded = [...(config.publicEndpoints.metrics ? [] : ['/metrics']), ...(config.publicEndpoints.docs ? [] : [DOCS_PATH, `${DOCS_PATH}-json`])];
   if (guarded.length === 0) return;
   const tokens = app.get(TokenService);
