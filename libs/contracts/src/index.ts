@@ -25,4 +25,5 @@ export * from './rest/drift';
 export * from './rest/metrics';
 export * from './rest/paths';
 export * from './rest/sessions';
+export * from './rest/enrolment';
 export * from './events';

@@ -52,6 +52,7 @@ import { EventsModule } from '../events/events.module';
 import { RetrainingFeature } from '../retraining/retraining.module';
 import { dashboardFeature } from '../dashboard/dashboard.feature';
 import { IdentitiesFeature } from '../identities/identities.module';
+import { EnrolmentFeature } from '../enrolment/enrolment.module';
 
 @Module({})
 export class AppModule implements OnModuleInit, OnApplicationShutdown {
@@ -79,6 +80,7 @@ export class AppModule implements OnModuleInit, OnApplicationShutdown {
         ...(config.webhooksEnabled ? RetrainingFeature.controllers : []),
         ...dashboard.controllers,
         ...IdentitiesFeature.controllers,
+        ...(config.rolloutsEnabled ? EnrolmentFeature.controllers : []),
       ],
       providers: [
         { provide: CloudConfig, useValue: config },
@@ -124,6 +126,7 @@ export class AppModule implements OnModuleInit, OnApplicationShutdown {
         ...(config.webhooksEnabled ? RetrainingFeature.providers(config) : []),
         ...dashboard.providers,
         ...IdentitiesFeature.providers,
+        ...(config.rolloutsEnabled ? EnrolmentFeature.providers : []),
       ],
     };
   }

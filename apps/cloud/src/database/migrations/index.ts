@@ -7,6 +7,7 @@ import { sql as blobVerification } from './0005_blob_verification';
 import { sql as identities } from './0007_identities';
 import { sql as retraining } from './0008_retraining';
 import { sql as sessions } from './0009_sessions';
+import { sql as enrolmentTokens } from './0010_enrolment_tokens';
 
 /** Every migration, in the order it is applied. Add new files at the end; never edit an applied one. */
 export const migrations: Migration[] = [
@@ -18,4 +19,5 @@ export const migrations: Migration[] = [
   { id: '0007_identities', sql: identities },
   { id: '0008_retraining', sql: retraining },
   { id: '0009_sessions', sql: sessions },
+  { id: '0010_enrolment_tokens', sql: enrolmentTokens },
 ];
