@@ -56,6 +56,7 @@ export function registerStart(program: Command): void {
 }
 
 async function runStack(options: StartOptions): Promise<void> {
+  assertNodeEngine();
   const dataDir = resolve(options.dataDir);
   mkdirSync(dataDir, { recursive: true });
   requireBinary('redis-server');
@@ -79,6 +80,15 @@ async function runStack(options: StartOptions): Promise<void> {
       say('stopped.');
     })();
     return stopping;
+  };
+  // A child that exits before it is stopped is reported at once, whenever that happens, and ends the run (exit 1).
+  const watchExit = (child: ChildProcess): void => {
+    child.once('exit', (code, signal) => {
+      if (stopping) return;
+      const reason = `${childName(child)} exited ${signal ? `on ${signal}` : `with code ${code}`}`;
+      warn(`${reason} (its output is above, prefixed "${childName(child)}|")`);
+      void stopAll(reason).then(() => process.exit(1));
+    });
   };
   process.once('SIGINT', () => void stopAll('Ctrl-C').then(() => process.exit(0)));
   process.once('SIGTERM', () => void stopAll('SIGTERM').then(() => process.exit(0)));
@@ -106,6 +116,7 @@ async function runStack(options: StartOptions): Promise<void> {
       S3_SECRET_KEY: s3.secretKey,
     });
     children.push(cloud);
+    watchExit(cloud);
     await waitForHealth(cloudUrl, cloud);
     saveLogin({ url: cloudUrl, token: secrets.adminToken });
 
@@ -145,8 +156,7 @@ async function runStack(options: StartOptions): Promise<void> {
     };
     const sources = [demoVideoSource(), `http-push:127.0.0.1:${pushPort}`];
     devices.forEach((device, i) => {
-      children.push(
-        spawnApp(device.device.id, join(distApps, 'edge', 'src', 'main.js'), {
+      const worker = spawnApp(device.device.id, join(distApps, 'edge', 'src', 'main.js'), {
           ...edgeCommon,
           EDGE_DEVICE_ID: device.device.id,
           EDGE_MQTT_PASSWORD: device.credentials.mqtt.password,
@@ -155,8 +165,9 @@ async function runStack(options: StartOptions): Promise<void> {
           EDGE_SOURCE: sources[i],
           ...(sources[i].startsWith('http-push:') ? { EDGE_SOURCE_PUSH_TOKEN: pushToken } : {}),
           EDGE_STATE_DIR: join(dataDir, device.device.id),
-        }),
-      );
+        });
+      children.push(worker);
+      watchExit(worker);
     });
 
     await rollOut(api);
@@ -171,15 +182,12 @@ async function runStack(options: StartOptions): Promise<void> {
       changeAfterMs: changeAfter * 1000,
       onChange: () => say(`camera | the lighting changes on ${devices[1].device.id}: darker, blurred, people who are not enrolled`),
     });
-    say('press Ctrl-C to stop');
+    if (!stopping) say('press Ctrl-C to stop');
 
-    const ended = new Promise<string>((done) => {
-      for (const child of children) child.once('exit', (code) => done(`${childName(child)} exited with code ${code}`));
-    });
     const timer = options.duration
       ? new Promise<string>((done) => setTimeout(() => done(`--duration ${options.duration}s`), Number(options.duration) * 1000))
       : new Promise<string>(() => undefined);
-    await stopAll(await Promise.race([ended, timer]));
+    await stopAll(await timer);
   } catch (err) {
     await stopAll('a failure at start');
     throw err;
@@ -309,6 +317,27 @@ function demoVideoSource(): string {
   const clip = join(samplesDir(repoRoot), 'franck.mp4');
   if (findFfmpeg() && existsSync(clip)) return `file:${clip}`;
   return `folder:${samplesDir(repoRoot)}`;
+}
+
+/**
+ * The edge workers need what package.json's `engines.node` says (node:sqlite): refuse an older Node.js here
+ * with one line rather than start a stack whose workers crash at boot. The children run on this same node.
+ */
+function assertNodeEngine(): void {
+  const engines = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { engines?: { node?: string } }).engines?.node ?? '';
+  const need = /^>=\s*(\d+)\.(\d+)\.(\d+)$/.exec(engines.trim());
+  if (!need) return;
+  const have = process.versions.node.split('.').map(Number);
+  for (let i = 0; i < 3; i++) {
+    const wanted = Number(need[i + 1]);
+    if (have[i] > wanted) return;
+    if (have[i] < wanted) {
+      throw new Error(
+        `Node.js ${process.versions.node} (${process.execPath}) is too old: the edge workers need Node.js ${engines} (node:sqlite). ` +
+          '`npm start` runs the Node 24 from node_modules/.bin; otherwise install Node.js 22.13 or later.',
+      );
+    }
+  }
 }
 
 const names = new WeakMap<ChildProcess, string>();

@@ -1,3 +1,5 @@
+// first: an unsupported Node.js stops with one line before node:sqlite is loaded
+import './config/assert-node';
 import sharp from 'sharp';
 import { ConfigError, EdgeConfig } from './config/edge.config';
 import { Logger } from './logger';
