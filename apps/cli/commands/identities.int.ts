@@ -20,7 +20,11 @@ describe('edgeloop identities', () => {
     dir = mkdtempSync(join(tmpdir(), 'edgeloop-identities-'));
     env = { EDGELOOP_URL: fx.url, EDGELOOP_TOKEN: fx.adminToken, EDGELOOP_CLI_CONFIG: join(dir, 'cli.json') };
     expect((await fx.api('/api/v1/models/face-id/versions', { method: 'POST', body: uploadForm(baseFiles) })).status).toBe(201);
-    const alias = await fx.api('/api/v1/models/face-id/aliases/production', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ version: 1 }) });
+    const alias = await fx.api('/api/v1/models/face-id/aliases/production', {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ version: 1 }),
+    });
     expect(alias.status).toBeLessThan(300);
   }, 120_000);
 

@@ -59,7 +59,10 @@ export function registerIdentities(program: Command): void {
     .argument('<name>')
     .option('--display-name <text>')
     .action(async (name: string, options: { displayName?: string }) => {
-      const identity = await client().post<Identity>(identityPaths.identities(), { name, ...(options.displayName ? { displayName: options.displayName } : {}) });
+      const identity = await client().post<Identity>(identityPaths.identities(), {
+        name,
+        ...(options.displayName ? { displayName: options.displayName } : {}),
+      });
       say(`${identity.name}\t${identity.id}`);
     });
 

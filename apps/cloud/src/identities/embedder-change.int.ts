@@ -82,10 +82,20 @@ describe('identities survive an embedder change (base embedder + a fixed random 
 
   it('re-embeds every stored crop with the new embedder on registration; a head rebuilt from them keeps the accuracy the old prototypes lose', async () => {
     const v1 = await upload(baseFiles);
-    expect((await fx.api('/api/v1/models/face-id/aliases/production', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ version: v1.version }) })).status).toBeLessThan(300);
+    expect(
+      (
+        await fx.api('/api/v1/models/face-id/aliases/production', {
+          method: 'PUT',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ version: v1.version }),
+        })
+      ).status,
+    ).toBeLessThan(300);
 
     for (const [name, files] of Object.entries(GALLERY)) {
-      expect((await fx.api('/api/v1/identities', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name }) })).status).toBe(201);
+      expect(
+        (await fx.api('/api/v1/identities', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name }) })).status,
+      ).toBe(201);
       const form = new FormData();
       for (const f of files) form.append('photos', new Blob([new Uint8Array(clm(f))]), f);
       const res = await json(await fx.api(`/api/v1/identities/${name}/photos`, { method: 'POST', body: form }));
@@ -102,7 +112,12 @@ describe('identities survive an embedder change (base embedder + a fixed random 
     const left = Math.max(0, Math.round(face.box.x - grow.x));
     const top = Math.max(0, Math.round(face.box.y - grow.y));
     const crop = await sharp(frame)
-      .extract({ left, top, width: Math.min(meta.width! - left, Math.round(face.box.width + 2 * grow.x)), height: Math.min(meta.height! - top, Math.round(face.box.height + 2 * grow.y)) })
+      .extract({
+        left,
+        top,
+        width: Math.min(meta.width! - left, Math.round(face.box.width + 2 * grow.x)),
+        height: Math.min(meta.height! - top, Math.round(face.box.height + 2 * grow.y)),
+      })
       .resize({ width: 160, height: 160, fit: 'inside' })
       .jpeg()
       .toBuffer();
@@ -128,7 +143,9 @@ describe('identities survive an embedder change (base embedder + a fixed random 
       const { body } = await json(await fx.api(`/api/v1/identities/${name}/photos`));
       for (const photo of body.photos) expect(photo.embedders).toEqual(expect.arrayContaining([v1.embedder, v2.embedder]));
     }
-    expect(await db.query(`select owner_id from embeddings where owner_kind = 'hard_example' and embedder_sha256 = $1`, [v2.embedder])).toEqual([{ owner_id: 'cam-1.with-crop' }]);
+    expect(await db.query(`select owner_id from embeddings where owner_kind = 'hard_example' and embedder_sha256 = $1`, [v2.embedder])).toEqual([
+      { owner_id: 'cam-1.with-crop' },
+    ]);
 
     // the old prototypes do not work on the new embedder's probes
     const stale = await accuracy(await pipelineWith(rotated, oldHead));

@@ -84,7 +84,13 @@ export class FaceModelFiles {
 
   private async download(sha256: string): Promise<string> {
     const target = join(this.dir, sha256);
-    if (await stat(target).then((s) => s.isFile(), () => false)) return target;
+    if (
+      await stat(target).then(
+        (s) => s.isFile(),
+        () => false,
+      )
+    )
+      return target;
     await mkdir(this.dir, { recursive: true });
     const size = await this.blobs.size(blobKey(sha256));
     if (size === undefined || size === 0) throw new NotFoundError(`blob ${sha256}`);

@@ -64,7 +64,11 @@ function alignedCrop(image: RgbImage, face: EmbeddedFace): RgbImage {
 }
 
 async function png(image: RgbImage): Promise<Uint8Array> {
-  return new Uint8Array(await sharp(Buffer.from(image.data), { raw: { width: image.width, height: image.height, channels: 3 } }).png().toBuffer());
+  return new Uint8Array(
+    await sharp(Buffer.from(image.data), { raw: { width: image.width, height: image.height, channels: 3 } })
+      .png()
+      .toBuffer(),
+  );
 }
 
 function largest(faces: EmbeddedFace[]): EmbeddedFace | undefined {

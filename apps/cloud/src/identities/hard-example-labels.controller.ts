@@ -26,7 +26,9 @@ export class HardExampleLabelsController {
   @ApiQuery({ name: 'threshold', required: false })
   @ApiQuery({ name: 'minSize', required: false })
   @ApiQuery({ name: 'limit', required: false })
-  async clusters(@Query(new ZodValidationPipe(HardExampleClustersQuerySchema, 'invalid_query')) query: z.output<typeof HardExampleClustersQuerySchema>): Promise<HardExampleClustersResponse> {
+  async clusters(
+    @Query(new ZodValidationPipe(HardExampleClustersQuerySchema, 'invalid_query')) query: z.output<typeof HardExampleClustersQuerySchema>,
+  ): Promise<HardExampleClustersResponse> {
     const { models, considered, clusters } = await this.labels.clusters(query.model, query);
     return {
       model: { ...models.version, embedderSha256: models.embedderSha256 },
@@ -45,7 +47,10 @@ export class HardExampleLabelsController {
   @RequireRole('operator')
   @HttpCode(200)
   @ApiOperation({ summary: 'Label many hard examples at once (an identity, not a face, or a confirmed unknown); all or nothing' })
-  async label(@Body(new ZodValidationPipe(LabelHardExamplesRequestSchema)) body: LabelHardExamplesRequest, @Req() req: AuthenticatedRequest): Promise<LabelHardExamplesResponse> {
+  async label(
+    @Body(new ZodValidationPipe(LabelHardExamplesRequestSchema)) body: LabelHardExamplesRequest,
+    @Req() req: AuthenticatedRequest,
+  ): Promise<LabelHardExamplesResponse> {
     return { labelled: await this.labels.label(body.ids, body.label, req.principal?.tokenId ?? null), label: body.label };
   }
 }

@@ -50,11 +50,22 @@ export class HardExampleLabelsService {
       }
       const missing = await this.examples.missing(ids, tx);
       if (missing.length > 0) {
-        const named = missing.slice(0, 5).map((id) => `"${id}"`).join(', ');
-        throw new DomainError(404, 'hard_example_not_found', `hard example${missing.length > 1 ? 's' : ''} ${named}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''} not found; nothing was labelled`, missing.map((id) => ({ id })));
+        const named = missing
+          .slice(0, 5)
+          .map((id) => `"${id}"`)
+          .join(', ');
+        throw new DomainError(
+          404,
+          'hard_example_not_found',
+          `hard example${missing.length > 1 ? 's' : ''} ${named}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''} not found; nothing was labelled`,
+          missing.map((id) => ({ id })),
+        );
       }
       const count = await this.examples.label(tx, ids, verdict, actor);
-      await this.audit.record({ actor, action: 'hard-example.label', subject: ids.length === 1 ? ids[0] : `${ids.length} hard examples`, details: { ids, ...verdict } }, tx);
+      await this.audit.record(
+        { actor, action: 'hard-example.label', subject: ids.length === 1 ? ids[0] : `${ids.length} hard examples`, details: { ids, ...verdict } },
+        tx,
+      );
       return count;
     });
     await this.events.emit('hard-example.labelled', { ids, label: verdict.verdict === 'identity' ? verdict.identity : verdict.verdict });

@@ -30,7 +30,11 @@ export class IdentitiesController {
   @Post()
   @RequireRole('operator')
   @ApiOperation({ summary: 'Create an identity (its name is the label a head outputs)' })
-  async create(@Body(new ZodValidationPipe(CreateIdentityRequestSchema)) body: CreateIdentityRequest, @Req() req: AuthenticatedRequest, @Res({ passthrough: true }) res: Response) {
+  async create(
+    @Body(new ZodValidationPipe(CreateIdentityRequestSchema)) body: CreateIdentityRequest,
+    @Req() req: AuthenticatedRequest,
+    @Res({ passthrough: true }) res: Response,
+  ) {
     res.status(201);
     return this.identities.create(body.name, body.displayName ?? null, actor(req));
   }
@@ -53,7 +57,11 @@ export class IdentitiesController {
   @Patch(':id')
   @RequireRole('operator')
   @ApiOperation({ summary: 'Rename (hard-example labels follow) or change the display name' })
-  async update(@Param('id') id: string, @Body(new ZodValidationPipe(UpdateIdentityRequestSchema)) body: UpdateIdentityRequest, @Req() req: AuthenticatedRequest) {
+  async update(
+    @Param('id') id: string,
+    @Body(new ZodValidationPipe(UpdateIdentityRequestSchema)) body: UpdateIdentityRequest,
+    @Req() req: AuthenticatedRequest,
+  ) {
     return this.identities.update(id, body, actor(req));
   }
 

