@@ -1,6 +1,7 @@
 import AxeBuilder from '@axe-core/playwright';
 import { accumulateBatch, createWindowStats } from '@edgeloop/drift';
-import { topics, type ProvisionDeviceResponse } from '@edgeloop/contracts';
+import { topics, type ProvisionDeviceResponse, type RetrainingRun } from '@edgeloop/contracts';
+import { buildIdentityHead } from '@edgeloop/vision';
 import mqtt, { type MqttClient } from 'mqtt';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -11,7 +12,7 @@ import sharp from 'sharp';
 import { CloudFixture, startCloudFixture } from '../apps/cloud/src/testing/cloud-fixture';
 import { DARK_BLURRED_STRANGERS, makeBatch, STABLE } from '../apps/cloud/src/testing/prediction-batches';
 import { SimDevice } from '../apps/cloud/src/testing/sim-device';
-import { syntheticGallery } from '../apps/cloud/src/retraining/testing/synthetic-training-data';
+import { blurredHead, syntheticGallery } from '../apps/cloud/src/retraining/testing/synthetic-training-data';
 import { baseFiles, makeHead, uploadForm } from '../apps/cloud/src/testing/upload-form';
 
 const root = resolve(__dirname, '..');
@@ -79,7 +80,13 @@ describe('dashboard in a real browser', () => {
       args: CHROMIUM_ARGS,
       viewport: { width: 1280, height: 860 },
     });
-    const watch = (p: Page) => p.on('pageerror', (err) => pageErrors.push(`${p.url()}: ${err.message}`));
+    const watch = (p: Page) => {
+      p.on('pageerror', (err) => pageErrors.push(`${p.url()}: ${err.message}`));
+      // the cloud's CSP (default-src 'self', no inline script or style) must not block anything the app does
+      p.on('console', (message) => {
+        if (message.type() === 'error' && /Content Security Policy/i.test(message.text())) pageErrors.push(`${p.url()}: ${message.text()}`);
+      });
+    };
     context.on('page', watch);
     for (const p of context.pages()) watch(p);
     return context;
@@ -303,70 +310,50 @@ describe('dashboard in a real browser', () => {
   }, 90_000);
 
   it('starts a retraining run from the page and watches its progress bar reach the end and the candidate appear', async () => {
-    const settings = await fx.api('/api/v1/retraining/settings/face-id', {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ driftMinNewExamples: null }),
+    // as in the retraining flow's own test: production's head holds blurred prototypes of the people, and
+    // their labelled hard examples (three devices, visits ten minutes apart, strangers) let a new head do better
+    const gallery = syntheticGallery({ identities: 12, perIdentity: 16, strangers: 40, seed: 11, prefix: 'lobby', sameCosine: 0.35 });
+    const head = blurredHead(gallery, [...gallery.centres.keys()], 0.3);
+    const base = await fx.api('/api/v1/models/lobby-id/versions', {
+      method: 'POST',
+      body: uploadForm({ detector: baseFiles.detector, embedder: baseFiles.embedder, head: buildIdentityHead(head) }, { labels: head.labels, thresholds: { detection: 0.8, match: 0.5 } }),
     });
-    expect(settings.status).toBe(200);
-    const { examples } = syntheticGallery({ identities: 4, perIdentity: 18, seed: 11 });
+    expect(base.status).toBe(201);
+    const json = (body: unknown) => ({ method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect((await fx.api('/api/v1/models/lobby-id/aliases/production', json({ version: 1 }))).status).toBe(200);
+    expect((await fx.api('/api/v1/retraining/settings/lobby-id', json({ driftMinNewExamples: null }))).status).toBe(200);
     const clients = new Map<string, MqttClient>();
     try {
-      for (const group of new Set(examples.map((e) => e.group))) {
-        const body = await provision(`train-${group}`, 'lab');
-        clients.set(
-          group,
-          await mqtt.connectAsync(fx.mqttUrl!, { clientId: `train-${group}`, username: `train-${group}`, password: body.credentials.mqtt.password }),
-        );
+      for (const group of new Set(gallery.examples.map((e) => e.group))) {
+        const body = await provision(`lobby-${group}`, 'lobby');
+        clients.set(group, await mqtt.connectAsync(fx.mqttUrl!, { clientId: `lobby-${group}`, username: `lobby-${group}`, password: body.credentials.mqtt.password }));
       }
-      for (const [i, e] of examples.entries()) {
-        const deviceId = `train-${e.group}`;
-        await clients
-          .get(e.group)!
-          .publishAsync(
-            topics.hardExamples(deviceId),
-            JSON.stringify({
-              v: 1,
-              deviceId,
-              id: `g-${i}`,
-              ts: e.time,
-              model: { name: 'face-id', version: 1 },
-              reason: 'unknown',
-              candidate: null,
-              score: 0.2,
-              margin: 0.01,
-              detScore: 0.97,
-              embedding: Array.from(e.embedding),
-            }),
-            { qos: 1 },
-          );
+      for (const [i, e] of gallery.examples.entries()) {
+        const deviceId = `lobby-${e.group}`;
+        const example = { v: 1, deviceId, id: `g-${i}`, ts: e.time, model: { name: 'lobby-id', version: 1 }, reason: 'unknown', candidate: null, score: 0.2, margin: 0.01, detScore: 0.97, embedding: Array.from(e.embedding) };
+        await clients.get(e.group)!.publishAsync(topics.hardExamples(deviceId), JSON.stringify(example), { qos: 1 });
       }
     } finally {
       for (const client of clients.values()) await client.endAsync();
     }
+    const idOf = (i: number) => `lobby-${gallery.examples[i].group}.g-${i}`;
     const listed = await eventually(
-      async () =>
-        (
-          (await (await fx.api('/api/v1/hard-examples?labelled=false&limit=1000')).json()) as { hardExamples: { id: string; deviceId: string }[] }
-        ).hardExamples.filter((x) => x.deviceId.startsWith('train-')),
-      (list) => list.length === examples.length,
-      30_000,
+      async () => ((await (await fx.api('/api/v1/hard-examples?model=lobby-id&labelled=false&limit=1000')).json()) as { hardExamples: unknown[] }).hardExamples.length,
+      (n) => n === gallery.examples.length,
+      60_000,
     );
-    expect(listed).toHaveLength(examples.length);
-    for (const label of new Set(examples.map((e) => e.label!))) {
-      expect(
-        (await fx.api('/api/v1/identities', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: label }) })).status,
-      ).toBe(201);
-      const ids = examples.flatMap((e, i) => (e.label === label ? [`train-${e.group}.g-${i}`] : []));
-      const res = await fx.api('/api/v1/hard-examples/labels', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ ids, label: { verdict: 'identity', identity: label } }),
-      });
-      expect(res.status).toBe(200);
+    expect(listed).toBe(gallery.examples.length);
+    const post = (path: string, body: unknown) => fx.api(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    for (const label of gallery.centres.keys()) {
+      expect((await post('/api/v1/identities', { name: label })).status).toBe(201);
+      const ids = gallery.examples.flatMap((e, i) => (e.label === label ? [idOf(i)] : []));
+      expect((await post('/api/v1/hard-examples/labels', { ids, label: { verdict: 'identity', identity: label } })).status).toBe(200);
     }
+    const strangers = gallery.examples.flatMap((e, i) => (e.kind === 'stranger' ? [idOf(i)] : []));
+    expect((await post('/api/v1/hard-examples/labels', { ids: strangers, label: { verdict: 'unknown' } })).status).toBe(200);
+
     await page.goto(`${fx.url}/retraining`);
-    await page.getByLabel('Base version').fill('face-id@production');
+    await page.getByLabel('Base version').fill('lobby-id@production');
     await page.getByRole('button', { name: 'Start retraining' }).click();
     await page.waitForURL(/\/retraining\/[^/]+$/);
     const whole = page.getByRole('progressbar', { name: 'whole run' });
@@ -381,11 +368,18 @@ describe('dashboard in a real browser', () => {
     expect(await whole.getAttribute('aria-valuenow')).toBe('100');
     expect([...seen].some((value) => Number(value) > 0 && Number(value) < 100)).toBe(true);
     expect(await page.evaluate('window.stillHere')).toBe(true);
-    await page.getByRole('heading', { name: /^Candidate face-id@\d+$/ }).waitFor({ timeout: 20_000 });
+    const runId = decodeURIComponent(new URL(page.url()).pathname.split('/').pop()!);
+    const run = (await (await fx.api(`/api/v1/retraining/jobs/${encodeURIComponent(runId)}`)).json()) as RetrainingRun;
+    expect({ status: run.status, error: run.error, candidate: run.candidate, verdict: run.report?.verdict, reasons: run.report?.reasons }).toMatchObject({
+      status: 'completed',
+      candidate: { name: 'lobby-id', version: 2 },
+      verdict: 'passed',
+    });
+    await page.getByRole('heading', { name: 'Candidate lobby-id@2' }).waitFor({ timeout: 20_000 });
     await page.getByTestId('verdict').filter({ hasText: 'passed' }).waitFor();
     expect(await page.locator('[data-step][data-status="done"]').count()).toBe(5);
     await page.screenshot({ path: join(shots, 'retraining-run.png'), fullPage: true });
-  }, 240_000);
+  }, 300_000);
 
   const pages: [string, string, string][] = [
     ['/', 'Overview', 'overview'],
