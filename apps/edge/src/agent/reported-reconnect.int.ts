@@ -121,4 +121,31 @@ describe('an edge worker reconnecting after a silent partition (mosquitto behind
     expect(wireBytes(upstream)).toBeLessThanOrEqual(1024);
     expect(wireBytes(downstream)).toBeLessThanOrEqual(desiredBytes + 200);
   });
+
+  it('reports a deployment made during a partition within 1 s of the edge switching, while 31 batches drain', async () => {
+    const w = worker!;
+    proxy.cut();
+    await waitUntil(() => !w.channel!.connected, 15_000, 'the keep-alive to notice the dead link');
+    // what 2 minutes at 4 fps leave in the outbox: 31 batches of ≈ 6 kB
+    for (let i = 0; i < 31; i++) w.outbox!.appendBatch((seq) => JSON.stringify({ seq, pad: 'x'.repeat(6_000) }));
+    await observer.publish(topics.desired(DEVICE), JSON.stringify(signer.desired(DEVICE, baseManifest(2), { deploymentId: 'dep-weak-2' })));
+    let edgeActiveAt: number | undefined;
+    w.tracker.onChange((status) => {
+      if (status.state === 'active' && status.deploymentId === 'dep-weak-2') edgeActiveAt ??= Date.now();
+    });
+    const since = observer.messages.length;
+    await sleep(500);
+    const healedAt = Date.now();
+    proxy.heal();
+    await observer.waitFor<ReportedState>(topics.reported(DEVICE), (r) => r.state === 'active' && r.deploymentId === 'dep-weak-2', 30_000, since);
+    const cloudSawAt = Date.now();
+    await waitUntil(() => w.outbox!.stats().rows === 0, 30_000, 'the outbox to drain');
+    const drainedAt = Date.now();
+    process.stdout.write(
+      `deployment during a partition, 31 × 6 kB queued, 400 kbit/s: active on the edge ${edgeActiveAt! - healedAt} ms after the heal, ` +
+        `seen by the cloud ${cloudSawAt - healedAt} ms after (${cloudSawAt - edgeActiveAt!} ms behind the edge); outbox drained after ${drainedAt - healedAt} ms\n`,
+    );
+    expect(edgeActiveAt).toBeDefined();
+    expect(cloudSawAt - edgeActiveAt!).toBeLessThan(1_000);
+  }, 60_000);
 });
