@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { registerDeploy } from './deploy';
 import { registerDevices } from './devices';
+import { registerEnrolmentTokens } from './enrolment-tokens';
 import { registerIdentities } from './identities';
 import { registerInfer } from './infer';
 import { registerLogin } from './login';
@@ -16,6 +17,7 @@ export function registerCommands(program: Command): void {
   registerModels(program);
   registerInfer(program);
   registerDevices(program);
+  registerEnrolmentTokens(program);
   registerIdentities(program);
   registerDeploy(program);
   registerObserve(program);

@@ -2,12 +2,13 @@
 import './config/assert-node';
 import sharp from 'sharp';
 import { ConfigError, EdgeConfig } from './config/edge.config';
+import { EnrolmentRefusedError, withEnrolment } from './enrolment/enrolment';
 import { Logger } from './logger';
 import { EdgeWorker } from './worker';
 
 /** Edge worker entry point: configuration from the environment, validated before anything starts. */
 async function main(): Promise<void> {
-  const config = EdgeConfig.fromEnv();
+  const config = EdgeConfig.fromEnv(await withEnrolment(process.env));
   // One frame at a time: libvips' operation cache and thread pool only cost memory here.
   sharp.cache(false);
   sharp.concurrency(1);
@@ -31,7 +32,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  const message = err instanceof ConfigError ? err.message : ((err as Error)?.stack ?? String(err));
+  const message = err instanceof ConfigError || err instanceof EnrolmentRefusedError ? err.message : ((err as Error)?.stack ?? String(err));
   process.stderr.write(`edgeloop edge: ${message}\n`);
   process.exit(1);
 });

@@ -2,3 +2,4 @@ export { ApiClient, ApiError, readJson, type ApiClientOptions } from './api-clie
 export { BlobIntegrityError, BlobStallError, downloadBlob, sha256File, type BlobDownloadOptions, type BlobDownloadResult } from './blob-download';
 export { uploadMultipart, type UploadPart } from './multipart-upload';
 export { EdgeloopApi, type HardExampleQuery } from './dashboard-api';
+export { EnrolmentApi } from './enrolment-api';
