@@ -10,7 +10,8 @@ import { ErrorFilter } from './error.filter';
 /**
  * The error catalogue (`ERROR_STATUS` in libs/contracts/src/errors.ts) against every code the cloud can
  * send. The scan reads the server's production source for:
- *  - domain errors: `new XxxError(<status>, <code>…` and `super(<status>, <code>…` (status checked too),
+ *  - any call that pairs a status with a code: `new XxxError(<status>, <code>…`, `super(<status>, <code>…`,
+ *    a helper such as `refuse(401, 'unauthorized', …)` (status checked too);
  *    `new BadRequestError(<code>…` and `super(<code>…` in a BadRequestError subclass (400);
  *  - `new ZodValidationPipe(<schema>, <code>)` (400);
  *  - bodies written by hand: `{ error: <code>, message: … }` (an object whose first key is `error`; codes
@@ -73,24 +74,22 @@ function scanSentCodes(file: string, source: string): SentCode[] {
   const lineOf = (index: number) => source.slice(0, index).split('\n').length;
   const extendsBadRequest = /extends\s+BadRequestError\b/.test(source);
 
-  for (const match of source.matchAll(/\b(?:new\s+([A-Z]\w*)|super)\s*\(/g)) {
-    const className = match[1];
-    if (className !== undefined && !className.endsWith('Error') && className !== 'ZodValidationPipe') continue;
+  for (const match of source.matchAll(/(?<![\w$.])(?:new\s+([A-Z][\w$]*)|(super)|[A-Za-z_$][\w$]*)\s*\(/g)) {
+    const [, className, isSuper] = match;
     const args = callArguments(source, match.index + match[0].length - 1);
     const line = lineOf(match.index);
     if (className === 'ZodValidationPipe') {
       for (const code of literals(args[1])) found.push({ file, line, code, status: 400 });
-      continue;
-    }
-    if (/^\d{3}$/.test(args[0] ?? '')) {
+    } else if (/^\d{3}$/.test(args[0] ?? '')) {
+      // any call that pairs a status with a code: an error class, super(), a helper such as refuse(401, 'unauthorized', …)
       for (const code of literals(args[1])) found.push({ file, line, code, status: Number(args[0]) });
-    } else if (className === 'BadRequestError' || (className === undefined && extendsBadRequest)) {
+    } else if (className === 'BadRequestError' || (isSuper && extendsBadRequest)) {
       for (const code of literals(args[0])) found.push({ file, line, code, status: 400 });
     }
   }
   // an object that opens with `error` then `message` is an error body; `{ status: 'refused', error: … }` is a detail
-  for (const match of source.matchAll(/\{\s*error:\s*'([a-z][a-z0-9_]*)'\s*,\s*message\b/g)) {
-    found.push({ file, line: lineOf(match.index), code: match[1] });
+  for (const match of source.matchAll(/\{\s*error:\s*([^,{}]+?)\s*,\s*message\b/g)) {
+    for (const code of literals(match[1])) found.push({ file, line: lineOf(match.index), code });
   }
   return found;
 }
@@ -98,12 +97,17 @@ function scanSentCodes(file: string, source: string): SentCode[] {
 /** What is wrong with the sent codes against the catalogue, one line per problem, saying what to change. */
 function catalogueProblems(sent: SentCode[], catalogue: Readonly<Record<string, number>> = ERROR_STATUS): string[] {
   const problems: string[] = [];
-  for (const { file, line, code, status } of sent) {
+  const inOrder = [...sent].sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line);
+  for (const { file, line, code, status } of inOrder) {
     const listed = Object.hasOwn(catalogue, code) ? catalogue[code] : undefined;
     if (listed === undefined) {
-      problems.push(`${file}:${line} sends '${code}', which is not in the catalogue: add \`${code}: ${status ?? '<status>'},\` to ERROR_STATUS in ${CATALOGUE_FILE} (and to docs/protocol.md)`);
+      problems.push(
+        `${file}:${line} sends '${code}', which is not in the catalogue: add \`${code}: ${status ?? '<status>'},\` to ERROR_STATUS in ${CATALOGUE_FILE} (and to docs/protocol.md)`,
+      );
     } else if (status !== undefined && status !== listed) {
-      problems.push(`${file}:${line} sends '${code}' with status ${status}, but the catalogue (${CATALOGUE_FILE}) says ${listed}: use ${listed}, or another code`);
+      problems.push(
+        `${file}:${line} sends '${code}' with status ${status}, but the catalogue (${CATALOGUE_FILE}) says ${listed}: use ${listed}, or another code`,
+      );
     }
   }
   return problems;
@@ -128,7 +132,17 @@ describe('the error catalogue against the codes the cloud sends', () => {
 
   it('the scan sees the codes it is meant to see (domain errors, pipes, ternaries, hand-written bodies)', () => {
     const codes = new Set(sent.map((s) => s.code));
-    for (const code of ['invalid_body', 'invalid_query', 'client_disconnected', 'no_target_devices', 'not_found', 'unauthorized', 'invalid_json', 'internal', 'range_not_satisfiable']) {
+    for (const code of [
+      'invalid_body',
+      'invalid_query',
+      'client_disconnected',
+      'no_target_devices',
+      'not_found',
+      'unauthorized',
+      'invalid_json',
+      'internal',
+      'range_not_satisfiable',
+    ]) {
       expect({ code, seen: codes.has(code) }).toEqual({ code, seen: true });
     }
     expect(sent.length).toBeGreaterThan(40);
@@ -143,6 +157,8 @@ describe('the error catalogue against the codes the cloud sends', () => {
       "res.json({ error: 'hand_written', message: 'w', details: [] });",
       "const detail = { status: 'refused', error: 'no_face', message: 'v' };",
       "const pipe = new ZodValidationPipe(schema, 'invalid_query');",
+      "if (!match) return void refuse(401, 'helper_code', 'x');",
+      "res.json({ error: denied ? 'unauthorized' : 'ternary_body_code', message: m, details: [] });",
       'throw new NotFoundError(`model ${name}`);',
     ].join('\n');
     expect(catalogueProblems(scanSentCodes('apps/cloud/src/x.ts', source))).toEqual([
@@ -150,6 +166,8 @@ describe('the error catalogue against the codes the cloud sends', () => {
       "apps/cloud/src/x.ts:3 sends 'other_new_code', which is not in the catalogue: add `other_new_code: 400,` to ERROR_STATUS in libs/contracts/src/errors.ts (and to docs/protocol.md)",
       "apps/cloud/src/x.ts:4 sends 'conflict' with status 404, but the catalogue (libs/contracts/src/errors.ts) says 409: use 409, or another code",
       "apps/cloud/src/x.ts:5 sends 'hand_written', which is not in the catalogue: add `hand_written: <status>,` to ERROR_STATUS in libs/contracts/src/errors.ts (and to docs/protocol.md)",
+      "apps/cloud/src/x.ts:8 sends 'helper_code', which is not in the catalogue: add `helper_code: 401,` to ERROR_STATUS in libs/contracts/src/errors.ts (and to docs/protocol.md)",
+      "apps/cloud/src/x.ts:9 sends 'ternary_body_code', which is not in the catalogue: add `ternary_body_code: <status>,` to ERROR_STATUS in libs/contracts/src/errors.ts (and to docs/protocol.md)",
     ]);
   });
 
