@@ -27,7 +27,7 @@ function line(t: EnrolmentTokenSummary): string {
   const labels = Object.entries(t.labels)
     .map(([k, v]) => `${k}=${v}`)
     .join(',');
-  return `${t.id}\t${t.state}\t${t.group}\t${t.uses}/${t.maxUses}\texpires ${t.expiresAt}\t${labels || '-'}\t${t.description ?? ''}`;
+  return `${t.id}\t${t.state}\t${t.group}\t${t.uses}/${t.maxUses}\texpires ${t.expiresAt}\t${labels || '-'}${t.description ? `\t${t.description}` : ''}`;
 }
 
 /** `edgeloop enrolment-tokens create|ls|revoke`: tokens that let new devices enrol themselves (docs/enrolment.md). */
