@@ -12,8 +12,9 @@ export interface OutboxSenderOptions {
 /**
  * Drains the outbox in order over MQTT (QoS 1) while the broker is connected: up to `inflight` rows are
  * out at once; a row leaves the outbox only on its PUBACK (the mqtt.js publish callback). Rows in flight
- * when the connection drops stay in mqtt.js's session store, which resends them on reconnect; a row whose
- * publish fails outright goes back and is sent again. Never blocks inference: draining is event-driven.
+ * when the connection drops are taken out of mqtt.js's session store by the channel (their publish fails):
+ * they go back to the outbox and are sent again, in order, after the reconnect's control traffic. Never
+ * blocks inference: draining is event-driven.
  */
 export class OutboxSender {
   private readonly logger = new Logger(OutboxSender.name);
