@@ -33,7 +33,8 @@ describe('the REST error catalogue', () => {
   it('maps a bare status to a catalogue code whose status is that status when the catalogue has one', () => {
     expect(errorCodeForStatus(404)).toBe('not_found');
     expect(errorCodeForStatus(413)).toBe('payload_too_large');
-    for (const status of new Set(Object.values(ERROR_STATUS))) expect({ status, mapped: errorStatus(errorCodeForStatus(status)) }).toEqual({ status, mapped: status });
+    for (const status of new Set(Object.values(ERROR_STATUS)))
+      expect({ status, mapped: errorStatus(errorCodeForStatus(status)) }).toEqual({ status, mapped: status });
     expect(errorCodeForStatus(418)).toBe('bad_request');
     expect(errorCodeForStatus(502)).toBe('internal');
   });
@@ -56,7 +57,8 @@ describe('the REST error catalogue', () => {
       const allowed = statuses.split(' / ').map(Number);
       for (const code of codes) {
         if (!isErrorCode(code)) problems.push(`docs/webhooks.md names '${code}', which is not in ERROR_STATUS (libs/contracts/src/errors.ts)`);
-        else if (!allowed.includes(ERROR_STATUS[code])) problems.push(`docs/webhooks.md gives '${code}' status ${statuses}; the catalogue says ${ERROR_STATUS[code]}`);
+        else if (!allowed.includes(ERROR_STATUS[code]))
+          problems.push(`docs/webhooks.md gives '${code}' status ${statuses}; the catalogue says ${ERROR_STATUS[code]}`);
       }
     }
     expect(problems).toEqual([]);

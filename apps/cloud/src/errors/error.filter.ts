@@ -43,16 +43,11 @@ export class ErrorFilter implements ExceptionFilter {
     }
     if (exception instanceof HttpException) {
       const response = exception.getResponse();
-      const message =
-        typeof response === 'string'
-          ? response
-          : String((response as { message?: unknown }).message ?? exception.message);
+      const message = typeof response === 'string' ? response : String((response as { message?: unknown }).message ?? exception.message);
       const code = errorCodeForStatus(exception.getStatus());
       return [errorStatus(code), { error: code, message, details: [] }];
     }
-    this.logger.error(
-      `unhandled error on ${req.method} ${req.originalUrl ?? req.url}: ${(exception as Error)?.stack ?? String(exception)}`,
-    );
+    this.logger.error(`unhandled error on ${req.method} ${req.originalUrl ?? req.url}: ${(exception as Error)?.stack ?? String(exception)}`);
     return [500, { error: 'internal', message: `internal error on ${req.method} ${req.route?.path ?? req.path}`, details: [] }];
   }
 }
