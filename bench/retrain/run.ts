@@ -6,13 +6,13 @@
  * `POST /api/v1/retraining/jobs` and the run polled until it is finished. Prints each step's time and
  * writes bench/results/retrain.json.
  *
- *   npm run -s build && node dist/bench/retrain/run.js      (BENCH_RETRAIN_IDENTITIES, BENCH_RETRAIN_PER_IDENTITY, BENCH_RETRAIN_METHOD)
+ *   npm run -s build && node dist/bench/retrain/run.js   (Node 24: the npm scripts' node)      (BENCH_RETRAIN_IDENTITIES, BENCH_RETRAIN_PER_IDENTITY, BENCH_RETRAIN_METHOD)
  */
 import { freePort, startRedis, startS3, type RedisServer, type S3Server } from '@edgeloop/harness';
 import { apiPaths, RETRAINING_STEPS, type RetrainingRun } from '@edgeloop/contracts';
 import { buildIdentityHead } from '@edgeloop/vision';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -20,7 +20,6 @@ import { startCloud, type RunningCloud } from '../../apps/cloud/src/app/bootstra
 import { CloudConfig } from '../../apps/cloud/src/config/cloud.config';
 import { SqlDatabase } from '../../apps/cloud/src/database/sql-database';
 import { blurredHead, syntheticGallery } from '../../apps/cloud/src/retraining/testing/synthetic-training-data';
-import { baseFiles, uploadForm } from '../../apps/cloud/src/testing/upload-form';
 import { repoRoot } from '../common/repo-root';
 import { stopOnSignal } from '../common/stop-on-signal';
 
@@ -55,22 +54,37 @@ async function main(): Promise<void> {
         EDGELOOP_SQL_DIR: path.join(workDir, 'sql'),
         EDGELOOP_DATA_DIR: path.join(workDir, 'data'),
         EDGELOOP_BOOTSTRAP_TOKEN: token,
-        EDGELOOP_LOG_LEVEL: 'warn',
+        EDGELOOP_LOG_LEVEL: process.env.BENCH_RETRAIN_LOG_LEVEL ?? 'warn',
       }),
     );
-    const api = async <T>(method: string, route: string, body?: unknown): Promise<T> => {
+    // the first request after a long pause may meet a keep-alive socket the server closed: sent again once
+    const api = async <T>(method: string, route: string, body?: unknown, retry = true): Promise<T> => {
       const res = await fetch(`${cloud!.url}${route}`, {
         method,
         headers: { authorization: `Bearer ${token}`, ...(body !== undefined && !(body instanceof FormData) ? { 'content-type': 'application/json' } : {}) },
         body: body === undefined ? undefined : body instanceof FormData ? body : JSON.stringify(body),
+      }).catch((err: Error) => {
+        if (retry && String(err.cause).includes('ECONNRESET')) return undefined;
+        throw new Error(`${method} ${route}: ${err.message} (${String(err.cause)})`);
       });
+      if (!res) return api<T>(method, route, body, false);
       if (!res.ok) throw new Error(`${method} ${route}: ${res.status} ${await res.text()}`);
       return (await res.json()) as T;
     };
 
     const gallery = syntheticGallery({ identities, perIdentity, strangers: identities, seed: 5, sameCosine: 0.35, prefix: 'id' });
     const labels = [...gallery.centres.keys()];
-    await api('POST', apiPaths.modelVersions('face-id'), uploadForm({ ...baseFiles, head: buildIdentityHead(blurredHead(gallery, labels, 0.3)) }, { labels }));
+    const form = new FormData();
+    form.append('manifest', JSON.stringify({ labels }));
+    const models = path.join(repoRoot(), 'models', 'base');
+    const parts: Array<[string, Uint8Array]> = [
+      ['detector', readFileSync(path.join(models, 'fr_detect.onnx'))],
+      ['landmarks', readFileSync(path.join(models, 'fr_landmark.onnx'))],
+      ['embedder', readFileSync(path.join(models, 'fr_feature.onnx'))],
+      ['head', buildIdentityHead(blurredHead(gallery, labels, 0.3))],
+    ];
+    for (const [role, bytes] of parts) form.append(role, new Blob([new Uint8Array(bytes)]), `${role}.onnx`);
+    await api('POST', apiPaths.modelVersions('face-id'), form);
     await api('PUT', apiPaths.modelAlias('face-id', 'production'), { version: 1 });
     await api('PUT', '/api/v1/retraining/settings/face-id', { trainer: { method, seed: 1 } });
     const db = cloud.app.get(SqlDatabase);
@@ -123,6 +137,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  process.stderr.write(`${(err as Error).stack ?? err}\n`);
+  process.stderr.write(`${(err as Error).stack ?? err}${(err as { cause?: unknown }).cause ? `\ncause: ${String((err as { cause?: unknown }).cause)}` : ''}\n`);
   process.exit(1);
 });
