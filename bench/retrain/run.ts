@@ -6,7 +6,7 @@
  * `POST /api/v1/retraining/jobs` and the run polled until it is finished. Prints each step's time and
  * writes bench/results/retrain.json.
  *
- *   npm run -s build && node dist/bench/retrain/run.js   (Node 24: the npm scripts' node)      (BENCH_RETRAIN_IDENTITIES, BENCH_RETRAIN_PER_IDENTITY, BENCH_RETRAIN_METHOD)
+ *   npm run bench:retrain      (BENCH_RETRAIN_IDENTITIES, BENCH_RETRAIN_PER_IDENTITY, BENCH_RETRAIN_METHOD)
  */
 import { freePort, startRedis, startS3, type RedisServer, type S3Server } from '@edgeloop/harness';
 import { apiPaths, RETRAINING_STEPS, type RetrainingRun } from '@edgeloop/contracts';
