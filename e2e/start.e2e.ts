@@ -45,7 +45,7 @@ describe('edgeloop start (npm start)', () => {
 
   it('recognises franck on both workers', () => {
     for (const device of ['edge-1', 'edge-2']) {
-      const recognitions = output.match(new RegExp(`\\[${device} EdgeWorker\\] frame \\d+ .*: franck score`, 'g')) ?? [];
+      const recognitions = output.match(new RegExp(`\\[${device} InferenceLoop\\] frame \\d+ .*: franck score`, 'g')) ?? [];
       expect(recognitions.length).toBeGreaterThanOrEqual(5);
     }
   });
