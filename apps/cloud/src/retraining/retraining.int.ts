@@ -182,6 +182,22 @@ describe('retraining flow', () => {
     await waitForRun(((await again.json()) as RetrainingRun).id, finished);
   });
 
+  it('ends a run that cannot succeed as failed, with the step and the reason, at once (no retries)', async () => {
+    datasets.set('face-empty', []);
+    await baseModel('face-empty', null);
+    const res = await fx.api('/api/v1/retraining/jobs', json({ base: 'face-empty@production' }));
+    expect(res.status).toBe(201);
+    const run = await waitForRun(((await res.json()) as RetrainingRun).id, finished);
+    expect(run).toMatchObject({ status: 'failed', step: 'build-dataset', candidate: null });
+    expect(run.error).toMatch(/^build-dataset: no labelled examples/);
+    expect(run.steps['build-dataset']).toMatchObject({ status: 'failed', attempts: 1 });
+    expect(run.finishedAt).not.toBeNull();
+    const failed = events.find((e) => e.type === 'retraining.failed' && (e.data as any).runId === run.id);
+    expect(failed?.data).toMatchObject({ modelName: 'face-empty', step: 'build-dataset', error: expect.stringMatching(/no labelled examples/) });
+    // a failed run does not block the next one
+    expect((await fx.api('/api/v1/retraining/jobs', json({ base: 'face-empty@production' }))).status).toBe(201);
+  });
+
   it('answers bad input with a clear 4xx error and starts nothing', async () => {
     await baseModel('face-noprod', null, false);
     const runsBefore = ((await (await fx.api('/api/v1/retraining/jobs?limit=500')).json()) as { runs: unknown[] }).runs.length;
