@@ -53,6 +53,8 @@ const cloudEnvSchema = z.object({
   MQTT_CLIENT_ID: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, '1-64 of A-Z a-z 0-9 _ -').optional(),
   MQTT_SHARE_GROUP: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, '1-64 of A-Z a-z 0-9 _ -').optional(),
   EDGELOOP_EMBEDDED_BROKER_PORT: port.optional(),
+  /** Interface the embedded broker listens on; `0.0.0.0` (or a LAN address) for edges on other hosts. */
+  EDGELOOP_EMBEDDED_BROKER_HOST: z.string().min(1).default('127.0.0.1'),
   EDGELOOP_MQTT_PUBLIC_URL: z.string().url().optional(),
   EDGELOOP_PUBLIC_URL: z.string().url().optional(),
   /** The built dashboard (index.html + assets/); default `dist/dashboard` under the project when it exists. */
@@ -109,6 +111,7 @@ export class CloudConfig {
   /** A fixed MQTT client id gives this replica a persistent session (QoS 1 messages wait for it at the broker). */
   readonly mqttClientId?: string;
   readonly embeddedBrokerPort?: number;
+  readonly embeddedBrokerHost: string;
   readonly mqttPublicUrl?: string;
   readonly publicUrl?: string;
   readonly dashboardDir?: string;
@@ -152,6 +155,7 @@ export class CloudConfig {
     this.mqttShareGroup = env.MQTT_SHARE_GROUP;
     this.mqttClientId = env.MQTT_CLIENT_ID;
     this.embeddedBrokerPort = env.EDGELOOP_EMBEDDED_BROKER_PORT;
+    this.embeddedBrokerHost = env.EDGELOOP_EMBEDDED_BROKER_HOST;
     this.mqttPublicUrl = env.EDGELOOP_MQTT_PUBLIC_URL;
     this.publicUrl = env.EDGELOOP_PUBLIC_URL;
     this.dashboardDir = env.EDGELOOP_DASHBOARD_DIR;

@@ -40,6 +40,7 @@ export class MqttEndpoint implements OnApplicationShutdown {
     if (this.config.embeddedBrokerPort !== undefined) {
       this.embedded = await startEmbeddedBroker({
         port: this.config.embeddedBrokerPort,
+        host: this.config.embeddedBrokerHost,
         // aedes buffers a packet whole before parsing it: refuse an oversized one from its header
         limits: { maxPacketBytes: MQTT_MAX_PACKET_BYTES, maxConnectBytes: MQTT_MAX_CONNECT_BYTES },
         logger: this.logger,
