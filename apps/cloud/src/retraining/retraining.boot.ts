@@ -11,6 +11,9 @@ import { RetrainingSteps } from './retraining-steps.service';
 /** How often active runs are checked against their jobs (a failure event that was never handled, a lost flow). */
 export const RETRAINING_SWEEP_MS = 60_000;
 
+/** A run younger than this without jobs is left alone: its flow may still be on its way to Redis. */
+const FLOW_ADD_GRACE_MS = 30_000;
+
 /**
  * Keeps every queued or running run moving after a restart: a run whose flow is in Redis carries on there
  * (BullMQ retries a step cut short by the shutdown, or one whose worker died once its lock expires); a run
@@ -67,7 +70,9 @@ export class RetrainingBoot implements OnApplicationBootstrap, BeforeApplication
       return;
     }
     const pending = RETRAINING_STEPS.filter((step) => run.steps[step].status !== 'done');
-    if (pending.length > 0 && pending.every((step) => states[step] === 'missing' || states[step] === 'completed')) {
+    // a run this young may be between its insert and its flow's add on another replica
+    const settled = Date.now() - Date.parse(run.createdAt) > FLOW_ADD_GRACE_MS;
+    if (settled && pending.length > 0 && pending.every((step) => states[step] === 'missing' || states[step] === 'completed')) {
       const generation = run.flowGeneration + 1;
       await this.db.transaction((tx) => this.runs.update(tx, run.id, { flowGeneration: generation }));
       await this.flow.add({ ...run, flowGeneration: generation }, generation);

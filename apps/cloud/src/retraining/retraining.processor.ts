@@ -44,7 +44,11 @@ export class RetrainingProcessor extends WorkerHost {
     const step = stepOf(job.name);
     const runId = (job.data as { runId?: unknown } | undefined)?.runId;
     const final = err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? STEP_ATTEMPTS);
-    this.logger.warn(`${job.name} ${job.id} failed (attempt ${job.attemptsMade}${final ? ', final' : ', will retry'}): ${err.message}`);
+    // a failed step fails its parents in turn (failParentOnFailure): those echoes are not news
+    const echo = /^child \S+ failed$/.test(err.message);
+    const line = `${job.name} ${job.id} failed (attempt ${job.attemptsMade}${final ? ', final' : ', will retry'}): ${err.message}`;
+    if (echo) this.logger.debug(line);
+    else this.logger.warn(line);
     if (!final || !step || typeof runId !== 'string') return;
     try {
       await this.steps.fail(runId, step, err.message);
