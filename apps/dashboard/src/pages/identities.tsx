@@ -9,7 +9,7 @@ import { useCan } from '../session';
 /** The gallery: people and how many enrolment photos each has; add a person from photos. */
 export default function Identities() {
   const can = useCan('operator');
-  const identities = useResource(() => api.identities(), 'identities', ['hard-example.labelled']);
+  const identities = useResource(() => api.identities(), 'identities', ['identity.changed']);
   return (
     <>
       <h1>Identities</h1>

@@ -10,7 +10,7 @@ import { useCan } from '../session';
 export default function Identity({ params }: { params: string[] }) {
   const id = params[0];
   const can = useCan('operator');
-  const identity = useResource(() => api.identity(id), `identity:${id}`, []);
+  const identity = useResource(() => api.identity(id), `identity:${id}`, ['identity.changed']);
   const [files, setFiles] = useState<File[]>([]);
   const [error, setError] = useState<string | undefined>();
   const [result, setResult] = useState<EnrolmentResponse | undefined>();
