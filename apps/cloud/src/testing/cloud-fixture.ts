@@ -70,6 +70,8 @@ export async function startCloudFixture(envOrOptions: Record<string, string> | C
     EDGELOOP_BOOTSTRAP_TOKEN: adminToken,
     EDGELOOP_LOG_LEVEL: process.env.EDGELOOP_TEST_LOG_LEVEL ?? 'warn',
     EDGELOOP_HTTP_PORT: String(await freePort()),
+    // the fixture's own data folder (signing key file, model caches), kept across its restarts
+    EDGELOOP_DATA_DIR: mkdtempSync(join(tmpdir(), 'edgeloop-data-')),
     ...(pg ? { DATABASE_URL: pg.url } : { EDGELOOP_SQL_DIR: options.persistentSql ? mkdtempSync(join(tmpdir(), 'edgeloop-sql-')) : 'memory://' }),
   };
   let redis: RedisServer | undefined;
