@@ -104,11 +104,11 @@ export class LinkProxy {
 
   constructor(
     private readonly target: { host: string; port: number },
-    private readonly options: { bytesPerSecond?: number } = {},
+    private readonly options: { bytesPerSecond?: number; listenHost?: string } = {},
   ) {}
 
   get url(): string {
-    return `mqtt://127.0.0.1:${this.port}`;
+    return `mqtt://${this.options.listenHost ?? '127.0.0.1'}:${this.port}`;
   }
 
   get isCut(): boolean {
@@ -117,7 +117,7 @@ export class LinkProxy {
 
   async start(): Promise<void> {
     this.server = createServer((client) => this.accept(client));
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => this.server!.listen(0, this.options.listenHost ?? '127.0.0.1', resolve));
     this.port = (this.server.address() as AddressInfo).port;
   }
 
