@@ -139,7 +139,10 @@ describe('an edge worker in a network namespace behind a 400 kbit/s veth pair', 
       expect(next).toBeDefined();
       const online = next.up.findIndex((p) => p.type === 'publish' && p.topic === topics.status(DEVICE));
       const fresh = next.up.findIndex((p, i) => i > online && isReported(p));
-      const last = Math.max(fresh, next.up.findIndex((p) => p.type === 'subscribe'));
+      const last = Math.max(
+        fresh,
+        next.up.findIndex((p) => p.type === 'subscribe'),
+      );
       const upstream = next.up.slice(0, last + 1).concat(next.up.slice(last + 1).filter((p) => p.type === 'puback'));
       const desiredAt = next.down.findIndex((p) => p.type === 'publish' && p.topic === topics.desired(DEVICE));
       const downstream = next.down.filter((p, i) => i <= desiredAt || p.type !== 'publish');
