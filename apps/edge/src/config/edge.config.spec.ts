@@ -72,4 +72,14 @@ describe('EdgeConfig', () => {
   it('refuses credentials without the endpoint they are for', () => {
     expect(() => EdgeConfig.fromEnv({ EDGE_HTTP_TOKEN: 't' })).toThrow(/EDGE_HTTP_TOKEN: set without EDGE_CLOUD_URL/);
   });
+
+  it('reads the weak-link settings: data window and download stall timeout, with defaults', () => {
+    const defaults = EdgeConfig.fromEnv({ EDGE_MQTT_URL: 'mqtt://broker:1883' });
+    expect(defaults.mqtt?.dataWindowBytes).toBe(16 * 1024);
+    expect(defaults.download.stallTimeoutMs).toBe(30_000);
+    const set = EdgeConfig.fromEnv({ EDGE_MQTT_URL: 'mqtt://broker:1883', EDGE_MQTT_DATA_WINDOW_BYTES: '65536', EDGE_DOWNLOAD_STALL_S: '5' });
+    expect(set.mqtt?.dataWindowBytes).toBe(65_536);
+    expect(set.download.stallTimeoutMs).toBe(5_000);
+    expect(() => EdgeConfig.fromEnv({ EDGE_MQTT_DATA_WINDOW_BYTES: '100', EDGE_DOWNLOAD_STALL_S: '0' })).toThrow(/EDGE_MQTT_DATA_WINDOW_BYTES[\s\S]*EDGE_DOWNLOAD_STALL_S|EDGE_DOWNLOAD_STALL_S[\s\S]*EDGE_MQTT_DATA_WINDOW_BYTES/);
+  });
 });
