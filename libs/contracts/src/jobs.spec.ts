@@ -5,7 +5,7 @@ describe('jobs', () => {
   it('names every job <queue>.<step> with a known queue', () => {
     for (const name of JOB_NAMES) expect(QUEUE_NAMES).toContain(queueOfJob(name));
     expect(QUEUE_NAMES.every((queue) => jobNamesOfQueue(queue).length > 0)).toBe(true);
-    expect(Object.values(QUEUES)).toEqual(['predictions', 'drift', 'webhooks', 'retraining', 'rollouts']);
+    expect(Object.values(QUEUES)).toEqual(['predictions', 'drift', 'webhooks', 'retraining', 'rollouts', 'maintenance']);
     expect(jobNamesOfQueue('retraining')).toEqual([
       'retraining.build-dataset',
       'retraining.train-head',

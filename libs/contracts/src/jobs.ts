@@ -9,7 +9,7 @@ import { HardExampleSchema, PredictionBatchSchema } from './predictions';
  * UnrecoverableError with the message from `parseJob`). Payloads carry ids, not blobs.
  */
 
-export const QUEUE_NAMES = ['predictions', 'drift', 'webhooks', 'retraining', 'rollouts'] as const;
+export const QUEUE_NAMES = ['predictions', 'drift', 'webhooks', 'retraining', 'rollouts', 'maintenance'] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 export const QUEUES: { readonly [Q in QueueName]: Q } = {
   predictions: 'predictions',
@@ -17,6 +17,7 @@ export const QUEUES: { readonly [Q in QueueName]: Q } = {
   webhooks: 'webhooks',
   retraining: 'retraining',
   rollouts: 'rollouts',
+  maintenance: 'maintenance',
 };
 
 /** Redis key prefix every Queue, Worker and FlowProducer uses, so API replicas and workers meet. */
@@ -52,6 +53,8 @@ export const JOB_SCHEMAS = {
   'rollouts.advance': z.object({ deploymentId: RecordIdSchema }),
   /** Put every device a rollout touched back on its previous version. */
   'rollouts.rollback': z.object({ deploymentId: RecordIdSchema, reason: z.string().min(1).max(1000) }),
+  /** Repeatable: apply the retentions and caps of what devices send (dead letters, hard examples, raw payloads). */
+  'maintenance.retention': z.object({}),
 } as const;
 
 export type JobName = keyof typeof JOB_SCHEMAS;

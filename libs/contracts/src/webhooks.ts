@@ -23,6 +23,7 @@ export const WEBHOOK_EVENT_TYPES = [
   'deployment.rolled_back',
   'retraining.completed',
   'retraining.failed',
+  'device.quarantined',
 ] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 export const WebhookEventTypeSchema = z.enum(WEBHOOK_EVENT_TYPES);
@@ -120,6 +121,16 @@ export const RetrainingFailedSchema = z.object({
   report: retrainingVerdict.optional(),
 });
 
+/** A device kept exceeding its quota or sending invalid messages: its broker access is cut until an operator lifts it. */
+export const DeviceQuarantinedSchema = z.object({
+  deviceId: DeviceIdSchema,
+  reason: z.enum(['over_quota', 'invalid_messages']),
+  /** Dropped over-quota plus invalid messages counted in the window when the threshold was reached. */
+  strikes: z.number().int().nonnegative(),
+  windowSeconds: z.number().int().positive(),
+  quarantinedAt: IsoTimestampSchema,
+});
+
 export const WEBHOOK_EVENT_SCHEMAS = {
   'drift.detected': DriftDetectedSchema,
   'model.version.created': ModelVersionCreatedSchema,
@@ -128,6 +139,7 @@ export const WEBHOOK_EVENT_SCHEMAS = {
   'deployment.rolled_back': DeploymentRolledBackSchema,
   'retraining.completed': RetrainingCompletedSchema,
   'retraining.failed': RetrainingFailedSchema,
+  'device.quarantined': DeviceQuarantinedSchema,
 } as const satisfies Record<WebhookEventType, z.ZodType>;
 
 export type WebhookEventData<T extends WebhookEventType> = z.output<(typeof WEBHOOK_EVENT_SCHEMAS)[T]>;
@@ -144,5 +156,6 @@ export const WebhookEventSchema = z.discriminatedUnion('type', [
   envelope('deployment.rolled_back'),
   envelope('retraining.completed'),
   envelope('retraining.failed'),
+  envelope('device.quarantined'),
 ]);
 export type WebhookEvent = z.output<typeof WebhookEventSchema>;

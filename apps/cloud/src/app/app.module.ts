@@ -53,6 +53,7 @@ import { RetrainingFeature } from '../retraining/retraining.module';
 import { dashboardFeature } from '../dashboard/dashboard.feature';
 import { IdentitiesFeature } from '../identities/identities.module';
 import { EnrolmentFeature } from '../enrolment/enrolment.module';
+import { QuotasFeature } from '../quotas/quotas.module';
 
 @Module({})
 export class AppModule implements OnModuleInit, OnApplicationShutdown {
@@ -81,6 +82,7 @@ export class AppModule implements OnModuleInit, OnApplicationShutdown {
         ...dashboard.controllers,
         ...IdentitiesFeature.controllers,
         ...(config.rolloutsEnabled ? EnrolmentFeature.controllers : []),
+        ...(config.rolloutsEnabled ? QuotasFeature.controllers : []),
       ],
       providers: [
         { provide: CloudConfig, useValue: config },
@@ -127,6 +129,7 @@ export class AppModule implements OnModuleInit, OnApplicationShutdown {
         ...dashboard.providers,
         ...IdentitiesFeature.providers,
         ...(config.rolloutsEnabled ? EnrolmentFeature.providers : []),
+        ...(config.rolloutsEnabled ? QuotasFeature.providers : []),
       ],
     };
   }

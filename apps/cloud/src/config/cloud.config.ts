@@ -1,6 +1,7 @@
 import { ConfigError, envTypes, parseEnv } from '@edgeloop/config';
 import { z } from 'zod';
 import { parseAllowList, type WebhookAllowList } from '../webhooks/webhook-allow-list';
+import { quotaEnvShape, quotaSettings, type QuotaSettings } from '../quotas/quota-settings';
 
 export { ConfigError };
 
@@ -96,6 +97,7 @@ const cloudEnvSchema = z.object({
   EDGELOOP_WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(25).default(8),
   EDGELOOP_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   EDGELOOP_WEBHOOK_BACKOFF_MS: z.coerce.number().int().min(10).max(3_600_000).default(1000),
+  ...quotaEnvShape,
 });
 
 export type CloudEnv = z.infer<typeof cloudEnvSchema>;
@@ -143,6 +145,8 @@ export class CloudConfig {
   readonly logLevel: CloudEnv['EDGELOOP_LOG_LEVEL'];
   /** Outgoing webhook deliveries: SSRF allow-list, attempts, per-attempt timeout, base of the exponential back-off. */
   readonly webhooks: { allowList: WebhookAllowList; maxAttempts: number; timeoutMs: number; backoffMs: number };
+  /** Per-device quotas, quarantine, dead-letter sampling and the retention of what devices send (docs/quotas.md). */
+  readonly quotas: QuotaSettings;
 
   constructor(env: CloudEnv) {
     this.http = { host: env.EDGELOOP_HTTP_HOST, port: env.EDGELOOP_HTTP_PORT };
@@ -198,6 +202,7 @@ export class CloudConfig {
       timeoutMs: env.EDGELOOP_WEBHOOK_TIMEOUT_MS,
       backoffMs: env.EDGELOOP_WEBHOOK_BACKOFF_MS,
     };
+    this.quotas = quotaSettings(env);
   }
 
   static fromEnv(env: Record<string, string | undefined> = process.env): CloudConfig {

@@ -1,4 +1,4 @@
-import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationShutdown, Optional } from '@nestjs/common';
 import {
   cloudSubscriptions,
   decodeDeviceMessage,
@@ -11,6 +11,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { randomBytes } from 'node:crypto';
 import { CloudConfig } from '../config/cloud.config';
 import { DeadLetterRepository } from '../repositories/dead-letter.repository';
+import { QuotaService } from '../quotas/quota.service';
 import { MqttEndpoint } from './mqtt-endpoint';
 
 /** About ten minutes of back-off (the 5 s ceiling): long enough to ride out a Redis or SQL restart. */
@@ -29,7 +30,7 @@ export class DeviceChannel implements OnApplicationShutdown {
   private client: MqttClient | undefined;
   private readonly handlers = new Map<string, DeviceMessageHandler>();
   private queue: Promise<void> = Promise.resolve();
-  readonly counters = { received: 0, invalid: 0, handlerErrors: 0, handlerRetries: 0 };
+  readonly counters = { received: 0, invalid: 0, handlerErrors: 0, handlerRetries: 0, overQuota: 0 };
   private closing = false;
   private wake: (() => void) | undefined;
 
@@ -37,6 +38,7 @@ export class DeviceChannel implements OnApplicationShutdown {
     private readonly config: CloudConfig,
     private readonly endpoint: MqttEndpoint,
     private readonly deadLetters: DeadLetterRepository,
+    @Optional() private readonly quotas?: QuotaService,
   ) {}
 
   /** Registers the handler of one message kind (`reported`, `status`, `predictions`, …). */
@@ -108,6 +110,7 @@ export class DeviceChannel implements OnApplicationShutdown {
     if (!decoded.ok) {
       this.counters.invalid++;
       this.logger.warn(`invalid message on ${topic.slice(0, 200)}: ${decoded.error.code}: ${decoded.error.message.slice(0, 300)}`);
+      await this.quotas?.invalid(topic);
       await this.deadLetters
         .record({ source: 'mqtt', topic, code: decoded.error.code, message: decoded.error.message, payload })
         .catch((err: Error) => this.logger.error(`could not dead-letter a message: ${err.message}`));
@@ -126,6 +129,11 @@ export class DeviceChannel implements OnApplicationShutdown {
    */
   private async handleUntilDone(topic: string, payload: Buffer, receivedAt: Date): Promise<void> {
     this.counters.received++;
+    // over quota (or quarantined): dropped before it is decoded, counted, then acknowledged (docs/quotas.md)
+    if (this.quotas && !(await this.quotas.admit(topic, payload.length))) {
+      this.counters.overQuota++;
+      return;
+    }
     for (let attempt = 1; ; attempt++) {
       try {
         await this.dispatch(topic, payload, receivedAt);

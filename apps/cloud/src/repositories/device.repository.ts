@@ -64,10 +64,11 @@ export class DeviceRepository {
     return rows.map(toSummary);
   }
 
-  /** Credentials for the broker's authentication hook; undefined for unknown or disabled devices. */
+  /** Credentials for the broker's authentication hook; undefined for unknown, disabled or quarantined devices. */
   async credentials(id: string): Promise<{ mqttPasswordHash: string } | undefined> {
     const rows = await this.db.query<{ mqtt_password_hash: string }>(
-      'select mqtt_password_hash from devices where id = $1 and not disabled',
+      `select mqtt_password_hash from devices d where id = $1 and not disabled
+          and not exists (select 1 from device_quarantines q where q.device_id = d.id and q.lifted_at is null)`,
       [id],
     );
     return rows[0] ? { mqttPasswordHash: rows[0].mqtt_password_hash } : undefined;

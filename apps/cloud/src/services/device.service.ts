@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import {
   isReservedDeviceId,
   SIGNATURE_ALGORITHM,
@@ -15,6 +15,7 @@ import { DeviceRepository } from '../repositories/device.repository';
 import { ManifestSigner } from '../repositories/manifest-signer';
 import { hashToken } from './token.service';
 import { DomainEvents } from '../events/domain-events';
+import { QuotaService } from '../quotas/quota.service';
 
 /** Device provisioning, credentials, presence and reported state. */
 @Injectable()
@@ -25,6 +26,7 @@ export class DeviceService {
     private readonly signer: ManifestSigner,
     private readonly audit: AuditRepository,
     private readonly events: DomainEvents,
+    @Optional() private readonly quotas?: QuotaService,
   ) {}
 
   /** Creates a device and returns its credentials once; only their hashes are kept. */
@@ -65,7 +67,8 @@ export class DeviceService {
   async get(id: string): Promise<DeviceSummary> {
     const device = await this.devices.get(id);
     if (!device) throw new NotFoundError(`device ${id}`);
-    return device;
+    // whether the cloud is dropping its messages over quota, and its quarantine (docs/quotas.md)
+    return this.quotas ? { ...device, quota: await this.quotas.status(id).catch(() => undefined) } : device;
   }
 
   /** Disables (or re-enables) a device: its MQTT and HTTP credentials stop working at once. */

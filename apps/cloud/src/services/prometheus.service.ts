@@ -4,6 +4,12 @@ import { DeviceChannel } from '../mqtt/device-channel';
 import { PredictionsQueue } from '../queues/predictions.queue';
 import { DeadLetterRepository } from '../repositories/dead-letter.repository';
 import { PredictionRepository } from '../repositories/prediction.repository';
+import { CloudConfig } from '../config/cloud.config';
+import { QuotaBucketsRepository } from '../quotas/quota-buckets.repository';
+import { QuotaService } from '../quotas/quota.service';
+
+/** Devices with the most dropped messages exported by device (only when /metrics needs a token). */
+const TOP_THROTTLED_DEVICES = 50;
 
 /**
  * Prometheus metrics of the cloud: process metrics, MQTT messages received and invalid in this replica,
@@ -18,6 +24,9 @@ export class PrometheusService {
     @Optional() predictions?: PredictionRepository,
     @Optional() queue?: PredictionsQueue,
     @Optional() deadLetters?: DeadLetterRepository,
+    @Optional() quotas?: QuotaService,
+    @Optional() quotaBuckets?: QuotaBucketsRepository,
+    @Optional() config?: CloudConfig,
   ) {
     collectDefaultMetrics({ register: this.registry, prefix: 'edgeloop_cloud_' });
     new Gauge({
@@ -31,6 +40,7 @@ export class PrometheusService {
         this.set({ outcome: 'invalid' }, channel.counters.invalid);
         this.set({ outcome: 'handler_error' }, channel.counters.handlerErrors);
         this.set({ outcome: 'handler_retry' }, channel.counters.handlerRetries);
+        this.set({ outcome: 'over_quota' }, channel.counters.overQuota);
       },
     });
     new Gauge({
@@ -45,12 +55,53 @@ export class PrometheusService {
     });
     new Gauge({
       name: 'edgeloop_dead_letters',
-      help: 'Invalid messages and jobs kept for inspection',
+      help: 'Dead letters by code, cluster-wide: received (all counted), kept (sampled into SQL), pruned (removed by retention or cap)',
+      labelNames: ['code', 'outcome'],
       registers: [this.registry],
       async collect() {
-        if (deadLetters) this.set(await deadLetters.count());
+        if (!deadLetters) return;
+        for (const total of await deadLetters.totals()) {
+          for (const outcome of ['received', 'kept', 'pruned'] as const) this.set({ code: total.code, outcome }, total[outcome]);
+        }
       },
     });
+    new Gauge({
+      name: 'edgeloop_quota_checks',
+      help: 'Quota decisions of this replica: allowed, dropped (over quota), dropped_quarantined, check_error (let through)',
+      labelNames: ['outcome'],
+      registers: [this.registry],
+      collect() {
+        if (!quotas) return;
+        this.set({ outcome: 'allowed' }, quotas.counters.allowed);
+        this.set({ outcome: 'dropped' }, quotas.counters.dropped);
+        this.set({ outcome: 'dropped_quarantined' }, quotas.counters.droppedQuarantined);
+        this.set({ outcome: 'check_error' }, quotas.counters.checkErrors);
+      },
+    });
+    new Gauge({
+      name: 'edgeloop_quota_dropped',
+      help: 'Messages dropped over quota by topic kind, cluster-wide (from Redis)',
+      labelNames: ['kind'],
+      registers: [this.registry],
+      async collect() {
+        if (!quotaBuckets) return;
+        for (const [kind, dropped] of Object.entries(await quotaBuckets.droppedTotals())) this.set({ kind }, dropped);
+      },
+    });
+    // device ids only where /metrics needs a token (docs/security.md: the public /metrics names no device)
+    if (config && !config.publicEndpoints.metrics) {
+      new Gauge({
+        name: 'edgeloop_quota_dropped_by_device',
+        help: `Messages dropped over quota per device and kind, cluster-wide: the ${TOP_THROTTLED_DEVICES} (device, kind) pairs with the most`,
+        labelNames: ['device', 'kind'],
+        registers: [this.registry],
+        async collect() {
+          if (!quotaBuckets) return;
+          this.reset();
+          for (const row of await quotaBuckets.topDropped(TOP_THROTTLED_DEVICES)) this.set({ device: row.deviceId, kind: row.kind }, row.dropped);
+        },
+      });
+    }
     new Gauge({
       name: 'edgeloop_predictions_queue_jobs',
       help: 'Jobs in the predictions queue by state',

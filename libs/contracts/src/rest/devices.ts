@@ -28,6 +28,16 @@ export const DeviceSummarySchema = z.object({
   /** The last reported state as the device sent it. */
   reported: ReportedStateSchema.nullable(),
   createdAt: IsoTimestampSchema,
+  /** Quota state (`GET /devices/{id}` only): whether the cloud is dropping its messages, and its quarantine. */
+  quota: z
+    .object({
+      throttled: z.boolean(),
+      dropped: z.record(z.string(), z.number().int().nonnegative()),
+      invalid: z.number().int().nonnegative(),
+      lastDroppedAt: IsoTimestampSchema.nullable(),
+      quarantined: z.object({ reason: z.string(), strikes: z.number().int(), quarantinedAt: IsoTimestampSchema }).nullable(),
+    })
+    .optional(),
 });
 export type DeviceSummary = z.infer<typeof DeviceSummarySchema>;
 

@@ -1,0 +1,86 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { CloudConfig } from '../config/cloud.config';
+import { ConflictError, NotFoundError } from '../errors/domain.errors';
+import { DomainEvents } from '../events/domain-events';
+import { MqttEndpoint } from '../mqtt/mqtt-endpoint';
+import { AuditRepository } from '../repositories/audit.repository';
+import { QuotaBucketsRepository } from './quota-buckets.repository';
+import { QuotaRepository, type QuarantineRecord } from './quota.repository';
+import { BUCKET_NAMES } from './quota-settings';
+
+/**
+ * Quarantine: a device past its strike threshold loses its broker access through the path disabling uses
+ * (Mosquitto dynamic security `disableClient`; the embedded broker closes its connection, and its
+ * authentication refuses a device with an open quarantine), its messages still in flight are dropped (the
+ * Redis flag), and `device.quarantined` goes to the live stream and to webhooks. Only an operator lifts it.
+ */
+@Injectable()
+export class QuarantineService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(QuarantineService.name);
+  private readonly pending = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly config: CloudConfig,
+    private readonly repository: QuotaRepository,
+    private readonly buckets: QuotaBucketsRepository,
+    private readonly endpoint: MqttEndpoint,
+    private readonly audit: AuditRepository,
+    private readonly events: DomainEvents,
+  ) {}
+
+  /** Open quarantines hold their Redis flag even when Redis lost it. */
+  async onApplicationBootstrap(): Promise<void> {
+    await this.buckets.connect();
+    for (const open of await this.repository.openQuarantines()) await this.buckets.flagQuarantined(open.deviceId);
+  }
+
+  /** Quarantines in the background (the channel goes on with the next message); one at a time per device. */
+  trigger(deviceId: string, reason: 'over_quota' | 'invalid_messages', strikes: number): void {
+    if (this.pending.has(deviceId)) return;
+    const done = this.quarantine(deviceId, reason, strikes)
+      .catch((err: Error) => this.logger.error(`quarantining ${deviceId} failed: ${err.message}`))
+      .finally(() => this.pending.delete(deviceId));
+    this.pending.set(deviceId, done);
+  }
+
+  async quarantine(deviceId: string, reason: 'over_quota' | 'invalid_messages', strikes: number): Promise<void> {
+    // the flag is the lock: the replica that sets it quarantines, the others only drop
+    if (!(await this.buckets.flagQuarantined(deviceId))) return;
+    try {
+      if (!(await this.repository.deviceGroup(deviceId))) return;
+      const opened = await this.repository.openQuarantine(deviceId, reason, strikes);
+      await this.endpoint.disableDevice(deviceId);
+      if (!opened) return;
+      const windowSeconds = this.config.quotas.quarantine.windowSeconds;
+      this.logger.warn(`${deviceId} quarantined: ${reason}, ${strikes} strikes within ${windowSeconds} s`);
+      await this.audit.record({ actor: null, action: 'device.quarantine', subject: deviceId, details: { reason, strikes, windowSeconds } });
+      await this.events.emit('device.quarantined', { deviceId, reason, strikes, windowSeconds, quarantinedAt: new Date().toISOString() });
+      await this.events.emit('device.changed', { deviceId });
+    } catch (err) {
+      // no half quarantine: the next strike tries again
+      await this.buckets.clearQuarantine(deviceId, []).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Lifts an open quarantine: buckets and strikes reset, broker access back unless the device is disabled. */
+  async lift(deviceId: string, actor: string | null): Promise<QuarantineRecord> {
+    const device = await this.repository.deviceGroup(deviceId);
+    if (!device) throw new NotFoundError(`device ${deviceId}`);
+    const lifted = await this.repository.liftQuarantine(deviceId, actor);
+    if (!lifted) throw new ConflictError(`device ${deviceId} is not quarantined`);
+    await this.buckets.clearQuarantine(deviceId, BUCKET_NAMES);
+    if (!device.disabled) await this.endpoint.enableDevice(deviceId);
+    await this.audit.record({ actor, action: 'device.quarantine.lift', subject: deviceId, details: { reason: lifted.reason, strikes: lifted.strikes } });
+    await this.events.emit('device.changed', { deviceId });
+    return lifted;
+  }
+
+  list(): Promise<QuarantineRecord[]> {
+    return this.repository.openQuarantines();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.all(this.pending.values());
+  }
+}

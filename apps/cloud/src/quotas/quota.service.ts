@@ -1,0 +1,159 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { parseTopic } from '@edgeloop/contracts';
+import { CloudConfig } from '../config/cloud.config';
+import { QuarantineService } from './quarantine.service';
+import { QuotaBucketsRepository, type BucketSpec } from './quota-buckets.repository';
+import { QuotaRepository } from './quota.repository';
+import { applyOverride, QUOTA_KINDS, type QuotaKind, type QuotaLimits, type QuotaOverride } from './quota-settings';
+
+/** How long a replica trusts its copy of a device's group and of the group overrides. */
+const LIMITS_TTL_MS = 10_000;
+/** Devices whose limits a replica keeps in memory; the oldest entry goes first. */
+const LIMITS_CACHE_SIZE = 10_000;
+/** One log line per device per this long while it is throttled. */
+const LOG_EVERY_MS = 10_000;
+/** A device counts as throttled this long after its last dropped message. */
+const THROTTLED_FOR_MS = 60_000;
+
+/** A device's quota state, as `GET /devices/{id}` and `GET /devices/{id}/quota` show it. */
+export interface DeviceQuotaStatus {
+  throttled: boolean;
+  dropped: Record<QuotaKind, number>;
+  invalid: number;
+  lastDroppedAt: string | null;
+  quarantined: { reason: string; strikes: number; quarantinedAt: string } | null;
+}
+
+const KINDS: ReadonlySet<string> = new Set(QUOTA_KINDS);
+
+/**
+ * Per-device quotas, enforced before a message is decoded: token buckets in Redis (messages and bytes per
+ * second per topic kind, hard examples per hour, hard-example bytes per day), limits from EDGELOOP_QUOTA_*
+ * with the device group's override laid over them. A message over quota is dropped and counted — the
+ * channel then acknowledges it: the device learns nothing, and the cloud keeps no queue for it. Strikes
+ * (dropped or invalid messages) past EDGELOOP_QUARANTINE_STRIKES in the window quarantine the device.
+ */
+@Injectable()
+export class QuotaService {
+  private readonly logger = new Logger(QuotaService.name);
+  private readonly limits = new Map<string, { limits: QuotaLimits; at: number }>();
+  private overrides: { map: Map<string, QuotaOverride>; at: number } | undefined;
+  private readonly loggedAt = new Map<string, number>();
+  /** This replica's decisions (Prometheus `edgeloop_quota_checks`). */
+  readonly counters = { allowed: 0, dropped: 0, droppedQuarantined: 0, checkErrors: 0 };
+
+  constructor(
+    private readonly config: CloudConfig,
+    private readonly buckets: QuotaBucketsRepository,
+    private readonly repository: QuotaRepository,
+    private readonly quarantine: QuarantineService,
+  ) {}
+
+  /**
+   * True when the message may be handled. Redis unreachable fails open (counted, logged): the ingest path
+   * needs Redis anyway, and reported state and presence should not stop with the quota store.
+   */
+  async admit(topic: string, bytes: number): Promise<boolean> {
+    const settings = this.config.quotas;
+    if (!settings.enabled) return true;
+    const parsed = parseTopic(topic);
+    if (!parsed || !KINDS.has(parsed.kind)) return true;
+    const kind = parsed.kind as QuotaKind;
+    try {
+      const limits = await this.limitsOf(parsed.deviceId);
+      const result = await this.buckets.take(parsed.deviceId, kind, bucketsFor(kind, bytes, limits), settings.quarantine.windowSeconds);
+      if (result.outcome === 'allowed') {
+        this.counters.allowed++;
+        return true;
+      }
+      if (result.outcome === 'quarantined') {
+        this.counters.droppedQuarantined++;
+        return false;
+      }
+      this.counters.dropped++;
+      this.logThrottled(parsed.deviceId, `${parsed.deviceId} over its ${result.bucket} quota: ${kind} message dropped (${result.strikes} strikes)`);
+      this.maybeQuarantine(parsed.deviceId, 'over_quota', result.strikes);
+      return false;
+    } catch (err) {
+      this.counters.checkErrors++;
+      this.logThrottled('', `quota check failed, message let through: ${(err as Error).message}`);
+      return true;
+    }
+  }
+
+  /** An invalid message from a device: a strike against it. */
+  async invalid(topic: string): Promise<void> {
+    const parsed = parseTopic(topic);
+    if (!this.config.quotas.enabled || !parsed) return;
+    try {
+      const strikes = await this.buckets.strike(parsed.deviceId, this.config.quotas.quarantine.windowSeconds);
+      this.maybeQuarantine(parsed.deviceId, 'invalid_messages', strikes);
+    } catch (err) {
+      this.logThrottled('', `could not count an invalid message against ${parsed.deviceId}: ${(err as Error).message}`);
+    }
+  }
+
+  async status(deviceId: string): Promise<DeviceQuotaStatus> {
+    const [counters, quarantine] = await Promise.all([this.buckets.counters(deviceId), this.repository.openQuarantineOf(deviceId)]);
+    return {
+      throttled: counters.lastDroppedAt !== null && Date.now() - counters.lastDroppedAt < THROTTLED_FOR_MS,
+      dropped: counters.dropped,
+      invalid: counters.invalid,
+      lastDroppedAt: counters.lastDroppedAt === null ? null : new Date(counters.lastDroppedAt).toISOString(),
+      quarantined: quarantine ? { reason: quarantine.reason, strikes: quarantine.strikes, quarantinedAt: quarantine.quarantinedAt } : null,
+    };
+  }
+
+  /** The limits that apply to a device now. */
+  async limitsOf(deviceId: string): Promise<QuotaLimits> {
+    const now = Date.now();
+    const cached = this.limits.get(deviceId);
+    if (cached && now - cached.at < LIMITS_TTL_MS) return cached.limits;
+    const [device, overrides] = await Promise.all([this.repository.deviceGroup(deviceId), this.groupOverrides(now)]);
+    const limits = applyOverride(this.config.quotas.defaults, device?.group ? overrides.get(device.group) : undefined);
+    this.limits.delete(deviceId);
+    this.limits.set(deviceId, { limits, at: now });
+    if (this.limits.size > LIMITS_CACHE_SIZE) this.limits.delete(this.limits.keys().next().value!);
+    return limits;
+  }
+
+  /** Forgets cached limits (this replica; the others within LIMITS_TTL_MS). */
+  forgetLimits(): void {
+    this.limits.clear();
+    this.overrides = undefined;
+  }
+
+  private async groupOverrides(now: number): Promise<Map<string, QuotaOverride>> {
+    if (!this.overrides || now - this.overrides.at >= LIMITS_TTL_MS) this.overrides = { map: await this.repository.overrides(), at: now };
+    return this.overrides.map;
+  }
+
+  private maybeQuarantine(deviceId: string, reason: 'over_quota' | 'invalid_messages', strikes: number): void {
+    const threshold = this.config.quotas.quarantine.strikes;
+    if (threshold > 0 && strikes >= threshold) this.quarantine.trigger(deviceId, reason, strikes);
+  }
+
+  private logThrottled(subject: string, line: string): void {
+    const now = Date.now();
+    if (now - (this.loggedAt.get(subject) ?? 0) < LOG_EVERY_MS) return;
+    if (this.loggedAt.size > LIMITS_CACHE_SIZE) this.loggedAt.clear();
+    this.loggedAt.set(subject, now);
+    this.logger.warn(line);
+  }
+}
+
+/** The buckets one message draws from; a limit of 0 is no bucket (unlimited). */
+export function bucketsFor(kind: QuotaKind, bytes: number, limits: QuotaLimits): BucketSpec[] {
+  const { messagesPerSecond, bytesPerSecond } = limits.kinds[kind];
+  const burst = limits.burstSeconds;
+  const buckets: BucketSpec[] = [];
+  if (messagesPerSecond > 0) buckets.push({ name: `${kind}:m`, rate: messagesPerSecond, capacity: Math.max(1, messagesPerSecond * burst), cost: 1 });
+  if (bytesPerSecond > 0) buckets.push({ name: `${kind}:B`, rate: bytesPerSecond, capacity: bytesPerSecond * burst, cost: bytes });
+  if (kind === 'hard-examples') {
+    const perHour = limits.hardExamplesPerHour;
+    if (perHour > 0) buckets.push({ name: 'hard-examples:hour', rate: perHour / 3600, capacity: perHour, cost: 1 });
+    const perDay = limits.cropBytesPerDay;
+    if (perDay > 0) buckets.push({ name: 'hard-examples:day', rate: perDay / 86_400, capacity: perDay, cost: bytes });
+  }
+  return buckets;
+}
