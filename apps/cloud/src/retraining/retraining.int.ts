@@ -10,6 +10,9 @@ import { TrainingDataService } from '../identities/training-data.service';
 import { CloudFixture, startCloudFixture } from '../testing/cloud-fixture';
 import { SimDevice } from '../testing/sim-device';
 import { baseFiles, uploadForm } from '../testing/upload-form';
+import { RetrainingRunRepository } from './retraining-run.repository';
+import { RetrainingBoot } from './retraining.boot';
+import { DEFAULT_RETRAINING_SETTINGS } from './retraining.service';
 import { blurredHead, shuffleTrainingLabels, syntheticGallery, type SyntheticGallery } from './testing/synthetic-training-data';
 
 afterAll(() => stopAllStarted());
@@ -327,6 +330,29 @@ describe('retraining flow', () => {
     } finally {
       for (const sim of sims) await sim.stop();
     }
+  });
+
+  it('adds a run whose flow Redis lost again, and it runs to the end', async () => {
+    const gallery = syntheticGallery({ identities: 8, perIdentity: 14, strangers: 20, seed: 71, prefix: 'h', sameCosine: 0.35 });
+    datasets.set('face-h', gallery.examples);
+    await baseModel('face-h', blurredHead(gallery, [...gallery.centres.keys()], 0.3));
+    // a queued run whose jobs are not in Redis (as after a Redis that lost its data), older than the grace period
+    const run = await fx.cloud.app.get(RetrainingRunRepository).insertIfNoneActive({
+      id: 'rt_lostflow0001',
+      modelName: 'face-h',
+      baseVersion: 1,
+      trigger: 'manual',
+      settings: DEFAULT_RETRAINING_SETTINGS,
+      autoCanary: false,
+      createdBy: null,
+    });
+    expect(run).toBeDefined();
+    await fx.cloud.app.get(SqlDatabase).query(`update retraining_runs set created_at = now() - interval '5 minutes' where id = 'rt_lostflow0001'`);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(((await (await fx.api('/api/v1/retraining/jobs/rt_lostflow0001')).json()) as RetrainingRun).status).toBe('queued');
+    await fx.cloud.app.get(RetrainingBoot).reconcile();
+    const done = await waitForRun('rt_lostflow0001', finished);
+    expect(done).toMatchObject({ status: 'completed', candidate: { name: 'face-h', version: 2 } });
   });
 
   it('resumes a step the cloud was stopped in the middle of, and finishes the run', async () => {
