@@ -20,14 +20,32 @@ const photo = (name: string) => readFileSync(join(media, name));
 const PEOPLE: Record<string, { enrol: string[]; seen: string[] }> = {
   franck: {
     enrol: ['franck_01829.jpg', 'franck_02045.jpg', 'franck_02159.jpg'],
-    seen: ['franck_02221.jpg', 'franck_02683.jpg', 'franck_02888.jpg', 'franck_03909.jpg', 'franck_03979.jpg', 'franck_04000.jpg', 'franck_04035.jpg', 'franck_04117.jpg'],
+    seen: [
+      'franck_02221.jpg',
+      'franck_02683.jpg',
+      'franck_02888.jpg',
+      'franck_03909.jpg',
+      'franck_03979.jpg',
+      'franck_04000.jpg',
+      'franck_04035.jpg',
+      'franck_04117.jpg',
+    ],
   },
   cage: { enrol: ['cage.jpg'], seen: ['cage.jpg', 'cage2_crop.jpg'] },
   bieber: { enrol: ['Justin-Bieber2_crop.jpg'], seen: ['Justin-Bieber2_crop.jpg', 'bieber_small.jpg'] },
   connery: { enrol: ['SeanConnery.jpg'], seen: ['SeanConnery.jpg', 'sean_guru2_crop.jpg'] },
   audrey: { enrol: ['audrey.jpg'], seen: ['audrey.jpg', 'audrey_crop.jpg'] },
 };
-const STRANGERS = ['obama4_crop.jpg', 'chuck_crop.jpg', 'queen20_crop.jpg', 'ri_1_crop.jpg', 'kim1_crop.jpg', 'walter2_crop.jpg', 'bill-murray-snl_crop.jpg', 'terminator_crop.jpg'];
+const STRANGERS = [
+  'obama4_crop.jpg',
+  'chuck_crop.jpg',
+  'queen20_crop.jpg',
+  'ri_1_crop.jpg',
+  'kim1_crop.jpg',
+  'walter2_crop.jpg',
+  'bill-murray-snl_crop.jpg',
+  'terminator_crop.jpg',
+];
 
 /** The same photo as different cameras and light would give it. */
 type Image = ReturnType<typeof sharp>;
@@ -58,13 +76,24 @@ describe('retraining on enrolled photos, with an automatic canary', () => {
   beforeAll(async () => {
     fx = await startCloudFixture({ broker: 'embedded' });
     pipeline = await FacePipeline.load({
-      models: { detector: join(baseModelsDir, 'fr_detect.onnx'), landmarks: join(baseModelsDir, 'fr_landmark.onnx'), embedder: join(baseModelsDir, 'fr_feature.onnx') },
+      models: {
+        detector: join(baseModelsDir, 'fr_detect.onnx'),
+        landmarks: join(baseModelsDir, 'fr_landmark.onnx'),
+        embedder: join(baseModelsDir, 'fr_feature.onnx'),
+      },
     });
     // production: the base models with a head that does not know these people's faces
     const labels = Object.keys(PEOPLE).sort();
-    const upload = await fx.api('/api/v1/models/face-id/versions', { method: 'POST', body: uploadForm({ ...baseFiles, head: makeHead(labels, 9) }, { labels }) });
+    const upload = await fx.api('/api/v1/models/face-id/versions', {
+      method: 'POST',
+      body: uploadForm({ ...baseFiles, head: makeHead(labels, 9) }, { labels }),
+    });
     expect(upload.status).toBe(201);
-    const alias = await fx.api('/api/v1/models/face-id/aliases/production', { method: 'PUT', body: JSON.stringify({ version: 1 }), headers: { 'content-type': 'application/json' } });
+    const alias = await fx.api('/api/v1/models/face-id/aliases/production', {
+      method: 'PUT',
+      body: JSON.stringify({ version: 1 }),
+      headers: { 'content-type': 'application/json' },
+    });
     expect(alias.status).toBe(200);
   }, 120_000);
 
@@ -88,14 +117,24 @@ describe('retraining on enrolled photos, with an automatic canary', () => {
     let n = 0;
     const start = Date.now() - 30 * 86_400_000;
     const store = async (file: string, look: (typeof LOOKS)[number], label: string | null) => {
-      const bytes = await look(sharp(photo(file))).jpeg().toBuffer();
+      const bytes = await look(sharp(photo(file)))
+        .jpeg()
+        .toBuffer();
       const [face] = await pipeline.embedFaces(bytes);
       if (!face) return false;
       const id = `he-${n}`;
       await db.query(
         `insert into hard_examples (id, device_id, example_id, model_name, model_version, reason, det_score, score, margin, embedding, captured_at, label, labelled_at, unknown_confirmed_at)
          values ($1, $2, $1, 'face-id', 1, 'unknown', 0.9, 0.2, 0.01, $3, $4, $5, $6, $7)`,
-        [id, `cam-${(n % 4) + 1}`, JSON.stringify(Array.from(face.embedding)), new Date(start + n * 600_000), label, label ? new Date() : null, label ? null : new Date()],
+        [
+          id,
+          `cam-${(n % 4) + 1}`,
+          JSON.stringify(Array.from(face.embedding)),
+          new Date(start + n * 600_000),
+          label,
+          label ? new Date() : null,
+          label ? null : new Date(),
+        ],
       );
       n++;
       return true;
@@ -115,7 +154,12 @@ describe('retraining on enrolled photos, with an automatic canary', () => {
       const res = await post('/api/v1/devices', { name, group: 'site' });
       expect(res.status).toBe(201);
       const body = (await res.json()) as any;
-      const sim = new SimDevice({ id: body.device.id, mqttUrl: fx.mqttUrl!, password: body.credentials.mqtt.password, publicKeyPem: body.signingKey.publicKey });
+      const sim = new SimDevice({
+        id: body.device.id,
+        mqttUrl: fx.mqttUrl!,
+        password: body.credentials.mqtt.password,
+        publicKeyPem: body.signingKey.publicKey,
+      });
       await sim.connect();
       sims.push(sim);
     }

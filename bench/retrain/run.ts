@@ -92,7 +92,15 @@ async function main(): Promise<void> {
       await db.query(
         `insert into hard_examples (id, device_id, example_id, model_name, model_version, reason, det_score, embedding, captured_at, label, labelled_at, unknown_confirmed_at)
          values ($1, $2, $1, 'face-id', 1, 'unknown', 0.9, $3, $4, $5, $6, $7)`,
-        [`he-${i}`, `cam-${(i % 4) + 1}`, JSON.stringify(Array.from(e.embedding)), new Date(e.time), e.label, e.label ? new Date() : null, e.label ? null : new Date()],
+        [
+          `he-${i}`,
+          `cam-${(i % 4) + 1}`,
+          JSON.stringify(Array.from(e.embedding)),
+          new Date(e.time),
+          e.label,
+          e.label ? new Date() : null,
+          e.label ? null : new Date(),
+        ],
       );
     }
 
@@ -105,12 +113,17 @@ async function main(): Promise<void> {
     }
     const totalMs = Math.round(performance.now() - started);
 
-    out(`retraining: ${identities} identities × ${perIdentity} examples + ${identities} strangers (${run.dataset?.examples ?? '?'} examples), trainer ${method}`);
+    out(
+      `retraining: ${identities} identities × ${perIdentity} examples + ${identities} strangers (${run.dataset?.examples ?? '?'} examples), trainer ${method}`,
+    );
     out(`status ${run.status}${run.candidate ? `, candidate ${run.candidate.name}@${run.candidate.version}` : ''}${run.error ? `, error ${run.error}` : ''}`);
     out('step            ms');
     for (const step of RETRAINING_STEPS) out(`${step.padEnd(14)} ${String(run.steps[step].durationMs ?? '-').padStart(6)}`);
     out(`${'trigger → end'.padEnd(14)} ${String(totalMs).padStart(6)}`);
-    if (run.report) out(`gate ${run.report.verdict}: ${run.report.primary.metric} ${run.report.primary.candidate.toFixed(4)} vs production ${run.report.primary.production?.toFixed(4)}`);
+    if (run.report)
+      out(
+        `gate ${run.report.verdict}: ${run.report.primary.metric} ${run.report.primary.candidate.toFixed(4)} vs production ${run.report.primary.production?.toFixed(4)}`,
+      );
     const resultsDir = path.join(repoRoot(), 'bench', 'results');
     mkdirSync(resultsDir, { recursive: true });
     writeFileSync(

@@ -21,11 +21,16 @@ export function summariseRun(run: RetrainingRun): string[] {
   const lines = [describeRun(run)];
   if (run.dataset) {
     const s = run.dataset.splits;
-    lines.push(`  dataset ${run.dataset.digest.slice(0, 12)}: ${run.dataset.examples} examples of ${run.dataset.identities} identities (train ${s.train}, validation ${s.validation}, calibration ${s.calibration}, holdout ${s.holdout})`);
+    lines.push(
+      `  dataset ${run.dataset.digest.slice(0, 12)}: ${run.dataset.examples} examples of ${run.dataset.identities} identities (train ${s.train}, validation ${s.validation}, calibration ${s.calibration}, holdout ${s.holdout})`,
+    );
   }
   for (const step of RETRAINING_STEPS) {
     const state = run.steps[step];
-    if (state && state.status !== 'pending') lines.push(`  ${step.padEnd(14)} ${state.status}${state.durationMs !== null ? ` in ${state.durationMs} ms` : ''}${state.attempts > 1 ? ` (${state.attempts} attempts)` : ''}`);
+    if (state && state.status !== 'pending')
+      lines.push(
+        `  ${step.padEnd(14)} ${state.status}${state.durationMs !== null ? ` in ${state.durationMs} ms` : ''}${state.attempts > 1 ? ` (${state.attempts} attempts)` : ''}`,
+      );
   }
   if (run.report) {
     const p = run.report.primary;
@@ -33,7 +38,10 @@ export function summariseRun(run: RetrainingRun): string[] {
     lines.push(`  gate: ${run.report.verdict} — ${p.metric} ${(p.candidate * 100).toFixed(2)}% vs ${production}`);
     for (const reason of run.report.reasons) lines.push(`    ${reason}`);
   }
-  if (run.candidate) lines.push(`  candidate: ${run.candidate.name}@${run.candidate.version}${run.canary.state !== 'none' ? ` (canary ${run.canary.state}${run.canary.reason ? `: ${run.canary.reason}` : ''})` : ''}`);
+  if (run.candidate)
+    lines.push(
+      `  candidate: ${run.candidate.name}@${run.candidate.version}${run.canary.state !== 'none' ? ` (canary ${run.canary.state}${run.canary.reason ? `: ${run.canary.reason}` : ''})` : ''}`,
+    );
   if (run.error) lines.push(`  error: ${run.error}`);
   return lines;
 }

@@ -100,7 +100,9 @@ export class CandidateRegistrar {
       createdBy,
     });
     await this.events.emit('model.alias.changed', { modelName: record.name, alias: CANDIDATE_ALIAS, version: record.version });
-    this.logger.log(`registered ${record.name}@${record.version} (parent ${base.version}, new head ${candidate.head.sha256.slice(0, 12)}) as ${CANDIDATE_ALIAS}`);
+    this.logger.log(
+      `registered ${record.name}@${record.version} (parent ${base.version}, new head ${candidate.head.sha256.slice(0, 12)}) as ${CANDIDATE_ALIAS}`,
+    );
     return record;
   }
 }

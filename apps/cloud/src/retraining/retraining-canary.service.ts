@@ -87,7 +87,12 @@ export class RetrainingCanary {
         if (!current || current.canary.state !== 'running') return false;
         await this.models.setAlias(tx, run.modelName, PRODUCTION_ALIAS, model.version);
         await this.audit.record(
-          { actor: null, action: 'model.alias.set', subject: `${run.modelName}@${PRODUCTION_ALIAS}`, details: { version: model.version, runId: run.id, deploymentId } },
+          {
+            actor: null,
+            action: 'model.alias.set',
+            subject: `${run.modelName}@${PRODUCTION_ALIAS}`,
+            details: { version: model.version, runId: run.id, deploymentId },
+          },
           tx,
         );
         await this.runs.update(tx, run.id, { canaryState: 'promoted', canaryReason: null });

@@ -103,10 +103,7 @@ export class RetrainingRunRepository {
   }
 
   async activeForModel(modelName: string): Promise<RetrainingRunRecord | undefined> {
-    const rows = await this.db.query<RunRow>(
-      `select ${COLUMNS} from retraining_runs where model_name = $1 and status in ('queued', 'running')`,
-      [modelName],
-    );
+    const rows = await this.db.query<RunRow>(`select ${COLUMNS} from retraining_runs where model_name = $1 and status in ('queued', 'running')`, [modelName]);
     return rows[0] ? toRun(rows[0]) : undefined;
   }
 
@@ -191,7 +188,10 @@ export class RetrainingRunRepository {
 
   /** Moves a pending canary to running; false when another caller did first (one deployment per run). */
   async claimCanary(id: string): Promise<boolean> {
-    const rows = await this.db.query(`update retraining_runs set canary_state = 'running', updated_at = now() where id = $1 and canary_state = 'pending' returning id`, [id]);
+    const rows = await this.db.query(
+      `update retraining_runs set canary_state = 'running', updated_at = now() where id = $1 and canary_state = 'pending' returning id`,
+      [id],
+    );
     return rows.length > 0;
   }
 
@@ -241,4 +241,3 @@ function toRun(r: RunRow): RetrainingRunRecord {
     flowGeneration: Number(r.flow_generation),
   };
 }
-

@@ -156,7 +156,9 @@ export class RetrainingSteps {
     if (identities.size === 0) throw new StepFailure('no labelled examples of any identity: enrol people or label hard examples first');
     const { digest, split } = await this.compute.split({ examples: collected.examples, seed: run.settings.trainer.seed });
     if (split.holdout.length === 0 || split.calibration.length === 0) {
-      throw new StepFailure(`too few examples to hold any out (${collected.examples.length} examples of ${identities.size} identities): ${split.notes.join('; ')}`);
+      throw new StepFailure(
+        `too few examples to hold any out (${collected.examples.length} examples of ${identities.size} identities): ${split.notes.join('; ')}`,
+      );
     }
     const document: DatasetDocument = {
       digest,

@@ -45,7 +45,11 @@ describe('retraining flow', () => {
     });
     expect(res.status).toBe(201);
     if (alias) {
-      const put = await fx.api(`/api/v1/models/${name}/aliases/production`, { method: 'PUT', body: JSON.stringify({ version: 1 }), headers: { 'content-type': 'application/json' } });
+      const put = await fx.api(`/api/v1/models/${name}/aliases/production`, {
+        method: 'PUT',
+        body: JSON.stringify({ version: 1 }),
+        headers: { 'content-type': 'application/json' },
+      });
       expect(put.status).toBe(200);
     }
   }
@@ -305,7 +309,13 @@ describe('retraining flow', () => {
         expect(res.status).toBe(201);
         const body = (await res.json()) as any;
         // the candidate does not load on these devices
-        const sim = new SimDevice({ id: body.device.id, mqttUrl: fx.mqttUrl!, password: body.credentials.mqtt.password, publicKeyPem: body.signingKey.publicKey, failOn: (m) => m.version > 1 });
+        const sim = new SimDevice({
+          id: body.device.id,
+          mqttUrl: fx.mqttUrl!,
+          password: body.credentials.mqtt.password,
+          publicKeyPem: body.signingKey.publicKey,
+          failOn: (m) => m.version > 1,
+        });
         await sim.connect();
         sims.push(sim);
       }
@@ -315,11 +325,17 @@ describe('retraining flow', () => {
       while (!sims.every((s) => s.running?.version === 1) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
       expect(sims.map((s) => s.running?.version)).toEqual([1, 1]);
 
-      expect((await fx.api('/api/v1/retraining/settings/face-g', { ...json({ canary: { percent: 50, batchSize: 1, observeSeconds: 0 } }), method: 'PUT' })).status).toBe(200);
+      expect(
+        (await fx.api('/api/v1/retraining/settings/face-g', { ...json({ canary: { percent: 50, batchSize: 1, observeSeconds: 0 } }), method: 'PUT' })).status,
+      ).toBe(200);
       const res = await fx.api('/api/v1/retraining/jobs', json({ base: 'face-g@production', autoCanary: true }));
       expect(res.status).toBe(201);
       const { id } = (await res.json()) as RetrainingRun;
-      const run = await waitForRun(id, (r) => ['rolled_back', 'promoted', 'skipped'].includes(r.canary.state) || r.status === 'failed' || r.status === 'rejected', 60_000);
+      const run = await waitForRun(
+        id,
+        (r) => ['rolled_back', 'promoted', 'skipped'].includes(r.canary.state) || r.status === 'failed' || r.status === 'rejected',
+        60_000,
+      );
       expect(run).toMatchObject({ status: 'completed', candidate: { name: 'face-g', version: 2 }, canary: { state: 'rolled_back' } });
       expect(run.canary.reason).toMatch(/deployment\.(failed|rolled_back)/);
       const deployment = (await (await fx.api(`/api/v1/deployments/${run.canary.deploymentId}`)).json()) as any;

@@ -2,7 +2,17 @@ import { Injectable, Logger, OnApplicationShutdown, BeforeApplicationShutdown } 
 import { existsSync } from 'node:fs';
 import { dirname, extname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { CalibrateResult, CalibrateTask, EvaluateResult, EvaluateTask, SplitResult, SplitTask, TrainingTask, TrainResult, TrainTask } from './training-task';
+import type {
+  CalibrateResult,
+  CalibrateTask,
+  EvaluateResult,
+  EvaluateTask,
+  SplitResult,
+  SplitTask,
+  TrainingTask,
+  TrainResult,
+  TrainTask,
+} from './training-task';
 
 /** A task ended because the cloud is shutting down; the queue retries the step after the restart. */
 export class ComputeInterruptedError extends Error {}
@@ -67,7 +77,9 @@ export class TrainingCompute implements BeforeApplicationShutdown, OnApplication
       });
       worker.on('error', (err) => settle(() => reject(this.closing ? new ComputeInterruptedError('the cloud is shutting down') : err)));
       worker.on('exit', (code) =>
-        settle(() => reject(this.closing ? new ComputeInterruptedError('the cloud is shutting down') : new Error(`the ${task.kind} thread exited with code ${code}`))),
+        settle(() =>
+          reject(this.closing ? new ComputeInterruptedError('the cloud is shutting down') : new Error(`the ${task.kind} thread exited with code ${code}`)),
+        ),
       );
       worker.postMessage(task);
     });

@@ -128,7 +128,12 @@ export function readHeadPrototypes(bytes: Uint8Array, manifestLabels?: string[])
   } else values = Float32Array.from(init.floatData ?? []);
   if (values.length !== dim * k) throw new Error(`the production head's initializer has ${values.length} values, not ${dim}×${k}`);
   const labelsEntry = model.metadataProps?.find((p) => p.key === 'edgeloop.labels');
-  const labels = manifestLabels && manifestLabels.length === k ? manifestLabels : labelsEntry?.value ? (JSON.parse(labelsEntry.value) as string[]) : Array.from({ length: k }, (_, j) => `#${j}`);
+  const labels =
+    manifestLabels && manifestLabels.length === k
+      ? manifestLabels
+      : labelsEntry?.value
+        ? (JSON.parse(labelsEntry.value) as string[])
+        : Array.from({ length: k }, (_, j) => `#${j}`);
   const prototypes = Array.from({ length: k }, (_, j) => {
     const row = new Float32Array(dim);
     for (let i = 0; i < dim; i++) row[i] = values[i * k + j];

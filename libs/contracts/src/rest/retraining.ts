@@ -74,7 +74,9 @@ export const RetrainingReportSchema = z.object({
   reasons: z.array(z.string().max(2000)).max(200),
   holdoutProbes: count,
   candidate: z.object({ metrics: metricRecord, thresholds: z.object({ match: z.number(), margin: z.number() }) }),
-  production: z.object({ version: ModelVersionNumberSchema, metrics: metricRecord, thresholds: z.object({ match: z.number(), margin: z.number() }) }).nullable(),
+  production: z
+    .object({ version: ModelVersionNumberSchema, metrics: metricRecord, thresholds: z.object({ match: z.number(), margin: z.number() }) })
+    .nullable(),
   primary: z.object({ metric: z.string().min(1).max(64), candidate: z.number(), production: z.number().nullable(), delta: z.number().nullable() }),
   worseSlices: z.array(
     z.object({ kind: z.string().min(1).max(32), key: z.string().max(256), n: count, candidate: z.number(), production: z.number(), delta: z.number() }),
@@ -119,7 +121,12 @@ export const RetrainingSettingsSchema = z.strictObject({
   /** Start a canary of each registered candidate; promote it to `production` when the canary completes. */
   autoCanary: z.boolean().default(false),
   /** Automatic triggers (drift, labels) wait this long after the model's last run; manual runs do not. */
-  cooldownSeconds: z.number().int().min(0).max(30 * 86_400).default(3600),
+  cooldownSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(30 * 86_400)
+    .default(3600),
   /** Start a run once this many examples were labelled since the last run; null: never on labels alone. */
   labelsThreshold: z.number().int().positive().max(10_000_000).nullable().default(null),
   /** A `drift.detected` starts a run only with at least this many new labelled examples (else it only asks for labelling); null: never. */
@@ -137,7 +144,12 @@ export const RetrainingSettingsSchema = z.strictObject({
   trainer: z
     .strictObject({
       method: z.enum(['auto', 'prototypes', 'logistic']).default('auto'),
-      seed: z.number().int().min(0).max(2 ** 31).default(1),
+      seed: z
+        .number()
+        .int()
+        .min(0)
+        .max(2 ** 31)
+        .default(1),
     })
     .default({ method: 'auto', seed: 1 }),
   canary: z

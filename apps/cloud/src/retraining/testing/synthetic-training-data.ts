@@ -12,7 +12,14 @@ export interface SyntheticGallery {
  * ten minutes apart per example on devices in turn (so the block split can hold whole visits out);
  * strangers are random directions. Seeded: the same options give the same examples.
  */
-export function syntheticGallery(options: { identities: number; perIdentity: number; strangers?: number; seed?: number; sameCosine?: number; prefix?: string }): SyntheticGallery {
+export function syntheticGallery(options: {
+  identities: number;
+  perIdentity: number;
+  strangers?: number;
+  seed?: number;
+  sameCosine?: number;
+  prefix?: string;
+}): SyntheticGallery {
   const random = createRandom(options.seed ?? 7);
   const sameCosine = options.sameCosine ?? 0.55;
   const noiseScale = Math.sqrt((1 / sameCosine ** 2 - 1) / 512);
@@ -49,7 +56,11 @@ export function syntheticGallery(options: { identities: number; perIdentity: num
  * split follows labels, devices and times, not embeddings — while calibration and holdout keep the truth.
  */
 export function shuffleTrainingLabels(examples: readonly TrainingExample[], splitSeed = 1, seed = 3): TrainingExample[] {
-  const train = new Set(splitDataset(examples, { seed: splitSeed }).train.filter((e) => e.kind === 'identity').map((e) => e.id));
+  const train = new Set(
+    splitDataset(examples, { seed: splitSeed })
+      .train.filter((e) => e.kind === 'identity')
+      .map((e) => e.id),
+  );
   const random = createRandom(seed);
   const moved = examples.filter((e) => train.has(e.id)).map((e) => e.embedding);
   for (let i = moved.length - 1; i > 0; i--) {
