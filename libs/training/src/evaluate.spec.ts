@@ -28,6 +28,19 @@ describe('evaluateOpenSet', () => {
     expect(report.thresholds).toEqual(thresholds);
   });
 
+  it('scores a gallery person the head does not know as a miss, not as a rejected stranger', () => {
+    // with carol enrolled in truth, the head that cannot name her misses her: one more mated probe, not identified
+    const withGallery = evaluateOpenSet(TWO_PEOPLE, thresholds, probes, { gallery: ['A', 'B', 'carol'] });
+    expect(withGallery.correct).toEqual([true, false, true, false, true, false, false, true]);
+    expect(withGallery.dirAtFpir.dir).toBe(2 / 5);
+    expect(withGallery.unknownRejection).toBe(2 / 3);
+    expect(withGallery.rank1).toBe(3 / 5);
+    expect(withGallery.perIdentity.carol).toEqual({ n: 1, correct: 0, accuracy: 0, enrolled: false });
+    // accepted as someone else, she is a misidentification for this head
+    const carolAsA = evaluateOpenSet(TWO_PEOPLE, thresholds, [probeAt(0.8, 0.1, 'carol', 'dev-1')], { gallery: ['A', 'B', 'carol'] });
+    expect(carolAsA.dirAtFpir).toMatchObject({ dir: 0, misidentification: 1 });
+  });
+
   it('slices by identity, device and kind', () => {
     expect(report.perIdentity).toEqual({
       A: { n: 2, correct: 1, accuracy: 0.5, enrolled: true },

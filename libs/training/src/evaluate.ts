@@ -1,6 +1,6 @@
 import type { IdentityPrototypes } from '@edgeloop/vision';
 import type { ExampleKind } from './dataset';
-import { isCorrect, openSetRates, outcomeOf, scoreProbes, type OpenSetProbe, type OpenSetThresholds } from './open-set';
+import { isCorrect, NON_MATED, openSetRates, outcomeOf, scoreProbes, type OpenSetProbe, type OpenSetThresholds } from './open-set';
 
 /**
  * Open-set evaluation of a head with its thresholds on a probe set (the holdout), in the terms the
@@ -82,10 +82,21 @@ class GrowingScores {
   }
 }
 
-export function evaluateOpenSet(head: IdentityPrototypes, thresholds: OpenSetThresholds, probes: readonly OpenSetProbe[]): OpenSetReport {
+/**
+ * `gallery`: the identities enrolled in truth (default: the head's own). Pass the same gallery when two
+ * heads are compared on one holdout, so that a person only the candidate knows counts as a miss for the
+ * other head rather than as a correctly rejected stranger.
+ */
+export function evaluateOpenSet(
+  head: IdentityPrototypes,
+  thresholds: OpenSetThresholds,
+  probes: readonly OpenSetProbe[],
+  options: { gallery?: readonly string[] } = {},
+): OpenSetReport {
   const genuine = new GrowingScores(probes.length);
   const impostor = new GrowingScores(probes.length * head.labels.length);
-  const scored = scoreProbes(head, probes, { genuine: (s) => genuine.push(s), impostor: (s) => impostor.push(s) });
+  const gallery = options.gallery ? new Set(options.gallery) : undefined;
+  const scored = scoreProbes(head, probes, { genuine: (s) => genuine.push(s), impostor: (s) => impostor.push(s) }, gallery);
   const perIdentity: Record<string, IdentitySlice> = {};
   const perDevice: Record<string, SliceAccuracy> = {};
   const perKind: Record<string, SliceAccuracy> = {};
@@ -99,7 +110,7 @@ export function evaluateOpenSet(head: IdentityPrototypes, thresholds: OpenSetThr
     const outcome = outcomeOf(p, thresholds);
     const right = isCorrect(outcome);
     correct.push(right);
-    if (p.expected >= 0) {
+    if (p.expected !== NON_MATED) {
       mated++;
       if (p.candidate === p.expected) rank1++;
     } else {

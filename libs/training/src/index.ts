@@ -16,7 +16,7 @@ export { DEFAULT_LOGISTIC_OPTIONS, fitLogistic } from './logistic';
 export type { LogisticFit, LogisticOptions } from './logistic';
 export { DEFAULT_TRAIN_HEAD_OPTIONS, trainHead, validateHead } from './trainer';
 export type { HeadValidation, TrainedHead, TrainHeadOptions, TrainingMethod } from './trainer';
-export { openSetRates, outcomeOf, scoreProbes, toMatchPolicy } from './open-set';
+export { NON_MATED, openSetRates, outcomeOf, scoreProbes, toMatchPolicy, UNKNOWN_TO_HEAD } from './open-set';
 export type { OpenSetProbe, OpenSetRates, OpenSetThresholds, ProbeOutcome, ScoredProbe } from './open-set';
 export { calibrate, DEFAULT_CALIBRATION_OPTIONS } from './calibrate';
 export type { Calibration, CalibrationOptions } from './calibrate';

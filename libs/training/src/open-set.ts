@@ -25,8 +25,13 @@ export interface OpenSetProbe {
   group?: string;
 }
 
+/** `ScoredProbe.expected` of a probe that should come out unknown (a stranger, not a face, or a person nobody enrolled). */
+export const NON_MATED = -1;
+/** `ScoredProbe.expected` of a probe of a gallery identity that this head does not know: it can only be missed or misidentified. */
+export const UNKNOWN_TO_HEAD = -2;
+
 export interface ScoredProbe {
-  /** Index of the probe's identity in the head, or -1 when non-mated. */
+  /** Index of the probe's identity in the head, `NON_MATED`, or `UNKNOWN_TO_HEAD`. */
   expected: number;
   /** Index of the best-scoring identity. */
   candidate: number;
@@ -59,8 +64,18 @@ export function checkHead(head: IdentityPrototypes): void {
   }
 }
 
-/** Scores every probe against every identity of the head. */
-export function scoreProbes(head: IdentityPrototypes, probes: readonly OpenSetProbe[], collector?: ScoreCollector): ScoredProbe[] {
+/**
+ * Scores every probe against every identity of the head. With a `gallery` (the identities that are
+ * enrolled in truth, e.g. every person of a retraining dataset), a probe of a gallery identity the head
+ * does not know is mated all the same — a head that cannot name an enrolled person misses them — so two
+ * heads with different identities are scored against one truth.
+ */
+export function scoreProbes(
+  head: IdentityPrototypes,
+  probes: readonly OpenSetProbe[],
+  collector?: ScoreCollector,
+  gallery?: ReadonlySet<string>,
+): ScoredProbe[] {
   checkHead(head);
   const dimension = head.prototypes[0].length;
   const index = new Map(head.labels.map((label, i) => [label, i]));
@@ -70,7 +85,10 @@ export function scoreProbes(head: IdentityPrototypes, probes: readonly OpenSetPr
       throw new TrainingError('DIMENSION_MISMATCH', `probe has ${probe.embedding.length} values, the head ${dimension}`);
     }
     const scores = cosineScores(probe.embedding, head.prototypes);
-    const expected = probe.label !== null && (probe.kind ?? 'identity') === 'identity' ? (index.get(probe.label) ?? -1) : -1;
+    const expected =
+      probe.label !== null && (probe.kind ?? 'identity') === 'identity'
+        ? (index.get(probe.label) ?? (gallery?.has(probe.label) ? UNKNOWN_TO_HEAD : NON_MATED))
+        : NON_MATED;
     const match = matchIdentity(scores, head.labels, policy);
     if (collector) {
       for (let j = 0; j < scores.length; j++) {
@@ -87,7 +105,7 @@ export type ProbeOutcome = 'identified' | 'misidentified' | 'missed' | 'false_ac
 /** The same decision as `matchIdentity` on a scored probe. */
 export function outcomeOf(probe: ScoredProbe, thresholds: OpenSetThresholds): ProbeOutcome {
   const accepted = probe.score >= thresholds.match && probe.margin >= thresholds.margin;
-  if (probe.expected < 0) return accepted ? 'false_accept' : 'rejected';
+  if (probe.expected === NON_MATED) return accepted ? 'false_accept' : 'rejected';
   if (!accepted) return 'missed';
   return probe.candidate === probe.expected ? 'identified' : 'misidentified';
 }
@@ -126,7 +144,7 @@ export function openSetRates(scored: readonly ScoredProbe[], thresholds: OpenSet
   const counts = { identified: 0, misidentified: 0, falseAccepts: 0, mated: 0, nonMated: 0 };
   for (const probe of scored) {
     const outcome = outcomeOf(probe, thresholds);
-    if (probe.expected < 0) counts.nonMated++;
+    if (probe.expected === NON_MATED) counts.nonMated++;
     else counts.mated++;
     if (outcome === 'identified') counts.identified++;
     else if (outcome === 'misidentified') counts.misidentified++;

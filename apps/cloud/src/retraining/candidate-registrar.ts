@@ -4,6 +4,7 @@ import { SqlDatabase, type SqlExecutor } from '../database/sql-database';
 import { DomainEvents } from '../events/domain-events';
 import { AuditRepository } from '../repositories/audit.repository';
 import { BlobRepository, manifestKey } from '../repositories/blob.repository';
+import { BlobVerificationRepository } from '../repositories/blob-verification.repository';
 import { ManifestSigner } from '../repositories/manifest-signer';
 import { ModelRepository, type VersionRecord } from '../repositories/model.repository';
 import { RetrainingArtifacts } from './retraining-artifacts';
@@ -36,6 +37,7 @@ export class CandidateRegistrar {
     private readonly db: SqlDatabase,
     private readonly models: ModelRepository,
     private readonly blobs: BlobRepository,
+    private readonly verifications: BlobVerificationRepository,
     private readonly artifacts: RetrainingArtifacts,
     private readonly signer: ManifestSigner,
     private readonly audit: AuditRepository,
@@ -45,6 +47,8 @@ export class CandidateRegistrar {
   async register(candidate: CandidateRegistration, inTransaction: (tx: SqlExecutor, record: VersionRecord) => Promise<void>): Promise<VersionRecord> {
     const bytes = await this.artifacts.getModelFile(candidate.head.sha256);
     if (bytes.length !== candidate.head.size) throw new Error(`head blob ${candidate.head.sha256} has ${bytes.length} bytes, expected ${candidate.head.size}`);
+    // the registry trusts a stored blob only once its hash is recorded as verified (an upload of the same bytes then stores nothing)
+    await this.verifications.recordVerified(candidate.head.sha256, candidate.head.size);
     const { base } = candidate;
     const order = (role: string) => MODEL_FILE_ROLES.indexOf(role as ModelFileRole);
     const files = [

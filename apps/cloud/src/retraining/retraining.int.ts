@@ -4,6 +4,7 @@ import type { TrainingExample } from '@edgeloop/training';
 import { buildIdentityHead } from '@edgeloop/vision';
 import type { Subscription } from 'rxjs';
 import { SqlDatabase } from '../database/sql-database';
+import { BlobVerificationRepository } from '../repositories/blob-verification.repository';
 import { DomainEvents } from '../events/domain-events';
 import { EventRelay } from '../events/event-relay';
 import { TrainingDataService } from '../identities/training-data.service';
@@ -132,6 +133,8 @@ describe('retraining flow', () => {
     const head = await fx.api(`/api/v1/blobs/${file(v2.manifest, 'head').sha256}`);
     expect(head.status).toBe(200);
     expect((await head.arrayBuffer()).byteLength).toBe(file(v2.manifest, 'head').size);
+    // the registry counts the new head as a verified blob, as it does the files of an upload
+    expect(await fx.cloud.app.get(BlobVerificationRepository).verifiedSize(file(v2.manifest, 'head').sha256)).toBe(file(v2.manifest, 'head').size);
     // production did not move
     expect(((await (await fx.api('/api/v1/models/face-a/versions/production')).json()) as any).version).toBe(1);
 

@@ -103,8 +103,13 @@ export function runTrainingTask(task: TrainingTask): SplitResult | TrainResult |
     }
     case 'evaluate': {
       const { candidate, production, holdout, rule } = task.input;
-      const candidateReport = evaluateOpenSet(candidate.head, candidate.thresholds, holdout);
-      const productionReport = production ? evaluateOpenSet(readHeadPrototypes(production.onnx, production.labels), production.thresholds, holdout) : null;
+      // one truth for both heads: every person either head knows is enrolled, so a person only the
+      // candidate learned (from labelled hard examples) is a miss for production, not a rejected stranger
+      const gallery = [...new Set([...candidate.head.labels, ...(production?.labels ?? [])])];
+      const candidateReport = evaluateOpenSet(candidate.head, candidate.thresholds, holdout, { gallery });
+      const productionReport = production
+        ? evaluateOpenSet(readHeadPrototypes(production.onnx, production.labels), production.thresholds, holdout, { gallery })
+        : null;
       return { candidate: candidateReport, production: productionReport, gate: gate(candidateReport, productionReport, rule) };
     }
   }
