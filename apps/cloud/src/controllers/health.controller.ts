@@ -18,4 +18,12 @@ export class HealthController {
     if (report.status !== 'ok') res.status(503);
     return report;
   }
+
+  @Get('live')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Liveness only: the process answers HTTP. No component is checked, so Redis or S3 briefly away does not get it restarted' })
+  @ApiOkResponse({ description: '{ status: "ok", version, uptimeSeconds }' })
+  live() {
+    return this.health.live();
+  }
 }

@@ -20,6 +20,11 @@ export class HealthService {
     this.checks.set(name, check);
   }
 
+  /** Liveness: answering at all is the check (a Kubernetes liveness probe must not restart a pod for a dependency). */
+  live(): Pick<HealthReport, 'status' | 'version' | 'uptimeSeconds'> {
+    return { status: 'ok', version: packageVersion(), uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000) };
+  }
+
   async report(): Promise<HealthReport> {
     const components: HealthReport['components'] = {};
     await Promise.all(
