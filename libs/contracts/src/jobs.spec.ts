@@ -50,6 +50,8 @@ describe('jobs', () => {
     expect(predictionsJobId('cam-01', 42)).toBe('cam-01.42');
     expect(predictionsJobId('cam-01', 42)).not.toContain(':');
     expect(predictionsJobId('a-1', 2)).not.toBe(predictionsJobId('a', 12));
+    expect(predictionsJobId('cam-01', 42, 'AbC_de-fGh123456')).toBe('cam-01.AbC_de-fGh123456.42');
+    expect(predictionsJobId('cam-01', 4, '22222222')).not.toBe(predictionsJobId('cam-01', 22222222));
     expect(Object.keys(JOB_SCHEMAS)).toEqual(JOB_NAMES);
   });
 });

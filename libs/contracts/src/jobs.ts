@@ -26,7 +26,7 @@ export const BULLMQ_PREFIX = 'edgeloop';
 const retrainingStep = z.object({ runId: RecordIdSchema, modelName: ModelNameSchema, baseVersion: ModelVersionNumberSchema });
 
 export const JOB_SCHEMAS = {
-  /** One MQTT prediction batch; job id `predictionsJobId(deviceId, seq)`. */
+  /** One MQTT prediction batch; job id `predictionsJobId(deviceId, seq, epoch)`. */
   'predictions.ingest': z
     .object({ deviceId: DeviceIdSchema, seq: z.number().int().positive(), receivedAt: EpochMsSchema, batch: PredictionBatchSchema })
     .refine((job) => job.batch.deviceId === job.deviceId && job.batch.seq === job.seq, {
@@ -98,9 +98,12 @@ export function parseJob(name: string, data: unknown): ParseResult<TypedJob, Job
   return { ok: true, value: { name, payload: parsed.data } as TypedJob };
 }
 
-/** BullMQ job id of a prediction batch (ids may not contain `:`); device ids have no `.`, so it is unique. */
-export function predictionsJobId(deviceId: string, seq: number): string {
-  return `${deviceId}.${seq}`;
+/**
+ * BullMQ job id of a prediction batch (ids may not contain `:`); device ids and epochs have no `.`, so it
+ * is unique: `device.seq` for a batch without an epoch, `device.epoch.seq` for one with.
+ */
+export function predictionsJobId(deviceId: string, seq: number, epoch?: string): string {
+  return epoch === undefined ? `${deviceId}.${seq}` : `${deviceId}.${epoch}.${seq}`;
 }
 
 export function hardExampleJobId(deviceId: string, id: string): string {

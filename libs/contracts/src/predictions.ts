@@ -69,14 +69,28 @@ export type FrameResult = z.infer<typeof FrameResultSchema>;
 const embedding = z.array(z.number()).length(EMBEDDING_DIMENSION, `an embedding has exactly ${EMBEDDING_DIMENSION} numbers`);
 
 /**
- * A batch of frame results. `seq` counts batches per device from 1, persisted across restarts and
- * never reused: the cloud's dedupe key is (deviceId, seq), and a gap means batches were dropped.
+ * The epoch of a device's outbox: a random id (8–64 of `A-Z a-z 0-9 _ -`, no `.` or `:` so it can be part
+ * of a BullMQ job id) made once when the outbox is created. A device whose state is wiped starts its seq
+ * at 1 again under a new epoch.
+ */
+export const OutboxEpochSchema = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, 'an outbox epoch is 8-64 of A-Z a-z 0-9 _ -');
+
+/**
+ * A batch of frame results. `seq` counts batches per outbox from 1, persisted across restarts and never
+ * reused within an `epoch`: the cloud's dedupe key is (deviceId, epoch, seq), and a gap within an epoch
+ * means batches were dropped.
+ *
+ * Schema history inside `v: 1` (fields are only added, optional): `epoch` was added so that a device whose
+ * state folder is wiped loses nothing; a batch without it (an older edge) is still accepted and deduped
+ * on (deviceId, seq) as before, as if its epoch were the empty string.
  */
 export const PredictionBatchSchema = z
   .object({
     v: z.literal(MESSAGE_VERSION),
     deviceId: DeviceIdSchema,
     seq: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+    /** The outbox epoch (absent from batches of edges older than the field). */
+    epoch: OutboxEpochSchema.optional(),
     model: ModelVersionRefSchema,
     window: z.object({ start: EpochMsSchema, end: EpochMsSchema }),
     items: z.array(FrameResultSchema).max(MAX_BATCH_ITEMS),
@@ -102,6 +116,11 @@ export const PredictionBatchSchema = z
     });
   });
 export type PredictionBatch = z.infer<typeof PredictionBatchSchema>;
+
+/** The cloud's dedupe key of a batch, `device|epoch|seq` (an empty epoch for batches without one). */
+export function predictionBatchKey(batch: { deviceId: string; seq: number; epoch?: string | undefined }): string {
+  return `${batch.deviceId}|${batch.epoch ?? ''}|${batch.seq}`;
+}
 
 export const HARD_EXAMPLE_REASONS = ['low_score', 'small_margin', 'unknown'] as const;
 export type HardExampleReason = (typeof HARD_EXAMPLE_REASONS)[number];

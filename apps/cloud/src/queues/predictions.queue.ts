@@ -72,7 +72,7 @@ export class PredictionsQueue implements OnApplicationShutdown {
     await this.queue!.add(
       'predictions.ingest',
       { deviceId: batch.deviceId, seq: batch.seq, receivedAt, batch },
-      { jobId: predictionsJobId(batch.deviceId, batch.seq), attempts: 10, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: { age: 600, count: 20_000 }, removeOnFail: { age: 86_400 } },
+      { jobId: predictionsJobId(batch.deviceId, batch.seq, batch.epoch), attempts: 10, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: { age: 600, count: 20_000 }, removeOnFail: { age: 86_400 } },
     );
   }
 

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { ModelVersionRef, PredictionBatch } from '@edgeloop/contracts';
+import { predictionBatchKey, type ModelVersionRef, type PredictionBatch } from '@edgeloop/contracts';
 import { mergeWindowStats, parseWindowStats, type WindowStats } from '@edgeloop/drift';
 import type { SqlExecutor } from '../database/sql-database';
 import { SqlDatabase } from '../database/sql-database';
@@ -29,15 +29,16 @@ export class PredictionRepository {
   constructor(private readonly db: SqlDatabase) {}
 
   /**
-   * Records several batches by (device, seq) in one statement; returns the keys (`device|seq`) that were new.
-   * The raw payload is kept as text (no JSON parsing in SQL) when asked.
+   * Records several batches by (device, epoch, seq) in one statement — a batch without an epoch has the
+   * empty one — and returns the keys (`predictionBatchKey`) that were new. The raw payload is kept as text
+   * (no JSON parsing in SQL) when asked.
    */
   async recordBatches(tx: SqlExecutor, batches: Array<{ batch: PredictionBatch; receivedAt: Date }>, keepRaw: boolean): Promise<Set<string>> {
     if (batches.length === 0) return new Set();
-    const rows = await tx.query<{ device_id: string; seq: string | number }>(
-      `insert into prediction_batches (device_id, seq, model_name, model_version, window_start, received_at, items, payload)
-       select * from unnest($1::text[], $2::bigint[], $3::text[], $4::int[], $5::timestamptz[], $6::timestamptz[], $7::int[], $8::text[])
-       on conflict (device_id, seq) do nothing returning device_id, seq`,
+    const rows = await tx.query<{ device_id: string; epoch: string; seq: string | number }>(
+      `insert into prediction_batches (device_id, seq, model_name, model_version, window_start, received_at, items, payload, epoch)
+       select * from unnest($1::text[], $2::bigint[], $3::text[], $4::int[], $5::timestamptz[], $6::timestamptz[], $7::int[], $8::text[], $9::text[])
+       on conflict (device_id, epoch, seq) do nothing returning device_id, epoch, seq`,
       [
         batches.map((b) => b.batch.deviceId),
         batches.map((b) => b.batch.seq),
@@ -47,9 +48,10 @@ export class PredictionRepository {
         batches.map((b) => b.receivedAt),
         batches.map((b) => b.batch.items.length),
         batches.map((b) => (keepRaw ? JSON.stringify(b.batch) : null)),
+        batches.map((b) => b.batch.epoch ?? ''),
       ],
     );
-    return new Set(rows.map((r) => `${r.device_id}|${Number(r.seq)}`));
+    return new Set(rows.map((r) => predictionBatchKey({ deviceId: r.device_id, epoch: r.epoch, seq: Number(r.seq) })));
   }
 
   /**
@@ -130,7 +132,7 @@ export class PredictionRepository {
     return Object.fromEntries(rows.map((r) => [r.name, Number(r.value)]));
   }
 
-  /** Raw payloads older than the retention are dropped; the (device, seq) keys stay for dedupe longer. */
+  /** Raw payloads older than the retention are dropped; the (device, epoch, seq) keys stay for dedupe longer. */
   async prune(rawBefore: Date, keysBefore: Date): Promise<{ raw: number; keys: number }> {
     const raw = await this.db.query('update prediction_batches set payload = null where payload is not null and received_at < $1 returning seq', [rawBefore]);
     const keys = await this.db.query('delete from prediction_batches where received_at < $1 returning seq', [keysBefore]);

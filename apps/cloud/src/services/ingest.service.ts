@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import type { DecodedDeviceMessage, JobPayload, PredictionBatch } from '@edgeloop/contracts';
+import { predictionBatchKey, type DecodedDeviceMessage, type JobPayload, type PredictionBatch } from '@edgeloop/contracts';
 import { accumulateBatch, accumulateFrame, createWindowStats, mergeWindowStats, type WindowStats } from '@edgeloop/drift';
 import { CloudConfig } from '../config/cloud.config';
 import { SqlDatabase } from '../database/sql-database';
@@ -14,7 +14,7 @@ const GROUP_WAIT_MS = 5;
 
 /**
  * Prediction ingest: MQTT batches and hard examples go into the `predictions` queue (the PUBACK waits
- * until the job is in Redis); workers drop duplicates by (device, seq) and add each batch to its
+ * until the job is in Redis); workers drop duplicates by (device, epoch, seq) and add each batch to its
  * per-(device, model version, bucket) aggregates in the same SQL transaction, so every batch counts once.
  */
 @Injectable()
@@ -70,8 +70,7 @@ export class IngestService {
         let batches = 0;
         let frames = 0;
         for (const { job } of group) {
-          const id = `${job.batch.deviceId}|${job.batch.seq}`;
-          if (!fresh.delete(id)) continue;
+          if (!fresh.delete(predictionBatchKey(job.batch))) continue;
           batches++;
           frames += job.batch.items.length;
           for (const [bucketStart, stats] of this.bucketed(job.batch)) {

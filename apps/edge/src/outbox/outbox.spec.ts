@@ -78,4 +78,34 @@ describe('Outbox (SQLite, WAL)', () => {
     expect(outbox.stats().rows).toBe(1);
     outbox.close();
   });
+
+  it('stamps every batch with one epoch, kept across reopens, new when the file is gone', () => {
+    let outbox = Outbox.open(file, { maxRows: 100, maxBytes: 1e6 });
+    const stamps: Array<[number, string]> = [];
+    const stamped = (seq: number, epoch: string) => {
+      stamps.push([seq, epoch]);
+      return JSON.stringify({ seq, epoch });
+    };
+    outbox.appendBatch(stamped);
+    const epoch = outbox.stats().epoch;
+    expect(epoch).toMatch(/^[A-Za-z0-9_-]{16}$/);
+    outbox.close();
+    outbox = Outbox.open(file, { maxRows: 100, maxBytes: 1e6 });
+    outbox.appendBatch(stamped);
+    expect(outbox.stats().epoch).toBe(epoch);
+    expect(outbox.nextToSend(10).map((r) => JSON.parse(r.payload) as unknown)).toEqual([
+      { seq: 1, epoch },
+      { seq: 2, epoch },
+    ]);
+    outbox.close();
+
+    rmSync(dir, { recursive: true, force: true });
+    dir = mkdtempSync(join(tmpdir(), 'outbox-spec-'));
+    outbox = Outbox.open(join(dir, 'outbox.sqlite'), { maxRows: 100, maxBytes: 1e6 });
+    outbox.appendBatch(stamped);
+    expect(stamps.at(-1)![0]).toBe(1);
+    expect(stamps.at(-1)![1]).not.toBe(epoch);
+    expect(outbox.stats().epoch).toBe(stamps.at(-1)![1]);
+    outbox.close();
+  });
 });

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 
 export type OutboxKind = 'predictions' | 'hard-example';
@@ -27,6 +28,8 @@ export interface OutboxStats {
   droppedHardExamples: number;
   /** The last sequence number given to a batch (0 before the first). */
   lastSeq: number;
+  /** The epoch this outbox stamps on its batches: random, made once when the outbox file is created. */
+  epoch: string;
 }
 
 const SCHEMA = `
@@ -40,7 +43,13 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO counters (name, value) VALUES ('last_seq', 0), ('dropped_predictions', 0), ('dropped_hard_examples', 0);
+CREATE TABLE IF NOT EXISTS identity (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 `;
+
+/** 96 random bits in base64url (16 characters): two outboxes never share one. */
+function newEpoch(): string {
+  return randomBytes(12).toString('base64url');
+}
 
 /**
  * The durable outbox: prediction batches and hard examples wait here (SQLite in WAL mode, synchronous=FULL)
@@ -48,6 +57,12 @@ INSERT OR IGNORE INTO counters (name, value) VALUES ('last_seq', 0), ('dropped_p
  * transaction that stores it, so a number is never given twice, even across crashes. The outbox is bounded
  * by rows and bytes; when full, the oldest rows not currently in flight are dropped and counted (persisted).
  * Rows handed to the transport are marked in flight (in memory) until acknowledged or given back.
+ *
+ * Every batch also carries the outbox's `epoch`, a random id stored with the counters when the file is
+ * first opened. A device whose state folder is wiped starts again at seq 1 under a new epoch, and the
+ * cloud, which dedupes on (device, epoch, seq), counts those batches as new instead of as duplicates of
+ * the batches numbered 1, 2, … before the wipe. (An outbox file from before epochs gets one at its
+ * next open; its seq goes on from where it was.)
  */
 export class Outbox {
   private readonly inFlight = new Set<number>();
@@ -56,6 +71,7 @@ export class Outbox {
   private bytes = 0;
   private predictionRows = 0;
   private counters = { lastSeq: 0, droppedPredictions: 0, droppedHardExamples: 0 };
+  private readonly epoch: string;
 
   private constructor(
     private readonly db: DatabaseSync,
@@ -63,6 +79,8 @@ export class Outbox {
   ) {
     db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;');
     db.exec(SCHEMA);
+    db.prepare("INSERT OR IGNORE INTO identity (name, value) VALUES ('epoch', ?)").run(newEpoch());
+    this.epoch = String((db.prepare("SELECT value FROM identity WHERE name = 'epoch'").get() as { value: string }).value);
     this.statements = {
       insert: db.prepare('INSERT INTO outbox (kind, seq, payload, bytes, created_at) VALUES (?, ?, ?, ?, ?)'),
       oldest: db.prepare('SELECT id, kind, seq, payload, bytes FROM outbox ORDER BY id LIMIT ?'),
@@ -91,13 +109,13 @@ export class Outbox {
   }
 
   /**
-   * Gives the batch the next sequence number, stores `build(seq)` and applies the bound, in one
+   * Gives the batch the next sequence number, stores `build(seq, epoch)` and applies the bound, in one
    * transaction. Returns the seq and how many rows the bound dropped.
    */
-  appendBatch(build: (seq: number) => string): { seq: number; dropped: number } {
+  appendBatch(build: (seq: number, epoch: string) => string): { seq: number; dropped: number } {
     return this.transaction(() => {
       const seq = this.counters.lastSeq + 1;
-      const payload = build(seq);
+      const payload = build(seq, this.epoch);
       this.statements.setSeq.run(seq);
       this.insert('predictions', seq, payload);
       this.counters.lastSeq = seq;
@@ -144,7 +162,7 @@ export class Outbox {
   }
 
   stats(): OutboxStats {
-    return { rows: this.rows, bytes: this.bytes, predictionRows: this.predictionRows, ...this.counters };
+    return { rows: this.rows, bytes: this.bytes, predictionRows: this.predictionRows, ...this.counters, epoch: this.epoch };
   }
 
   close(): void {

@@ -87,7 +87,8 @@ export class ResultsSink {
       return json;
     };
     try {
-      const { dropped } = kind === 'predictions' ? outbox.appendBatch((seq) => serialise({ ...message, seq })) : outbox.appendHardExample(serialise(message));
+      const { dropped } =
+        kind === 'predictions' ? outbox.appendBatch((seq, epoch) => serialise({ ...message, seq, epoch })) : outbox.appendHardExample(serialise(message));
       if (kind === 'predictions') this.metrics.batchesQueued.inc();
       if (dropped > 0) this.logger.warn(`outbox full: dropped the ${dropped} oldest row(s) (drop-oldest policy)`);
     } catch (err) {

@@ -9,6 +9,7 @@ import { sql as retraining } from './0008_retraining';
 import { sql as sessions } from './0009_sessions';
 import { sql as enrolmentTokens } from './0010_enrolment_tokens';
 import { sql as quotas } from './0011_quotas';
+import { sql as outboxEpoch } from './0012_outbox_epoch';
 
 /** Every migration, in the order it is applied. Add new files at the end; never edit an applied one. */
 export const migrations: Migration[] = [
@@ -22,4 +23,5 @@ export const migrations: Migration[] = [
   { id: '0009_sessions', sql: sessions },
   { id: '0010_enrolment_tokens', sql: enrolmentTokens },
   { id: '0011_quotas', sql: quotas },
+  { id: '0012_outbox_epoch', sql: outboxEpoch },
 ];
