@@ -119,6 +119,9 @@ describe('dashboard in a real browser', () => {
         EDGELOOP_DRIFT_WINDOW_SECONDS: '3',
         EDGELOOP_DRIFT_CHECK_SECONDS: '1',
         EDGELOOP_DRIFT_CONFIRM_WINDOWS: '2',
+        EDGELOOP_WEBHOOK_ALLOW: '127.0.0.0/8',
+        // the retraining test sends a few hundred hard examples at once, above a device's usual rate
+        EDGELOOP_QUOTA_HARD_EXAMPLES_PER_SECOND: '1000',
       },
     });
     operatorToken = await token('olivia', 'operator');
@@ -379,6 +382,10 @@ describe('dashboard in a real browser', () => {
     await page.getByTestId('verdict').filter({ hasText: 'passed' }).waitFor();
     expect(await page.locator('[data-step][data-status="done"]').count()).toBe(5);
     await page.screenshot({ path: join(shots, 'retraining-run.png'), fullPage: true });
+    await page.getByRole('button', { name: 'Promote to production' }).click();
+    await page.getByRole('status').filter({ hasText: 'Candidate promoted to production' }).waitFor();
+    const production = (await (await fx.api('/api/v1/models/lobby-id/versions/production')).json()) as { version: number };
+    expect(production.version).toBe(2);
   }, 300_000);
 
   it('adds a person from photos: a dropped non-image is named and kept out, the photo is enrolled', async () => {
@@ -403,6 +410,26 @@ describe('dashboard in a real browser', () => {
     await page.screenshot({ path: join(shots, 'identity.png'), fullPage: true });
   }, 120_000);
 
+  it('creates a webhook showing its secret once; a refused URL shows the API error and keeps what was typed', async () => {
+    await page.goto(`${fx.url}/webhooks`);
+    await page.getByLabel('URL').fill('http://10.9.8.7/hooks');
+    await page.getByLabel('Description').fill('lab receiver');
+    await page.getByRole('button', { name: 'Create' }).click();
+    const refusal = page.getByRole('alert').filter({ hasText: '10.9.8.7' });
+    await refusal.waitFor();
+    expect(await page.getByLabel('URL').inputValue()).toBe('http://10.9.8.7/hooks');
+    expect(await page.getByLabel('Description').inputValue()).toBe('lab receiver');
+    await page.getByLabel('URL').fill('http://127.0.0.1:9/hooks');
+    await page.getByRole('button', { name: 'Create' }).click();
+    const secret = await page.getByTestId('webhook-secret').textContent();
+    expect(secret).toMatch(/.{16,}/);
+    await page.getByRole('link', { name: 'http://127.0.0.1:9/hooks' }).waitFor();
+    await page.reload();
+    await page.getByRole('link', { name: 'http://127.0.0.1:9/hooks' }).waitFor();
+    expect(await page.getByTestId('webhook-secret').count()).toBe(0);
+    expect(await page.content()).not.toContain(secret!);
+  });
+
   const pages: [string, string, string][] = [
     ['/', 'Overview', 'overview'],
     ['/devices', 'Devices', 'devices'],
@@ -422,7 +449,7 @@ describe('dashboard in a real browser', () => {
     for (const [path, heading, shot] of pages) {
       await page.goto(`${fx.url}${path}`);
       await page.getByRole('heading', { name: heading, exact: false }).first().waitFor();
-      await page.waitForFunction("document.querySelectorAll('.state.loading').length === 0", undefined, { timeout: 15_000 });
+      await page.locator('.state.loading').first().waitFor({ state: 'detached', timeout: 15_000 });
       const result = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
       for (const v of result.violations.filter((x) => x.impact === 'serious' || x.impact === 'critical')) {
         found.push(
@@ -442,6 +469,21 @@ describe('dashboard in a real browser', () => {
   }, 300_000);
 
   it('signs out, and an ended session sends the page back to sign-in', async () => {
+    // a session whose token was revoked ends: the next API answer (401) sends the open page to sign-in
+    const viewerPage = viewer.pages()[0];
+    await viewerPage.goto(`${fx.url}/models`);
+    await viewerPage.getByRole('heading', { name: 'Models' }).waitFor();
+    const tokens = ((await (await fx.api('/api/v1/tokens')).json()) as { tokens: { id: string; name: string }[] }).tokens;
+    const victor = tokens.find((t) => t.name === 'victor')!;
+    expect((await fx.api(`/api/v1/tokens/${victor.id}`, { method: 'DELETE' })).status).toBe(204);
+    // the next answer the page gets (this click's, or a refetch a live event started) is a 401
+    await viewerPage
+      .getByRole('link', { name: 'Devices' })
+      .click({ timeout: 5000 })
+      .catch(() => undefined);
+    await viewerPage.waitForURL(/\/sign-in\?expired=1&next=%2F(devices|models)/);
+    await viewerPage.getByText('Your session has ended').waitFor();
+
     await page.goto(`${fx.url}/models`);
     await page.getByRole('heading', { name: 'Models' }).waitFor();
     await page.getByRole('button', { name: 'Sign out' }).click();
