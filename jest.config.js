@@ -22,6 +22,6 @@ module.exports = {
   testTimeout: 60000,
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/{apps,libs}/**/*.spec.ts'] },
-    { ...common, displayName: 'integration', testMatch: ['<rootDir>/{apps,libs}/**/*.int.ts', '<rootDir>/e2e/**/*.e2e.ts'] },
+    { ...common, displayName: 'integration', testMatch: ['<rootDir>/{apps,libs}/**/*.int.ts', '<rootDir>/e2e/**/*.e2e.ts', '<rootDir>/deploy/**/*.int.ts'] },
   ],
 };
