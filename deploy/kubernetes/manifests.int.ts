@@ -90,7 +90,7 @@ describe('deploy/kubernetes', () => {
 
   const kubectl = findBinary('kubectl');
   if (!kubectl) {
-    it.skip('kubectl is not installed (apt-get install -y kubectl): the overlays were not rendered', () => undefined);
+    it.skip('kubectl is not installed (https://kubernetes.io/docs/tasks/tools/): the overlays were not rendered or schema-checked', () => undefined);
     return;
   }
 
