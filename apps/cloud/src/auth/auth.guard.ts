@@ -1,5 +1,6 @@
-import { CanActivate, ExecutionContext, Injectable, SetMetadata } from '@nestjs/common';
+import { applyDecorators, CanActivate, ExecutionContext, Injectable, SetMetadata } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
+import { ApiExtension } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { ForbiddenError, UnauthorizedError } from '../errors/domain.errors';
 import type { TokenRole } from '../repositories/token.repository';
@@ -10,11 +11,19 @@ import { SessionService } from '../dashboard/session.service';
 const ROLE_KEY = 'edgeloop:role';
 const DEVICE_KEY = 'edgeloop:device';
 
+/** OpenAPI extensions that document each operation's rule; an operation with neither is public. */
+export const ROLE_EXTENSION = 'x-edgeloop-role';
+export const DEVICES_EXTENSION = 'x-edgeloop-devices';
+export const SESSION_EXTENSION = 'x-edgeloop-session';
+
 /** The least role a route needs; routes without it are public (health, docs, the signing public key). */
-export const RequireRole = (role: TokenRole) => SetMetadata(ROLE_KEY, role);
+export const RequireRole = (role: TokenRole) => applyDecorators(SetMetadata(ROLE_KEY, role), ApiExtension(ROLE_EXTENSION, role));
 
 /** Also lets edge devices in with their HTTP device token (blob downloads). */
-export const AllowDevices = () => SetMetadata(DEVICE_KEY, true);
+export const AllowDevices = () => applyDecorators(SetMetadata(DEVICE_KEY, true), ApiExtension(DEVICES_EXTENSION, true));
+
+/** Documents a route that checks the dashboard session cookie itself (sign-out): 401 without one, whatever the bearer token. */
+export const RequireSessionCookie = () => ApiExtension(SESSION_EXTENSION, true);
 
 export type AuthenticatedRequest = Request & { principal?: Principal };
 

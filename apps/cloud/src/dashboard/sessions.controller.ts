@@ -2,7 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, Post, Req, Res } from '@nestjs
 import { ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { OpenSessionRequestSchema, sessionPaths, type OpenSessionRequest, type SessionResponse, type SignInLinkResponse } from '@edgeloop/contracts';
 import type { Request, Response } from 'express';
-import { AuthenticatedRequest, RequireRole } from '../auth/auth.guard';
+import { AuthenticatedRequest, RequireRole, RequireSessionCookie } from '../auth/auth.guard';
 import { ForbiddenError, UnauthorizedError } from '../errors/domain.errors';
 import { ZodValidationPipe } from '../http/zod-validation.pipe';
 import { clearSessionCookie, crossSiteRefusal, readSessionCookie, setSessionCookie } from './session-cookie';
@@ -45,6 +45,7 @@ export class SessionsController {
 
   @Delete('current')
   @HttpCode(204)
+  @RequireSessionCookie()
   @ApiOperation({ summary: 'Sign out: ends the session and clears its cookie' })
   async close(@Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<void> {
     const sessionId = readSessionCookie(req);
