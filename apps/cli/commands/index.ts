@@ -9,10 +9,12 @@ import { registerModels } from './models';
 import { registerObserve } from './observe';
 import { registerRetrain } from './retrain';
 import { registerStart } from './start';
+import { registerStatus } from './status';
 
 /** Every CLI command registers itself here; one file per command group. */
 export function registerCommands(program: Command): void {
   registerStart(program);
+  registerStatus(program);
   registerLogin(program);
   registerModels(program);
   registerInfer(program);

@@ -6,12 +6,15 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
-import { saveLogin } from '../cli-config';
+import { loginFile, saveLogin } from '../cli-config';
 import { startPushCamera } from '../demo/camera';
 import { buildGalleryHead, cameraFrames, GALLERY, samplesDir } from '../demo/demo-data';
 import { startWebhookReceiver, type WebhookReceiver } from '../demo/webhook-receiver';
-import { say, warn } from '../output';
+import { ChildOutput } from '../start/child-output';
+import { listenForKeys } from '../start/keys';
+import { removeStartState, writeStartState } from '../start/state-file';
+import { StatusView } from '../start/status-view';
+import { say, story, warn } from '../start/story';
 import { enrolPhotos, ensureIdentity } from './identities';
 
 const repoRoot = resolve(__dirname, '..', '..', '..', '..');
@@ -23,6 +26,7 @@ interface StartOptions {
   duration?: string;
   fps: string;
   changeAfter: string;
+  verbose?: boolean;
 }
 
 /** Demo pace for drift: small buckets and windows so a lighting change shows within a minute or so. */
@@ -52,6 +56,7 @@ export function registerStart(program: Command): void {
     .option('--duration <seconds>', 'stop by itself after this many seconds')
     .option('--fps <fps>', 'frame rate of the demo edge workers', '4')
     .option('--change-after <seconds>', 'when the demo camera’s lighting changes (darker, blurred, strangers)', '60')
+    .option('--verbose', 'show every line of the cloud and the workers (one per frame) on the terminal, not only in the log files')
     .action((options: StartOptions) => runStack(options));
 }
 
@@ -60,7 +65,12 @@ async function runStack(options: StartOptions): Promise<void> {
   const dataDir = resolve(options.dataDir);
   mkdirSync(dataDir, { recursive: true });
   requireBinary('redis-server');
+  // every line of every part goes to <data>/logs; the terminal tells the story (see ../start/story.ts)
+  const output = new ChildOutput(dataDir, Boolean(options.verbose));
+  story.logTo(output.logFile('start'));
   const children: ChildProcess[] = [];
+  let statusView: StatusView | undefined;
+  let stopKeys: () => void = () => undefined;
   let redis: RedisServer | undefined;
   let s3: S3Server | undefined;
   let receiver: WebhookReceiver | undefined;
@@ -69,6 +79,9 @@ async function runStack(options: StartOptions): Promise<void> {
 
   const stopAll = (reason: string): Promise<void> => {
     stopping ??= (async () => {
+      stopKeys();
+      statusView?.stop();
+      removeStartState(dataDir);
       say(`\nstopping (${reason})…`);
       camera?.stop();
       // edge workers first, then the cloud, then the servers
@@ -78,6 +91,8 @@ async function runStack(options: StartOptions): Promise<void> {
       await s3?.stop();
       await redis?.stop();
       say('stopped.');
+      await output.close();
+      await story.close();
     })();
     return stopping;
   };
@@ -85,8 +100,11 @@ async function runStack(options: StartOptions): Promise<void> {
   const watchExit = (child: ChildProcess): void => {
     child.once('exit', (code, signal) => {
       if (stopping) return;
-      const reason = `${childName(child)} exited ${signal ? `on ${signal}` : `with code ${code}`}`;
-      warn(`${reason} (its output is above, prefixed "${childName(child)}|")`);
+      const name = childName(child);
+      const reason = `${name} exited ${signal ? `on ${signal}` : `with code ${code}`}`;
+      // its last lines, unless --verbose already showed them (its warnings and errors are shown either way)
+      if (!output.verbose) for (const line of output.tail(name)) story.line(`${name.padEnd(7)}| ${line}`, true);
+      warn(`${reason} (its last lines are above, prefixed "${name}|"; its whole log: ${output.logFile(name)})`);
       void stopAll(reason).then(() => process.exit(1));
     });
   };
@@ -102,7 +120,7 @@ async function runStack(options: StartOptions): Promise<void> {
     const cloudUrl = `http://127.0.0.1:${port}`;
     const brokerUrl = `mqtt://127.0.0.1:${brokerPort}`;
     const demoEnv = Object.fromEntries(Object.entries(DEMO_CLOUD_ENV).filter(([key]) => process.env[key] === undefined));
-    const cloud = spawnApp('cloud', join(distApps, 'cloud', 'src', 'main.js'), {
+    const cloud = spawnApp(output, 'cloud', join(distApps, 'cloud', 'src', 'main.js'), {
       ...demoEnv,
       EDGELOOP_HTTP_PORT: String(port),
       EDGELOOP_DATA_DIR: dataDir,
@@ -120,6 +138,7 @@ async function runStack(options: StartOptions): Promise<void> {
     await waitForHealth(cloudUrl, cloud);
     saveLogin({ url: cloudUrl, token: secrets.adminToken });
 
+    story.beginBanner();
     say('');
     say('edgeloop is running');
     say(`  cloud API      ${cloudUrl}/api/v1   (OpenAPI: ${cloudUrl}/api/docs, Prometheus: ${cloudUrl}/metrics)`);
@@ -132,12 +151,15 @@ async function runStack(options: StartOptions): Promise<void> {
       say(`  admin token    ${secrets.adminToken}`);
       say('                 (shown once; the CLI is logged in with it: try `npx edgeloop devices ls`)');
     }
+    say(`  logs           ${output.dir}   (every line of the cloud and each worker; --verbose shows them here)`);
+    say('  second shell   `npx edgeloop status` shows what runs and the state of the loop');
     say('');
 
     const api = new ApiClient({ baseUrl: cloudUrl, token: secrets.adminToken });
     const signIn = await new EdgeloopApi(api).createSignInLink();
     say(`open the dashboard: ${cloudUrl}${signIn.path}`);
     say('  (a one-time sign-in link, good for 15 minutes; after that, sign in with an API token)');
+    story.endBanner();
     await ensureWebhook(api, receiver.url, secrets.webhookSecret);
     await registerModels(api, dataDir);
     const devices = await ensureDevices(api, dataDir);
@@ -156,7 +178,7 @@ async function runStack(options: StartOptions): Promise<void> {
     };
     const sources = [demoVideoSource(), `http-push:127.0.0.1:${pushPort}`];
     devices.forEach((device, i) => {
-      const worker = spawnApp(device.device.id, join(distApps, 'edge', 'src', 'main.js'), {
+      const worker = spawnApp(output, device.device.id, join(distApps, 'edge', 'src', 'main.js'), {
           ...edgeCommon,
           EDGE_DEVICE_ID: device.device.id,
           EDGE_MQTT_PASSWORD: device.credentials.mqtt.password,
@@ -182,7 +204,32 @@ async function runStack(options: StartOptions): Promise<void> {
       changeAfterMs: changeAfter * 1000,
       onChange: () => say(`camera | the lighting changes on ${devices[1].device.id}: darker, blurred, people who are not enrolled`),
     });
-    if (!stopping) say('press Ctrl-C to stop');
+    writeStartState({
+      pid: process.pid,
+      startedAt: new Date().toISOString(),
+      dataDir,
+      cloudUrl,
+      apiUrl: `${cloudUrl}/api/v1`,
+      dashboardUrl: `${cloudUrl}/`,
+      brokerUrl,
+      redisUrl: redis.url,
+      s3Url: s3.url,
+      webhookReceiverUrl: receiver.url,
+      cliConfig: loginFile(),
+      logs: { start: output.logFile('start'), ...output.logFiles },
+      children: children.map((child) => ({ name: childName(child), pid: child.pid ?? null })),
+    });
+    statusView = new StatusView(api);
+    statusView.start();
+    stopKeys = listenForKeys({
+      banner: () => story.repeatBanner(),
+      verbose: () => {
+        output.verbose = !output.verbose;
+        say(`frame lines ${output.verbose ? 'on' : 'off'} (all of them are in ${output.dir})`);
+      },
+      stop: () => void stopAll('Ctrl-C').then(() => process.exit(0)),
+    });
+    if (!stopping) say(story.tty ? 'press b to see the banner again, v for frame lines, Ctrl-C to stop' : 'press Ctrl-C to stop');
 
     const timer = options.duration
       ? new Promise<string>((done) => setTimeout(() => done(`--duration ${options.duration}s`), Number(options.duration) * 1000))
@@ -346,22 +393,15 @@ function childName(child: ChildProcess): string {
   return names.get(child) ?? 'a child';
 }
 
-/** NestJS's per-route boot lines: useful when debugging routes, noise in the demo. */
-const bootNoise = /\[(RouterExplorer|RoutesResolver|InstanceLoader)\]/;
-
-/** Runs one app as a child process with its output prefixed by its name. */
-function spawnApp(name: string, entry: string, env: Record<string, string>): ChildProcess {
+/** Runs one app as a child process; its output goes to its log file (and the terminal, see ChildOutput). */
+function spawnApp(output: ChildOutput, name: string, entry: string, env: Record<string, string>): ChildProcess {
   if (!existsSync(entry)) throw new Error(`${entry} is missing: run \`npm run build\` first`);
   const child = spawn(process.execPath, [entry], {
     env: { ...process.env, NO_COLOR: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   names.set(child, name);
-  for (const stream of [child.stdout, child.stderr]) {
-    createInterface({ input: stream! }).on('line', (line) => {
-      if (!bootNoise.test(line)) say(`${name.padEnd(7)}| ${line}`);
-    });
-  }
+  output.attach(name, child);
   return child;
 }
 
