@@ -1,0 +1,90 @@
+/**
+ * `GET /api/v1/health` sampled every `intervalMs` from a worker thread — its own event loop, so a cloud
+ * that holds the main thread shows as a slow answer, not as a probe that was never sent. One request at a
+ * time: a request still out at the next tick delays that tick (and its own time is what is recorded).
+ */
+import { apiPaths } from '@edgeloop/contracts';
+import { Worker } from 'node:worker_threads';
+
+export interface HealthSummary {
+  intervalMs: number;
+  samples: number;
+  /** Requests that failed (no answer within 10 s, or not 200). */
+  errors: number;
+  maxMs: number;
+  p99Ms: number;
+  medianMs: number;
+  /** Samples slower than 100 ms. */
+  over100Ms: number;
+}
+
+const PROBER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { performance } = require('node:perf_hooks');
+const times = [];
+const sentAt = [];
+let errors = 0;
+let stopping = false;
+parentPort.on('message', () => { stopping = true; });
+(async () => {
+  let next = performance.now();
+  while (!stopping) {
+    const started = performance.now();
+    sentAt.push(Date.now());
+    try {
+      const res = await fetch(workerData.url, { signal: AbortSignal.timeout(10000) });
+      await res.arrayBuffer();
+      if (res.status !== 200) errors++;
+    } catch {
+      errors++;
+    }
+    times.push(performance.now() - started);
+    next += workerData.intervalMs;
+    const wait = next - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    else next = performance.now();
+  }
+  parentPort.postMessage({ times, sentAt, errors });
+})();
+`;
+
+/** One answer: when the request was sent (epoch ms) and how long the answer took. */
+export interface HealthSample {
+  sentAt: number;
+  ms: number;
+}
+
+export interface HealthProber {
+  stop(): Promise<{ summary: HealthSummary; samples: HealthSample[] }>;
+}
+
+export function startHealthProber(cloudUrl: string, intervalMs: number): HealthProber {
+  const worker = new Worker(PROBER_SOURCE, { eval: true, workerData: { url: `${cloudUrl}${apiPaths.health()}`, intervalMs } });
+  const result = new Promise<{ times: number[]; sentAt: number[]; errors: number }>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  return {
+    async stop() {
+      worker.postMessage('stop');
+      const { times, sentAt, errors } = await result;
+      await worker.terminate();
+      return { summary: summarise(times, errors, intervalMs), samples: times.map((ms, i) => ({ sentAt: sentAt[i], ms })) };
+    },
+  };
+}
+
+function summarise(times: number[], errors: number, intervalMs: number): HealthSummary {
+  const sorted = [...times].sort((a, b) => a - b);
+  const at = (q: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] : NaN);
+  const round = (v: number) => Math.round(v * 10) / 10;
+  return {
+    intervalMs,
+    samples: sorted.length,
+    errors,
+    maxMs: round(sorted[sorted.length - 1] ?? NaN),
+    p99Ms: round(at(0.99)),
+    medianMs: round(at(0.5)),
+    over100Ms: sorted.filter((t) => t > 100).length,
+  };
+}

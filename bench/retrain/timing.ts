@@ -1,0 +1,201 @@
+/**
+ * One size of the timing bench: a fresh cloud, IDENTITIES × PER_IDENTITY synthetic labelled hard examples
+ * plus as many confirmed strangers (embeddings clustered like real faces) from four cameras, a production
+ * head that knows the people badly, then `runs` manual retraining runs of `face-id@production`, each timed
+ * from `POST /api/v1/retraining/jobs` to the run's end (its `finishedAt`) with the health prober running.
+ */
+import { apiPaths, RETRAINING_STEPS, type RetrainingRun, type RetrainingStep } from '@edgeloop/contracts';
+import { buildIdentityHead } from '@edgeloop/vision';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { blurredHead, syntheticGallery } from '../../apps/cloud/src/retraining/testing/synthetic-training-data';
+import { repoRoot } from '../common/repo-root';
+import { startRetrainCloud, storeHardExamples, type RetrainCloud } from './bench-cloud';
+import { candidateDownload, type CandidateDownload } from './downloads';
+import { startHealthProber, type HealthSample, type HealthSummary } from './health-prober';
+import type { RetrainSettings, RetrainSize } from './settings';
+
+export const MODEL = 'face-id';
+/** Cosine of an example to its person's centre: two examples of one person then meet at ≈ 0.894² ≈ 0.8. */
+const CENTRE_COSINE = Math.sqrt(0.8);
+
+export interface TimedRun {
+  run: number;
+  status: string;
+  candidateVersion: number | null;
+  error: string | null;
+  loadavgStart: number[];
+  loadavgEnd: number[];
+  /** POST sent → the run's `finishedAt` (candidate registered when completed). */
+  triggerToEndMs: number;
+  steps: Record<RetrainingStep, number | null>;
+  /** Trigger → first step start, plus every gap between one step's end and the next one's start. */
+  queueWaitMs: number;
+  health: HealthSummary;
+  /** Health answers slower than 100 ms by the step running when the request was sent, with the slowest of each. */
+  slowHealthBySteps: Record<string, { count: number; maxMs: number }>;
+  gate: { verdict: string; primary: NonNullable<RetrainingRun['report']>['primary'] } | null;
+  download: CandidateDownload | null;
+}
+
+export interface SizeResult {
+  size: RetrainSize;
+  targetMs: number;
+  examples: { identity: number; strangers: number; sameMeanCosine: number; strangerMeanCosine: number };
+  dataset: RetrainingRun['dataset'];
+  seedMs: number;
+  idleHealth: HealthSummary;
+  runs: TimedRun[];
+}
+
+const out = (line = '') => process.stdout.write(`${line}\n`);
+
+export function baseBundleParts(): Array<[string, Uint8Array]> {
+  const models = path.join(repoRoot(), 'models', 'base');
+  return [
+    ['detector', readFileSync(path.join(models, 'fr_detect.onnx'))],
+    ['landmarks', readFileSync(path.join(models, 'fr_landmark.onnx'))],
+    ['embedder', readFileSync(path.join(models, 'fr_feature.onnx'))],
+  ];
+}
+
+/** Uploads the base bundle with `head` as `MODEL@1` and points `production` at it. */
+export async function registerProduction(cloud: RetrainCloud, labels: string[], head: Uint8Array, method: string): Promise<void> {
+  const form = new FormData();
+  form.append('manifest', JSON.stringify({ labels }));
+  for (const [role, bytes] of [...baseBundleParts(), ['head', head] as [string, Uint8Array]]) {
+    form.append(role, new Blob([new Uint8Array(bytes)]), `${role}.onnx`);
+  }
+  await cloud.api('POST', apiPaths.modelVersions(MODEL), form);
+  await cloud.api('PUT', apiPaths.modelAlias(MODEL, 'production'), { version: 1 });
+  await cloud.api('PUT', `/api/v1/retraining/settings/${MODEL}`, { trainer: { method, seed: 1 } });
+}
+
+/** Starts a manual run of `MODEL@production` and follows it to its end, with the health prober running meanwhile. */
+export async function timedRun(cloud: RetrainCloud, settings: RetrainSettings, index: number): Promise<{ timed: TimedRun; run: RetrainingRun }> {
+  const loadavgStart = os.loadavg();
+  const prober = startHealthProber(cloud.url, settings.probeIntervalMs);
+  const trigger = Date.now();
+  const queued = await cloud.api<RetrainingRun>('POST', apiPaths.retrainingJobs(), { base: `${MODEL}@production` });
+  let run = queued;
+  while (['queued', 'running'].includes(run.status)) {
+    await new Promise((r) => setTimeout(r, settings.pollMs));
+    run = await cloud.api<RetrainingRun>('GET', apiPaths.retrainingJob(queued.id));
+  }
+  const { summary: health, samples } = await prober.stop();
+  const loadavgEnd = os.loadavg();
+  const end = run.finishedAt ? Date.parse(run.finishedAt) : Date.now();
+  let queueWaitMs = 0;
+  let previousEnd = trigger;
+  for (const step of RETRAINING_STEPS) {
+    const state = run.steps[step];
+    if (!state.startedAt) continue;
+    queueWaitMs += Math.max(0, Date.parse(state.startedAt) - previousEnd);
+    previousEnd = state.finishedAt ? Date.parse(state.finishedAt) : previousEnd;
+  }
+  const timed: TimedRun = {
+    run: index,
+    status: run.status,
+    candidateVersion: run.candidate?.version ?? null,
+    error: run.error,
+    loadavgStart,
+    loadavgEnd,
+    triggerToEndMs: end - trigger,
+    steps: Object.fromEntries(RETRAINING_STEPS.map((s) => [s, run.steps[s].durationMs])) as Record<RetrainingStep, number | null>,
+    queueWaitMs,
+    health,
+    slowHealthBySteps: slowByStep(samples, run, trigger),
+    gate: run.report ? { verdict: run.report.verdict, primary: run.report.primary } : null,
+    download: run.candidate ? await candidateDownload(cloud, MODEL, run.baseVersion, run.candidate.version) : null,
+  };
+  return { timed, run };
+}
+
+export async function measureSize(size: RetrainSize, settings: RetrainSettings, workDir: string): Promise<SizeResult> {
+  const cloud = await startRetrainCloud(workDir, settings.logLevel);
+  try {
+    const seedStarted = Date.now();
+    const gallery = syntheticGallery({
+      identities: size.identities,
+      perIdentity: size.perIdentity,
+      strangers: size.identities,
+      seed: 5,
+      sameCosine: CENTRE_COSINE,
+      prefix: 'id',
+    });
+    const labels = [...gallery.centres.keys()];
+    await registerProduction(cloud, labels, buildIdentityHead(blurredHead(gallery, labels, 0.3)), settings.method);
+    await storeHardExamples(
+      cloud.db,
+      gallery.examples.map((e, i) => ({
+        id: `he-${i}`,
+        deviceId: `cam-${(i % 4) + 1}`,
+        modelName: MODEL,
+        embedding: e.embedding,
+        capturedAt: e.time,
+        label: e.label,
+      })),
+    );
+    const seedMs = Date.now() - seedStarted;
+    const examples = { ...clusterCosines(gallery.examples), identity: size.identities * size.perIdentity, strangers: size.identities };
+    out(
+      `${size.identities} identities × ${size.perIdentity} + ${size.identities} strangers stored in ${(seedMs / 1000).toFixed(1)} s ` +
+        `(same-person cosine ${examples.sameMeanCosine.toFixed(3)}, strangers ${examples.strangerMeanCosine.toFixed(3)})`,
+    );
+    const idleProber = startHealthProber(cloud.url, settings.probeIntervalMs);
+    await new Promise((r) => setTimeout(r, 3000));
+    const idleHealth = (await idleProber.stop()).summary;
+    const runs: TimedRun[] = [];
+    let dataset: RetrainingRun['dataset'] = null;
+    for (let i = 1; i <= settings.runs; i++) {
+      const { timed, run } = await timedRun(cloud, settings, i);
+      dataset ??= run.dataset;
+      runs.push(timed);
+      out(
+        `  run ${i}: ${timed.status} in ${(timed.triggerToEndMs / 1000).toFixed(1)} s ` +
+          `(${RETRAINING_STEPS.map((s) => `${s} ${timed.steps[s] ?? '-'}`).join(', ')}, queue ${timed.queueWaitMs} ms); ` +
+          `health max ${timed.health.maxMs} ms, p99 ${timed.health.p99Ms} ms, ${timed.health.over100Ms}/${timed.health.samples} over 100 ms; ` +
+          `load ${timed.loadavgStart[0].toFixed(1)} → ${timed.loadavgEnd[0].toFixed(1)}${timed.error ? `; ${timed.error}` : ''}`,
+      );
+    }
+    return { size, targetMs: size.targetMs, examples, dataset, seedMs, idleHealth, runs };
+  } finally {
+    await cloud.stop();
+  }
+}
+
+/** Mean cosine of same-person pairs and of stranger pairs (first 20 of each kind), to check the clusters. */
+function clusterCosines(examples: ReadonlyArray<{ label: string | null; embedding: Float32Array }>): { sameMeanCosine: number; strangerMeanCosine: number } {
+  const dot = (a: Float32Array, b: Float32Array) => a.reduce((s, v, i) => s + v * b[i], 0);
+  const byLabel = new Map<string, Float32Array[]>();
+  const strangers: Float32Array[] = [];
+  for (const e of examples) {
+    if (e.label === null) strangers.push(e.embedding);
+    else byLabel.set(e.label, [...(byLabel.get(e.label) ?? []), e.embedding]);
+  }
+  const same: number[] = [];
+  for (const vectors of [...byLabel.values()].slice(0, 20)) for (let i = 1; i < vectors.length; i++) same.push(dot(vectors[0], vectors[i]));
+  const other: number[] = [];
+  for (let i = 1; i < Math.min(20, strangers.length); i++) other.push(dot(strangers[0], strangers[i]));
+  const mean = (v: number[]) => v.reduce((s, x) => s + x, 0) / Math.max(1, v.length);
+  return { sameMeanCosine: mean(same), strangerMeanCosine: mean(other) };
+}
+
+/** Slow health answers (> 100 ms) by the step that was running when each was sent ("between steps" otherwise). */
+function slowByStep(samples: readonly HealthSample[], run: RetrainingRun, trigger: number): Record<string, { count: number; maxMs: number }> {
+  const windows = RETRAINING_STEPS.flatMap((step) => {
+    const state = run.steps[step];
+    return state.startedAt && state.finishedAt ? [{ step, from: Date.parse(state.startedAt), to: Date.parse(state.finishedAt) }] : [];
+  });
+  const out: Record<string, { count: number; maxMs: number }> = {};
+  for (const sample of samples) {
+    if (sample.ms <= 100) continue;
+    const key =
+      windows.find((w) => sample.sentAt >= w.from && sample.sentAt <= w.to)?.step ?? (sample.sentAt < trigger ? 'before the trigger' : 'between steps');
+    const entry = (out[key] ??= { count: 0, maxMs: 0 });
+    entry.count++;
+    entry.maxMs = Math.max(entry.maxMs, Math.round(sample.ms));
+  }
+  return out;
+}
