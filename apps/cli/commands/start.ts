@@ -108,8 +108,15 @@ async function runStack(options: StartOptions): Promise<void> {
       void stopAll(reason).then(() => process.exit(1));
     });
   };
-  process.once('SIGINT', () => void stopAll('Ctrl-C').then(() => process.exit(0)));
-  process.once('SIGTERM', () => void stopAll('SIGTERM').then(() => process.exit(0)));
+  // `on`, not `once`: while a listener of ours is there, the harness's exit hook leaves the shutdown to us (with
+  // `once` it saw none left and ended the process by the signal before anything was stopped). A second Ctrl-C
+  // does not wait for the graceful stop.
+  const onSignal = (reason: string) => () => {
+    if (stopping) process.exit(130);
+    void stopAll(reason).then(() => process.exit(0));
+  };
+  process.on('SIGINT', onSignal('Ctrl-C'));
+  process.on('SIGTERM', onSignal('SIGTERM'));
 
   try {
     [redis, s3] = await Promise.all([startRedis({ dir: join(dataDir, 'redis'), appendOnly: true }), startS3({ dir: join(dataDir, 's3') })]);
@@ -192,18 +199,7 @@ async function runStack(options: StartOptions): Promise<void> {
       watchExit(worker);
     });
 
-    await rollOut(api);
-    const frames = await cameraFrames(repoRoot, join(dataDir, 'camera'));
-    const changeAfter = Number(options.changeAfter);
-    say(`the demo camera of ${devices[1].device.id} changes lighting in ${changeAfter} s (darker, blurred, strangers): watch for drift`);
-    camera = startPushCamera({
-      url: `http://127.0.0.1:${pushPort}/frames`,
-      token: pushToken,
-      fps: Number(options.fps),
-      ...frames,
-      changeAfterMs: changeAfter * 1000,
-      onChange: () => say(`camera | the lighting changes on ${devices[1].device.id}: darker, blurred, people who are not enrolled`),
-    });
+    // for `edgeloop status` in a second terminal, from before the rollout on
     writeStartState({
       pid: process.pid,
       startedAt: new Date().toISOString(),
@@ -218,6 +214,18 @@ async function runStack(options: StartOptions): Promise<void> {
       cliConfig: loginFile(),
       logs: { start: output.logFile('start'), ...output.logFiles },
       children: children.map((child) => ({ name: childName(child), pid: child.pid ?? null })),
+    });
+    await rollOut(api);
+    const frames = await cameraFrames(repoRoot, join(dataDir, 'camera'));
+    const changeAfter = Number(options.changeAfter);
+    say(`the demo camera of ${devices[1].device.id} changes lighting in ${changeAfter} s (darker, blurred, strangers): watch for drift`);
+    camera = startPushCamera({
+      url: `http://127.0.0.1:${pushPort}/frames`,
+      token: pushToken,
+      fps: Number(options.fps),
+      ...frames,
+      changeAfterMs: changeAfter * 1000,
+      onChange: () => say(`camera | the lighting changes on ${devices[1].device.id}: darker, blurred, people who are not enrolled`),
     });
     statusView = new StatusView(api);
     statusView.start();
