@@ -89,6 +89,18 @@ export function printSize(size: SizeResult): void {
       slow.set(step, { count: e.count + v.count, maxMs: Math.max(e.maxMs, v.maxMs) });
     }
   out(`  health > 100 ms by step (all runs): ${[...slow].map(([step, v]) => `${step} ${v.count} (max ${v.maxMs} ms)`).join(', ') || 'none'}`);
+  out(
+    `  event loop: max lateness ${range(
+      runs.map((r) => r.loopLag.maxMs),
+      0,
+    )} ms, held ${range(
+      runs.map((r) => r.loopLag.heldMs),
+      0,
+    )} ms per run; ` +
+      `ticks > 100 ms late by step: ${Object.entries(runs[runs.length - 1]?.loopLag.lateBySteps ?? {})
+        .map(([step, v]) => `${step} ${v.count} (max ${v.maxMs} ms)`)
+        .join(', ')} (last run)`,
+  );
   out(`  idle health            max ${size.idleHealth.maxMs} ms, p99 ${size.idleHealth.p99Ms} ms over ${size.idleHealth.samples} samples`);
   for (const t of sizeTargets(size)) out(`  ${t.what}: ${t.measured} (target ${t.target}) — ${verdict(t.met)}`);
 }

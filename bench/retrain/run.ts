@@ -10,7 +10,7 @@
  * 3. For every registered candidate: the bytes a device on the base version downloads ÷ the full bundle.
  * Prints tables and target lines, writes bench/results/retrain.json.
  *
- *   npm run bench:retrain [-- --sizes 100x20,1000x10 --runs 3 --method auto --probe-ms 75 --no-accuracy]
+ *   npm run bench:retrain [-- --sizes 100x20,1000x10 --runs 3 --method auto --probe-ms 75 --no-accuracy --profile]
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';

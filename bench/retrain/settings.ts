@@ -1,7 +1,7 @@
 /**
  * Knobs of the retraining bench, from flags (`npm run bench:retrain -- --sizes 100x20 --runs 3`) or the
  * environment (BENCH_RETRAIN_SIZES, BENCH_RETRAIN_RUNS, BENCH_RETRAIN_METHOD, BENCH_RETRAIN_ACCURACY,
- * BENCH_RETRAIN_PROBE_MS, BENCH_RETRAIN_LOG_LEVEL).
+ * BENCH_RETRAIN_PROBE_MS, BENCH_RETRAIN_PROFILE, BENCH_RETRAIN_LOG_LEVEL).
  */
 export interface RetrainSize {
   identities: number;
@@ -17,6 +17,8 @@ export interface RetrainSettings {
   /** Run the real-photo accuracy scenario. */
   accuracy: boolean;
   probeIntervalMs: number;
+  /** One extra run per size with the main thread CPU-profiled. */
+  profile: boolean;
   pollMs: number;
   logLevel: string;
 }
@@ -50,6 +52,7 @@ export function settingsFrom(argv: readonly string[], env: NodeJS.ProcessEnv): R
     method,
     accuracy: !argv.includes('--no-accuracy') && env.BENCH_RETRAIN_ACCURACY !== '0',
     probeIntervalMs,
+    profile: argv.includes('--profile') || env.BENCH_RETRAIN_PROFILE === '1',
     pollMs: 250,
     logLevel: env.BENCH_RETRAIN_LOG_LEVEL ?? 'warn',
   };

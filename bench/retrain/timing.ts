@@ -13,7 +13,9 @@ import { blurredHead, syntheticGallery } from '../../apps/cloud/src/retraining/t
 import { repoRoot } from '../common/repo-root';
 import { startRetrainCloud, storeHardExamples, type RetrainCloud } from './bench-cloud';
 import { candidateDownload, type CandidateDownload } from './downloads';
-import { startHealthProber, type HealthSample, type HealthSummary } from './health-prober';
+import { startHealthProber, type HealthSummary } from './health-prober';
+import { startMainThreadProfile, type MainThreadProfile } from './cloud-profile';
+import { startLoopLag, summariseLoopLag, type LoopLagSummary } from './loop-lag';
 import type { RetrainSettings, RetrainSize } from './settings';
 
 export const MODEL = 'face-id';
@@ -35,6 +37,10 @@ export interface TimedRun {
   health: HealthSummary;
   /** Health answers slower than 100 ms by the step running when the request was sent, with the slowest of each. */
   slowHealthBySteps: Record<string, { count: number; maxMs: number }>;
+  /** Lateness of a 20 ms timer on the cloud's event loop during the run, and its ticks > 100 ms late by step. */
+  loopLag: LoopLagSummary & { lateBySteps: Record<string, { count: number; maxMs: number }> };
+  /** Only on the extra profiled run. */
+  profile?: MainThreadProfile;
   gate: { verdict: string; primary: NonNullable<RetrainingRun['report']>['primary'] } | null;
   download: CandidateDownload | null;
 }
@@ -47,6 +53,8 @@ export interface SizeResult {
   seedMs: number;
   idleHealth: HealthSummary;
   runs: TimedRun[];
+  /** An extra run with the main thread CPU-profiled (`--profile`), not among the timed runs. */
+  profiledRun: TimedRun | null;
 }
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
@@ -73,9 +81,16 @@ export async function registerProduction(cloud: RetrainCloud, labels: string[], 
 }
 
 /** Starts a manual run of `MODEL@production` and follows it to its end, with the health prober running meanwhile. */
-export async function timedRun(cloud: RetrainCloud, settings: RetrainSettings, index: number): Promise<{ timed: TimedRun; run: RetrainingRun }> {
+export async function timedRun(
+  cloud: RetrainCloud,
+  settings: RetrainSettings,
+  index: number,
+  options: { profile?: boolean } = {},
+): Promise<{ timed: TimedRun; run: RetrainingRun }> {
   const loadavgStart = os.loadavg();
+  const profiler = options.profile ? await startMainThreadProfile() : null;
   const prober = startHealthProber(cloud.url, settings.probeIntervalMs);
+  const lag = startLoopLag();
   const trigger = Date.now();
   const queued = await cloud.api<RetrainingRun>('POST', apiPaths.retrainingJobs(), { base: `${MODEL}@production` });
   let run = queued;
@@ -84,6 +99,8 @@ export async function timedRun(cloud: RetrainCloud, settings: RetrainSettings, i
     run = await cloud.api<RetrainingRun>('GET', apiPaths.retrainingJob(queued.id));
   }
   const { summary: health, samples } = await prober.stop();
+  const loopLag = lag.stop();
+  const profile = await profiler?.stop();
   const loadavgEnd = os.loadavg();
   const end = run.finishedAt ? Date.parse(run.finishedAt) : Date.now();
   let queueWaitMs = 0;
@@ -105,7 +122,13 @@ export async function timedRun(cloud: RetrainCloud, settings: RetrainSettings, i
     steps: Object.fromEntries(RETRAINING_STEPS.map((s) => [s, run.steps[s].durationMs])) as Record<RetrainingStep, number | null>,
     queueWaitMs,
     health,
-    slowHealthBySteps: slowByStep(samples, run, trigger),
+    slowHealthBySteps: slowByStep(
+      samples.map((x) => ({ at: x.sentAt, ms: x.ms })),
+      run,
+      trigger,
+    ),
+    loopLag: { ...summariseLoopLag(loopLag), lateBySteps: slowByStep(loopLag.late, run, trigger) },
+    ...(profile ? { profile } : {}),
     gate: run.report ? { verdict: run.report.verdict, primary: run.report.primary } : null,
     download: run.candidate ? await candidateDownload(cloud, MODEL, run.baseVersion, run.candidate.version) : null,
   };
@@ -159,7 +182,13 @@ export async function measureSize(size: RetrainSize, settings: RetrainSettings, 
           `load ${timed.loadavgStart[0].toFixed(1)} → ${timed.loadavgEnd[0].toFixed(1)}${timed.error ? `; ${timed.error}` : ''}`,
       );
     }
-    return { size, targetMs: size.targetMs, examples, dataset, seedMs, idleHealth, runs };
+    let profiledRun: TimedRun | null = null;
+    if (settings.profile) {
+      profiledRun = (await timedRun(cloud, settings, settings.runs + 1, { profile: true })).timed;
+      const top = profiledRun.profile!.byOrigin.slice(0, 5);
+      out(`  profiled run: ${(profiledRun.triggerToEndMs / 1000).toFixed(1)} s; main thread ${top.map((o) => `${o.origin} ${o.ms} ms`).join(', ')}`);
+    }
+    return { size, targetMs: size.targetMs, examples, dataset, seedMs, idleHealth, runs, profiledRun };
   } finally {
     await cloud.stop();
   }
@@ -183,7 +212,7 @@ function clusterCosines(examples: ReadonlyArray<{ label: string | null; embeddin
 }
 
 /** Slow health answers (> 100 ms) by the step that was running when each was sent ("between steps" otherwise). */
-function slowByStep(samples: readonly HealthSample[], run: RetrainingRun, trigger: number): Record<string, { count: number; maxMs: number }> {
+function slowByStep(samples: ReadonlyArray<{ at: number; ms: number }>, run: RetrainingRun, trigger: number): Record<string, { count: number; maxMs: number }> {
   const windows = RETRAINING_STEPS.flatMap((step) => {
     const state = run.steps[step];
     return state.startedAt && state.finishedAt ? [{ step, from: Date.parse(state.startedAt), to: Date.parse(state.finishedAt) }] : [];
@@ -191,8 +220,7 @@ function slowByStep(samples: readonly HealthSample[], run: RetrainingRun, trigge
   const out: Record<string, { count: number; maxMs: number }> = {};
   for (const sample of samples) {
     if (sample.ms <= 100) continue;
-    const key =
-      windows.find((w) => sample.sentAt >= w.from && sample.sentAt <= w.to)?.step ?? (sample.sentAt < trigger ? 'before the trigger' : 'between steps');
+    const key = windows.find((w) => sample.at >= w.from && sample.at <= w.to)?.step ?? (sample.at < trigger ? 'before the trigger' : 'between steps');
     const entry = (out[key] ??= { count: 0, maxMs: 0 });
     entry.count++;
     entry.maxMs = Math.max(entry.maxMs, Math.round(sample.ms));

@@ -1,0 +1,53 @@
+/**
+ * How late a 20 ms timer on the bench's main thread — the cloud's event loop, since the cloud runs in this
+ * process — fired: a late tick is time the loop could answer nothing (synchronous work on it, or the
+ * thread not getting a core on a loaded machine).
+ */
+import { performance } from 'node:perf_hooks';
+
+const TICK_MS = 20;
+/** Ticks later than this are kept, with the time they were due. */
+const KEEP_LATE_MS = 50;
+
+export interface LoopLag {
+  /** Epoch ms at which the late tick fired, and how late it was. */
+  late: Array<{ at: number; ms: number }>;
+  ticks: number;
+}
+
+export interface LoopLagSummary {
+  ticks: number;
+  maxMs: number;
+  /** Ticks more than 100 ms late. */
+  over100Ms: number;
+  /** Sum of the lateness of ticks more than 50 ms late: time the loop was held, roughly. */
+  heldMs: number;
+}
+
+export function startLoopLag(): { stop(): LoopLag } {
+  const late: LoopLag['late'] = [];
+  let ticks = 0;
+  let last = performance.now();
+  const timer = setInterval(() => {
+    const now = performance.now();
+    const lag = now - last - TICK_MS;
+    last = now;
+    ticks++;
+    if (lag > KEEP_LATE_MS) late.push({ at: Date.now(), ms: Math.round(lag) });
+  }, TICK_MS);
+  return {
+    stop() {
+      clearInterval(timer);
+      return { late, ticks };
+    },
+  };
+}
+
+export function summariseLoopLag(lag: LoopLag): LoopLagSummary {
+  return {
+    ticks: lag.ticks,
+    maxMs: lag.late.reduce((m, l) => Math.max(m, l.ms), 0),
+    over100Ms: lag.late.filter((l) => l.ms > 100).length,
+    heldMs: lag.late.reduce((s, l) => s + l.ms, 0),
+  };
+}
