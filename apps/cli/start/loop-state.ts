@@ -1,5 +1,12 @@
 import type { ApiClient } from '@edgeloop/client';
-import { apiPaths, type DeploymentResponse, type DeviceSummary, type DriftEventResponse, type PredictionMetricsResponse, type RetrainingRun } from '@edgeloop/contracts';
+import {
+  apiPaths,
+  type DeploymentResponse,
+  type DeviceSummary,
+  type DriftEventResponse,
+  type PredictionMetricsResponse,
+  type RetrainingRun,
+} from '@edgeloop/contracts';
 import { bar } from './story';
 
 /** One device as the status shows it. */
@@ -36,7 +43,10 @@ export async function readLoopState(api: ApiClient, since?: string): Promise<Loo
     devices.devices.map(async (d) => {
       const query = `?device=${encodeURIComponent(d.id)}&from=${encodeURIComponent(from)}`;
       const { rows } = await api.get<PredictionMetricsResponse>(`${apiPaths.predictionMetrics()}${query}`).catch(() => ({ rows: [] }));
-      recognised.set(d.id, rows.reduce((sum, row) => sum + Math.round(row.faces * (1 - row.unknownRate)), 0));
+      recognised.set(
+        d.id,
+        rows.reduce((sum, row) => sum + Math.round(row.faces * (1 - row.unknownRate)), 0),
+      );
     }),
   );
   return {

@@ -95,7 +95,9 @@ export class StatusView {
     if (Date.now() - this.lastSummary >= this.summaryEveryMs && loop.devices.some((d) => d.state !== '-')) {
       this.lastSummary = Date.now();
       for (const device of loop.devices) story.line(`status | ${deviceLine(device)}`);
-      for (const run of loop.retraining) if (run.status === 'queued' || run.status === 'running') story.line(`status | retrain ${run.id}: ${run.step ?? run.status} ${(run.progress * 100).toFixed(0)}%`);
+      for (const run of loop.retraining)
+        if (run.status === 'queued' || run.status === 'running')
+          story.line(`status | retrain ${run.id}: ${run.step ?? run.status} ${(run.progress * 100).toFixed(0)}%`);
     }
   }
 
