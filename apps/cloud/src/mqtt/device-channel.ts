@@ -109,11 +109,15 @@ export class DeviceChannel implements OnApplicationShutdown {
     const decoded = decodeDeviceMessage(topic, payload);
     if (!decoded.ok) {
       this.counters.invalid++;
-      this.logger.warn(`invalid message on ${topic.slice(0, 200)}: ${decoded.error.code}: ${decoded.error.message.slice(0, 300)}`);
       await this.quotas?.invalid(topic);
-      await this.deadLetters
+      // logged like it is kept: the sampled ones (a flood of garbage is counted, not written out line by line)
+      const kept = await this.deadLetters
         .record({ source: 'mqtt', topic, code: decoded.error.code, message: decoded.error.message, payload })
-        .catch((err: Error) => this.logger.error(`could not dead-letter a message: ${err.message}`));
+        .catch((err: Error) => {
+          this.logger.error(`could not dead-letter a message: ${err.message}`);
+          return true;
+        });
+      if (kept) this.logger.warn(`invalid message on ${topic.slice(0, 200)}: ${decoded.error.code}: ${decoded.error.message.slice(0, 300)}`);
       return;
     }
     const handler = this.handlers.get(decoded.value.kind);

@@ -11,13 +11,21 @@ export interface BucketSpec {
   cost: number;
 }
 
-export type TakeOutcome = { outcome: 'allowed' } | { outcome: 'dropped'; bucket: string; strikes: number } | { outcome: 'quarantined' };
+export type TakeOutcome =
+  | { outcome: 'allowed' }
+  /** `retryInMs`: when the bucket that refused will hold enough for a message like this one. */
+  | { outcome: 'dropped'; bucket: string; strikes: number; retryInMs: number }
+  | { outcome: 'quarantined' };
 
 /** What Redis knows of one device: drops per kind, invalid messages, when it was last throttled. */
 export interface DeviceQuotaCounters {
   dropped: Record<QuotaKind, number>;
   invalid: number;
   lastDroppedAt: number | null;
+  /** The first drop since the device's counters began (or since its quarantine was lifted). */
+  firstDroppedAt: number | null;
+  /** When the cloud first checked a message of the device against its quota (or since its quarantine was lifted). */
+  since: number | null;
   strikes: number;
 }
 
@@ -31,6 +39,7 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return {2, 0, 0} end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local n = tonumber(ARGV[3])
+redis.call('HSETNX', KEYS[3], 'since', now)
 local levels = {}
 for i = 1, n do
   local rate = tonumber(ARGV[1 + 3 * i])
@@ -45,7 +54,8 @@ for i = 1, n do
     if strikes == 1 then redis.call('EXPIRE', KEYS[2], tonumber(ARGV[2])) end
     redis.call('HINCRBY', KEYS[3], 'dropped:' .. ARGV[1], 1)
     redis.call('HSET', KEYS[3], 'lastDroppedAt', now)
-    return {1, strikes, i}
+    redis.call('HSETNX', KEYS[3], 'firstDroppedAt', now)
+    return {1, strikes, i, math.ceil((cost - level) * 1000 / rate)}
   end
   levels[i] = level
 end
@@ -68,7 +78,7 @@ return strikes
 `;
 
 type QuotaRedis = Redis & {
-  quotaTake(...args: Array<string | number>): Promise<[number, number, number]>;
+  quotaTake(...args: Array<string | number>): Promise<[number, number, number, number?]>;
   quotaStrike(...args: Array<string | number>): Promise<number>;
 };
 
@@ -97,12 +107,26 @@ export class QuotaBucketsRepository implements OnApplicationShutdown {
     const keys = [key(deviceId, 'quarantined'), key(deviceId, 'strikes'), key(deviceId, 'counters'), ...buckets.map((b) => key(deviceId, `b:${b.name}`))];
     const args: Array<string | number> = [kind, strikeWindowSeconds, buckets.length];
     for (const b of buckets) args.push(b.rate, b.capacity, b.cost);
-    const [code, strikes, index] = await this.redis.quotaTake(keys.length, ...keys, ...args);
+    const [code, strikes, index, retryInMs] = await this.redis.quotaTake(keys.length, ...keys, ...args);
     if (code === 2) return { outcome: 'quarantined' };
     if (code === 0) return { outcome: 'allowed' };
     // cluster-wide totals for Prometheus: other hash slots than the device's, so outside the script
-    await this.redis.multi().hincrby(DROPPED_TOTALS, kind, 1).hincrby(DROPPED_BY_DEVICE, `${deviceId}|${kind}`, 1).exec();
-    return { outcome: 'dropped', bucket: buckets[index - 1]!.name, strikes };
+    await this.redis.pipeline().hincrby(DROPPED_TOTALS, kind, 1).hincrby(DROPPED_BY_DEVICE, `${deviceId}|${kind}`, 1).exec();
+    return { outcome: 'dropped', bucket: buckets[index - 1]!.name, strikes, retryInMs: retryInMs ?? 1000 };
+  }
+
+  /** Drops a replica decided locally (within a `retryInMs` it had from Redis): counted and struck like the others. */
+  async recordDrops(deviceId: string, kind: QuotaKind, dropped: number, strikeWindowSeconds: number): Promise<number> {
+    // a pipeline, not MULTI: the totals live in other hash slots than the device's keys
+    const results = await this.redis
+      .pipeline()
+      .incrby(key(deviceId, 'strikes'), dropped)
+      .expire(key(deviceId, 'strikes'), strikeWindowSeconds, 'NX')
+      .hincrby(key(deviceId, 'counters'), `dropped:${kind}`, dropped)
+      .hincrby(DROPPED_TOTALS, kind, dropped)
+      .hincrby(DROPPED_BY_DEVICE, `${deviceId}|${kind}`, dropped)
+      .exec();
+    return Number(results?.[0]?.[1] ?? 0);
   }
 
   /** Counts an invalid message against the device; returns its strikes in the current window. */
@@ -118,6 +142,7 @@ export class QuotaBucketsRepository implements OnApplicationShutdown {
   /** Clears the flag, the strikes and the buckets: a lifted device starts with full buckets. */
   async clearQuarantine(deviceId: string, bucketNames: string[]): Promise<void> {
     await this.redis.del(key(deviceId, 'quarantined'), key(deviceId, 'strikes'), ...bucketNames.map((name) => key(deviceId, `b:${name}`)));
+    if (bucketNames.length > 0) await this.redis.hdel(key(deviceId, 'counters'), 'firstDroppedAt', 'since');
   }
 
   async counters(deviceId: string): Promise<DeviceQuotaCounters> {
@@ -127,6 +152,8 @@ export class QuotaBucketsRepository implements OnApplicationShutdown {
       dropped,
       invalid: Number(hash.invalid ?? 0),
       lastDroppedAt: hash.lastDroppedAt ? Number(hash.lastDroppedAt) : null,
+      firstDroppedAt: hash.firstDroppedAt ? Number(hash.firstDroppedAt) : null,
+      since: hash.since ? Number(hash.since) : null,
       strikes: Number(strikes ?? 0),
     };
   }

@@ -1,4 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { parseTopic } from '@edgeloop/contracts';
 import { CloudConfig } from '../config/cloud.config';
 import { QuarantineService } from './quarantine.service';
@@ -12,6 +12,20 @@ const LIMITS_TTL_MS = 10_000;
 const LIMITS_CACHE_SIZE = 10_000;
 /** One log line per device per this long while it is throttled. */
 const LOG_EVERY_MS = 10_000;
+/** The longest a replica drops a device's messages on its own, without asking Redis again. */
+const LOCAL_DENY_MAX_MS = 1000;
+/** How often locally decided drops are added to the Redis counters. */
+const FLUSH_EVERY_MS = 250;
+
+/** A device (and kind) this replica knows to be over quota until `until`; drops meanwhile cost no Redis call. */
+interface LocalDeny {
+  until: number;
+  quarantined: boolean;
+  /** Strikes Redis reported, plus the local drops since. */
+  strikes: number;
+  pending: number;
+}
+
 /** A device counts as throttled this long after its last dropped message. */
 const THROTTLED_FOR_MS = 60_000;
 
@@ -21,6 +35,9 @@ export interface DeviceQuotaStatus {
   dropped: Record<QuotaKind, number>;
   invalid: number;
   lastDroppedAt: string | null;
+  firstDroppedAt: string | null;
+  /** Since when the cloud checks this device's messages (the counters' start). */
+  countingSince: string | null;
   quarantined: { reason: string; strikes: number; quarantinedAt: string } | null;
 }
 
@@ -34,11 +51,13 @@ const KINDS: ReadonlySet<string> = new Set(QUOTA_KINDS);
  * (dropped or invalid messages) past EDGELOOP_QUARANTINE_STRIKES in the window quarantine the device.
  */
 @Injectable()
-export class QuotaService {
+export class QuotaService implements OnApplicationShutdown {
   private readonly logger = new Logger(QuotaService.name);
   private readonly limits = new Map<string, { limits: QuotaLimits; at: number }>();
   private overrides: { map: Map<string, QuotaOverride>; at: number } | undefined;
   private readonly loggedAt = new Map<string, number>();
+  private readonly denied = new Map<string, LocalDeny>();
+  private readonly flushTimer = setInterval(() => void this.flushDrops(), FLUSH_EVERY_MS).unref();
   /** This replica's decisions (Prometheus `edgeloop_quota_checks`). */
   readonly counters = { allowed: 0, dropped: 0, droppedQuarantined: 0, checkErrors: 0 };
 
@@ -59,6 +78,21 @@ export class QuotaService {
     const parsed = parseTopic(topic);
     if (!parsed || !KINDS.has(parsed.kind)) return true;
     const kind = parsed.kind as QuotaKind;
+    const denyKey = `${parsed.deviceId}|${kind}`;
+    const now = Date.now();
+    const deny = this.denied.get(denyKey);
+    if (deny && now < deny.until) {
+      // Redis said no, and the bucket cannot have refilled yet: drop here, count later (flushDrops)
+      if (deny.quarantined) {
+        this.counters.droppedQuarantined++;
+      } else {
+        this.counters.dropped++;
+        deny.pending++;
+        deny.strikes++;
+        this.maybeQuarantine(parsed.deviceId, 'over_quota', deny.strikes);
+      }
+      return false;
+    }
     try {
       const limits = await this.limitsOf(parsed.deviceId);
       const result = await this.buckets.take(parsed.deviceId, kind, bucketsFor(kind, bytes, limits), settings.quarantine.windowSeconds);
@@ -68,9 +102,11 @@ export class QuotaService {
       }
       if (result.outcome === 'quarantined') {
         this.counters.droppedQuarantined++;
+        this.deny(denyKey, { until: now + LOCAL_DENY_MAX_MS, quarantined: true, strikes: 0, pending: 0 });
         return false;
       }
       this.counters.dropped++;
+      this.deny(denyKey, { until: now + Math.min(result.retryInMs, LOCAL_DENY_MAX_MS), quarantined: false, strikes: result.strikes, pending: 0 });
       this.logThrottled(parsed.deviceId, `${parsed.deviceId} over its ${result.bucket} quota: ${kind} message dropped (${result.strikes} strikes)`);
       this.maybeQuarantine(parsed.deviceId, 'over_quota', result.strikes);
       return false;
@@ -100,8 +136,41 @@ export class QuotaService {
       dropped: counters.dropped,
       invalid: counters.invalid,
       lastDroppedAt: counters.lastDroppedAt === null ? null : new Date(counters.lastDroppedAt).toISOString(),
+      firstDroppedAt: counters.firstDroppedAt === null ? null : new Date(counters.firstDroppedAt).toISOString(),
+      countingSince: counters.since === null ? null : new Date(counters.since).toISOString(),
       quarantined: quarantine ? { reason: quarantine.reason, strikes: quarantine.strikes, quarantinedAt: quarantine.quarantinedAt } : null,
     };
+  }
+
+  /** Keeps the pending drops of an entry it replaces, so none goes uncounted. */
+  private deny(denyKey: string, entry: LocalDeny): void {
+    entry.pending += this.denied.get(denyKey)?.pending ?? 0;
+    this.denied.set(denyKey, entry);
+  }
+
+  /** Adds the drops decided locally to the device's Redis counters and strikes; forgets expired entries. */
+  async flushDrops(): Promise<void> {
+    const now = Date.now();
+    for (const [denyKey, entry] of this.denied) {
+      const pending = entry.pending;
+      if (pending === 0 && now >= entry.until) this.denied.delete(denyKey);
+      if (pending === 0) continue;
+      entry.pending = 0;
+      const at = denyKey.lastIndexOf('|');
+      const [deviceId, kind] = [denyKey.slice(0, at), denyKey.slice(at + 1) as QuotaKind];
+      try {
+        await this.buckets.recordDrops(deviceId, kind, pending, this.config.quotas.quarantine.windowSeconds);
+      } catch (err) {
+        entry.pending += pending;
+        this.logThrottled('', `could not count ${pending} dropped message(s) of ${deviceId}: ${(err as Error).message}`);
+        return;
+      }
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.flushTimer);
+    await this.flushDrops();
   }
 
   /** The limits that apply to a device now. */

@@ -1,0 +1,267 @@
+import { topics } from '@edgeloop/contracts';
+import mqtt, { type MqttClient } from 'mqtt';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { SqlDatabase } from '../database/sql-database';
+import { DeadLetterRepository } from '../repositories/dead-letter.repository';
+import { CloudFixture, startCloudFixture } from '../testing/cloud-fixture';
+import { makeBatch, STABLE } from '../testing/prediction-batches';
+import { RetentionService } from './retention.service';
+
+const RATE = 2;
+const STRIKES = 100;
+const SAMPLE = 5;
+const MAX_DEAD_LETTERS = 60;
+const FRAMES = 2;
+const model = { name: 'face-id', version: 1 };
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A compromised device with real credentials, on both brokers: it floods its own topics at full speed and
+ * is throttled to its quota, quarantined past the strike threshold and cut off at the broker, while a
+ * well-behaved device publishing at the same time loses nothing and /health keeps answering fast.
+ */
+describe.each(['embedded', 'mosquitto'] as const)('per-device quotas and quarantine on the %s broker', (broker) => {
+  let fx: CloudFixture;
+  let receiver: Server;
+  const webhookBodies: Array<{ type: string; data: Record<string, unknown> }> = [];
+  const passwords = new Map<string, string>();
+  const clients: MqttClient[] = [];
+  let polling = false;
+  let flooding = false;
+  const children: ChildProcess[] = [];
+
+  const json = async (res: Response | Promise<Response>) => (await res).json() as Promise<any>;
+  const provision = async (id: string) => {
+    const body = await json(
+      fx.api('/api/v1/devices', { method: 'POST', body: JSON.stringify({ id, name: id }), headers: { 'content-type': 'application/json' } }),
+    );
+    passwords.set(id, body.credentials.mqtt.password);
+  };
+  const connect = async (id: string) => {
+    const client = await mqtt.connectAsync(fx.mqttUrl!, { clientId: id, username: id, password: passwords.get(id), reconnectPeriod: 0, connectTimeout: 3000 });
+    client.on('error', () => undefined);
+    clients.push(client);
+    return client;
+  };
+  const framesOf = async (id: string) =>
+    ((await json(fx.api(`/api/v1/metrics/predictions?device=${id}&bucket=day`))).rows ?? []).reduce((n: number, r: { frames: number }) => n + r.frames, 0);
+
+  /**
+   * An attacker outside the cloud's process, as one would try it: mosquitto_pub with the device's own
+   * credentials publishing every line of `lines` on its own topic, QoS 1, 32 in flight, as fast as the
+   * broker accepts. Resolves with its exit code when the broker closes the connection or the lines run out.
+   */
+  const flood = (id: string, topic: string, lines: Iterable<string>) => {
+    const url = new URL(fx.mqttUrl!);
+    const child = spawn(
+      'mosquitto_pub',
+      ['-h', url.hostname, '-p', url.port, '-i', id, '-u', id, '-P', passwords.get(id)!, '-t', topic, '-q', '1', '-M', '32', '-l'],
+      { stdio: ['pipe', 'ignore', 'ignore'] },
+    );
+    children.push(child);
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.stdin.on('error', () => undefined);
+    void (async () => {
+      for (const line of lines) {
+        if (child.exitCode !== null || !child.stdin.write(`${line}\n`)) {
+          if (child.exitCode !== null) return;
+          await Promise.race([new Promise((r) => child.stdin.once('drain', r)), exited]);
+        }
+      }
+      child.stdin.end();
+    })();
+    return exited;
+  };
+  function* numbered(count: number, line: (n: number) => string): Generator<string> {
+    for (let n = 1; n <= count; n++) yield line(n);
+  }
+
+  beforeAll(async () => {
+    receiver = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        webhookBodies.push(JSON.parse(Buffer.concat(chunks).toString()));
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    fx = await startCloudFixture({
+      broker,
+      env: {
+        EDGELOOP_QUOTA_PREDICTIONS_PER_SECOND: String(RATE),
+        EDGELOOP_QUOTA_BURST_SECONDS: '1',
+        EDGELOOP_QUARANTINE_STRIKES: String(STRIKES),
+        EDGELOOP_QUARANTINE_WINDOW_SECONDS: '60',
+        EDGELOOP_DEAD_LETTER_SAMPLE: String(SAMPLE),
+        EDGELOOP_DEAD_LETTER_MAX_ROWS: String(MAX_DEAD_LETTERS),
+        EDGELOOP_RETENTION_SWEEP_SECONDS: '1',
+        EDGELOOP_AGGREGATE_BUCKET_SECONDS: '1',
+        EDGELOOP_WEBHOOK_ALLOW: '127.0.0.0/8',
+        EDGELOOP_WEBHOOK_BACKOFF_MS: '100',
+      },
+    });
+    const hook = await fx.api('/api/v1/webhooks', {
+      method: 'POST',
+      body: JSON.stringify({
+        url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`,
+        events: ['device.quarantined'],
+        secret: 'whsec_quota_test_0123456789',
+      }),
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(hook.status).toBe(201);
+    for (const id of ['good-1', 'rogue-1', 'junk-1']) await provision(id);
+  }, 60_000);
+
+  afterAll(async () => {
+    polling = false;
+    flooding = false;
+    for (const child of children) child.kill();
+    for (const client of clients) await client.endAsync(true).catch(() => undefined);
+    await fx?.stop();
+    await new Promise((r) => receiver?.close(r));
+  });
+
+  it('throttles a flooding device within a second, quarantines it and cuts it off at the broker; the other device loses nothing', async () => {
+    const good = await connect('good-1');
+    const latencies: number[] = [];
+    polling = true;
+    const health = (async () => {
+      while (polling) {
+        const started = performance.now();
+        const res = await fetch(`${fx.url}/api/v1/health`);
+        await res.arrayBuffer();
+        latencies.push(performance.now() - started);
+        expect(res.status).toBe(200);
+        await sleep(25);
+      }
+    })();
+
+    const started = Date.now();
+    // the floods stop when the broker cuts the device off (the lines would last far longer)
+    flooding = true;
+    let goodBatches = 0;
+    const steady = (async () => {
+      while (flooding) {
+        await good.publishAsync(topics.predictions('good-1'), JSON.stringify(makeBatch('good-1', ++goodBatches, model, STABLE, { frames: FRAMES })), {
+          qos: 1,
+        });
+        await sleep(500);
+      }
+    })();
+    const template = makeBatch('rogue-1', 1, model, STABLE, { frames: FRAMES });
+    const rogueFlood = flood(
+      'rogue-1',
+      topics.predictions('rogue-1'),
+      numbered(200_000, (n) => JSON.stringify({ ...template, seq: n })),
+    );
+    const junkFlood = flood(
+      'junk-1',
+      topics.predictions('junk-1'),
+      numbered(200_000, (n) => `garbage ${n} ${'x'.repeat(n % 200)}`),
+    );
+
+    // within one second of its first message the cloud is dropping the rogue's messages, and says so on its record
+    let record: any;
+    while (Date.now() < started + 15_000) {
+      record = await json(fx.api('/api/v1/devices/rogue-1'));
+      if (record.quota.dropped.predictions > 0) break;
+      await sleep(50);
+    }
+    expect(record.quota.throttled).toBe(true);
+    const firstDropAfter = Date.parse(record.quota.firstDroppedAt) - Date.parse(record.quota.countingSince);
+    expect(firstDropAfter).toBeLessThanOrEqual(1000);
+
+    // cut off at the broker: the attackers' connections are closed (mosquitto_pub exits with an error)
+    const exits = await Promise.race([Promise.all([rogueFlood, junkFlood]), sleep(25_000).then(() => 'still flooding')]);
+    const floodSeconds = (Date.now() - started) / 1000;
+    flooding = false;
+    await steady;
+    expect(exits).toEqual([expect.any(Number), expect.any(Number)]);
+    expect(exits).not.toContain(0);
+
+    // quarantined past the threshold, with a webhook, and cut off at the broker
+    const deadline = Date.now() + 10_000;
+    while (webhookBodies.filter((b) => b.type === 'device.quarantined').length < 2 && Date.now() < deadline) await sleep(100);
+    const quarantined = webhookBodies.filter((b) => b.type === 'device.quarantined').map((b) => b.data.deviceId);
+    expect(quarantined.sort()).toEqual(['junk-1', 'rogue-1']);
+    expect((await json(fx.api('/api/v1/devices/rogue-1'))).quota.quarantined).toMatchObject({ reason: 'over_quota' });
+    expect((await json(fx.api('/api/v1/devices/rogue-1'))).quota.dropped.predictions).toBeGreaterThanOrEqual(STRIKES - 1);
+    await expect(connect('rogue-1')).rejects.toThrow(/[Nn]ot authori[sz]ed|[Bb]ad user ?name or password/);
+    expect((await json(fx.api('/api/v1/quarantines'))).quarantines.map((q: { deviceId: string }) => q.deviceId).sort()).toEqual(['junk-1', 'rogue-1']);
+
+    // the rogue got at most its quota through: the burst plus the rate while it flooded
+    const rogueFrames = await framesOf('rogue-1');
+    expect(rogueFrames / FRAMES).toBeLessThanOrEqual(RATE + RATE * floodSeconds);
+
+    // the well-behaved device lost nothing
+    const goodDeadline = Date.now() + 15_000;
+    while ((await framesOf('good-1')) < goodBatches * FRAMES && Date.now() < goodDeadline) await sleep(200);
+    expect(await framesOf('good-1')).toBe(goodBatches * FRAMES);
+    expect((await json(fx.api('/api/v1/devices/good-1'))).quota).toMatchObject({ throttled: false, quarantined: null });
+
+    // dead letters: a sample per (device, code) kept, every one counted, the table under its cap
+    const db = fx.cloud.app.get(SqlDatabase);
+    const [{ n }] = await db.query<{ n: string }>('select count(*) as n from dead_letters');
+    expect(Number(n)).toBeLessThanOrEqual(MAX_DEAD_LETTERS);
+    const page1 = await json(fx.api('/api/v1/dead-letters?device=junk-1&limit=2'));
+    expect(page1.deadLetters).toHaveLength(2);
+    expect(page1.next).toEqual(expect.any(String));
+    const all = await json(fx.api('/api/v1/dead-letters?device=junk-1&limit=1000'));
+    expect(all.deadLetters.length).toBeLessThanOrEqual(SAMPLE);
+    const page2 = await json(fx.api(`/api/v1/dead-letters?device=junk-1&limit=2&cursor=${page1.next}`));
+    expect(page2.deadLetters.map((d: { id: string }) => d.id)).toEqual(all.deadLetters.slice(2, 4).map((d: { id: string }) => d.id));
+    const invalidJson = all.totals.find((t: { code: string }) => t.code === 'invalid_json');
+    expect(invalidJson.received).toBeGreaterThan(invalidJson.kept);
+    expect((await fx.api('/api/v1/dead-letters?cursor=nonsense')).status).toBe(400);
+    const prometheus = await (await fetch(`${fx.url}/metrics`)).text();
+    expect(Number(/edgeloop_quota_dropped\{kind="predictions"\} (\d+)/.exec(prometheus)?.[1] ?? 0)).toBeGreaterThan(0);
+    expect(prometheus).toMatch(/edgeloop_dead_letters\{code="invalid_json",outcome="received"\} [1-9]/);
+
+    polling = false;
+    await health;
+    latencies.sort((a, b) => a - b);
+    if (process.env.EDGELOOP_TEST_LOGS === '1')
+      console.log(
+        `${broker}: first drop after ${firstDropAfter} ms, flood ${floodSeconds.toFixed(1)} s, /health ${latencies.length} answers, max ${latencies.at(-1)!.toFixed(1)} ms (${latencies.map((l) => l.toFixed(0)).join(' ')})`,
+      );
+    expect(latencies.length).toBeGreaterThan(20);
+    expect(latencies.at(-1)!).toBeLessThan(100);
+
+    // an operator lifts the quarantine: the device connects again and its messages count
+    const lift = await fx.api('/api/v1/devices/rogue-1/quarantine/lift', { method: 'POST' });
+    expect(lift.status).toBe(200);
+    expect((await lift.json()) as any).toMatchObject({ quarantine: { deviceId: 'rogue-1', reason: 'over_quota', liftedAt: expect.any(String) } });
+    expect((await fx.api('/api/v1/devices/rogue-1/quarantine/lift', { method: 'POST' })).status).toBe(409);
+    const back = await connect('rogue-1');
+    const before = await framesOf('rogue-1');
+    await back.publishAsync(topics.predictions('rogue-1'), JSON.stringify({ ...template, seq: 1_000_000 }), { qos: 1 });
+    const backDeadline = Date.now() + 10_000;
+    while ((await framesOf('rogue-1')) === before && Date.now() < backDeadline) await sleep(200);
+    expect(await framesOf('rogue-1')).toBe(before + FRAMES);
+    expect((await json(fx.api('/api/v1/devices/rogue-1'))).quota.quarantined).toBeNull();
+  }, 90_000);
+
+  it('keeps the dead-letter table under its cap and its retention through the scheduled sweep', async () => {
+    const repository = fx.cloud.app.get(DeadLetterRepository);
+    const db = fx.cloud.app.get(SqlDatabase);
+    const old = new Date(Date.now() - 30 * 86_400_000);
+    for (let i = 0; i < 3; i++) await repository.record({ source: 'mqtt', topic: topics.predictions('old-1'), code: 'invalid_json', message: 'old' }, old);
+    for (let device = 0; device < 20; device++) {
+      for (let i = 0; i < SAMPLE; i++)
+        await repository.record({ source: 'mqtt', topic: topics.predictions(`cap-${device}`), code: 'invalid_json', message: 'x' });
+    }
+    // the sweep runs every second on the maintenance queue's job scheduler
+    const deadline = Date.now() + 10_000;
+    const count = async () => Number((await db.query<{ n: string }>('select count(*) as n from dead_letters'))[0]!.n);
+    while ((await count()) > MAX_DEAD_LETTERS && Date.now() < deadline) await sleep(200);
+    expect(await count()).toBeLessThanOrEqual(MAX_DEAD_LETTERS);
+    expect(Number((await db.query<{ n: string }>("select count(*) as n from dead_letters where device_id = 'old-1'"))[0]!.n)).toBe(0);
+    const report = await fx.cloud.app.get(RetentionService).sweep();
+    expect(report.deadLetters).toEqual({ aged: 0, capped: 0 });
+  }, 30_000);
+});
