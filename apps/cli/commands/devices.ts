@@ -19,7 +19,7 @@ function labelsOf(pairs: string[] = []): Record<string, string> {
   );
 }
 
-/** `edgeloop devices add|ls|show|disable|enable`. */
+/** `edgeloop devices add|ls|show|disable|enable|quota|lift-quarantine`. */
 export function registerDevices(program: Command): void {
   const devices = program.command('devices').description('edge devices');
 
@@ -70,6 +70,24 @@ export function registerDevices(program: Command): void {
         say(`${id} ${verb}d`);
       });
   }
+
+  devices
+    .command('quota')
+    .description("a device's quota: limits, messages dropped per kind, invalid messages, throttled, quarantine")
+    .argument('<id>')
+    .action(async (id: string) => printJson(await apiClient().get(`${apiPaths.device(id)}/quota`)));
+
+  devices
+    .command('lift-quarantine')
+    .description("lift a device's quarantine: its broker access comes back (unless it is disabled) with full buckets")
+    .argument('<id>')
+    .action(async (id: string) => {
+      const { quarantine } = await apiClient().post<{ quarantine: { reason: string; strikes: number; quarantinedAt: string } }>(
+        `${apiPaths.device(id)}/quarantine/lift`,
+        {},
+      );
+      say(`${id}: quarantine lifted (it was ${quarantine.reason}, ${quarantine.strikes} strikes, since ${quarantine.quarantinedAt})`);
+    });
 }
 
 /** Follows a deployment until it ends, printing each change of a device's phase. */
