@@ -7,8 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loginFile, saveLogin } from '../cli-config';
-import { startPushCamera } from '../demo/camera';
+import { startPushCamera, type PushCamera } from '../demo/camera';
 import { buildGalleryHead, cameraFrames, GALLERY, samplesDir } from '../demo/demo-data';
+import { startLoopStory, STORY_CAMERA_ENV } from '../demo/loop-story';
 import { startWebhookReceiver, type WebhookReceiver } from '../demo/webhook-receiver';
 import { ChildOutput } from '../start/child-output';
 import { listenForKeys } from '../start/keys';
@@ -74,7 +75,7 @@ async function runStack(options: StartOptions): Promise<void> {
   let redis: RedisServer | undefined;
   let s3: S3Server | undefined;
   let receiver: WebhookReceiver | undefined;
-  let camera: { stop(): void } | undefined;
+  let camera: PushCamera | undefined;
   let stopping: Promise<void> | undefined;
 
   const stopAll = (reason: string): Promise<void> => {
@@ -192,7 +193,7 @@ async function runStack(options: StartOptions): Promise<void> {
           EDGE_HTTP_TOKEN: device.credentials.http.token,
           EDGE_SIGNING_PUBLIC_KEY: device.signingKey.publicKey,
           EDGE_SOURCE: sources[i],
-          ...(sources[i].startsWith('http-push:') ? { EDGE_SOURCE_PUSH_TOKEN: pushToken } : {}),
+          ...(sources[i].startsWith('http-push:') ? { EDGE_SOURCE_PUSH_TOKEN: pushToken, ...STORY_CAMERA_ENV } : {}),
           EDGE_STATE_DIR: join(dataDir, device.device.id),
         });
       children.push(worker);
@@ -226,6 +227,19 @@ async function runStack(options: StartOptions): Promise<void> {
       ...frames,
       changeAfterMs: changeAfter * 1000,
       onChange: () => say(`camera | the lighting changes on ${devices[1].device.id}: darker, blurred, people who are not enrolled`),
+    });
+    // after the drift the story goes on: a newcomer, labels, a retraining run, its canary (../demo/loop-story.ts)
+    startLoopStory({
+      api,
+      cloudUrl,
+      camera,
+      cameraDevice: devices[1].device.id,
+      calm: frames.normal,
+      repoRoot,
+      cacheDir: join(dataDir, 'camera'),
+      workers: devices.map((device, i) => ({ id: device.device.id, output: children[i + 1]?.stdout })),
+      report: say,
+      warn,
     });
     statusView = new StatusView(api);
     statusView.start();
@@ -270,7 +284,7 @@ async function ensureWebhook(api: ApiClient, url: string, secret: string): Promi
   for (const old of webhooks) await api.delete(apiPaths.webhook(old.id));
   await api.post(apiPaths.webhooks(), {
     url,
-    events: ['drift.detected', 'model.version.created', 'deployment.completed', 'deployment.failed', 'deployment.rolled_back'],
+    events: ['drift.detected', 'model.version.created', 'deployment.completed', 'deployment.failed', 'deployment.rolled_back', 'retraining.completed', 'retraining.failed'],
     secret,
     description: 'the receiver of `edgeloop start`',
   });

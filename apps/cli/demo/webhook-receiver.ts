@@ -22,9 +22,21 @@ export async function startWebhookReceiver(secret: string, report: (line: string
       let summary = '';
       try {
         const event = JSON.parse(body) as { type: string; data: Record<string, unknown> };
-        const data = event.data as { model?: { name: string; version: number }; evidence?: Array<{ metric: string; value: number }>; devices?: string[] };
+        const data = event.data as {
+          model?: { name: string; version: number };
+          evidence?: Array<{ metric: string; value: number }>;
+          devices?: string[];
+          modelName?: string;
+          candidate?: { name: string; version: number } | null;
+          report?: { verdict: string };
+          step?: string;
+        };
         summary = `${event.type}${data.model ? ` ${data.model.name}@${data.model.version}` : ''}`;
         if (data.evidence) summary += ` on ${data.devices?.join(', ')}: ${data.evidence.map((e) => `${e.metric} ${e.value.toFixed(2)}`).join(', ')}`;
+        if (event.type === 'retraining.completed') {
+          summary += ` ${data.modelName}: candidate ${data.candidate ? `${data.candidate.name}@${data.candidate.version}` : 'none'}${data.report ? `, gate ${data.report.verdict}` : ''}`;
+        }
+        if (event.type === 'retraining.failed') summary += ` ${data.modelName} at ${data.step}`;
       } catch {
         summary = 'an unreadable body';
       }
