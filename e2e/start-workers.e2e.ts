@@ -64,7 +64,7 @@ describe('edgeloop start watches its workers', () => {
     );
     process.stdout.write(`edgeloop start with edge-2 dying at boot: exit ${result.code} after ${result.ms} ms\n`);
     expect(result.output).toMatch(/edge-2 +\| simulated crash at boot/);
-    expect(result.output).toMatch(/edge-2 exited with code 3 \(its output is above, prefixed "edge-2\|"\)/);
+    expect(result.output).toMatch(/edge-2 exited with code 3 \(its last lines are above, prefixed "edge-2\|"; its whole log: .*\/logs\/edge-2\.log\)/);
     expect(result.output).toMatch(/stopping \(edge-2 exited with code 3\)/);
     expect(result.output).not.toMatch(/press Ctrl-C to stop/);
     expect(result.output).not.toMatch(/--duration 240s/);

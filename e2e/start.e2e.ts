@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -43,11 +43,14 @@ describe('edgeloop start (npm start)', () => {
     expect(output).toMatch(/webhook\| deployment\.completed face-id@1 — signature verified/);
   });
 
-  it('recognises franck on both workers', () => {
+  it('recognises franck on both workers: frame lines are in each worker\'s log file, not on the terminal', () => {
     for (const device of ['edge-1', 'edge-2']) {
-      const recognitions = output.match(new RegExp(`\\[${device} InferenceLoop\\] frame \\d+ .*: franck score`, 'g')) ?? [];
+      const log = readFileSync(join(dataDir, 'logs', `${device}.log`), 'utf8');
+      const recognitions = log.match(new RegExp(`\\[${device} InferenceLoop\\] frame \\d+ .*: franck score`, 'g')) ?? [];
       expect(recognitions.length).toBeGreaterThanOrEqual(5);
     }
+    expect(output).toContain(`logs           ${join(dataDir, 'logs')}`);
+    expect(output).not.toMatch(/InferenceLoop\] frame/);
   });
 
   it('detects drift after the lighting change and delivers a signed webhook', () => {

@@ -45,16 +45,17 @@ export class ChildOutput {
       if (!stream) return;
       createInterface({ input: stream }).on('line', (line) => {
         log.write(`${line}\n`);
+        if ((this.verbose || isStderr) && !bootNoise.test(line)) return story.line(`${name.padEnd(7)}| ${line}`, isStderr);
+        // the lines the terminal did not show, for the moment this child dies
         tail.push(line);
         if (tail.length > 20) tail.shift();
-        if ((this.verbose || isStderr) && !bootNoise.test(line)) story.line(`${name.padEnd(7)}| ${line}`, isStderr);
       });
     };
     follow(child.stdout, false);
     follow(child.stderr, true);
   }
 
-  /** The last lines a child wrote (for a child that died). */
+  /** The last lines of a child that the terminal did not show (for a child that died). */
   tail(name: string): string[] {
     return [...(this.tails.get(name) ?? [])];
   }
