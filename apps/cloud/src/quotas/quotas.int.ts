@@ -7,12 +7,15 @@ import { SqlDatabase } from '../database/sql-database';
 import { DeadLetterRepository } from '../repositories/dead-letter.repository';
 import { CloudFixture, startCloudFixture } from '../testing/cloud-fixture';
 import { makeBatch, STABLE } from '../testing/prediction-batches';
+import { BlobRepository, cropKey } from '../repositories/blob.repository';
 import { RetentionService } from './retention.service';
 
 const RATE = 2;
 const STRIKES = 100;
 const SAMPLE = 5;
 const MAX_DEAD_LETTERS = 60;
+const MAX_HARD_EXAMPLES = 4;
+const MAX_RAW = 10;
 const FRAMES = 2;
 const model = { name: 'face-id', version: 1 };
 
@@ -99,6 +102,9 @@ describe.each(['embedded', 'mosquitto'] as const)('per-device quotas and quarant
         EDGELOOP_DEAD_LETTER_SAMPLE: String(SAMPLE),
         EDGELOOP_DEAD_LETTER_MAX_ROWS: String(MAX_DEAD_LETTERS),
         EDGELOOP_RETENTION_SWEEP_SECONDS: '1',
+        EDGELOOP_HARD_EXAMPLE_MAX_ROWS: String(MAX_HARD_EXAMPLES),
+        EDGELOOP_HARD_EXAMPLE_RETENTION_DAYS: '30',
+        EDGELOOP_RAW_MAX_ROWS: String(MAX_RAW),
         EDGELOOP_AGGREGATE_BUCKET_SECONDS: '1',
         EDGELOOP_WEBHOOK_ALLOW: '127.0.0.0/8',
         EDGELOOP_WEBHOOK_BACKOFF_MS: '100',
@@ -263,5 +269,45 @@ describe.each(['embedded', 'mosquitto'] as const)('per-device quotas and quarant
     expect(Number((await db.query<{ n: string }>("select count(*) as n from dead_letters where device_id = 'old-1'"))[0]!.n)).toBe(0);
     const report = await fx.cloud.app.get(RetentionService).sweep();
     expect(report.deadLetters).toEqual({ aged: 0, capped: 0 });
+  }, 30_000);
+
+  it('deletes unlabelled hard examples past their retention and cap with their S3 crops, keeps labelled ones, caps raw payloads', async () => {
+    const db = fx.cloud.app.get(SqlDatabase);
+    const blobs = fx.cloud.app.get(BlobRepository);
+    const day = 86_400_000;
+    const insert = async (id: string, ageDays: number, crop: string | null, label: string | null) => {
+      if (crop) await blobs.putJson(cropKey(crop), { crop: id });
+      await db.query(
+        `insert into hard_examples (id, device_id, example_id, model_name, model_version, reason, det_score, embedding, crop_key, captured_at, received_at, label, labelled_at)
+         values ($1, 'good-1', $1, 'face-id', 1, 'low_score', 0.9, '[]'::jsonb, $2, $3, $3, $4, case when $4::text is null then null else now() end)`,
+        [id, crop ? cropKey(crop) : null, new Date(Date.now() - ageDays * day), label],
+      );
+    };
+    const sha = (c: string) => c.repeat(64);
+    await insert('he-old', 40, sha('a'), null); // past the 30-day retention
+    await insert('he-old-labelled', 40, sha('b'), 'franck'); // an operator's work: kept
+    await insert('he-shared-old', 41, sha('c'), null); // its crop is shared with a recent example: crop kept
+    for (let i = 0; i < 6; i++) await insert(`he-new-${i}`, 1 - i / 100, i === 0 ? sha('c') : sha(String(i)), null);
+    for (let seq = 1; seq <= MAX_RAW + 5; seq++) {
+      await db.query(
+        `insert into prediction_batches (device_id, seq, model_name, model_version, window_start, items, payload) values ('raw-1', $1, 'face-id', 1, now(), 1, '{}')`,
+        [seq],
+      );
+    }
+    // the scheduled sweep may have run already; this one makes sure one ran after the inserts
+    await fx.cloud.app.get(RetentionService).sweep();
+    const left = (await db.query<{ id: string }>('select id from hard_examples order by received_at')).map((r) => r.id);
+    expect(left).toContain('he-old-labelled');
+    expect(left).not.toContain('he-old');
+    expect(left).not.toContain('he-shared-old');
+    expect(left.filter((id) => id !== 'he-old-labelled')).toEqual(['he-new-2', 'he-new-3', 'he-new-4', 'he-new-5'].slice(0, MAX_HARD_EXAMPLES));
+    expect(await blobs.size(cropKey(sha('a')))).toBeUndefined();
+    expect(await blobs.size(cropKey(sha('b')))).toBeGreaterThan(0);
+    for (const id of left.filter((l) => l.startsWith('he-new-'))) {
+      const [row] = await db.query<{ crop_key: string }>('select crop_key from hard_examples where id = $1', [id]);
+      expect(await blobs.size(row!.crop_key)).toBeGreaterThan(0);
+    }
+    const [{ n }] = await db.query<{ n: string }>('select count(*) as n from prediction_batches where payload is not null');
+    expect(Number(n)).toBeLessThanOrEqual(MAX_RAW);
   }, 30_000);
 });

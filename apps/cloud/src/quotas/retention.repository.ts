@@ -14,12 +14,13 @@ export class RetentionRepository {
 
   /**
    * Deletes up to CHUNK unlabelled hard examples received before `before`, or beyond the newest `maxRows`
-   * (all hard examples count towards the cap); returns the crop keys no remaining row refers to.
+   * unlabelled ones; returns the crop keys no remaining row refers to.
    */
   async deleteHardExamples(before: Date, maxRows: number): Promise<{ deleted: number; orphanCrops: string[] }> {
     const rows = await this.db.query<{ crop_key: string | null }>(
       `with cutoff as (
-         select received_at from hard_examples order by received_at desc offset $2 limit 1
+         select received_at from hard_examples where labelled_at is null and unknown_confirmed_at is null
+          order by received_at desc offset $2 limit 1
        ), doomed as (
          select id from hard_examples
           where labelled_at is null and unknown_confirmed_at is null
