@@ -116,6 +116,7 @@ describe('hostile input against a running cloud', () => {
       expect((await metric(/^edgeloop_mqtt_messages\{outcome="invalid"\}/)) - invalidBefore).toBe(sent);
       expect((await metric(/^edgeloop_dead_letters\{.*outcome="received"\}/)) - deadBefore).toBe(sent);
       await healthy();
+      process.stdout.write(`garbage on device topics: ${sent} messages, each counted invalid and dead-lettered\n`);
     },
     120_000 * SCALE,
   );
@@ -191,6 +192,7 @@ describe('hostile input against a running cloud', () => {
       expect([...new Set(made)]).toEqual(made.length > 0 ? ['POST /api/v1/sessions/links'] : []);
       expect(await snapshot()).toEqual(before);
       await healthy();
+      process.stdout.write(`random bodies and queries: ${requests} requests on ${operations.length} operations, no 5xx, ${made.length} sign-in codes made\n`);
     },
     300_000 * SCALE,
   );
