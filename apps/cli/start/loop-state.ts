@@ -23,9 +23,18 @@ export interface DeviceStatus {
 /** The loop as the API sees it now: devices, the latest rollouts, drift events and retraining runs. */
 export interface LoopState {
   devices: DeviceStatus[];
-  deployments: Array<{ id: string; model: string; status: string; done: number; total: number; reason: string | null }>;
+  /** `progress`: 0 … 1 over the devices, each counted by how far it got (sent, downloading, verifying, warming, active). */
+  deployments: Array<{ id: string; model: string; status: string; done: number; total: number; progress: number; reason: string | null }>;
   drift: Array<{ id: string; model: string; metrics: string[]; at: string }>;
   retraining: Array<{ id: string; model: string; status: string; step: string | null; progress: number; candidate: string | null }>;
+}
+
+/** How far one device got in a rollout, 0 … 1. */
+function rolloutShare(device: DeploymentResponse['devices'][number]): number {
+  if (device.phase === 'active') return 1;
+  if (device.phase !== 'sent') return 0;
+  const shares: Record<string, number> = { downloading: 0.3, verifying: 0.6, warming: 0.8, active: 0.9 };
+  return shares[device.state ?? ''] ?? 0.1;
 }
 
 /** Reads the loop's state through the REST API; recognitions are counted from `since` (default: the last hour). */
@@ -64,6 +73,7 @@ export async function readLoopState(api: ApiClient, since?: string): Promise<Loo
       model: `${d.model.name}@${d.model.version}`,
       status: d.status,
       done: d.devices.filter((x) => x.phase === 'active').length,
+      progress: d.devices.length ? d.devices.reduce((sum, x) => sum + rolloutShare(x), 0) / d.devices.length : 0,
       total: d.devices.length,
       reason: d.reason,
     })),
@@ -95,7 +105,7 @@ export function progressLines(loop: LoopState): string[] {
   const lines: string[] = [];
   for (const d of loop.deployments) {
     if (d.status === 'pending' || d.status === 'in_progress' || d.status === 'rolling_back') {
-      lines.push(`rollout  ${d.id} ${d.model} ${bar(d.total ? d.done / d.total : 0)} ${d.done}/${d.total} devices`);
+      lines.push(`rollout  ${d.id} ${d.model} ${bar(d.progress)} ${d.done}/${d.total} devices`);
     }
   }
   for (const r of loop.retraining) {
