@@ -1,4 +1,4 @@
-import { canonicalJson } from '@edgeloop/contracts';
+import { canonicalJson, ModelVersionResponseSchema } from '@edgeloop/contracts';
 import { Client } from 'minio';
 import { createHash, createPublicKey, verify } from 'node:crypto';
 import { request } from 'node:http';
@@ -72,6 +72,10 @@ describe.each(engines)('model registry over HTTP (real S3-protocol server, SQL o
       expect(byAlias.manifest).toEqual(v1.manifest);
       const list = (await (await fx.api('/api/v1/models')).json()) as any;
       expect(list.models).toEqual([expect.objectContaining({ name: 'face-id', latestVersion: 1, aliases: { production: 1 } })]);
+      // the versions list answers each version as ModelVersionResponseSchema does, aliases included
+      const versions = (await (await fx.api('/api/v1/models/face-id/versions')).json()) as any;
+      expect(versions.versions).toEqual([expect.objectContaining({ version: 1, aliases: ['production'] })]);
+      expect(ModelVersionResponseSchema.safeParse(versions.versions[0]).success).toBe(true);
     });
 
     it('stores the signed manifest in S3 and the signature verifies with the served public key', async () => {

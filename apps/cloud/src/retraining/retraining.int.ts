@@ -24,6 +24,9 @@ afterAll(() => stopAllStarted());
  * per model); everything after it — split, training in a worker thread, calibration, evaluation, gate,
  * registration, events — is the cloud's own.
  */
+// each case runs a whole flow (five steps, worker threads); on a busy 2-core machine one took over a minute
+jest.setTimeout(180_000);
+
 describe('retraining flow', () => {
   let fx: CloudFixture;
   const datasets = new Map<string, TrainingExample[]>();

@@ -23,9 +23,16 @@ export class RegistryService {
     return this.models.listModels();
   }
 
-  async listVersions(name: string): Promise<VersionRecord[]> {
+  /** Every version with the aliases that point at it, as `ModelVersionResponseSchema` answers one. */
+  async listVersions(name: string): Promise<(VersionRecord & { aliases: string[] })[]> {
     await this.requireModel(name);
-    return this.models.listVersions(name);
+    const [versions, aliases] = await Promise.all([this.models.listVersions(name), this.models.listAliases(name)]);
+    return versions.map((record) => ({
+      ...record,
+      aliases: Object.entries(aliases)
+        .filter(([, v]) => v === record.version)
+        .map(([a]) => a),
+    }));
   }
 
   /** A version by number (`7`), alias (`production`) or `latest`. */
