@@ -6,7 +6,7 @@ const path = require('node:path');
 
 const entry = path.join(__dirname, '..', 'dist', 'apps', 'cli', 'main.js');
 if (!fs.existsSync(entry)) {
-  process.stderr.write('edgeloop: not built yet; run `npm run build` in the edgeloop folder first\n');
+  process.stderr.write('edgeloop: not built yet; run `npm start` (it builds first) or `npm run build` in the edgeloop folder\n');
   process.exit(2);
 }
 require(entry);
