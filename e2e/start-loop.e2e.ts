@@ -1,11 +1,12 @@
-import type { DeploymentResponse, Identity, ModelVersionResponse, RetrainingRun } from '@edgeloop/contracts';
+import type { DeploymentResponse, Identity, ModelVersionResponse, PredictionMetricsResponse, RetrainingRun } from '@edgeloop/contracts';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { runCli } from '../apps/cli/testing/run-cli';
 
 const root = resolve(__dirname, '..');
-/** Drift, five passes of the newcomer a little over a minute apart, a run, a canary of two waves: about 8 minutes here. */
+/** Start, drift, five passes of the newcomer a little over a minute apart, a run, a canary of two waves: about 9 minutes here. */
 const STORY_TIMEOUT_MS = 14 * 60_000;
 
 /**
@@ -24,6 +25,8 @@ describe('edgeloop start: the whole loop after the drift', () => {
   let production: ModelVersionResponse;
   let canary: DeploymentResponse;
   let newcomer: Identity;
+  let metrics: PredictionMetricsResponse;
+  let printedCommand: { args: string[]; code: number; stderr: string } | undefined;
 
   beforeAll(async () => {
     execFileSync(process.execPath, [join(root, 'node_modules', '@swc', 'cli', 'bin', 'swc.js'), 'apps', 'libs', '-d', 'dist', '--copy-files', '--quiet'], {
@@ -31,7 +34,7 @@ describe('edgeloop start: the whole loop after the drift', () => {
     });
     child = spawn(
       process.execPath,
-      [join(root, 'dist', 'apps', 'cli', 'main.js'), 'start', '--data-dir', dataDir, '--duration', '1200', '--fps', '4', '--change-after', '45'],
+      [join(root, 'dist', 'apps', 'cli', 'main.js'), 'start', '--data-dir', dataDir, '--duration', '1200', '--fps', '4', '--change-after', '75'],
       {
         cwd: root,
         // the embedded mode: PGlite, whatever DATABASE_URL the test run was given for the repository tests
@@ -58,6 +61,13 @@ describe('edgeloop start: the whole loop after the drift', () => {
       production = await get<ModelVersionResponse>('/models/face-id/versions/production');
       if (runs[0]?.canary.deploymentId) canary = await get<DeploymentResponse>(`/deployments/${runs[0].canary.deploymentId}`);
       newcomer = await get<Identity>('/identities/nicolas-cage');
+      metrics = await get<PredictionMetricsResponse>('/metrics/predictions?model=face-id@2&device=edge-2');
+      // the command the story prints for a person at a terminal is a real one: run now, it finds the person there
+      const printed = /npx edgeloop (identities add .*)$/m.exec(output)?.[1];
+      if (printed) {
+        const args = [...printed.matchAll(/"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2]);
+        printedCommand = { args, ...(await runCli(args, { EDGELOOP_CLI_CONFIG: cliConfig })) };
+      }
       child.kill('SIGINT');
     }
     exitCode = await exited;
@@ -78,7 +88,9 @@ describe('edgeloop start: the whole loop after the drift', () => {
   it('shows the newcomer passing the camera, their faces suggested as a new person and labelled', () => {
     expect(output.match(/camera +\| nicolas-cage \(not in the gallery\) walks past edge-2 with strangers — pass \d of 5/g)).toHaveLength(5);
     expect(output).toMatch(/hard-ex\| the cloud suggests a new person: \d+ look-alike unknown faces/);
-    expect(output).toMatch(/label +\| {2}or from a terminal, the person first: npx edgeloop identities add nicolas-cage --display-name "Nicolas Cage"/);
+    expect(output).toMatch(/label +\| +or from a terminal, the person first: npx edgeloop identities add nicolas-cage --display-name "Nicolas Cage"/);
+    expect(printedCommand).toMatchObject({ args: ['identities', 'add', 'nicolas-cage', '--display-name', 'Nicolas Cage'], code: 1 });
+    expect(printedCommand?.stderr).toMatch(/an identity named "nicolas-cage" exists/);
     expect(output).toMatch(/label +\| labelled 20 faces nicolas-cage and confirmed 15 strangers unknown/);
     expect(newcomer).toMatchObject({ name: 'nicolas-cage', displayName: 'Nicolas Cage' });
   });
@@ -107,6 +119,11 @@ describe('edgeloop start: the whole loop after the drift', () => {
   it('names the newcomer on the camera’s worker, and still franck on the other', () => {
     expect(output).toMatch(/recog +\| edge-2 names nicolas-cage \(score 0\.\d+\) with face-id@2/);
     expect(output).toMatch(/recog +\| edge-1 still names franck \(score 0\.\d+\) with face-id@2/);
+    // the API's aggregates of the new version on the camera's worker: faces seen, and named
+    const faces = metrics.rows.reduce((n, r) => n + r.faces, 0);
+    const unknown = metrics.rows.reduce((n, r) => n + r.faces * r.unknownRate, 0);
+    expect(faces).toBeGreaterThan(0);
+    expect(unknown / faces).toBeLessThan(0.5);
   });
 
   it('delivers the signed webhooks of the run and of the canary', () => {

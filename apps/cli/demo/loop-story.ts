@@ -36,13 +36,14 @@ export const STORY = {
 
 /**
  * The settings of the worker behind the story's camera: its privacy policy lets face crops leave (so the
- * dashboard can show the faces to label), and it may send a hard example a second (the default, 6 a minute,
- * would bring only a few faces of each short pass).
+ * dashboard can show the faces to label), and it may send a hard example every 2 s (the default, 6 a minute,
+ * would bring only a few faces of each short pass) — with the drift's strangers and the passes, a few hundred
+ * in the first hour, under the cloud's quota of 600 an hour per device.
  */
 export const STORY_CAMERA_ENV: Record<string, string> = {
   EDGE_SEND_CROPS: 'true',
-  EDGE_HARD_EXAMPLES_PER_MIN: '60',
-  EDGE_HARD_EXAMPLES_BURST: '12',
+  EDGE_HARD_EXAMPLES_PER_MIN: '30',
+  EDGE_HARD_EXAMPLES_BURST: '10',
 };
 
 export interface LoopStoryOptions {
@@ -74,6 +75,7 @@ export function startLoopStory(options: LoopStoryOptions): void {
 interface UnknownExample {
   id: string;
   capturedAt: string;
+  cropUrl: string | null;
 }
 
 async function runLoopStory(options: LoopStoryOptions, log: StoryLog): Promise<void> {
@@ -106,7 +108,7 @@ async function runLoopStory(options: LoopStoryOptions, log: StoryLog): Promise<v
       const seen = await unknownsIn(api, cameraDevice, windows[pass - 1]);
       log.say(
         'hard-ex',
-        `${seen.length} unknown faces of pass ${pass} arrived from ${cameraDevice} (with crops); next pass in ${Math.round((from + STORY.passEveryMs - Date.now()) / 1000)} s`,
+        `${seen.length} unknown faces of pass ${pass} arrived from ${cameraDevice} (${seen.filter((x) => x.cropUrl).length} with a crop); next pass in ${Math.round((from + STORY.passEveryMs - Date.now()) / 1000)} s`,
       );
       await clock.sleep(Math.max(0, from + STORY.passEveryMs - Date.now()));
     }
@@ -134,12 +136,12 @@ async function runLoopStory(options: LoopStoryOptions, log: StoryLog): Promise<v
   if (run.status !== 'completed' || !run.candidate) throw new Error(`run ${run.id} ended ${run.status}: no candidate to roll out`);
 
   // 4. the canary: one worker, then the fleet, then production moves
-  const promotedAt = new Date().toISOString();
+  const canaryFrom = new Date().toISOString();
   const canaried = await followCanary(api, run, clock, log, STORY.canaryTimeoutMs);
   if (canaried.canary.state !== 'promoted') throw new Error(`the canary of ${run.id} ended ${canaried.canary.state}`);
 
   // 5. the newcomer comes back and is named
-  await showRecognition(options, clock, log, run.candidate.version, promotedAt);
+  await showRecognition(options, scenes.back, clock, log, run.candidate.version, canaryFrom);
   log.say(
     'story',
     `the loop is closed in ${Math.round((Date.now() - started) / 1000)} s: drift → hard examples → labels → retraining → canary → production ${STORY.model}@${run.candidate.version} → ${NEWCOMER.name} recognised on ${cameraDevice}`,
@@ -231,15 +233,14 @@ async function pickExamples(
 }
 
 /** The camera shows the newcomer and franck again: the workers' frame lines must name them. */
-async function showRecognition(options: LoopStoryOptions, clock: StoryClock, log: StoryLog, version: number, since: string): Promise<void> {
-  const scenes = await newcomerScenes(options.repoRoot, options.cacheDir, options.calm);
+async function showRecognition(options: LoopStoryOptions, back: Buffer[], clock: StoryClock, log: StoryLog, version: number, since: string): Promise<void> {
   const watchers = options.workers.filter((w) => w.output).map((w) => ({ id: w.id, lines: new WorkerLines(w.output!) }));
   try {
     const camera = watchers.find((w) => w.id === options.cameraDevice);
     if (!camera) throw new Error(`the output of ${options.cameraDevice} cannot be read`);
     const named = camera.lines.next(namedInFrame(NEWCOMER.name), STORY.recognitionTimeoutMs);
     const others = watchers.filter((w) => w !== camera).map((w) => ({ id: w.id, named: w.lines.next(namedInFrame('franck'), STORY.recognitionTimeoutMs) }));
-    options.camera.play(scenes.back);
+    options.camera.play(back);
     log.say('camera', `${NEWCOMER.name} comes back to ${options.cameraDevice}, with franck`);
     const match = await named;
     if (!match) throw new Error(`${options.cameraDevice} did not name ${NEWCOMER.name} within ${STORY.recognitionTimeoutMs / 1000} s of the promotion`);
