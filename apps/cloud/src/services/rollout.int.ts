@@ -1,4 +1,6 @@
-import { topics } from '@edgeloop/contracts';
+import { topics, type DomainEvent } from '@edgeloop/contracts';
+import { EventRelay } from '../events/event-relay';
+import { RolloutService } from './rollout.service';
 import mqtt from 'mqtt';
 import { CloudFixture, startCloudFixture } from '../testing/cloud-fixture';
 import { SimDevice } from '../testing/sim-device';
@@ -90,6 +92,25 @@ describe.each(['embedded', 'mosquitto'] as const)('rollouts and device access on
     expect(listed.devices.map((d: any) => d.reported.running)).toEqual(Array(3).fill({ name: 'face-id', version: 1 }));
   });
 
+  it('announces a finished deployment once, however many ticks arrive after it finished', async () => {
+    const announced: DomainEvent[] = [];
+    const subscription = fx.cloud.app.get(EventRelay).events$.subscribe((e) => {
+      if (e.type === 'deployment.completed') announced.push(e);
+    });
+    try {
+      // the version the devices already run, so the tests after this one start where they expect
+      const id = await deploy('face-id@1', { type: 'all' });
+      await eventually(() => deployment(id), finished);
+      // late ticks: a queued one, another replica's
+      await fx.cloud.app.get(RolloutService).advance(id);
+      await fx.cloud.app.get(RolloutService).advance(id);
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(announced.filter((e) => (e.data as { deploymentId: string }).deploymentId === id)).toHaveLength(1);
+    } finally {
+      subscription.unsubscribe();
+    }
+  });
+
   it('runs a canary at 34% that passes its gate, then completes in batches', async () => {
     const id = await deploy('face-id@2', { type: 'canary', percent: 34, batchSize: 1, observeSeconds: 1 });
     const first = await deployment(id);
@@ -108,7 +129,8 @@ describe.each(['embedded', 'mosquitto'] as const)('rollouts and device access on
     expect(done.reason).toMatch(/load_failed.*rolled back/);
     await eventually(async () => sims.map((s) => s.running?.version), (v) => v.every((x) => x === 2));
     const canary = sims[0];
-    const rollback = canary.received.at(-1)!;
+    // the deployment reads `failed` once its transaction commits; the rollback desired state is published right after
+    const rollback = await eventually(async () => canary.received.at(-1)!, (d) => d.rollback === true);
     expect(rollback).toMatchObject({ rollback: true, model: { name: 'face-id', version: 2 } });
     expect(done.devices.find((d: any) => d.deviceId === 'cam-a').phase).toBe('rolled_back');
     // the other devices were never touched: they kept version 2 throughout

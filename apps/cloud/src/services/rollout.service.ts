@@ -96,18 +96,19 @@ export class RolloutService {
 
   /** One step of the state machine; safe to call any time, from any replica. */
   async advance(id: string): Promise<void> {
-    const { publications, done } = await this.db.transaction(async (tx) => {
+    const { publications, done, finishedEarlier } = await this.db.transaction(async (tx) => {
       const deployment = await this.deployments.get(id, tx);
-      if (!deployment || !['in_progress', 'pending'].includes(deployment.status)) return { publications: [], done: true };
+      // a tick that arrives after the deployment finished (another tick, another replica) only unschedules:
+      // the outcome was announced once, by the tick that finished it
+      if (!deployment || !['in_progress', 'pending'].includes(deployment.status)) return { publications: [], done: true, finishedEarlier: true };
       const devices = await this.deployments.devices(id, tx);
       await this.observeDevices(tx, deployment, devices);
-      return this.step(tx, deployment, devices);
+      return { ...(await this.step(tx, deployment, devices)), finishedEarlier: false };
     });
     await this.publish(publications);
-    if (done) {
-      await this.queue.unschedule(id);
-      await this.announce(id);
-    }
+    if (done) await this.queue.unschedule(id);
+    if (finishedEarlier) return;
+    if (done) await this.announce(id);
     if (done || publications.length > 0) await this.events.emit('deployment.progress', { deploymentId: id, status: done ? 'finished' : 'in_progress' });
   }
 
