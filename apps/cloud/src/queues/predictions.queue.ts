@@ -94,7 +94,8 @@ export class PredictionsQueue implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.worker?.close();
-    await this.queue?.close();
+    // a connection that died with Redis must not fail the shutdown of everything else
+    await this.worker?.close().catch((err: Error) => this.logger.warn(`closing the worker: ${err.message}`));
+    await this.queue?.close().catch((err: Error) => this.logger.warn(`closing the queue: ${err.message}`));
   }
 }
