@@ -55,22 +55,118 @@ function valueInfo(name: string, dims: (number | string)[]): onnx.IValueInfoProt
   };
 }
 
+/** How a head stores its [D, K] prototype matrix. */
+export type HeadWeights = 'float32' | 'int8';
+
+export interface HeadBuildOptions {
+  /**
+   * `float32` (default): the prototypes as they are, 4 bytes a value. `int8`: each identity's prototype
+   * (a column of the matrix) quantised symmetrically to int8 with its own float scale and dequantised by a
+   * `DequantizeLinear` (opset 13, `axis` 1) in front of the `MatMul` — a quarter of the bytes, scores within
+   * `‖Δw_j‖₂` (≤ √D · scale_j / 2) of the float32 head's (see `quantisePrototypes`).
+   */
+  weights?: HeadWeights;
+}
+
+/** Names inside the head: the [D, K] matrix the MatMul reads, and the int8 form's stored tensors. */
+const PROTOTYPES = 'prototypes';
+const PROTOTYPES_Q = 'prototypes_int8';
+const PROTOTYPES_SCALE = 'prototypes_scale';
+const PROTOTYPES_ZERO = 'prototypes_zero_point';
+
+/** Per-identity int8 prototypes: values [D, K] row-major (column j is identity j), one scale per identity. */
+export interface QuantisedPrototypes {
+  dim: number;
+  labels: string[];
+  values: Int8Array;
+  scales: Float32Array;
+}
+
 /**
- * Serialises the identity head: `embedding` [N, D] → MatMul with the prototypes as a [D, K]
- * initializer → `scores` [N, K], the cosine score of each face against each identity.
+ * Symmetric per-identity int8 quantisation: scale_j = max_i |p_j[i]| / 127, q = round(p / scale_j).
+ * Every value is off by at most scale_j / 2, so a score against a unit-length embedding e is off by
+ * |e · Δw_j| ≤ ‖Δw_j‖₂ ≤ √D · scale_j / 2 (Cauchy–Schwarz).
  */
-export function buildIdentityHead(head: IdentityPrototypes): Uint8Array {
+export function quantisePrototypes(head: IdentityPrototypes): QuantisedPrototypes {
+  const { k, dim } = checkHead(head);
+  const values = new Int8Array(dim * k);
+  const scales = new Float32Array(k);
+  head.prototypes.forEach((proto, j) => {
+    let max = 0;
+    for (let i = 0; i < dim; i++) max = Math.max(max, Math.abs(proto[i]));
+    const scale = Math.fround(max > 0 ? max / 127 : 1);
+    scales[j] = scale;
+    for (let i = 0; i < dim; i++) values[i * k + j] = Math.max(-127, Math.min(127, Math.round(proto[i] / scale)));
+  });
+  return { dim, labels: [...head.labels], values, scales };
+}
+
+/** The prototypes a quantised head actually scores with (what DequantizeLinear computes: q × scale, in float32). */
+export function dequantisePrototypes(q: QuantisedPrototypes): IdentityPrototypes {
+  const k = q.labels.length;
+  const prototypes = q.labels.map((_, j) => {
+    const row = new Float32Array(q.dim);
+    for (let i = 0; i < q.dim; i++) row[i] = q.values[i * k + j] * q.scales[j];
+    return row;
+  });
+  return { labels: [...q.labels], prototypes };
+}
+
+function checkHead(head: IdentityPrototypes): { k: number; dim: number } {
   const k = head.labels.length;
   if (k === 0) throw new InvalidHeadError('a head needs at least one identity');
   if (head.prototypes.length !== k) {
     throw new InvalidHeadError(`${head.prototypes.length} prototypes for ${k} labels`);
   }
   const dim = head.prototypes[0].length;
-  const weights = Buffer.alloc(dim * k * 4);
   head.prototypes.forEach((proto, j) => {
     if (proto.length !== dim) throw new InvalidHeadError(`prototype "${head.labels[j]}" has ${proto.length} values`);
-    for (let i = 0; i < dim; i++) weights.writeFloatLE(proto[i], (i * k + j) * 4);
   });
+  return { k, dim };
+}
+
+/**
+ * Serialises the identity head: `embedding` [N, D] → MatMul with the prototypes as a [D, K]
+ * initializer → `scores` [N, K], the cosine score of each face against each identity. With
+ * `weights: 'int8'` the initializer is int8 with a scale per identity and a `DequantizeLinear` makes the
+ * [D, K] float matrix in front of the MatMul: the same inputs, outputs and opset, so any runtime that
+ * loads the float32 head loads this one.
+ */
+export function buildIdentityHead(head: IdentityPrototypes, options: HeadBuildOptions = {}): Uint8Array {
+  const { k, dim } = checkHead(head);
+  const weights = options.weights ?? 'float32';
+  const DataType = onnx.TensorProto.DataType;
+  let nodes: onnx.INodeProto[];
+  let initializer: onnx.ITensorProto[];
+  if (weights === 'int8') {
+    const q = quantisePrototypes(head);
+    const scales = Buffer.alloc(k * 4);
+    q.scales.forEach((s, j) => scales.writeFloatLE(s, j * 4));
+    initializer = [
+      { name: PROTOTYPES_Q, dims: [dim, k], dataType: DataType.INT8, rawData: new Uint8Array(q.values.buffer, q.values.byteOffset, q.values.byteLength) },
+      { name: PROTOTYPES_SCALE, dims: [k], dataType: DataType.FLOAT, rawData: scales },
+      { name: PROTOTYPES_ZERO, dims: [k], dataType: DataType.INT8, rawData: new Uint8Array(k) },
+    ];
+    nodes = [
+      {
+        name: 'dequantise',
+        opType: 'DequantizeLinear',
+        input: [PROTOTYPES_Q, PROTOTYPES_SCALE, PROTOTYPES_ZERO],
+        output: [PROTOTYPES],
+        attribute: [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 1 }],
+      },
+      { name: 'cosine', opType: 'MatMul', input: [HEAD_INPUT, PROTOTYPES], output: [HEAD_OUTPUT] },
+    ];
+  } else if (weights === 'float32') {
+    const raw = Buffer.alloc(dim * k * 4);
+    head.prototypes.forEach((proto, j) => {
+      for (let i = 0; i < dim; i++) raw.writeFloatLE(proto[i], (i * k + j) * 4);
+    });
+    initializer = [{ name: PROTOTYPES, dims: [dim, k], dataType: DataType.FLOAT, rawData: raw }];
+    nodes = [{ name: 'cosine', opType: 'MatMul', input: [HEAD_INPUT, PROTOTYPES], output: [HEAD_OUTPUT] }];
+  } else {
+    throw new InvalidHeadError(`unknown head weights "${String(weights)}" (float32 or int8)`);
+  }
   const model: onnx.IModelProto = {
     irVersion: HEAD_IR_VERSION,
     opsetImport: [{ domain: '', version: HEAD_OPSET }],
@@ -78,14 +174,66 @@ export function buildIdentityHead(head: IdentityPrototypes): Uint8Array {
     producerVersion: '1',
     graph: {
       name: 'identity_head',
-      node: [{ name: 'cosine', opType: 'MatMul', input: [HEAD_INPUT, 'prototypes'], output: [HEAD_OUTPUT] }],
-      initializer: [{ name: 'prototypes', dims: [dim, k], dataType: onnx.TensorProto.DataType.FLOAT, rawData: weights }],
+      node: nodes,
+      initializer,
       input: [valueInfo(HEAD_INPUT, ['N', dim])],
       output: [valueInfo(HEAD_OUTPUT, ['N', k])],
     },
     metadataProps: [{ key: HEAD_LABELS_KEY, value: JSON.stringify(head.labels) }],
   };
   return onnx.ModelProto.encode(onnx.ModelProto.create(model)).finish();
+}
+
+/**
+ * The prototypes a head built by `buildIdentityHead` scores with, read back from its bytes: the float32
+ * [D, K] initializer, or the int8 one times its per-identity scales (exactly what the head computes).
+ * Labelled by `labels` when given with the right count (the bundle manifest is the source of truth), else
+ * by the head's metadata, else `#j`.
+ */
+export function readIdentityHead(bytes: Uint8Array, labels?: readonly string[]): IdentityPrototypes & { weights: HeadWeights } {
+  const model = onnx.ModelProto.decode(bytes);
+  const inits = model.graph?.initializer ?? [];
+  const DataType = onnx.TensorProto.DataType;
+  const quantised = inits.find((t) => t.name === PROTOTYPES_Q);
+  const matrix = quantised ?? inits.find((t) => t.name === PROTOTYPES) ?? inits[0];
+  if (!matrix || !matrix.dims || matrix.dims.length !== 2) throw new InvalidHeadError('the head has no [D, K] prototype initializer');
+  const [dim, k] = matrix.dims.map(Number);
+  const named = (): string[] => {
+    if (labels && labels.length === k) return [...labels];
+    const entry = model.metadataProps?.find((p) => p.key === HEAD_LABELS_KEY);
+    const stored: unknown = entry?.value ? JSON.parse(entry.value) : undefined;
+    return Array.isArray(stored) && stored.length === k ? (stored as string[]) : Array.from({ length: k }, (_, j) => `#${j}`);
+  };
+  if (quantised) {
+    const scaleTensor = inits.find((t) => t.name === PROTOTYPES_SCALE);
+    if (quantised.dataType !== DataType.INT8 || !quantised.rawData || quantised.rawData.length !== dim * k) {
+      throw new InvalidHeadError(`the head's int8 prototypes are not ${dim}×${k} int8 values`);
+    }
+    const scales = scaleTensor ? floatValues(scaleTensor) : new Float32Array();
+    if (scales.length !== k) throw new InvalidHeadError(`the head has ${scales.length} prototype scales for ${k} identities`);
+    const raw = quantised.rawData;
+    const values = new Int8Array(raw.buffer, raw.byteOffset, raw.byteLength);
+    return { ...dequantisePrototypes({ dim, labels: named(), values: Int8Array.from(values), scales }), weights: 'int8' };
+  }
+  if (matrix.dataType !== DataType.FLOAT) throw new InvalidHeadError(`the head's prototypes have data type ${matrix.dataType}, not float32 or int8`);
+  const values = floatValues(matrix);
+  if (values.length !== dim * k) throw new InvalidHeadError(`the head's initializer has ${values.length} values, not ${dim}×${k}`);
+  const prototypes = Array.from({ length: k }, (_, j) => {
+    const row = new Float32Array(dim);
+    for (let i = 0; i < dim; i++) row[i] = values[i * k + j];
+    return row;
+  });
+  return { labels: named(), prototypes, weights: 'float32' };
+}
+
+function floatValues(tensor: onnx.ITensorProto): Float32Array {
+  if (tensor.rawData && tensor.rawData.length > 0) {
+    const raw = Buffer.from(tensor.rawData.buffer, tensor.rawData.byteOffset, tensor.rawData.byteLength);
+    const out = new Float32Array(raw.length / 4);
+    for (let i = 0; i < out.length; i++) out[i] = raw.readFloatLE(i * 4);
+    return out;
+  }
+  return Float32Array.from(tensor.floatData ?? []);
 }
 
 /** Labels stored in a head's metadata, if any (the bundle manifest stays the source of truth). */

@@ -18,12 +18,15 @@ export type { DecodedFrame, ImageHeader, ImageInput, ImageLimits, RgbImage } fro
 export {
   buildIdentityHead,
   computePrototypes,
+  dequantisePrototypes,
+  quantisePrototypes,
+  readIdentityHead,
   HEAD_INPUT,
   HEAD_OUTPUT,
   IdentityHead,
   readHeadLabels,
 } from './head';
-export type { IdentityPrototypes, LabelledEmbedding } from './head';
+export type { HeadBuildOptions, HeadWeights, IdentityPrototypes, LabelledEmbedding, QuantisedPrototypes } from './head';
 export { cosineScores, matchIdentity } from './matching';
 export type { IdentityMatch, MatchPolicy } from './matching';
 export { evaluate, tarAtFar, UNKNOWN } from './evaluate';
