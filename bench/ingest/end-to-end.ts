@@ -1,5 +1,5 @@
 import { ApiClient } from '@edgeloop/client';
-import { apiPaths } from '@edgeloop/contracts';
+import { API_PREFIX, apiPaths } from '@edgeloop/contracts';
 import { performance } from 'node:perf_hooks';
 import { STABLE } from '../../apps/cloud/src/testing/prediction-batches';
 import { scrapeIngest, type IngestScrape } from './cloud-scrape';
@@ -9,6 +9,8 @@ import { batchTemplate, payloadOf, wireBatch, type BatchTemplate } from './wire-
 const POLL_MS = 200;
 const SETTLE_TIMEOUT_MS = 240_000;
 const TEMPLATES_PER_DEVICE = 4;
+/** The bench devices publish at full speed: far above the default device quota, so their group lifts it (docs/quotas.md). */
+const BENCH_GROUP_QUOTA = { kinds: { predictions: { messagesPerSecond: 1_000_000, bytesPerSecond: 10 * 1024 ** 3 } } };
 
 export interface EndToEndSettings {
   devices: number;
@@ -79,6 +81,8 @@ export async function measureEndToEnd(
   };
   const perBatchBytes = Math.round([...templates.values()].flat().reduce((n, t) => n + t.bytes, 0) / (ids.length * TEMPLATES_PER_DEVICE));
 
+  // quotas stay on (the cloud's defaults): the bench group gets a quota above anything it can send, through the API
+  await api.request('PUT', `${API_PREFIX}/quotas/groups/ingest-bench`, BENCH_GROUP_QUOTA);
   const devices = await provisionDevices(api, cloud.mqttUrl, ids, 'ingest-bench');
   try {
     const warmUpFrames = settings.devices * settings.warmUpBatchesPerDevice * settings.framesPerBatch;
