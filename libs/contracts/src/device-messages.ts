@@ -4,6 +4,7 @@ import { parseTopic, type DeviceTopicKind } from './topics';
 import { DesiredStateSchema } from './desired-state';
 import { DeviceStatusSchema, ReportedStateSchema } from './reported-state';
 import { HardExampleSchema, PredictionBatchSchema } from './predictions';
+import { decodePredictionBatch } from './prediction-encoding';
 
 /**
  * Reading device messages. Payloads are plain JSON as mqtt.js publishes them (no Nest
@@ -40,12 +41,18 @@ export const PAYLOAD_LIMITS: Readonly<Record<DeviceTopicKind, number>> = {
  * `empty` is a zero-length payload: on a retained topic it means the retained message was cleared
  * (no desired state, device removed), which a reader handles rather than dead-letters.
  */
-export type DeviceMessageErrorCode = 'empty' | 'too_large' | 'invalid_json' | 'invalid_payload';
+export type DeviceMessageErrorCode = 'empty' | 'too_large' | 'invalid_json' | 'invalid_encoding' | 'invalid_payload';
 
 export function parseDeviceMessage<K extends DeviceTopicKind>(
   kind: K,
   payload: Uint8Array | string,
 ): ParseResult<DeviceMessage<K>, DeviceMessageErrorCode> {
+  if (kind === 'predictions') {
+    // JSON or the binary columns encoding, checked by the fast validator first (prediction-encoding.ts)
+    const batch = decodePredictionBatch(payload, PAYLOAD_LIMITS.predictions);
+    if (batch.ok) return batch as ParseResult<DeviceMessage<K>, DeviceMessageErrorCode>;
+    return { ok: false, error: { ...batch.error, message: `invalid ${kind} message: ${batch.error.message}` } };
+  }
   const json = decodeJson(payload, PAYLOAD_LIMITS[kind]);
   if (!json.ok) return json;
   const schema = DEVICE_MESSAGE_SCHEMAS[kind] as unknown as z.ZodType<DeviceMessage<K>>;

@@ -18,7 +18,15 @@ const SECONDS = Number(process.env.EDGELOOP_FUZZ_SECONDS ?? 0);
 const params: fc.Parameters<unknown> = { numRuns: RUNS, ...(SECONDS > 0 ? { interruptAfterTimeLimit: SECONDS * 1000, markInterruptAsFailure: false } : {}) };
 const TIMEOUT = Math.max(60_000, SECONDS * 1000 * 8 + 30_000);
 
-const DECODE_CODES: readonly DecodeErrorCode[] = ['empty', 'too_large', 'invalid_json', 'invalid_payload', 'unknown_topic', 'device_mismatch'];
+const DECODE_CODES: readonly DecodeErrorCode[] = [
+  'empty',
+  'too_large',
+  'invalid_json',
+  'invalid_encoding',
+  'invalid_payload',
+  'unknown_topic',
+  'device_mismatch',
+];
 const DEVICE = 'cam-01';
 
 const keys = keyPair();

@@ -9,6 +9,8 @@ export * from './signing';
 export * from './desired-state';
 export * from './reported-state';
 export * from './predictions';
+export * from './prediction-check';
+export * from './prediction-encoding';
 export * from './device-messages';
 export * from './jobs';
 export * from './webhooks';
