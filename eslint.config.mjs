@@ -95,19 +95,6 @@ export default defineConfig(
     rules: { 'no-restricted-imports': restrict(TEST_SUPPORT.testing, TEST_SUPPORT.tests) },
   },
   {
-    // Exception until binary lookup (ffmpeg, redis-server, mosquitto) moves from the test harness into a lib of
-    // its own ("cloud as feature modules" issue: production code never imports test code): the ffmpeg source
-    // finds its binary with the harness's resolver. Only that entry point; the rest of the harness stays out.
-    files: ['apps/edge/src/sources/ffmpeg.source.ts'],
-    rules: {
-      'no-restricted-imports': restrict(
-        { regex: '^@edgeloop/harness(?!/binaries$)(/|$)', message: TEST_SUPPORT.harness.message },
-        TEST_SUPPORT.testing,
-        TEST_SUPPORT.tests,
-      ),
-    },
-  },
-  {
     // Exception until the "cloud as feature modules" issue moves the embedded MQTT broker out of the test
     // harness into a lib of its own: the cloud's MQTT endpoint starts it in embedded mode.
     files: ['apps/cloud/src/mqtt/mqtt-endpoint.ts'],

@@ -5,6 +5,8 @@ const aliases = {
   '^@edgeloop/vision$': '<rootDir>/libs/vision/src/index.ts',
   '^@edgeloop/harness$': '<rootDir>/libs/harness/src/index.ts',
   '^@edgeloop/harness/binaries$': '<rootDir>/libs/harness/src/binaries.ts',
+  '^@edgeloop/embedded$': '<rootDir>/libs/embedded/src/index.ts',
+  '^@edgeloop/embedded/binaries$': '<rootDir>/libs/embedded/src/binaries.ts',
   '^@edgeloop/config$': '<rootDir>/libs/config/src/index.ts',
   '^@edgeloop/client$': '<rootDir>/libs/client/src/index.ts',
   '^@edgeloop/drift$': '<rootDir>/libs/drift/src/index.ts',

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
-import { resolveFfmpeg, type FfmpegBinary } from '@edgeloop/harness/binaries';
+import { resolveFfmpeg, type FfmpegBinary } from '@edgeloop/embedded/binaries';
 import { Logger } from '../logger';
 import { Backoff, defaultReconnect, type BackoffOptions } from './backoff';
 import { FrameSource, type FrameSourceOptions } from './frame-source';
