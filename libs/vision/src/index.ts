@@ -1,6 +1,6 @@
 /** @edgeloop/vision — face pipeline on onnxruntime-node + sharp: detect, align, embed, match. */
 export { FacePipeline } from './pipeline';
-export type { EmbeddedFace, FaceBox, FrameResult, RecognisedFace, StageTimings } from './pipeline';
+export type { EmbeddedFace, FaceBox, FrameResult, HeadChange, RecognisedFace, StageTimings } from './pipeline';
 export { parseVisionOptions, visionOptionsSchema } from './options';
 export type { ModelSource, VisionOptions, VisionOptionsInput } from './options';
 export { readModelBundle } from './bundle';

@@ -198,6 +198,34 @@ describe('identification against an ONNX head built from one enrolled photo per 
   });
 });
 
+describe('a pipeline with another head on the same sessions (withHead)', () => {
+  it('shares the sessions, keeps its own head and thresholds, and outlives the pipeline it came from', async () => {
+    const base = await FacePipeline.load({ models, includeEmbeddings: true, detectionThreshold: 0.9 });
+    const franck = await base.embedFaces(clm(FRANCK_ENROLLED[0]));
+    const sean = await base.embedFaces(clm('SeanConnery.jpg'));
+    const prototypes = computePrototypes([
+      { label: 'franck', embedding: franck[0].embedding },
+      { label: 'sean', embedding: sean[0].embedding },
+    ]);
+    const derived = await base.withHead({ head: buildIdentityHead(prototypes), labels: prototypes.labels, matchThreshold: 0.3 });
+    expect(derived.sharesSessionsWith(base)).toBe(true);
+    expect(derived.sharesSessionsWith(pipeline)).toBe(false);
+    expect(derived.labels).toEqual(['franck', 'sean']);
+    expect(base.labels).toEqual([]);
+    // thresholds are the change's or the defaults, not the base pipeline's
+    expect(derived.options).toMatchObject({ matchThreshold: 0.3, detectionThreshold: 0.8, includeEmbeddings: true });
+    await base.release();
+    await expect(base.process(clm(FRANCK_PROBES[0]))).rejects.toMatchObject({ code: 'PIPELINE_RELEASED' });
+    const result = await derived.process(clm(FRANCK_PROBES[0]));
+    expect(result.faces[0].identity).toBe('franck');
+    const [alone] = await pipeline.embedFaces(clm(FRANCK_PROBES[0]));
+    expect(cosineScores(result.faces[0].embedding as Float32Array, [alone.embedding])[0]).toBeGreaterThan(0.99999);
+    await derived.release();
+    await expect(derived.process(clm(FRANCK_PROBES[0]))).rejects.toMatchObject({ code: 'PIPELINE_RELEASED' });
+    await expect(base.withHead({})).rejects.toMatchObject({ code: 'PIPELINE_RELEASED' });
+  });
+});
+
 describe('robustness and inputs', () => {
   it('rejects an undecodable image with InvalidImageError and keeps working', async () => {
     await expect(pipeline.process(Buffer.from('definitely not a picture'))).rejects.toBeInstanceOf(InvalidImageError);

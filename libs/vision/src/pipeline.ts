@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import type { InferenceSession } from 'onnxruntime-node';
 import { FaceDetector, type Detection } from './detector';
 import { FaceEmbedder, REFERENCE_POINTS_112 } from './embedder';
 import { VisionError } from './errors';
@@ -68,6 +69,50 @@ interface HeadSlot {
   retired: boolean;
 }
 
+/**
+ * The detector, landmark and embedder sessions, shared by every pipeline made from one another with
+ * `withHead` (a version that changes only the head or the thresholds). Each pipeline holds one reference;
+ * the sessions are released with the last one.
+ */
+class Backbone {
+  private references = 1;
+
+  constructor(
+    readonly detector: InferenceSession,
+    readonly landmarks: InferenceSession,
+    readonly embedder: InferenceSession,
+  ) {}
+
+  get released(): boolean {
+    return this.references === 0;
+  }
+
+  retain(): this {
+    if (this.references === 0) throw new VisionError('PIPELINE_RELEASED', 'the shared sessions have been released');
+    this.references++;
+    return this;
+  }
+
+  async release(): Promise<void> {
+    if (this.references === 0 || --this.references > 0) return;
+    await Promise.all([this.detector.release(), this.landmarks.release(), this.embedder.release()]);
+  }
+}
+
+/**
+ * What a pipeline made with `withHead` sets: its head and thresholds (a threshold not given takes its
+ * default, as with `FacePipeline.load`). The sessions, threads, channel orders, NMS and face limits are kept.
+ */
+export interface HeadChange {
+  /** The new identity head (ONNX bytes or path); absent: no head, every face is unknown. */
+  head?: ModelSource;
+  /** Labels of the new head's output columns. Required with `head`. */
+  labels?: string[];
+  detectionThreshold?: number;
+  matchThreshold?: number;
+  minMargin?: number;
+}
+
 function isRgbImage(input: ImageInput | RgbImage): input is RgbImage {
   return typeof input === 'object' && !(input instanceof Uint8Array) && 'data' in input;
 }
@@ -87,12 +132,24 @@ export class FacePipeline {
   private released = false;
   private idle: (() => void) | null = null;
 
+  private readonly detector: FaceDetector;
+  private readonly landmarkModel: LandmarkModel;
+  private readonly embedder: FaceEmbedder;
+
   private constructor(
     readonly options: VisionOptions,
-    private readonly detector: FaceDetector,
-    private readonly landmarkModel: LandmarkModel,
-    private readonly embedder: FaceEmbedder,
-  ) {}
+    private readonly backbone: Backbone,
+  ) {
+    this.detector = new FaceDetector(backbone.detector, {
+      threshold: options.detectionThreshold,
+      nmsIou: options.nmsIou,
+      maxFaces: options.maxFaces,
+      minFaceSize: options.minFaceSize,
+      channelOrder: options.detectorChannelOrder,
+    });
+    this.landmarkModel = new LandmarkModel(backbone.landmarks);
+    this.embedder = new FaceEmbedder(backbone.embedder, options.embedderChannelOrder);
+  }
 
   /** Validates the options and creates every session (from file paths or model bytes). */
   static async load(input: VisionOptionsInput): Promise<FacePipeline> {
@@ -114,27 +171,49 @@ export class FacePipeline {
       throw (failed as PromiseRejectedResult).reason;
     }
     const [det, lmk, emb] = sessions.map((s) => (s as PromiseFulfilledResult<Awaited<ReturnType<typeof createSession>>>).value);
-    let pipeline: FacePipeline;
+    let pipeline: FacePipeline | undefined;
     try {
-      pipeline = new FacePipeline(
-        options,
-        new FaceDetector(det, {
-          threshold: options.detectionThreshold,
-          nmsIou: options.nmsIou,
-          maxFaces: options.maxFaces,
-          minFaceSize: options.minFaceSize,
-          channelOrder: options.detectorChannelOrder,
-        }),
-        new LandmarkModel(lmk),
-        new FaceEmbedder(emb, options.embedderChannelOrder),
-      );
+      pipeline = new FacePipeline(options, new Backbone(det, lmk, emb));
       if (options.models.head !== undefined) await pipeline.setHead(options.models.head, options.labels ?? []);
       await pipeline.warmUp();
     } catch (err) {
-      await Promise.all([det.release(), lmk.release(), emb.release()]);
+      if (pipeline) await pipeline.release();
+      else await Promise.all([det.release(), lmk.release(), emb.release()]);
       throw err;
     }
     return pipeline;
+  }
+
+  /**
+   * A new pipeline that shares this one's detector, landmark and embedder sessions (they are neither
+   * loaded again nor warmed up) with its own head and thresholds: only the head is loaded and run once.
+   * For a version whose other files are byte for byte the running ones. Each pipeline is released on its
+   * own; the shared sessions go with the last of them.
+   */
+  async withHead(change: HeadChange): Promise<FacePipeline> {
+    this.assertOpen();
+    const { head, labels, ...thresholds } = change;
+    // The thresholds come from the change or the defaults, never from this pipeline: a version says its own.
+    const { models, labels: _labels, detectionThreshold: _d, matchThreshold: _m, minMargin: _n, ...kept } = this.options;
+    const options = parseVisionOptions({
+      ...kept,
+      ...thresholds,
+      models: { detector: models.detector, landmarks: models.landmarks, embedder: models.embedder, ...(head === undefined ? {} : { head }) },
+      ...(head === undefined ? {} : { labels }),
+    });
+    const pipeline = new FacePipeline(options, this.backbone.retain());
+    try {
+      if (options.models.head !== undefined) await pipeline.setHead(options.models.head, options.labels ?? []);
+    } catch (err) {
+      await pipeline.release();
+      throw err;
+    }
+    return pipeline;
+  }
+
+  /** True when `other` runs on the same detector, landmark and embedder sessions (made with `withHead`). */
+  sharesSessionsWith(other: FacePipeline): boolean {
+    return this.backbone === other.backbone;
   }
 
   /** Labels of the active head (empty without one). */
@@ -196,12 +275,7 @@ export class FacePipeline {
     if (this.inFlight > 0) await new Promise<void>((resolve) => (this.idle = resolve));
     const slot = this.headSlot;
     this.headSlot = null;
-    await Promise.all([
-      this.detector.session.release(),
-      this.landmarkModel.session.release(),
-      this.embedder.session.release(),
-      slot ? slot.head.release() : undefined,
-    ]);
+    await Promise.all([this.backbone.release(), slot ? slot.head.release() : undefined]);
   }
 
   /** One run of each model on a grey frame, so the first real frame is not slowed by first-run allocation. */

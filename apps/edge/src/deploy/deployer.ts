@@ -8,6 +8,7 @@ import {
   type ModelVersionRef,
 } from '@edgeloop/contracts';
 import type { KeyObject } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import type { DeviceStateTracker } from '../agent/device-state';
 import { Logger } from '../logger';
 import type { EdgeMetrics } from '../ops/edge-metrics';
@@ -81,22 +82,29 @@ export class Deployer {
         return { result: 'active', ref: target, changed: false };
       }
       this.logger.info(`${label}: applying`);
+      const phases = new PhaseClock();
       tracker.set({ state: 'downloading', deploymentId, target });
       await this.download(desired, signal);
+      phases.lap('download');
       tracker.set({ state: 'verifying', deploymentId, target });
       await this.verifyBlobs(desired);
       await this.storage(() => this.deps.store.saveVersion(desired.manifest));
+      phases.lap('verify');
       if (signal.aborted) throw new Superseded();
       tracker.set({ state: 'warming', deploymentId, target });
-      const loaded = await this.load(desired);
+      const loaded = await this.load(desired, running);
+      const kept = running !== undefined && loaded.pipeline.sharesSessionsWith(running.pipeline);
+      phases.lap(kept ? 'head' : 'load');
       if (signal.aborted) {
         await loaded.pipeline.release();
         throw new Superseded();
       }
       const previous = await this.deps.runtime.install(loaded);
+      phases.lap('switch');
       await this.movePointers(loaded, previous, deploymentId);
+      phases.lap('pointers');
       tracker.set({ state: 'active', deploymentId, target: null });
-      this.logger.info(`${label}: active`);
+      this.logger.info(`${label}: active (${phases.describe()}${kept ? '; detector, landmark and embedder sessions kept' : ''})`);
       await this.collectGarbage();
       return { result: 'active', ref: target, changed: true };
     } catch (err) {
@@ -195,9 +203,9 @@ export class Deployer {
     }
   }
 
-  private async load(desired: DesiredState): Promise<LoadedModel> {
+  private async load(desired: DesiredState, running: LoadedModel | undefined): Promise<LoadedModel> {
     try {
-      return await this.deps.loader.loadInstalled(desired.manifest);
+      return await this.deps.loader.loadInstalled(desired.manifest, running);
     } catch (err) {
       throw new DeploymentError('load_failed', (err as Error).message);
     }
@@ -259,6 +267,22 @@ export function pipelineFiles(desired: DesiredState): Partial<Record<ModelFileRo
     if ((PIPELINE_ROLES as readonly string[]).includes(file.role)) files[file.role] = file.sha256;
   }
   return files;
+}
+
+/** Milliseconds of each phase of one activation, for its log line. */
+class PhaseClock {
+  private last = performance.now();
+  private readonly laps: [string, number][] = [];
+
+  lap(phase: string): void {
+    const now = performance.now();
+    this.laps.push([phase, now - this.last]);
+    this.last = now;
+  }
+
+  describe(): string {
+    return this.laps.map(([phase, ms]) => `${phase} ${ms.toFixed(1)} ms`).join(', ');
+  }
 }
 
 function sameRef(a: ModelVersionRef, b: ModelVersionRef): boolean {

@@ -110,11 +110,21 @@ describe('deploying model versions to an edge worker (mosquitto, cloud registry)
     await waitForFrames((f) => f.model.name === 'face-id' && f.model.version === 1);
   });
 
-  it('a head-only update downloads only the new head blob', async () => {
+  it('a head-only update downloads only the new head blob and keeps the other sessions', async () => {
     const requestsBefore = tap.requests.length;
+    const v1 = worker.runtime.current!;
     const since = await publishDesired(signer.desired(DEVICE, versions[2]!.manifest, { deploymentId: 'dep-v2' }));
     const active = await waitReported((r) => r.state === 'active' && r.deploymentId === 'dep-v2', since);
     expect(active).toMatchObject({ running: ref('face-id', 2), lastKnownGood: ref('face-id', 1) });
+    // The detector, landmark and embedder sessions of v1 serve v2; v1 itself (its head) is released.
+    const v2 = worker.runtime.current!;
+    expect(v2.ref).toEqual(ref('face-id', 2));
+    expect(v2.pipeline.sharesSessionsWith(v1.pipeline)).toBe(true);
+    expect(v2.pipeline.labels).toEqual(['alice', 'bob', 'carol', 'dave']);
+    await expect(v1.pipeline.process(franckFrames()[0]!)).rejects.toThrow(/released/);
+    const result = await v2.pipeline.process(franckFrames()[0]!);
+    expect(result.faces).toHaveLength(1);
+    expect(result.faces[0]!.embedding).toHaveLength(512);
     const fetched = tap.requests.slice(requestsBefore);
     expect(fetched.map((r) => r.path)).toEqual([`/api/v1/blobs/${sha256(versions[2]!.head)}`]);
     expect(fetched[0]!.bytes).toBe(versions[2]!.head.length);

@@ -49,7 +49,11 @@ export class PipelineLoader {
     private readonly options: { threads: number; modelsDir: string; galleryDir?: string },
   ) {}
 
-  async loadInstalled(signed: SignedManifest): Promise<LoadedModel> {
+  /**
+   * Loads an installed version. When `running` serves the same detector, landmark and embedder files (by
+   * sha256), its sessions are kept and only the new head is loaded and warmed up (a head-only switch).
+   */
+  async loadInstalled(signed: SignedManifest, running?: LoadedModel): Promise<LoadedModel> {
     const { manifest } = signed;
     const files: Partial<Record<ModelFileRole, string>> = {};
     for (const file of manifest.files) if ((PIPELINE_ROLES as readonly string[]).includes(file.role)) files[file.role] = file.sha256;
@@ -60,8 +64,13 @@ export class PipelineLoader {
       embedder: path('embedder'),
       ...(files.head ? { head: path('head') } : {}),
     };
-    const pipeline = await this.create(models, files.head ? manifest.labels : undefined, manifest.thresholds);
-    return { ref: { name: manifest.name, version: manifest.version }, origin: 'store', pipeline, files, hasHead: files.head !== undefined };
+    const labels = files.head ? manifest.labels : undefined;
+    const ref = { name: manifest.name, version: manifest.version };
+    const pipeline =
+      running && sharesBackbone(running, files)
+        ? await this.derive(running.pipeline, models.head, labels, manifest.thresholds)
+        : await this.create(models, labels, manifest.thresholds);
+    return { ref, origin: 'store', pipeline, files, hasHead: files.head !== undefined };
   }
 
   /** The base folder's version and its files by sha256 (from its manifest.json; none without one). */
@@ -87,6 +96,12 @@ export class PipelineLoader {
     return { ref, origin: 'base', pipeline, files, hasHead: bundle.models.head !== undefined };
   }
 
+  /** A pipeline on `running`'s sessions with the new head and thresholds (and the gallery's head when it has none). */
+  private async derive(running: FacePipeline, head: string | undefined, labels: string[] | undefined, thresholds: Thresholds): Promise<FacePipeline> {
+    const pipeline = await running.withHead({ ...(head ? { head, labels: labels ?? [] } : {}), ...pipelineThresholds(thresholds) });
+    return head ? pipeline : this.withGallery(pipeline);
+  }
+
   private async create(
     models: { detector: string; landmarks: string; embedder: string; head?: string },
     labels: string[] | undefined,
@@ -97,22 +112,37 @@ export class PipelineLoader {
       ...(models.head ? { labels: labels ?? [] } : {}),
       intraOpNumThreads: this.options.threads,
       includeEmbeddings: true,
-      ...(thresholds.detection !== undefined ? { detectionThreshold: clamp(thresholds.detection, 0.01, 0.99) } : {}),
-      ...(thresholds.match !== undefined ? { matchThreshold: clamp(thresholds.match, -0.99, 0.99) } : {}),
-      ...(thresholds.margin !== undefined ? { minMargin: clamp(thresholds.margin, 0, 1.99) } : {}),
+      ...pipelineThresholds(thresholds),
     });
-    if (!models.head && this.options.galleryDir) {
-      try {
-        const gallery = await enrolGallery(pipeline, this.options.galleryDir);
-        await pipeline.setHead(gallery.head, gallery.labels);
-        this.logger.info(`enrolled ${gallery.labels.length} identities (${gallery.enrolled} photos): ${gallery.labels.join(', ')}`);
-      } catch (err) {
-        await pipeline.release();
-        throw err;
-      }
+    return models.head ? pipeline : this.withGallery(pipeline);
+  }
+
+  /** A head-less pipeline gets the head enrolled from the gallery folder, when one is configured. */
+  private async withGallery(pipeline: FacePipeline): Promise<FacePipeline> {
+    if (!this.options.galleryDir) return pipeline;
+    try {
+      const gallery = await enrolGallery(pipeline, this.options.galleryDir);
+      await pipeline.setHead(gallery.head, gallery.labels);
+      this.logger.info(`enrolled ${gallery.labels.length} identities (${gallery.enrolled} photos): ${gallery.labels.join(', ')}`);
+    } catch (err) {
+      await pipeline.release();
+      throw err;
     }
     return pipeline;
   }
+}
+
+/** True when `running` was loaded from the same detector, landmark and embedder blobs as `files`. */
+export function sharesBackbone(running: LoadedModel, files: Partial<Record<ModelFileRole, string>>): boolean {
+  return REQUIRED_ROLES.every((role) => running.files[role] !== undefined && running.files[role] === files[role]);
+}
+
+function pipelineThresholds(thresholds: Thresholds): { detectionThreshold?: number; matchThreshold?: number; minMargin?: number } {
+  return {
+    ...(thresholds.detection !== undefined ? { detectionThreshold: clamp(thresholds.detection, 0.01, 0.99) } : {}),
+    ...(thresholds.match !== undefined ? { matchThreshold: clamp(thresholds.match, -0.99, 0.99) } : {}),
+    ...(thresholds.margin !== undefined ? { minMargin: clamp(thresholds.margin, 0, 1.99) } : {}),
+  };
 }
 
 async function readBaseManifest(dir: string): Promise<z.infer<typeof baseManifestSchema> | undefined> {
