@@ -25,6 +25,7 @@ export {
 } from './server-process';
 export type { RestartableServerHandle } from './restartable-server';
 export { pingRedis, startRedis, type RedisOptions, type RedisServer } from './redis';
+export { startRedisCluster, type RedisCluster, type RedisClusterOptions } from './redis-cluster';
 export {
   dynamicSecurityPluginPath,
   mosquittoConfig,

@@ -16,6 +16,8 @@ export interface RedisOptions {
   appendOnly?: boolean;
   /** Fixed port; default a free one. */
   port?: number;
+  /** `cluster-enabled yes` with its node file in the work dir (see `startRedisCluster`). */
+  cluster?: boolean;
   startTimeoutMs?: number;
   logger?: HarnessLogger;
 }
@@ -28,7 +30,7 @@ export interface RedisServer extends RestartableServerHandle {
 
 const HOST = '127.0.0.1';
 
-function redisConfig(port: number, dir: string, appendOnly: boolean): string {
+function redisConfig(port: number, dir: string, appendOnly: boolean, cluster: boolean): string {
   return [
     `bind ${HOST}`,
     `port ${port}`,
@@ -39,6 +41,7 @@ function redisConfig(port: number, dir: string, appendOnly: boolean): string {
     `appendonly ${appendOnly ? 'yes' : 'no'}`,
     'appendfsync everysec',
     'save ""',
+    ...(cluster ? ['cluster-enabled yes', 'cluster-config-file nodes.conf', 'cluster-node-timeout 2000'] : []),
     '',
   ].join('\n');
 }
@@ -71,6 +74,7 @@ class RedisServerHandle extends RestartableServer implements RedisServer {
     workDir: WorkDir,
     private readonly binary: string,
     private readonly appendOnly: boolean,
+    private readonly cluster: boolean,
     startTimeoutMs: number,
     logger: HarnessLogger,
   ) {
@@ -87,7 +91,7 @@ class RedisServerHandle extends RestartableServer implements RedisServer {
 
   protected spawnProcess(): ServerProcess {
     const configFile = join(this.dir, 'redis.conf');
-    writeFileSync(configFile, redisConfig(this.port, this.dir, this.appendOnly));
+    writeFileSync(configFile, redisConfig(this.port, this.dir, this.appendOnly, this.cluster));
     return ServerProcess.spawn({
       name: this.name,
       command: this.binary,
@@ -117,6 +121,7 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisServe
           workDir,
           binary,
           options.appendOnly ?? true,
+          options.cluster ?? false,
           options.startTimeoutMs ?? 10_000,
           options.logger ?? silentLogger,
         );

@@ -2,6 +2,7 @@ import { ConfigError, envTypes, parseEnv } from '@edgeloop/config';
 import { z } from 'zod';
 import { parseAllowList, type WebhookAllowList } from '../webhooks/webhook-allow-list';
 import { quotaEnvShape, quotaSettings, type QuotaSettings } from '../quotas/quota-settings';
+import { bullmqEnvShape, bullmqProblems, bullmqSettings, type BullmqSettings } from '../queues/bullmq-connection';
 
 export { ConfigError };
 
@@ -98,6 +99,7 @@ const cloudEnvSchema = z.object({
   EDGELOOP_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   EDGELOOP_WEBHOOK_BACKOFF_MS: z.coerce.number().int().min(10).max(3_600_000).default(1000),
   ...quotaEnvShape,
+  ...bullmqEnvShape,
 });
 
 export type CloudEnv = z.infer<typeof cloudEnvSchema>;
@@ -108,6 +110,8 @@ export class CloudConfig {
   readonly dataDir: string;
   readonly databaseUrl?: string;
   readonly redisUrl?: string;
+  /** BullMQ's key prefix and, on Redis Cluster, its seed nodes (`createBullmqConnection` builds the connection). */
+  readonly bullmq: BullmqSettings;
   readonly mqtt?: { url: string; username?: string; password?: string; acl: 'dynsec' | 'none' };
   readonly mqttShareGroup?: string;
   /** A fixed MQTT client id gives this replica a persistent session (QoS 1 messages wait for it at the broker). */
@@ -153,6 +157,7 @@ export class CloudConfig {
     this.dataDir = env.EDGELOOP_DATA_DIR;
     this.databaseUrl = env.DATABASE_URL;
     this.redisUrl = env.REDIS_URL;
+    this.bullmq = bullmqSettings(env);
     this.mqtt = env.MQTT_URL
       ? { url: env.MQTT_URL, username: env.MQTT_USERNAME, password: env.MQTT_PASSWORD, acl: env.MQTT_ACL }
       : undefined;
@@ -223,6 +228,7 @@ export class CloudConfig {
     if (parsed.MQTT_ACL === 'dynsec' && !(parsed.MQTT_URL && parsed.MQTT_USERNAME)) {
       problems.push('MQTT_ACL=dynsec needs MQTT_URL and the admin MQTT_USERNAME/MQTT_PASSWORD');
     }
+    problems.push(...bullmqProblems(parsed));
     if (problems.length > 0) throw new ConfigError(problems);
     return new CloudConfig(parsed);
   }
