@@ -23,6 +23,8 @@ export interface RedisCluster {
   readonly addresses: readonly string[];
   /** `redis-cli -c -p <first port> <args>` output, trimmed. */
   cli(...args: string[]): Promise<string>;
+  /** `redis-cli -p <port of node i> <args>` (no redirects: node-local commands such as DBSIZE), trimmed. */
+  nodeCli(index: number, ...args: string[]): Promise<string>;
   /** Stops every node and removes their dirs. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -61,6 +63,11 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
       addresses,
       async cli(...args: string[]) {
         const { stdout } = await run(redisCli, ['-c', '-h', first.host, '-p', String(first.port), ...args]);
+        return stdout.trim();
+      },
+      async nodeCli(index: number, ...args: string[]) {
+        const node = nodes[index];
+        const { stdout } = await run(redisCli, ['-h', node.host, '-p', String(node.port), ...args]);
         return stdout.trim();
       },
       stop,

@@ -112,8 +112,7 @@ export function createBullmqConnection(config: { redisUrl?: string; bullmq: Bull
     prefix,
     connection: client,
     close: async () => {
-      if (client.status === 'end') return;
-      await client.quit().catch(() => client.disconnect());
+      if (client.status !== 'end') client.disconnect();
     },
   };
 }
