@@ -32,6 +32,9 @@ interface Row {
   crop_key: string | null;
 }
 
+/** Rows per page of `labelled`: about 2.5 MB of embedding JSON. */
+const LABELLED_PAGE = 250;
+
 const COLUMNS = 'id, device_id, model_name, model_version, captured_at, label, not_a_face, labelled_at, unknown_confirmed_at, embedding, crop_key';
 
 /**
@@ -42,15 +45,26 @@ const COLUMNS = 'id, device_id, model_name, model_version, captured_at, label, n
 export class HardExampleTrainingRepository {
   constructor(private readonly db: SqlDatabase) {}
 
-  /** Every labelled example (identity, not a face, confirmed unknown) of a model, oldest first. */
+  /**
+   * Every labelled example (identity, not a face, confirmed unknown) of a model, oldest first. Read in pages
+   * of `LABELLED_PAGE` rows by id, yielding to the event loop between pages: one query over thousands of
+   * 512-value embeddings would hold the thread (PGlite runs on it) for seconds.
+   */
   async labelled(modelName: string): Promise<HardExampleSample[]> {
-    const rows = await this.db.query<Row>(
-      `select ${COLUMNS} from hard_examples
-        where model_name = $1 and (labelled_at is not null or unknown_confirmed_at is not null)
-        order by captured_at, id`,
-      [modelName],
-    );
-    return rows.map(toSample);
+    const samples: HardExampleSample[] = [];
+    for (let after = ''; ;) {
+      const rows = await this.db.query<Row>(
+        `select ${COLUMNS} from hard_examples
+          where model_name = $1 and (labelled_at is not null or unknown_confirmed_at is not null) and id > $2
+          order by id limit ${LABELLED_PAGE}`,
+        [modelName, after],
+      );
+      for (const row of rows) samples.push(toSample(row));
+      if (rows.length < LABELLED_PAGE) break;
+      after = rows[rows.length - 1].id;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return samples.sort((a, b) => a.capturedAt - b.capturedAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   /** Unknown, unlabelled examples, newest first: the material of new-person clusters. */
