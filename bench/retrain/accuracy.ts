@@ -8,12 +8,21 @@
  * production on the run's holdout against one gallery of every person either head knows.
  */
 import type { RetrainingRun } from '@edgeloop/contracts';
-import { buildIdentityHead, computePrototypes, FacePipeline, type LabelledEmbedding } from '@edgeloop/vision';
-import type { OpenSetReport } from '@edgeloop/training';
+import {
+  buildIdentityHead,
+  computePrototypes,
+  dequantisePrototypes,
+  FacePipeline,
+  quantisePrototypes,
+  readIdentityHead,
+  type LabelledEmbedding,
+} from '@edgeloop/vision';
+import { calibrate, evaluateOpenSet, trainHead, type OpenSetReport } from '@edgeloop/training';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { RetrainingArtifacts } from '../../apps/cloud/src/retraining/retraining-artifacts';
+import { loadExample, type DatasetDocument, type HeadDocument } from '../../apps/cloud/src/retraining/training-task';
 import { repoRoot } from '../common/repo-root';
 import { startRetrainCloud, storeHardExamples, type StoredHardExample } from './bench-cloud';
 import type { HealthSummary } from './health-prober';
@@ -98,6 +107,18 @@ export interface AccuracyResult {
   perIdentity: { candidate: HeadReport['perIdentity'] | null; production: HeadReport['perIdentity'] | null };
   perKind: { candidate: HeadReport['perKind'] | null; production: HeadReport['perKind'] | null };
   idleHealth?: HealthSummary;
+  /**
+   * The candidate's head ships int8 weights. Its float32 twin — the same trainer on the same split (it is
+   * deterministic), calibrated and evaluated the same way — shows what the quantisation changed: the gate's
+   * figures of both, and the largest score difference over the holdout.
+   */
+  float32Twin: {
+    /** The twin quantised as the cloud does equals the shipped head's weights (so it is the same training). */
+    sameTraining: boolean;
+    figures: HeadFigures;
+    maxScoreDifference: number;
+    headBytes: { int8: number; float32: number };
+  } | null;
 }
 
 export async function measureAccuracy(settings: RetrainSettings, workDir: string): Promise<AccuracyResult> {
@@ -167,6 +188,8 @@ export async function measureAccuracy(settings: RetrainSettings, workDir: string
             thresholds,
           }
         : null;
+    const float32Twin =
+      run.status === 'completed' || run.status === 'rejected' ? await twinOf(cloud.cloud.app.get(RetrainingArtifacts), run, settings, labels, figures) : null;
     const slice = (report: HeadReport | null | undefined) => report?.perIdentity[NEW_PERSON.name] ?? null;
     return {
       photos: { known: labels, newPerson: NEW_PERSON.name, strangers: STRANGERS.length, looks: LOOKS.map(([name]) => name) },
@@ -186,9 +209,55 @@ export async function measureAccuracy(settings: RetrainSettings, workDir: string
       },
       perIdentity: { candidate: evaluation?.candidate.perIdentity ?? null, production: evaluation?.production?.perIdentity ?? null },
       perKind: { candidate: evaluation?.candidate.perKind ?? null, production: evaluation?.production?.perKind ?? null },
+      float32Twin,
     };
   } finally {
     await cloud.stop();
     await pipeline.release();
   }
+}
+
+/** The candidate's float32 twin (see `AccuracyResult.float32Twin`), from the run's own documents. */
+async function twinOf(
+  artifacts: RetrainingArtifacts,
+  run: RetrainingRun,
+  settings: RetrainSettings,
+  productionLabels: readonly string[],
+  figures: (report: HeadReport, thresholds: { match: number; margin: number }) => HeadFigures | null,
+): Promise<AccuracyResult['float32Twin']> {
+  const [datasetRef, headRef] = [run.steps['build-dataset'].output, run.steps['train-head'].output];
+  if (!datasetRef || !headRef) return null;
+  const dataset = await artifacts.getDocument<DatasetDocument>(datasetRef);
+  const trained = await artifacts.getDocument<HeadDocument>(headRef);
+  const shipped = readIdentityHead(await artifacts.getModelFile(trained.head.sha256), trained.labels);
+  const twin = trainHead(dataset.splits.train.map(loadExample), dataset.splits.validation.map(loadExample), { method: settings.method, seed: 1 }).head;
+  const requantised = dequantisePrototypes(quantisePrototypes(twin));
+  const sameTraining =
+    requantised.labels.join('\n') === shipped.labels.join('\n') && requantised.prototypes.every((p, j) => p.every((v, i) => v === shipped.prototypes[j][i]));
+  const calibration = dataset.splits.calibration.map(loadExample);
+  const holdout = dataset.splits.holdout.map(loadExample);
+  // the bench keeps the default target FPIR (1 %)
+  const c = calibrate(twin, calibration, { targetFpir: 0.01 });
+  const thresholds = { match: c.match, margin: c.margin };
+  // as the evaluate step: every person either head knows
+  const gallery = [...new Set([...twin.labels, ...(run.report?.production ? productionLabels : [])])];
+  const report = evaluateOpenSet(twin, thresholds, holdout, { gallery });
+  let maxScoreDifference = 0;
+  for (const probe of holdout) {
+    twin.prototypes.forEach((p, j) => {
+      let a = 0;
+      let b = 0;
+      for (let i = 0; i < p.length; i++) {
+        a += probe.embedding[i] * p[i];
+        b += probe.embedding[i] * shipped.prototypes[j][i];
+      }
+      maxScoreDifference = Math.max(maxScoreDifference, Math.abs(a - b));
+    });
+  }
+  return {
+    sameTraining,
+    figures: figures(report, thresholds)!,
+    maxScoreDifference,
+    headBytes: { int8: trained.head.size, float32: buildIdentityHead(twin).length },
+  };
 }

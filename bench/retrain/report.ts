@@ -141,6 +141,17 @@ export function printAccuracy(a: AccuracyResult): void {
       `  ${name.padEnd(11)} ${fmt(h?.rank1).padStart(7)} ${fmt(h?.dirAtFpir).padStart(9)} ${fmt(h?.fpir).padStart(7)} ${fmt(h?.unknownRejection).padStart(18)} ${fmt(h?.accuracy).padStart(9)}`,
     );
   }
+  const twin = a.float32Twin;
+  if (twin) {
+    const h = twin.figures;
+    out(
+      `  float32 twin${fmt(h.rank1).padStart(7)} ${fmt(h.dirAtFpir).padStart(9)} ${fmt(h.fpir).padStart(7)} ${fmt(h.unknownRejection).padStart(18)} ${fmt(h.accuracy).padStart(9)}` +
+        `  (the candidate unquantised${twin.sameTraining ? '' : ' — NOT the same training as the shipped head'})`,
+    );
+    out(
+      `  int8 head ${twin.headBytes.int8} B vs float32 ${twin.headBytes.float32} B; largest score difference over the holdout ${twin.maxScoreDifference.toExponential(2)}`,
+    );
+  }
   for (const t of accuracyTargets(a)) out(`  ${t.what}: ${t.measured} (target ${t.target}) — ${verdict(t.met)}`);
 }
 
@@ -155,7 +166,7 @@ export function resultsDocument(settings: RetrainSettings, loadBefore: number[],
       memoryGb: Math.round(os.totalmem() / 1e8) / 10,
       node: process.version,
       loadAverage: { before: loadBefore.map((v) => Math.round(v * 100) / 100), after: os.loadavg().map((v) => Math.round(v * 100) / 100) },
-      note: '2 shared cores with other work running; the cloud (in the bench process), Redis and s3rver share them',
+      note: '2 shared cores with other work running; the cloud (in the bench process), Redis and s3rver (its own process) share them',
     },
     source: { commit: gitCommit() },
     settings,

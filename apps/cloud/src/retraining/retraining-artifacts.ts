@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import type { TrainingExample } from '@edgeloop/training';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { blobKey, BlobRepository } from '../repositories/blob.repository';
+import type { Digested } from './training-task';
 
 /**
  * Inputs and outputs of retraining steps in object storage, each under its sha256: a step's output is
@@ -12,6 +12,10 @@ import { blobKey, BlobRepository } from '../repositories/blob.repository';
  * - `retraining/artifacts/sha256/<hex>.json`: JSON documents (the split dataset, trainer output, calibration,
  *   evaluation); embeddings are base64 of their float32 bytes.
  * - `blobs/sha256/<hex>`: the trained head's ONNX, where the registry keeps every model file.
+ *
+ * The large documents are made, hashed and parsed in the training thread (training-task.ts); here they are
+ * only bytes: read in chunks into one buffer of their own (so it can be transferred to the thread) and written
+ * as they are. `getDocument` (hash check and JSON parse on the calling thread) is for the small documents.
  */
 @Injectable()
 export class RetrainingArtifacts {
@@ -20,10 +24,14 @@ export class RetrainingArtifacts {
   /** Stores a JSON document under the sha256 of its bytes; returns the key and the hash. */
   async putDocument(value: unknown): Promise<{ key: string; sha256: string }> {
     const body = Buffer.from(JSON.stringify(value));
-    const sha256 = createHash('sha256').update(body).digest('hex');
-    const key = documentKey(sha256);
-    if ((await this.blobs.size(key)) !== body.length) await this.blobs.putStream(key, Readable.from([body]), body.length);
-    return { key, sha256 };
+    return this.putDocumentBytes({ bytes: body, sha256: createHash('sha256').update(body).digest('hex') });
+  }
+
+  /** Stores a document already serialised and hashed (by the training thread) under its sha256. */
+  async putDocumentBytes(document: Digested): Promise<{ key: string; sha256: string }> {
+    const key = documentKey(document.sha256);
+    await this.putOnce(key, document.bytes);
+    return { key, sha256: document.sha256 };
   }
 
   /** Reads a document back and checks it against its hash (a changed object is an error, never used). */
@@ -34,11 +42,14 @@ export class RetrainingArtifacts {
     return JSON.parse(body.toString('utf8')) as T;
   }
 
+  /** A document's bytes with the hash the run recorded, for the training thread to check and parse. */
+  async getDocumentBytes(ref: { key: string; sha256: string }): Promise<Digested> {
+    return { bytes: await this.read(ref.key), sha256: ref.sha256 };
+  }
+
   /** Stores a model file content-addressed (the key is its sha256); returns hash and size. */
-  async putModelFile(bytes: Uint8Array): Promise<{ sha256: string; size: number }> {
-    const sha256 = createHash('sha256').update(bytes).digest('hex');
-    const key = blobKey(sha256);
-    if ((await this.blobs.size(key)) !== bytes.length) await this.blobs.putStream(key, Readable.from([Buffer.from(bytes)]), bytes.length);
+  async putModelFile(bytes: Uint8Array, sha256 = createHash('sha256').update(bytes).digest('hex')): Promise<{ sha256: string; size: number }> {
+    await this.putOnce(blobKey(sha256), bytes);
     return { sha256, size: bytes.length };
   }
 
@@ -50,45 +61,40 @@ export class RetrainingArtifacts {
     return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
   }
 
+  /** A model file's bytes with its address, for the training thread to check. */
+  async getModelFileBytes(sha256: string): Promise<Digested> {
+    return { bytes: await this.read(blobKey(sha256)), sha256 };
+  }
+
+  private async putOnce(key: string, bytes: Uint8Array): Promise<void> {
+    if ((await this.blobs.size(key)) === bytes.length) return;
+    const body = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    // 1 MiB chunks: the socket takes them as it drains, no one write of the whole document
+    const CHUNK = 1 << 20;
+    const chunks = function* () {
+      for (let at = 0; at < body.length; at += CHUNK) yield body.subarray(at, Math.min(body.length, at + CHUNK));
+    };
+    await this.blobs.putStream(key, Readable.from(chunks()), body.length);
+  }
+
+  /** The object's bytes, in a buffer of their own (transferable to a worker thread), filled chunk by chunk. */
   private async read(key: string): Promise<Buffer> {
     const size = await this.blobs.size(key);
     if (size === undefined) throw new Error(`${key} is missing from object storage`);
-    if (size === 0) return Buffer.alloc(0);
-    const chunks: Buffer[] = [];
-    for await (const chunk of await this.blobs.getRange(key, 0, size - 1)) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks);
+    const body = Buffer.allocUnsafeSlow(size);
+    if (size === 0) return body;
+    let at = 0;
+    for await (const chunk of await this.blobs.getRange(key, 0, size - 1)) {
+      const bytes = chunk as Buffer;
+      if (at + bytes.length > size) throw new Error(`${key} is longer than its ${size} bytes`);
+      bytes.copy(body, at);
+      at += bytes.length;
+    }
+    if (at !== size) throw new Error(`${key}: read ${at} of ${size} bytes`);
+    return body;
   }
 }
 
 export function documentKey(sha256: string): string {
   return `retraining/artifacts/sha256/${sha256}.json`;
-}
-
-/** A training example as stored in a document: the embedding as base64 of its float32 bytes. */
-export interface StoredExample {
-  id: string;
-  label: string | null;
-  kind: TrainingExample['kind'];
-  group: string;
-  time: number;
-  embedding: string;
-}
-
-export function storeExample(e: TrainingExample): StoredExample {
-  return { id: e.id, label: e.label, kind: e.kind, group: e.group, time: e.time, embedding: encodeVector(e.embedding) };
-}
-
-export function loadExample(e: StoredExample): TrainingExample {
-  return { id: e.id, label: e.label, kind: e.kind, group: e.group, time: e.time, embedding: decodeVector(e.embedding) };
-}
-
-export function encodeVector(v: Float32Array): string {
-  return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64');
-}
-
-export function decodeVector(text: string): Float32Array {
-  const bytes = Buffer.from(text, 'base64');
-  const out = new Float32Array(bytes.length / 4);
-  for (let i = 0; i < out.length; i++) out[i] = bytes.readFloatLE(i * 4);
-  return out;
 }

@@ -7,16 +7,17 @@ import {
   type RetrainingStep,
   type RetrainingStepState,
 } from '@edgeloop/contracts';
-import type { Calibration, OpenSetReport, TrainingExample } from '@edgeloop/training';
+import type { TrainingExample } from '@edgeloop/training';
 import { SqlDatabase, type SqlExecutor } from '../database/sql-database';
 import { DomainEvents } from '../events/domain-events';
 import { TrainingDataService } from '../identities/training-data.service';
 import { ModelRepository, type VersionRecord } from '../repositories/model.repository';
 import { CandidateRegistrar } from './candidate-registrar';
-import { decodeVector, encodeVector, loadExample, RetrainingArtifacts, storeExample, type StoredExample } from './retraining-artifacts';
+import { RetrainingArtifacts } from './retraining-artifacts';
 import { overallProgress, RetrainingRunRepository, type RetrainingRunRecord } from './retraining-run.repository';
 import { RetrainingCanary } from './retraining-canary.service';
 import { TrainingCompute } from './training-compute';
+import type { EvaluationDocument, HeadDocument, PackedExamples, ProductionHead } from './training-task';
 
 /** The job a step runs in, as far as a step needs it. */
 export interface StepJob {
@@ -26,35 +27,6 @@ export interface StepJob {
 
 /** A step that cannot succeed by retrying (missing base, no data, a gate input that is not there). */
 export class StepFailure extends Error {}
-
-interface DatasetDocument {
-  digest: string;
-  splits: Record<'train' | 'validation' | 'calibration' | 'holdout', StoredExample[]>;
-  notes: string[];
-  counts: Record<string, number>;
-}
-
-interface HeadDocument {
-  head: { sha256: string; size: number };
-  labels: string[];
-  prototypes: string[];
-  method: string;
-  validation: { accuracy: number; mated: number; nonMated: number };
-  compared: Record<string, unknown>;
-  settings: Record<string, unknown>;
-  notes: string[];
-}
-
-interface CalibrationDocument {
-  candidate: Calibration;
-  production: Calibration | null;
-}
-
-interface EvaluationDocument {
-  report: RetrainingReport;
-  candidate: Omit<OpenSetReport, 'correct'>;
-  production: Omit<OpenSetReport, 'correct'> | null;
-}
 
 type StepOutcome = { output: { key: string; sha256: string }; patch?: { dataset?: RetrainingDataset; report?: RetrainingReport } };
 
@@ -154,118 +126,84 @@ export class RetrainingSteps {
     });
     const identities = new Set(collected.examples.filter((e) => e.kind === 'identity').map((e) => e.label));
     if (identities.size === 0) throw new StepFailure('no labelled examples of any identity: enrol people or label hard examples first');
-    const { digest, split } = await this.compute.split({ examples: collected.examples, seed: run.settings.trainer.seed });
-    if (split.holdout.length === 0 || split.calibration.length === 0) {
+    const result = await this.compute.buildDataset({
+      examples: await packExamples(collected.examples),
+      seed: run.settings.trainer.seed,
+      counts: { ...collected.counts },
+    });
+    if (result.splits.holdout === 0 || result.splits.calibration === 0) {
       throw new StepFailure(
-        `too few examples to hold any out (${collected.examples.length} examples of ${identities.size} identities): ${split.notes.join('; ')}`,
+        `too few examples to hold any out (${collected.examples.length} examples of ${identities.size} identities): ${result.notes.join('; ')}`,
       );
     }
-    const document: DatasetDocument = {
-      digest,
-      splits: {
-        train: split.train.map(storeExample),
-        validation: split.validation.map(storeExample),
-        calibration: split.calibration.map(storeExample),
-        holdout: split.holdout.map(storeExample),
-      },
-      notes: split.notes,
-      counts: { ...collected.counts },
-    };
     const dataset: RetrainingDataset = {
-      digest,
+      digest: result.digest,
       identities: identities.size,
       examples: collected.examples.length,
-      splits: { train: split.train.length, validation: split.validation.length, calibration: split.calibration.length, holdout: split.holdout.length },
+      splits: result.splits,
       counts: { ...collected.counts },
-      notes: split.notes.slice(0, 50).map((n) => n.slice(0, 2000)),
+      notes: result.notes.slice(0, 50).map((n) => n.slice(0, 2000)),
     };
-    return { output: await this.artifacts.putDocument(document), patch: { dataset } };
-  }
-
-  private async dataset(run: RetrainingRunRecord): Promise<DatasetDocument> {
-    return this.artifacts.getDocument<DatasetDocument>(requireOutput(run, 'build-dataset'));
+    return { output: await this.artifacts.putDocumentBytes(result.document), patch: { dataset } };
   }
 
   private async trainHead(run: RetrainingRunRecord): Promise<StepOutcome> {
-    const dataset = await this.dataset(run);
-    const trained = await this.compute.train({
-      train: dataset.splits.train.map(loadExample),
-      validation: dataset.splits.validation.map(loadExample),
+    const trained = await this.compute.trainHead({
+      dataset: await this.artifacts.getDocumentBytes(requireOutput(run, 'build-dataset')),
       options: { method: run.settings.trainer.method, seed: run.settings.trainer.seed },
     });
-    const head = await this.artifacts.putModelFile(trained.onnx);
-    const document: HeadDocument = {
-      head,
-      labels: trained.head.labels,
-      prototypes: trained.head.prototypes.map(encodeVector),
-      method: trained.method,
-      validation: trained.validation,
-      compared: trained.compared,
-      settings: trained.settings,
-      notes: trained.notes,
-    };
-    return { output: await this.artifacts.putDocument(document) };
+    // the head first: the trainer's document names it
+    await this.artifacts.putModelFile(trained.head.bytes, trained.head.sha256);
+    return { output: await this.artifacts.putDocumentBytes(trained.document) };
   }
 
   private async trainedHead(run: RetrainingRunRecord): Promise<HeadDocument> {
     return this.artifacts.getDocument<HeadDocument>(requireOutput(run, 'train-head'));
   }
 
-  /** The base version's head (what production runs), or null when it has none. */
-  private async productionHead(base: VersionRecord): Promise<{ onnx: Uint8Array; labels: string[] } | null> {
+  /** The base version's head (what production runs) as bytes for the thread, or null when it has none. */
+  private async productionHead(base: VersionRecord): Promise<ProductionHead | null> {
     const file = manifestFile(base.manifest, 'head');
     if (!file) return null;
-    return { onnx: await this.artifacts.getModelFile(file.sha256), labels: base.manifest.labels };
+    return { head: await this.artifacts.getModelFileBytes(file.sha256), labels: base.manifest.labels, version: base.version };
   }
 
   private async calibrate(run: RetrainingRunRecord): Promise<StepOutcome> {
-    const [dataset, trained, base] = await Promise.all([this.dataset(run), this.trainedHead(run), this.base(run)]);
-    const result = await this.compute.calibrate({
-      candidate: { labels: trained.labels, prototypes: trained.prototypes.map(decodeVector) },
-      production: await this.productionHead(base),
-      probes: dataset.splits.calibration.map(loadExample),
-      targetFpir: run.settings.targetFpir,
-    });
-    const document: CalibrationDocument = { candidate: result.candidate, production: result.production };
-    return { output: await this.artifacts.putDocument(document) };
+    const [trained, base] = await Promise.all([this.trainedHead(run), this.base(run)]);
+    const [dataset, trainedBytes, candidateHead, production] = await Promise.all([
+      this.artifacts.getDocumentBytes(requireOutput(run, 'build-dataset')),
+      this.artifacts.getDocumentBytes(requireOutput(run, 'train-head')),
+      this.artifacts.getModelFileBytes(trained.head.sha256),
+      this.productionHead(base),
+    ]);
+    const result = await this.compute.calibrate({ dataset, trained: trainedBytes, candidateHead, production, targetFpir: run.settings.targetFpir });
+    return { output: await this.artifacts.putDocumentBytes(result.document) };
   }
 
   private async evaluate(run: RetrainingRunRecord): Promise<StepOutcome> {
-    const [dataset, trained, base] = await Promise.all([this.dataset(run), this.trainedHead(run), this.base(run)]);
-    const calibration = await this.artifacts.getDocument<CalibrationDocument>(requireOutput(run, 'calibrate'));
-    const production = await this.productionHead(base);
-    const thresholds = (c: Calibration) => ({ match: c.match, margin: c.margin });
-    const holdout: TrainingExample[] = dataset.splits.holdout.map(loadExample);
+    const [trained, base] = await Promise.all([this.trainedHead(run), this.base(run)]);
+    const [dataset, trainedBytes, candidateHead, calibration, production] = await Promise.all([
+      this.artifacts.getDocumentBytes(requireOutput(run, 'build-dataset')),
+      this.artifacts.getDocumentBytes(requireOutput(run, 'train-head')),
+      this.artifacts.getModelFileBytes(trained.head.sha256),
+      this.artifacts.getDocumentBytes(requireOutput(run, 'calibrate')),
+      this.productionHead(base),
+    ]);
     const result = await this.compute.evaluate({
-      candidate: { head: { labels: trained.labels, prototypes: trained.prototypes.map(decodeVector) }, thresholds: thresholds(calibration.candidate) },
-      production: production && calibration.production ? { ...production, thresholds: thresholds(calibration.production) } : null,
-      holdout,
+      dataset,
+      trained: trainedBytes,
+      candidateHead,
+      calibration,
+      production,
       rule: { ...run.settings.gate, primary: 'dirAtFpir' },
     });
-    const report: RetrainingReport = {
-      verdict: result.gate.passed ? 'passed' : 'rejected',
-      reasons: result.gate.reasons.slice(0, 200).map((r) => r.slice(0, 2000)),
-      holdoutProbes: holdout.length,
-      candidate: { metrics: metricsOf(result.candidate), thresholds: thresholds(calibration.candidate) },
-      production:
-        result.production && calibration.production
-          ? { version: base.version, metrics: metricsOf(result.production), thresholds: thresholds(calibration.production) }
-          : null,
-      primary: result.gate.primary,
-      worseSlices: result.gate.worseSlices.slice(0, 100),
-      mcnemar: result.gate.mcnemar,
-      trainer: { method: trained.method, validation: trained.validation, compared: trained.compared, settings: trained.settings, notes: trained.notes },
-    };
-    const { correct: _c, ...candidate } = result.candidate;
-    const document: EvaluationDocument = { report, candidate, production: result.production ? withoutCorrect(result.production) : null };
-    return { output: await this.artifacts.putDocument(document), patch: { report } };
+    return { output: await this.artifacts.putDocumentBytes(result.document), patch: { report: result.report } };
   }
 
   /** Registers the candidate when the gate passed (else the run ends `rejected`), then the optional canary. */
   private async register(run: RetrainingRunRecord, started: number): Promise<void> {
     const evaluation = await this.artifacts.getDocument<EvaluationDocument>(requireOutput(run, 'evaluate'));
-    const { report } = evaluation;
-    const dataset = await this.dataset(run);
+    const { report, datasetDigest } = evaluation;
     const output = requireOutput(run, 'evaluate');
     const close = async (tx: SqlExecutor, candidateVersion?: number) => {
       const current = await this.runs.lock(tx, run.id);
@@ -294,7 +232,7 @@ export class RetrainingSteps {
           metrics: report.candidate.metrics,
           lineage: {
             runId: run.id,
-            datasetDigest: dataset.digest,
+            datasetDigest,
             baseVersion: run.baseVersion,
             trainer: { method: trained.method, ...trained.settings },
             targetFpir: run.settings.targetFpir,
@@ -314,7 +252,7 @@ export class RetrainingSteps {
       baseVersion: run.baseVersion,
       candidate,
       metrics: { candidate: report.candidate.metrics, production: report.production?.metrics ?? {} },
-      report: { verdict: report.verdict, reasons: report.reasons, primary: report.primary, datasetDigest: dataset.digest },
+      report: { verdict: report.verdict, reasons: report.reasons, primary: report.primary, datasetDigest },
     });
     this.logger.log(
       `run ${run.id}: ${candidate ? `registered ${candidate.name}@${candidate.version} as candidate` : `candidate rejected (${report.reasons.join('; ')})`}`,
@@ -373,18 +311,21 @@ function finishStep(
   };
 }
 
-function metricsOf(report: OpenSetReport): Record<string, number> {
-  return {
-    dirAtFpir: report.dirAtFpir.dir,
-    fpir: report.dirAtFpir.fpir,
-    rank1: report.rank1,
-    accuracy: report.accuracy,
-    tarAtFar1e3: report.tarAtFar1e3,
-    unknownRejection: report.unknownRejection,
-  };
-}
-
-function withoutCorrect(report: OpenSetReport): Omit<OpenSetReport, 'correct'> {
-  const { correct: _c, ...rest } = report;
-  return rest;
+/** Examples packed for the training thread: the embeddings in one float32 matrix (transferred, not cloned), a few thousand rows per turn of the loop. */
+async function packExamples(examples: readonly TrainingExample[]): Promise<PackedExamples> {
+  const dim = examples[0]?.embedding.length ?? 0;
+  const embeddings = new Float32Array(examples.length * dim);
+  const packed: PackedExamples = { ids: [], labels: [], kinds: [], groups: [], times: [], dim, embeddings };
+  for (let i = 0; i < examples.length; i++) {
+    const e = examples[i];
+    if (e.embedding.length !== dim) throw new StepFailure(`example ${e.id} has ${e.embedding.length} values, expected ${dim}`);
+    embeddings.set(e.embedding, i * dim);
+    packed.ids.push(e.id);
+    packed.labels.push(e.label);
+    packed.kinds.push(e.kind);
+    packed.groups.push(e.group);
+    packed.times.push(e.time);
+    if (i % 2000 === 1999) await new Promise((resolve) => setImmediate(resolve));
+  }
+  return packed;
 }

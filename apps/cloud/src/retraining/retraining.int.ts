@@ -1,7 +1,7 @@
 import { stopAllStarted } from '@edgeloop/harness';
 import type { DomainEvent, RetrainingRun } from '@edgeloop/contracts';
 import type { TrainingExample } from '@edgeloop/training';
-import { buildIdentityHead } from '@edgeloop/vision';
+import { buildIdentityHead, readIdentityHead } from '@edgeloop/vision';
 import type { Subscription } from 'rxjs';
 import { SqlDatabase } from '../database/sql-database';
 import { BlobVerificationRepository } from '../repositories/blob-verification.repository';
@@ -135,7 +135,13 @@ describe('retraining flow', () => {
     expect(file(v2.manifest, 'head').sha256).not.toBe(file(base.manifest, 'head').sha256);
     const head = await fx.api(`/api/v1/blobs/${file(v2.manifest, 'head').sha256}`);
     expect(head.status).toBe(200);
-    expect((await head.arrayBuffer()).byteLength).toBe(file(v2.manifest, 'head').size);
+    const headBytes = new Uint8Array(await head.arrayBuffer());
+    expect(headBytes.byteLength).toBe(file(v2.manifest, 'head').size);
+    // the candidate's head stores int8 weights with a scale per identity: 512 bytes an identity, not 2,048
+    const shipped = readIdentityHead(headBytes, v2.manifest.labels);
+    expect(shipped.weights).toBe('int8');
+    expect(shipped.labels).toEqual(v2.manifest.labels);
+    expect(headBytes.byteLength).toBeLessThan(12 * 512 + 1_000);
     // the registry counts the new head as a verified blob, as it does the files of an upload
     expect(await fx.cloud.app.get(BlobVerificationRepository).verifiedSize(file(v2.manifest, 'head').sha256)).toBe(file(v2.manifest, 'head').size);
     // production did not move

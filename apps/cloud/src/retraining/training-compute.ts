@@ -2,16 +2,17 @@ import { Injectable, Logger, OnApplicationShutdown, BeforeApplicationShutdown } 
 import { existsSync } from 'node:fs';
 import { dirname, extname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type {
-  CalibrateResult,
-  CalibrateTask,
-  EvaluateResult,
-  EvaluateTask,
-  SplitResult,
-  SplitTask,
-  TrainingTask,
-  TrainResult,
-  TrainTask,
+import {
+  transferablesOf,
+  type BuildDatasetResult,
+  type BuildDatasetTask,
+  type CalibrateResult,
+  type CalibrateTask,
+  type EvaluateResult,
+  type EvaluateTask,
+  type TrainHeadResult,
+  type TrainHeadTask,
+  type TrainingTask,
 } from './training-task';
 
 /** A task ended because the cloud is shutting down; the queue retries the step after the restart. */
@@ -28,8 +29,10 @@ export class ComputeTaskError extends Error {
 }
 
 /**
- * Runs the CPU-bound retraining tasks (split, train, calibrate, evaluate) in a worker thread, one thread
- * per task, so the worker's event loop keeps renewing job locks and answering HTTP meanwhile. A shutdown
+ * Runs the CPU-bound part of each retraining step (training-task.ts) in a worker thread, one thread per
+ * task, so the worker's event loop keeps renewing job locks and answering HTTP meanwhile. Inputs and
+ * outputs are bytes and typed arrays handed over whole (transferred), and the thread lowers its own
+ * scheduling priority, so on a busy machine the event loop gets a core before the training does. A shutdown
  * terminates running threads: their steps fail with `ComputeInterruptedError` and are retried after the
  * restart from their stored inputs.
  */
@@ -41,12 +44,12 @@ export class TrainingCompute implements BeforeApplicationShutdown, OnApplication
   private readonly taskModule = join(__dirname, `training-task${extname(__filename)}`);
   private readonly swcrc = findUp(__dirname, '.swcrc');
 
-  split(input: SplitTask): Promise<SplitResult> {
-    return this.run({ kind: 'split', input }) as Promise<SplitResult>;
+  buildDataset(input: BuildDatasetTask): Promise<BuildDatasetResult> {
+    return this.run({ kind: 'build-dataset', input }) as Promise<BuildDatasetResult>;
   }
 
-  train(input: TrainTask): Promise<TrainResult> {
-    return this.run({ kind: 'train', input }) as Promise<TrainResult>;
+  trainHead(input: TrainHeadTask): Promise<TrainHeadResult> {
+    return this.run({ kind: 'train-head', input }) as Promise<TrainHeadResult>;
   }
 
   calibrate(input: CalibrateTask): Promise<CalibrateResult> {
@@ -81,7 +84,8 @@ export class TrainingCompute implements BeforeApplicationShutdown, OnApplication
           reject(this.closing ? new ComputeInterruptedError('the cloud is shutting down') : new Error(`the ${task.kind} thread exited with code ${code}`)),
         ),
       );
-      worker.postMessage(task);
+      // the input's buffers move to the thread (the caller does not use them again): nothing is copied here
+      worker.postMessage(task, transferablesOf(task.input));
     });
   }
 

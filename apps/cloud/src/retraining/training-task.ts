@@ -1,3 +1,4 @@
+import type { RetrainingReport } from '@edgeloop/contracts';
 import {
   calibrate,
   datasetDigest,
@@ -6,143 +7,337 @@ import {
   splitDataset,
   trainHead,
   type Calibration,
-  type DatasetSplit,
-  type GateResult,
+  type ExampleKind,
   type GateRule,
   type OpenSetReport,
   type TrainHeadOptions,
   type TrainingExample,
 } from '@edgeloop/training';
-import { buildIdentityHead, type IdentityPrototypes } from '@edgeloop/vision';
-import { onnx } from 'onnx-proto';
+import { buildIdentityHead, readIdentityHead, type HeadWeights, type IdentityPrototypes } from '@edgeloop/vision';
+import { createHash } from 'node:crypto';
 
 /**
- * The CPU-bound parts of a retraining run, as plain functions of plain data: they run in a worker
- * thread (training-compute.ts), never on the event loop that renews the queue's job locks.
+ * The CPU-bound part of each retraining step, as a function of bytes: it runs in a worker thread
+ * (training-compute.ts) and does everything that costs time there — checking its inputs against their
+ * sha256, parsing them, computing, serialising its output and hashing it — so the cloud's event loop only
+ * moves bytes between object storage and the thread (transferred, not copied) and answers requests meanwhile.
  */
 
-export interface SplitTask {
-  examples: TrainingExample[];
-  seed: number;
-}
-export interface SplitResult {
-  digest: string;
-  split: DatasetSplit;
+/** Bytes with their sha256: an input read from object storage (checked here) or an output to store. */
+export interface Digested {
+  bytes: Uint8Array;
+  sha256: string;
 }
 
-export interface TrainTask {
-  train: TrainingExample[];
-  validation: TrainingExample[];
-  options: Partial<TrainHeadOptions>;
+/** Training examples packed for the thread: one float32 matrix [n, dim] and parallel columns. */
+export interface PackedExamples {
+  ids: string[];
+  labels: Array<string | null>;
+  kinds: ExampleKind[];
+  groups: string[];
+  times: number[];
+  dim: number;
+  embeddings: Float32Array;
 }
-export interface TrainResult {
-  head: IdentityPrototypes;
-  onnx: Uint8Array;
+
+/** A training example as stored in the dataset document: the embedding as base64 of its float32 bytes. */
+export interface StoredExample {
+  id: string;
+  label: string | null;
+  kind: ExampleKind;
+  group: string;
+  time: number;
+  embedding: string;
+}
+
+export interface DatasetDocument {
+  digest: string;
+  splits: Record<'train' | 'validation' | 'calibration' | 'holdout', StoredExample[]>;
+  notes: string[];
+  counts: Record<string, number>;
+}
+
+/** The trainer's output; the prototypes are the head's own (read from its ONNX, int8 as shipped). */
+export interface HeadDocument {
+  head: { sha256: string; size: number };
+  weights: HeadWeights;
+  labels: string[];
   method: string;
   validation: { accuracy: number; mated: number; nonMated: number };
-  compared: Record<string, { accuracy: number; mated: number; nonMated: number }>;
+  compared: Record<string, unknown>;
   settings: Record<string, unknown>;
   notes: string[];
 }
 
-export interface CalibrateTask {
-  candidate: IdentityPrototypes;
-  /** The production head's ONNX bytes, or null when the base version has no head. */
-  production: { onnx: Uint8Array; labels: string[] } | null;
-  probes: TrainingExample[];
-  targetFpir: number;
-}
-export interface CalibrateResult {
+export interface CalibrationDocument {
   candidate: Calibration;
   production: Calibration | null;
 }
 
+export interface EvaluationDocument {
+  datasetDigest: string;
+  report: RetrainingReport;
+  candidate: Omit<OpenSetReport, 'correct'>;
+  production: Omit<OpenSetReport, 'correct'> | null;
+}
+
+/** How the candidate's head stores its weights: int8 per identity, a quarter of float32 (see buildIdentityHead). */
+export const CANDIDATE_HEAD_WEIGHTS: HeadWeights = 'int8';
+
+export interface BuildDatasetTask {
+  examples: PackedExamples;
+  seed: number;
+  counts: Record<string, number>;
+}
+export interface BuildDatasetResult {
+  document: Digested;
+  digest: string;
+  splits: Record<'train' | 'validation' | 'calibration' | 'holdout', number>;
+  notes: string[];
+}
+
+export interface TrainHeadTask {
+  dataset: Digested;
+  options: Partial<TrainHeadOptions>;
+}
+export interface TrainHeadResult {
+  /** The head ONNX (a model file) and the trainer's document. */
+  head: Digested;
+  document: Digested;
+}
+
+/** The production (base) head: its ONNX bytes, checked against the manifest's sha256, and labels. */
+export interface ProductionHead {
+  head: Digested;
+  labels: string[];
+  version: number;
+}
+
+export interface CalibrateTask {
+  dataset: Digested;
+  trained: Digested;
+  candidateHead: Digested;
+  production: ProductionHead | null;
+  targetFpir: number;
+}
+export interface CalibrateResult {
+  document: Digested;
+}
+
 export interface EvaluateTask {
-  candidate: { head: IdentityPrototypes; thresholds: { match: number; margin: number } };
-  production: { onnx: Uint8Array; labels: string[]; thresholds: { match: number; margin: number } } | null;
-  holdout: TrainingExample[];
+  dataset: Digested;
+  trained: Digested;
+  candidateHead: Digested;
+  calibration: Digested;
+  production: ProductionHead | null;
   rule: Partial<GateRule>;
 }
 export interface EvaluateResult {
-  candidate: OpenSetReport;
-  production: OpenSetReport | null;
-  gate: GateResult;
+  document: Digested;
+  report: RetrainingReport;
 }
 
 export type TrainingTask =
-  | { kind: 'split'; input: SplitTask }
-  | { kind: 'train'; input: TrainTask }
+  | { kind: 'build-dataset'; input: BuildDatasetTask }
+  | { kind: 'train-head'; input: TrainHeadTask }
   | { kind: 'calibrate'; input: CalibrateTask }
   | { kind: 'evaluate'; input: EvaluateTask };
 
-export function runTrainingTask(task: TrainingTask): SplitResult | TrainResult | CalibrateResult | EvaluateResult {
+export type TrainingTaskResult = BuildDatasetResult | TrainHeadResult | CalibrateResult | EvaluateResult;
+
+/** A task's input is not what the run recorded (a changed object): never used, the step fails. */
+export class TaskInputError extends Error {
+  readonly code = 'INPUT_DIGEST_MISMATCH';
+}
+
+export function runTrainingTask(task: TrainingTask): TrainingTaskResult {
   switch (task.kind) {
-    case 'split': {
-      const split = splitDataset(task.input.examples, { seed: task.input.seed });
-      return { digest: datasetDigest(task.input.examples), split };
-    }
-    case 'train': {
-      const trained = trainHead(task.input.train, task.input.validation, task.input.options);
-      return {
-        head: trained.head,
-        onnx: buildIdentityHead(trained.head),
-        method: trained.method,
-        validation: trained.validation,
-        compared: trained.compared as TrainResult['compared'],
-        settings: { ...trained.settings },
-        notes: trained.notes,
-      };
-    }
-    case 'calibrate': {
-      const options = { targetFpir: task.input.targetFpir };
-      const production = task.input.production ? readHeadPrototypes(task.input.production.onnx, task.input.production.labels) : null;
-      return {
-        candidate: calibrate(task.input.candidate, task.input.probes, options),
-        production: production ? calibrate(production, task.input.probes, options) : null,
-      };
-    }
-    case 'evaluate': {
-      const { candidate, production, holdout, rule } = task.input;
-      // one truth for both heads: every person either head knows is enrolled, so a person only the
-      // candidate learned (from labelled hard examples) is a miss for production, not a rejected stranger
-      const gallery = [...new Set([...candidate.head.labels, ...(production?.labels ?? [])])];
-      const candidateReport = evaluateOpenSet(candidate.head, candidate.thresholds, holdout, { gallery });
-      const productionReport = production
-        ? evaluateOpenSet(readHeadPrototypes(production.onnx, production.labels), production.thresholds, holdout, { gallery })
-        : null;
-      return { candidate: candidateReport, production: productionReport, gate: gate(candidateReport, productionReport, rule) };
-    }
+    case 'build-dataset':
+      return buildDataset(task.input);
+    case 'train-head':
+      return trainHeadTask(task.input);
+    case 'calibrate':
+      return calibrateTask(task.input);
+    case 'evaluate':
+      return evaluateTask(task.input);
   }
 }
 
-/**
- * The prototypes of an identity head built by `buildIdentityHead`: its `MatMul` initializer [D, K]
- * (float32, little-endian) read back as K unit rows, labelled by the manifest (else the head's metadata).
- */
-export function readHeadPrototypes(bytes: Uint8Array, manifestLabels?: string[]): IdentityPrototypes {
-  const model = onnx.ModelProto.decode(bytes);
-  const graph = model.graph;
-  const init = graph?.initializer?.find((t) => t.name === 'prototypes') ?? graph?.initializer?.[0];
-  if (!init || !init.dims || init.dims.length !== 2) throw new Error('the production head has no [D, K] prototype initializer');
-  const [dim, k] = init.dims.map(Number);
-  let values: Float32Array;
-  if (init.rawData && init.rawData.length > 0) {
-    const raw = Buffer.from(init.rawData);
-    values = new Float32Array(dim * k);
-    for (let i = 0; i < values.length; i++) values[i] = raw.readFloatLE(i * 4);
-  } else values = Float32Array.from(init.floatData ?? []);
-  if (values.length !== dim * k) throw new Error(`the production head's initializer has ${values.length} values, not ${dim}×${k}`);
-  const labelsEntry = model.metadataProps?.find((p) => p.key === 'edgeloop.labels');
-  const labels =
-    manifestLabels && manifestLabels.length === k
-      ? manifestLabels
-      : labelsEntry?.value
-        ? (JSON.parse(labelsEntry.value) as string[])
-        : Array.from({ length: k }, (_, j) => `#${j}`);
-  const prototypes = Array.from({ length: k }, (_, j) => {
-    const row = new Float32Array(dim);
-    for (let i = 0; i < dim; i++) row[i] = values[i * k + j];
-    return row;
-  });
-  return { labels, prototypes };
+/** Output buffers a result hands over to the other thread (transferred: no copy, no work on the receiving loop). */
+export function transferablesOf(value: unknown): ArrayBuffer[] {
+  const out = new Set<ArrayBuffer>();
+  const visit = (v: unknown, depth: number) => {
+    if (!v || typeof v !== 'object' || depth > 4) return;
+    if (ArrayBuffer.isView(v)) {
+      if (v.buffer instanceof ArrayBuffer && v.byteOffset === 0 && v.byteLength === v.buffer.byteLength) out.add(v.buffer);
+      return;
+    }
+    for (const child of Object.values(v)) visit(child, depth + 1);
+  };
+  visit(value, 0);
+  return [...out];
+}
+
+export function sha256Of(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Bytes in a buffer of their own (so they can be transferred), with their sha256. */
+function digested(bytes: Uint8Array): Digested {
+  const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : new Uint8Array(bytes);
+  return { bytes: own, sha256: sha256Of(own) };
+}
+
+function document(value: unknown): Digested {
+  return digested(Buffer.from(JSON.stringify(value), 'utf8'));
+}
+
+function parse<T>(input: Digested, what: string): T {
+  const actual = sha256Of(input.bytes);
+  if (actual !== input.sha256) throw new TaskInputError(`the ${what} has sha256 ${actual}, expected ${input.sha256}`);
+  return JSON.parse(Buffer.from(input.bytes.buffer, input.bytes.byteOffset, input.bytes.byteLength).toString('utf8')) as T;
+}
+
+function headOf(input: Digested, labels: readonly string[], what: string): IdentityPrototypes {
+  const actual = sha256Of(input.bytes);
+  if (actual !== input.sha256) throw new TaskInputError(`the ${what} has sha256 ${actual}, expected ${input.sha256}`);
+  return readIdentityHead(input.bytes, labels);
+}
+
+export function unpackExamples(packed: PackedExamples): TrainingExample[] {
+  return packed.ids.map((id, i) => ({
+    id,
+    label: packed.labels[i],
+    kind: packed.kinds[i],
+    group: packed.groups[i],
+    time: packed.times[i],
+    embedding: packed.embeddings.subarray(i * packed.dim, (i + 1) * packed.dim),
+  }));
+}
+
+function buildDataset(input: BuildDatasetTask): BuildDatasetResult {
+  const examples = unpackExamples(input.examples);
+  const split = splitDataset(examples, { seed: input.seed });
+  const digest = datasetDigest(examples);
+  const doc: DatasetDocument = {
+    digest,
+    splits: {
+      train: split.train.map(storeExample),
+      validation: split.validation.map(storeExample),
+      calibration: split.calibration.map(storeExample),
+      holdout: split.holdout.map(storeExample),
+    },
+    notes: split.notes,
+    counts: { ...input.counts },
+  };
+  return {
+    document: document(doc),
+    digest,
+    splits: { train: split.train.length, validation: split.validation.length, calibration: split.calibration.length, holdout: split.holdout.length },
+    notes: split.notes,
+  };
+}
+
+function trainHeadTask(input: TrainHeadTask): TrainHeadResult {
+  const dataset = parse<DatasetDocument>(input.dataset, 'dataset');
+  const trained = trainHead(dataset.splits.train.map(loadExample), dataset.splits.validation.map(loadExample), input.options);
+  const head = digested(buildIdentityHead(trained.head, { weights: CANDIDATE_HEAD_WEIGHTS }));
+  const doc: HeadDocument = {
+    head: { sha256: head.sha256, size: head.bytes.byteLength },
+    weights: CANDIDATE_HEAD_WEIGHTS,
+    labels: trained.head.labels,
+    method: trained.method,
+    validation: trained.validation,
+    compared: trained.compared as Record<string, unknown>,
+    settings: { ...trained.settings },
+    notes: trained.notes,
+  };
+  return { head, document: document(doc) };
+}
+
+function calibrateTask(input: CalibrateTask): CalibrateResult {
+  const dataset = parse<DatasetDocument>(input.dataset, 'dataset');
+  const trained = parse<HeadDocument>(input.trained, "trainer's output");
+  const candidate = headOf(input.candidateHead, trained.labels, 'candidate head');
+  const production = input.production ? headOf(input.production.head, input.production.labels, 'production head') : null;
+  const probes = dataset.splits.calibration.map(loadExample);
+  const options = { targetFpir: input.targetFpir };
+  const doc: CalibrationDocument = {
+    candidate: calibrate(candidate, probes, options),
+    production: production ? calibrate(production, probes, options) : null,
+  };
+  return { document: document(doc) };
+}
+
+function evaluateTask(input: EvaluateTask): EvaluateResult {
+  const dataset = parse<DatasetDocument>(input.dataset, 'dataset');
+  const trained = parse<HeadDocument>(input.trained, "trainer's output");
+  const calibration = parse<CalibrationDocument>(input.calibration, 'calibration');
+  const candidateHead = headOf(input.candidateHead, trained.labels, 'candidate head');
+  const productionHead = input.production && calibration.production ? headOf(input.production.head, input.production.labels, 'production head') : null;
+  const thresholds = (c: Calibration) => ({ match: c.match, margin: c.margin });
+  const holdout = dataset.splits.holdout.map(loadExample);
+  // one truth for both heads: every person either head knows is enrolled, so a person only the
+  // candidate learned (from labelled hard examples) is a miss for production, not a rejected stranger
+  const gallery = [...new Set([...candidateHead.labels, ...(productionHead?.labels ?? [])])];
+  const candidate = evaluateOpenSet(candidateHead, thresholds(calibration.candidate), holdout, { gallery });
+  const production =
+    productionHead && calibration.production ? evaluateOpenSet(productionHead, thresholds(calibration.production), holdout, { gallery }) : null;
+  const verdict = gate(candidate, production, input.rule);
+  const report: RetrainingReport = {
+    verdict: verdict.passed ? 'passed' : 'rejected',
+    reasons: verdict.reasons.slice(0, 200).map((r) => r.slice(0, 2000)),
+    holdoutProbes: holdout.length,
+    candidate: { metrics: metricsOf(candidate), thresholds: thresholds(calibration.candidate) },
+    production:
+      production && calibration.production && input.production
+        ? { version: input.production.version, metrics: metricsOf(production), thresholds: thresholds(calibration.production) }
+        : null,
+    primary: verdict.primary,
+    worseSlices: verdict.worseSlices.slice(0, 100),
+    mcnemar: verdict.mcnemar,
+    trainer: { method: trained.method, validation: trained.validation, compared: trained.compared, settings: trained.settings, notes: trained.notes },
+  };
+  const doc: EvaluationDocument = {
+    datasetDigest: dataset.digest,
+    report,
+    candidate: withoutCorrect(candidate),
+    production: production ? withoutCorrect(production) : null,
+  };
+  return { document: document(doc), report };
+}
+
+function metricsOf(report: OpenSetReport): Record<string, number> {
+  return {
+    dirAtFpir: report.dirAtFpir.dir,
+    fpir: report.dirAtFpir.fpir,
+    rank1: report.rank1,
+    accuracy: report.accuracy,
+    tarAtFar1e3: report.tarAtFar1e3,
+    unknownRejection: report.unknownRejection,
+  };
+}
+
+function withoutCorrect(report: OpenSetReport): Omit<OpenSetReport, 'correct'> {
+  const { correct: _c, ...rest } = report;
+  return rest;
+}
+
+export function storeExample(e: TrainingExample): StoredExample {
+  return { id: e.id, label: e.label, kind: e.kind, group: e.group, time: e.time, embedding: encodeVector(e.embedding) };
+}
+
+export function loadExample(e: StoredExample): TrainingExample {
+  return { id: e.id, label: e.label, kind: e.kind, group: e.group, time: e.time, embedding: decodeVector(e.embedding) };
+}
+
+export function encodeVector(v: Float32Array): string {
+  return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64');
+}
+
+export function decodeVector(text: string): Float32Array {
+  const bytes = Buffer.from(text, 'base64');
+  const out = new Float32Array(bytes.length / 4);
+  for (let i = 0; i < out.length; i++) out[i] = bytes.readFloatLE(i * 4);
+  return out;
 }

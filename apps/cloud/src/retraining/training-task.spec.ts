@@ -1,0 +1,130 @@
+import { calibrate, evaluateOpenSet, trainHead } from '@edgeloop/training';
+import { buildIdentityHead, readIdentityHead } from '@edgeloop/vision';
+import { blurredHead, syntheticGallery } from './testing/synthetic-training-data';
+import {
+  loadExample,
+  runTrainingTask,
+  sha256Of,
+  transferablesOf,
+  TaskInputError,
+  type BuildDatasetResult,
+  type CalibrateResult,
+  type DatasetDocument,
+  type Digested,
+  type EvaluateResult,
+  type HeadDocument,
+  type PackedExamples,
+  type TrainHeadResult,
+} from './training-task';
+
+/**
+ * The CPU part of each step as the training thread runs it (here in-process): bytes in, checked against
+ * their sha256; bytes out, with theirs. The flow over real servers and threads is retraining.int.ts.
+ */
+describe('retraining step tasks', () => {
+  const gallery = syntheticGallery({ identities: 10, perIdentity: 16, strangers: 30, seed: 21, prefix: 't', sameCosine: 0.45 });
+  const labels = [...gallery.centres.keys()];
+  const pack = (): PackedExamples => {
+    const dim = 512;
+    const embeddings = new Float32Array(gallery.examples.length * dim);
+    gallery.examples.forEach((e, i) => embeddings.set(e.embedding, i * dim));
+    return {
+      ids: gallery.examples.map((e) => e.id),
+      labels: gallery.examples.map((e) => e.label),
+      kinds: gallery.examples.map((e) => e.kind),
+      groups: gallery.examples.map((e) => e.group),
+      times: gallery.examples.map((e) => e.time),
+      dim,
+      embeddings,
+    };
+  };
+  const copy = (d: Digested): Digested => ({ bytes: new Uint8Array(d.bytes), sha256: d.sha256 });
+  const parse = <T>(d: Digested): T => JSON.parse(Buffer.from(d.bytes).toString('utf8')) as T;
+  const productionBytes = buildIdentityHead(blurredHead(gallery, labels, 0.3));
+  const production = () => ({ head: { bytes: new Uint8Array(productionBytes), sha256: sha256Of(productionBytes) }, labels, version: 1 });
+
+  let built: BuildDatasetResult;
+  let trained: TrainHeadResult;
+  let calibrated: CalibrateResult;
+
+  it('build-dataset: the split document, the same bytes for the same examples and seed, every output transferable', () => {
+    built = runTrainingTask({ kind: 'build-dataset', input: { examples: pack(), seed: 1, counts: { hardExamples: 160 } } }) as BuildDatasetResult;
+    const again = runTrainingTask({ kind: 'build-dataset', input: { examples: pack(), seed: 1, counts: { hardExamples: 160 } } }) as BuildDatasetResult;
+    expect(again.document.sha256).toBe(built.document.sha256);
+    expect(sha256Of(built.document.bytes)).toBe(built.document.sha256);
+    const doc = parse<DatasetDocument>(built.document);
+    expect(doc.digest).toBe(built.digest);
+    const sizes = Object.values(built.splits);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(gallery.examples.length);
+    expect(built.splits.holdout).toBeGreaterThan(0);
+    // an embedding survives the document unchanged
+    const stored = loadExample(doc.splits.holdout[0]);
+    expect(Array.from(stored.embedding)).toEqual(Array.from(gallery.examples.find((e) => e.id === stored.id)!.embedding));
+    // the document's buffer is its own, so it moves to the main thread without a copy
+    expect(transferablesOf(built)).toContain(built.document.bytes.buffer);
+  });
+
+  it('train-head: an int8 head whose weights are the trainer’s quantised, and a small document naming it', () => {
+    trained = runTrainingTask({ kind: 'train-head', input: { dataset: copy(built.document), options: { method: 'auto', seed: 1 } } }) as TrainHeadResult;
+    const doc = parse<HeadDocument>(trained.document);
+    expect(doc.head).toEqual({ sha256: trained.head.sha256, size: trained.head.bytes.byteLength });
+    expect(sha256Of(trained.head.bytes)).toBe(trained.head.sha256);
+    expect(doc.weights).toBe('int8');
+    const shipped = readIdentityHead(trained.head.bytes, doc.labels);
+    expect(shipped.weights).toBe('int8');
+    expect(doc.labels.sort()).toEqual([...labels].sort());
+    // the float32 head the trainer made, for comparison: the shipped one differs from it, within the int8 step
+    const dataset = parse<DatasetDocument>(built.document);
+    const float = trainHead(dataset.splits.train.map(loadExample), dataset.splits.validation.map(loadExample), { method: 'auto', seed: 1 }).head;
+    let worst = 0;
+    float.prototypes.forEach((p, j) => p.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - shipped.prototypes[j][i])))));
+    expect(worst).toBeGreaterThan(0);
+    expect(worst).toBeLessThan(0.5 / 127); // half an int8 step of a unit vector's largest value (≤ 1)
+    // no prototypes in the document: calibrate and evaluate read what ships, the head itself
+    expect(doc).not.toHaveProperty('prototypes');
+    expect(trained.document.bytes.byteLength).toBeLessThan(2_000);
+  });
+
+  it('calibrate and evaluate: the gate on the shipped (int8) head; its figures match the float32 head’s here', () => {
+    calibrated = runTrainingTask({
+      kind: 'calibrate',
+      input: { dataset: copy(built.document), trained: copy(trained.document), candidateHead: copy(trained.head), production: production(), targetFpir: 0.01 },
+    }) as CalibrateResult;
+    const evaluated = runTrainingTask({
+      kind: 'evaluate',
+      input: {
+        dataset: copy(built.document),
+        trained: copy(trained.document),
+        candidateHead: copy(trained.head),
+        calibration: copy(calibrated.document),
+        production: production(),
+        rule: { primary: 'dirAtFpir' },
+      },
+    }) as EvaluateResult;
+    expect(evaluated.report.verdict).toBe('passed');
+    expect(evaluated.report.production?.version).toBe(1);
+    expect(parse<{ report: unknown; datasetDigest: string }>(evaluated.document)).toMatchObject({ report: evaluated.report, datasetDigest: built.digest });
+    // the same calibration and evaluation of the unquantised head
+    const dataset = parse<DatasetDocument>(built.document);
+    const float = trainHead(dataset.splits.train.map(loadExample), dataset.splits.validation.map(loadExample), { method: 'auto', seed: 1 }).head;
+    const c = calibrate(float, dataset.splits.calibration.map(loadExample), { targetFpir: 0.01 });
+    const floatReport = evaluateOpenSet(float, { match: c.match, margin: c.margin }, dataset.splits.holdout.map(loadExample), { gallery: labels });
+    expect(Math.abs(c.match - evaluated.report.candidate.thresholds.match)).toBeLessThan(0.01);
+    expect(evaluated.report.candidate.metrics.dirAtFpir).toBeCloseTo(floatReport.dirAtFpir.dir, 2);
+    expect(evaluated.report.candidate.metrics.rank1).toBeCloseTo(floatReport.rank1, 2);
+  });
+
+  it('refuses an input whose bytes are not the ones the run recorded', () => {
+    const tampered = copy(built.document);
+    tampered.bytes[10] ^= 1;
+    expect(() => runTrainingTask({ kind: 'train-head', input: { dataset: tampered, options: { method: 'prototypes', seed: 1 } } })).toThrow(TaskInputError);
+    const head = copy(trained.head);
+    head.sha256 = '0'.repeat(64);
+    expect(() =>
+      runTrainingTask({
+        kind: 'calibrate',
+        input: { dataset: copy(built.document), trained: copy(trained.document), candidateHead: head, production: null, targetFpir: 0.01 },
+      }),
+    ).toThrow(/candidate head has sha256/);
+  });
+});
