@@ -1,0 +1,100 @@
+import { topics } from '@edgeloop/contracts';
+import { SimDevice } from '../../apps/cloud/src/testing/sim-device';
+import { makeBatch, STABLE, type TrafficProfile } from '../../apps/cloud/src/testing/prediction-batches';
+
+export interface FleetOptions {
+  /** A cloud replica's URL for provisioning, and the admin token. */
+  cloudUrl: string;
+  adminToken: string;
+  mqttUrl: string;
+  ids: string[];
+  group: string;
+  framesPerBatch?: number;
+  /** Pause between two batches of one device. */
+  intervalMs?: number;
+}
+
+/**
+ * Simulated devices on the real protocol (SimDevice: persistent session, signed desired states, reported
+ * states) that also stream prediction batches like an edge outbox: batch `seq` is sent until the broker
+ * acknowledges it (QoS 1), only then is it "sent" and the next one made — so a broker restart delays
+ * batches but loses none on the device side, and what the cloud must count is exactly `sent`.
+ */
+export class DeviceFleet {
+  readonly devices: SimDevice[] = [];
+  readonly framesPerBatch: number;
+  /** Acknowledged sequence numbers per device. */
+  readonly sent = new Map<string, number[]>();
+  profile: (deviceId: string) => TrafficProfile = () => STABLE;
+  private streaming = false;
+  private loops: Promise<void>[] = [];
+
+  constructor(private readonly options: FleetOptions) {
+    this.framesPerBatch = options.framesPerBatch ?? 10;
+  }
+
+  async start(): Promise<void> {
+    const publicKeyPem = ((await (await fetch(`${this.options.cloudUrl}/api/v1/keys`)).json()) as { keys: { publicKey: string }[] }).keys[0].publicKey;
+    for (const id of this.options.ids) {
+      const res = await fetch(`${this.options.cloudUrl}/api/v1/devices`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${this.options.adminToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ id, name: id, group: this.options.group }),
+      });
+      if (res.status !== 201) throw new Error(`provisioning ${id}: HTTP ${res.status} ${await res.text()}`);
+      const body = (await res.json()) as { credentials: { mqtt: { password: string } } };
+      const device = new SimDevice({ id, mqttUrl: this.options.mqttUrl, password: body.credentials.mqtt.password, publicKeyPem });
+      await device.connect();
+      this.devices.push(device);
+      this.sent.set(id, []);
+    }
+  }
+
+  /** Starts every device's batch stream. */
+  stream(): void {
+    this.streaming = true;
+    this.loops = this.devices.map((device) => this.streamOne(device));
+  }
+
+  /** Stops making new batches and waits until every batch made is acknowledged. */
+  async drain(): Promise<void> {
+    this.streaming = false;
+    await Promise.all(this.loops);
+  }
+
+  /** The ledger `countPredictions` compares with. */
+  ledger(): Map<string, { seqs: number[]; framesPerBatch: number }> {
+    return new Map([...this.sent].map(([id, seqs]) => [id, { seqs, framesPerBatch: this.framesPerBatch }]));
+  }
+
+  totalSent(): number {
+    return [...this.sent.values()].reduce((n, seqs) => n + seqs.length, 0);
+  }
+
+  async stop(): Promise<void> {
+    this.streaming = false;
+    await Promise.all(this.devices.map((d) => d.stop()));
+  }
+
+  private async streamOne(device: SimDevice): Promise<void> {
+    const id = device.options.id;
+    const seqs = this.sent.get(id)!;
+    let seq = seqs.length;
+    while (this.streaming) {
+      seq++;
+      const model = device.running ?? { name: 'face-id', version: 1 };
+      const batch = JSON.stringify(makeBatch(id, seq, model, this.profile(id), { frames: this.framesPerBatch }));
+      for (;;) {
+        try {
+          await device.client!.publishAsync(topics.predictions(id), batch, { qos: 1 });
+          break;
+        } catch {
+          // not sent (the client was between connections): the outbox keeps it and tries again
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      }
+      seqs.push(seq);
+      await new Promise((r) => setTimeout(r, this.options.intervalMs ?? 250));
+    }
+  }
+}
