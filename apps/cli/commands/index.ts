@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { registerDeploy } from './deploy';
 import { registerDevices } from './devices';
 import { registerEnrolmentTokens } from './enrolment-tokens';
+import { registerHardExamples } from './hard-examples';
 import { registerIdentities } from './identities';
 import { registerInfer } from './infer';
 import { registerLogin } from './login';
@@ -21,6 +22,7 @@ export function registerCommands(program: Command): void {
   registerDevices(program);
   registerEnrolmentTokens(program);
   registerIdentities(program);
+  registerHardExamples(program);
   registerDeploy(program);
   registerObserve(program);
   registerRetrain(program);

@@ -11,6 +11,7 @@ import {
   type EnrolmentResponse,
   type HardExampleClustersResponse,
   type HardExampleLabel,
+  type HardExampleReason,
   type HardExampleResponse,
   type HardExampleVerdict,
   type Identity,
@@ -33,6 +34,7 @@ export interface HardExampleQuery {
   model?: string;
   version?: number;
   device?: string;
+  reason?: HardExampleReason;
   labelled?: boolean;
   limit?: number;
 }
