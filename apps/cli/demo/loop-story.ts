@@ -122,6 +122,10 @@ async function runLoopStory(options: LoopStoryOptions, log: StoryLog): Promise<v
     `what a person does now: in the dashboard (${options.cloudUrl}/hard-examples, “Unknown people”), type “${NEWCOMER.name}” under the cluster and press “Label all”, and mark the strangers unknown`,
   );
   log.say('label', `  or from a terminal, the person first: npx edgeloop identities add ${NEWCOMER.name} --display-name "${NEWCOMER.displayName}"`);
+  log.say(
+    'label',
+    `  then the faces: npx edgeloop hard-examples ls --device ${cameraDevice} --unlabelled, and npx edgeloop hard-examples label <id...> --identity ${NEWCOMER.name} (--unknown for the strangers)`,
+  );
   await api.post(identityPaths.hardExampleLabels(), { ids: newcomer, label: { verdict: 'identity', identity: NEWCOMER.name } });
   if (strangers.length > 0) await api.post(identityPaths.hardExampleLabels(), { ids: strangers, label: { verdict: 'unknown' } });
   log.say(
