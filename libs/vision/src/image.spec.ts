@@ -128,3 +128,23 @@ describe('decodeAhead', () => {
     expect(none).toEqual([]);
   });
 });
+
+describe('openImage on decoded RGB (a frame from ffmpeg)', () => {
+  it('reads the pixels as they are, for a crop encoded to JPEG', async () => {
+    const width = 40;
+    const height = 30;
+    const data = new Uint8Array(width * height * 3);
+    // left half red, right half blue
+    for (let i = 0; i < width * height; i++) data.set(i % width < width / 2 ? [250, 0, 0] : [0, 0, 250], i * 3);
+    const crop = await openImage({ data, width, height }).extract({ left: 24, top: 5, width: 10, height: 10 }).jpeg().toBuffer();
+    const back = await sharp(crop).raw().toBuffer({ resolveWithObject: true });
+    expect([back.info.width, back.info.height]).toEqual([10, 10]);
+    expect(back.data[2]).toBeGreaterThan(200); // blue
+    expect(back.data[0]).toBeLessThan(40);
+  });
+
+  it('keeps the pixel limit for decoded frames too', async () => {
+    const image = { data: new Uint8Array(64 * 64 * 3), width: 64, height: 64 };
+    await expect(openImage(image, { maxPixels: 100 }).jpeg().toBuffer()).rejects.toThrow(/pixel limit/i);
+  });
+});

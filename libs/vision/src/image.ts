@@ -22,12 +22,15 @@ export interface ImageHeader {
 }
 
 /**
- * A sharp pipeline over untrusted bytes: libvips checks the header's dimensions against `maxPixels` before
+ * A sharp pipeline over untrusted bytes (or decoded RGB): libvips checks the header's dimensions against `maxPixels` before
  * it allocates anything and refuses larger images ("Input image exceeds pixel limit"), and corrupt data is
  * an error rather than a warning. Every sharp read of bytes that came from outside goes through this.
  */
-export function openImage(bytes: Buffer | Uint8Array, limits: ImageLimits = {}): Sharp {
-  return sharp(bytes, { failOn: 'error', limitInputPixels: limits.maxPixels ?? MAX_INPUT_PIXELS });
+export function openImage(bytes: Buffer | Uint8Array | RgbImage, limits: ImageLimits = {}): Sharp {
+  const limitInputPixels = limits.maxPixels ?? MAX_INPUT_PIXELS;
+  if (bytes instanceof Uint8Array) return sharp(bytes, { failOn: 'error', limitInputPixels });
+  // Decoded RGB (a frame from ffmpeg): the same pixel limit, read as raw pixels.
+  return sharp(bytes.data, { limitInputPixels, raw: { width: bytes.width, height: bytes.height, channels: 3 } });
 }
 
 /**

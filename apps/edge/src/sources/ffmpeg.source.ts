@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
+import type { RgbImage } from '@edgeloop/vision';
 import { resolveFfmpeg, type FfmpegBinary } from '@edgeloop/embedded/binaries';
 import { Logger } from '../logger';
 import { Backoff, defaultReconnect, type BackoffOptions } from './backoff';
 import { FrameSource, type FrameSourceOptions } from './frame-source';
-import { ffmpegArgs, FfmpegProgress } from './ffmpeg-args';
-import { JpegStreamSplitter } from './jpeg-stream';
+import { ffmpegArgs, FfmpegProgress, type FrameFit } from './ffmpeg-args';
+import { PpmStreamSplitter } from './ppm-stream';
 import { redactUrl } from './source-spec';
 
 export interface FfmpegSourceOptions extends FrameSourceOptions {
@@ -26,6 +27,8 @@ export interface FfmpegSourceOptions extends FrameSourceOptions {
   startTimeoutMs?: number;
   /** Stop after this much input time (ffmpeg `-t`). */
   durationSeconds?: number;
+  /** Larger frames are scaled down by ffmpeg to fit this box (default FRAME_FIT, 640 × 480). */
+  fit?: FrameFit;
 }
 
 /** ffmpeg's default `-analyzeduration`: how long it may read a live input before the first frame comes out. */
@@ -43,11 +46,12 @@ class FfmpegExit extends Error {
 
 /**
  * A video file, RTSP URL, V4L2 device or any other ffmpeg input, decoded by an `ffmpeg` child process
- * into JPEG frames at no more than `fps`. Files are paced at their natural speed (`-re`) and loop when
+ * into RGB frames (scaled down to fit `fit`) at no more than `fps`: the pipeline takes them as they are,
+ * with no JPEG encode in ffmpeg and decode in the worker. Files are paced at their natural speed (`-re`) and loop when
  * asked to; a file that fails to decode ends the source. Live inputs are started again with back-off
  * whenever ffmpeg exits or stops producing frames.
  */
-export class FfmpegSource extends FrameSource {
+export class FfmpegSource extends FrameSource<RgbImage> {
   readonly name: string;
   private readonly logger = new Logger(FfmpegSource.name);
   private readonly backoff: Backoff;
@@ -99,7 +103,7 @@ export class FfmpegSource extends FrameSource {
     return new Promise((resolve, reject) => {
       const child = spawn(ffmpeg.path, args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
       const [stdout, stderrPipe, progressPipe] = [child.stdio[1], child.stdio[2], child.stdio[3]] as Readable[];
-      const splitter = new JpegStreamSplitter((jpeg) => this.push(jpeg, this.name));
+      const splitter = new PpmStreamSplitter((image) => this.push(image, this.name));
       const progress = new FfmpegProgress((dropped) => this.countRateLimited(dropped));
       let stderr = '';
       let failure: FfmpegExit | undefined;
@@ -128,7 +132,12 @@ export class FfmpegSource extends FrameSource {
       stdout.on('data', (chunk: Buffer) => {
         started = true;
         watchStall();
-        splitter.write(chunk);
+        try {
+          splitter.write(chunk);
+        } catch (err) {
+          failure = new FfmpegExit(`ffmpeg wrote something other than frames: ${(err as Error).message}`, true);
+          kill();
+        }
       });
       stderrPipe.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
       progressPipe.on('data', (chunk: Buffer) => progress.write(chunk));

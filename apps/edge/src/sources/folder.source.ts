@@ -11,7 +11,7 @@ export interface FolderSourceOptions extends FrameSourceOptions {
 }
 
 /** Plays the images of a folder in name order at a fixed rate, looping when asked to. */
-export class FolderSource extends FrameSource {
+export class FolderSource extends FrameSource<Buffer> {
   readonly name: string;
 
   constructor(

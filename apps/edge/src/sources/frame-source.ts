@@ -1,11 +1,18 @@
+import type { RgbImage } from '@edgeloop/vision';
 import { FrameRateLimiter } from './rate-limiter';
 
-/** A camera frame: encoded image bytes (JPEG/PNG) with where and when it was captured. */
-export interface Frame {
+/**
+ * A frame's pixels: encoded image bytes (JPEG/PNG, from a folder, an MJPEG stream or a push) or decoded
+ * RGB (from ffmpeg, already at the size the pipeline needs), which the pipeline takes without decoding.
+ */
+export type FrameImage = Buffer | RgbImage;
+
+/** A camera frame with where and when it was captured. */
+export interface Frame<I extends FrameImage = FrameImage> {
   /** Per-source sequence over every frame the source received, so gaps show what was not delivered. */
   seq: number;
   capturedAt: number;
-  image: Buffer;
+  image: I;
   origin: string;
 }
 
@@ -42,8 +49,9 @@ export type PushStatus = 'accepted' | 'rate-limited' | 'stopped';
  * frame wins and every frame it replaces is counted as skipped. Frames above the maximum rate never
  * reach the mailbox and are counted as rate-limited.
  */
-export abstract class FrameSource {
-  private slot: Frame | undefined;
+export abstract class FrameSource<I extends FrameImage = FrameImage> {
+  private slot: Frame<I> | undefined;
+  // Typed for any image, so that a source of one image type is a FrameSource of the wider FrameImage.
   private waiter: ((frame: Frame | undefined) => void) | undefined;
   private seq = 0;
   private ended = false;
@@ -98,7 +106,7 @@ export abstract class FrameSource {
   }
 
   /** Resolves with the newest frame, or undefined once the source has ended. */
-  next(): Promise<Frame | undefined> {
+  next(): Promise<Frame<I> | undefined> {
     if (this.slot) {
       const frame = this.slot;
       this.slot = undefined;
@@ -107,13 +115,13 @@ export abstract class FrameSource {
     }
     if (this.ended) return Promise.resolve(undefined);
     if (this.waiter) return Promise.reject(new Error(`${this.name}: next() called again before the previous call resolved`));
-    return new Promise((resolve) => (this.waiter = resolve));
+    return new Promise<Frame<I> | undefined>((resolve) => (this.waiter = resolve as (frame: Frame | undefined) => void));
   }
 
   /** Offers a frame: rate limit first, then the mailbox (a waiting consumer takes it at once). */
-  protected push(image: Buffer, origin: string): { seq: number; status: PushStatus } {
+  protected push(image: I, origin: string): { seq: number; status: PushStatus } {
     if (this.stopped || this.ended) return { seq: 0, status: 'stopped' };
-    const frame: Frame = { seq: ++this.seq, capturedAt: Date.now(), image, origin };
+    const frame: Frame<I> = { seq: ++this.seq, capturedAt: Date.now(), image, origin };
     this.stats.produced++;
     if (this.limiter && !this.limiter.admit(this.clock())) {
       this.stats.rateLimited++;

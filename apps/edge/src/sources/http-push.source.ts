@@ -43,7 +43,7 @@ export interface HttpPushRequestStats {
  * 413 `image_too_large` from its header alone, before it is queued, so it is never decoded. `GET /healthz`
  * reports the source's counters. Errors are JSON `{ "error": code, "message": … }`.
  */
-export class HttpPushSource extends FrameSource {
+export class HttpPushSource extends FrameSource<Buffer> {
   readonly name: string;
   readonly requests: HttpPushRequestStats = { accepted: 0, unauthorized: 0, unsupportedType: 0, tooLarge: 0, tooManyPixels: 0, invalidImage: 0, busy: 0 };
   private readonly logger = new Logger(HttpPushSource.name);

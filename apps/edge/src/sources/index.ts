@@ -11,7 +11,7 @@ import type { SourceSpec } from './source-spec';
 export { defaultReconnect, type BackoffOptions } from './backoff';
 export { FfmpegSource } from './ffmpeg.source';
 export { FolderSource } from './folder.source';
-export { FrameSource, type Frame, type FrameSourceStats } from './frame-source';
+export { FrameSource, type Frame, type FrameImage, type FrameSourceStats } from './frame-source';
 export { HttpPushSource, type HttpPushRequestStats } from './http-push.source';
 export { MjpegSource, MjpegStreamError } from './mjpeg.source';
 export { DEFAULT_PUSH_HOST, SOURCE_SPEC_SYNTAX, SourceSpecError, parseSourceSpec, redactUrl, type SourceSpec } from './source-spec';

@@ -30,8 +30,8 @@ describe('MjpegSource against a camera on loopback', () => {
     return { camera, source };
   }
 
-  async function take(from: MjpegSource, count: number): Promise<Frame[]> {
-    const frames: Frame[] = [];
+  async function take(from: MjpegSource, count: number): Promise<Frame<Buffer>[]> {
+    const frames: Frame<Buffer>[] = [];
     while (frames.length < count) {
       const frame = await from.next();
       if (!frame) throw new Error(`source ended after ${frames.length} frames: ${from.lastError?.message}`);

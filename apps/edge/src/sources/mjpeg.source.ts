@@ -35,7 +35,7 @@ const STREAM_TYPES = new Set(['multipart/x-mixed-replace', 'multipart/mixed']);
  * HTTP status, a redirect, a body that is not a multipart stream — ends the source with that error.
  * User and password in the URL are sent as HTTP Basic authentication and never logged.
  */
-export class MjpegSource extends FrameSource {
+export class MjpegSource extends FrameSource<Buffer> {
   readonly name: string;
   private readonly logger = new Logger(MjpegSource.name);
   private readonly url: URL;
