@@ -67,7 +67,7 @@ export async function measureMemory(root: string, settings: EdgeBenchSettings, c
 
 /** Runs `module-probe` with the given environment and returns its readings. */
 async function moduleSteps(root: string, env: Record<string, string>): Promise<ModuleStep[]> {
-  const script = path.join(root, 'dist', 'bench', 'edge', 'module-probe.js');
+  const script = path.join(__dirname, 'module-probe.js');
   const child = spawn(process.execPath, ['--expose-gc', script], { cwd: root, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   try {
     let out = '';

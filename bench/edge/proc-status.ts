@@ -63,3 +63,58 @@ export class MemorySampler {
     if (memory) this.samples.push({ ...memory, atMs: Date.now() - this.started });
   }
 }
+
+/** Resident memory of one process by what is mapped (MB), from /proc/<pid>/smaps. */
+export interface MappedMemory {
+  /** The node binary's own pages (code and data). */
+  nodeMb: number;
+  /** libonnxruntime's pages (code, data). */
+  onnxruntimeMb: number;
+  /** sharp's libvips and its bundled libraries. */
+  libvipsMb: number;
+  /** Every other shared library (glibc, libstdc++, …). */
+  otherLibrariesMb: number;
+  /** Anonymous memory: the V8 heap, malloc's heap and arenas (onnxruntime's arenas and tensors, libvips buffers). */
+  anonymousMb: number;
+  /** Thread stacks, vdso and other named anonymous mappings. */
+  otherMb: number;
+}
+
+/** Sums the Rss of each mapping of /proc/<pid>/smaps by the file it maps; undefined once the process is gone. */
+export function readMappedMemory(pid: number | 'self'): MappedMemory | undefined {
+  let smaps: string;
+  try {
+    smaps = readFileSync(`/proc/${pid}/smaps`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const kb = { nodeMb: 0, onnxruntimeMb: 0, libvipsMb: 0, otherLibrariesMb: 0, anonymousMb: 0, otherMb: 0 };
+  let bucket: keyof MappedMemory = 'otherMb';
+  for (const line of smaps.split('\n')) {
+    const header = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (header) {
+      bucket = mappingBucket(header[1].trim());
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) kb[bucket] += Number(rss[1]);
+  }
+  const toMb = (v: number) => Math.round(v / 102.4) / 10;
+  return {
+    nodeMb: toMb(kb.nodeMb),
+    onnxruntimeMb: toMb(kb.onnxruntimeMb),
+    libvipsMb: toMb(kb.libvipsMb),
+    otherLibrariesMb: toMb(kb.otherLibrariesMb),
+    anonymousMb: toMb(kb.anonymousMb),
+    otherMb: toMb(kb.otherMb),
+  };
+}
+
+function mappingBucket(name: string): keyof MappedMemory {
+  if (name === '' || name === '[heap]') return 'anonymousMb';
+  if (/\/bin\/node$/.test(name) || /\/node$/.test(name)) return 'nodeMb';
+  if (/onnxruntime/.test(name)) return 'onnxruntimeMb';
+  if (/vips|@img\/sharp|sharp-/.test(name)) return 'libvipsMb';
+  if (/\.so(\.|$)/.test(name) || name.endsWith('.node')) return 'otherLibrariesMb';
+  return 'otherMb';
+}

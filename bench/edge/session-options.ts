@@ -64,7 +64,7 @@ export async function measureSessionOptions(
 }
 
 async function probe<T>(root: string, env: NodeJS.ProcessEnv, args: string[]): Promise<T> {
-  const script = path.join(root, 'dist', 'bench', 'edge', 'session-probe.js');
+  const script = path.join(__dirname, 'session-probe.js');
   const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', script, ...args], { cwd: root, env, maxBuffer: 4 * 1024 * 1024 });
   return JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as T;
 }

@@ -23,7 +23,7 @@ export class WorkerProcess {
   private port: number | undefined;
 
   constructor(root: string, env: Record<string, string>) {
-    this.child = spawn(process.execPath, [path.join(root, 'dist', 'apps', 'edge', 'src', 'main.js')], {
+    this.child = spawn(process.execPath, [path.resolve(__dirname, '..', '..', 'apps', 'edge', 'src', 'main.js')], {
       cwd: root,
       env: { PATH: process.env.PATH ?? '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,5 +1,7 @@
 // first: an unsupported Node.js stops with one line before node:sqlite is loaded
 import './config/assert-node';
+// second: start again with the worker's memory defaults when one is missing, before anything is loaded
+import './runtime/apply-process-defaults';
 import sharp from 'sharp';
 import { ConfigError, EdgeConfig } from './config/edge.config';
 import { EnrolmentRefusedError, withEnrolment } from './enrolment/enrolment';
