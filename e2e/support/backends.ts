@@ -15,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { TcpGate } from './tcp-gate';
 
 export interface Backends {
   /** A PostgreSQL the harness started on a free port (initdb + postgres), so a restart touches no shared server. */
@@ -24,6 +25,8 @@ export interface Backends {
   /** Mosquitto with dynamic security and persistence (sessions and queued QoS 1 messages survive a restart). */
   mosquitto: MosquittoServer;
   s3: S3Server;
+  /** The cloud reaches s3rver through this gate: `s3Gate.close()` is an S3 server down, `open()` back. */
+  s3Gate: TcpGate;
   adminToken: string;
   /** The environment every cloud replica gets: these servers, the admin token, MQTT admin credentials, dynsec. */
   cloudEnv: Record<string, string>;
@@ -48,6 +51,9 @@ export async function startBackends(): Promise<Backends> {
     started.push(redis);
     const s3 = await startS3();
     started.push(s3);
+    const s3Gate = new TcpGate(s3.port);
+    await s3Gate.open();
+    started.push({ stop: () => s3Gate.close() });
     const dir = mkdtempSync(join(tmpdir(), 'edgeloop-dynsec-'));
     const mqttPassword = randomBytes(12).toString('hex');
     execFileSync('mosquitto_ctrl', ['dynsec', 'init', join(dir, 'dynamic-security.json'), 'edgeloop-admin', mqttPassword]);
@@ -72,7 +78,7 @@ export async function startBackends(): Promise<Backends> {
       MQTT_ACL: 'dynsec',
       MQTT_SHARE_GROUP: 'edgeloop-cloud',
       S3_ENDPOINT: s3.endPoint,
-      S3_PORT: String(s3.port),
+      S3_PORT: String(s3Gate.port),
       S3_ACCESS_KEY: s3.accessKey,
       S3_SECRET_KEY: s3.secretKey,
       EDGELOOP_BOOTSTRAP_TOKEN: adminToken,
@@ -85,6 +91,7 @@ export async function startBackends(): Promise<Backends> {
       redis,
       mosquitto,
       s3,
+      s3Gate,
       adminToken,
       cloudEnv,
       stop: async () => {

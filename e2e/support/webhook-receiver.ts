@@ -6,6 +6,7 @@ export interface ReceivedWebhook {
   type: string;
   deliveryId: string;
   at: number;
+  data: Record<string, unknown>;
 }
 
 /** A local HTTP endpoint for webhooks that answers 200 and counts what arrives by event id. */
@@ -20,10 +21,10 @@ export class WebhookReceiver {
       req.on('data', (chunk: Buffer) => (body += chunk.toString()));
       req.on('end', () => {
         try {
-          const parsed = JSON.parse(body) as { id: string; type: string };
-          this.received.push({ eventId: parsed.id, type: parsed.type, deliveryId: String(req.headers['x-edgeloop-delivery']), at: Date.now() });
+          const parsed = JSON.parse(body) as { id: string; type: string; data: Record<string, unknown> };
+          this.received.push({ eventId: parsed.id, type: parsed.type, deliveryId: String(req.headers['x-edgeloop-delivery']), at: Date.now(), data: parsed.data ?? {} });
         } catch {
-          this.received.push({ eventId: 'unparsable', type: 'unparsable', deliveryId: String(req.headers['x-edgeloop-delivery']), at: Date.now() });
+          this.received.push({ eventId: 'unparsable', type: 'unparsable', deliveryId: String(req.headers['x-edgeloop-delivery']), at: Date.now(), data: {} });
         }
         res.writeHead(200).end('ok');
       });
