@@ -75,8 +75,13 @@ export function jobNamesOfQueue(queue: QueueName): JobName[] {
 /** A parsed job: a union discriminated by `name`, so a `switch (job.name)` narrows the payload. */
 export type TypedJob = { [N in JobName]: { name: N; payload: JobPayload<N> } }[JobName];
 
-/** One handler per job name; a processor built from this map cannot miss a job or have two handlers. */
-export type JobHandlers = { [N in JobName]: (payload: JobPayload<N>) => Promise<unknown> };
+/**
+ * One handler per job name of queue `Q` (every queue by default); a processor built from this map cannot
+ * miss a job of its queue or have two handlers for one.
+ */
+export type JobHandlers<Q extends QueueName = QueueName> = {
+  [N in JobName as QueueOfJob<N> extends Q ? N : never]: (payload: JobPayload<N>) => Promise<unknown>;
+};
 
 export type JobErrorCode = 'unknown_job' | 'invalid_payload';
 

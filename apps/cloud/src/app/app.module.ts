@@ -23,6 +23,16 @@ import { RegistryService } from '../services/registry.service';
 import { TokenService } from '../services/token.service';
 import { sqlDatabaseProvider } from './infrastructure';
 import { RolloutsBoot } from './rollouts.boot';
+import { BullModule } from '@nestjs/bullmq';
+import { QUEUES } from '@edgeloop/contracts';
+import { bullRootModule } from '../queues/bull';
+import { CoreModule } from '../modules/core.module';
+import { DeviceMessagesController } from '../modules/device-messages.controller';
+import { IngestMessagesController } from '../modules/ingest-messages.controller';
+import { DriftProcessor } from '../queues/drift.processor';
+import { PredictionsProcessor } from '../queues/predictions.processor';
+import { RolloutsProcessor } from '../queues/rollouts.processor';
+import { WebhookDeliveryProcessor } from '../webhooks/webhook-delivery.processor';
 import { PrometheusController } from '../controllers/prometheus.controller';
 import { PrometheusService } from '../services/prometheus.service';
 import { DriftController } from '../controllers/drift.controller';
@@ -68,7 +78,14 @@ export class AppModule implements OnModuleInit, OnApplicationShutdown {
     const dashboard = dashboardFeature(config);
     return {
       module: AppModule,
-      imports: [EventsModule.forRoot(config), ...dashboard.imports, ...(config.webhooksEnabled ? RetrainingFeature.imports(config) : [])],
+      imports: [
+        CoreModule.forRoot(config),
+        EventsModule.forRoot(config),
+        ...dashboard.imports,
+        ...(config.redisUrl ? [bullRootModule()] : []),
+        ...(config.webhooksEnabled ? [BullModule.registerQueue({ name: QUEUES.webhooks }), ...RetrainingFeature.imports(config)] : []),
+        ...(config.rolloutsEnabled ? [BullModule.registerQueue({ name: QUEUES.predictions }, { name: QUEUES.drift }, { name: QUEUES.rollouts })] : []),
+      ],
       controllers: [
         HealthController,
         KeysController,
@@ -76,7 +93,17 @@ export class AppModule implements OnModuleInit, OnApplicationShutdown {
         BlobsController,
         TokensController,
         PrometheusController,
-        ...(config.rolloutsEnabled ? [DevicesController, DeploymentsController, MetricsController, DriftController, HardExamplesController] : []),
+        ...(config.rolloutsEnabled
+          ? [
+              DeviceMessagesController,
+              IngestMessagesController,
+              DevicesController,
+              DeploymentsController,
+              MetricsController,
+              DriftController,
+              HardExamplesController,
+            ]
+          : []),
         ...(config.webhooksEnabled ? WebhooksFeature.controllers : []),
         ...(config.webhooksEnabled ? RetrainingFeature.controllers : []),
         ...dashboard.controllers,
@@ -85,7 +112,6 @@ export class AppModule implements OnModuleInit, OnApplicationShutdown {
         ...(config.rolloutsEnabled ? QuotasFeature.controllers : []),
       ],
       providers: [
-        { provide: CloudConfig, useValue: config },
         { provide: APP_FILTER, useClass: ErrorFilter },
         { provide: APP_GUARD, useClass: AuthGuard },
         sqlDatabaseProvider,
@@ -122,9 +148,11 @@ export class AppModule implements OnModuleInit, OnApplicationShutdown {
               DriftService,
               DriftQueue,
               RolloutsBoot,
+              ...(config.workers ? [PredictionsProcessor, DriftProcessor, RolloutsProcessor] : []),
             ]
           : []),
         ...(config.webhooksEnabled ? WebhooksFeature.providers : []),
+        ...(config.webhooksEnabled && config.workers ? [WebhookDeliveryProcessor] : []),
         ...(config.webhooksEnabled ? RetrainingFeature.providers(config) : []),
         ...dashboard.providers,
         ...IdentitiesFeature.providers,

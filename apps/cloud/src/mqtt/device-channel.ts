@@ -1,4 +1,5 @@
-import { Injectable, Logger, OnApplicationShutdown, Optional } from '@nestjs/common';
+import { Injectable, Logger, Optional } from '@nestjs/common';
+import { type CustomTransportStrategy, MqttContext, ServerMqtt } from '@nestjs/microservices';
 import {
   cloudSubscriptions,
   decodeDeviceMessage,
@@ -7,8 +8,9 @@ import {
   type DecodedDeviceMessage,
   type DesiredState,
 } from '@edgeloop/contracts';
-import mqtt, { type MqttClient } from 'mqtt';
+import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import { randomBytes } from 'node:crypto';
+import { isObservable, lastValueFrom } from 'rxjs';
 import { CloudConfig } from '../config/cloud.config';
 import { DeadLetterRepository } from '../repositories/dead-letter.repository';
 import { QuotaService } from '../quotas/quota.service';
@@ -17,36 +19,82 @@ import { MqttEndpoint } from './mqtt-endpoint';
 /** About ten minutes of back-off (the 5 s ceiling): long enough to ride out a Redis or SQL restart. */
 const HANDLER_ATTEMPTS_BEFORE_DEAD_LETTER = 125;
 
-export type DeviceMessageHandler = (message: DecodedDeviceMessage, receivedAt: Date) => Promise<void>;
+/** What an `@EventPattern(topicFilters.<kind>)` handler receives: the message decoded with the contracts. */
+export interface DeviceMessageEvent {
+  message: DecodedDeviceMessage;
+  receivedAt: Date;
+}
+
+/** The event map of the device topics, for typed `@EventPattern<DeviceMessageEvents>(topicFilters.<kind>)`. */
+export type DeviceMessageEvents = Record<string, DeviceMessageEvent>;
 
 /**
- * The cloud's MQTT client: publishes retained desired states and reads devices' reported state and
- * presence. Plain mqtt.js (payloads are plain JSON, not Nest's microservice envelope); every message is
- * decoded with the contracts, and an invalid one is counted and dead-lettered, never thrown.
+ * The cloud's MQTT connection, as a Nest microservice transport (`app.connectMicroservice({ strategy })`):
+ * device messages go to `@EventPattern(topicFilters.<kind>)` handlers in the feature modules' controllers,
+ * and the same client publishes retained desired states. It extends Nest's `ServerMqtt` (topic matching,
+ * `$share/…` handler keys, the handler registry) but replaces how a message is handled, because
+ * `ServerMqtt` acknowledges a QoS 1 PUBLISH as it arrives and does not wait for — nor see the failure of —
+ * an event handler:
+ *
+ * - mqtt.js hands every PUBLISH to `client.handleMessage(packet, done)` and sends the PUBACK only when
+ *   `done()` is called without an error; messages are handed over one at a time. The channel calls `done()`
+ *   only once the handler's Promise/Observable completed (a prediction batch is a job in Redis);
+ * - a handler that fails is retried with back-off (100 ms doubling to 5 s), holding the PUBACK — and, through
+ *   the one-at-a-time delivery, the messages behind it at the broker — so nothing is acknowledged that was
+ *   not stored; after `HANDLER_ATTEMPTS_BEFORE_DEAD_LETTER` failures the message is dead-lettered in SQL
+ *   (then acknowledged) so one poison message cannot stop the channel for ever;
+ * - at shutdown a message in hand is left unacknowledged, so a persistent session (fixed MQTT_CLIENT_ID,
+ *   `clean: false`) gets it again; otherwise the broker redelivers it to another subscriber of the share group;
+ * - payloads are plain JSON (no Nest envelope): each is decoded with the contracts first, and an invalid
+ *   one is counted and dead-lettered, never thrown; over quota, it is dropped before decoding (counted).
+ *
+ * Subscriptions are those of `cloudSubscriptions` for the kinds that have a handler; `predictions` and
+ * `hard-examples` through `$share/<MQTT_SHARE_GROUP>/…` when a share group is set.
  */
 @Injectable()
-export class DeviceChannel implements OnApplicationShutdown {
-  private readonly logger = new Logger(DeviceChannel.name);
+export class DeviceChannel extends ServerMqtt implements CustomTransportStrategy {
+  private readonly log = new Logger(DeviceChannel.name);
   private client: MqttClient | undefined;
-  private readonly handlers = new Map<string, DeviceMessageHandler>();
-  private queue: Promise<void> = Promise.resolve();
+  private inHand: Promise<void> = Promise.resolve();
   readonly counters = { received: 0, invalid: 0, handlerErrors: 0, handlerRetries: 0, overQuota: 0 };
   private closing = false;
   private wake: (() => void) | undefined;
+  private bootstrapped = false;
+  private onBootstrapped: (() => void) | undefined;
+  private readonly appReady = new Promise<void>((resolve) => (this.onBootstrapped = resolve));
 
   constructor(
     private readonly config: CloudConfig,
     private readonly endpoint: MqttEndpoint,
     private readonly deadLetters: DeadLetterRepository,
     @Optional() private readonly quotas?: QuotaService,
-  ) {}
-
-  /** Registers the handler of one message kind (`reported`, `status`, `predictions`, …). */
-  on(kind: DecodedDeviceMessage['kind'], handler: DeviceMessageHandler): void {
-    this.handlers.set(kind, handler);
+  ) {
+    super({ subscribeOptions: { qos: MQTT_QOS } });
   }
 
-  async connect(): Promise<void> {
+  /**
+   * Connects (starting the embedded broker or the dynamic-security admin first) and subscribes; called by
+   * Nest's `startAllMicroservices()`. Messages that arrive before the app finished its bootstrap hooks wait,
+   * unacknowledged, until it has.
+   */
+  override async listen(callback: (err?: unknown) => void): Promise<void> {
+    try {
+      await this.endpoint.start();
+      this.mqttClient = this.client = await this.createMqttClient();
+      await this.subscribe(this.client);
+      callback();
+    } catch (err) {
+      callback(err);
+    }
+  }
+
+  /** Lets messages through to their handlers; the app calls it once every bootstrap hook has run. */
+  onApplicationBootstrap(): void {
+    this.bootstrapped = true;
+    this.onBootstrapped?.();
+  }
+
+  override async createMqttClient(): Promise<MqttClient> {
     const { url, username, password } = await this.endpoint.cloudCredentials();
     const client = mqtt.connect(url, {
       clientId: this.config.mqttClientId ?? `edgeloop-cloud-${randomBytes(6).toString('hex')}`,
@@ -57,18 +105,17 @@ export class DeviceChannel implements OnApplicationShutdown {
       reconnectPeriod: 1000,
       connectTimeout: 10_000,
     });
-    this.client = client;
-    client.on('error', (err) => this.logger.warn(`MQTT: ${err.message}`));
-    client.on('reconnect', () => this.logger.debug('MQTT: reconnecting'));
-    // mqtt.js hands each PUBLISH to handleMessage and sends the PUBACK only when it calls back without an
-    // error: handling one
-    // message at a time and acknowledging only after the handler persisted it (a prediction batch in Redis).
-    // A handler that fails is retried here with back-off, holding the PUBACK (and, through mqtt.js's
-    // one-at-a-time delivery, the messages behind it at the broker); at shutdown the message is left
-    // unacknowledged, so a persistent session gets it again.
+    client.on('error', (err) => this.log.warn(`MQTT: ${err.message}`));
+    client.on('reconnect', () => {
+      this._status$.next('reconnecting' as never);
+      this.log.debug('MQTT: reconnecting');
+    });
+    client.on('close', () => this._status$.next('closed' as never));
+    client.on('connect', () => this._status$.next('connected' as never));
+    // installed before the connection opens: a persistent session's queued messages arrive at once
     client.handleMessage = (packet, done) => {
       const receivedAt = new Date();
-      this.queue = this.handleUntilDone(packet.topic, packet.payload as Buffer, receivedAt).then(
+      this.inHand = this.handleUntilDone(packet, receivedAt).then(
         () => done(),
         (err: Error) => done(err),
       );
@@ -77,15 +124,11 @@ export class DeviceChannel implements OnApplicationShutdown {
       client.once('connect', () => resolve());
       client.once('error', reject);
     });
-    const kinds = new Set(this.handlers.keys());
-    const subscriptions = cloudSubscriptions(this.config.mqttShareGroup ? { shareGroup: this.config.mqttShareGroup } : {}).filter((s) =>
-      [...kinds].some((kind) => s.filter.endsWith(`/${kind}`)),
-    );
-    if (subscriptions.length > 0) {
-      await client.subscribeAsync(subscriptions.map((s) => s.filter), { qos: MQTT_QOS });
-    }
-    this.logger.log(`connected to ${url}; subscribed to ${subscriptions.map((s) => s.filter).join(', ') || 'nothing'}`);
+    return client;
   }
+
+  /** Not used: subscriptions are made in `listen`, and messages arrive through `handleMessage` above. */
+  override bindEvents(): void {}
 
   get connected(): boolean {
     return this.client?.connected ?? false;
@@ -98,14 +141,28 @@ export class DeviceChannel implements OnApplicationShutdown {
     await this.client.publishAsync(topics.desired(deviceId), payload, { qos: MQTT_QOS, retain: true });
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /** Called by Nest when the app closes: the message in hand is left unacknowledged, then the client ends. */
+  override async close(): Promise<void> {
     this.closing = true;
     this.wake?.();
-    await this.queue.catch(() => undefined);
+    this.onBootstrapped?.();
+    await this.inHand.catch(() => undefined);
     await this.client?.endAsync().catch(() => undefined);
   }
 
-  private async dispatch(topic: string, payload: Buffer, receivedAt: Date): Promise<void> {
+  private async subscribe(client: MqttClient): Promise<void> {
+    const patterns = [...this.messageHandlers.keys()];
+    const subscriptions = cloudSubscriptions(this.config.mqttShareGroup ? { shareGroup: this.config.mqttShareGroup } : {}).filter((s) =>
+      patterns.some((pattern) => s.filter === pattern || s.filter.endsWith(`/${pattern}`)),
+    );
+    if (subscriptions.length > 0) await client.subscribeAsync(subscriptions.map((s) => s.filter), { qos: MQTT_QOS });
+    const { url } = await this.endpoint.cloudCredentials();
+    this.log.log(`connected to ${url}; subscribed to ${subscriptions.map((s) => s.filter).join(', ') || 'nothing'}`);
+  }
+
+  private async dispatch(packet: IPublishPacket, receivedAt: Date): Promise<void> {
+    const { topic } = packet;
+    const payload = packet.payload as Buffer;
     const decoded = decodeDeviceMessage(topic, payload);
     if (!decoded.ok) {
       this.counters.invalid++;
@@ -114,15 +171,18 @@ export class DeviceChannel implements OnApplicationShutdown {
       const kept = await this.deadLetters
         .record({ source: 'mqtt', topic, code: decoded.error.code, message: decoded.error.message, payload })
         .catch((err: Error) => {
-          this.logger.error(`could not dead-letter a message: ${err.message}`);
+          this.log.error(`could not dead-letter a message: ${err.message}`);
           return true;
         });
-      if (kept) this.logger.warn(`invalid message on ${topic.slice(0, 200)}: ${decoded.error.code}: ${decoded.error.message.slice(0, 300)}`);
+      if (kept) this.log.warn(`invalid message on ${topic.slice(0, 200)}: ${decoded.error.code}: ${decoded.error.message.slice(0, 300)}`);
       return;
     }
-    const handler = this.handlers.get(decoded.value.kind);
+    const handler = this.getHandlerByPattern(topic);
     if (!handler) return;
-    await handler(decoded.value, receivedAt);
+    const event: DeviceMessageEvent = { message: decoded.value, receivedAt };
+    // Nest's handler proxy: a Promise, or an Observable that errors when the handler threw (see DeviceMessageErrors)
+    const result: unknown = await handler(event, new MqttContext([topic, packet]));
+    if (isObservable(result)) await lastValueFrom(result, { defaultValue: undefined });
   }
 
   /**
@@ -131,7 +191,11 @@ export class DeviceChannel implements OnApplicationShutdown {
    * for an operator, then acknowledged) so one poison message cannot stop a device's channel for ever —
    * unless dead-lettering fails too, in which case it keeps retrying. Rejects only at shutdown (no PUBACK).
    */
-  private async handleUntilDone(topic: string, payload: Buffer, receivedAt: Date): Promise<void> {
+  private async handleUntilDone(packet: IPublishPacket, receivedAt: Date): Promise<void> {
+    if (!this.bootstrapped) await this.appReady;
+    const { topic } = packet;
+    const payload = packet.payload as Buffer;
+    if (this.closing) throw new Error('not acknowledged at shutdown');
     this.counters.received++;
     // over quota (or quarantined): dropped before it is decoded, counted, then acknowledged (docs/quotas.md)
     if (this.quotas && !(await this.quotas.admit(topic, payload.length))) {
@@ -140,14 +204,14 @@ export class DeviceChannel implements OnApplicationShutdown {
     }
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.dispatch(topic, payload, receivedAt);
-        if (attempt > 1) this.logger.log(`${topic.slice(0, 200)} handled after ${attempt} attempts`);
+        await this.dispatch(packet, receivedAt);
+        if (attempt > 1) this.log.log(`${topic.slice(0, 200)} handled after ${attempt} attempts`);
         return;
       } catch (err) {
         this.counters.handlerErrors++;
-        const message = (err as Error).message ?? String(err);
+        const message = errorMessage(err);
         if (this.closing) throw new Error(`not acknowledged at shutdown: ${message}`);
-        if (attempt === 1 || attempt % 10 === 0) this.logger.warn(`handling ${topic.slice(0, 200)} failed (attempt ${attempt}), retrying: ${message.slice(0, 300)}`);
+        if (attempt === 1 || attempt % 10 === 0) this.log.warn(`handling ${topic.slice(0, 200)} failed (attempt ${attempt}), retrying: ${message.slice(0, 300)}`);
         if (attempt >= HANDLER_ATTEMPTS_BEFORE_DEAD_LETTER) {
           const recorded = await this.deadLetters
             .record({ source: 'mqtt', topic, code: 'handler_failed', message: `${attempt} attempts failed; last: ${message}`, payload })
@@ -156,7 +220,7 @@ export class DeviceChannel implements OnApplicationShutdown {
               () => false,
             );
           if (recorded) {
-            this.logger.error(`${topic.slice(0, 200)} dead-lettered after ${attempt} failed attempts: ${message.slice(0, 300)}`);
+            this.log.error(`${topic.slice(0, 200)} dead-lettered after ${attempt} failed attempts: ${message.slice(0, 300)}`);
             return;
           }
         }
@@ -171,4 +235,10 @@ export class DeviceChannel implements OnApplicationShutdown {
       }
     }
   }
+}
+
+function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  if (typeof err === 'object' && err !== null && typeof (err as { message?: unknown }).message === 'string') return (err as { message: string }).message;
+  return String(err);
 }

@@ -1,6 +1,6 @@
 import type { DynamicModule, Provider, Type } from '@nestjs/common';
 import { BullModule } from '@nestjs/bullmq';
-import { BULLMQ_PREFIX, QUEUES } from '@edgeloop/contracts';
+import { QUEUES } from '@edgeloop/contracts';
 import { CloudConfig } from '../config/cloud.config';
 import { CandidateRegistrar } from './candidate-registrar';
 import { RetrainingArtifacts } from './retraining-artifacts';
@@ -24,12 +24,8 @@ import { TrainingCompute } from './training-compute';
  */
 export const RetrainingFeature = {
   imports(config: CloudConfig): DynamicModule[] {
-    const connection = { url: config.redisUrl!, maxRetriesPerRequest: null };
-    return [
-      BullModule.forRoot({ connection, prefix: BULLMQ_PREFIX }),
-      BullModule.registerQueue({ name: QUEUES.retraining }),
-      BullModule.registerFlowProducer({ name: RETRAINING_FLOW_PRODUCER }),
-    ];
+    // the connection and prefix come from the cloud's one BullModule.forRootAsync (queues/bull.ts)
+    return [BullModule.registerQueue({ name: QUEUES.retraining }), BullModule.registerFlowProducer({ name: RETRAINING_FLOW_PRODUCER })];
   },
   controllers: [RetrainingController] as Type[],
   providers(config: CloudConfig): Provider[] {

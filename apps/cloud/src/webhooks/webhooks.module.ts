@@ -10,7 +10,6 @@ import { WebhooksController } from './webhook.controller';
 import { WebhookRepository } from './webhook.repository';
 import { WebhookQueue } from './webhook.queue';
 import { WebhookService } from './webhook.service';
-import { WebhooksBoot } from './webhooks.boot';
 
 /**
  * The webhooks feature: subscriptions API, `WebhookPublisher`, the `webhooks` queue and its worker.
@@ -32,6 +31,5 @@ export const WebhooksFeature: { controllers: Type[]; providers: Provider[] } = {
     WebhookPublisher,
     WebhookEventsListener,
     WebhookService,
-    WebhooksBoot,
   ],
 };
