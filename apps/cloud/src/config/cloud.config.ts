@@ -2,6 +2,7 @@ import { ConfigError, envTypes, parseEnv } from '@edgeloop/config';
 import { z } from 'zod';
 import { parseAllowList, type WebhookAllowList } from '../webhooks/webhook-allow-list';
 import { quotaEnvShape, quotaSettings, type QuotaSettings } from '../quotas/quota-settings';
+import { httpTimeoutEnvShape, httpTimeoutProblems, httpTimeoutSettings, type HttpTimeouts } from '../http/http-timeouts';
 import { bullmqEnvShape, bullmqProblems, bullmqSettings, type BullmqSettings } from '../queues/bullmq-connection';
 
 export { ConfigError };
@@ -99,6 +100,7 @@ const cloudEnvSchema = z.object({
   EDGELOOP_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   EDGELOOP_WEBHOOK_BACKOFF_MS: z.coerce.number().int().min(10).max(3_600_000).default(1000),
   ...quotaEnvShape,
+  ...httpTimeoutEnvShape,
   ...bullmqEnvShape,
 });
 
@@ -107,6 +109,8 @@ export type CloudEnv = z.infer<typeof cloudEnvSchema>;
 /** The cloud's one typed configuration, validated once at boot. Services receive it by injection. */
 export class CloudConfig {
   readonly http: { host: string; port: number };
+  /** Request, headers and keep-alive timeouts of the HTTP server, and the idle limit of an upload body. */
+  readonly httpTimeouts: HttpTimeouts;
   readonly dataDir: string;
   readonly databaseUrl?: string;
   readonly redisUrl?: string;
@@ -154,6 +158,7 @@ export class CloudConfig {
 
   constructor(env: CloudEnv) {
     this.http = { host: env.EDGELOOP_HTTP_HOST, port: env.EDGELOOP_HTTP_PORT };
+    this.httpTimeouts = httpTimeoutSettings(env);
     this.dataDir = env.EDGELOOP_DATA_DIR;
     this.databaseUrl = env.DATABASE_URL;
     this.redisUrl = env.REDIS_URL;
@@ -229,6 +234,7 @@ export class CloudConfig {
       problems.push('MQTT_ACL=dynsec needs MQTT_URL and the admin MQTT_USERNAME/MQTT_PASSWORD');
     }
     problems.push(...bullmqProblems(parsed));
+    problems.push(...httpTimeoutProblems(parsed));
     if (problems.length > 0) throw new ConfigError(problems);
     return new CloudConfig(parsed);
   }

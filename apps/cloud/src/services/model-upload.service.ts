@@ -189,8 +189,23 @@ export class ModelUploadService implements OnApplicationBootstrap {
       let received = 0;
       let finished = false;
 
+      // a body that sends nothing for uploadIdleMs is refused (408) and, the request being incomplete, the
+      // controller closes the connection; a body held back by back-pressure (S3, the disk) is not idle
+      const idleMs = this.config.httpTimeouts.uploadIdleMs;
+      let idle: NodeJS.Timeout | undefined;
+      const watchIdle = () => {
+        clearTimeout(idle);
+        idle = setTimeout(() => {
+          if (req.complete || finished) return;
+          if (req.readableFlowing === false) return watchIdle();
+          const err = new UploadIdleError(idleMs);
+          fail(err);
+          counter.destroy(err);
+        }, idleMs);
+      };
       const counter = new Transform({
         transform(chunk: Buffer, _enc, done) {
+          watchIdle();
           received += chunk.length;
           if (received > limit) {
             fail(new PayloadTooLargeError(limit));
@@ -199,7 +214,13 @@ export class ModelUploadService implements OnApplicationBootstrap {
           }
           done(null, chunk);
         },
+        flush(done) {
+          clearTimeout(idle);
+          done();
+        },
       });
+      watchIdle();
+      req.once('close', () => clearTimeout(idle));
 
       parser.on('file', (field: string, stream: Readable, info: busboy.FileInfo) => {
         if (!(MODEL_FILE_ROLES as readonly string[]).includes(field)) {
@@ -511,6 +532,13 @@ function declaredFile(manifestField: string | undefined, role: string): { sha256
     // an unreadable manifest is reported by checkRequest
   }
   return undefined;
+}
+
+/** The upload body stopped arriving; nothing is registered and the connection is closed. */
+export class UploadIdleError extends DomainError {
+  constructor(idleMs: number) {
+    super(408, 'request_timeout', `no byte of the upload arrived for ${idleMs} ms (EDGELOOP_UPLOAD_IDLE_TIMEOUT_MS); nothing was registered`);
+  }
 }
 
 /** The client went away mid-upload; nothing is answered, nothing is registered. */
