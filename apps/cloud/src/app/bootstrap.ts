@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { CloudConfig } from '../config/cloud.config';
 import { applyHttpTimeouts } from '../http/http-timeouts';
 import { roleAllows, TokenService } from '../services/token.service';
+import { DeviceChannel } from '../mqtt/device-channel';
 import { AppModule } from './app.module';
 
 export const API_PREFIX = 'api/v1';
@@ -98,6 +99,12 @@ export async function startCloud(config: CloudConfig, options: { logger?: boolea
       .build(),
   );
   SwaggerModule.setup(DOCS_PATH.slice(1), app, document, { jsonDocumentUrl: `${DOCS_PATH.slice(1)}-json` });
+  if (config.rolloutsEnabled) {
+    // a hybrid app: device messages through the MQTT transport (DeviceChannel), HTTP beside it; the
+    // transport connects first, and holds every message until the app's bootstrap hooks have run
+    app.connectMicroservice({ strategy: app.get(DeviceChannel) });
+    await app.startAllMicroservices();
+  }
   const firstAdminToken = await app.get(TokenService).bootstrap();
   await app.listen(config.http.port, config.http.host);
   const port = (app.getHttpServer().address() as AddressInfo).port;
