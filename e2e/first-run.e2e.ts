@@ -69,6 +69,36 @@ function runPrinted(command: string, env: Record<string, string>): Promise<Run> 
   return run(program, args, env);
 }
 
+/** What `npm install` / `npm ci` on a fresh clone read: the lock must say what package.json says, or npm rewrites it. */
+describe('the install a new user runs', () => {
+  const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as Record<string, unknown>;
+  const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as { packages: Record<string, Record<string, unknown>> };
+
+  it("the lock's root entry is package.json's (npm install on a fresh clone leaves the lock unchanged)", () => {
+    const fields = ['name', 'version', 'license', 'bin', 'engines', 'dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies'];
+    const pick = (entry: Record<string, unknown>) => Object.fromEntries(fields.map((f) => [f, entry[f]]));
+    expect(pick(lock.packages[''])).toEqual(pick(manifest));
+  });
+
+  it('installs every override at its pinned version, and Nest still detects file types with it', async () => {
+    const overrides = manifest.overrides as Record<string, Record<string, string>>;
+    expect(overrides['@nestjs/common']['file-type']).toBeDefined();
+    const installed = JSON.parse(readFileSync(join(root, 'node_modules', '@nestjs', 'common', 'node_modules', 'file-type', 'package.json'), 'utf8')) as {
+      version: string;
+    };
+    expect(installed.version).toBe(overrides['@nestjs/common']['file-type']);
+    // the one use Nest makes of file-type: FileTypeValidator's magic-number check (ParseFilePipe)
+    const { FileTypeValidator } = await import('@nestjs/common');
+    const validator = new FileTypeValidator({ fileType: 'image/png' });
+    const png = Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000', 'hex');
+    const jpeg = Buffer.from('ffd8ffe000104a46494600010100000100010000ffdb', 'hex');
+    expect(await validator.isValid({ mimetype: 'image/png', buffer: png } as never)).toBe(true);
+    const disguised = { mimetype: 'image/png', buffer: jpeg };
+    expect(await validator.isValid(disguised as never)).toBe(false);
+    expect(validator.buildErrorMessage(disguised as never)).toBe('Validation failed (current file type is image/jpeg, expected type is image/png)');
+  });
+});
+
 /**
  * The first ten minutes of a new user: every command the README and the `npm start` banner tell them to type
  * works as printed. One `npm start` (its command after the build) serves the commands that need a running
