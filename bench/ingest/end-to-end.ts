@@ -1,10 +1,11 @@
 import { ApiClient } from '@edgeloop/client';
-import { API_PREFIX, apiPaths } from '@edgeloop/contracts';
+import { API_PREFIX, apiPaths, type PredictionBatch, type PredictionBatchEncoding } from '@edgeloop/contracts';
 import { performance } from 'node:perf_hooks';
 import { STABLE } from '../../apps/cloud/src/testing/prediction-batches';
 import { scrapeIngest, type IngestScrape } from './cloud-scrape';
 import { provisionDevices, publishAll, disconnect, type BenchDevice, type PublishRun } from './fleet';
-import { batchTemplate, payloadOf, wireBatch, type BatchTemplate } from './wire-batches';
+import { HealthProbe, type HealthLatency } from './health-probe';
+import { batchTemplate, encodedPayload, wireBatch, type BatchTemplate } from './wire-batches';
 
 const POLL_MS = 200;
 const SETTLE_TIMEOUT_MS = 240_000;
@@ -20,6 +21,8 @@ export interface EndToEndSettings {
   inFlightPerDevice: number;
   centroid: boolean;
   model: { name: string; version: number };
+  /** How the devices encode their batches (the edge's `EDGELOOP_BATCH_ENCODING`). */
+  encoding: PredictionBatchEncoding;
 }
 
 export interface EndToEndRun {
@@ -47,6 +50,8 @@ export interface EndToEndRun {
   /** Counter changes over the timed part: duplicate batches, invalid jobs and messages, failed jobs in the queue. */
   anomalies: { duplicateBatches: number; invalidJobs: number; invalidMessages: number; failedJobs: number };
   warmUpFrames: number;
+  /** `GET /api/v1/health` every 100 ms during the timed part: how long each took. */
+  health: HealthLatency;
   samples: Array<{ t: number; frames: number; received: number; waiting: number; active: number }>;
 }
 
@@ -62,24 +67,30 @@ export async function measureEndToEnd(
 ): Promise<EndToEndRun> {
   const api = new ApiClient({ baseUrl: cloud.url, token: cloud.adminToken });
   const ids = Array.from({ length: settings.devices }, (_, i) => `ingest-${String(i + 1).padStart(2, '0')}`);
-  const templates = new Map<string, BatchTemplate[]>();
+  const templates = new Map<string, Array<{ batch: PredictionBatch; template: BatchTemplate }>>();
   // every frame of every template inside one aggregate bucket (40 s into the current minute, 10–13 s of
   // frames before that), so each batch adds to exactly one aggregate row, whatever second the run starts
   const end = Math.floor(Date.now() / 60_000) * 60_000 + 40_000;
   for (const id of ids) {
     templates.set(
       id,
-      Array.from({ length: TEMPLATES_PER_DEVICE }, (_, k) =>
-        batchTemplate(wireBatch(id, k + 1, settings.model, STABLE, { frames: settings.framesPerBatch, centroid: settings.centroid, end: end - k * 1000 })),
-      ),
+      Array.from({ length: TEMPLATES_PER_DEVICE }, (_, k) => {
+        const batch = wireBatch(id, k + 1, settings.model, STABLE, { frames: settings.framesPerBatch, centroid: settings.centroid, end: end - k * 1000 });
+        return { batch, template: batchTemplate(batch) };
+      }),
     );
   }
-  const payload = (warmUp: boolean) => (device: BenchDevice, index: number) => {
-    const list = templates.get(device.id)!;
-    const seq = warmUp ? index + 1 : settings.warmUpBatchesPerDevice + index + 1;
-    return payloadOf(list[seq % list.length], seq);
-  };
-  const perBatchBytes = Math.round([...templates.values()].flat().reduce((n, t) => n + t.bytes, 0) / (ids.length * TEMPLATES_PER_DEVICE));
+  // every payload made before the clock starts (the columns encoding is encoded per seq)
+  const total = settings.warmUpBatchesPerDevice + settings.batchesPerDevice;
+  const payloads = new Map(
+    ids.map((id) => {
+      const list = templates.get(id)!;
+      return [id, Array.from({ length: total }, (_, i) => encodedPayload(list[(i + 1) % list.length].batch, list[(i + 1) % list.length].template, i + 1, settings.encoding))];
+    }),
+  );
+  const payload = (warmUp: boolean) => (device: BenchDevice, index: number) => payloads.get(device.id)![warmUp ? index : settings.warmUpBatchesPerDevice + index];
+  const sizes = [...payloads.values()].flatMap((list) => list.map((p) => (typeof p === 'string' ? Buffer.byteLength(p) : p.byteLength)));
+  const perBatchBytes = Math.round(sizes.reduce((n, b) => n + b, 0) / sizes.length);
 
   // quotas stay on (the cloud's defaults): the bench group gets a quota above anything it can send, through the API
   await api.request('PUT', `${API_PREFIX}/quotas/groups/ingest-bench`, BENCH_GROUP_QUOTA);
@@ -110,12 +121,15 @@ export async function measureEndToEnd(
         await sleep(POLL_MS);
       }
     };
+    const health = new HealthProbe(cloud.url);
     await hooks.onStart?.();
+    health.start();
     const published: PublishRun = await publishAll(devices, settings.batchesPerDevice, settings.inFlightPerDevice, payload(false), () => {
       polling = poll();
     });
     hooks.log(`  all ${published.messages} batches acknowledged by the broker after ${((published.lastAckAt - published.firstPublishAt) / 1000).toFixed(1)} s`);
     await polling;
+    const healthLatency = await health.stop();
     await hooks.onEnd?.();
     const t0 = published.firstPublishAt;
     const last = samples[samples.length - 1];
@@ -151,6 +165,7 @@ export async function measureEndToEnd(
         failedJobs: last.failed,
       },
       warmUpFrames,
+      health: healthLatency,
       samples: relative,
     };
   } finally {

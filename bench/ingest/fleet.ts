@@ -57,7 +57,7 @@ export async function publishAll(
   devices: readonly BenchDevice[],
   perDevice: number,
   inFlight: number,
-  payload: (device: BenchDevice, index: number) => string,
+  payload: (device: BenchDevice, index: number) => string | Uint8Array,
   onFirstPublish?: () => void,
 ): Promise<PublishRun> {
   let firstPublishAt = NaN;
@@ -69,14 +69,16 @@ export async function publishAll(
     const lane = async () => {
       while (next < perDevice) {
         const index = next++;
-        const text = payload(device, index);
+        const body = payload(device, index);
         if (Number.isNaN(firstPublishAt)) {
           firstPublishAt = performance.now();
           onFirstPublish?.();
         }
-        await device.client.publishAsync(topic, text, { qos: MQTT_QOS });
+        await device.client.publishAsync(topic, typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength), {
+          qos: MQTT_QOS,
+        });
         messages++;
-        bytes += Buffer.byteLength(text);
+        bytes += typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
       }
     };
     await Promise.all(Array.from({ length: Math.min(inFlight, perDevice) }, lane));

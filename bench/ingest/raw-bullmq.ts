@@ -1,6 +1,5 @@
 import { Queue, Worker } from 'bullmq';
 import { performance } from 'node:perf_hooks';
-import { predictionsJobId, type PredictionBatch } from '@edgeloop/contracts';
 
 const PREFIX = 'bench-raw';
 const TIMEOUT_MS = 120_000;
@@ -12,8 +11,8 @@ export interface RawBullmqSettings {
   concurrency: number;
   /** `queue.add` calls in flight at once: 1 is what the cloud's MQTT channel does (one message at a time). */
   addsInFlight: number;
-  /** The i-th job's batch (the same data the cloud enqueues). */
-  batch(index: number): PredictionBatch;
+  /** The i-th job: the same id and data the cloud enqueues for the same batch. */
+  job(index: number): { jobId: string; data: unknown };
 }
 
 export interface RawBullmqRun {
@@ -29,7 +28,7 @@ export interface RawBullmqRun {
 
 /**
  * Plain BullMQ on the same Redis: a Queue and a Worker whose processor does nothing, the jobs carrying the
- * same data and options as the cloud's `predictions.ingest` jobs (job id per device and seq, 10 attempts,
+ * same data and options as the cloud's `predictions.ingest` jobs (the MQTT payload in base64; job id per device and seq, 10 attempts,
  * removeOnComplete by age and count). Measures jobs/s from the first add to the last completion.
  */
 export async function measureRawBullmq(settings: RawBullmqSettings, name: string): Promise<RawBullmqRun> {
@@ -48,24 +47,22 @@ export async function measureRawBullmq(settings: RawBullmqSettings, name: string
   try {
     await queue.waitUntilReady();
     await worker.waitUntilReady();
+    // every job made before the clock starts, as the cloud's devices' payloads are
+    const prepared = Array.from({ length: settings.jobs }, (_, i) => settings.job(i));
     void worker.run();
     const started = performance.now();
     let next = 0;
     const adder = async () => {
       while (next < settings.jobs) {
         const index = next++;
-        const batch = settings.batch(index);
-        await queue.add(
-          'predictions.ingest',
-          { deviceId: batch.deviceId, seq: batch.seq, receivedAt: Date.now(), batch },
-          {
-            jobId: predictionsJobId(batch.deviceId, batch.seq),
-            attempts: 10,
-            backoff: { type: 'exponential', delay: 500 },
-            removeOnComplete: { age: 600, count: 20_000 },
-            removeOnFail: { age: 86_400 },
-          },
-        );
+        const { jobId, data } = prepared[index];
+        await queue.add('predictions.ingest', data, {
+          jobId,
+          attempts: 10,
+          backoff: { type: 'exponential', delay: 500 },
+          removeOnComplete: { age: 600, count: 20_000 },
+          removeOnFail: { age: 86_400 },
+        });
       }
     };
     await Promise.all(Array.from({ length: Math.max(1, settings.addsInFlight) }, adder));

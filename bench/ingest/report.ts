@@ -1,3 +1,4 @@
+import type { PredictionBatchEncoding } from '@edgeloop/contracts';
 import os from 'node:os';
 import type { ProbeSummary } from './cloud-probe';
 import type { DriftLatencyRun } from './drift-latency';
@@ -5,7 +6,8 @@ import type { EndToEndRun } from './end-to-end';
 import type { RawBullmqRun } from './raw-bullmq';
 import type { IngestBenchSettings } from './settings';
 
-export const TARGET_PREDICTIONS_PER_SECOND = 20_000;
+export const TARGET_PREDICTIONS_PER_SECOND = 50_000;
+export const TARGET_HEALTH_MS = 100;
 export const TARGET_VS_RAW = 0.5;
 
 /** CPU a process used during a run: seconds, cores busy on average, and milliseconds per batch (or job). */
@@ -14,6 +16,7 @@ export type CpuShares = Record<string, { cpuSeconds: number | null; cores: numbe
 export interface EndToEndVariant {
   name: string;
   env: Record<string, string>;
+  encoding: PredictionBatchEncoding;
   run: EndToEndRun;
   cpu: CpuShares;
   profile: ProbeSummary | null;
@@ -81,13 +84,14 @@ export function resultsDocument(input: ResultsInput) {
     endToEnd: variants.map((v) => ({
       name: v.name,
       env: v.env,
+      encoding: v.encoding,
       ...v.run,
       cpu: v.cpu,
       batchesPerSecondVsRawJobsPerSecond: vsRaw(v.run),
       profile: v.profile,
     })),
     rawBullmq: {
-      how: 'plain Queue + Worker (processor does nothing) on the same Redis, same job data and options as predictions.ingest, same worker concurrency, in the bench process with no cloud running',
+      how: `plain Queue + Worker (processor does nothing) on the same Redis, same job data (the ${variants[0].encoding} payload in base64) and options as predictions.ingest, same worker concurrency, in the bench process with no cloud running`,
       addsInFlightAsDevices: { ...rawParallel, cpu: input.rawParallelCpu },
       oneAddInFlight: { ...rawSerial, cpu: input.rawSerialCpu },
     },
@@ -113,6 +117,8 @@ export function resultsDocument(input: ResultsInput) {
       predictionsPerSecondMet: headline.predictionsPerSecond >= TARGET_PREDICTIONS_PER_SECOND,
       vsRawMin: TARGET_VS_RAW,
       vsRawMet: vsRaw(headline) >= TARGET_VS_RAW,
+      healthMaxMs: TARGET_HEALTH_MS,
+      healthMet: variants.every((v) => v.run.health.failed === 0 && v.run.health.maxMs !== null && v.run.health.maxMs <= TARGET_HEALTH_MS),
     },
     cloudLog: input.cloudLog,
     benchSeconds: round(input.benchSeconds, 1),
@@ -150,10 +156,12 @@ export function printSummary(results: IngestResults, out: (line?: string) => voi
         `cores busy: ${Object.entries(e.cpu).map(([name, c]) => `${name} ${c.cores}`).join(', ')}; ` +
         `aggregates ${e.aggregatedFramesInApi} frames${e.aggregatesMatchCounter ? ' (= counter)' : ' — MISMATCH with the ingest counter: aggregate updates were lost'}`,
     );
+    const h = e.health;
+    out(`  GET /api/v1/health every 100 ms during the run: ${h.requests} requests, p50 ${h.p50Ms} ms, p99 ${h.p99Ms} ms, max ${h.maxMs} ms, ${h.over100Ms} over 100 ms, ${h.failed} failed`);
     const a = e.anomalies;
     if (a.duplicateBatches + a.invalidJobs + a.invalidMessages + a.failedJobs > 0) out(`  anomalies: ${JSON.stringify(a)}`);
   }
-  out(`payload: ${results.endToEnd[0].payloadBytes.perBatch} bytes a batch`);
+  out(`payload: ${results.endToEnd.map((e) => `${e.payloadBytes.perBatch} bytes a batch (${e.encoding})`).join(', ')}`);
   if (results.drift) {
     const d = results.drift;
     out();
@@ -168,11 +176,15 @@ export function printSummary(results: IngestResults, out: (line?: string) => voi
   for (const e of results.endToEnd) if (e.profile) printProfile(e.name, e.profile, out);
   out();
   const t = results.targets;
+  const load = results.machine.loadAverage;
+  out(`load average before ${load.before.join(' ')}, after ${load.after.join(' ')}`);
+  out(`target ≥ ${t.predictionsPerSecondMin} predictions/s end to end (${results.endToEnd[0].name}): ${results.endToEnd[0].predictionsPerSecond} — ${t.predictionsPerSecondMet ? 'met' : 'NOT met'}`);
   out(
-    `targets: ${results.endToEnd[0].predictionsPerSecond} predictions/s (≥ ${t.predictionsPerSecondMin}: ${t.predictionsPerSecondMet ? 'met' : 'NOT met'}), ` +
-      `batches/s vs raw jobs/s ${results.ratios.batchesPerSecondVsRawJobsPerSecond} (≥ ${t.vsRawMin}: ${t.vsRawMet ? 'met' : 'NOT met'}); ` +
-      `CPU per raw job / CPU per batch ${results.ratios.rawJobCpuVsOurBatchCpu}`,
+    `target ≥ ${t.vsRawMin}× raw BullMQ jobs/s: ${results.ratios.batchesPerSecondVsRawJobsPerSecond}× — ${t.vsRawMet ? 'met' : 'NOT met'} ` +
+      `(CPU per raw job / CPU per batch ${results.ratios.rawJobCpuVsOurBatchCpu})`,
   );
+  const worst = Math.max(...results.endToEnd.map((e) => e.health.maxMs ?? Infinity));
+  out(`target GET /api/v1/health ≤ ${t.healthMaxMs} ms during the runs: worst ${worst} ms — ${t.healthMet ? 'met' : 'NOT met'}`);
   if (results.cloudSource.uncommitted.length > 0) out(`note: the cloud was built with uncommitted changes in ${results.cloudSource.uncommitted.join(', ')}`);
   if (results.cloudLog.length > 0) out(`cloud log (last): ${results.cloudLog.slice(-3).join(' | ')}`);
 }

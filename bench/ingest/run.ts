@@ -15,6 +15,7 @@
  *   npm run bench:ingest      (knobs: bench/ingest/settings.ts)
  */
 import { createIsolatedDatabase, startPostgres, startRedis, startS3, type PostgresDatabase, type PostgresServer, type RedisServer, type S3Server } from '@edgeloop/harness';
+import { predictionIngestJobFields, predictionsJobId } from '@edgeloop/contracts';
 import Redis from 'ioredis';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -32,7 +33,7 @@ import { measureEndToEnd, type EndToEndRun } from './end-to-end';
 import { measureRawBullmq, type RawBullmqRun } from './raw-bullmq';
 import { printSummary, resultsDocument, type CpuShares, type EndToEndVariant } from './report';
 import { settingsFromEnv } from './settings';
-import { wireBatch } from './wire-batches';
+import { batchTemplate, encodedPayload, wireBatch } from './wire-batches';
 
 /** The cloud's last lines (warn level and above) kept in the results, per cloud. */
 const CLOUD_LOG_LINES = 20;
@@ -44,7 +45,8 @@ async function main(): Promise<void> {
   const loadBefore = os.loadavg();
   const settings = settingsFromEnv();
   const root = repoRoot();
-  const mainJs = path.join(root, 'dist', 'apps', 'cloud', 'src', 'main.js');
+  // the cloud compiled next to this bench (dist/ by default; any output folder of the same build works)
+  const mainJs = path.resolve(__dirname, '..', '..', 'apps', 'cloud', 'src', 'main.js');
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'edgeloop-bench-ingest-'));
   let redis: RedisServer | undefined;
   let s3: S3Server | undefined;
@@ -78,7 +80,7 @@ async function main(): Promise<void> {
         `${e2e.inFlightPerDevice} in flight per device, ingest concurrency ${settings.concurrency}, SQL ${sqlEngine}`,
     );
 
-    // 1. end to end: the cloud's defaults, then the same with raw payloads not kept (the largest single cost)
+    // 1. end to end: the cloud's defaults with the devices sending the columns encoding, then JSON
     const probe = settings.profile ? new CloudProbe(settings.profileDir ?? path.join(workDir, 'profiles')) : undefined;
     const variants: EndToEndVariant[] = [];
     const cloudLog: string[] = [];
@@ -106,7 +108,7 @@ async function main(): Promise<void> {
       out(`${variant.name}: cloud pid ${cloud.pid} on ${cloud.url}, broker ${cloud.mqttUrl}, Redis ${redis.url} (pid ${redis.pid})`);
       const cpu = new CpuWindow({ cloud: cloud.pid, redis: redis.pid, bench: process.pid, ...(postgres ? { postgres: postgres.pid } : {}) }, ['postgres']);
       let profile: ProbeSummary | null = null;
-      const run: EndToEndRun = await measureEndToEnd(cloud, e2e, {
+      const run: EndToEndRun = await measureEndToEnd(cloud, { ...e2e, encoding: variant.encoding }, {
         onStart: async () => {
           await profiled?.start();
           cpu.start();
@@ -117,10 +119,11 @@ async function main(): Promise<void> {
         log: out,
       });
       const shares = cpu.stop();
-      variants.push({ name: variant.name, env: variant.env, run, cpu: withPerItem(shares, run.batches), profile });
+      variants.push({ name: variant.name, env: variant.env, encoding: variant.encoding, run, cpu: withPerItem(shares, run.batches), profile });
       out(
         `  ${run.frames} frames in ${run.seconds} s = ${run.predictionsPerSecond} predictions/s (steady ${run.steadyPredictionsPerSecond}), ` +
-          `${run.batchesPerSecond} batches/s; cloud CPU ${shares.cloud.cores} cores; aggregates in the API ${run.aggregatedFramesInApi} frames`,
+          `${run.batchesPerSecond} batches/s; cloud CPU ${shares.cloud.cores} cores; aggregates in the API ${run.aggregatedFramesInApi} frames; ` +
+          `health p99 ${run.health.p99Ms} ms, max ${run.health.maxMs} ms`,
       );
       cloudLog.push(...cloud.logLines().slice(-CLOUD_LOG_LINES));
       await cloud.stop();
@@ -128,19 +131,25 @@ async function main(): Promise<void> {
     }
     const endToEnd = variants[0].run;
 
-    // 2. raw BullMQ, same jobs
-    const batches = Array.from({ length: e2e.devices }, (_, d) =>
-      Array.from({ length: 4 }, (_, k) => wireBatch(`raw-${d + 1}`, k + 1, e2e.model, STABLE, { frames: e2e.framesPerBatch, centroid: e2e.centroid })),
+    // 2. raw BullMQ, same jobs: the data the cloud enqueues for the headline run's encoding
+    const rawEncoding = settings.variants[0].encoding;
+    const jobs = Array.from({ length: e2e.devices }, (_, d) =>
+      Array.from({ length: 4 }, (_, k) => {
+        const batch = wireBatch(`raw-${d + 1}`, k + 1, e2e.model, STABLE, { frames: e2e.framesPerBatch, centroid: e2e.centroid });
+        return { batch, template: batchTemplate(batch) };
+      }),
     );
     const rawSettings = (addsInFlight: number) => ({
       redisUrl: redis!.url,
       jobs: endToEnd.batches,
       concurrency: settings.concurrency,
       addsInFlight,
-      batch: (i: number) => {
+      job: (i: number) => {
         const device = i % e2e.devices;
         const seq = Math.floor(i / e2e.devices) + 1;
-        return { ...batches[device][seq % 4], seq };
+        const { batch, template } = jobs[device][seq % 4];
+        const numbered = { ...batch, seq };
+        return { jobId: predictionsJobId(batch.deviceId, seq, batch.epoch), data: { ...predictionIngestJobFields(numbered, encodedPayload(batch, template, seq, rawEncoding)), receivedAt: Date.now() } };
       },
     });
     await flushRedis(redis.url);

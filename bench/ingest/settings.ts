@@ -1,3 +1,4 @@
+import type { PredictionBatchEncoding } from '@edgeloop/contracts';
 import type { DriftLatencySettings } from './drift-latency';
 import type { EndToEndSettings } from './end-to-end';
 
@@ -5,10 +6,12 @@ import type { EndToEndSettings } from './end-to-end';
 export interface EndToEndVariantSettings {
   name: string;
   env: Record<string, string>;
+  /** How the devices encode their batches in this run. */
+  encoding: PredictionBatchEncoding;
 }
 
 export interface IngestBenchSettings {
-  endToEnd: EndToEndSettings;
+  endToEnd: Omit<EndToEndSettings, 'encoding'>;
   /** The first is the headline (the cloud's defaults); the others show what a setting is worth. */
   variants: EndToEndVariantSettings[];
   /** The cloud's EDGELOOP_INGEST_CONCURRENCY, and the raw BullMQ worker's concurrency. */
@@ -29,7 +32,8 @@ export interface IngestBenchSettings {
 /**
  * BENCH_INGEST_DEVICES=12  BENCH_INGEST_FRAMES_PER_BATCH=100  BENCH_INGEST_BATCHES_PER_DEVICE=200
  * BENCH_INGEST_IN_FLIGHT=4  BENCH_INGEST_CONCURRENCY=32  BENCH_INGEST_CENTROID=1  BENCH_INGEST_DRIFT=1
- * BENCH_INGEST_VARIANTS=1 (0: skip the second end-to-end run, raw payloads not kept)
+ * BENCH_INGEST_ENCODING=both|columns|json (the end-to-end runs: columns first, the headline; then JSON)
+ * BENCH_INGEST_VARIANTS=0 (1: a third end-to-end run, columns with raw payloads not kept)
  * BENCH_INGEST_PROFILE=0  BENCH_INGEST_PROFILE_DIR=  BENCH_INGEST_SQL=auto|postgres
  * BENCH_INGEST_CLOUD_ENV=EDGELOOP_RAW_RETENTION_HOURS=0,…  (throughput run only)
  */
@@ -51,10 +55,13 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): IngestBen
       centroid,
       model: { name: 'ingest-bench', version: 1 },
     },
-    variants: [
-      { name: 'cloud defaults', env: {} },
-      ...(flag('BENCH_INGEST_VARIANTS', true) ? [{ name: 'raw payloads not kept (EDGELOOP_RAW_RETENTION_HOURS=0)', env: { EDGELOOP_RAW_RETENTION_HOURS: '0' } }] : []),
-    ],
+    variants: ([
+      { name: 'cloud defaults, columns encoding', env: {}, encoding: 'columns' },
+      { name: 'cloud defaults, JSON (edges before the columns encoding)', env: {}, encoding: 'json' },
+      ...(flag('BENCH_INGEST_VARIANTS', false)
+        ? [{ name: 'columns, raw payloads not kept (EDGELOOP_RAW_RETENTION_HOURS=0)', env: { EDGELOOP_RAW_RETENTION_HOURS: '0' }, encoding: 'columns' as const }]
+        : []),
+    ] as EndToEndVariantSettings[]).filter((v) => encodings(env.BENCH_INGEST_ENCODING).includes(v.encoding)),
     concurrency: int('BENCH_INGEST_CONCURRENCY', 32, 1, 256),
     bucketSeconds: 60,
     drift: flag('BENCH_INGEST_DRIFT', true)
@@ -94,4 +101,10 @@ function cloudEnv(value: string | undefined): Record<string, string> {
     env[pair.slice(0, at)] = pair.slice(at + 1);
   }
   return env;
+}
+
+function encodings(value: string | undefined): PredictionBatchEncoding[] {
+  if (value === undefined || value === '' || value === 'both') return ['columns', 'json'];
+  if (value === 'columns' || value === 'json') return [value];
+  throw new Error('BENCH_INGEST_ENCODING must be both, columns or json');
 }

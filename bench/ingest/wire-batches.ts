@@ -1,4 +1,4 @@
-import { EMBEDDING_DIMENSION, type PredictionBatch } from '@edgeloop/contracts';
+import { EMBEDDING_DIMENSION, encodePredictionColumns, type PredictionBatch, type PredictionBatchEncoding } from '@edgeloop/contracts';
 import { makeBatch, seededRandom, type TrafficProfile } from '../../apps/cloud/src/testing/prediction-batches';
 
 export interface WireBatchOptions {
@@ -89,4 +89,9 @@ export function payloadOf(template: BatchTemplate, seq: number): string {
 function round(value: number, digits: number): number {
   const scale = 10 ** digits;
   return Math.round(value * scale) / scale;
+}
+
+/** A batch's payload in a wire encoding, under another seq: JSON by template (cheap), columns encoded anew. */
+export function encodedPayload(batch: PredictionBatch, template: BatchTemplate, seq: number, encoding: PredictionBatchEncoding): string | Uint8Array {
+  return encoding === 'json' ? payloadOf(template, seq) : encodePredictionColumns({ ...batch, seq });
 }

@@ -41,17 +41,20 @@ export const PAYLOAD_LIMITS: Readonly<Record<DeviceTopicKind, number>> = {
  * `empty` is a zero-length payload: on a retained topic it means the retained message was cleared
  * (no desired state, device removed), which a reader handles rather than dead-letters.
  */
-export type DeviceMessageErrorCode = 'empty' | 'too_large' | 'invalid_json' | 'invalid_encoding' | 'invalid_payload';
+export type DeviceMessageErrorCode = 'empty' | 'too_large' | 'invalid_json' | 'invalid_payload';
+
+/** A predictions payload may also be a columns payload that cannot be read (prediction-encoding.ts). */
+export type DeviceMessageErrorCodeOf<K extends DeviceTopicKind> = K extends 'predictions' ? DeviceMessageErrorCode | 'invalid_encoding' : DeviceMessageErrorCode;
 
 export function parseDeviceMessage<K extends DeviceTopicKind>(
   kind: K,
   payload: Uint8Array | string,
-): ParseResult<DeviceMessage<K>, DeviceMessageErrorCode> {
+): ParseResult<DeviceMessage<K>, DeviceMessageErrorCodeOf<K>> {
   if (kind === 'predictions') {
     // JSON or the binary columns encoding, checked by the fast validator first (prediction-encoding.ts)
     const batch = decodePredictionBatch(payload, PAYLOAD_LIMITS.predictions);
-    if (batch.ok) return batch as ParseResult<DeviceMessage<K>, DeviceMessageErrorCode>;
-    return { ok: false, error: { ...batch.error, message: `invalid ${kind} message: ${batch.error.message}` } };
+    if (batch.ok) return batch as ParseResult<DeviceMessage<K>, DeviceMessageErrorCodeOf<K>>;
+    return { ok: false, error: { ...batch.error, code: batch.error.code as DeviceMessageErrorCodeOf<K>, message: `invalid ${kind} message: ${batch.error.message}` } };
   }
   const json = decodeJson(payload, PAYLOAD_LIMITS[kind]);
   if (!json.ok) return json;
@@ -62,10 +65,11 @@ export function parseDeviceMessage<K extends DeviceTopicKind>(
 }
 
 export type DecodedDeviceMessage = {
-  [K in DeviceTopicKind]: { kind: K; deviceId: string; message: DeviceMessage<K> };
+  /** `payload`: the bytes as they came (a prediction batch's job carries them on, and its raw store keeps them). */
+  [K in DeviceTopicKind]: { kind: K; deviceId: string; message: DeviceMessage<K>; payload?: Uint8Array | string };
 }[DeviceTopicKind];
 
-export type DecodeErrorCode = DeviceMessageErrorCode | 'unknown_topic' | 'device_mismatch';
+export type DecodeErrorCode = DeviceMessageErrorCode | 'invalid_encoding' | 'unknown_topic' | 'device_mismatch';
 
 /**
  * Topic + payload → a typed message for the device named in the topic. A payload whose own
@@ -91,5 +95,5 @@ export function decodeDeviceMessage(topic: string, payload: Uint8Array | string)
       },
     };
   }
-  return { ok: true, value: { kind, deviceId, message } as DecodedDeviceMessage };
+  return { ok: true, value: { kind, deviceId, message, payload } as DecodedDeviceMessage };
 }

@@ -1,4 +1,5 @@
 import { JOB_NAMES, JOB_SCHEMAS, jobNamesOfQueue, parseJob, predictionsJobId, QUEUE_NAMES, queueOfJob, QUEUES } from './jobs';
+import { encodePredictionColumns, predictionBatchOfJob, predictionIngestJobFields } from './prediction-encoding';
 import { batchExample, hardExampleExample } from './testing/examples';
 
 describe('jobs', () => {
@@ -19,7 +20,7 @@ describe('jobs', () => {
     const batch = batchExample();
     const job = parseJob('predictions.ingest', { deviceId: 'cam-01', seq: 42, receivedAt: 1_769_860_806_000, batch });
     expect(job.ok).toBe(true);
-    if (job.ok && job.value.name === 'predictions.ingest') expect(job.value.payload.batch.items).toHaveLength(3);
+    if (job.ok && job.value.name === 'predictions.ingest') expect(job.value.payload.batch?.items).toHaveLength(3);
     expect(parseJob('predictions.hard-example', { deviceId: 'cam-01', receivedAt: 1, hardExample: hardExampleExample() }).ok).toBe(true);
     expect(parseJob('drift.check', { modelName: 'face-id', version: 7 })).toEqual({
       ok: true,
@@ -53,5 +54,24 @@ describe('jobs', () => {
     expect(predictionsJobId('cam-01', 42, 'AbC_de-fGh123456')).toBe('cam-01.AbC_de-fGh123456.42');
     expect(predictionsJobId('cam-01', 4, '22222222')).not.toBe(predictionsJobId('cam-01', 22222222));
     expect(Object.keys(JOB_SCHEMAS)).toEqual(JOB_NAMES);
+  });
+
+  it("carries a prediction batch as its MQTT payload, read back only when it names the job's device, epoch and seq", () => {
+    const batch = { ...batchExample(), epoch: 'AbCdEfGh12345678' };
+    // the centroid as the edge sends it (5 decimals), which the columns encoding gives back exactly
+    batch.embeddingCentroid!.mean = batch.embeddingCentroid!.mean.map((v) => Math.round(v * 1e5) / 1e5 || 0);
+    for (const payload of [encodePredictionColumns(batch), Buffer.from(JSON.stringify(batch))]) {
+      const fields = predictionIngestJobFields(batch, payload);
+      const job = parseJob('predictions.ingest', { ...fields, receivedAt: 1_769_860_806_000 });
+      if (!job.ok || job.value.name !== 'predictions.ingest') throw new Error('not parsed');
+      expect(job.value.payload).toEqual({ deviceId: 'cam-01', seq: 42, epoch: batch.epoch, receivedAt: 1_769_860_806_000, payload: fields.payload });
+      expect(predictionBatchOfJob(job.value.payload)).toEqual({ ok: true, value: batch });
+      expect(predictionBatchOfJob({ ...job.value.payload, seq: 43 })).toMatchObject({ ok: false, error: { code: 'invalid_payload' } });
+      expect(predictionBatchOfJob({ ...job.value.payload, epoch: undefined })).toMatchObject({ ok: false, error: { code: 'invalid_payload' } });
+    }
+    const garbage = predictionBatchOfJob({ deviceId: 'cam-01', seq: 42, payload: Buffer.from([0x85, 1, 2, 3]).toString('base64') });
+    expect(garbage).toMatchObject({ ok: false, error: { code: 'invalid_encoding' } });
+    expect(parseJob('predictions.ingest', { deviceId: 'cam-01', seq: 42, receivedAt: 1 }).ok).toBe(false);
+    expect(parseJob('predictions.ingest', { deviceId: 'cam-01', seq: 42, receivedAt: 1, batch, payload: 'eyJ9' }).ok).toBe(false);
   });
 });

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { describeZodError, fieldIssues, type ParseResult } from './parse';
 import { DeviceIdSchema, EpochMsSchema, ModelNameSchema, ModelVersionNumberSchema, RecordIdSchema } from './identifiers';
-import { HardExampleSchema, PredictionBatchSchema } from './predictions';
+import { HardExampleSchema, OutboxEpochSchema, PredictionBatchSchema } from './predictions';
+import { MAX_INGEST_PAYLOAD_BASE64 } from './prediction-encoding';
 
 /**
  * BullMQ queues and jobs. A job's name is `<queue>.<step>`; its payload is validated with the
@@ -26,10 +27,22 @@ export const BULLMQ_PREFIX = 'edgeloop';
 const retrainingStep = z.object({ runId: RecordIdSchema, modelName: ModelNameSchema, baseVersion: ModelVersionNumberSchema });
 
 export const JOB_SCHEMAS = {
-  /** One MQTT prediction batch; job id `predictionsJobId(deviceId, seq, epoch)`. */
+  /**
+   * One MQTT prediction batch; job id `predictionsJobId(deviceId, seq, epoch)`. The job carries the MQTT
+   * payload as it came (`payload`, base64 of JSON or the columns encoding), which the worker reads with
+   * `predictionBatchOfJob` (fast check, same rules); jobs enqueued before that carry the parsed `batch`.
+   */
   'predictions.ingest': z
-    .object({ deviceId: DeviceIdSchema, seq: z.number().int().positive(), receivedAt: EpochMsSchema, batch: PredictionBatchSchema })
-    .refine((job) => job.batch.deviceId === job.deviceId && job.batch.seq === job.seq, {
+    .object({
+      deviceId: DeviceIdSchema,
+      seq: z.number().int().positive(),
+      epoch: OutboxEpochSchema.optional(),
+      receivedAt: EpochMsSchema,
+      batch: PredictionBatchSchema.optional(),
+      payload: z.string().min(1).max(MAX_INGEST_PAYLOAD_BASE64).optional(),
+    })
+    .refine((job) => (job.batch === undefined) !== (job.payload === undefined), { message: 'a job carries either batch or payload', path: ['payload'] })
+    .refine((job) => job.batch === undefined || (job.batch.deviceId === job.deviceId && job.batch.seq === job.seq), {
       message: 'deviceId and seq must equal the batch\'s own',
       path: ['batch'],
     }),

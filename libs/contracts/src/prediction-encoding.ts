@@ -243,3 +243,45 @@ function round7(value: number): number {
 function failure<C extends string>(code: C, message: string): { ok: false; error: { code: C; message: string; details: [] } } {
   return { ok: false, error: { code, message, details: [] } };
 }
+
+/** Base64 characters of the largest predictions payload (`PAYLOAD_LIMITS.predictions`, 512 KiB). */
+export const MAX_INGEST_PAYLOAD_BASE64 = 4 * Math.ceil((512 * 1024) / 3);
+
+/** What a `predictions.ingest` job holds about its batch (see JOB_SCHEMAS). */
+export interface PredictionIngestJobFields {
+  deviceId: string;
+  seq: number;
+  epoch?: string | undefined;
+  batch?: PredictionBatch | undefined;
+  payload?: string | undefined;
+}
+
+/** The fields of a `predictions.ingest` job for a payload that `decodeDeviceMessage` accepted as `batch`. */
+export function predictionIngestJobFields(
+  batch: PredictionBatch,
+  payload: Uint8Array | string,
+): Required<Pick<PredictionIngestJobFields, 'deviceId' | 'seq' | 'payload'>> & Pick<PredictionIngestJobFields, 'epoch'> {
+  const base64 = (typeof payload === 'string' ? Buffer.from(payload, 'utf8') : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)).toString(
+    'base64',
+  );
+  return { deviceId: batch.deviceId, seq: batch.seq, ...(batch.epoch !== undefined ? { epoch: batch.epoch } : {}), payload: base64 };
+}
+
+/**
+ * The batch of a `predictions.ingest` job: its `batch` as parsed, or its `payload` decoded and checked again
+ * (a job is an edge of its own: Redis may hold anything), naming the same device, epoch and seq as the job.
+ */
+export function predictionBatchOfJob(job: PredictionIngestJobFields): ParseResult<PredictionBatch, PredictionBatchDecodeCode> {
+  if (job.batch !== undefined) return { ok: true, value: job.batch };
+  if (job.payload === undefined) return failure('invalid_payload', 'the job carries neither batch nor payload');
+  const decoded = decodePredictionBatch(Buffer.from(job.payload, 'base64'), 512 * 1024);
+  if (!decoded.ok) return decoded;
+  const batch = decoded.value;
+  if (batch.deviceId !== job.deviceId || batch.seq !== job.seq || batch.epoch !== job.epoch) {
+    return failure(
+      'invalid_payload',
+      `the payload is batch ${batch.deviceId}/${batch.epoch ?? ''}/${batch.seq}, the job ${job.deviceId}/${job.epoch ?? ''}/${job.seq}`,
+    );
+  }
+  return decoded;
+}

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
-import { hardExampleJobId, predictionsJobId, QUEUES, type HardExample, type PredictionBatch } from '@edgeloop/contracts';
+import { hardExampleJobId, predictionIngestJobFields, predictionsJobId, QUEUES, type HardExample, type PredictionBatch } from '@edgeloop/contracts';
 import type { Queue } from 'bullmq';
 
 /**
@@ -12,11 +12,15 @@ import type { Queue } from 'bullmq';
 export class PredictionsQueue {
   constructor(@InjectQueue(QUEUES.predictions) private readonly queue: Queue) {}
 
-  /** Resolves once the batch is in Redis (it waits out a Redis restart); the MQTT PUBACK follows. */
-  async addBatch(batch: PredictionBatch, receivedAt: number): Promise<void> {
+  /**
+   * Resolves once the batch is in Redis (it waits out a Redis restart); the MQTT PUBACK follows. With the
+   * MQTT `payload` the job carries it as it came (base64), not the parsed batch: no JSON of the batch to
+   * write and read back, and the worker reads the columns encoding in microseconds.
+   */
+  async addBatch(batch: PredictionBatch, receivedAt: number, payload?: Uint8Array | string): Promise<void> {
     await this.queue.add(
       'predictions.ingest',
-      { deviceId: batch.deviceId, seq: batch.seq, receivedAt, batch },
+      payload !== undefined ? { ...predictionIngestJobFields(batch, payload), receivedAt } : { deviceId: batch.deviceId, seq: batch.seq, receivedAt, batch },
       { jobId: predictionsJobId(batch.deviceId, batch.seq, batch.epoch), attempts: 10, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: { age: 600, count: 20_000 }, removeOnFail: { age: 86_400 } },
     );
   }

@@ -1,16 +1,26 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { predictionBatchKey, type DecodedDeviceMessage, type JobPayload, type PredictionBatch } from '@edgeloop/contracts';
+import { predictionBatchKey, predictionBatchOfJob, type DecodedDeviceMessage, type JobPayload, type PredictionBatch } from '@edgeloop/contracts';
+import { UnrecoverableError } from 'bullmq';
 import { accumulateBatch, accumulateFrame, createWindowStats, mergeWindowStats, type WindowStats } from '@edgeloop/drift';
 import { CloudConfig } from '../config/cloud.config';
 import { SqlDatabase } from '../database/sql-database';
 import { PredictionsQueue } from '../queues/predictions.queue';
 import { DeadLetterRepository } from '../repositories/dead-letter.repository';
-import { AggregateKey, PredictionRepository } from '../repositories/prediction.repository';
+import { AggregateKey, keyName, PredictionRepository } from '../repositories/prediction.repository';
 import { HardExampleService, InvalidCropError } from './hard-example.service';
 
 /** Jobs written together in one transaction at most, and how long the first of them waits for company. */
 const MAX_GROUP = 32;
 const GROUP_WAIT_MS = 5;
+
+/** A batch waiting for its group's transaction: `raw` is the payload to keep (null when raw payloads are off). */
+interface PendingBatch {
+  batch: PredictionBatch;
+  receivedAt: number;
+  raw: Buffer | null;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
 
 /**
  * Prediction ingest: MQTT batches and hard examples go into the `predictions` queue (the PUBACK waits
@@ -31,25 +41,34 @@ export class IngestService {
   ) {}
 
   async onDeviceMessage(message: DecodedDeviceMessage, receivedAt: Date): Promise<void> {
-    if (message.kind === 'predictions') await this.queue.addBatch(message.message, receivedAt.getTime());
+    if (message.kind === 'predictions') await this.queue.addBatch(message.message, receivedAt.getTime(), message.payload);
     else if (message.kind === 'hard-examples') await this.queue.addHardExample(message.message, receivedAt.getTime());
   }
 
   /**
    * Resolves once the batch is counted (or found to be a duplicate). Jobs that arrive together are written
-   * in one transaction — one multi-row dedupe insert, each aggregate row locked and updated once, the
-   * counters bumped once — and each job resolves or fails with it (BullMQ retries a failed one; the dedupe
-   * key makes the retry safe).
+   * in one transaction — one multi-row dedupe insert, the aggregate rows created, locked and updated in
+   * three statements, the counters in one — and each job resolves or fails with it (BullMQ retries a failed
+   * one; the dedupe key makes the retry safe). Their raw payloads, when kept, go to S3 as one object first.
+   * A job whose payload does not decode to the batch it names is counted, dead-lettered and unrecoverable.
    */
-  ingestBatch(job: JobPayload<'predictions.ingest'>): Promise<void> {
+  async ingestBatch(job: JobPayload<'predictions.ingest'>): Promise<void> {
+    const decoded = predictionBatchOfJob(job);
+    if (!decoded.ok) {
+      await this.invalidJob('predictions.ingest', { deviceId: job.deviceId, epoch: job.epoch, seq: job.seq }, decoded.error.message);
+      throw new UnrecoverableError(`predictions.ingest: ${decoded.error.message}`);
+    }
+    const batch = decoded.value;
+    const raw =
+      this.config.rawRetentionHours > 0 ? (job.payload !== undefined ? Buffer.from(job.payload, 'base64') : Buffer.from(JSON.stringify(batch))) : null;
     return new Promise<void>((resolve, reject) => {
-      this.pending.push({ job, resolve, reject });
+      this.pending.push({ batch, receivedAt: job.receivedAt, raw, resolve, reject });
       if (this.pending.length >= MAX_GROUP) void this.flush();
       else this.flushTimer ??= setTimeout(() => void this.flush(), GROUP_WAIT_MS);
     });
   }
 
-  private readonly pending: Array<{ job: JobPayload<'predictions.ingest'>; resolve: () => void; reject: (err: unknown) => void }> = [];
+  private readonly pending: PendingBatch[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
 
   private async flush(): Promise<void> {
@@ -58,38 +77,33 @@ export class IngestService {
     const group = this.pending.splice(0, MAX_GROUP);
     if (this.pending.length > 0) this.flushTimer = setTimeout(() => void this.flush(), GROUP_WAIT_MS);
     if (group.length === 0) return;
-    const keepRaw = this.config.rawRetentionHours > 0;
     try {
+      const kept = group.filter((item) => item.raw !== null);
+      const refs = await this.predictions.putRawBatches(
+        kept.map(({ batch, receivedAt, raw }) => ({ deviceId: batch.deviceId, epoch: batch.epoch ?? '', seq: batch.seq, receivedAt, payload: raw! })),
+      );
+      const refOf = new Map(kept.map((item, i) => [item, refs[i]!]));
       await this.db.transaction(async (tx) => {
         const fresh = await this.predictions.recordBatches(
           tx,
-          group.map(({ job }) => ({ batch: job.batch, receivedAt: new Date(job.receivedAt) })),
-          keepRaw,
+          group.map((item) => ({ batch: item.batch, receivedAt: new Date(item.receivedAt), rawRef: refOf.get(item) ?? null })),
         );
         const aggregates = new Map<string, { key: AggregateKey; stats: WindowStats }>();
         let batches = 0;
         let frames = 0;
-        for (const { job } of group) {
-          if (!fresh.delete(predictionBatchKey(job.batch))) continue;
+        for (const { batch } of group) {
+          if (!fresh.delete(predictionBatchKey(batch))) continue;
           batches++;
-          frames += job.batch.items.length;
-          for (const [bucketStart, stats] of this.bucketed(job.batch)) {
-            const key: AggregateKey = { deviceId: job.batch.deviceId, model: job.batch.model, bucketStart: new Date(bucketStart) };
-            const name = `${key.model.name}|${key.model.version}|${key.deviceId}|${bucketStart}`;
+          frames += batch.items.length;
+          for (const [bucketStart, stats] of this.bucketed(batch)) {
+            const key: AggregateKey = { deviceId: batch.deviceId, model: batch.model, bucketStart: new Date(bucketStart) };
+            const name = keyName(key);
             const existing = aggregates.get(name);
             aggregates.set(name, { key, stats: existing ? mergeWindowStats(existing.stats, stats) : stats });
           }
         }
-        // rows in one order in every transaction, so concurrent groups queue instead of deadlocking
-        for (const name of [...aggregates.keys()].sort()) {
-          const { key, stats } = aggregates.get(name)!;
-          await this.predictions.mergeAggregate(tx, key, stats);
-        }
-        if (batches > 0) {
-          await this.predictions.incrementCounter('batches', batches, tx);
-          await this.predictions.incrementCounter('frames', frames, tx);
-        }
-        if (group.length > batches) await this.predictions.incrementCounter('batches_duplicate', group.length - batches, tx);
+        await this.predictions.mergeAggregates(tx, [...aggregates.values()]);
+        await this.predictions.incrementCounters({ batches, frames, batches_duplicate: group.length - batches }, tx);
       });
       for (const item of group) item.resolve();
     } catch (err) {
