@@ -59,7 +59,8 @@ export async function eventually<T>(probe: () => Promise<T>, ok: (value: T) => b
     } catch (err) {
       error = err;
     }
-    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms; last: ${JSON.stringify(last)?.slice(0, 600) ?? (error as Error)?.message}`);
+    if (Date.now() > deadline)
+      throw new Error(`${what} not met within ${timeoutMs} ms; last: ${JSON.stringify(last)?.slice(0, 600) ?? (error as Error)?.message}`);
     await sleep(300);
   }
 }

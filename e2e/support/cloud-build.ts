@@ -32,7 +32,17 @@ export function buildCloud(): CloudBuild {
   }
   execFileSync(
     process.execPath,
-    [join(repoRoot, 'node_modules', '@swc', 'cli', 'bin', 'swc.js'), 'apps/cloud/src', 'libs', '-d', join(out, 'build'), '--copy-files', '--quiet', '--ignore', '**/*.spec.ts,**/*.int.ts'],
+    [
+      join(repoRoot, 'node_modules', '@swc', 'cli', 'bin', 'swc.js'),
+      'apps/cloud/src',
+      'libs',
+      '-d',
+      join(out, 'build'),
+      '--copy-files',
+      '--quiet',
+      '--ignore',
+      '**/*.spec.ts,**/*.int.ts',
+    ],
     { cwd: sourceRoot },
   );
   if (ref) rmSync(sourceRoot, { recursive: true, force: true });

@@ -60,7 +60,14 @@ export class CloudProcess {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
-    const keep = (chunk: Buffer) => (this.log = (this.log + chunk.toString().replace(/\x1b\[[0-9;]*m/g, '').replace(/^(?=.)/gm, `${this.name}| `)).slice(-60_000));
+    const keep = (chunk: Buffer) =>
+      (this.log = (
+        this.log +
+        chunk
+          .toString()
+          .replace(/\x1b\[[0-9;]*m/g, '')
+          .replace(/^(?=.)/gm, `${this.name}| `)
+      ).slice(-60_000));
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
     this.exited = once(child, 'exit').then(() => undefined);

@@ -24,7 +24,8 @@ export async function countPredictions(databaseUrl: string, sent: Map<string, { 
         (await client.query<{ seq: string }>('select seq from prediction_batches where device_id = $1', [deviceId])).rows.map((r) => Number(r.seq)),
       );
       const frames = Number(
-        (await client.query<{ frames: string | null }>('select sum(frames) as frames from prediction_aggregates where device_id = $1', [deviceId])).rows[0].frames ?? 0,
+        (await client.query<{ frames: string | null }>('select sum(frames) as frames from prediction_aggregates where device_id = $1', [deviceId])).rows[0]
+          .frames ?? 0,
       );
       out.push({ deviceId, sent: seqs.length, lost: seqs.filter((s) => !stored.has(s)), extraFrames: frames - seqs.length * framesPerBatch });
     }

@@ -22,7 +22,13 @@ export class WebhookReceiver {
       req.on('end', () => {
         try {
           const parsed = JSON.parse(body) as { id: string; type: string; data: Record<string, unknown> };
-          this.received.push({ eventId: parsed.id, type: parsed.type, deliveryId: String(req.headers['x-edgeloop-delivery']), at: Date.now(), data: parsed.data ?? {} });
+          this.received.push({
+            eventId: parsed.id,
+            type: parsed.type,
+            deliveryId: String(req.headers['x-edgeloop-delivery']),
+            at: Date.now(),
+            data: parsed.data ?? {},
+          });
         } catch {
           this.received.push({ eventId: 'unparsable', type: 'unparsable', deliveryId: String(req.headers['x-edgeloop-delivery']), at: Date.now(), data: {} });
         }

@@ -64,7 +64,10 @@ describe('BullMQ on a Redis Cluster', () => {
     expect(() => CloudConfig.fromEnv({ ...S3, REDIS_URL: cluster.url, REDIS_CLUSTER: 'true', EDGELOOP_BULLMQ_PREFIX: 'edgeloop' })).toThrow(
       /EDGELOOP_BULLMQ_PREFIX: on Redis Cluster the prefix needs a hash tag, e\.g\. \{edgeloop\}/,
     );
-    const untagged = open({ redisUrl: cluster.url, bullmq: { prefix: 'edgeloop', cluster: { nodes: [{ host: '127.0.0.1', port: cluster.nodes[0].port }] } } }, 'untagged');
+    const untagged = open(
+      { redisUrl: cluster.url, bullmq: { prefix: 'edgeloop', cluster: { nodes: [{ host: '127.0.0.1', port: cluster.nodes[0].port }] } } },
+      'untagged',
+    );
     const queue = new Queue(QUEUES.predictions, untagged);
     queue.on('error', () => undefined);
     await expect(queue.add('predictions.ingest', { n: 1 })).rejects.toThrow(/CROSSSLOT/);
