@@ -38,6 +38,10 @@ export interface SwitchRecord {
   to: string;
   /** The worker's own log: the desired state received and persisted, the deployer starting → the new version serving. */
   switchMs: number;
+  /** The deployer's own phase times from its `active` line (download, verify, head or load, switch, pointers). */
+  phasesMs: Record<string, number>;
+  /** The detector, landmark and embedder sessions were kept (a head-only switch). */
+  sessionsKept: boolean;
   /** From the bench's API request to the worker's `active` line (cloud rollout tick, signed desired over MQTT, switch). */
   requestToActiveMs: number;
   /** Frames posted from `applying` until one second after `active`. */
@@ -61,7 +65,10 @@ export interface HotSwitchResult {
   /** The worker's own counters at the end (/metrics). */
   workerCounters: { framesOk: number; framesFailed: number; skipped: number; switchesReported: number };
   /** RSS of the worker during the run: before the first switch, median, largest sample, VmHWM at the end. */
-  rssMb: { beforeSwitches: number; median: number; max: number; peak: number };
+  rssMb: { beforeSwitches: number; afterFirstSwitch: number; afterLastSwitch: number; median: number; max: number; peak: number };
+  /** Median of each deployer phase over the switches, and how many switches kept the sessions. */
+  phasesMedianMs: Record<string, number>;
+  sessionsKept: number;
   finalRunning: string | null;
   /**
    * The same worker started again on the same state (it boots the last version from its store: the
@@ -160,8 +167,17 @@ export async function measureHotSwitch(root: string, settings: EdgeBenchSettings
         skipped: metrics.value('edge_frames_skipped_total'),
         switchesReported: metrics.value('edge_deployments_total', { result: 'active' }),
       },
+      phasesMedianMs: Object.fromEntries(
+        [...new Set(switches.flatMap((s) => Object.keys(s.phasesMs)))].map((phase) => [
+          phase,
+          round(median(switches.filter((s) => phase in s.phasesMs).map((s) => s.phasesMs[phase])), 1),
+        ]),
+      ),
+      sessionsKept: switches.filter((s) => s.sessionsKept).length,
       rssMb: {
         beforeSwitches: round(rssBeforeSwitches),
+        afterFirstSwitch: switches[0]?.rssAfterMb ?? Number.NaN,
+        afterLastSwitch: switches.at(-1)?.rssAfterMb ?? Number.NaN,
         median: round(median(samples.map((s) => s.rssMb))),
         max: round(max(samples.map((s) => s.rssMb))),
         peak: round(end?.hwmMb ?? max(samples.map((s) => s.hwmMb))),
@@ -196,8 +212,9 @@ async function switchRepeatedly(worker: WorkerProcess, cloud: BenchCloud, settin
     if (kind === 'deploy') lastDeployment = deployment.id;
     const label = `${MODEL_NAME}@${version} \\(deployment ${deployment.id}\\)`;
     const applying = await worker.waitForLine(new RegExp(`${label}: applying`), 60_000, from);
-    const result = await worker.waitForLine(new RegExp(`${label}: (active|failed .*)$`), 60_000, from);
-    if (result.match[1] !== 'active') throw new Error(`switch ${index + 1} failed: ${result.text}`);
+    const result = await worker.waitForLine(new RegExp(`${label}: (active(?: \\((.*)\\))?|failed .*)$`), 60_000, from);
+    if (!result.match[1].startsWith('active')) throw new Error(`switch ${index + 1} failed: ${result.text}`);
+    const phasesMs = Object.fromEntries([...(result.match[2] ?? '').matchAll(/(\w+) ([\d.]+) ms/g)].map((m) => [m[1], Number(m[2])]));
     await sleep(settings.settleSeconds * 1000);
     const to = `${MODEL_NAME}@${version}`;
     timings.push({
@@ -207,6 +224,8 @@ async function switchRepeatedly(worker: WorkerProcess, cloud: BenchCloud, settin
       from: running,
       to,
       switchMs: result.at - applying.at,
+      phasesMs,
+      sessionsKept: (result.match[2] ?? '').includes('sessions kept'),
       requestToActiveMs: result.at - requestedAt,
       rssAfterMb: round(readProcMemory(worker.pid)?.rssMb ?? Number.NaN),
       window: { from: applying.at, to: result.at + AFTER_ACTIVE_MS },

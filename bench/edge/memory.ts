@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { franckFrameFiles } from './frames';
 import type { ModuleStep } from './module-probe';
-import { MemorySampler, readProcMemory, type MemorySample, type ProcMemory } from './proc-status';
+import { MemorySampler, readMappedMemory, readProcMemory, type MappedMemory, type MemorySample, type ProcMemory } from './proc-status';
 import type { EdgeBenchSettings } from './settings';
 import { max, median, percentile, round } from './stats';
 import { sleep, WorkerProcess } from './worker-process';
@@ -26,6 +26,8 @@ export interface SteadyRun {
   peakRssMb: number;
   steadyAnonMb: number;
   steadyFileMb: number;
+  /** Resident memory by mapping at the end of the steady run (smaps): node binary, libonnxruntime, libvips, anonymous. */
+  mapped: MappedMemory | undefined;
   /** Per-frame total (decode → identity) from the worker's frame log lines, sampled frames only. */
   frameMs: { median: number; p95: number; mean: number };
   fps: number;
@@ -132,6 +134,7 @@ async function steadyRun(
     const seconds = (Date.now() - started) / 1000;
     const metricsAfter = await worker.metrics();
     const end = readProcMemory(worker.pid);
+    const mapped = readMappedMemory(worker.pid);
     const sampled = frameLines().slice(before);
     const ms = sampled.map((l) => Number(FRAME_LINE.exec(l.text)?.[2]));
     const rss = samples.map((s) => s.rssMb);
@@ -149,6 +152,7 @@ async function steadyRun(
       peakRssMb: round(end?.hwmMb ?? max(samples.map((s) => s.hwmMb))),
       steadyAnonMb: round(median(samples.map((s) => s.anonMb))),
       steadyFileMb: round(median(samples.map((s) => s.fileMb))),
+      mapped,
       frameMs: { median: round(median(ms), 1), p95: round(percentile(ms, 95), 1), mean: round(ms.reduce((a, b) => a + b, 0) / Math.max(1, ms.length), 1) },
       fps: round(sampled.length / seconds, 2),
       skippedFrames: delta('edge_frames_skipped_total'),

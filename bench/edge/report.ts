@@ -2,7 +2,7 @@ import os from 'node:os';
 import type { FrameAccount, HotSwitchResult } from './hot-switch';
 import type { MemoryResult, SteadyRun } from './memory';
 import type { SessionOptionsRow } from './session-options';
-import { TARGET_DROPPED_FRAMES, TARGET_RSS_MB, type EdgeBenchSettings } from './settings';
+import { GOAL_RSS_MB, TARGET_DROPPED_FRAMES, TARGET_LEAK_MB, TARGET_PEAK_RSS_MB, TARGET_RSS_MB, TARGET_SWITCH_MS, type EdgeBenchSettings } from './settings';
 import { round } from './stats';
 
 export interface EdgeBenchResults {
@@ -51,6 +51,14 @@ export function printResults(results: EdgeBenchResults, durationS: number): void
       s.steadyRssMb <= TARGET_RSS_MB ? 'met' : 'not met',
     ]),
   );
+  out('## Where the steady RSS is (smaps of the worker at the end of each steady run, MB)\n');
+  table(
+    ['allocator settings', 'node binary', 'libonnxruntime', 'libvips', 'other libraries', 'anonymous (V8 heap, malloc: onnxruntime arenas and weights, libvips buffers)', 'other'],
+    memory.steady.map((s) => [
+      settingsName(s),
+      ...(s.mapped ? [s.mapped.nodeMb, s.mapped.onnxruntimeMb, s.mapped.libvipsMb, s.mapped.otherLibrariesMb, s.mapped.anonymousMb, s.mapped.otherMb].map(mb) : ['n/a']),
+    ]),
+  );
   out('## onnxruntime session memory options (bare sessions of the three base models, container allocator settings)\n');
   table(
     ['variant', 'steady RSS MB', 'vs defaults MB', 'sessions MB', 'session.run median ms', 'run × defaults', 'frame median ms', 'frame × defaults'],
@@ -58,8 +66,19 @@ export function printResults(results: EdgeBenchResults, durationS: number): void
   );
   out(`## Hot switches (${hotSwitch.broker} broker with the cloud's ACLs, camera posting at ${hotSwitch.pushFps} fps to http-push)\n`);
   table(
-    ['#', 'switch', 'applying → active ms', 'API request → active ms', 'posted', 'accepted', 'processed', 'failed', 'dropped', 'RSS after MB'],
-    hotSwitch.switches.map((s) => [s.index, `${s.kind}: ${s.from} → ${s.to}`, s.switchMs, s.requestToActiveMs, ...frames(s.frames), mb(s.rssAfterMb)]),
+    ['#', 'switch', 'applying → active ms', 'deployer phases ms', 'sessions kept', 'API request → active ms', 'posted', 'accepted', 'processed', 'failed', 'dropped', 'RSS after MB'],
+    hotSwitch.switches.map((s) => [
+      s.index,
+      `${s.kind}: ${s.from} → ${s.to}`,
+      s.switchMs,
+      Object.entries(s.phasesMs)
+        .map(([phase, ms]) => `${phase} ${ms}`)
+        .join(', '),
+      s.sessionsKept ? 'yes' : 'no',
+      s.requestToActiveMs,
+      ...frames(s.frames),
+      mb(s.rssAfterMb),
+    ]),
   );
   table(
     ['frames', 'posted', 'accepted', 'processed', 'failed', 'dropped'],
@@ -74,12 +93,19 @@ export function printResults(results: EdgeBenchResults, durationS: number): void
     `switch time (applying → active): median ${hotSwitch.switchMs.median} ms, p95 ${hotSwitch.switchMs.p95} ms, max ${hotSwitch.switchMs.max} ms; ` +
       `worker counters: ${c.framesOk} ok, ${c.framesFailed} failed, ${c.skipped} skipped, ${c.switchesReported} switches; running ${hotSwitch.finalRunning}`,
   );
-  out(`worker RSS during the run: ${mb(hotSwitch.rssMb.beforeSwitches)} MB before the first switch, median ${mb(hotSwitch.rssMb.median)}, max ${mb(hotSwitch.rssMb.max)}, peak ${mb(hotSwitch.rssMb.peak)}`);
+  const r = hotSwitch.rssMb;
+  out(
+    `worker RSS during the run: ${mb(r.beforeSwitches)} MB before the first switch, ${mb(r.afterFirstSwitch)} after it, ${mb(r.afterLastSwitch)} after the last (${hotSwitch.switches.length}); ` +
+      `median ${mb(r.median)}, max ${mb(r.max)}, peak (VmHWM) ${mb(r.peak)}`,
+  );
+  out(`deployer phase medians (ms): ${JSON.stringify(hotSwitch.phasesMedianMs)}; sessions kept in ${hotSwitch.sessionsKept} of ${hotSwitch.switches.length} switches`);
   const restart = hotSwitch.afterRestart;
   out(
     `restarted on ${restart.running} (no switch behind it, broker connected, camera on): RSS ${mb(restart.rssMb)} MB median, peak ${mb(restart.peakRssMb)}; ` +
       `${restart.frames.processed}/${restart.frames.accepted} frames processed`,
   );
+  out();
+  for (const line of targetLines(results)) out(line);
   out();
   const headline = memory.steady[0];
   out(
@@ -89,8 +115,27 @@ export function printResults(results: EdgeBenchResults, durationS: number): void
   );
 }
 
+/** One "target … met / NOT met" line per target of issue 13 (items 2 and 3). */
+export function targetLines(results: EdgeBenchResults): string[] {
+  const { memory, hotSwitch } = results;
+  const steady = memory.steady[0];
+  const r = hotSwitch.rssMb;
+  const leak = r.afterLastSwitch - r.beforeSwitches;
+  const step = r.afterFirstSwitch - r.beforeSwitches;
+  const met = (ok: boolean) => (ok ? 'met' : 'NOT met');
+  return [
+    `target head-only switch (applying → active) ≤ ${TARGET_SWITCH_MS} ms median: ${hotSwitch.switchMs.median} ms — ${met(hotSwitch.switchMs.median <= TARGET_SWITCH_MS)}`,
+    `target no RSS step at a switch: ${signed(step)} MB after the first — ${met(step <= TARGET_LEAK_MB)} (within ${TARGET_LEAK_MB} MB)`,
+    `target RSS after ${hotSwitch.switches.length} switches within ${TARGET_LEAK_MB} MB of before: ${signed(leak)} MB — ${met(Math.abs(leak) <= TARGET_LEAK_MB)}`,
+    `target steady RSS ≤ ${TARGET_RSS_MB} MB (goal ${GOAL_RSS_MB}): ${mb(steady.steadyRssMb)} MB — ${met(steady.steadyRssMb <= TARGET_RSS_MB)}${steady.steadyRssMb <= GOAL_RSS_MB ? ' (goal met)' : ''}`,
+    `target peak RSS across switches ≤ ${TARGET_PEAK_RSS_MB} MB: ${mb(r.peak)} MB (VmHWM) — ${met(r.peak <= TARGET_PEAK_RSS_MB)}`,
+  ];
+}
+
 function settingsName(s: SteadyRun): string {
-  return s.settings === 'container' ? `container (${Object.entries(s.env).map(([k, v]) => `${k}=${v}`).join(' ')})` : 'glibc and V8 defaults';
+  return s.settings === 'container'
+    ? `container (${Object.entries(s.env).map(([k, v]) => `${k}=${v}`).join(' ')})`
+    : 'nothing in the environment (the worker restarts itself with its own defaults)';
 }
 
 export function resultsDocument(results: EdgeBenchResults, settings: EdgeBenchSettings, context: { durationS: number; loadBefore: number[]; loadAfter: number[] }): object {
@@ -115,6 +160,13 @@ export function resultsDocument(results: EdgeBenchResults, settings: EdgeBenchSe
       rssMb: TARGET_RSS_MB,
       droppedFramesAcrossSwitches: TARGET_DROPPED_FRAMES,
       rssMet: headline.steadyRssMb <= TARGET_RSS_MB,
+      goalRssMb: GOAL_RSS_MB,
+      peakRssMb: TARGET_PEAK_RSS_MB,
+      peakRssMet: results.hotSwitch.rssMb.peak <= TARGET_PEAK_RSS_MB,
+      switchMs: TARGET_SWITCH_MS,
+      switchMet: results.hotSwitch.switchMs.median <= TARGET_SWITCH_MS,
+      leakMb: TARGET_LEAK_MB,
+      leakMet: Math.abs(results.hotSwitch.rssMb.afterLastSwitch - results.hotSwitch.rssMb.beforeSwitches) <= TARGET_LEAK_MB,
       droppedMet: across.dropped + across.failed <= TARGET_DROPPED_FRAMES,
     },
     ...results,

@@ -1,7 +1,12 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
-export const TARGET_RSS_MB = 150;
+/** Issue 13: steady RSS with the models (goal 120), peak across switches, head-only switch time, RSS after all switches vs before. */
+export const TARGET_RSS_MB = 135;
+export const GOAL_RSS_MB = 120;
+export const TARGET_PEAK_RSS_MB = 145;
+export const TARGET_SWITCH_MS = 20;
+export const TARGET_LEAK_MB = 5;
 export const TARGET_DROPPED_FRAMES = 0;
 
 export interface EdgeBenchSettings {
@@ -44,10 +49,10 @@ export function readSettings(): EdgeBenchSettings {
     steadySeconds: num('BENCH_EDGE_STEADY_S', 20, 2),
     sampleIntervalMs: 250,
     withoutAllocatorSettings: process.env.BENCH_EDGE_DEFAULTS_RUN !== '0',
-    switches: num('BENCH_EDGE_SWITCHES', 10, 1),
+    switches: num('BENCH_EDGE_SWITCHES', 50, 1),
     pushFps: num('BENCH_EDGE_PUSH_FPS', 5, 0.5),
     controlSeconds: num('BENCH_EDGE_CONTROL_S', 5, 1),
-    settleSeconds: num('BENCH_EDGE_SETTLE_S', 1.5, 0.2),
+    settleSeconds: num('BENCH_EDGE_SETTLE_S', 1, 0.2),
     restartSeconds: num('BENCH_EDGE_RESTART_S', 8, 2),
     broker,
     optionFrames: num('BENCH_EDGE_OPTION_FRAMES', 30, 4),
