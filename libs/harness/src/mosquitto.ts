@@ -23,6 +23,15 @@ export interface MosquittoConfig {
   pluginOptions?: Readonly<Record<string, string>>;
   /** Keep retained messages, sessions and queued QoS 1 messages across restarts; default true. */
   persistence?: boolean;
+  /**
+   * QoS 1/2 messages queued per client beyond those in flight (`max_queued_messages`); past it Mosquitto drops
+   * messages for that client, from every publisher. Default 1,000,000 (Mosquitto's own is 1000): the cloud's one
+   * subscription carries every device's messages, and a device flooding faster than the cloud drains must not
+   * push the others' out before it is quarantined. `0` is unlimited.
+   */
+  maxQueuedMessages?: number;
+  /** Bytes queued per client (`max_queued_bytes`); default 1 GiB, `0` unlimited. */
+  maxQueuedBytes?: number;
   /** Appended verbatim. */
   extraLines?: readonly string[];
 }
@@ -78,6 +87,7 @@ export function mosquittoConfig(port: number, dir: string, config: MosquittoConf
   } else {
     lines.push('persistence false');
   }
+  lines.push(`max_queued_messages ${config.maxQueuedMessages ?? 1_000_000}`, `max_queued_bytes ${config.maxQueuedBytes ?? 1024 ** 3}`);
   if (config.passwordFile) lines.push(`password_file ${config.passwordFile}`);
   if (config.aclFile) lines.push(`acl_file ${config.aclFile}`);
   if (config.plugin) lines.push(`plugin ${config.plugin}`);

@@ -24,6 +24,8 @@ export class MqttEndpoint implements OnApplicationShutdown {
   private embedded: EmbeddedBroker | undefined;
   private readonly cloudSecret = randomBytes(24).toString('base64url');
   private dynsec: DynsecAdmin | undefined;
+  /** Set by QuotaService: true drops a device's message before the embedded broker forwards it to the cloud. */
+  dropBeforeCloud: ((topic: string, bytes: number) => boolean) | undefined;
 
   constructor(
     private readonly config: CloudConfig,
@@ -55,6 +57,8 @@ export class MqttEndpoint implements OnApplicationShutdown {
           const allowed = isCloud(client) || canDevicePublish(client.id, packet.topic);
           done(allowed ? null : new Error(`${client.id} may not publish to ${packet.topic}`));
         },
+        // over quota: dropped (and counted) before the broker writes it to the cloud's connection
+        authorizeForward: (client, packet) => (isCloud(client) && this.dropBeforeCloud?.(packet.topic, packet.payload.length) ? null : packet),
         authorizeSubscribe: (client, subscription, done) => {
           if (!client) return done(null, subscription);
           const allowed = isCloud(client) || canDeviceSubscribe(client.id, subscription.topic);

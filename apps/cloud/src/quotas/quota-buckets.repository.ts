@@ -77,7 +77,17 @@ redis.call('HINCRBY', KEYS[2], 'invalid', 1)
 return strikes
 `;
 
+/** Sets each field (ARGV pairs) of the hash KEYS[1] that is absent or later than the value given. */
+const SET_EARLIER = `
+for i = 1, #ARGV, 2 do
+  local current = tonumber(redis.call('HGET', KEYS[1], ARGV[i]))
+  if not current or current > tonumber(ARGV[i + 1]) then redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+end
+return 0
+`;
+
 type QuotaRedis = Redis & {
+  quotaSetEarlier(...args: Array<string | number>): Promise<number>;
   quotaTake(...args: Array<string | number>): Promise<[number, number, number, number?]>;
   quotaStrike(...args: Array<string | number>): Promise<number>;
 };
@@ -101,6 +111,7 @@ export class QuotaBucketsRepository implements OnApplicationShutdown {
     this.redis.on('error', (err: Error) => this.logger.warn(`redis: ${err.message}`));
     this.redis.defineCommand('quotaTake', { lua: TAKE });
     this.redis.defineCommand('quotaStrike', { lua: STRIKE });
+    this.redis.defineCommand('quotaSetEarlier', { lua: SET_EARLIER, numberOfKeys: 1 });
   }
 
   async take(deviceId: string, kind: QuotaKind, buckets: BucketSpec[], strikeWindowSeconds: number): Promise<TakeOutcome> {
@@ -115,16 +126,43 @@ export class QuotaBucketsRepository implements OnApplicationShutdown {
     return { outcome: 'dropped', bucket: buckets[index - 1]!.name, strikes, retryInMs: retryInMs ?? 1000 };
   }
 
-  /** Drops a replica decided locally (within a `retryInMs` it had from Redis): counted and struck like the others. */
-  async recordDrops(deviceId: string, kind: QuotaKind, dropped: number, strikeWindowSeconds: number): Promise<number> {
+  /**
+   * Drops a replica decided on its own: struck and counted like the others. `firstAt`/`lastAt` bound when they
+   * happened; `seenSince`, when this replica first saw a message of the device (its broker's early check).
+   */
+  async recordDrops(
+    deviceId: string,
+    kind: QuotaKind,
+    dropped: number,
+    strikeWindowSeconds: number,
+    drops: { firstAt: number; lastAt: number; seenSince?: number },
+  ): Promise<number> {
     // a pipeline, not MULTI: the totals live in other hash slots than the device's keys
     const results = await this.redis
       .pipeline()
       .incrby(key(deviceId, 'strikes'), dropped)
       .expire(key(deviceId, 'strikes'), strikeWindowSeconds, 'NX')
       .hincrby(key(deviceId, 'counters'), `dropped:${kind}`, dropped)
+      .hset(key(deviceId, 'counters'), 'lastDroppedAt', drops.lastAt)
       .hincrby(DROPPED_TOTALS, kind, dropped)
       .hincrby(DROPPED_BY_DEVICE, `${deviceId}|${kind}`, dropped)
+      .exec();
+    await this.redis.quotaSetEarlier(
+      key(deviceId, 'counters'),
+      'firstDroppedAt',
+      drops.firstAt,
+      ...(drops.seenSince === undefined ? [] : ['since', drops.seenSince]),
+    );
+    return Number(results?.[0]?.[1] ?? 0);
+  }
+
+  /** Invalid messages a replica counted on its own: struck and counted like the others; returns the device's strikes. */
+  async recordInvalid(deviceId: string, invalid: number, strikeWindowSeconds: number): Promise<number> {
+    const results = await this.redis
+      .pipeline()
+      .incrby(key(deviceId, 'strikes'), invalid)
+      .expire(key(deviceId, 'strikes'), strikeWindowSeconds, 'NX')
+      .hincrby(key(deviceId, 'counters'), 'invalid', invalid)
       .exec();
     return Number(results?.[0]?.[1] ?? 0);
   }

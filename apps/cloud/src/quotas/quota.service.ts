@@ -1,8 +1,10 @@
-import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { parseTopic } from '@edgeloop/contracts';
 import { CloudConfig } from '../config/cloud.config';
+import { MqttEndpoint } from '../mqtt/mqtt-endpoint';
 import { QuarantineService } from './quarantine.service';
 import { QuotaBucketsRepository, type BucketSpec } from './quota-buckets.repository';
+import { ArrivalBuckets } from './arrival-buckets';
 import { QuotaRepository } from './quota.repository';
 import { applyOverride, QUOTA_KINDS, type QuotaKind, type QuotaLimits, type QuotaOverride } from './quota-settings';
 
@@ -24,6 +26,9 @@ interface LocalDeny {
   /** Strikes Redis reported, plus the local drops since. */
   strikes: number;
   pending: number;
+  /** When the first and the last of the `pending` drops happened (the device's record shows them). */
+  firstPendingAt?: number;
+  lastPendingAt?: number;
 }
 
 /** A device counts as throttled this long after its last dropped message. */
@@ -51,22 +56,33 @@ const KINDS: ReadonlySet<string> = new Set(QUOTA_KINDS);
  * (dropped or invalid messages) past EDGELOOP_QUARANTINE_STRIKES in the window quarantine the device.
  */
 @Injectable()
-export class QuotaService implements OnApplicationShutdown {
+export class QuotaService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(QuotaService.name);
   private readonly limits = new Map<string, { limits: QuotaLimits; at: number }>();
   private overrides: { map: Map<string, QuotaOverride>; at: number } | undefined;
   private readonly loggedAt = new Map<string, number>();
   private readonly denied = new Map<string, LocalDeny>();
+  /** In-memory copies of the buckets, fed by the broker's early check (`dropEarly`) as messages arrive. */
+  private readonly arrivals = new ArrivalBuckets(LIMITS_CACHE_SIZE);
+  private readonly prefetching = new Set<string>();
+  /** Devices sending invalid messages: their strikes as Redis last said, plus those counted here since. */
+  private readonly invalidStrikes = new Map<string, { known: number; pending: number }>();
   private readonly flushTimer = setInterval(() => void this.flushDrops(), FLUSH_EVERY_MS).unref();
-  /** This replica's decisions (Prometheus `edgeloop_quota_checks`). */
-  readonly counters = { allowed: 0, dropped: 0, droppedQuarantined: 0, checkErrors: 0 };
+  /** This replica's decisions (Prometheus `edgeloop_quota_checks`); `droppedEarly`: those of `dropped` and `droppedQuarantined` the broker decided. */
+  readonly counters = { allowed: 0, dropped: 0, droppedQuarantined: 0, checkErrors: 0, droppedEarly: 0 };
 
   constructor(
     private readonly config: CloudConfig,
     private readonly buckets: QuotaBucketsRepository,
     private readonly repository: QuotaRepository,
     private readonly quarantine: QuarantineService,
+    private readonly endpoint: MqttEndpoint,
   ) {}
+
+  /** The embedded broker asks `dropEarly` before it forwards a device's message to the cloud. */
+  onModuleInit(): void {
+    this.endpoint.dropBeforeCloud = (topic, bytes) => this.dropEarly(topic, bytes);
+  }
 
   /**
    * True when the message may be handled. Redis unreachable fails open (counted, logged): the ingest path
@@ -80,22 +96,16 @@ export class QuotaService implements OnApplicationShutdown {
     const kind = parsed.kind as QuotaKind;
     const denyKey = `${parsed.deviceId}|${kind}`;
     const now = Date.now();
-    const deny = this.denied.get(denyKey);
-    if (deny && now < deny.until) {
-      // Redis said no, and the bucket cannot have refilled yet: drop here, count later (flushDrops)
-      if (deny.quarantined) {
-        this.counters.droppedQuarantined++;
-      } else {
-        this.counters.dropped++;
-        deny.pending++;
-        deny.strikes++;
-        this.maybeQuarantine(parsed.deviceId, 'over_quota', deny.strikes);
-      }
-      return false;
-    }
+    if (this.dropLocally(parsed.deviceId, denyKey, now)) return false;
     try {
       const limits = await this.limitsOf(parsed.deviceId);
-      const result = await this.buckets.take(parsed.deviceId, kind, bucketsFor(kind, bytes, limits), settings.quarantine.windowSeconds);
+      const buckets = bucketsFor(kind, bytes, limits);
+      if (buckets.length === 0) {
+        // no quota on this kind for the device's group: nothing to ask Redis (a quarantine still cuts it off at the broker)
+        this.counters.allowed++;
+        return true;
+      }
+      const result = await this.buckets.take(parsed.deviceId, kind, buckets, settings.quarantine.windowSeconds);
       if (result.outcome === 'allowed') {
         this.counters.allowed++;
         return true;
@@ -117,12 +127,74 @@ export class QuotaService implements OnApplicationShutdown {
     }
   }
 
-  /** An invalid message from a device: a strike against it. */
+  /**
+   * The broker's early check, as a device's message arrives (the embedded broker asks it before it forwards
+   * the message to the cloud's connection): synchronous, no I/O. It drops the message when this replica
+   * already knows it is over quota — Redis refused this device and kind a moment ago and the bucket cannot
+   * have refilled yet, the device is quarantined, or the device's own arrivals at this broker have emptied
+   * an in-memory copy of its message or byte bucket (same rate and burst as in Redis, measured when the
+   * device sends rather than when the cloud gets to the message). A drop is counted like one Redis decides;
+   * a message that passes still goes through Redis in the channel, so nothing passes that Redis refuses.
+   */
+  dropEarly(topic: string, bytes: number): boolean {
+    if (!this.config.quotas.enabled) return false;
+    const parsed = parseTopic(topic);
+    if (!parsed || !KINDS.has(parsed.kind)) return false;
+    const kind = parsed.kind as QuotaKind;
+    const denyKey = `${parsed.deviceId}|${kind}`;
+    const now = Date.now();
+    let dropped = this.dropLocally(parsed.deviceId, denyKey, now);
+    if (!dropped) {
+      const limits = this.limits.get(parsed.deviceId)?.limits;
+      if (!limits) {
+        // not looked up yet: this message goes to the channel (which asks Redis), the next ones are checked here
+        this.prefetchLimits(parsed.deviceId);
+        return false;
+      }
+      const retryInMs = this.arrivals.take(denyKey, now, bucketsFor(kind, bytes, limits));
+      if (retryInMs === 0) return false;
+      const previous = this.denied.get(denyKey);
+      this.deny(denyKey, { until: now + Math.min(retryInMs, LOCAL_DENY_MAX_MS), quarantined: false, strikes: previous?.strikes ?? 0, pending: 0 });
+      dropped = this.dropLocally(parsed.deviceId, denyKey, now);
+    }
+    if (dropped) this.counters.droppedEarly++;
+    return dropped;
+  }
+
+  /** Redis said no, and the bucket cannot have refilled yet: drop here, count later (flushDrops). */
+  private dropLocally(deviceId: string, denyKey: string, now: number): boolean {
+    const deny = this.denied.get(denyKey);
+    if (!deny || now >= deny.until) return false;
+    if (deny.quarantined) {
+      this.counters.droppedQuarantined++;
+    } else {
+      this.counters.dropped++;
+      deny.pending++;
+      deny.strikes++;
+      deny.firstPendingAt ??= now;
+      deny.lastPendingAt = now;
+      this.maybeQuarantine(deviceId, 'over_quota', deny.strikes);
+    }
+    return true;
+  }
+
+  /**
+   * An invalid message from a device: a strike against it. While a device keeps sending invalid messages its
+   * strikes are counted here and added to Redis every 250 ms (the first one asks Redis at once), like the
+   * drops decided locally, so a flood of garbage costs no Redis call per message.
+   */
   async invalid(topic: string): Promise<void> {
     const parsed = parseTopic(topic);
     if (!this.config.quotas.enabled || !parsed) return;
+    const local = this.invalidStrikes.get(parsed.deviceId);
+    if (local) {
+      local.pending++;
+      this.maybeQuarantine(parsed.deviceId, 'invalid_messages', local.known + local.pending);
+      return;
+    }
     try {
       const strikes = await this.buckets.strike(parsed.deviceId, this.config.quotas.quarantine.windowSeconds);
+      this.invalidStrikes.set(parsed.deviceId, { known: strikes, pending: 0 });
       this.maybeQuarantine(parsed.deviceId, 'invalid_messages', strikes);
     } catch (err) {
       this.logThrottled('', `could not count an invalid message against ${parsed.deviceId}: ${(err as Error).message}`);
@@ -144,13 +216,19 @@ export class QuotaService implements OnApplicationShutdown {
 
   /** Keeps the pending drops of an entry it replaces, so none goes uncounted. */
   private deny(denyKey: string, entry: LocalDeny): void {
-    entry.pending += this.denied.get(denyKey)?.pending ?? 0;
+    const previous = this.denied.get(denyKey);
+    if (previous && previous.pending > 0) {
+      entry.pending += previous.pending;
+      entry.firstPendingAt = previous.firstPendingAt;
+      entry.lastPendingAt = previous.lastPendingAt;
+    }
     this.denied.set(denyKey, entry);
   }
 
-  /** Adds the drops decided locally to the device's Redis counters and strikes; forgets expired entries. */
+  /** Adds the drops decided locally and the invalid messages counted here to the device's Redis counters and strikes; forgets expired entries. */
   async flushDrops(): Promise<void> {
     const now = Date.now();
+    const windowSeconds = this.config.quotas.quarantine.windowSeconds;
     for (const [denyKey, entry] of this.denied) {
       const pending = entry.pending;
       if (pending === 0 && now >= entry.until) this.denied.delete(denyKey);
@@ -159,10 +237,33 @@ export class QuotaService implements OnApplicationShutdown {
       const at = denyKey.lastIndexOf('|');
       const [deviceId, kind] = [denyKey.slice(0, at), denyKey.slice(at + 1) as QuotaKind];
       try {
-        await this.buckets.recordDrops(deviceId, kind, pending, this.config.quotas.quarantine.windowSeconds);
+        const strikes = await this.buckets.recordDrops(deviceId, kind, pending, windowSeconds, {
+          firstAt: entry.firstPendingAt ?? now,
+          lastAt: entry.lastPendingAt ?? now,
+          seenSince: this.arrivals.firstSeen(denyKey),
+        });
+        entry.strikes = Math.max(entry.strikes, strikes + entry.pending);
+        entry.firstPendingAt = entry.lastPendingAt = undefined;
+        this.maybeQuarantine(deviceId, 'over_quota', entry.strikes);
       } catch (err) {
         entry.pending += pending;
         this.logThrottled('', `could not count ${pending} dropped message(s) of ${deviceId}: ${(err as Error).message}`);
+        return;
+      }
+    }
+    for (const [deviceId, entry] of this.invalidStrikes) {
+      const pending = entry.pending;
+      if (pending === 0) {
+        this.invalidStrikes.delete(deviceId);
+        continue;
+      }
+      entry.pending = 0;
+      try {
+        entry.known = await this.buckets.recordInvalid(deviceId, pending, windowSeconds);
+        this.maybeQuarantine(deviceId, 'invalid_messages', entry.known + entry.pending);
+      } catch (err) {
+        entry.pending += pending;
+        this.logThrottled('', `could not count ${pending} invalid message(s) of ${deviceId}: ${(err as Error).message}`);
         return;
       }
     }
@@ -186,9 +287,18 @@ export class QuotaService implements OnApplicationShutdown {
     return limits;
   }
 
+  private prefetchLimits(deviceId: string): void {
+    if (this.prefetching.has(deviceId) || this.prefetching.size > 1000) return;
+    this.prefetching.add(deviceId);
+    void this.limitsOf(deviceId)
+      .catch(() => undefined)
+      .finally(() => this.prefetching.delete(deviceId));
+  }
+
   /** Forgets cached limits (this replica; the others within LIMITS_TTL_MS). */
   forgetLimits(): void {
     this.limits.clear();
+    this.arrivals.clear();
     this.overrides = undefined;
   }
 

@@ -1,6 +1,7 @@
 import { topics } from '@edgeloop/contracts';
 import mqtt, { type MqttClient } from 'mqtt';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SqlDatabase } from '../database/sql-database';
@@ -13,10 +14,16 @@ import { RetentionService } from './retention.service';
 const RATE = 2;
 const STRIKES = 100;
 const SAMPLE = 5;
+/** The cloud's default EDGELOOP_DEAD_LETTER_WINDOW_SECONDS. */
+const DEAD_LETTER_WINDOW_SECONDS = 3600;
 const MAX_DEAD_LETTERS = 60;
 const MAX_HARD_EXAMPLES = 4;
 const MAX_RAW = 10;
 const FRAMES = 2;
+/** Batches the well-behaved device publishes (one per 500 ms) before the floods start: its idle latency. */
+const IDLE_BATCHES = 6;
+/** More lines than a flood can send before the broker cuts it off: the floods are bounded by the cut-off (or the test's timeout). */
+const FLOOD_LINES = 100_000_000;
 const model = { name: 'face-id', version: 1 };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -26,6 +33,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * is throttled to its quota, quarantined past the strike threshold and cut off at the broker, while a
  * well-behaved device publishing at the same time loses nothing and /health keeps answering fast.
  */
+const floodCase = process.env.EDGELOOP_QUOTA_FLOOD === '1' ? it : it.skip;
+
 describe.each(['embedded', 'mosquitto'] as const)('per-device quotas and quarantine on the %s broker', (broker) => {
   let fx: CloudFixture;
   let receiver: Server;
@@ -54,42 +63,59 @@ describe.each(['embedded', 'mosquitto'] as const)('per-device quotas and quarant
 
   /**
    * An attacker outside the cloud's process, as one would try it: mosquitto_pub with the device's own
-   * credentials publishing every line of `lines` on its own topic, QoS 1, 32 in flight, as fast as the
-   * broker accepts. Resolves when the broker has cut it off: mosquitto_pub reports the connection lost or
-   * refused (it keeps retrying, and every retry is refused), or exits with an error.
+   * credentials publishing every line awk writes (`count` lines, `${n}` in `line` replaced by the line
+   * number) on its own topic, QoS 1, 32 in flight, as fast as the broker accepts. Both run in their own
+   * process group, so the lines cost the cloud's process nothing. Resolves when the broker has cut it off:
+   * mosquitto_pub reports the connection lost or refused (it keeps retrying, and every retry is refused), or
+   * exits with an error.
    */
-  const flood = (id: string, topic: string, lines: Iterable<string>) => {
+  const flood = (id: string, topic: string, count: number, line: string) => {
     const url = new URL(fx.mqttUrl!);
+    const [before, after] = line.split('${n}');
     const child = spawn(
-      'mosquitto_pub',
-      ['-h', url.hostname, '-p', url.port, '-i', id, '-u', id, '-P', passwords.get(id)!, '-t', topic, '-q', '1', '-M', '32', '-l'],
-      { stdio: ['pipe', 'ignore', 'pipe'] },
+      'sh',
+      [
+        '-c',
+        'awk -v n="$COUNT" \'BEGIN { for (i = 1; i <= n; i++) print ENVIRON["BEFORE"] i ENVIRON["AFTER"] }\' | ' +
+          'exec mosquitto_pub -h "$HOST" -p "$PORT" -i "$ID" -u "$ID" -P "$PASSWORD" -t "$TOPIC" -q 1 -M 32 -l',
+      ],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        detached: true,
+        env: {
+          PATH: process.env.PATH,
+          COUNT: String(count),
+          BEFORE: before,
+          AFTER: after ?? '',
+          HOST: url.hostname,
+          PORT: url.port,
+          ID: id,
+          PASSWORD: passwords.get(id)!,
+          TOPIC: topic,
+        },
+      },
     );
     children.push(child);
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     let stderr = '';
-    const cutOff = new Promise<string>((resolve) => {
-      child.stderr.on('data', (chunk: Buffer) => {
+    return new Promise<string>((resolve) => {
+      child.stderr!.on('data', (chunk: Buffer) => {
         stderr += chunk.toString();
         if (/refused|not authori[sz]ed|connection (was )?lost|error/i.test(stderr)) resolve(stderr.trim().slice(0, 200));
       });
       void exited.then((code) => resolve(`exited ${code}: ${stderr.trim().slice(0, 200)}`));
     });
-    child.stdin.on('error', () => undefined);
-    void (async () => {
-      for (const line of lines) {
-        if (child.exitCode !== null || !child.stdin.write(`${line}\n`)) {
-          if (child.exitCode !== null) return;
-          await Promise.race([new Promise((r) => child.stdin.once('drain', r)), exited]);
-        }
-      }
-      child.stdin.end();
-    })();
-    return cutOff;
   };
-  function* numbered(count: number, line: (n: number) => string): Generator<string> {
-    for (let n = 1; n <= count; n++) yield line(n);
-  }
+  /** Stops a flood's whole process group (awk and mosquitto_pub). */
+  const stopFlood = (child: ChildProcess) => {
+    if (child.pid !== undefined && child.exitCode === null) {
+      try {
+        process.kill(-child.pid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+    }
+  };
 
   beforeAll(async () => {
     receiver = createServer((req, res) => {
@@ -137,8 +163,18 @@ describe.each(['embedded', 'mosquitto'] as const)('per-device quotas and quarant
       headers: { 'content-type': 'application/json' },
     });
     expect(override.status).toBe(200);
+    // the junk device's group has no predictions quota (0: unlimited), so every message it floods is decoded and it
+    // is quarantined for invalid messages (under a quota, either threshold could be crossed first, and with only a
+    // few messages decoded the dead-letter checks below would be a race)
+    const junkGroup = await fx.api('/api/v1/quotas/groups/junk', {
+      method: 'PUT',
+      body: JSON.stringify({ kinds: { predictions: { messagesPerSecond: 0, bytesPerSecond: 0 } } }),
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(junkGroup.status).toBe(200);
     await provision('good-1', 'trusted');
-    for (const id of ['rogue-1', 'junk-1']) await provision(id);
+    await provision('rogue-1');
+    await provision('junk-1', 'junk');
     expect((await json(fx.api('/api/v1/devices/good-1/quota'))).limits.kinds.predictions.messagesPerSecond).toBe(20);
     expect((await json(fx.api('/api/v1/devices/rogue-1/quota'))).limits.kinds.predictions.messagesPerSecond).toBe(RATE);
   }, 60_000);
@@ -146,7 +182,7 @@ describe.each(['embedded', 'mosquitto'] as const)('per-device quotas and quarant
   afterAll(async () => {
     polling = false;
     flooding = false;
-    for (const child of children) child.kill();
+    for (const child of children) stopFlood(child);
     for (const client of clients) await client.endAsync(true).catch(() => undefined);
     await fx?.stop();
     await new Promise((r) => receiver?.close(r));
@@ -156,125 +192,159 @@ describe.each(['embedded', 'mosquitto'] as const)('per-device quotas and quarant
   // 100 ms; the cloud handles device messages one at a time and a flood queues behind the broker), and on
   // Mosquitto the well-behaved device lost 3 of 6 batches (likely the broker's queue for the cloud overflowing at
   // its default max_queued_messages). Both are open work of the quotas issue; see docs/quotas.md.
-  it.skip('throttles a flooding device within a second, quarantines it and cuts it off at the broker; the other device loses nothing', async () => {
-    const good = await connect('good-1');
-    const latencies: number[] = [];
-    polling = true;
-    const health = (async () => {
-      while (polling) {
-        const started = performance.now();
-        const res = await fetch(`${fx.url}/api/v1/health`);
-        await res.arrayBuffer();
-        latencies.push(performance.now() - started);
-        expect(res.status).toBe(200);
-        await sleep(25);
+  // Run with EDGELOOP_QUOTA_FLOOD=1. Not in the default run while its timing targets fail on the shared 2-core
+  // machine (load 15-24): the rogue's first drop (0 ms), both quarantines and the well-behaved device losing
+  // nothing pass on both brokers, but its latency during the floods (embedded 0.1-1.8 s against 40-123 ms idle;
+  // Mosquitto 8-15 s against 1-25 ms: the flood queued at the broker ahead of it) and /health (up to 2 s, and
+  // over 100 ms on the idle cloud too) do not. docs/quotas.md has the figures and what is left.
+  floodCase(
+    'throttles a flooding device within a second, quarantines it and cuts it off at the broker; the other device loses nothing',
+    async () => {
+      const good = await connect('good-1');
+      // the well-behaved device publishes a batch every 500 ms from before the floods until they are cut off; when
+      // the cloud took each one (its received_at) against when it was published is its latency
+      const publishedAt = new Map<number, number>();
+      let goodBatches = 0;
+      flooding = true;
+      const steady = (async () => {
+        while (flooding) {
+          const seq = ++goodBatches;
+          publishedAt.set(seq, Date.now());
+          await good.publishAsync(topics.predictions('good-1'), JSON.stringify(makeBatch('good-1', seq, model, STABLE, { frames: FRAMES })), { qos: 1 });
+          await sleep(500);
+        }
+      })();
+      // /health every 25 ms from the idle cloud on
+      let latencies: number[] = [];
+      polling = true;
+      const health = (async () => {
+        while (polling) {
+          const started = performance.now();
+          const res = await fetch(`${fx.url}/api/v1/health`);
+          await res.arrayBuffer();
+          latencies.push(performance.now() - started);
+          expect(res.status).toBe(200);
+          await sleep(25);
+        }
+      })();
+      // an idle cloud first
+      while (goodBatches < IDLE_BATCHES) await sleep(50);
+      const idleBatches = goodBatches;
+      const idleHealth = latencies;
+      latencies = [];
+
+      const started = Date.now();
+      // the floods stop when the broker cuts the device off (the lines would last far longer)
+      const template = makeBatch('rogue-1', 1, model, STABLE, { frames: FRAMES });
+      const rogueLine = JSON.stringify({ ...template, seq: 0 }).replace('"seq":0', '"seq":${n}');
+      expect(rogueLine).toContain('"seq":${n}');
+      const rogueFlood = flood('rogue-1', topics.predictions('rogue-1'), FLOOD_LINES, rogueLine);
+      const junkFlood = flood('junk-1', topics.predictions('junk-1'), FLOOD_LINES, `garbage \${n} ${'x'.repeat(100)}`);
+
+      // within one second of its first message the cloud is dropping the rogue's messages, and says so on its record
+      let record: any;
+      while (Date.now() < started + 15_000) {
+        record = await json(fx.api('/api/v1/devices/rogue-1'));
+        if (record.quota.dropped.predictions > 0) break;
+        await sleep(50);
       }
-    })();
+      expect(record.quota.throttled).toBe(true);
+      const firstDropAfter = Date.parse(record.quota.firstDroppedAt) - Date.parse(record.quota.countingSince);
+      expect(firstDropAfter).toBeLessThanOrEqual(1000);
 
-    const started = Date.now();
-    // the floods stop when the broker cuts the device off (the lines would last far longer)
-    flooding = true;
-    let goodBatches = 0;
-    const steady = (async () => {
-      while (flooding) {
-        await good.publishAsync(topics.predictions('good-1'), JSON.stringify(makeBatch('good-1', ++goodBatches, model, STABLE, { frames: FRAMES })), {
-          qos: 1,
-        });
-        await sleep(500);
-      }
-    })();
-    const template = makeBatch('rogue-1', 1, model, STABLE, { frames: FRAMES });
-    const rogueFlood = flood(
-      'rogue-1',
-      topics.predictions('rogue-1'),
-      numbered(200_000, (n) => JSON.stringify({ ...template, seq: n })),
-    );
-    const junkFlood = flood(
-      'junk-1',
-      topics.predictions('junk-1'),
-      numbered(200_000, (n) => `garbage ${n} ${'x'.repeat(n % 200)}`),
-    );
+      // cut off at the broker: the attackers' connections are closed and their reconnects refused
+      const cutOff = await Promise.race([Promise.all([rogueFlood, junkFlood]), sleep(25_000).then(() => 'still flooding')]);
+      const floodSeconds = (Date.now() - started) / 1000;
+      const floodBatches = goodBatches;
+      flooding = false;
+      await steady;
+      expect(cutOff).toEqual([expect.any(String), expect.any(String)]);
+      expect(cutOff).not.toContainEqual(expect.stringMatching(/^exited 0/));
 
-    // within one second of its first message the cloud is dropping the rogue's messages, and says so on its record
-    let record: any;
-    while (Date.now() < started + 15_000) {
-      record = await json(fx.api('/api/v1/devices/rogue-1'));
-      if (record.quota.dropped.predictions > 0) break;
-      await sleep(50);
-    }
-    expect(record.quota.throttled).toBe(true);
-    const firstDropAfter = Date.parse(record.quota.firstDroppedAt) - Date.parse(record.quota.countingSince);
-    expect(firstDropAfter).toBeLessThanOrEqual(1000);
+      // quarantined past the threshold, with a webhook, and cut off at the broker
+      const deadline = Date.now() + 10_000;
+      while (webhookBodies.filter((b) => b.type === 'device.quarantined').length < 2 && Date.now() < deadline) await sleep(100);
+      const quarantined = webhookBodies.filter((b) => b.type === 'device.quarantined').map((b) => b.data.deviceId);
+      expect(quarantined.sort()).toEqual(['junk-1', 'rogue-1']);
+      expect((await json(fx.api('/api/v1/devices/rogue-1'))).quota.quarantined).toMatchObject({ reason: 'over_quota' });
+      expect((await json(fx.api('/api/v1/devices/junk-1'))).quota.quarantined).toMatchObject({ reason: 'invalid_messages' });
+      expect((await json(fx.api('/api/v1/devices/rogue-1'))).quota.dropped.predictions).toBeGreaterThanOrEqual(STRIKES - 1);
+      await expect(connect('rogue-1')).rejects.toThrow(/[Nn]ot authori[sz]ed|[Bb]ad user ?name or password/);
+      expect((await json(fx.api('/api/v1/quarantines'))).quarantines.map((q: { deviceId: string }) => q.deviceId).sort()).toEqual(['junk-1', 'rogue-1']);
 
-    // cut off at the broker: the attackers' connections are closed and their reconnects refused
-    const cutOff = await Promise.race([Promise.all([rogueFlood, junkFlood]), sleep(25_000).then(() => 'still flooding')]);
-    const floodSeconds = (Date.now() - started) / 1000;
-    flooding = false;
-    await steady;
-    expect(cutOff).toEqual([expect.any(String), expect.any(String)]);
-    expect(cutOff).not.toContainEqual(expect.stringMatching(/^exited 0/));
+      // the rogue got at most its quota through: the burst plus the rate while it flooded
+      const rogueFrames = await framesOf('rogue-1');
+      expect(rogueFrames / FRAMES).toBeLessThanOrEqual(RATE + RATE * floodSeconds);
 
-    // quarantined past the threshold, with a webhook, and cut off at the broker
-    const deadline = Date.now() + 10_000;
-    while (webhookBodies.filter((b) => b.type === 'device.quarantined').length < 2 && Date.now() < deadline) await sleep(100);
-    const quarantined = webhookBodies.filter((b) => b.type === 'device.quarantined').map((b) => b.data.deviceId);
-    expect(quarantined.sort()).toEqual(['junk-1', 'rogue-1']);
-    expect((await json(fx.api('/api/v1/devices/rogue-1'))).quota.quarantined).toMatchObject({ reason: 'over_quota' });
-    expect((await json(fx.api('/api/v1/devices/rogue-1'))).quota.dropped.predictions).toBeGreaterThanOrEqual(STRIKES - 1);
-    await expect(connect('rogue-1')).rejects.toThrow(/[Nn]ot authori[sz]ed|[Bb]ad user ?name or password/);
-    expect((await json(fx.api('/api/v1/quarantines'))).quarantines.map((q: { deviceId: string }) => q.deviceId).sort()).toEqual(['junk-1', 'rogue-1']);
+      // the well-behaved device lost nothing
+      const goodDeadline = Date.now() + 15_000;
+      while ((await framesOf('good-1')) < goodBatches * FRAMES && Date.now() < goodDeadline) await sleep(200);
+      expect(await framesOf('good-1')).toBe(goodBatches * FRAMES);
+      expect((await json(fx.api('/api/v1/devices/good-1'))).quota).toMatchObject({ throttled: false, quarantined: null, dropped: { predictions: 0 } });
+      if (broker === 'mosquitto') expect(readFileSync(fx.mosquitto!.logFile, 'utf8')).not.toMatch(/messages are being dropped/i);
 
-    // the rogue got at most its quota through: the burst plus the rate while it flooded
-    const rogueFrames = await framesOf('rogue-1');
-    expect(rogueFrames / FRAMES).toBeLessThanOrEqual(RATE + RATE * floodSeconds);
-
-    // the well-behaved device lost nothing
-    const goodDeadline = Date.now() + 15_000;
-    while ((await framesOf('good-1')) < goodBatches * FRAMES && Date.now() < goodDeadline) await sleep(200);
-    expect(await framesOf('good-1')).toBe(goodBatches * FRAMES);
-    expect((await json(fx.api('/api/v1/devices/good-1'))).quota).toMatchObject({ throttled: false, quarantined: null, dropped: { predictions: 0 } });
-
-    // dead letters: a sample per (device, code) kept, every one counted, the table under its cap
-    const db = fx.cloud.app.get(SqlDatabase);
-    const [{ n }] = await db.query<{ n: string }>('select count(*) as n from dead_letters');
-    expect(Number(n)).toBeLessThanOrEqual(MAX_DEAD_LETTERS);
-    const page1 = await json(fx.api('/api/v1/dead-letters?device=junk-1&limit=2'));
-    expect(page1.deadLetters).toHaveLength(2);
-    expect(page1.next).toEqual(expect.any(String));
-    const all = await json(fx.api('/api/v1/dead-letters?device=junk-1&limit=1000'));
-    expect(all.deadLetters.length).toBeLessThanOrEqual(SAMPLE);
-    const page2 = await json(fx.api(`/api/v1/dead-letters?device=junk-1&limit=2&cursor=${page1.next}`));
-    expect(page2.deadLetters.map((d: { id: string }) => d.id)).toEqual(all.deadLetters.slice(2, 4).map((d: { id: string }) => d.id));
-    const invalidJson = all.totals.find((t: { code: string }) => t.code === 'invalid_json');
-    expect(invalidJson.received).toBeGreaterThan(invalidJson.kept);
-    expect((await fx.api('/api/v1/dead-letters?cursor=nonsense')).status).toBe(400);
-    const prometheus = await (await fetch(`${fx.url}/metrics`)).text();
-    expect(Number(/edgeloop_quota_dropped\{kind="predictions"\} (\d+)/.exec(prometheus)?.[1] ?? 0)).toBeGreaterThan(0);
-    expect(prometheus).toMatch(/edgeloop_dead_letters\{code="invalid_json",outcome="received"\} [1-9]/);
-
-    polling = false;
-    await health;
-    latencies.sort((a, b) => a - b);
-    if (process.env.EDGELOOP_TEST_LOGS === '1')
-      console.log(
-        `${broker}: first drop after ${firstDropAfter} ms, flood ${floodSeconds.toFixed(1)} s, /health ${latencies.length} answers, max ${latencies.at(-1)!.toFixed(1)} ms (${latencies.map((l) => l.toFixed(0)).join(' ')})`,
+      // ...and its latency (publish → the cloud took it) during the floods stayed within 2× of the idle cloud's
+      const db = fx.cloud.app.get(SqlDatabase);
+      const received = await db.query<{ seq: string; received_at: Date | string }>(
+        "select seq, received_at from prediction_batches where device_id = 'good-1'",
       );
-    expect(latencies.length).toBeGreaterThan(20);
-    expect(latencies.at(-1)!).toBeLessThan(100);
+      const latencyOf = new Map(received.map((r) => [Number(r.seq), new Date(r.received_at).getTime() - publishedAt.get(Number(r.seq))!]));
+      const idleLatencies = Array.from({ length: idleBatches }, (_, i) => latencyOf.get(i + 1)!);
+      const floodLatencies = Array.from({ length: floodBatches - idleBatches }, (_, i) => latencyOf.get(idleBatches + i + 1)!);
+      if (process.env.EDGELOOP_TEST_LOGS === '1')
+        console.log(`${broker}: good-1 latency idle ${idleLatencies.join(' ')} ms; during the floods ${floodLatencies.join(' ')} ms`);
+      expect(floodLatencies.length).toBeGreaterThan(0);
+      expect(Math.max(...floodLatencies)).toBeLessThanOrEqual(2 * Math.max(...idleLatencies));
 
-    // an operator lifts the quarantine: the device connects again and its messages count
-    const lift = await fx.api('/api/v1/devices/rogue-1/quarantine/lift', { method: 'POST' });
-    expect(lift.status).toBe(200);
-    expect((await lift.json()) as any).toMatchObject({ quarantine: { deviceId: 'rogue-1', reason: 'over_quota', liftedAt: expect.any(String) } });
-    expect((await fx.api('/api/v1/devices/rogue-1/quarantine/lift', { method: 'POST' })).status).toBe(409);
-    const back = await connect('rogue-1');
-    const before = await framesOf('rogue-1');
-    await back.publishAsync(topics.predictions('rogue-1'), JSON.stringify({ ...template, seq: 1_000_000 }), { qos: 1 });
-    const backDeadline = Date.now() + 10_000;
-    while ((await framesOf('rogue-1')) === before && Date.now() < backDeadline) await sleep(200);
-    expect(await framesOf('rogue-1')).toBe(before + FRAMES);
-    expect((await json(fx.api('/api/v1/devices/rogue-1'))).quota.quarantined).toBeNull();
-  }, 90_000);
+      // dead letters: a sample per (device, code, window) kept, every one counted, the table under its cap
+      const [{ n }] = await db.query<{ n: string }>('select count(*) as n from dead_letters');
+      expect(Number(n)).toBeLessThanOrEqual(MAX_DEAD_LETTERS);
+      const page1 = await json(fx.api('/api/v1/dead-letters?device=junk-1&limit=2'));
+      expect(page1.deadLetters).toHaveLength(2);
+      expect(page1.next).toEqual(expect.any(String));
+      const all = await json(fx.api('/api/v1/dead-letters?device=junk-1&limit=1000'));
+      // at most SAMPLE per window (the flood may straddle a window boundary); only junk-1 sent invalid JSON
+      const perWindow = new Map<number, number>();
+      for (const d of all.deadLetters as Array<{ at: string }>) {
+        const window = Math.floor(Date.parse(d.at) / (DEAD_LETTER_WINDOW_SECONDS * 1000));
+        perWindow.set(window, (perWindow.get(window) ?? 0) + 1);
+      }
+      expect(Math.max(...perWindow.values())).toBeLessThanOrEqual(SAMPLE);
+      const page2 = await json(fx.api(`/api/v1/dead-letters?device=junk-1&limit=2&cursor=${page1.next}`));
+      expect(page2.deadLetters.map((d: { id: string }) => d.id)).toEqual(all.deadLetters.slice(2, 4).map((d: { id: string }) => d.id));
+      const invalidJson = all.totals.find((t: { code: string }) => t.code === 'invalid_json');
+      expect(invalidJson.kept).toBe(all.deadLetters.length);
+      expect(invalidJson.received).toBeGreaterThan(invalidJson.kept);
+      expect((await fx.api('/api/v1/dead-letters?cursor=nonsense')).status).toBe(400);
+      const prometheus = await (await fetch(`${fx.url}/metrics`)).text();
+      expect(Number(/edgeloop_quota_dropped\{kind="predictions"\} (\d+)/.exec(prometheus)?.[1] ?? 0)).toBeGreaterThan(0);
+      expect(prometheus).toMatch(/edgeloop_dead_letters\{code="invalid_json",outcome="received"\} [1-9]/);
+
+      polling = false;
+      await health;
+      latencies.sort((a, b) => a - b);
+      if (process.env.EDGELOOP_TEST_LOGS === '1')
+        console.log(
+          `${broker}: first drop after ${firstDropAfter} ms, flood ${floodSeconds.toFixed(1)} s, /health ${latencies.length} answers, max ${latencies.at(-1)!.toFixed(1)} ms (${latencies.map((l) => l.toFixed(0)).join(' ')}); idle cloud: max ${Math.max(...idleHealth).toFixed(1)} ms of ${idleHealth.length}`,
+        );
+      expect(latencies.length).toBeGreaterThan(20);
+      expect(latencies.at(-1)!).toBeLessThan(100);
+
+      // an operator lifts the quarantine: the device connects again and its messages count
+      const lift = await fx.api('/api/v1/devices/rogue-1/quarantine/lift', { method: 'POST' });
+      expect(lift.status).toBe(200);
+      expect((await lift.json()) as any).toMatchObject({ quarantine: { deviceId: 'rogue-1', reason: 'over_quota', liftedAt: expect.any(String) } });
+      expect((await fx.api('/api/v1/devices/rogue-1/quarantine/lift', { method: 'POST' })).status).toBe(409);
+      const back = await connect('rogue-1');
+      const before = await framesOf('rogue-1');
+      await back.publishAsync(topics.predictions('rogue-1'), JSON.stringify({ ...template, seq: 1_000_000 }), { qos: 1 });
+      const backDeadline = Date.now() + 10_000;
+      while ((await framesOf('rogue-1')) === before && Date.now() < backDeadline) await sleep(200);
+      expect(await framesOf('rogue-1')).toBe(before + FRAMES);
+      expect((await json(fx.api('/api/v1/devices/rogue-1'))).quota.quarantined).toBeNull();
+    },
+    90_000,
+  );
 
   it('keeps the dead-letter table under its cap and its retention through the scheduled sweep', async () => {
     const repository = fx.cloud.app.get(DeadLetterRepository);

@@ -1,4 +1,4 @@
-import { Injectable, Optional } from '@nestjs/common';
+import { Injectable, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { parseTopic } from '@edgeloop/contracts';
 import { CloudConfig } from '../config/cloud.config';
 import { SqlDatabase } from '../database/sql-database';
@@ -48,15 +48,33 @@ interface Row {
 
 /** Sampling when no config is given (a repository built outside the app). */
 const DEFAULT_SAMPLING = { sample: 20, windowSeconds: 3600 };
+/** How often dead letters counted in memory (their sample was full) are added to the SQL counters. */
+const FLUSH_EVERY_MS = 250;
+/** (device, code, window) samples known to be full; past this many, SQL decides every dead letter again. */
+const MAX_FULL_SAMPLES = 10_000;
+
+/** A (device, code, window) whose sample SQL reported full, and the dead letters of it counted here since. */
+interface FullSample {
+  deviceId: string;
+  code: string;
+  windowStart: Date;
+  windowEnd: number;
+  pending: number;
+}
 
 /**
  * Messages that failed validation, sampled: every one is counted per (device, code, window) and per code,
  * the first EDGELOOP_DEAD_LETTER_SAMPLE of each (device, code, window) are kept with an excerpt, the rest
- * only counted — one statement either way. `prune` applies the retention and the total cap.
+ * only counted. Until a sample is full, one statement decides and counts; once it answered "not kept", the
+ * window's sample stays full (on every replica), so the rest are counted in memory and added to the counters
+ * every 250 ms in one statement: a device flooding garbage costs a map lookup per message, not a SQL
+ * round trip. `prune` applies the retention and the total cap.
  */
 @Injectable()
-export class DeadLetterRepository {
+export class DeadLetterRepository implements OnApplicationShutdown {
   private readonly sampling: { sample: number; windowSeconds: number };
+  private readonly full = new Map<string, FullSample>();
+  private readonly flushTimer = setInterval(() => void this.flushCounts().catch(() => undefined), FLUSH_EVERY_MS).unref();
 
   constructor(
     private readonly db: SqlDatabase,
@@ -71,6 +89,13 @@ export class DeadLetterRepository {
     const deviceId = entry.deviceId ?? (entry.topic ? parseTopic(entry.topic)?.deviceId : undefined) ?? '';
     const windowMs = this.sampling.windowSeconds * 1000;
     const windowStart = new Date(Math.floor(at.getTime() / windowMs) * windowMs);
+    const code = entry.code.slice(0, 100);
+    const sampleKey = `${windowStart.getTime()}|${code}|${deviceId}`;
+    const full = this.full.get(sampleKey);
+    if (full) {
+      full.pending++;
+      return false;
+    }
     const [row] = await this.db.query<{ kept: string }>(
       `with counted as (
          insert into dead_letter_counters (device_id, code, window_start, received, kept)
@@ -91,7 +116,7 @@ export class DeadLetterRepository {
        select (select count(*) from kept)::text as kept, (select count(*) from totals) as totals`,
       [
         deviceId,
-        entry.code.slice(0, 100),
+        code,
         windowStart,
         entry.source,
         entry.topic?.slice(0, 512) ?? null,
@@ -101,7 +126,50 @@ export class DeadLetterRepository {
         at,
       ],
     );
-    return Number(row?.kept ?? 0) > 0;
+    const kept = Number(row?.kept ?? 0) > 0;
+    if (!kept && this.full.size < MAX_FULL_SAMPLES) {
+      this.full.set(sampleKey, { deviceId, code, windowStart, windowEnd: windowStart.getTime() + windowMs, pending: 0 });
+    }
+    return kept;
+  }
+
+  /** Adds the dead letters counted in memory to their window's counter and their code's total; forgets windows that are over. */
+  async flushCounts(): Promise<void> {
+    const now = Date.now();
+    const counted: Array<[string, FullSample, number]> = [];
+    for (const [key, sample] of this.full) {
+      if (sample.pending > 0) counted.push([key, sample, sample.pending]);
+      sample.pending = 0;
+      if (now >= sample.windowEnd) this.full.delete(key);
+    }
+    if (counted.length === 0) return;
+    try {
+      await this.db.query(
+        `with added as (
+           select * from unnest($1::text[], $2::text[], $3::timestamptz[], $4::bigint[]) as a(device_id, code, window_start, received)
+         ), counters as (
+           insert into dead_letter_counters (device_id, code, window_start, received, kept)
+           select device_id, code, window_start, received, 0 from added
+           on conflict (device_id, code, window_start) do update set received = dead_letter_counters.received + excluded.received
+         )
+         insert into dead_letter_totals (code, received, kept)
+         select code, sum(received), 0 from added group by code
+         on conflict (code) do update set received = dead_letter_totals.received + excluded.received`,
+        [counted.map(([, s]) => s.deviceId), counted.map(([, s]) => s.code), counted.map(([, s]) => s.windowStart), counted.map(([, , n]) => n)],
+      );
+    } catch (err) {
+      // counted again at the next flush
+      for (const [key, sample, n] of counted) {
+        sample.pending += n;
+        this.full.set(key, sample);
+      }
+      throw err;
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.flushTimer);
+    await this.flushCounts().catch(() => undefined);
   }
 
   /** Dead letters counted and kept per code since the start, and removed by retention (cheap: one row per code). */
