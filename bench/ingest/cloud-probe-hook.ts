@@ -56,8 +56,9 @@ function timeMethod(modulePath: string, className: string, method: string, key: 
 timeMethod('mqtt/device-channel.js', 'DeviceChannel', 'dispatch', 'MQTT message: decode + handler (queue add), one at a time');
 timeMethod('queues/predictions.queue.js', 'PredictionsQueue', 'addBatch', 'PredictionsQueue.addBatch (job into Redis)');
 timeMethod('services/ingest.service.js', 'IngestService', 'ingestBatch', 'IngestService.ingestBatch (one SQL transaction, waits included)');
-timeMethod('repositories/prediction.repository.js', 'PredictionRepository', 'recordBatches', 'PredictionRepository.recordBatches (dedupe insert + raw payloads of a group)');
-timeMethod('repositories/prediction.repository.js', 'PredictionRepository', 'mergeAggregate', 'PredictionRepository.mergeAggregate (select for update, parse, merge, upsert)');
+timeMethod('repositories/prediction.repository.js', 'PredictionRepository', 'putRawBatches', 'PredictionRepository.putRawBatches (one S3 object of a group\'s raw payloads)');
+timeMethod('repositories/prediction.repository.js', 'PredictionRepository', 'recordBatches', 'PredictionRepository.recordBatches (dedupe insert of a group)');
+timeMethod('repositories/prediction.repository.js', 'PredictionRepository', 'mergeAggregates', 'PredictionRepository.mergeAggregates (create, lock, parse, merge, update the rows of a group)');
 timeMethod('repositories/prediction.repository.js', 'PredictionRepository', 'incrementCounter', 'PredictionRepository.incrementCounter');
 timeMethod('database/sql-database.js', 'SqlDatabase', 'transaction', 'SqlDatabase.transaction (all callers, waits included)');
 timeMethod('services/drift.service.js', 'DriftService', 'sweep', 'DriftService.sweep');
