@@ -50,6 +50,15 @@ export class SqlDatabase implements SqlExecutor {
       );
     }
     const client: PoolClient = await this.pool!.connect();
+    // a server that ends the connection during the transaction (a restart, a failover) emits 'error' on the
+    // checked-out client: without a listener that crashes the process. The query in flight fails instead,
+    // and the broken client is discarded rather than returned to the pool.
+    let broken: Error | undefined;
+    const onError = (err: Error) => {
+      broken = err;
+      this.logger.warn(`PostgreSQL connection lost during a transaction: ${err.message}`);
+    };
+    client.on('error', onError);
     try {
       await client.query('begin');
       const result = await work({
@@ -61,7 +70,8 @@ export class SqlDatabase implements SqlExecutor {
       await client.query('rollback').catch(() => undefined);
       throw err;
     } finally {
-      client.release();
+      client.off('error', onError);
+      client.release(broken);
     }
   }
 
