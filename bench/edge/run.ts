@@ -13,8 +13,8 @@
  * Prints tables and writes bench/results/edge.json.
  *
  *   npm run bench:edge
- *   BENCH_EDGE_STEADY_S=20 BENCH_EDGE_FPS=5 BENCH_EDGE_SWITCHES=10 BENCH_EDGE_PUSH_FPS=5
- *   BENCH_EDGE_BROKER=mosquitto|embedded BENCH_EDGE_DEFAULTS_RUN=1 (defaults shown)
+ *   BENCH_EDGE_STEADY_S=20 BENCH_EDGE_FPS=5 BENCH_EDGE_SWITCHES=50 BENCH_EDGE_PUSH_FPS=5
+ *   BENCH_EDGE_BROKER=mosquitto|embedded BENCH_EDGE_DEFAULTS_RUN=1 BENCH_EDGE_SESSION_OPTIONS=1 (defaults shown)
  */
 import { dynamicSecurityPluginPath } from '@edgeloop/harness';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
@@ -43,11 +43,15 @@ async function main(): Promise<void> {
 
   step('memory: modules, models loaded, steady inference');
   const memory = await measureMemory(root, settings, containerEnv);
-  step('onnxruntime session memory options');
-  const sessionOptions = await measureSessionOptions(root, { PATH: process.env.PATH ?? '', ...containerEnv }, {
-    memoryFrames: settings.optionFrames,
-    latencyRounds: settings.optionRounds,
-  });
+  // BENCH_EDGE_SESSION_OPTIONS=0 skips the session-option probes (≈ 3 minutes; they do not change between runs of the same code).
+  const sessionOptions =
+    process.env.BENCH_EDGE_SESSION_OPTIONS === '0'
+      ? []
+      : (step('onnxruntime session memory options'),
+        await measureSessionOptions(root, { PATH: process.env.PATH ?? '', ...containerEnv }, {
+          memoryFrames: settings.optionFrames,
+          latencyRounds: settings.optionRounds,
+        }));
   step(`hot switches (${settings.switches}, ${settings.broker} broker)`);
   const hotSwitch = await measureHotSwitch(root, settings, containerEnv);
 

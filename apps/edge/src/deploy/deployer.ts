@@ -13,7 +13,7 @@ import type { DeviceStateTracker } from '../agent/device-state';
 import { Logger } from '../logger';
 import type { EdgeMetrics } from '../ops/edge-metrics';
 import type { ModelRuntime } from '../runtime/model-runtime';
-import { PIPELINE_ROLES, REQUIRED_ROLES, type LoadedModel, type PipelineLoader } from '../runtime/pipeline-loader';
+import { PIPELINE_ROLES, REQUIRED_ROLES, sharesBackbone, type LoadedModel, type PipelineLoader } from '../runtime/pipeline-loader';
 import type { DesiredStateWatermark } from '../store/desired-watermark';
 import type { ModelStore, VersionPointer } from '../store/model-store';
 import type { BlobFetcher } from './blob-fetcher';
@@ -87,7 +87,7 @@ export class Deployer {
       await this.download(desired, signal);
       phases.lap('download');
       tracker.set({ state: 'verifying', deploymentId, target });
-      await this.verifyBlobs(desired);
+      await this.verifyBlobs(desired, running);
       await this.storage(() => this.deps.store.saveVersion(desired.manifest));
       phases.lap('verify');
       if (signal.aborted) throw new Superseded();
@@ -194,9 +194,16 @@ export class Deployer {
     }
   }
 
-  /** Re-hashes every blob the version needs (downloaded now or already stored). */
-  private async verifyBlobs(desired: DesiredState): Promise<void> {
-    for (const [role, sha256] of Object.entries(pipelineFiles(desired))) {
+  /**
+   * Re-hashes every blob the version needs (downloaded now or already stored), except those whose sessions
+   * stay in memory from the running version (a head-only switch): their bytes were checked when they were
+   * loaded, and the files on disk are hashed again at every boot before anything loads them.
+   */
+  private async verifyBlobs(desired: DesiredState, running: LoadedModel | undefined): Promise<void> {
+    const files = pipelineFiles(desired);
+    const kept = running && sharesBackbone(running, files) ? new Set(REQUIRED_ROLES.map((role) => files[role])) : new Set<string | undefined>();
+    for (const [role, sha256] of Object.entries(files)) {
+      if (kept.has(sha256)) continue;
       if (await this.deps.store.blobIntact(sha256)) continue;
       await this.deps.store.removeBlob(sha256);
       throw new DeploymentError('checksum_mismatch', `the stored ${role} blob does not hash to ${sha256}; removed, it will be downloaded again`, true);
