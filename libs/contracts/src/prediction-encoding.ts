@@ -1,4 +1,4 @@
-import { Packr } from 'msgpackr';
+import { Packr, roundFloat32 } from 'msgpackr';
 import { decodeJson, parseWith, type ParseResult } from './parse';
 import { isValidPredictionBatch } from './prediction-check';
 import { EMBEDDING_DIMENSION, MAX_BATCH_ITEMS, PredictionBatchSchema, type FacePrediction, type FrameResult, type PredictionBatch } from './predictions';
@@ -12,7 +12,7 @@ import { EMBEDDING_DIMENSION, MAX_BATCH_ITEMS, PredictionBatchSchema, type FaceP
  *   envelope as in JSON and its frames and faces column by column as little-endian typed arrays in `bin`
  *   fields: a 100-frame batch is about a quarter of its JSON and decodes without parsing numbers one by
  *   one. Layout version `PREDICTION_COLUMNS_VERSION` in the map's `columns` key. Floats are 32-bit and read
- *   back rounded to 7 significant digits (the edge rounds every float it sends to 5 or fewer), except the
+ *   back rounded to the 6–8 significant digits a float32 holds (the edge rounds every float it sends to 5 or fewer), except the
  *   frame timestamps (64-bit). docs/protocol.md has the field table.
  *
  * Both decode to the same `PredictionBatch` and pass the same validation; an invalid payload is a
@@ -206,7 +206,9 @@ function fromColumns(payload: Uint8Array): Record<string, unknown> | string {
     const { count, mean } = centroid as Record<string, unknown>;
     const values = column(mean, Float32Array, EMBEDDING_DIMENSION);
     if (!values) return `centroid.mean is not ${EMBEDDING_DIMENSION} floats`;
-    batch.embeddingCentroid = { count, mean: Array.from(values, round7) };
+    const rounded: number[] = new Array(EMBEDDING_DIMENSION);
+    for (let i = 0; i < EMBEDDING_DIMENSION; i++) rounded[i] = round7(values[i]!);
+    batch.embeddingCentroid = { count, mean: rounded };
   }
   return batch;
 }
@@ -230,14 +232,12 @@ function nullable(value: number): number | null {
 }
 
 /**
- * A 32-bit float read back as the decimal it most likely was: rounded to 7 significant digits (a float32
- * holds 7.2), so 0.8123 comes back as 0.8123, not 0.8123000264167786. Non-finite values pass through (and
- * fail validation).
+ * A 32-bit float read back as the decimal it most likely was: rounded to the significant digits a float32
+ * holds (7, or 6–8 by range; msgpackr's table by exponent), so 0.8123 comes back as 0.8123, not
+ * 0.8123000264167786. Non-finite values pass through (and fail validation).
  */
 function round7(value: number): number {
-  if (value === 0 || !Number.isFinite(value)) return value;
-  const scale = 10 ** (7 - Math.ceil(Math.log10(Math.abs(value))));
-  return Math.round(value * scale) / scale;
+  return value === 0 || !Number.isFinite(value) ? value : roundFloat32(value);
 }
 
 function failure<C extends string>(code: C, message: string): { ok: false; error: { code: C; message: string; details: [] } } {
