@@ -101,7 +101,7 @@ export async function startCloud(config: CloudConfig, options: { logger?: boolea
   SwaggerModule.setup(DOCS_PATH.slice(1), app, document, { jsonDocumentUrl: `${DOCS_PATH.slice(1)}-json` });
   if (config.rolloutsEnabled) {
     // a hybrid app: device messages through the MQTT transport (DeviceChannel), HTTP beside it; the
-    // transport connects first, and holds every message until the app's bootstrap hooks have run
+    // transport connects before the app's init hooks, which publish desired states when rollouts resume
     app.connectMicroservice({ strategy: app.get(DeviceChannel) });
     await app.startAllMicroservices();
   }

@@ -59,9 +59,6 @@ export class DeviceChannel extends ServerMqtt implements CustomTransportStrategy
   readonly counters = { received: 0, invalid: 0, handlerErrors: 0, handlerRetries: 0, overQuota: 0 };
   private closing = false;
   private wake: (() => void) | undefined;
-  private bootstrapped = false;
-  private onBootstrapped: (() => void) | undefined;
-  private readonly appReady = new Promise<void>((resolve) => (this.onBootstrapped = resolve));
 
   constructor(
     private readonly config: CloudConfig,
@@ -74,8 +71,11 @@ export class DeviceChannel extends ServerMqtt implements CustomTransportStrategy
 
   /**
    * Connects (starting the embedded broker or the dynamic-security admin first) and subscribes; called by
-   * Nest's `startAllMicroservices()`. Messages that arrive before the app finished its bootstrap hooks wait,
-   * unacknowledged, until it has.
+   * Nest's `startAllMicroservices()`, before the app's own init hooks, so that a rollout resumed there can
+   * publish. Messages are handled from the start: a handler that fails because a part is not up yet is
+   * retried like any other failure, its message unacknowledged meanwhile. (Holding them until the app's
+   * hooks ran would deadlock: mqtt.js reads packets in order, so the SUBACK and the PUBACKs of the cloud's
+   * own publishes would wait behind a held message.)
    */
   override async listen(callback: (err?: unknown) => void): Promise<void> {
     try {
@@ -86,12 +86,6 @@ export class DeviceChannel extends ServerMqtt implements CustomTransportStrategy
     } catch (err) {
       callback(err);
     }
-  }
-
-  /** Lets messages through to their handlers; the app calls it once every bootstrap hook has run. */
-  onApplicationBootstrap(): void {
-    this.bootstrapped = true;
-    this.onBootstrapped?.();
   }
 
   override async createMqttClient(): Promise<MqttClient> {
@@ -145,7 +139,6 @@ export class DeviceChannel extends ServerMqtt implements CustomTransportStrategy
   override async close(): Promise<void> {
     this.closing = true;
     this.wake?.();
-    this.onBootstrapped?.();
     await this.inHand.catch(() => undefined);
     await this.client?.endAsync().catch(() => undefined);
   }
@@ -192,10 +185,8 @@ export class DeviceChannel extends ServerMqtt implements CustomTransportStrategy
    * unless dead-lettering fails too, in which case it keeps retrying. Rejects only at shutdown (no PUBACK).
    */
   private async handleUntilDone(packet: IPublishPacket, receivedAt: Date): Promise<void> {
-    if (!this.bootstrapped) await this.appReady;
     const { topic } = packet;
     const payload = packet.payload as Buffer;
-    if (this.closing) throw new Error('not acknowledged at shutdown');
     this.counters.received++;
     // over quota (or quarantined): dropped before it is decoded, counted, then acknowledged (docs/quotas.md)
     if (this.quotas && !(await this.quotas.admit(topic, payload.length))) {

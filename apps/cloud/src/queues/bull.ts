@@ -12,6 +12,12 @@ const logger = new Logger('Queues');
  * shutdown of everything else (@nestjs/bullmq closes every registered queue in its shutdown hook).
  */
 export class TolerantQueue extends Queue {
+  constructor(...args: ConstructorParameters<typeof Queue>) {
+    super(...args);
+    // a connection error is logged once per event (Redis down, restarting), never an unhandled 'error'
+    this.on('error', (err: Error) => logger.warn(`${this.name} queue: ${err.message}`));
+  }
+
   override async close(): Promise<void> {
     await super.close().catch((err: Error) => logger.warn(`closing the ${this.name} queue: ${err.message}`));
   }

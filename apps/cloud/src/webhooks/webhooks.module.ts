@@ -1,35 +1,47 @@
-import type { Provider, Type } from '@nestjs/common';
+import { DynamicModule, Module } from '@nestjs/common';
+import { BullModule } from '@nestjs/bullmq';
+import { QUEUES } from '@edgeloop/contracts';
+import { runsProcessors, type CloudRole } from '../modules/roles';
 import { HostResolver } from './host-resolver';
+import { WebhookDeliveryProcessor } from './webhook-delivery.processor';
 import { WebhookDeliveryRepository } from './webhook-delivery.repository';
 import { WebhookDeliveryService } from './webhook-delivery.service';
-import { WebhookPublisher } from './webhook-publisher';
 import { WebhookEventsListener } from './webhook-events.listener';
+import { WebhookPublisher } from './webhook-publisher';
 import { WebhookSender } from './webhook-sender';
 import { WebhookTargetPolicy } from './webhook-target.policy';
 import { WebhooksController } from './webhook.controller';
-import { WebhookRepository } from './webhook.repository';
 import { WebhookQueue } from './webhook.queue';
+import { WebhookRepository } from './webhook.repository';
 import { WebhookService } from './webhook.service';
 
 /**
- * The webhooks feature: subscriptions API, `WebhookPublisher`, the `webhooks` queue and its worker.
- * Registered in AppModule's own scope (not as an imported Nest module) because it runs on the app's
- * SqlDatabase, HealthService and AuditRepository, which AppModule provides but does not export; for
- * the same reason the app's services can inject `WebhookPublisher` directly. Needs Redis
- * (`config.webhooksEnabled`).
+ * The webhooks feature: the subscriptions and deliveries API, `WebhookEventsListener` (every webhook event
+ * type on the domain-events bus becomes stored deliveries through `WebhookPublisher`), the `webhooks` queue,
+ * and on worker replicas its delivery processor with the sweep of pending deliveries. Runs on the core
+ * module's SQL, health and audit; needs Redis.
  */
-export const WebhooksFeature: { controllers: Type[]; providers: Provider[] } = {
-  controllers: [WebhooksController],
-  providers: [
-    HostResolver,
-    WebhookSender,
-    WebhookTargetPolicy,
-    WebhookRepository,
-    WebhookDeliveryRepository,
-    WebhookQueue,
-    WebhookDeliveryService,
-    WebhookPublisher,
-    WebhookEventsListener,
-    WebhookService,
-  ],
-};
+@Module({})
+export class WebhooksModule {
+  static register(role: CloudRole): DynamicModule {
+    return {
+      module: WebhooksModule,
+      imports: [BullModule.registerQueue({ name: QUEUES.webhooks })],
+      controllers: [WebhooksController],
+      providers: [
+        HostResolver,
+        WebhookSender,
+        WebhookTargetPolicy,
+        WebhookRepository,
+        WebhookDeliveryRepository,
+        WebhookQueue,
+        WebhookDeliveryService,
+        WebhookPublisher,
+        WebhookEventsListener,
+        WebhookService,
+        ...(runsProcessors(role) ? [WebhookDeliveryProcessor] : []),
+      ],
+      exports: [WebhookPublisher],
+    };
+  }
+}
