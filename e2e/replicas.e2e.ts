@@ -69,7 +69,11 @@ if (unavailable) process.stdout.write(`replicas.e2e: skipped: ${unavailable}\n`)
     const api = new CloudApi(() => [api1.url, api2.url], backends.adminToken);
     const hook = await api.json('/api/v1/webhooks', {
       method: 'POST',
-      body: JSON.stringify({ url: receiver.url, events: ['drift.detected', 'model.version.created', 'deployment.completed'], secret: 'a-webhook-secret-of-some-length' }),
+      body: JSON.stringify({
+        url: receiver.url,
+        events: ['drift.detected', 'model.version.created', 'deployment.completed'],
+        secret: 'a-webhook-secret-of-some-length',
+      }),
     });
     expect(hook.id).toBeTruthy();
     for (const seed of [1, 2]) {
@@ -77,7 +81,14 @@ if (unavailable) process.stdout.write(`replicas.e2e: skipped: ${unavailable}\n`)
       expect(`${res.status} ${res.status === 201 ? '' : await res.text()}`).toBe('201 ');
     }
 
-    fleet = new DeviceFleet({ cloudUrl: api2.url, adminToken: backends.adminToken, mqttUrl: backends.mosquitto.url, ids: DEVICES, group: 'replicas', intervalMs: 200 });
+    fleet = new DeviceFleet({
+      cloudUrl: api2.url,
+      adminToken: backends.adminToken,
+      mqttUrl: backends.mosquitto.url,
+      ids: DEVICES,
+      group: 'replicas',
+      intervalMs: 400,
+    });
     await fleet.start();
     fleet.stream();
 
@@ -94,9 +105,18 @@ if (unavailable) process.stdout.write(`replicas.e2e: skipped: ${unavailable}\n`)
     await sleep(2500);
     await worker2.start();
     const deployment = await eventually(() => api.deployment(deploymentId), FINISHED, 90_000, 'deployment finished');
-    expect(deployment.status).toBe('completed');
-    expect(deployment.devices.map((d) => d.phase)).toEqual(DEVICES.map(() => 'active'));
-    expect(fleet.devices.map((d) => d.running?.version)).toEqual(DEVICES.map(() => 2));
+    const seenByDevices = fleet.devices.map((d) => ({
+      id: d.options.id,
+      state: d.state,
+      running: d.running?.version,
+      failure: (d as unknown as { failure: unknown }).failure,
+    }));
+    expect({ status: deployment.status, reason: (deployment as { reason?: unknown }).reason ?? null, devices: deployment.devices, seenByDevices }).toEqual({
+      status: 'completed',
+      reason: null,
+      devices: DEVICES.map(() => expect.objectContaining({ phase: 'active' })),
+      seenByDevices: DEVICES.map((id) => ({ id, state: 'active', running: 2, failure: null })),
+    });
 
     // face-id@2's reference window on stable traffic, then two devices' light goes down and strangers appear
     await sleep(6000);
@@ -104,7 +124,7 @@ if (unavailable) process.stdout.write(`replicas.e2e: skipped: ${unavailable}\n`)
     const events = await eventually(
       () => api.json<{ events: any[] }>('/api/v1/drift/events?model=face-id&version=2').then((b) => b.events),
       (list) => list.length >= 1,
-      40_000,
+      90_000,
       'a drift event for face-id@2',
     );
     await sleep(4000);
@@ -118,7 +138,7 @@ if (unavailable) process.stdout.write(`replicas.e2e: skipped: ${unavailable}\n`)
       `replicas.e2e: ${sent} batches from ${DEVICES.length} devices, lost ${lost}, counted twice ${twice}; worker-1 started ${worker1.starts}×, worker-2 ${worker2.starts}×; ` +
         `deployment ${deployment.status}; webhooks received ${receiver.received.length}\n`,
     );
-    expect(sent).toBeGreaterThan(DEVICES.length * 50);
+    expect(sent).toBeGreaterThan(DEVICES.length * 30);
     expect(counts.map((c) => ({ device: c.deviceId, lost: c.lost, extraFrames: c.extraFrames }))).toEqual(
       DEVICES.map((device) => ({ device, lost: [], extraFrames: 0 })),
     );
@@ -129,8 +149,18 @@ if (unavailable) process.stdout.write(`replicas.e2e: skipped: ${unavailable}\n`)
     expect([...allDrift[0].devices].sort()).toEqual([...DRIFTING].sort());
 
     // every event the cloud raised reached the receiver, each once
-    await eventually(async () => receiver.countsByEvent('drift.detected').size, (n) => n >= 1, 30_000, 'drift.detected delivered');
-    await eventually(async () => receiver.countsByEvent('deployment.completed').size, (n) => n >= 1, 30_000, 'deployment.completed delivered');
+    await eventually(
+      async () => receiver.countsByEvent('drift.detected').size,
+      (n) => n >= 1,
+      30_000,
+      'drift.detected delivered',
+    );
+    await eventually(
+      async () => receiver.countsByEvent('deployment.completed').size,
+      (n) => n >= 1,
+      30_000,
+      'deployment.completed delivered',
+    );
     await sleep(3000);
     expect([...receiver.countsByEvent('drift.detected').values()]).toEqual([1]);
     expect([...receiver.countsByEvent('deployment.completed').values()]).toEqual([1]);
