@@ -1,0 +1,45 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+
+/** A device's flood: `mosquitto_pub -l` (QoS 1, 32 in flight) fed by awk, in a process group of its own. */
+export interface Flood {
+  child: ChildProcess;
+  /** Stops awk and mosquitto_pub; resolves when they are gone. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a device publishing `line` (with `${n}` replaced by the line number) on `topic` as fast as the broker
+ * acknowledges, with the device's own credentials, from processes of its own (the bench's event loop does not
+ * write the lines). Runs until stopped.
+ */
+export function startFlood(brokerUrl: string, device: { id: string; password: string }, topic: string, line: string): Flood {
+  const url = new URL(brokerUrl);
+  const [before, after = ''] = line.split('${n}');
+  const child = spawn(
+    'sh',
+    [
+      '-c',
+      'awk \'BEGIN { for (i = 1; i <= 1000000000; i++) print ENVIRON["BEFORE"] i ENVIRON["AFTER"] }\' | ' +
+        'exec mosquitto_pub -h "$HOST" -p "$PORT" -i "$ID" -u "$ID" -P "$PASSWORD" -t "$TOPIC" -q 1 -M 32 -l',
+    ],
+    {
+      stdio: ['ignore', 'ignore', 'ignore'],
+      detached: true,
+      env: { PATH: process.env.PATH, BEFORE: before, AFTER: after, HOST: url.hostname, PORT: url.port, ID: device.id, PASSWORD: device.password, TOPIC: topic },
+    },
+  );
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    child,
+    async stop() {
+      if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+        try {
+          process.kill(-child.pid, 'SIGTERM');
+        } catch {
+          // already gone
+        }
+      }
+      await exited;
+    },
+  };
+}

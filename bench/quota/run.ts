@@ -1,0 +1,270 @@
+/**
+ * What a flooding device costs one cloud process (docs/quotas.md): the cloud's CPU per rejected message and
+ * the messages per second it rejects while it serves a normal fleet, against the raw broker (aedes with one
+ * subscriber, no cloud) fed by the same floods in the same run.
+ *
+ * Each run: (1) raw broker — ROGUES floods into a bare aedes whose one subscriber acknowledges every
+ * message, counted for WINDOW s; (2) cloud, fleet only — FLEET devices publish a batch a second each, the
+ * cloud's CPU over WINDOW s; (3) cloud, fleet + floods — the same plus ROGUES devices flooding their own
+ * `predictions` topic (default quota, quarantine off so the flood lasts), the cloud's CPU, its rejected
+ * messages (`edgeloop_quota_checks{outcome="dropped"}`), /health every 100 ms. CPU per rejected message is
+ * (3) minus (2), over the rejected count. Then the fleet's batches are counted in the SQL aggregates: none
+ * may be lost.
+ *
+ * BENCH_QUOTA_RUNS=3 BENCH_QUOTA_FLEET=50 BENCH_QUOTA_ROGUES=2 BENCH_QUOTA_WINDOW_SECONDS=8
+ * Prints a table and writes bench/results/quota.json.
+ */
+import { ApiClient } from '@edgeloop/client';
+import { API_PREFIX, apiPaths, topicFilters, topics } from '@edgeloop/contracts';
+import { createIsolatedDatabase, startEmbeddedBroker, startRedis, startS3, type PostgresDatabase, type RedisServer, type S3Server } from '@edgeloop/harness';
+import mqtt, { type MqttClient } from 'mqtt';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { makeBatch, STABLE } from '../../apps/cloud/src/testing/prediction-batches';
+import { startBenchCloud, type BenchCloudWithBroker } from '../common/cloud-process';
+import { repoRoot } from '../common/repo-root';
+import { stopOnSignal } from '../common/stop-on-signal';
+import { cpuSeconds } from '../ingest/cpu-window';
+import { scrapeIngest } from '../ingest/cloud-scrape';
+import { startFlood, type Flood } from './flood';
+
+const int = (name: string, fallback: number, min: number, max: number): number => {
+  const value = Number(process.env[name] ?? fallback);
+  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${name} must be an integer from ${min} to ${max}`);
+  return value;
+};
+const settings = {
+  runs: int('BENCH_QUOTA_RUNS', 3, 1, 3),
+  fleet: int('BENCH_QUOTA_FLEET', 50, 1, 500),
+  rogues: int('BENCH_QUOTA_ROGUES', 2, 1, 8),
+  windowSeconds: int('BENCH_QUOTA_WINDOW_SECONDS', 8, 2, 60),
+};
+const model = { name: 'quota-bench', version: 1 };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+interface Run {
+  loadAverage: { before: number; after: number };
+  raw: { messages: number; perSecond: number };
+  fleetOnly: { cloudCores: number };
+  flood: {
+    cloudCores: number;
+    rejected: number;
+    rejectedPerSecond: number;
+    /** (cloud CPU with the floods − fleet only) / rejected: noisy when the machine is loaded (can come out negative). */
+    cpuMicrosecondsPerRejected: number;
+    /** All the cloud's CPU during the floods (fleet included) / rejected. */
+    cpuMicrosecondsPerRejectedUpperBound: number;
+    healthMaxMs: number;
+    healthAnswers: number;
+  };
+  fleet: { published: number; aggregated: number; lost: number };
+}
+
+async function main(): Promise<void> {
+  const root = repoRoot();
+  const mainJs = path.resolve(__dirname, '..', '..', 'apps', 'cloud', 'src', 'main.js');
+  const workDir = mkdtempSync(path.join(os.tmpdir(), 'edgeloop-bench-quota-'));
+  let redis: RedisServer | undefined;
+  let s3: S3Server | undefined;
+  let pg: PostgresDatabase | undefined;
+  let cloud: BenchCloudWithBroker | undefined;
+  const floods: Flood[] = [];
+  const clients: MqttClient[] = [];
+  const stop = stopOnSignal(async () => {
+    await Promise.all(floods.map((f) => f.stop()));
+    await Promise.all(clients.map((c) => c.endAsync(true).catch(() => undefined)));
+    await cloud?.stop();
+    await pg?.stop();
+    await s3?.stop();
+    await redis?.stop();
+    rmSync(workDir, { recursive: true, force: true });
+  });
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  try {
+    redis = await startRedis();
+    s3 = await startS3({ buckets: ['edgeloop'] });
+    if (process.env.DATABASE_URL) pg = await createIsolatedDatabase(process.env.DATABASE_URL);
+    mkdirSync(path.join(workDir, 'cloud'));
+    cloud = await startBenchCloud({
+      mainJs,
+      cwd: root,
+      s3,
+      redis,
+      sql: pg ? { kind: 'postgres', url: pg.url } : { kind: 'memory' },
+      tmpDir: path.join(workDir, 'cloud'),
+      // the floods must last the window: no quarantine (every other setting is the cloud's default)
+      env: { EDGELOOP_QUARANTINE_STRIKES: '0' },
+    });
+    const cloudUrl = cloud.url;
+    out(`cloud pid ${cloud.pid} on ${cloudUrl}, embedded broker ${cloud.mqttUrl}, SQL ${pg ? 'PostgreSQL' : 'PGlite'}`);
+    const api = new ApiClient({ baseUrl: cloudUrl, token: cloud.adminToken });
+    const provision = async (id: string, group: string) => {
+      const created = await api.request<{ credentials: { mqtt: { password: string } } }>('POST', apiPaths.devices(), { id, name: id, group });
+      return { id, password: created.credentials.mqtt.password };
+    };
+    const fleetDevices: Array<{ id: string; password: string }> = [];
+    for (let i = 1; i <= settings.fleet; i++) fleetDevices.push(await provision(`fleet-${String(i).padStart(3, '0')}`, 'fleet'));
+    const rogues: Array<{ id: string; password: string }> = [];
+    for (let i = 1; i <= settings.rogues; i++) rogues.push(await provision(`rogue-${i}`, 'rogues'));
+    const limits = await api.get<{ limits: { kinds: { predictions: { messagesPerSecond: number } } } }>(`${API_PREFIX}/devices/rogue-1/quota`);
+    for (const device of fleetDevices) {
+      const client = await mqtt.connectAsync(cloud.mqttUrl, { clientId: device.id, username: device.id, password: device.password, reconnectPeriod: 1000 });
+      client.on('error', () => undefined);
+      clients.push(client);
+    }
+
+    // the fleet: a batch a second per device, spread over the second, from warm-up to the end
+    let published = 0;
+    let fleetOn = true;
+    let fleetError: Error | undefined;
+    const fleetDone = Promise.all(
+      clients.map(async (client, i) => {
+        const id = fleetDevices[i]!.id;
+        await sleep((1000 * i) / clients.length);
+        try {
+          for (let seq = 1; fleetOn; seq++) {
+            const started = performance.now();
+            await client.publishAsync(topics.predictions(id), JSON.stringify(makeBatch(id, seq, model, STABLE, { frames: 5 })), { qos: 1 });
+            published++;
+            await sleep(Math.max(0, 1000 - (performance.now() - started)));
+          }
+        } catch (err) {
+          fleetError ??= err as Error;
+        }
+      }),
+    );
+    await sleep(3000);
+
+    const rogueLine = (id: string) => JSON.stringify(makeBatch(id, 1, model, STABLE, { frames: 2 })).replace(/"seq":1(?=[,}])/, '"seq":${n}');
+    const runs: Run[] = [];
+    for (let r = 1; r <= settings.runs; r++) {
+      const loadBefore = os.loadavg()[0]!;
+      const window = settings.windowSeconds * 1000;
+
+      // (1) the raw broker: aedes in this process, one subscriber acknowledging every message
+      const raw = await startEmbeddedBroker({});
+      const subscriber = await mqtt.connectAsync(raw.url, { clientId: 'raw-subscriber', reconnectPeriod: 0 });
+      await subscriber.subscribeAsync(topicFilters.predictions, { qos: 1 });
+      let rawCount = 0;
+      subscriber.on('message', () => rawCount++);
+      const rawFloods = rogues.map((rogue) => startFlood(raw.url, rogue, topics.predictions(rogue.id), rogueLine(rogue.id)));
+      await sleep(1000);
+      const rawStart = rawCount;
+      await sleep(window);
+      const rawMessages = rawCount - rawStart;
+      await Promise.all(rawFloods.map((f) => f.stop()));
+      await subscriber.endAsync(true);
+      await raw.stop();
+
+      // (2) the cloud serving its fleet only
+      let cpu0 = cpuSeconds(cloud.pid)!;
+      await sleep(window);
+      const fleetOnlyCores = (cpuSeconds(cloud.pid)! - cpu0) / settings.windowSeconds;
+
+      // (3) the cloud serving its fleet while the rogues flood
+      floods.push(...rogues.map((rogue) => startFlood(cloud!.mqttUrl, rogue, topics.predictions(rogue.id), rogueLine(rogue.id))));
+      await sleep(1000);
+      const dropped0 = await droppedCount(cloudUrl);
+      cpu0 = cpuSeconds(cloud.pid)!;
+      const healthMs: number[] = [];
+      let polling = true;
+      const health = (async () => {
+        while (polling) {
+          const started = performance.now();
+          const res = await fetch(`${cloudUrl}/api/v1/health`);
+          await res.arrayBuffer();
+          healthMs.push(performance.now() - started);
+          await sleep(100);
+        }
+      })();
+      await sleep(window);
+      const floodCpu = cpuSeconds(cloud.pid)! - cpu0;
+      const rejected = (await droppedCount(cloudUrl)) - dropped0;
+      polling = false;
+      await health;
+      await Promise.all(floods.splice(0).map((f) => f.stop()));
+      const floodCores = floodCpu / settings.windowSeconds;
+      const run: Run = {
+        loadAverage: { before: round(loadBefore, 2), after: round(os.loadavg()[0]!, 2) },
+        raw: { messages: rawMessages, perSecond: Math.round(rawMessages / settings.windowSeconds) },
+        fleetOnly: { cloudCores: round(fleetOnlyCores, 3) },
+        flood: {
+          cloudCores: round(floodCores, 3),
+          rejected,
+          rejectedPerSecond: Math.round(rejected / settings.windowSeconds),
+          cpuMicrosecondsPerRejected: rejected > 0 ? round((((floodCores - fleetOnlyCores) * settings.windowSeconds) / rejected) * 1e6, 1) : NaN,
+          cpuMicrosecondsPerRejectedUpperBound: rejected > 0 ? round(((floodCores * settings.windowSeconds) / rejected) * 1e6, 1) : NaN,
+          healthMaxMs: round(Math.max(...healthMs)),
+          healthAnswers: healthMs.length,
+        },
+        fleet: { published: 0, aggregated: 0, lost: 0 },
+      };
+      runs.push(run);
+      out(
+        `run ${r} (load ${run.loadAverage.before} → ${run.loadAverage.after}): raw broker ${run.raw.perSecond} msg/s; ` +
+          `cloud rejected ${run.flood.rejectedPerSecond} msg/s at ${run.flood.cloudCores} cores (fleet only ${run.fleetOnly.cloudCores}), ` +
+          `${run.flood.cpuMicrosecondsPerRejected} µs CPU per rejected message (at most ${run.flood.cpuMicrosecondsPerRejectedUpperBound}), /health max ${run.flood.healthMaxMs} ms of ${run.flood.healthAnswers}`,
+      );
+    }
+
+    // the fleet lost nothing: every batch it published is in the aggregates
+    fleetOn = false;
+    await fleetDone;
+    if (fleetError) throw new Error(`a fleet device could not publish: ${fleetError.message}`);
+    // the fleet lost nothing: every batch it published is in the SQL aggregates (the ingest may be behind: wait)
+    const deadline = Date.now() + 180_000;
+    let batches = 0;
+    while (Date.now() < deadline) {
+      batches = (await scrapeIngest(cloudUrl)).batches;
+      if (batches >= published) break;
+      await sleep(1000);
+    }
+    for (const run of runs) run.fleet = { published, aggregated: batches, lost: published - batches };
+    out(`fleet: ${published} batches published, ${batches} in the aggregates`);
+
+    const range = (values: number[]) => (values.some((v) => Number.isNaN(v)) ? `${values.join(', ')}` : `${Math.min(...values)}–${Math.max(...values)}`);
+    const minRatio = Math.min(...runs.map((r) => r.flood.rejectedPerSecond / r.raw.perSecond));
+    const met = minRatio >= 0.5 && batches >= published;
+    out('');
+    out(`| over ${runs.length} runs (${settings.fleet} fleet devices at 1 batch/s, ${settings.rogues} floods, ${settings.windowSeconds} s windows) | range |`);
+    out('| --- | --- |');
+    out(`| raw broker (aedes + 1 subscriber), msg/s | ${range(runs.map((r) => r.raw.perSecond))} |`);
+    out(`| cloud rejects, msg/s | ${range(runs.map((r) => r.flood.rejectedPerSecond))} |`);
+    out(`| cloud CPU per rejected message (flooded − fleet only), µs | ${range(runs.map((r) => r.flood.cpuMicrosecondsPerRejected))} |`);
+    out(
+      `| cloud CPU per rejected message, upper bound (all its CPU while flooded), µs | ${range(runs.map((r) => r.flood.cpuMicrosecondsPerRejectedUpperBound))} |`,
+    );
+    out(`| cloud cores, fleet only → fleet + floods | ${range(runs.map((r) => r.fleetOnly.cloudCores))} → ${range(runs.map((r) => r.flood.cloudCores))} |`);
+    out(`| /health max during the floods, ms | ${range(runs.map((r) => r.flood.healthMaxMs))} |`);
+    out(`| load average (1 min) before each run | ${runs.map((r) => r.loadAverage.before).join(', ')} |`);
+    out(`| fleet batches lost | ${Math.max(0, published - batches)} of ${published} |`);
+    out(
+      `target: the cloud rejects at least half the raw broker's rate (worst run ${round(minRatio * 100, 0)} %) with no fleet batch lost — ${met ? 'met' : 'NOT met'}`,
+    );
+    const resultFile = path.join(root, 'bench', 'results', 'quota.json');
+    writeFileSync(
+      resultFile,
+      `${JSON.stringify({ bench: 'quota', at: new Date().toISOString(), settings, rogueQuota: limits.limits.kinds.predictions, sql: pg ? 'postgres' : 'pglite', cpus: os.cpus().length, runs, target: { minRejectedShareOfRaw: round(minRatio, 3), met } }, null, 2)}\n`,
+    );
+    out(`wrote ${path.relative(root, resultFile)}`);
+  } finally {
+    await stop();
+  }
+}
+
+async function droppedCount(cloudUrl: string): Promise<number> {
+  const text = await (await fetch(`${cloudUrl}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith('edgeloop_quota_checks{outcome="dropped"} '));
+  return line ? Number(line.split(' ')[1]) : 0;
+}
+
+main().then(
+  () => process.exit(0),
+  (err: Error) => {
+    process.stderr.write(`${err.stack ?? err.message}\n`);
+    process.exit(1);
+  },
+);
