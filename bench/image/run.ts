@@ -1,14 +1,15 @@
 /**
  * Image size benchmark (not a test): assembles the edge's image tree for linux/amd64 and linux/arm64 and
  * the cloud's beside it, as the Dockerfiles do (scripts/assemble-image-tree.js), and measures them on disk:
- * node_modules + dist + base models, not counting the Node runtime (the base image's). Three runs by default;
- * the first fills the npm install cache, the rest reuse it, so the assembly times show both.
+ * node_modules + dist + base models, not counting the Node runtime (the base image's). Three runs by default,
+ * with the install cache the image-tree tests use (BENCH_IMAGE_COLD=1: a fresh one, so the first run's
+ * assembly time includes the npm installs).
  * Prints a table and a target line, writes bench/results/image.json.
  *
- *   npm run bench:image     (BENCH_IMAGE_RUNS=3 by default)
+ *   npm run bench:image     (BENCH_IMAGE_RUNS=3, BENCH_IMAGE_COLD=0 by default)
  */
 import { execFileSync } from 'node:child_process';
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { repoRoot } from '../common/repo-root';
@@ -79,7 +80,9 @@ function assemble(root: string, app: string, arch: string, outDir: string, cache
     { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const { seconds } = JSON.parse(stdout.trim().split('\n').pop()!) as { seconds: number };
-  const parts = Object.fromEntries(PARTS.map((part) => [part, measure(path.join(outDir, part), new Set())]).filter(([, s]) => (s as Size).files > 0));
+  const parts = Object.fromEntries(
+    PARTS.filter((part) => existsSync(path.join(outDir, part))).map((part) => [part, measure(path.join(outDir, part), new Set())]),
+  );
   // the whole tree: the parts plus package.json
   const total = measure(outDir);
   return { app, arch, seconds, total, parts, largest: largestPackages(path.join(outDir, 'node_modules'), 6) };
@@ -91,7 +94,8 @@ function main(): void {
   const root = repoRoot();
   const runs = Math.max(1, Number(process.env.BENCH_IMAGE_RUNS ?? 3));
   const work = mkdtempSync(path.join(os.tmpdir(), 'edgeloop-bench-image-'));
-  const cache = path.join(work, 'install-cache');
+  // the tests' install cache (keyed by the lock) unless BENCH_IMAGE_COLD=1: then the first run installs afresh
+  const cache = process.env.BENCH_IMAGE_COLD === '1' ? path.join(work, 'install-cache') : path.join(os.tmpdir(), 'edgeloop-image-install-cache');
   const results: TreeRun[][] = [];
   try {
     for (let run = 1; run <= runs; run++) {
