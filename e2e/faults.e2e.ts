@@ -64,10 +64,21 @@ if (unavailable) process.stdout.write(`faults.e2e: skipped: ${unavailable}\n`);
     api = new CloudApi(() => [cloud.url], backends.adminToken);
     await api.json('/api/v1/webhooks', {
       method: 'POST',
-      body: JSON.stringify({ url: receiver.url, events: ['model.version.created', 'deployment.completed', 'deployment.failed', 'deployment.rolled_back'], secret: 'a-webhook-secret-of-some-length' }),
+      body: JSON.stringify({
+        url: receiver.url,
+        events: ['model.version.created', 'deployment.completed', 'deployment.failed', 'deployment.rolled_back'],
+        secret: 'a-webhook-secret-of-some-length',
+      }),
     });
     for (const version of [1, 2]) expect((await api.upload(version)).status).toBe(201);
-    fleet = new DeviceFleet({ cloudUrl: cloud.url, adminToken: backends.adminToken, mqttUrl: backends.mosquitto.url, ids: DEVICES, group: 'faults', intervalMs: 300 });
+    fleet = new DeviceFleet({
+      cloudUrl: cloud.url,
+      adminToken: backends.adminToken,
+      mqttUrl: backends.mosquitto.url,
+      ids: DEVICES,
+      group: 'faults',
+      intervalMs: 300,
+    });
     await fleet.start();
     fleet.stream();
   }, 300_000);
@@ -103,9 +114,9 @@ if (unavailable) process.stdout.write(`faults.e2e: skipped: ${unavailable}\n`);
   async function registeredWhole(): Promise<number[]> {
     const versions = (await api.json<{ versions: { version: number }[] }>('/api/v1/models/face-id/versions')).versions.map((v) => v.version);
     for (const version of versions) {
-      const detail = await api.json<{ files: { role: string; sha256: string }[] }>(`/api/v1/models/face-id/versions/${version}`);
-      expect(detail.files.length).toBeGreaterThanOrEqual(4);
-      for (const file of detail.files) {
+      const detail = await api.json<{ manifest: { files: { role: string; sha256: string }[] } }>(`/api/v1/models/face-id/versions/${version}`);
+      expect(detail.manifest.files.length).toBeGreaterThanOrEqual(4);
+      for (const file of detail.manifest.files) {
         const res = await api.call(`/api/v1/blobs/${file.sha256}`, { headers: { range: 'bytes=0-0' } });
         await res.arrayBuffer();
         expect(`${version}/${file.role} ${res.status}`).toMatch(/ 20[06]$/);
@@ -120,7 +131,13 @@ if (unavailable) process.stdout.write(`faults.e2e: skipped: ${unavailable}\n`);
     let uploadSeed = 3;
     for (const cell of cells) {
       const before = await registeredWhole();
-      const deploymentId = await api.deploy(`face-id@${newest}`, 'faults', { type: 'canary', percent: 50, batchSize: 2, observeSeconds: 1, autoRollback: true });
+      const deploymentId = await api.deploy(`face-id@${newest}`, 'faults', {
+        type: 'canary',
+        percent: 50,
+        batchSize: 2,
+        observeSeconds: 1,
+        autoRollback: true,
+      });
       const upload = api.upload(uploadSeed).then(
         async (res) => `${res.status}`,
         (err: Error) => `error ${err.message}`,
@@ -176,14 +193,31 @@ if (unavailable) process.stdout.write(`faults.e2e: skipped: ${unavailable}\n`);
       60_000,
       'an outcome webhook for every deployment',
     );
-    await eventually(async () => receiver.countsByEvent('model.version.created').size, (n) => n >= versions.length, 60_000, 'a webhook for every version');
+    await eventually(
+      async () => receiver.countsByEvent('model.version.created').size,
+      (n) => n >= versions.length,
+      60_000,
+      'a webhook for every version',
+    );
     await sleep(3000);
     const duplicates = receiver.duplicates();
-    const summary = { seed, cells: outcomes, devices: DEVICES.length, sent, lost, twice, deployments: deployments.length, webhooks: receiver.received.length, duplicates: duplicates.length };
+    const summary = {
+      seed,
+      cells: outcomes,
+      devices: DEVICES.length,
+      sent,
+      lost,
+      twice,
+      deployments: deployments.length,
+      webhooks: receiver.received.length,
+      duplicates: duplicates.length,
+    };
     process.stdout.write(`faults.e2e: ${JSON.stringify(summary)}\n`);
     if (report) appendFileSync(report, `${JSON.stringify(summary)}\n`);
 
-    expect(counts.map((c) => ({ device: c.deviceId, lost: c.lost, extraFrames: c.extraFrames }))).toEqual(DEVICES.map((device) => ({ device, lost: [], extraFrames: 0 })));
+    expect(counts.map((c) => ({ device: c.deviceId, lost: c.lost, extraFrames: c.extraFrames }))).toEqual(
+      DEVICES.map((device) => ({ device, lost: [], extraFrames: 0 })),
+    );
     expect(duplicates).toEqual([]);
     for (const d of deployments) {
       expect(receiver.received.filter((r) => outcomeTypes.includes(r.type) && r.data.deploymentId === d.id)).toHaveLength(1);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from './cloud-build';
 
-const HEALTH_TIMEOUT_MS = 90_000;
+const HEALTH_TIMEOUT_MS = 240_000;
 
 /**
  * One cloud replica as a real process (the compiled `main.js`), on a fixed HTTP port so that a restart
