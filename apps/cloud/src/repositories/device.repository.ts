@@ -84,18 +84,40 @@ export class DeviceRepository {
     return rows.length > 0;
   }
 
-  async setPresence(id: string, presence: 'online' | 'offline', seenAt: Date): Promise<void> {
-    await this.db.query(
-      `update device_state set presence = $2, last_seen_at = greatest(coalesce(last_seen_at, $3), $3), updated_at = now() where device_id = $1`,
-      [id, presence, seenAt],
+  /**
+   * Presence from a status message. Replicas handle a device's messages in any order, so the write is
+   * conditional on the message's own `ts`: an older status handled later leaves the newer presence in place
+   * (a will carries the start of the session it ends, so it loses to the `online` of a later session).
+   * "Last seen" only moves forward. Returns whether the presence was written.
+   */
+  async setPresence(id: string, presence: 'online' | 'offline', messageTs: number, seenAt: Date): Promise<boolean> {
+    const rows = await this.db.query<{ applied: boolean }>(
+      `update device_state
+          set presence = case when presence_ts is null or presence_ts <= $3 then $2 else presence end,
+              presence_ts = case when presence_ts is null or presence_ts <= $3 then $3 else presence_ts end,
+              last_seen_at = greatest(coalesce(last_seen_at, $4), $4), updated_at = now()
+        where device_id = $1
+        returning presence_ts = $3 as applied`,
+      [id, presence, messageTs, seenAt],
     );
+    return rows[0]?.applied === true;
   }
 
-  async setReported(id: string, reported: ReportedState, seenAt: Date): Promise<void> {
-    await this.db.query(
-      `update device_state set reported = $2, last_seen_at = greatest(coalesce(last_seen_at, $3), $3), updated_at = now() where device_id = $1`,
-      [id, JSON.stringify(reported), seenAt],
+  /**
+   * The last reported state, conditional on the report's own `ts`: an older report handled later (by
+   * another replica, or redelivered) leaves the newer one in place. "Last seen" only moves forward.
+   * Returns whether the report was written.
+   */
+  async setReported(id: string, reported: ReportedState, seenAt: Date): Promise<boolean> {
+    const rows = await this.db.query<{ applied: boolean }>(
+      `update device_state
+          set reported = case when reported is null or (reported->>'ts')::bigint <= $3 then $2::jsonb else reported end,
+              last_seen_at = greatest(coalesce(last_seen_at, $4), $4), updated_at = now()
+        where device_id = $1
+        returning (reported->>'ts')::bigint = $3 as applied`,
+      [id, JSON.stringify(reported), reported.ts, seenAt],
     );
+    return rows[0]?.applied === true;
   }
 
   /** Ids of enabled devices matching a target: explicit ids, a group, or every label of a selector. */

@@ -88,7 +88,7 @@ export class DeviceService {
   /** Reported state and presence from the MQTT channel. */
   async onDeviceMessage(message: DecodedDeviceMessage, receivedAt: Date): Promise<void> {
     if (message.kind === 'status') {
-      await this.devices.setPresence(message.deviceId, message.message.status, receivedAt);
+      await this.devices.setPresence(message.deviceId, message.message.status, message.message.ts, receivedAt);
       await this.events.emit('device.changed', { deviceId: message.deviceId, online: message.message.status === 'online' });
     } else if (message.kind === 'reported') {
       await this.devices.setReported(message.deviceId, message.message, receivedAt);

@@ -10,6 +10,7 @@ import { sql as sessions } from './0009_sessions';
 import { sql as enrolmentTokens } from './0010_enrolment_tokens';
 import { sql as quotas } from './0011_quotas';
 import { sql as outboxEpoch } from './0012_outbox_epoch';
+import { sql as presenceOrder } from './0013_presence_order';
 
 /** Every migration, in the order it is applied. Add new files at the end; never edit an applied one. */
 export const migrations: Migration[] = [
@@ -24,4 +25,5 @@ export const migrations: Migration[] = [
   { id: '0010_enrolment_tokens', sql: enrolmentTokens },
   { id: '0011_quotas', sql: quotas },
   { id: '0012_outbox_epoch', sql: outboxEpoch },
+  { id: '0013_presence_order', sql: presenceOrder },
 ];
