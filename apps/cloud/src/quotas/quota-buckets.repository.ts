@@ -137,22 +137,23 @@ export class QuotaBucketsRepository implements OnApplicationShutdown {
     strikeWindowSeconds: number,
     drops: { firstAt: number; lastAt: number; seenSince?: number },
   ): Promise<number> {
-    // a pipeline, not MULTI: the totals live in other hash slots than the device's keys
-    const results = await this.redis
-      .pipeline()
-      .incrby(key(deviceId, 'strikes'), dropped)
-      .expire(key(deviceId, 'strikes'), strikeWindowSeconds, 'NX')
-      .hincrby(key(deviceId, 'counters'), `dropped:${kind}`, dropped)
-      .hset(key(deviceId, 'counters'), 'lastDroppedAt', drops.lastAt)
-      .hincrby(DROPPED_TOTALS, kind, dropped)
-      .hincrby(DROPPED_BY_DEVICE, `${deviceId}|${kind}`, dropped)
-      .exec();
+    // first: a reader that sees the drops counted also sees when they started
     await this.redis.quotaSetEarlier(
       key(deviceId, 'counters'),
       'firstDroppedAt',
       drops.firstAt,
       ...(drops.seenSince === undefined ? [] : ['since', drops.seenSince]),
     );
+    // a pipeline, not MULTI: the totals live in other hash slots than the device's keys
+    const results = await this.redis
+      .pipeline()
+      .incrby(key(deviceId, 'strikes'), dropped)
+      .expire(key(deviceId, 'strikes'), strikeWindowSeconds, 'NX')
+      .hset(key(deviceId, 'counters'), 'lastDroppedAt', drops.lastAt)
+      .hincrby(key(deviceId, 'counters'), `dropped:${kind}`, dropped)
+      .hincrby(DROPPED_TOTALS, kind, dropped)
+      .hincrby(DROPPED_BY_DEVICE, `${deviceId}|${kind}`, dropped)
+      .exec();
     return Number(results?.[0]?.[1] ?? 0);
   }
 
