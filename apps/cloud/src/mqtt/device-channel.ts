@@ -4,11 +4,12 @@ import {
   cloudSubscriptions,
   decodeDeviceMessage,
   MQTT_QOS,
+  topicFilters,
   topics,
   type DecodedDeviceMessage,
   type DesiredState,
 } from '@edgeloop/contracts';
-import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
+import mqtt, { type IConnackPacket, type IPublishPacket, type ISubscriptionMap, type MqttClient } from 'mqtt';
 import { randomBytes } from 'node:crypto';
 import { isObservable, lastValueFrom } from 'rxjs';
 import { CloudConfig } from '../config/cloud.config';
@@ -58,6 +59,8 @@ export class DeviceChannel extends ServerMqtt implements CustomTransportStrategy
   private inHand: Promise<void> = Promise.resolve();
   readonly counters = { received: 0, invalid: 0, handlerErrors: 0, handlerRetries: 0, overQuota: 0 };
   private closing = false;
+  /** The filters subscribed in `listen`; empty until then. */
+  private filters: string[] = [];
   private wake: (() => void) | undefined;
 
   constructor(
@@ -105,7 +108,10 @@ export class DeviceChannel extends ServerMqtt implements CustomTransportStrategy
       this.log.debug('MQTT: reconnecting');
     });
     client.on('close', () => this._status$.next('closed' as never));
-    client.on('connect', () => this._status$.next('connected' as never));
+    client.on('connect', (connack) => {
+      this._status$.next('connected' as never);
+      this.restoreSharedSubscriptions(client, connack);
+    });
     // installed before the connection opens: a persistent session's queued messages arrive at once
     client.handleMessage = (packet, done) => {
       const receivedAt = new Date();
@@ -148,9 +154,35 @@ export class DeviceChannel extends ServerMqtt implements CustomTransportStrategy
     const subscriptions = cloudSubscriptions(this.config.mqttShareGroup ? { shareGroup: this.config.mqttShareGroup } : {}).filter((s) =>
       patterns.some((pattern) => s.filter === pattern || s.filter.endsWith(`/${pattern}`)),
     );
-    if (subscriptions.length > 0) await client.subscribeAsync(subscriptions.map((s) => s.filter), { qos: MQTT_QOS });
+    this.filters = subscriptions.map((s) => s.filter);
+    if (subscriptions.length > 0) await client.subscribeAsync(this.filters, { qos: MQTT_QOS });
     const { url } = await this.endpoint.cloudCredentials();
     this.log.log(`connected to ${url}; subscribed to ${subscriptions.map((s) => s.filter).join(', ') || 'nothing'}`);
+  }
+
+  /**
+   * Mosquitto 2.0 restores a persistent session from its persistence file after a restart (CONNACK with
+   * sessionPresent) but not the session's `$share/…` subscriptions; mqtt.js resubscribes only when there is
+   * no session, so the cloud would be subscribed to nothing and the broker would acknowledge and discard
+   * every prediction batch until the process restarts. On every CONNACK with a session, the shared filters
+   * are subscribed again (`resubscribe: true` makes mqtt.js send a filter it already knows). Without a
+   * session mqtt.js resubscribes every filter itself; the plain ones are restored with the session, and
+   * subscribing them again would resend their retained messages.
+   */
+  private restoreSharedSubscriptions(client: MqttClient, connack: IConnackPacket): void {
+    const plain = new Set<string>(Object.values(topicFilters));
+    const shared = this.filters.filter((filter) => !plain.has(filter));
+    if (!connack.sessionPresent || shared.length === 0 || this.closing) return;
+    const request: ISubscriptionMap = Object.assign(Object.fromEntries(shared.map((filter) => [filter, { qos: MQTT_QOS }])), { resubscribe: true });
+    client.subscribeAsync(request).then(
+      (granted) => {
+        const refused = granted.filter((g) => g.qos === 128).map((g) => g.topic);
+        if (refused.length > 0) this.log.error(`MQTT: the broker refused the shared subscriptions ${refused.join(', ')}`);
+        else this.log.log(`MQTT: session resumed; subscribed again to ${shared.join(', ')}`);
+      },
+      // the connection went again: the next CONNACK tries again
+      (err: Error) => this.log.warn(`MQTT: subscribing again to ${shared.join(', ')} failed: ${err.message}`),
+    );
   }
 
   private async dispatch(packet: IPublishPacket, receivedAt: Date): Promise<void> {
