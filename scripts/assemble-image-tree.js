@@ -103,7 +103,10 @@ function installKey(app, arch, os) {
   const hash = crypto.createHash('sha256');
   const inputs = ['package.json', 'package-lock.json', '.npmrc', 'scripts/assemble-image-tree.js', ...workspaceDirs().map((d) => `${d}/package.json`)];
   for (const file of inputs) {
-    hash.update(`${file}\n`).update(fs.readFileSync(path.join(root, file)));
+    let content = fs.readFileSync(path.join(root, file), 'utf8');
+    // a new npm script changes nothing installed
+    if (file === 'package.json') content = JSON.stringify({ ...JSON.parse(content), scripts: undefined });
+    hash.update(`${file}\n`).update(content);
   }
   return `${app}-${os}-${arch}-${hash.digest('hex').slice(0, 16)}`;
 }
