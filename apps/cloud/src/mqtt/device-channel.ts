@@ -15,6 +15,7 @@ import { isObservable, lastValueFrom } from 'rxjs';
 import { CloudConfig } from '../config/cloud.config';
 import { DeadLetterRepository } from '../repositories/dead-letter.repository';
 import { QuotaService } from '../quotas/quota.service';
+import { InboundPublishes } from './inbound-publishes';
 import { MqttEndpoint } from './mqtt-endpoint';
 
 /** About ten minutes of back-off (the 5 s ceiling): long enough to ride out a Redis or SQL restart. */
@@ -37,12 +38,12 @@ export type DeviceMessageEvents = Record<string, DeviceMessageEvent>;
  * `ServerMqtt` acknowledges a QoS 1 PUBLISH as it arrives and does not wait for — nor see the failure of —
  * an event handler:
  *
- * - mqtt.js hands every PUBLISH to `client.handleMessage(packet, done)` and sends the PUBACK only when
- *   `done()` is called without an error; messages are handed over one at a time. The channel calls `done()`
- *   only once the handler's Promise/Observable completed (a prediction batch is a job in Redis);
- * - a handler that fails is retried with back-off (100 ms doubling to 5 s), holding the PUBACK — and, through
- *   the one-at-a-time delivery, the messages behind it at the broker — so nothing is acknowledged that was
- *   not stored; after `HANDLER_ATTEMPTS_BEFORE_DEAD_LETTER` failures the message is dead-lettered in SQL
+ * - messages are handled one at a time in arrival order, and a QoS 1 PUBACK is sent only once the
+ *   handler's Promise/Observable completed (a prediction batch is a job in Redis) — through `InboundPublishes`,
+ *   which does so without holding mqtt.js's reading of packets, so the SUBACK, PINGRESP and the PUBACKs of the
+ *   cloud's own publishes are read while a message waits;
+ * - a handler that fails is retried with back-off (100 ms doubling to 5 s), holding the PUBACK — and the
+ *   messages behind it — so nothing is acknowledged that was not stored; after `HANDLER_ATTEMPTS_BEFORE_DEAD_LETTER` failures the message is dead-lettered in SQL
  *   (then acknowledged) so one poison message cannot stop the channel for ever;
  * - at shutdown a message in hand is left unacknowledged, so a persistent session (fixed MQTT_CLIENT_ID,
  *   `clean: false`) gets it again; otherwise the broker redelivers it to another subscriber of the share group;
@@ -56,7 +57,7 @@ export type DeviceMessageEvents = Record<string, DeviceMessageEvent>;
 export class DeviceChannel extends ServerMqtt implements CustomTransportStrategy {
   private readonly log = new Logger(DeviceChannel.name);
   private client: MqttClient | undefined;
-  private inHand: Promise<void> = Promise.resolve();
+  private inbound: InboundPublishes | undefined;
   readonly counters = { received: 0, invalid: 0, handlerErrors: 0, handlerRetries: 0, overQuota: 0 };
   private closing = false;
   /** The filters subscribed in `listen`; empty until then. */
@@ -75,10 +76,9 @@ export class DeviceChannel extends ServerMqtt implements CustomTransportStrategy
   /**
    * Connects (starting the embedded broker or the dynamic-security admin first) and subscribes; called by
    * Nest's `startAllMicroservices()`, before the app's own init hooks, so that a rollout resumed there can
-   * publish. Messages are handled from the start: a handler that fails because a part is not up yet is
-   * retried like any other failure, its message unacknowledged meanwhile. (Holding them until the app's
-   * hooks ran would deadlock: mqtt.js reads packets in order, so the SUBACK and the PUBACKs of the cloud's
-   * own publishes would wait behind a held message.)
+   * publish. Messages are handled from the start: a handler that fails or waits because a part is not up
+   * yet is retried like any other failure, its message unacknowledged meanwhile, while the SUBACK (and
+   * everything else the broker sends) is read behind it (`InboundPublishes`).
    */
   override async listen(callback: (err?: unknown) => void): Promise<void> {
     try {
@@ -113,13 +113,7 @@ export class DeviceChannel extends ServerMqtt implements CustomTransportStrategy
       this.restoreSharedSubscriptions(client, connack);
     });
     // installed before the connection opens: a persistent session's queued messages arrive at once
-    client.handleMessage = (packet, done) => {
-      const receivedAt = new Date();
-      this.inHand = this.handleUntilDone(packet, receivedAt).then(
-        () => done(),
-        (err: Error) => done(err),
-      );
-    };
+    this.inbound = new InboundPublishes(client, (packet, receivedAt) => this.handleUntilDone(packet, receivedAt));
     await new Promise<void>((resolve, reject) => {
       client.once('connect', () => resolve());
       client.once('error', reject);
@@ -127,7 +121,7 @@ export class DeviceChannel extends ServerMqtt implements CustomTransportStrategy
     return client;
   }
 
-  /** Not used: subscriptions are made in `listen`, and messages arrive through `handleMessage` above. */
+  /** Not used: subscriptions are made in `listen`, and messages arrive through `InboundPublishes`. */
   override bindEvents(): void {}
 
   get connected(): boolean {
@@ -145,7 +139,7 @@ export class DeviceChannel extends ServerMqtt implements CustomTransportStrategy
   override async close(): Promise<void> {
     this.closing = true;
     this.wake?.();
-    await this.inHand.catch(() => undefined);
+    await this.inbound?.stop();
     await this.client?.endAsync().catch(() => undefined);
   }
 

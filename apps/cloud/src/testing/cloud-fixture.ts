@@ -40,8 +40,11 @@ export interface CloudFixture {
   sql: 'postgres' | 'pglite';
   /** fetch against the cloud with the admin token unless another is given. */
   api(path: string, init?: RequestInit & { token?: string | null }): Promise<Response>;
-  /** Stops the cloud process part and starts it again on the same port with the same SQL, Redis and broker. */
-  restart(): Promise<void>;
+  /**
+   * Stops the cloud process part and starts it again on the same port with the same SQL, Redis and broker;
+   * `whileDown` runs in between (devices publishing while the cloud is away).
+   */
+  restart(whileDown?: () => Promise<void>): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -116,8 +119,9 @@ export async function startCloudFixture(envOrOptions: Record<string, string> | C
       if (token) headers.set('authorization', `Bearer ${token}`);
       return fetch(`${fixture.url}${path}`, { ...rest, headers });
     },
-    async restart() {
+    async restart(whileDown) {
       await fixture.cloud.close();
+      await whileDown?.();
       fixture.cloud = await startCloud(CloudConfig.fromEnv(env), { logger });
     },
     async stop() {
