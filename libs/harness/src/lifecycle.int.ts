@@ -67,10 +67,12 @@ describe('start failures', () => {
  */
 const CHILD_SCRIPT = `
 const swc = require('@swc/core');
+// the repo's @edgeloop/* aliases, as the build resolves them (.swcrc), so the harness's imports of other libs load
+const { paths } = JSON.parse(require('fs').readFileSync('.swcrc', 'utf8')).jsc;
 require.extensions['.ts'] = (module, filename) => {
   const { code } = swc.transformFileSync(filename, {
     swcrc: false,
-    jsc: { parser: { syntax: 'typescript' }, target: 'es2023' },
+    jsc: { parser: { syntax: 'typescript' }, target: 'es2023', baseUrl: process.cwd(), paths },
     module: { type: 'commonjs' },
   });
   module._compile(code, filename);
