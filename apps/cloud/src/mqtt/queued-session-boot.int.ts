@@ -32,17 +32,18 @@ describe('device channel: a held message does not hold the connection (Mosquitto
     await fx?.stop();
   });
 
-  it('reads the broker while a batch waits for Redis, then stores the batch', async () => {
+  /** Provisions a device through the API and connects it with its own credentials. */
+  async function provisionAndConnect(id: string): Promise<mqtt.MqttClient> {
     const body = await json(
-      fx.api('/api/v1/devices', { method: 'POST', body: JSON.stringify({ id: 'cam-h', name: 'cam-h' }), headers: { 'content-type': 'application/json' } }),
+      fx.api('/api/v1/devices', { method: 'POST', body: JSON.stringify({ id, name: id }), headers: { 'content-type': 'application/json' } }),
     );
-    const device = await mqtt.connectAsync(fx.mqttUrl!, {
-      clientId: 'cam-h',
-      username: 'cam-h',
-      password: body.credentials.mqtt.password,
-      reconnectPeriod: 200,
-    });
+    const device = await mqtt.connectAsync(fx.mqttUrl!, { clientId: id, username: id, password: body.credentials.mqtt.password, reconnectPeriod: 200 });
     device.on('error', () => undefined);
+    return device;
+  }
+
+  it('reads the broker while a batch waits for Redis, then stores the batch', async () => {
+    const device = await provisionAndConnect('cam-h');
     const channel = fx.cloud.app.get(DeviceChannel, { strict: false });
     const db = fx.cloud.app.get(SqlDatabase, { strict: false });
 
@@ -69,16 +70,7 @@ describe('device channel: a held message does not hold the connection (Mosquitto
   }, 120_000);
 
   it('boots and stores the batches published while it was down', async () => {
-    const body = await json(
-      fx.api('/api/v1/devices', { method: 'POST', body: JSON.stringify({ id: 'cam-q', name: 'cam-q' }), headers: { 'content-type': 'application/json' } }),
-    );
-    const device = await mqtt.connectAsync(fx.mqttUrl!, {
-      clientId: 'cam-q',
-      username: 'cam-q',
-      password: body.credentials.mqtt.password,
-      reconnectPeriod: 200,
-    });
-    device.on('error', () => undefined);
+    const device = await provisionAndConnect('cam-q');
     const model = { name: 'face-id', version: 1 };
     const publish = async (from: number, to: number) => {
       for (let seq = from; seq <= to; seq++) {
