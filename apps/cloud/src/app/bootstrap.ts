@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { INestApplication, LogLevel, RequestMethod } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { ERROR_STATUS, errorBody } from '@edgeloop/contracts';
 import type { NextFunction, Request, Response } from 'express';
 import helmet from 'helmet';
 import type { AddressInfo } from 'node:net';
@@ -66,12 +67,12 @@ function hardenHttp(app: INestApplication, config: CloudConfig): void {
   const tokens = app.get(TokenService);
   app.use(guarded, (req: Request, res: Response, next: NextFunction) => {
     const match = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
-    const refuse = (status: 401 | 403, error: string, message: string) => res.status(status).json({ error, message, details: [] });
-    if (!match) return void refuse(401, 'unauthorized', `${req.baseUrl} needs a bearer token (viewer or above)`);
+    const refuse = (code: 'unauthorized' | 'forbidden', message: string) => res.status(ERROR_STATUS[code]).json(errorBody(code, message));
+    if (!match) return void refuse('unauthorized', `${req.baseUrl} needs a bearer token (viewer or above)`);
     tokens.authenticate(match[1]!).then(
       (principal) => {
-        if (!principal) refuse(401, 'unauthorized', 'the bearer token is unknown or revoked');
-        else if (!roleAllows(principal.role, 'viewer')) refuse(403, 'forbidden', `${req.baseUrl} needs a viewer token or above`);
+        if (!principal) refuse('unauthorized', 'the bearer token is unknown or revoked');
+        else if (!roleAllows(principal.role, 'viewer')) refuse('forbidden', `${req.baseUrl} needs a viewer token or above`);
         else next();
       },
       (error: unknown) => next(error),

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { BULL_BOARD_INSTANCE, type BullBoardInstance } from '@bull-board/nestjs';
-import { BULLMQ_PREFIX, DASHBOARD_SIGN_IN_PATH, QUEUE_NAMES } from '@edgeloop/contracts';
+import { BULLMQ_PREFIX, DASHBOARD_SIGN_IN_PATH, ERROR_STATUS, QUEUE_NAMES, errorBody, type ErrorCode } from '@edgeloop/contracts';
 import { Queue } from 'bullmq';
 import type { NextFunction, Request, Response } from 'express';
 import { CloudConfig } from '../config/cloud.config';
@@ -31,18 +31,18 @@ export class QueuesBoardGate {
     this.check(req).then(
       (refusal) => {
         if (!refusal) return next();
-        if (refusal.status === 401 && req.method === 'GET' && (req.headers.accept ?? '').includes('text/html')) {
+        if (refusal.code === 'unauthorized' && req.method === 'GET' && (req.headers.accept ?? '').includes('text/html')) {
           res.redirect(302, `${DASHBOARD_SIGN_IN_PATH}?next=${encodeURIComponent(req.originalUrl)}`);
           return;
         }
-        res.status(refusal.status).json({ error: refusal.status === 401 ? 'unauthorized' : 'forbidden', message: refusal.message, details: [] });
+        res.status(ERROR_STATUS[refusal.code]).json(errorBody(refusal.code, refusal.message));
       },
       (err: unknown) => next(err),
     );
   };
 
-  private async check(req: Request): Promise<{ status: number; message: string } | undefined> {
-    if (!this.sessions || !this.tokens) return { status: 503, message: 'the queue board is starting' };
+  private async check(req: Request): Promise<{ code: ErrorCode; message: string } | undefined> {
+    if (!this.sessions || !this.tokens) return { code: 'unavailable', message: 'the queue board is starting' };
     let principal: Principal | undefined;
     const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
     if (bearer) {
@@ -52,11 +52,11 @@ export class QueuesBoardGate {
       principal = sessionId ? await this.sessions.authenticate(sessionId) : undefined;
       const site = req.headers['sec-fetch-site'];
       if (principal && !['GET', 'HEAD'].includes(req.method) && site !== 'same-origin') {
-        return { status: 403, message: 'queue actions with the session cookie must come from the dashboard itself' };
+        return { code: 'forbidden', message: 'queue actions with the session cookie must come from the dashboard itself' };
       }
     }
-    if (!principal) return { status: 401, message: 'sign in as an admin to see the queues' };
-    if (!roleAllows(principal.role, 'admin')) return { status: 403, message: `the queue board needs the admin role; you have ${principal.role}` };
+    if (!principal) return { code: 'unauthorized', message: 'sign in as an admin to see the queues' };
+    if (!roleAllows(principal.role, 'admin')) return { code: 'forbidden', message: `the queue board needs the admin role; you have ${principal.role}` };
     return undefined;
   }
 }

@@ -14,6 +14,7 @@ import { ErrorFilter } from './error.filter';
  *    a helper such as `refuse(401, 'unauthorized', …)` (status checked too);
  *    `new BadRequestError(<code>…` and `super(<code>…` in a BadRequestError subclass (400);
  *  - `new ZodValidationPipe(<schema>, <code>)` (400);
+ *  - `errorBody(<code>, …)` from the contracts (its status is the catalogue's by construction);
  *  - bodies written by hand: `{ error: <code>, message: … }` (an object whose first key is `error`; codes
  *    inside `details`, such as a refused photo's reason, are not error codes).
  * A code expression may be a ternary: every snake_case literal in it counts.
@@ -74,11 +75,13 @@ function scanSentCodes(file: string, source: string): SentCode[] {
   const lineOf = (index: number) => source.slice(0, index).split('\n').length;
   const extendsBadRequest = /extends\s+BadRequestError\b/.test(source);
 
-  for (const match of source.matchAll(/(?<![\w$.])(?:new\s+([A-Z][\w$]*)|(super)|[A-Za-z_$][\w$]*)\s*\(/g)) {
-    const [, className, isSuper] = match;
+  for (const match of source.matchAll(/(?<![\w$.])(?:new\s+([A-Z][\w$]*)|(super)|([A-Za-z_$][\w$]*))\s*\(/g)) {
+    const [, className, isSuper, callee] = match;
     const args = callArguments(source, match.index + match[0].length - 1);
     const line = lineOf(match.index);
-    if (className === 'ZodValidationPipe') {
+    if (callee === 'errorBody') {
+      for (const code of literals(args[0])) found.push({ file, line, code });
+    } else if (className === 'ZodValidationPipe') {
       for (const code of literals(args[1])) found.push({ file, line, code, status: 400 });
     } else if (/^\d{3}$/.test(args[0] ?? '')) {
       // any call that pairs a status with a code: an error class, super(), a helper such as refuse(401, 'unauthorized', …)
@@ -160,6 +163,7 @@ describe('the error catalogue against the codes the cloud sends', () => {
       "if (!match) return void refuse(401, 'helper_code', 'x');",
       "res.json({ error: denied ? 'unauthorized' : 'ternary_body_code', message: m, details: [] });",
       'throw new NotFoundError(`model ${name}`);',
+      "res.status(503).json(errorBody('typed_elsewhere', 'u'));",
     ].join('\n');
     expect(catalogueProblems(scanSentCodes('apps/cloud/src/x.ts', source))).toEqual([
       "apps/cloud/src/x.ts:2 sends 'brand_new_code', which is not in the catalogue: add `brand_new_code: 409,` to ERROR_STATUS in libs/contracts/src/errors.ts (and to docs/protocol.md)",
@@ -168,6 +172,7 @@ describe('the error catalogue against the codes the cloud sends', () => {
       "apps/cloud/src/x.ts:5 sends 'hand_written', which is not in the catalogue: add `hand_written: <status>,` to ERROR_STATUS in libs/contracts/src/errors.ts (and to docs/protocol.md)",
       "apps/cloud/src/x.ts:8 sends 'helper_code', which is not in the catalogue: add `helper_code: 401,` to ERROR_STATUS in libs/contracts/src/errors.ts (and to docs/protocol.md)",
       "apps/cloud/src/x.ts:9 sends 'ternary_body_code', which is not in the catalogue: add `ternary_body_code: <status>,` to ERROR_STATUS in libs/contracts/src/errors.ts (and to docs/protocol.md)",
+      "apps/cloud/src/x.ts:11 sends 'typed_elsewhere', which is not in the catalogue: add `typed_elsewhere: <status>,` to ERROR_STATUS in libs/contracts/src/errors.ts (and to docs/protocol.md)",
     ]);
   });
 
