@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
-import { Readable, Transform } from 'node:stream';
+import { once } from 'node:events';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { ApiClient, ApiError } from './api-client';
@@ -194,20 +195,28 @@ async function fetchRangeWatched(
   if (!res.body) throw new Error('empty response body');
   const append = res.status === 206 && offset > 0;
   let received = append ? offset : 0;
-  const limit = new Transform({
-    transform(chunk: Buffer, _enc, done) {
+  // Every byte that arrived is on disk before this returns or throws: a break, a stall or an abort mid-body
+  // ends the file stream gracefully (its queued writes flushed) instead of destroying it, so the next attempt
+  // resumes exactly where the counted bytes end. (stream.pipeline would destroy the file stream on a source
+  // error and drop writes still queued — a loaded device then re-downloaded bytes it had already counted.)
+  const out = createWriteStream(part, { flags: append ? 'a' : 'w' });
+  const outFailed = new Promise<never>((_, reject) => out.once('error', reject));
+  outFailed.catch(() => undefined);
+  let failure: unknown;
+  try {
+    for await (const chunk of Readable.fromWeb(res.body as unknown as WebReadableStream) as AsyncIterable<Buffer>) {
       stall.touch();
       onChunk(chunk.length);
       received += chunk.length;
-      if (received > options.size) {
-        done(new BlobIntegrityError(`blob ${options.sha256}: more than the declared ${options.size} bytes`));
-        return;
-      }
+      if (received > options.size) throw new BlobIntegrityError(`blob ${options.sha256}: more than the declared ${options.size} bytes`);
       options.onProgress?.(received, options.size);
-      done(null, chunk);
-    },
-  });
-  await pipeline(Readable.fromWeb(res.body as unknown as WebReadableStream), limit, createWriteStream(part, { flags: append ? 'a' : 'w' }));
+      if (!out.write(chunk)) await Promise.race([once(out, 'drain'), outFailed]);
+    }
+  } catch (err) {
+    failure = err;
+  }
+  await Promise.race([new Promise<void>((resolve) => out.end(resolve)), outFailed]);
+  if (failure !== undefined) throw failure;
 }
 
 async function sizeOf(file: string): Promise<number> {
