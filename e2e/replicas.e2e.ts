@@ -95,6 +95,8 @@ if (unavailable) process.stdout.write(`replicas.e2e: skipped: ${unavailable}\n`)
       ids: DEVICES,
       group: 'replicas',
       intervalMs: 400,
+      // 20 frames a batch: each device's own 3 s window holds enough frames to say whether it drifted
+      framesPerBatch: 20,
     });
     await fleet.start();
     fleet.stream();

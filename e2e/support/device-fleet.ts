@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto';
 import { topics } from '@edgeloop/contracts';
 import { SimDevice } from '../../apps/cloud/src/testing/sim-device';
-import { makeBatch, STABLE, type TrafficProfile } from '../../apps/cloud/src/testing/prediction-batches';
+import { makeBatch, seededRandom, STABLE, type TrafficProfile } from '../../apps/cloud/src/testing/prediction-batches';
 
 export interface FleetOptions {
   /** A cloud replica's URL for provisioning, and the admin token. */
@@ -79,11 +80,15 @@ export class DeviceFleet {
   private async streamOne(device: SimDevice): Promise<void> {
     const id = device.options.id;
     const seqs = this.sent.get(id)!;
+    const deviceSeed = createHash('sha256').update(id).digest().readUInt32BE(0);
     let seq = seqs.length;
     while (this.streaming) {
       seq++;
       const model = device.running ?? { name: 'face-id', version: 1 };
-      const batch = JSON.stringify(makeBatch(id, seq, model, this.profile(id), { frames: this.framesPerBatch }));
+      // each device its own random stream: with makeBatch's default seed (seq and the id's length) devices with ids of
+      // one length send identical batches, and drift statistics see six copies of one camera's frames
+      const random = seededRandom(Math.imul(seq, 7919) ^ deviceSeed);
+      const batch = JSON.stringify(makeBatch(id, seq, model, this.profile(id), { frames: this.framesPerBatch, random }));
       for (;;) {
         try {
           await device.client!.publishAsync(topics.predictions(id), batch, { qos: 1 });

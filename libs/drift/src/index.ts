@@ -72,6 +72,7 @@ export {
 } from './thresholds';
 export type { DriftThresholdOverrides, DriftThresholds, MetricThreshold } from './thresholds';
 export { evaluateDrift, toDriftEvidence } from './detector';
+export { driftingDevices } from './attribution';
 export type { DriftFinding } from './detector';
 export {
   advanceDriftAlarm,

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { DriftDetectedSchema, ModelVersionRef } from '@edgeloop/contracts';
 import { parseWindowStats, type DriftAlarmState, type WindowStats } from '@edgeloop/drift';
 import type { z } from 'zod';
-import { SqlDatabase } from '../database/sql-database';
+import { SqlDatabase, type SqlExecutor } from '../database/sql-database';
 import { iso, json } from './model.repository';
 
 export type DriftEventRecord = z.infer<typeof DriftDetectedSchema> & { detectedAt: string };
@@ -38,40 +38,55 @@ export class DriftRepository {
     };
   }
 
-  async saveState(model: ModelVersionRef, state: DriftStateRecord): Promise<void> {
-    await this.db.query(
-      `insert into drift_state (model_name, model_version, reference, reference_start, reference_end, alarm, last_window_end)
-       values ($1, $2, $3, $4, $5, $6, $7)
-       on conflict (model_name, model_version) do update set reference = excluded.reference, reference_start = excluded.reference_start,
-         reference_end = excluded.reference_end, alarm = excluded.alarm, last_window_end = excluded.last_window_end, updated_at = now()`,
-      [
-        model.name,
-        model.version,
-        state.reference ? JSON.stringify(state.reference) : null,
-        state.referenceStart,
-        state.referenceEnd,
-        state.alarm ? JSON.stringify(state.alarm) : null,
-        state.lastWindowEnd,
-      ],
-    );
-  }
-
   /**
-   * Saves the state only if no other check advanced it since it was read (compare-and-set on the last
-   * window end), so two replicas checking the same window cannot both raise its event.
+   * Stores the reference of a model version unless one is stored already (a check on another replica set it
+   * first): a late check never replaces the reference, nor the alarm and last window that went with it.
+   * True when this call stored it.
    */
-  async advanceState(model: ModelVersionRef, expectedLastWindowEnd: Date | null, state: DriftStateRecord): Promise<boolean> {
+  async saveReference(
+    model: ModelVersionRef,
+    reference: { stats: WindowStats; start: Date | null; end: Date | null },
+    lastWindowEnd: Date | null,
+  ): Promise<boolean> {
     const rows = await this.db.query(
-      `update drift_state set alarm = $4, last_window_end = $5, updated_at = now()
-        where model_name = $1 and model_version = $2 and last_window_end is not distinct from $3::timestamptz
-        returning model_name`,
-      [model.name, model.version, expectedLastWindowEnd, state.alarm ? JSON.stringify(state.alarm) : null, state.lastWindowEnd],
+      `insert into drift_state (model_name, model_version, reference, reference_start, reference_end, alarm, last_window_end)
+       values ($1, $2, $3, $4, $5, null, $6)
+       on conflict (model_name, model_version) do update set reference = excluded.reference, reference_start = excluded.reference_start,
+         reference_end = excluded.reference_end, alarm = null, last_window_end = excluded.last_window_end, updated_at = now()
+         where drift_state.reference is null
+       returning model_name`,
+      [model.name, model.version, JSON.stringify(reference.stats), reference.start, reference.end, lastWindowEnd],
     );
     return rows.length > 0;
   }
 
-  async insertEvent(event: DriftEventRecord): Promise<void> {
-    await this.db.query(
+  /**
+   * Saves the alarm and the last window end only if no other check advanced them since they were read
+   * (compare-and-set on the last window end), and stores `event` in the same transaction: of two replicas
+   * checking the same window, one raises its event and the other changes nothing. True when saved.
+   */
+  async advanceState(
+    model: ModelVersionRef,
+    expectedLastWindowEnd: Date | null,
+    state: Pick<DriftStateRecord, 'alarm' | 'lastWindowEnd'>,
+    event?: DriftEventRecord,
+  ): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      const rows = await tx.query(
+        `update drift_state set alarm = $4, last_window_end = $5, updated_at = now()
+          where model_name = $1 and model_version = $2 and last_window_end is not distinct from $3::timestamptz
+            and reference is not null
+          returning model_name`,
+        [model.name, model.version, expectedLastWindowEnd, state.alarm ? JSON.stringify(state.alarm) : null, state.lastWindowEnd],
+      );
+      if (rows.length === 0) return false;
+      if (event) await this.insertEvent(event, tx);
+      return true;
+    });
+  }
+
+  async insertEvent(event: DriftEventRecord, tx: SqlExecutor = this.db): Promise<void> {
+    await tx.query(
       `insert into drift_events (id, model_name, model_version, detected_at, window_start, window_end, devices, evidence, reference)
        values ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
       [

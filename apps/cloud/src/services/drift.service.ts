@@ -3,6 +3,7 @@ import { DomainEvents } from '../events/domain-events';
 import type { ModelVersionRef } from '@edgeloop/contracts';
 import {
   DriftAlarm,
+  driftingDevices,
   evaluateDrift,
   mergeWindowStats,
   parseWindowStats,
@@ -69,14 +70,20 @@ export class DriftService {
     return Math.floor((now - this.config.driftLatenessSeconds * 1000) / bucket) * bucket;
   }
 
+  /**
+   * Checks the last closed window of one model version. Safe with several replicas checking at once: the
+   * reference is stored once (the first to store it wins, a later one re-reads it) and a window's result —
+   * alarm state and event — is saved by compare-and-set on the last checked window, in one transaction, so
+   * of two checks of the same window one raises the event and the other changes nothing.
+   */
   async check(model: ModelVersionRef, now = Date.now()): Promise<DriftCheckResult> {
-    const state = await this.drift.state(model);
+    let state = await this.drift.state(model);
     const end = this.lastClosedEnd(now);
     const settings = await this.settings(model);
     if (!state.reference && settings.trainingReference) {
       // statistics recorded at training time: no live reference window to wait for
-      state.reference = settings.trainingReference;
-      await this.drift.saveState(model, state);
+      await this.drift.saveReference(model, { stats: settings.trainingReference, start: null, end: null }, null);
+      state = await this.drift.state(model);
     }
     if (!state.reference) {
       const first = await this.predictions.firstBucket(model);
@@ -84,7 +91,9 @@ export class DriftService {
       const referenceEnd = new Date(first.getTime() + this.windowMs);
       const reference = await this.window(model, first, referenceEnd);
       if (!reference) return { model, status: 'no_reference_yet' };
-      await this.drift.saveState(model, { ...state, reference: reference.stats, referenceStart: first, referenceEnd, lastWindowEnd: referenceEnd });
+      if (!(await this.drift.saveReference(model, { stats: reference.stats, start: first, end: referenceEnd }, referenceEnd))) {
+        return { model, status: 'already_checked' };
+      }
       this.logger.log(`${model.name}@${model.version}: reference window ${first.toISOString()} – ${referenceEnd.toISOString()} (${reference.stats.frames} frames)`);
       return { model, status: 'reference_set' };
     }
@@ -95,8 +104,8 @@ export class DriftService {
     if (state.lastWindowEnd && state.lastWindowEnd.getTime() >= end) return { model, status: 'already_checked' };
     const current = await this.window(model, new Date(start), new Date(end));
     if (!current) {
-      await this.drift.saveState(model, { ...state, lastWindowEnd: new Date(end) });
-      return { model, status: 'checked', findings: [] };
+      const saved = await this.drift.advanceState(model, state.lastWindowEnd, { alarm: state.alarm, lastWindowEnd: new Date(end) });
+      return saved ? { model, status: 'checked', findings: [] } : { model, status: 'already_checked' };
     }
     const findings = evaluateDrift(state.reference, current.stats, settings.thresholds);
     const alarm = state.alarm ? DriftAlarm.fromJSON(state.alarm, settings.alarm) : new DriftAlarm(settings.alarm);
@@ -112,17 +121,16 @@ export class DriftService {
           state.referenceStart && state.referenceEnd
             ? { kind: 'window', start: state.referenceStart.toISOString(), end: state.referenceEnd.toISOString() }
             : { kind: 'training' },
-        devices: current.devices,
+        devices: driftingDevices(state.reference, current.byDevice, settings.thresholds),
         evidence: toDriftEvidence(step.fire.findings),
       };
     }
     // compare-and-set: if another replica checked this window meanwhile, its result stands and this one is dropped
-    const saved = await this.drift.advanceState(model, state.lastWindowEnd, { ...state, alarm: alarm.state, lastWindowEnd: new Date(end) });
+    const saved = await this.drift.advanceState(model, state.lastWindowEnd, { alarm: alarm.state, lastWindowEnd: new Date(end) }, event);
     if (!saved) return { model, status: 'already_checked' };
     if (event) {
-      await this.drift.insertEvent(event);
       this.logger.warn(
-        `drift detected on ${model.name}@${model.version}: ${event.evidence.map((e) => `${e.metric} ${e.value.toFixed(3)} (threshold ${e.threshold})`).join(', ')}`,
+        `drift detected on ${model.name}@${model.version} (${event.devices.join(', ')}): ${event.evidence.map((e) => `${e.metric} ${e.value.toFixed(3)} (threshold ${e.threshold})`).join(', ')}`,
       );
       const { detectedAt, ...data } = event;
       void detectedAt;
@@ -135,10 +143,17 @@ export class DriftService {
     return this.drift.events(filter);
   }
 
-  private async window(model: ModelVersionRef, from: Date, to: Date): Promise<{ stats: WindowStats; devices: string[] } | undefined> {
+  /** The pooled statistics of a window, and each device's own (for naming the devices a drift event is about). */
+  private async window(model: ModelVersionRef, from: Date, to: Date): Promise<{ stats: WindowStats; byDevice: Map<string, WindowStats> } | undefined> {
     const rows = await this.predictions.aggregates({ model: model.name, version: model.version, from, to });
     if (rows.length === 0) return undefined;
-    return { stats: mergeWindowStats(rows[0].stats, ...rows.slice(1).map((r) => r.stats)), devices: [...new Set(rows.map((r) => r.deviceId))].sort() };
+    const byDevice = new Map<string, WindowStats>();
+    for (const row of rows) {
+      const seen = byDevice.get(row.deviceId);
+      byDevice.set(row.deviceId, seen ? mergeWindowStats(seen, row.stats) : row.stats);
+    }
+    const [firstDevice, ...otherDevices] = [...byDevice.values()];
+    return { stats: mergeWindowStats(firstDevice!, ...otherDevices), byDevice };
   }
 
   /** Per-model thresholds and alarm options from the manifest's optional `drift` field, over the defaults. */
