@@ -1,19 +1,25 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { DomainEvent } from '@edgeloop/contracts';
 import { OnDomainEvent } from '../events/domain-events';
+import { FaceModelFiles } from './face-model-files';
 import { TrainingDataService } from './training-data.service';
 
 /**
  * Identities survive an embedder change: when a new version registers, every enrolment photo and every
- * labelled hard-example crop is embedded with its embedder where that embedding is missing (nothing to do
- * when the embedder is one already seen). Runs after the upload has answered, one version at a time.
+ * labelled hard-example crop is embedded with its embedder where that embedding is missing. A version whose
+ * embedder is its parent's (a retrained head, a new threshold) returns at once, without reading the gallery:
+ * the parent's registration embedded it already, and a training run embeds anything added since. Runs after
+ * the upload has answered, one version at a time.
  */
 @Injectable()
 export class EmbedderChangeListener {
   private readonly logger = new Logger(EmbedderChangeListener.name);
   private queue: Promise<void> = Promise.resolve();
 
-  constructor(private readonly trainingData: TrainingDataService) {}
+  constructor(
+    private readonly trainingData: TrainingDataService,
+    private readonly files: FaceModelFiles,
+  ) {}
 
   /** Resolves when every re-embedding started so far has finished. */
   idle(): Promise<void> {
@@ -22,10 +28,12 @@ export class EmbedderChangeListener {
 
   @OnDomainEvent('model.version.created')
   onVersionCreated(event: DomainEvent<'model.version.created'>): void {
-    const { model, files } = event.data;
-    if (!files.some((f) => f.role === 'embedder') || !files.some((f) => f.role === 'detector') || !files.some((f) => f.role === 'landmarks')) return;
+    const { model, parent, files } = event.data;
+    const embedder = files.find((f) => f.role === 'embedder')?.sha256;
+    if (!embedder || !files.some((f) => f.role === 'detector') || !files.some((f) => f.role === 'landmarks')) return;
     this.queue = this.queue.then(async () => {
       try {
+        if (parent !== null && (await this.files.embedderOf({ name: model.name, version: parent })) === embedder) return;
         const counts = await this.trainingData.reembed(model);
         if (counts.reembedded > 0 || counts.unreadable > 0) {
           this.logger.log(`re-embedded ${counts.reembedded} crops for ${model.name}@${model.version} (${counts.unreadable} unreadable)`);
