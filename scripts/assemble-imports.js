@@ -206,8 +206,8 @@ const DESCRIPTIONS = {
   'libs/config': 'environment validation and the package version',
   'libs/contracts': 'wire formats: MQTT topics and payloads, REST DTOs, job names, webhook events',
   'libs/drift': 'drift statistics: PSI, Kolmogorov-Smirnov, proportion and centroid shifts',
-  'libs/embedded': 'what the embedded mode needs from the machine: binary lookup (ffmpeg, redis-server)',
-  'libs/harness': 'test harness: real servers (Redis, Mosquitto, S3, PostgreSQL) on free ports',
+  'libs/embedded': 'the embedded mode (npm start): Redis, Mosquitto, an S3-protocol server and the MQTT broker on loopback ports; binary lookup (ffmpeg, redis-server)',
+  'libs/harness': 'test harness: the embedded servers plus PostgreSQL, PGlite, Redis Cluster and whole stacks on free ports, for tests, e2e and benches',
   'libs/training': 'head training, calibration and evaluation',
   'libs/vision': 'face pipeline on onnxruntime-node and sharp; ONNX head builder; metrics',
 };

@@ -1,6 +1,6 @@
 import { ApiClient, EdgeloopApi, uploadMultipart } from '@edgeloop/client';
 import { apiPaths, type DeploymentResponse, type ProvisionDeviceResponse } from '@edgeloop/contracts';
-import { findFfmpeg, freePort, requireBinary, startRedis, startS3, type RedisServer, type S3Server } from '@edgeloop/harness';
+import { findFfmpeg, freePort, requireBinary, startRedis, startS3, type RedisServer, type S3Server } from '@edgeloop/embedded';
 import type { Command } from 'commander';
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -109,7 +109,7 @@ async function runStack(options: StartOptions): Promise<void> {
       void stopAll(reason).then(() => process.exit(1));
     });
   };
-  // `on`, not `once`: while a listener of ours is there, the harness's exit hook leaves the shutdown to us (with
+  // `on`, not `once`: while a listener of ours is there, the embedded servers' exit hook leaves the shutdown to us (with
   // `once` it saw none left and ended the process by the signal before anything was stopped). A second Ctrl-C
   // does not wait for the graceful stop.
   const onSignal = (reason: string) => () => {

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, constants, readdirSync, realpathSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 
-/** The Debian package that provides each server or tool the harness or the apps run. */
+/** The Debian package that provides each server or tool the embedded mode, the test harness or the apps run. */
 const DEBIAN_PACKAGES: Readonly<Record<string, string>> = {
   'redis-server': 'redis-server',
   'redis-cli': 'redis-tools',

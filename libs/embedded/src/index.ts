@@ -1,5 +1,40 @@
 /**
- * What production runs in the embedded mode and needs from the machine: binary lookup (ffmpeg, redis-server).
- * Import `@edgeloop/embedded/binaries` where only the lookup is needed.
+ * What the embedded mode (`npm start`) runs on one machine, and what the test harness (@edgeloop/harness)
+ * builds on: Redis and Mosquitto spawned on free loopback ports, an S3-protocol server (s3rver) and an MQTT
+ * broker (aedes) in this process, binary lookup (ffmpeg, redis-server). Spawned servers die with the process
+ * that started them.
+ *
+ * Narrower entries load less: `@edgeloop/embedded/broker` (the broker alone, for the cloud) and
+ * `@edgeloop/embedded/binaries` (the lookup alone, for the edge).
  */
 export * from './binaries';
+export type { EmbeddedLogger } from './logger';
+export { silentLogger } from './logger';
+export { freePort, isListening, isPortFree, listenOn, mentionsAddressInUse } from './ports';
+export {
+  ServerProcess,
+  ServerStartError,
+  isProcessAlive,
+  readLogTail,
+  runningServerProcesses,
+  waitUntilReady,
+  withPortRetry,
+  type ExitStatus,
+  type ReadinessOptions,
+  type ServerProcessOptions,
+} from './server-process';
+export { RestartableServer, startOnPort, type RestartableServerHandle } from './restartable-server';
+export { chownTo, isRoot, makeWorkDir, removeWorkDir, userIds, type WorkDir } from './work-dir';
+export { startedCount, stopAllStarted, trackStarted } from './started-handles';
+export { pingRedis, startRedis, type RedisOptions, type RedisServer } from './redis';
+export {
+  dynamicSecurityPluginPath,
+  mosquittoConfig,
+  probeMqtt,
+  startMosquitto,
+  type MosquittoConfig,
+  type MosquittoOptions,
+  type MosquittoServer,
+} from './mosquitto';
+export { S3RVER_CREDENTIALS, startS3, type S3ClientOptions, type S3Options, type S3Server } from './s3';
+export * from './broker';

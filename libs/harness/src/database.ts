@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { PGlite } from '@electric-sql/pglite';
 import { Client } from 'pg';
-import { silentLogger, type HarnessLogger } from './logger';
+import { silentLogger, trackStarted, type EmbeddedLogger } from '@edgeloop/embedded';
 import { startPostgres, type PostgresOptions, type PostgresServer } from './postgres';
-import { trackStarted } from './started-handles';
 
 export interface DatabaseOptions {
   /**
@@ -26,7 +25,7 @@ export interface DatabaseOptions {
   dir?: string;
   /** Options for the cluster that engine `postgres` spawns when no URL is known. */
   postgres?: Omit<PostgresOptions, 'dir' | 'logger'>;
-  logger?: HarnessLogger;
+  logger?: EmbeddedLogger;
 }
 
 export interface PostgresDatabase {
@@ -69,7 +68,7 @@ async function withClient<T>(url: string, work: (client: Client) => Promise<T>):
 }
 
 /** A fresh database on the server that `serverUrl` names; its URL differs only in the path. */
-export async function createIsolatedDatabase(serverUrl: string, logger: HarnessLogger = silentLogger): Promise<PostgresDatabase> {
+export async function createIsolatedDatabase(serverUrl: string, logger: EmbeddedLogger = silentLogger): Promise<PostgresDatabase> {
   const database = `edgeloop_test_${process.pid}_${randomBytes(4).toString('hex')}`;
   await withClient(serverUrl, (client) => client.query(`CREATE DATABASE ${quoteIdentifier(database)}`));
   const url = new URL(serverUrl);
@@ -90,7 +89,7 @@ export async function createIsolatedDatabase(serverUrl: string, logger: HarnessL
   });
 }
 
-export async function openPglite(dir: string | undefined, logger: HarnessLogger = silentLogger): Promise<PgliteDatabase> {
+export async function openPglite(dir: string | undefined, logger: EmbeddedLogger = silentLogger): Promise<PgliteDatabase> {
   const started = Date.now();
   const pglite = dir ? await PGlite.create(dir) : await PGlite.create();
   logger.log(`PGlite ${dir ? `in ${dir}` : 'in memory'} ready after ${Date.now() - started} ms`);

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import {
   freePort,
   isProcessAlive,
+  listenOn,
   postgresAvailability,
   runningServerProcesses,
   ServerProcess,
@@ -16,7 +17,6 @@ import {
   waitUntilReady,
   waitUntilStopped,
 } from '@edgeloop/harness';
-import { listenOn } from './ports';
 
 afterAll(() => stopAllStarted());
 

@@ -1,13 +1,25 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { findBinary, findPostgresBinDir, MissingBinaryError, debianPackageFor } from './binaries';
-import { silentLogger, type HarnessLogger } from './logger';
-import { freePort } from './ports';
-import { RestartableServer, type RestartableServerHandle } from './restartable-server';
-import { readLogTail, ServerProcess, ServerStartError, withPortRetry } from './server-process';
-import { chownTo, isRoot, makeWorkDir, removeWorkDir, userIds, type WorkDir } from './work-dir';
-import { trackStarted } from './started-handles';
+import {
+  chownTo,
+  debianPackageFor,
+  findBinary,
+  findPostgresBinDir,
+  isRoot,
+  makeWorkDir,
+  MissingBinaryError,
+  readLogTail,
+  RestartableServer,
+  ServerProcess,
+  ServerStartError,
+  silentLogger,
+  startOnPort,
+  userIds,
+  type EmbeddedLogger,
+  type RestartableServerHandle,
+  type WorkDir,
+} from '@edgeloop/embedded';
 
 export interface PostgresOptions {
   /** Directory holding `initdb` and `postgres`; default the newest /usr/lib/postgresql/<v>/bin. */
@@ -24,7 +36,7 @@ export interface PostgresOptions {
   /** fsync and full-page writes; default off for a temp cluster, on for a given dir. */
   durable?: boolean;
   startTimeoutMs?: number;
-  logger?: HarnessLogger;
+  logger?: EmbeddedLogger;
 }
 
 export interface PostgresServer extends RestartableServerHandle {
@@ -104,7 +116,7 @@ class PostgresHandle extends RestartableServer implements PostgresServer {
     readonly osUser: string | undefined,
     private readonly durable: boolean,
     startTimeoutMs: number,
-    logger: HarnessLogger,
+    logger: EmbeddedLogger,
   ) {
     super(port, workDir, startTimeoutMs, logger);
   }
@@ -150,34 +162,27 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
   const { binDir, runAs } = availability;
   const workDir = makeWorkDir('postgres', options.dir);
   const dataDir = join(workDir.path, 'data');
-  const fixedPort = options.port;
-  try {
+  const initOnce = async (): Promise<void> => {
     if (runAs) chownTo(workDir.path, runAs);
-    if (!existsSync(join(dataDir, 'PG_VERSION'))) {
-      mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-      if (runAs) chownTo(dataDir, runAs);
-      await initCluster(binDir, dataDir, workDir.path, runAs);
-    }
-    return await withPortRetry(
-      fixedPort === undefined ? () => freePort(HOST) : async () => fixedPort,
-      async (port) => {
-        const handle = new PostgresHandle(
-          port,
-          workDir,
-          binDir,
-          dataDir,
-          runAs,
-          options.durable ?? !workDir.owned,
-          options.startTimeoutMs ?? 10_000,
-          options.logger ?? silentLogger,
-        );
-        await handle.start();
-        return trackStarted(handle);
-      },
-      fixedPort === undefined ? 5 : 1,
-    );
-  } catch (error) {
-    removeWorkDir(workDir);
-    throw error;
-  }
+    if (existsSync(join(dataDir, 'PG_VERSION'))) return;
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    if (runAs) chownTo(dataDir, runAs);
+    await initCluster(binDir, dataDir, workDir.path, runAs);
+  };
+  return startOnPort(
+    workDir,
+    options.port,
+    (port) =>
+      new PostgresHandle(
+        port,
+        workDir,
+        binDir,
+        dataDir,
+        runAs,
+        options.durable ?? !workDir.owned,
+        options.startTimeoutMs ?? 10_000,
+        options.logger ?? silentLogger,
+      ),
+    initOnce,
+  );
 }

@@ -1,9 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { requireBinary } from './binaries';
-import type { HarnessLogger } from './logger';
-import { startRedis, type RedisServer } from './redis';
-import { trackStarted } from './started-handles';
+import { requireBinary, startRedis, trackStarted, type EmbeddedLogger, type RedisServer } from '@edgeloop/embedded';
 
 const run = promisify(execFile);
 
@@ -12,7 +9,7 @@ export interface RedisClusterOptions {
   nodes?: number;
   /** How long to wait for `cluster_state:ok` on every node after the slots are assigned. */
   readyTimeoutMs?: number;
-  logger?: HarnessLogger;
+  logger?: EmbeddedLogger;
 }
 
 export interface RedisCluster {

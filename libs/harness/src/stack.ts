@@ -1,11 +1,22 @@
 import { join } from 'node:path';
 import { startDatabase, type DatabaseHandle, type DatabaseOptions } from './database';
-import { startEmbeddedBroker, type EmbeddedBroker, type EmbeddedBrokerOptions } from './embedded-broker';
-import { silentLogger, type HarnessLogger } from './logger';
-import { startMosquitto, type MosquittoOptions, type MosquittoServer } from './mosquitto';
-import { startRedis, type RedisOptions, type RedisServer } from './redis';
-import { startS3, type S3Options, type S3Server } from './s3';
-import { trackStarted } from './started-handles';
+import {
+  silentLogger,
+  startEmbeddedBroker,
+  startMosquitto,
+  startRedis,
+  startS3,
+  trackStarted,
+  type EmbeddedBroker,
+  type EmbeddedBrokerOptions,
+  type EmbeddedLogger,
+  type MosquittoOptions,
+  type MosquittoServer,
+  type RedisOptions,
+  type RedisServer,
+  type S3Options,
+  type S3Server,
+} from '@edgeloop/embedded';
 
 export interface StackOptions {
   /** MQTT broker: in-process aedes (default) or a spawned mosquitto. */
@@ -20,7 +31,7 @@ export interface StackOptions {
   embeddedBroker?: Omit<EmbeddedBrokerOptions, 'logger'>;
   s3?: Omit<S3Options, 'logger'>;
   database?: Omit<DatabaseOptions, 'logger'>;
-  logger?: HarnessLogger;
+  logger?: EmbeddedLogger;
 }
 
 export type StackBroker =
@@ -50,7 +61,7 @@ interface Stoppable {
   stop(): Promise<void>;
 }
 
-async function startBroker(options: StackOptions, logger: HarnessLogger): Promise<StackBroker> {
+async function startBroker(options: StackOptions, logger: EmbeddedLogger): Promise<StackBroker> {
   if (options.broker === 'mosquitto') {
     const dir = options.mosquitto?.dir ?? (options.dataDir ? join(options.dataDir, 'mosquitto') : undefined);
     const mosquitto = await startMosquitto({ ...options.mosquitto, dir, logger });

@@ -1,5 +1,4 @@
-import { isPortFree } from './ports';
-import { isProcessAlive } from './server-process';
+import { isPortFree, isProcessAlive } from '@edgeloop/embedded';
 
 export interface StopCheck {
   processGone: boolean;

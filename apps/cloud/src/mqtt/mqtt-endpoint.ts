@@ -1,6 +1,6 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { canDevicePublish, canDeviceSubscribe, MQTT_MAX_CONNECT_BYTES, MQTT_MAX_PACKET_BYTES } from '@edgeloop/contracts';
-import { startEmbeddedBroker, type EmbeddedBroker } from '@edgeloop/harness';
+import { startEmbeddedBroker, type EmbeddedBroker } from '@edgeloop/embedded/broker';
 import type { Client as AedesClient } from 'aedes';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { CloudConfig } from '../config/cloud.config';

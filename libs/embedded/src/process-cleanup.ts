@@ -9,8 +9,8 @@
 type Cleanup = () => void;
 
 /** Marks our signal listeners, so that a second copy of this module (e.g. bundled twice) is recognised. */
-const HARNESS_LISTENER = Symbol.for('edgeloop.harness.signal-listener');
-type MarkedListener = ((signal: NodeJS.Signals) => void) & { [HARNESS_LISTENER]?: true };
+const OUR_LISTENER = Symbol.for('edgeloop.embedded.signal-listener');
+type MarkedListener = ((signal: NodeJS.Signals) => void) & { [OUR_LISTENER]?: true };
 
 const cleanups: { cleanup: Cleanup; order: number }[] = [];
 let installed = false;
@@ -26,10 +26,10 @@ function runCleanups(): void {
   }
 }
 
-const isOurs = (listener: unknown): boolean => (listener as MarkedListener)[HARNESS_LISTENER] === true;
+const isOurs = (listener: unknown): boolean => (listener as MarkedListener)[OUR_LISTENER] === true;
 
 const onShutdownSignal: MarkedListener = (signal) => {
-  // When the application handles this signal itself, it owns the shutdown (and stops the harness
+  // When the application handles this signal itself, it owns the shutdown (and stops the servers
   // gracefully); the exit hook is still the backstop.
   if (process.listeners(signal).some((listener) => !isOurs(listener))) return;
   runCleanups();
@@ -37,7 +37,7 @@ const onShutdownSignal: MarkedListener = (signal) => {
   // Restore the default behaviour (terminate by this signal) that our listeners displaced.
   if (!process.listeners(signal).some(isOurs)) process.kill(process.pid, signal);
 };
-onShutdownSignal[HARNESS_LISTENER] = true;
+onShutdownSignal[OUR_LISTENER] = true;
 
 /** Registers a cleanup; lower `order` runs first (signal servers, then remove their files). */
 export function onProcessExit(cleanup: Cleanup, order = 0): void {

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
-import { dynamicSecurityPluginPath, requireBinary, startMosquitto, stopAllStarted } from '@edgeloop/harness';
+import { dynamicSecurityPluginPath, requireBinary, startMosquitto, stopAllStarted } from '@edgeloop/embedded';
 
 afterAll(() => stopAllStarted());
 

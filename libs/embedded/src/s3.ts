@@ -1,21 +1,17 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
-import { silentLogger, type HarnessLogger } from './logger';
+import { silentLogger, type EmbeddedLogger } from './logger';
 import { listenOn } from './ports';
 import { makeWorkDir, removeWorkDir } from './work-dir';
 import { trackStarted } from './started-handles';
 
-/** The part of s3rver 3.7 the harness uses; the package ships no type declarations. */
+/** The part of s3rver 3.7 used here; the package ships no type declarations. */
 interface S3rverInstance {
   /** Creates the buckets named in `configureBuckets`. */
   configureBuckets(): Promise<void>;
   /** Koa request handler, mounted on our own HTTP server. */
   callback(): RequestListener;
 }
-type S3rverConstructor = new (options: {
-  silent?: boolean;
-  directory?: string;
-  configureBuckets?: { name: string }[];
-}) => S3rverInstance;
+type S3rverConstructor = new (options: { silent?: boolean; directory?: string; configureBuckets?: { name: string }[] }) => S3rverInstance;
 
 // A typed require instead of an ambient module declaration: a .d.ts file would be compiled into
 // an empty .d.js by the swc build.
@@ -28,7 +24,7 @@ export interface S3Options {
   port?: number;
   /** Buckets created before the server accepts requests. */
   buckets?: readonly string[];
-  logger?: HarnessLogger;
+  logger?: EmbeddedLogger;
 }
 
 /** The fields a minio `Client` takes, so `new Client(s3.clientOptions)` works. */

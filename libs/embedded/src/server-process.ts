@@ -81,7 +81,7 @@ function signalAllSync(): void {
   for (const server of running) server.signalSync();
 }
 
-/** Processes started by the harness that are still running. */
+/** Processes started here that are still running. */
 export function runningServerProcesses(): readonly ServerProcess[] {
   return [...running];
 }
@@ -208,11 +208,7 @@ export interface ReadinessOptions {
  * Polls `probe` until it answers true. Fails fast with the log tail when the server exits, and
  * stops the server and fails after the time limit.
  */
-export async function waitUntilReady(
-  server: ServerProcess,
-  probe: () => Promise<boolean>,
-  options: ReadinessOptions = {},
-): Promise<void> {
+export async function waitUntilReady(server: ServerProcess, probe: () => Promise<boolean>, options: ReadinessOptions = {}): Promise<void> {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const intervalMs = options.intervalMs ?? 50;
   const deadline = Date.now() + timeoutMs;
@@ -224,12 +220,7 @@ export async function waitUntilReady(
     if (ready) return;
     if (Date.now() > deadline) {
       await server.stop(2_000);
-      throw new ServerStartError(
-        server.name,
-        `not ready after ${(timeoutMs / 1000).toFixed(1)} s`,
-        server.logFile,
-        readLogTail(server.logFile),
-      );
+      throw new ServerStartError(server.name, `not ready after ${(timeoutMs / 1000).toFixed(1)} s`, server.logFile, readLogTail(server.logFile));
     }
     await Promise.race([new Promise((resolve) => setTimeout(resolve, intervalMs)), server.exited]);
   }
@@ -239,11 +230,7 @@ export async function waitUntilReady(
  * Runs `attempt` on a fresh free port, again with another port when the server reports that the
  * address is in use (another process took the port between `freePort()` and the bind).
  */
-export async function withPortRetry<T>(
-  pickPort: () => Promise<number>,
-  attempt: (port: number) => Promise<T>,
-  attempts = 5,
-): Promise<T> {
+export async function withPortRetry<T>(pickPort: () => Promise<number>, attempt: (port: number) => Promise<T>, attempts = 5): Promise<T> {
   let lastError: unknown;
   for (let i = 0; i < attempts; i++) {
     const port = await pickPort();

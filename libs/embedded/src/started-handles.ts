@@ -33,5 +33,9 @@ export async function stopAllStarted(): Promise<void> {
   const handles = [...started].reverse();
   const results = await Promise.allSettled(handles.map((handle) => handle.stop()));
   const failures = results.filter((result): result is PromiseRejectedResult => result.status === 'rejected');
-  if (failures.length > 0) throw new AggregateError(failures.map((failure) => failure.reason), 'stopAllStarted: some handles did not stop');
+  if (failures.length > 0)
+    throw new AggregateError(
+      failures.map((failure) => failure.reason),
+      'stopAllStarted: some handles did not stop',
+    );
 }

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { Client } from 'minio';
-import { startS3, stopAllStarted, waitUntilStopped, type S3Server } from '@edgeloop/harness';
+import { startS3, stopAllStarted, type S3Server } from '@edgeloop/embedded';
+import { waitUntilStopped } from '@edgeloop/harness';
 
 // backstop: whatever a failing test left running
 afterAll(() => stopAllStarted());

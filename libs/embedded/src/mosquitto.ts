@@ -2,12 +2,10 @@ import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'mqtt';
 import { requireBinary } from './binaries';
-import { silentLogger, type HarnessLogger } from './logger';
-import { freePort } from './ports';
-import { RestartableServer, type RestartableServerHandle } from './restartable-server';
-import { ServerProcess, withPortRetry } from './server-process';
-import { isRoot, makeWorkDir, removeWorkDir, type WorkDir } from './work-dir';
-import { trackStarted } from './started-handles';
+import { silentLogger, type EmbeddedLogger } from './logger';
+import { RestartableServer, startOnPort, type RestartableServerHandle } from './restartable-server';
+import { ServerProcess } from './server-process';
+import { isRoot, makeWorkDir, type WorkDir } from './work-dir';
 
 /** What goes into the generated mosquitto.conf besides the listener. */
 export interface MosquittoConfig {
@@ -43,7 +41,7 @@ export interface MosquittoOptions {
   /** Fixed port; default a free one. */
   port?: number;
   startTimeoutMs?: number;
-  logger?: HarnessLogger;
+  logger?: EmbeddedLogger;
 }
 
 export interface MosquittoServer extends RestartableServerHandle {
@@ -77,11 +75,7 @@ export function mosquittoConfig(port: number, dir: string, config: MosquittoConf
   const lines: string[] = [];
   // Started as root, mosquitto 2 switches to the `mosquitto` user, which cannot write our temp dir.
   if (isRoot()) lines.push('user root');
-  lines.push(
-    'per_listener_settings false',
-    `listener ${port} ${HOST}`,
-    `allow_anonymous ${config.allowAnonymous ?? true ? 'true' : 'false'}`,
-  );
+  lines.push('per_listener_settings false', `listener ${port} ${HOST}`, `allow_anonymous ${(config.allowAnonymous ?? true) ? 'true' : 'false'}`);
   if (config.persistence ?? true) {
     lines.push('persistence true', `persistence_location ${dir}/`);
   } else {
@@ -107,7 +101,7 @@ export function probeMqtt(url: string, timeoutMs = 1_000): Promise<boolean> {
     const client = connect(url, {
       reconnectPeriod: 0,
       connectTimeout: timeoutMs,
-      clientId: `edgeloop-harness-probe-${process.pid}-${Math.random().toString(16).slice(2, 10)}`,
+      clientId: `edgeloop-embedded-probe-${process.pid}-${Math.random().toString(16).slice(2, 10)}`,
     });
     const done = (ready: boolean): void => {
       client.removeAllListeners();
@@ -131,7 +125,7 @@ class MosquittoHandle extends RestartableServer implements MosquittoServer {
     private readonly binary: string,
     private readonly config: MosquittoConfig,
     startTimeoutMs: number,
-    logger: HarnessLogger,
+    logger: EmbeddedLogger,
   ) {
     super(port, workDir, startTimeoutMs, logger);
   }
@@ -169,26 +163,9 @@ class MosquittoHandle extends RestartableServer implements MosquittoServer {
 export async function startMosquitto(options: MosquittoOptions = {}): Promise<MosquittoServer> {
   const binary = requireBinary('mosquitto');
   const workDir = makeWorkDir('mosquitto', options.dir);
-  const fixedPort = options.port;
-  try {
-    return await withPortRetry(
-      fixedPort === undefined ? () => freePort(HOST) : async () => fixedPort,
-      async (port) => {
-        const handle = new MosquittoHandle(
-          port,
-          workDir,
-          binary,
-          options.config ?? {},
-          options.startTimeoutMs ?? 10_000,
-          options.logger ?? silentLogger,
-        );
-        await handle.start();
-        return trackStarted(handle);
-      },
-      fixedPort === undefined ? 5 : 1,
-    );
-  } catch (error) {
-    removeWorkDir(workDir);
-    throw error;
-  }
+  return startOnPort(
+    workDir,
+    options.port,
+    (port) => new MosquittoHandle(port, workDir, binary, options.config ?? {}, options.startTimeoutMs ?? 10_000, options.logger ?? silentLogger),
+  );
 }

@@ -1,12 +1,6 @@
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
-import {
-  startEmbeddedBroker,
-  startMosquitto,
-  waitUntilStopped,
-  stopAllStarted,
-  type EmbeddedBroker,
-  type MosquittoServer,
-} from '@edgeloop/harness';
+import { startEmbeddedBroker, startMosquitto, stopAllStarted, type EmbeddedBroker, type MosquittoServer } from '@edgeloop/embedded';
+import { waitUntilStopped } from '@edgeloop/harness';
 
 // backstop: whatever a failing test left running
 afterAll(() => stopAllStarted());

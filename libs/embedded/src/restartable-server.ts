@@ -1,5 +1,7 @@
-import type { HarnessLogger } from './logger';
-import { ServerProcess, waitUntilReady } from './server-process';
+import type { EmbeddedLogger } from './logger';
+import { freePort } from './ports';
+import { ServerProcess, waitUntilReady, withPortRetry } from './server-process';
+import { trackStarted } from './started-handles';
 import { removeWorkDir, type WorkDir } from './work-dir';
 
 /** Handle of a spawned server that can be halted and resumed on the same port with the same files. */
@@ -33,7 +35,7 @@ export abstract class RestartableServer implements RestartableServerHandle {
     readonly port: number,
     protected readonly workDir: WorkDir,
     protected readonly startTimeoutMs: number,
-    protected readonly logger: HarnessLogger,
+    protected readonly logger: EmbeddedLogger,
   ) {}
 
   /** Spawns the server process (called for start and every resume). */
@@ -89,4 +91,32 @@ export abstract class RestartableServer implements RestartableServerHandle {
 
   /** Hook for subclasses that own more than the work dir. */
   protected afterStop(): void {}
+}
+
+/**
+ * Starts the server that `create` makes for a port: on `fixedPort`, or on a free port of 127.0.0.1, again on
+ * another one when the server finds it taken meanwhile. `prepare` runs first (PostgreSQL's initdb). When no
+ * start succeeds, the work dir is removed and the error thrown.
+ */
+export async function startOnPort<T extends RestartableServer>(
+  workDir: WorkDir,
+  fixedPort: number | undefined,
+  create: (port: number) => T,
+  prepare?: () => Promise<void>,
+): Promise<T> {
+  try {
+    await prepare?.();
+    return await withPortRetry(
+      fixedPort === undefined ? () => freePort() : async () => fixedPort,
+      async (port) => {
+        const handle = create(port);
+        await handle.start();
+        return trackStarted(handle);
+      },
+      fixedPort === undefined ? 5 : 1,
+    );
+  } catch (error) {
+    removeWorkDir(workDir);
+    throw error;
+  }
 }

@@ -1,6 +1,6 @@
 import { createServer, type Socket } from 'node:net';
 import { Aedes, type AedesOptions } from 'aedes';
-import { silentLogger, type HarnessLogger } from './logger';
+import { silentLogger, type EmbeddedLogger } from './logger';
 import { limitMqttPackets, type MqttPacketLimits } from './mqtt-packet-limit';
 import { listenOn } from './ports';
 import { trackStarted } from './started-handles';
@@ -15,7 +15,7 @@ export interface EmbeddedBrokerOptions {
   authorizeForward?: AedesOptions['authorizeForward'];
   /** Any other aedes option (persistence, mq, heartbeatInterval, …). */
   aedes?: Omit<AedesOptions, 'authenticate' | 'authorizePublish' | 'authorizeSubscribe' | 'authorizeForward'>;
-  logger?: HarnessLogger;
+  logger?: EmbeddedLogger;
   /**
    * Largest packet and largest CONNECT, checked on the socket from each fixed header before aedes
    * buffers the body (aedes itself has no limit). The cloud passes the limits of @edgeloop/contracts.

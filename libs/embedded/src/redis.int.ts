@@ -1,6 +1,7 @@
 import { Queue, Worker } from 'bullmq';
 import Redis from 'ioredis';
-import { startRedis, stopAllStarted, waitUntilStopped, type RedisServer } from '@edgeloop/harness';
+import { startRedis, stopAllStarted, type RedisServer } from '@edgeloop/embedded';
+import { waitUntilStopped } from '@edgeloop/harness';
 
 // backstop: whatever a failing test left running
 afterAll(() => stopAllStarted());

@@ -6,7 +6,7 @@ import { onProcessExit } from './process-cleanup';
 /** A directory a server keeps its files in: a fresh temp dir (owned, removed at stop) or a given one. */
 export interface WorkDir {
   path: string;
-  /** True when the harness created it and removes it at stop. */
+  /** True when it was created here and removes it at stop. */
   owned: boolean;
 }
 

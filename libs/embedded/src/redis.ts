@@ -2,12 +2,10 @@ import { writeFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { requireBinary } from './binaries';
-import { silentLogger, type HarnessLogger } from './logger';
-import { freePort } from './ports';
-import { RestartableServer, type RestartableServerHandle } from './restartable-server';
-import { ServerProcess, withPortRetry } from './server-process';
-import { makeWorkDir, removeWorkDir, type WorkDir } from './work-dir';
-import { trackStarted } from './started-handles';
+import { silentLogger, type EmbeddedLogger } from './logger';
+import { RestartableServer, startOnPort, type RestartableServerHandle } from './restartable-server';
+import { ServerProcess } from './server-process';
+import { makeWorkDir, type WorkDir } from './work-dir';
 
 export interface RedisOptions {
   /** Where the append-only file lives (the embedded mode passes ./data/redis); default a temp dir. */
@@ -19,7 +17,7 @@ export interface RedisOptions {
   /** `cluster-enabled yes` with its node file in the work dir (see `startRedisCluster`). */
   cluster?: boolean;
   startTimeoutMs?: number;
-  logger?: HarnessLogger;
+  logger?: EmbeddedLogger;
 }
 
 export interface RedisServer extends RestartableServerHandle {
@@ -76,7 +74,7 @@ class RedisServerHandle extends RestartableServer implements RedisServer {
     private readonly appendOnly: boolean,
     private readonly cluster: boolean,
     startTimeoutMs: number,
-    logger: HarnessLogger,
+    logger: EmbeddedLogger,
   ) {
     super(port, workDir, startTimeoutMs, logger);
   }
@@ -111,27 +109,18 @@ class RedisServerHandle extends RestartableServer implements RedisServer {
 export async function startRedis(options: RedisOptions = {}): Promise<RedisServer> {
   const binary = requireBinary('redis-server');
   const workDir = makeWorkDir('redis', options.dir);
-  const fixedPort = options.port;
-  try {
-    return await withPortRetry(
-      fixedPort === undefined ? () => freePort(HOST) : async () => fixedPort,
-      async (port) => {
-        const handle = new RedisServerHandle(
-          port,
-          workDir,
-          binary,
-          options.appendOnly ?? true,
-          options.cluster ?? false,
-          options.startTimeoutMs ?? 10_000,
-          options.logger ?? silentLogger,
-        );
-        await handle.start();
-        return trackStarted(handle);
-      },
-      fixedPort === undefined ? 5 : 1,
-    );
-  } catch (error) {
-    removeWorkDir(workDir);
-    throw error;
-  }
+  return startOnPort(
+    workDir,
+    options.port,
+    (port) =>
+      new RedisServerHandle(
+        port,
+        workDir,
+        binary,
+        options.appendOnly ?? true,
+        options.cluster ?? false,
+        options.startTimeoutMs ?? 10_000,
+        options.logger ?? silentLogger,
+      ),
+  );
 }
