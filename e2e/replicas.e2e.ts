@@ -135,7 +135,18 @@ if (unavailable) process.stdout.write(`replicas.e2e: skipped: ${unavailable}\n`)
       (list) => list.length >= 1,
       90_000,
       'a drift event for face-id@2',
-    );
+    ).catch((err: Error) => {
+      // what the worker replicas' drift checks said (EDGELOOP_TEST_LOG_LEVEL=log adds the reference windows)
+      const driftLines = [worker1, worker2].map((w) =>
+        w
+          .tail(60_000)
+          .split('\n')
+          .filter((line) => /drift/i.test(line))
+          .slice(-15)
+          .join('\n'),
+      );
+      throw new Error(`${err.message}\n${driftLines.join('\n')}`);
+    });
     await sleep(4000);
     await fleet.drain();
 
