@@ -7,6 +7,7 @@ export * from './acl';
 export * from './manifest';
 export * from './signing';
 export * from './desired-state';
+export * from './head-delta';
 export * from './reported-state';
 export * from './predictions';
 export * from './prediction-check';

@@ -88,10 +88,28 @@ describe('splitDataset', () => {
     expect(other.holdout.map((e) => e.id).sort()).not.toEqual(split.holdout.map((e) => e.id).sort());
   });
 
+  it('deals each identity on its own: adding people (named before or after the others) moves no one else’s examples', () => {
+    const newcomers = syntheticFaces({ identities: 6, perIdentity: 40, framesPerVisit: 4, seed: 8, dimension: 16 }).map((e) => ({
+      ...e,
+      id: `new-${e.id}`,
+      // labels that sort before, among and after the others'
+      label: `${['0', 'm', 'zz'][Number(e.label!.replace(/\D/g, '')) % 3]}-${e.label}`,
+    }));
+    const grown = splitDataset([...faces, ...newcomers], { seed: 4 });
+    const grownWhere = new Map(SPLIT_NAMES.flatMap((name) => grown[name].map((e) => [e.id, name] as const)));
+    for (const e of faces.filter((f) => f.kind === 'identity')) expect(grownWhere.get(e.id)).toBe(where.get(e.id));
+    expect(new Set(grown.holdout.filter((e) => e.id.startsWith('new-')).map((e) => e.label)).size).toBe(6);
+  });
+
   it('keeps identities with too few examples in train and says so', () => {
     const few = [ex('z1', 'zed', 'cam-1', T0, 'identity', 16), ex('z2', 'zed', 'cam-1', T0 + 3600 * S, 'identity', 16), ...faces];
     const result = splitDataset(few, { seed: 4 });
-    expect(result.train.filter((e) => e.label === 'zed').map((e) => e.id)).toEqual(['z1', 'z2']);
+    expect(
+      result.train
+        .filter((e) => e.label === 'zed')
+        .map((e) => e.id)
+        .sort(),
+    ).toEqual(['z1', 'z2']);
     expect(result.notes).toEqual([
       '1 identity has too few examples or blocks to split (need 5 examples in 4 blocks) and stay in train only: zed (2 examples in 2 blocks)',
     ]);

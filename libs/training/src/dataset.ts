@@ -119,38 +119,36 @@ export function exampleBlocks(examples: readonly TrainingExample[], windowMs: nu
 }
 
 /**
- * Deals one subject's shuffled blocks so each split's share of examples follows the targets: each
- * block goes to the split furthest below its target (largest deficit, ties at random). A subject's
- * first block goes to train so train is never without it. `overall` counts what all subjects have
- * dealt so far (updated in place).
+ * Deals one subject's shuffled blocks so each split's share of the subject's examples follows the
+ * targets: each block goes to the split furthest below its target (largest deficit, ties at random). A
+ * subject's first block goes to train so train is never without it. Only the subject's own blocks and
+ * its own random stream decide: adding or removing another identity never moves this one's examples.
  */
-function dealBlocks(
-  blocks: TrainingExample[][],
-  shares: Record<SplitName, number>,
-  random: SeededRandom,
-  overall: Record<SplitName, number>,
-): Record<SplitName, TrainingExample[][]> {
+function dealBlocks(blocks: TrainingExample[][], shares: Record<SplitName, number>, random: SeededRandom): Record<SplitName, TrainingExample[][]> {
   const total = blocks.reduce((n, b) => n + b.length, 0);
   const dealt: Record<SplitName, TrainingExample[][]> = { train: [], validation: [], calibration: [], holdout: [] };
   const counts: Record<SplitName, number> = { train: 0, validation: 0, calibration: 0, holdout: 0 };
   blocks.forEach((block, i) => {
     let target: SplitName = 'train';
     if (i > 0) {
-      // This subject's deficit plus the whole dataset's so far, so rounding at block granularity
-      // does not favour the same split for every identity; a tie is broken at random.
-      const dealtSoFar = SPLIT_NAMES.reduce((n, name) => n + overall[name], 0) + block.length;
-      const deficits = SPLIT_NAMES.map(
-        (name) => shares[name] * total - counts[name] + (shares[name] * dealtSoFar - overall[name]),
-      );
+      const deficits = SPLIT_NAMES.map((name) => shares[name] * total - counts[name]);
       const best = Math.max(...deficits);
       const tied = SPLIT_NAMES.filter((_, j) => deficits[j] >= best - 1e-9);
       target = tied.length === 1 ? tied[0] : tied[random.int(tied.length)];
     }
     dealt[target].push(block);
     counts[target] += block.length;
-    overall[target] += block.length;
   });
   return dealt;
+}
+
+/**
+ * A subject's own random stream: seeded by the split's seed and the subject, so its shuffle and ties do
+ * not depend on which other subjects the dataset holds (a retrain after new people were labelled deals
+ * everyone else's blocks as before, and their head rows stay as they were: see head deltas).
+ */
+function subjectRandom(seed: number, subject: string): SeededRandom {
+  return createRandom(createHash('sha256').update(`${Math.trunc(seed)}\u0000${subject}`).digest().readUInt32LE(0));
 }
 
 /**
@@ -171,20 +169,19 @@ export function splitDataset(examples: readonly TrainingExample[], options: Part
     calibration: o.calibration,
     holdout: o.holdout,
   };
-  const random = createRandom(o.seed);
   const split: DatasetSplit = { train: [], validation: [], calibration: [], holdout: [], notes: [] };
   const kept: string[] = [];
-  const overall: Record<SplitName, number> = { train: 0, validation: 0, calibration: 0, holdout: 0 };
   for (const [subject, blocks] of exampleBlocks(examples, o.windowMs)) {
     const size = blocks.reduce((n, b) => n + b.length, 0);
     const isIdentity = subject.startsWith('identity:');
+    const random = subjectRandom(o.seed, subject);
     shuffle(blocks, random);
     if (isIdentity && (blocks.length < o.minBlocksPerIdentity || size < o.minExamplesPerIdentity)) {
       kept.push(`${subject.slice('identity:'.length)} (${size} examples in ${blocks.length} blocks)`);
       for (const block of blocks) split.train.push(...block);
       continue;
     }
-    const dealt = dealBlocks(blocks, shares, random, overall);
+    const dealt = dealBlocks(blocks, shares, random);
     for (const name of SPLIT_NAMES) for (const block of dealt[name]) split[name].push(...block);
   }
   if (kept.length > 0) {

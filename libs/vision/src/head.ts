@@ -135,38 +135,54 @@ function checkHead(head: IdentityPrototypes): { k: number; dim: number } {
 export function buildIdentityHead(head: IdentityPrototypes, options: HeadBuildOptions = {}): Uint8Array {
   const { k, dim } = checkHead(head);
   const weights = options.weights ?? 'float32';
-  const DataType = onnx.TensorProto.DataType;
-  let nodes: onnx.INodeProto[];
-  let initializer: onnx.ITensorProto[];
-  if (weights === 'int8') {
-    const q = quantisePrototypes(head);
-    const scales = Buffer.alloc(k * 4);
-    q.scales.forEach((s, j) => scales.writeFloatLE(s, j * 4));
-    initializer = [
-      { name: PROTOTYPES_Q, dims: [dim, k], dataType: DataType.INT8, rawData: new Uint8Array(q.values.buffer, q.values.byteOffset, q.values.byteLength) },
-      { name: PROTOTYPES_SCALE, dims: [k], dataType: DataType.FLOAT, rawData: scales },
-      { name: PROTOTYPES_ZERO, dims: [k], dataType: DataType.INT8, rawData: new Uint8Array(k) },
-    ];
-    nodes = [
-      {
-        name: 'dequantise',
-        opType: 'DequantizeLinear',
-        input: [PROTOTYPES_Q, PROTOTYPES_SCALE, PROTOTYPES_ZERO],
-        output: [PROTOTYPES],
-        attribute: [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 1 }],
-      },
-      { name: 'cosine', opType: 'MatMul', input: [HEAD_INPUT, PROTOTYPES], output: [HEAD_OUTPUT] },
-    ];
-  } else if (weights === 'float32') {
-    const raw = Buffer.alloc(dim * k * 4);
-    head.prototypes.forEach((proto, j) => {
-      for (let i = 0; i < dim; i++) raw.writeFloatLE(proto[i], (i * k + j) * 4);
-    });
-    initializer = [{ name: PROTOTYPES, dims: [dim, k], dataType: DataType.FLOAT, rawData: raw }];
-    nodes = [{ name: 'cosine', opType: 'MatMul', input: [HEAD_INPUT, PROTOTYPES], output: [HEAD_OUTPUT] }];
-  } else {
-    throw new InvalidHeadError(`unknown head weights "${String(weights)}" (float32 or int8)`);
+  if (weights === 'int8') return encodeQuantisedHead(quantisePrototypes(head));
+  if (weights !== 'float32') throw new InvalidHeadError(`unknown head weights "${String(weights)}" (float32 or int8)`);
+  const raw = Buffer.alloc(dim * k * 4);
+  head.prototypes.forEach((proto, j) => {
+    for (let i = 0; i < dim; i++) raw.writeFloatLE(proto[i], (i * k + j) * 4);
+  });
+  const initializer = [{ name: PROTOTYPES, dims: [dim, k], dataType: onnx.TensorProto.DataType.FLOAT, rawData: raw }];
+  const nodes = [{ name: 'cosine', opType: 'MatMul', input: [HEAD_INPUT, PROTOTYPES], output: [HEAD_OUTPUT] }];
+  return encodeHead(head.labels, dim, nodes, initializer);
+}
+
+/**
+ * The int8 head of already quantised prototypes (what `buildIdentityHead(…, { weights: 'int8' })` makes of
+ * `quantisePrototypes(head)`): the same values give the same bytes, which is what lets a device rebuild a
+ * head from a delta and check it against the manifest's sha256 (head-delta.ts).
+ */
+export function encodeQuantisedHead(q: QuantisedPrototypes): Uint8Array {
+  const k = q.labels.length;
+  const { dim } = q;
+  if (k === 0) throw new InvalidHeadError('a head needs at least one identity');
+  if (!(Number.isInteger(dim) && dim > 0) || q.values.length !== dim * k || q.scales.length !== k) {
+    throw new InvalidHeadError(`quantised prototypes of ${q.values.length} values and ${q.scales.length} scales are not ${dim}×${k}`);
   }
+  const DataType = onnx.TensorProto.DataType;
+  const scales = Buffer.alloc(k * 4);
+  q.scales.forEach((s, j) => {
+    if (!(s > 0) || !Number.isFinite(s)) throw new InvalidHeadError(`the scale of "${q.labels[j]}" is ${s}, not a positive number`);
+    scales.writeFloatLE(s, j * 4);
+  });
+  const initializer: onnx.ITensorProto[] = [
+    { name: PROTOTYPES_Q, dims: [dim, k], dataType: DataType.INT8, rawData: new Uint8Array(q.values.buffer, q.values.byteOffset, q.values.byteLength) },
+    { name: PROTOTYPES_SCALE, dims: [k], dataType: DataType.FLOAT, rawData: scales },
+    { name: PROTOTYPES_ZERO, dims: [k], dataType: DataType.INT8, rawData: new Uint8Array(k) },
+  ];
+  const nodes: onnx.INodeProto[] = [
+    {
+      name: 'dequantise',
+      opType: 'DequantizeLinear',
+      input: [PROTOTYPES_Q, PROTOTYPES_SCALE, PROTOTYPES_ZERO],
+      output: [PROTOTYPES],
+      attribute: [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 1 }],
+    },
+    { name: 'cosine', opType: 'MatMul', input: [HEAD_INPUT, PROTOTYPES], output: [HEAD_OUTPUT] },
+  ];
+  return encodeHead(q.labels, dim, nodes, initializer);
+}
+
+function encodeHead(labels: readonly string[], dim: number, nodes: onnx.INodeProto[], initializer: onnx.ITensorProto[]): Uint8Array {
   const model: onnx.IModelProto = {
     irVersion: HEAD_IR_VERSION,
     opsetImport: [{ domain: '', version: HEAD_OPSET }],
@@ -177,11 +193,43 @@ export function buildIdentityHead(head: IdentityPrototypes, options: HeadBuildOp
       node: nodes,
       initializer,
       input: [valueInfo(HEAD_INPUT, ['N', dim])],
-      output: [valueInfo(HEAD_OUTPUT, ['N', k])],
+      output: [valueInfo(HEAD_OUTPUT, ['N', labels.length])],
     },
-    metadataProps: [{ key: HEAD_LABELS_KEY, value: JSON.stringify(head.labels) }],
+    metadataProps: [{ key: HEAD_LABELS_KEY, value: JSON.stringify(labels) }],
   };
   return onnx.ModelProto.encode(onnx.ModelProto.create(model)).finish();
+}
+
+/**
+ * The stored int8 values, scales and labels (from the head's metadata) of an int8 head built by
+ * `encodeQuantisedHead`, or undefined for any other head (float32, another layout, no labels).
+ */
+export function readQuantisedHead(bytes: Uint8Array): QuantisedPrototypes | undefined {
+  let model: onnx.ModelProto;
+  try {
+    model = onnx.ModelProto.decode(bytes);
+  } catch {
+    return undefined;
+  }
+  const inits = model.graph?.initializer ?? [];
+  const DataType = onnx.TensorProto.DataType;
+  const matrix = inits.find((t) => t.name === PROTOTYPES_Q);
+  const scaleTensor = inits.find((t) => t.name === PROTOTYPES_SCALE);
+  if (!matrix || !scaleTensor || matrix.dataType !== DataType.INT8 || matrix.dims?.length !== 2) return undefined;
+  const [dim, k] = matrix.dims.map(Number);
+  if (!(dim > 0 && k > 0) || matrix.rawData?.length !== dim * k) return undefined;
+  const entry = model.metadataProps?.find((p) => p.key === HEAD_LABELS_KEY);
+  let labels: unknown;
+  try {
+    labels = entry?.value ? JSON.parse(entry.value) : undefined;
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(labels) || labels.length !== k || !labels.every((l) => typeof l === 'string')) return undefined;
+  const scales = floatValues(scaleTensor);
+  if (scales.length !== k) return undefined;
+  const raw = matrix.rawData;
+  return { dim, labels: labels as string[], values: Int8Array.from(new Int8Array(raw.buffer, raw.byteOffset, raw.byteLength)), scales };
 }
 
 /**

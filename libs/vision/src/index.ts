@@ -21,12 +21,16 @@ export {
   dequantisePrototypes,
   quantisePrototypes,
   readIdentityHead,
+  encodeQuantisedHead,
+  readQuantisedHead,
   HEAD_INPUT,
   HEAD_OUTPUT,
   IdentityHead,
   readHeadLabels,
 } from './head';
 export type { HeadBuildOptions, HeadWeights, IdentityPrototypes, LabelledEmbedding, QuantisedPrototypes } from './head';
+export { applyHeadDelta, encodeHeadDelta, HeadDeltaError, quantiseAgainstParent, readHeadDeltaHeader } from './head-delta';
+export type { EncodedHeadDelta, HeadDeltaFailure, ParentQuantisation } from './head-delta';
 export { cosineScores, matchIdentity } from './matching';
 export type { IdentityMatch, MatchPolicy } from './matching';
 export { evaluate, tarAtFar, UNKNOWN } from './evaluate';

@@ -1,0 +1,163 @@
+import { createHash } from 'node:crypto';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { buildIdentityHead, encodeQuantisedHead, quantisePrototypes, readIdentityHead, readQuantisedHead, type IdentityPrototypes } from './head';
+import { applyHeadDelta, encodeHeadDelta, HeadDeltaError, quantiseAgainstParent, readHeadDeltaHeader } from './head-delta';
+
+const DIM = 512;
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+/** A seeded generator (mulberry32) of unit vectors. */
+function unitVectors(count: number, seed: number): Float32Array[] {
+  let state = seed >>> 0;
+  const next = () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
+  };
+  return Array.from({ length: count }, () => {
+    const v = Float32Array.from({ length: DIM }, next);
+    const norm = Math.hypot(...v);
+    return v.map((x) => x / norm);
+  });
+}
+
+function moved(v: Float32Array, by: Float32Array, amount: number): Float32Array {
+  const out = v.map((x, i) => x + amount * by[i]);
+  const norm = Math.hypot(...out);
+  return out.map((x) => x / norm);
+}
+
+const labels = (n: number, from = 0) => Array.from({ length: n }, (_, j) => `id-${String(j + from).padStart(4, '0')}`);
+
+describe('int8 head encoding', () => {
+  it('buildIdentityHead(int8) is encodeQuantisedHead of quantisePrototypes, and readQuantisedHead gives those values back', () => {
+    const head: IdentityPrototypes = { labels: labels(20), prototypes: unitVectors(20, 1) };
+    const bytes = buildIdentityHead(head, { weights: 'int8' });
+    const q = quantisePrototypes(head);
+    expect(Buffer.from(encodeQuantisedHead(q)).equals(Buffer.from(bytes))).toBe(true);
+    const read = readQuantisedHead(bytes)!;
+    expect(read.labels).toEqual(head.labels);
+    expect(read.dim).toBe(DIM);
+    expect(Array.from(read.values)).toEqual(Array.from(q.values));
+    expect(Array.from(read.scales)).toEqual(Array.from(q.scales));
+    expect(Buffer.from(encodeQuantisedHead(read)).equals(Buffer.from(bytes))).toBe(true);
+    expect(readQuantisedHead(buildIdentityHead(head))).toBeUndefined();
+    expect(readQuantisedHead(new Uint8Array([1, 2, 3]))).toBeUndefined();
+  });
+});
+
+describe('quantiseAgainstParent', () => {
+  const base: IdentityPrototypes = { labels: labels(40), prototypes: unitVectors(40, 2) };
+  const parent = quantisePrototypes(base);
+  const noise = unitVectors(40, 3);
+
+  it('keeps the parent column of an identity that moved less than the quantisation bound, rewrites the others, and every score stays within √D·s/2', () => {
+    // 30 identities barely move (a re-fit), 8 move far, 2 are new; one of the parent's is gone
+    const next: IdentityPrototypes = {
+      labels: [...labels(38, 1), ...labels(2, 100)],
+      prototypes: [
+        ...base.prototypes.slice(1, 31).map((p, j) => moved(p, noise[j], 0.002)),
+        ...base.prototypes.slice(31, 39).map((p, j) => moved(p, noise[j], 0.2)),
+        ...unitVectors(2, 4),
+      ],
+    };
+    const result = quantiseAgainstParent(next, parent);
+    expect(result).toMatchObject({ reused: 30, rewritten: 8, added: 2 });
+    const fresh = quantisePrototypes(next);
+    const k = next.labels.length;
+    for (let j = 0; j < k; j++) {
+      const p = base.labels.indexOf(next.labels[j]);
+      const column = (values: Int8Array, width: number, col: number) => Array.from({ length: DIM }, (_, i) => values[i * width + col]);
+      if (j < 30) {
+        expect(column(result.quantised.values, k, j)).toEqual(column(parent.values, 40, p));
+        expect(result.quantised.scales[j]).toBe(parent.scales[p]);
+      } else {
+        expect(column(result.quantised.values, k, j)).toEqual(column(fresh.values, k, j));
+      }
+    }
+    // the scores of the shipped head against those of the float head: within the bound for every identity
+    const shipped = readIdentityHead(encodeQuantisedHead(result.quantised));
+    for (const probe of unitVectors(20, 5)) {
+      for (let j = 0; j < k; j++) {
+        let exact = 0;
+        let quantised = 0;
+        for (let i = 0; i < DIM; i++) {
+          exact += probe[i] * next.prototypes[j][i];
+          quantised += probe[i] * shipped.prototypes[j][i];
+        }
+        expect(Math.abs(exact - quantised)).toBeLessThanOrEqual((Math.sqrt(DIM) * fresh.scales[j]) / 2 + 1e-6);
+      }
+    }
+  });
+
+  it('quantises afresh without a parent or with a parent of another width', () => {
+    expect(quantiseAgainstParent(base, undefined)).toMatchObject({ reused: 0, added: 40 });
+    expect(quantiseAgainstParent(base, { ...parent, dim: 128, values: new Int8Array(128 * 40) })).toMatchObject({ reused: 0, rewritten: 40 });
+    expect(Array.from(quantiseAgainstParent(base, undefined).quantised.values)).toEqual(Array.from(parent.values));
+  });
+});
+
+describe('head deltas', () => {
+  const n = 200;
+  const base: IdentityPrototypes = { labels: labels(n), prototypes: unitVectors(n, 6) };
+  const baseBytes = buildIdentityHead(base, { weights: 'int8' });
+  const noise = unitVectors(n, 7);
+  // a retrain: every row re-fitted a little, 5 moved, 3 newcomers, one person removed
+  const next: IdentityPrototypes = {
+    labels: [...labels(n - 1, 1), ...labels(3, 1000)],
+    prototypes: [...base.prototypes.slice(1).map((p, j) => moved(p, noise[j], j < 5 ? 0.3 : 0.001)), ...unitVectors(3, 8)],
+  };
+  const targetBytes = encodeQuantisedHead(quantiseAgainstParent(next, readQuantisedHead(baseBytes)).quantised);
+
+  it('round trip: the delta carries only the changed and new columns and rebuilds the target byte for byte', () => {
+    const delta = encodeHeadDelta(baseBytes, targetBytes)!;
+    expect(delta).toMatchObject({ copied: n - 1 - 5, carried: 8 });
+    const rebuilt = applyHeadDelta(baseBytes, delta.bytes);
+    expect(sha256(rebuilt)).toBe(sha256(targetBytes));
+    expect(delta.bytes.byteLength).toBeLessThan(8 * (DIM + 4) + 1000);
+    expect(delta.bytes.byteLength).toBeLessThan(targetBytes.byteLength / 10);
+    const { header } = readHeadDeltaHeader(delta.bytes);
+    expect(header).toMatchObject({ base: sha256(baseBytes), target: { sha256: sha256(targetBytes), size: targetBytes.byteLength }, dim: DIM });
+    // identical heads: nothing carried
+    expect(encodeHeadDelta(targetBytes, targetBytes)).toMatchObject({ copied: n + 2, carried: 0 });
+  });
+
+  it('refuses another base, and makes no delta from or to a float32 head', () => {
+    const delta = encodeHeadDelta(baseBytes, targetBytes)!;
+    const other = buildIdentityHead({ labels: base.labels, prototypes: unitVectors(n, 9) }, { weights: 'int8' });
+    expect(() => applyHeadDelta(other, delta.bytes)).toThrow(expect.objectContaining({ reason: 'base_mismatch' }));
+    expect(() => applyHeadDelta(targetBytes, delta.bytes)).toThrow(HeadDeltaError);
+    expect(encodeHeadDelta(buildIdentityHead(base), targetBytes)).toBeUndefined();
+    expect(encodeHeadDelta(baseBytes, buildIdentityHead(next))).toBeUndefined();
+  });
+
+  it('a corrupted delta is refused as malformed or rebuilds bytes that fail the digest check', () => {
+    const delta = encodeHeadDelta(baseBytes, targetBytes)!;
+    // bytes that are not gzip, a truncated stream, a header that is not the schema
+    expect(() => applyHeadDelta(baseBytes, new Uint8Array([1, 2, 3, 4]))).toThrow(expect.objectContaining({ reason: 'malformed' }));
+    expect(() => applyHeadDelta(baseBytes, delta.bytes.subarray(0, delta.bytes.length - 20))).toThrow(expect.objectContaining({ reason: 'malformed' }));
+    const raw = gunzipSync(delta.bytes);
+    const headerLength = raw.readUInt32LE(0);
+    const header = JSON.parse(raw.subarray(4, 4 + headerLength).toString('utf8'));
+    const repack = (value: unknown, body: Buffer) => {
+      const json = Buffer.from(JSON.stringify(value));
+      const length = Buffer.alloc(4);
+      length.writeUInt32LE(json.length);
+      return new Uint8Array(gzipSync(Buffer.concat([length, json, body])));
+    };
+    const body = raw.subarray(4 + headerLength);
+    expect(() => applyHeadDelta(baseBytes, repack({ ...header, extra: 1 }, body))).toThrow(expect.objectContaining({ reason: 'malformed' }));
+    expect(() => applyHeadDelta(baseBytes, repack(header, body.subarray(1)))).toThrow(expect.objectContaining({ reason: 'malformed' }));
+    expect(() => applyHeadDelta(baseBytes, repack({ ...header, columns: [{ from: n - 1, count: 2 }] }, Buffer.alloc(0)))).toThrow(
+      expect.objectContaining({ reason: 'malformed' }),
+    );
+    // one weight changed in the body: a well-formed head, but not the one the manifest names
+    const flipped = Buffer.from(body);
+    flipped[10] ^= 0x01;
+    const rebuilt = applyHeadDelta(baseBytes, repack(header, flipped));
+    expect(sha256(rebuilt)).not.toBe(sha256(targetBytes));
+    expect(sha256(rebuilt)).not.toBe(header.target.sha256);
+  });
+});
