@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assembleImageTree, hostArch, listFiles, modulesOutside, repoRoot, TreeProcess, until, type ImageTree } from './image-tree.support';
 
-/** Files a production image must not hold: tests, test support, fixtures, benches. */
-const NOT_PRODUCTION = /(\.(spec|int|e2e)\.js$)|(^|\/)(testing|test|fixtures|bench|e2e)\//;
+/** Files a production image must not hold: tests, test support (the test harness too), fixtures, benches. */
+const NOT_PRODUCTION = /(\.(spec|int|e2e)\.[jt]sx?$)|(^|\/)(testing|test|fixtures|__fixtures__|bench|e2e)\/|^dist\/libs\/harness\//;
 
 /** PGlite and Nest start in a few seconds on a quiet machine; 90 s were seen with a load average of 18 on 2 cores. */
 (hostArch ? describe : describe.skip)(`the ${hostArch} cloud image tree runs on its own`, () => {
@@ -32,10 +32,19 @@ const NOT_PRODUCTION = /(\.(spec|int|e2e)\.js$)|(^|\/)(testing|test|fixtures|ben
 
   it('holds the compiled cloud, its libs and the dashboard, and no test, fixture, bench or edge-only package', () => {
     const files = listFiles(tree.dir);
-    expect(files.filter((f) => f.startsWith('dist/') && NOT_PRODUCTION.test(f))).toEqual([]);
+    // no test file anywhere in the tree but node_modules (dist/, package.json), and no test harness: the cloud's
+    // embedded broker comes from libs/embedded
+    expect(files.filter((f) => !f.startsWith('node_modules/') && NOT_PRODUCTION.test(f))).toEqual([]);
     expect(files).toEqual(
-      expect.arrayContaining(['dist/apps/cloud/src/main.js', 'dist/apps/cloud/src/identities/face-worker.js', 'dist/dashboard/index.html']),
+      expect.arrayContaining([
+        'dist/apps/cloud/src/main.js',
+        'dist/apps/cloud/src/identities/face-worker.js',
+        'dist/dashboard/index.html',
+        'dist/libs/embedded/src/embedded-broker.js',
+      ]),
     );
+    // the broker entry alone: no spawners, no s3rver loader
+    expect(files.filter((f) => /^dist\/libs\/embedded\/src\/(redis|mosquitto|s3|server-process)\.js$/.test(f))).toEqual([]);
     expect(files.some((f) => f.startsWith('dist/apps/edge/') || f.startsWith('dist/apps/cli/'))).toBe(false);
     for (const devOnly of ['jest', '@swc', 'vite', 'eslint', 'node', 'playwright-core'])
       expect(existsSync(join(tree.dir, 'node_modules', devOnly))).toBe(false);

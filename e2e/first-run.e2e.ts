@@ -112,9 +112,8 @@ describe('the commands a new user is told to type', () => {
   let startOutput = '';
 
   beforeAll(() => {
-    execFileSync(process.execPath, [join(root, 'node_modules', '@swc', 'cli', 'bin', 'swc.js'), 'apps', 'libs', '-d', 'dist', '--copy-files', '--quiet'], {
-      cwd: root,
-    });
+    // the production build of `npm start` (no tests or test kits), without emptying dist/ under other processes
+    execFileSync(process.execPath, [join(root, 'scripts', 'build-dist.js'), '--keep'], { cwd: root });
   }, 120_000);
 
   afterAll(() => {

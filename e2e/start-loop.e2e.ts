@@ -29,9 +29,8 @@ describe('edgeloop start: the whole loop after the drift', () => {
   let printedCommand: { args: string[]; code: number; stderr: string } | undefined;
 
   beforeAll(async () => {
-    execFileSync(process.execPath, [join(root, 'node_modules', '@swc', 'cli', 'bin', 'swc.js'), 'apps', 'libs', '-d', 'dist', '--copy-files', '--quiet'], {
-      cwd: root,
-    });
+    // the production build of `npm start` (no tests or test kits), without emptying dist/ under other processes
+    execFileSync(process.execPath, [join(root, 'scripts', 'build-dist.js'), '--keep'], { cwd: root });
     child = spawn(
       process.execPath,
       [join(root, 'dist', 'apps', 'cli', 'main.js'), 'start', '--data-dir', dataDir, '--duration', '1200', '--fps', '4', '--change-after', '75'],

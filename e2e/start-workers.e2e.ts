@@ -39,7 +39,8 @@ describe('edgeloop start watches its workers', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'edgeloop-start-workers-'));
 
   beforeAll(() => {
-    execFileSync(process.execPath, [join(root, 'node_modules', '@swc', 'cli', 'bin', 'swc.js'), 'apps', 'libs', '-d', 'dist', '--copy-files', '--quiet'], { cwd: root });
+    // the production build of `npm start` (no tests or test kits), without emptying dist/ under other processes
+    execFileSync(process.execPath, [join(root, 'scripts', 'build-dist.js'), '--keep'], { cwd: root });
   }, 180_000);
 
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));

@@ -12,9 +12,8 @@ describe('edgeloop start (npm start)', () => {
   let exitCode: number | null = null;
 
   beforeAll(async () => {
-    execFileSync(process.execPath, [join(root, 'node_modules', '@swc', 'cli', 'bin', 'swc.js'), 'apps', 'libs', '-d', 'dist', '--copy-files', '--quiet'], {
-      cwd: root,
-    });
+    // the production build of `npm start` (no tests or test kits), without emptying dist/ under other processes
+    execFileSync(process.execPath, [join(root, 'scripts', 'build-dist.js'), '--keep'], { cwd: root });
     const child = spawn(process.execPath, [join(root, 'dist', 'apps', 'cli', 'main.js'), 'start', '--data-dir', dataDir, '--duration', '85', '--fps', '4', '--change-after', '25'], {
       cwd: root,
       // the embedded mode: PGlite, whatever DATABASE_URL the test run was given for the repository tests

@@ -75,9 +75,14 @@ function workspaceDirs() {
   return dirs.sort();
 }
 
+/** Test files, test kits, fixtures and the test harness: an image never holds one (a production import of one fails here). */
+const NOT_PRODUCTION = /(\.(spec|int|e2e)\.tsx?$)|(^|\/)(testing|test|fixtures|__fixtures__)\/|^(libs\/harness|bench|e2e)\//;
+
 /** dist/: the files of the app's import graph compiled with the repository's .swcrc (aliases become relative paths). */
 function compile(app, out, withDashboard) {
   const { files } = runtimeImports(app);
+  const leaked = files.filter((file) => NOT_PRODUCTION.test(file));
+  if (leaked.length > 0) throw new Error(`the ${app} image would hold test code: ${leaked.join(', ')}`);
   const dist = path.join(out, 'dist');
   const typescript = files.filter((f) => f.endsWith('.ts'));
   execFileSync(process.execPath, [path.join(root, 'node_modules', '@swc', 'cli', 'bin', 'swc.js'), ...typescript, '-d', dist, '--quiet', '--source-maps', 'false'], {

@@ -4,12 +4,11 @@ import { join, resolve } from 'node:path';
 export const repoRoot = resolve(__dirname, '..', '..', '..');
 let built = false;
 
-/** Compiles apps and libs into dist/ once per test process (swc, well under a second). */
+/** Compiles apps and libs into dist/ once per test process, as `npm run build` does (swc, a few seconds). */
 export function buildDist(): void {
   if (built) return;
-  execFileSync(process.execPath, [join(repoRoot, 'node_modules', '@swc', 'cli', 'bin', 'swc.js'), 'apps', 'libs', '-d', 'dist', '--copy-files', '--quiet'], {
-    cwd: repoRoot,
-  });
+  // the production build of `npm start` (no tests or test kits), without emptying dist/ under other processes
+  execFileSync(process.execPath, [join(repoRoot, 'scripts', 'build-dist.js'), '--keep'], { cwd: repoRoot });
   built = true;
 }
 
