@@ -1,5 +1,5 @@
 import { ApiClient, downloadBlob } from '@edgeloop/client';
-import type { BlobLocation } from '@edgeloop/contracts';
+import { headDeltaPath, MAX_HEAD_DELTA_BYTES, type BlobLocation } from '@edgeloop/contracts';
 import { Logger } from '../logger';
 
 export interface BlobFetcherOptions {
@@ -60,5 +60,42 @@ export class BlobFetcher {
       signal,
     });
     return { resumedFrom: result.resumedFrom, fetchedBytes: result.receivedBytes, resumes: result.resumes };
+  }
+
+  /**
+   * The head delta from the head `baseSha256` to the head `targetSha256` (`GET /api/v1/blobs/{target}/delta?from=`),
+   * or undefined when the cloud has none (404), no cloud URL is set, or the answer is too large. Other failures
+   * throw; either way the caller falls back to the full blob. The bytes are unchecked: the caller applies them
+   * and keeps the result only if it hashes to the signed manifest's sha256.
+   */
+  async fetchHeadDelta(targetSha256: string, baseSha256: string, signal?: AbortSignal, onBytes?: (bytes: number) => void): Promise<Uint8Array | undefined> {
+    if (!this.cloud) return undefined;
+    const timeout = AbortSignal.timeout(this.options.stallTimeoutMs ?? 30_000);
+    const res = await fetch(this.cloud.url(headDeltaPath(targetSha256, baseSha256)), {
+      headers: this.cloud.headers(),
+      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+    });
+    if (res.status === 404) {
+      await res.body?.cancel();
+      return undefined;
+    }
+    if (res.status !== 200 || !res.body) {
+      await res.body?.cancel();
+      throw new Error(`GET ${headDeltaPath(targetSha256, baseSha256)} answered ${res.status}`);
+    }
+    const declared = Number(res.headers.get('content-length') ?? NaN);
+    if (declared > MAX_HEAD_DELTA_BYTES) {
+      await res.body.cancel();
+      return undefined;
+    }
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    for await (const chunk of res.body) {
+      total += chunk.byteLength;
+      onBytes?.(chunk.byteLength);
+      if (total > MAX_HEAD_DELTA_BYTES) return undefined;
+      chunks.push(chunk);
+    }
+    return new Uint8Array(Buffer.concat(chunks));
   }
 }

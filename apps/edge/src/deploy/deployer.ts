@@ -7,13 +7,16 @@ import {
   type ModelFileRole,
   type ModelVersionRef,
 } from '@edgeloop/contracts';
-import type { KeyObject } from 'node:crypto';
+import { applyHeadDelta, readQuantisedHead } from '@edgeloop/vision';
+import { createHash, type KeyObject } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import type { DeviceStateTracker } from '../agent/device-state';
 import { Logger } from '../logger';
 import type { EdgeMetrics } from '../ops/edge-metrics';
 import type { ModelRuntime } from '../runtime/model-runtime';
 import { PIPELINE_ROLES, REQUIRED_ROLES, sharesBackbone, type LoadedModel, type PipelineLoader } from '../runtime/pipeline-loader';
+import { writeFileAtomic } from '../store/atomic-file';
 import type { DesiredStateWatermark } from '../store/desired-watermark';
 import type { ModelStore, VersionPointer } from '../store/model-store';
 import type { BlobFetcher } from './blob-fetcher';
@@ -170,7 +173,8 @@ export class Deployer {
 
   private async download(desired: DesiredState, signal: AbortSignal): Promise<void> {
     const { store, fetcher, metrics } = this.deps;
-    for (const sha256 of new Set(Object.values(pipelineFiles(desired)))) {
+    const files = pipelineFiles(desired);
+    for (const sha256 of new Set(Object.values(files))) {
       if (await store.hasBlob(sha256)) continue;
       const local = this.deps.baseFiles.get(sha256);
       if (local && (await store.importBlob(sha256, local))) {
@@ -179,6 +183,8 @@ export class Deployer {
       }
       const location = desired.blobs.find((blob) => blob.sha256 === sha256);
       if (!location) throw new DeploymentError('invalid_desired', `no location for blob ${sha256}`);
+      if (signal.aborted) throw new Superseded();
+      if (sha256 === files.head && (await this.headFromDelta(sha256, location.size, signal))) continue;
       if (signal.aborted) throw new Superseded();
       try {
         // every byte received is counted as it arrives, also on an attempt that fails
@@ -191,6 +197,41 @@ export class Deployer {
         if (err instanceof BlobIntegrityError) throw new DeploymentError('checksum_mismatch', err.message);
         throw new DeploymentError('download_failed', `blob ${sha256}: ${(err as Error).message}`, true);
       }
+    }
+  }
+
+  /**
+   * Makes the new head from the running one and a delta of the identities that changed (head-delta in
+   * @edgeloop/contracts), when the cloud has one for that pair. The rebuilt bytes are stored only when they hash
+   * to `target`, the signed manifest's sha256; any failure (no delta, another base, a corrupt delta, a digest
+   * mismatch) returns false and the caller downloads the whole blob.
+   */
+  private async headFromDelta(target: string, size: number, signal: AbortSignal): Promise<boolean> {
+    const { store, fetcher, metrics } = this.deps;
+    const base = this.deps.runtime.current?.files.head;
+    if (!base || base === target) return false;
+    const basePath = (await store.hasBlob(base)) ? store.blobFile(base) : this.deps.baseFiles.get(base);
+    if (!basePath) return false;
+    const short = `${target.slice(0, 12)}…`;
+    try {
+      // deltas are made between int8 heads only: a float32 head (an upload) asks for none
+      const baseBytes = await readFile(basePath);
+      if (!readQuantisedHead(baseBytes)) return false;
+      const delta = await fetcher.fetchHeadDelta(target, base, signal, (bytes) => metrics.blobBytes.inc(bytes));
+      if (!delta) return false;
+      const rebuilt = applyHeadDelta(baseBytes, delta);
+      const actual = createHash('sha256').update(rebuilt).digest('hex');
+      if (actual !== target) {
+        this.logger.warn(`head ${short}: the head rebuilt from a delta hashes to ${actual.slice(0, 12)}…, not the manifest's; downloading it whole`);
+        return false;
+      }
+      await writeFileAtomic(store.blobFile(target), rebuilt);
+      this.logger.info(`head ${short} rebuilt from head ${base.slice(0, 12)}… and a delta of ${delta.byteLength} bytes (the head has ${size})`);
+      return true;
+    } catch (err) {
+      if (signal.aborted) throw new Superseded();
+      this.logger.warn(`head ${short}: no usable delta from head ${base.slice(0, 12)}… (${(err as Error).message}); downloading it whole`);
+      return false;
     }
   }
 
