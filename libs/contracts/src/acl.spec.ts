@@ -22,8 +22,12 @@ describe('broker rules from one list of topics', () => {
     expect(send).not.toContain(topics.desired('cam-01'));
     for (const acl of acls) expect(acl.topic).not.toMatch(/[#+]/);
     expect(acls.filter((a) => a.acltype === 'subscribeLiteral').map((a) => a.topic)).toEqual(deviceSubscribeFilters('cam-01'));
-    expect(acls.filter((a) => a.acltype === 'publishClientReceive').map((a) => a.topic)).toEqual([topics.desired('cam-01')]);
+    expect(acls.filter((a) => a.acltype === 'publishClientReceive').map((a) => a.topic)).toEqual([topics.desired('cam-01'), topics.acks('cam-01')]);
     expect(canDeviceSubscribe('cam-01', topics.desired('cam-01'))).toBe(true);
+    expect(canDeviceSubscribe('cam-01', topics.acks('cam-01'))).toBe(true);
+    expect(canDeviceSubscribe('cam-01', topics.acks('cam-02'))).toBe(false);
+    expect(canDeviceSubscribe('cam-01', 'edgeloop/v1/devices/+/acks')).toBe(false);
+    expect(canDevicePublish('cam-01', topics.acks('cam-01'))).toBe(false);
     expect(acls.every((a) => a.allow)).toBe(true);
   });
 
@@ -36,6 +40,7 @@ describe('broker rules from one list of topics', () => {
   it('writes the acl_file patterns from the same lists', () => {
     expect(mosquittoDevicePatterns()).toEqual([
       'pattern read edgeloop/v1/devices/%u/desired',
+      'pattern read edgeloop/v1/devices/%u/acks',
       ...DEVICE_PUBLISH_KINDS.map((kind) => `pattern write edgeloop/v1/devices/%u/${kind}`),
     ]);
   });

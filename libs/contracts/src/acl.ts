@@ -6,7 +6,7 @@ import { isValidDeviceId } from './identifiers';
  * Broker access rules for device clients, in one place so the embedded broker's authorize hooks
  * and the generated Mosquitto ACL enforce the same thing. A device connects with
  * username = client id = its device id; it may publish only its own edge-to-cloud topics and
- * subscribe only to its own `desired`, with no wildcard. The cloud's own client is not a device
+ * subscribe only to its own `desired` and `acks`, with no wildcard. The cloud's own client is not a device
  * and is allowed everything.
  */
 
@@ -17,11 +17,11 @@ export function deviceClientId(deviceId: string): string {
 }
 
 /**
- * The four topics a device publishes and the one it subscribes to. The embedded broker's hooks, the
+ * The four topics a device publishes and the two it subscribes to (its desired state and the cloud's acks). The embedded broker's hooks, the
  * Mosquitto dynamic-security role and the acl_file patterns are all generated from these two lists.
  */
 export const DEVICE_PUBLISH_KINDS = ['reported', 'status', 'predictions', 'hard-examples'] as const satisfies readonly DeviceTopicKind[];
-export const DEVICE_SUBSCRIBE_KINDS = ['desired'] as const satisfies readonly DeviceTopicKind[];
+export const DEVICE_SUBSCRIBE_KINDS = ['desired', 'acks'] as const satisfies readonly DeviceTopicKind[];
 
 const PUBLISH_KINDS: ReadonlySet<DeviceTopicKind> = new Set(DEVICE_PUBLISH_KINDS);
 
@@ -40,7 +40,7 @@ export function canDevicePublish(deviceId: string, topic: string): boolean {
   return parsed !== null && parsed.deviceId === deviceId && PUBLISH_KINDS.has(parsed.kind);
 }
 
-/** May this device subscribe with this filter? Only its own `desired`, spelled out (no wildcards, no $share). */
+/** May this device subscribe with this filter? Only its own `desired` and `acks`, spelled out (no wildcards, no $share). */
 export function canDeviceSubscribe(deviceId: string, filter: string): boolean {
   return isValidDeviceId(deviceId) && deviceSubscribeFilters(deviceId).includes(filter);
 }
@@ -67,7 +67,7 @@ export interface DynsecAcl {
 
 /**
  * The dynamic-security role of one device: publish exactly its four edge-to-cloud topics, subscribe to
- * and receive exactly its own desired state. Literal topics, no `#`: the same rule as canDevicePublish.
+ * and receive exactly its own desired state and acks. Literal topics, no `#`: the same rule as canDevicePublish.
  */
 export function dynsecDeviceAcls(deviceId: string): DynsecAcl[] {
   return [

@@ -1,5 +1,9 @@
 import {
+  ackedItemOf,
   decodeDeviceMessage,
+  DeviceAckSchema,
+  looseAckedItem,
+  MAX_ACKS_PER_MESSAGE,
   MAX_PAYLOAD_BYTES,
   PAYLOAD_LIMITS,
   parseDeviceMessage,
@@ -197,5 +201,69 @@ describe('decodeDeviceMessage', () => {
       ok: false,
       error: { code: 'unknown_topic' },
     });
+  });
+});
+
+describe('acks (cloud → edge)', () => {
+  const ack = (acks: unknown[]) => ({ v: 1, deviceId: 'cam-01', ts: 1_769_860_805_000, acks });
+
+  it('accepts batches by epoch and seq (epoch absent for older edges) and hard examples by id', () => {
+    const parsed = parseDeviceMessage(
+      'acks',
+      json(ack([{ kind: 'predictions', epoch: 'AbCdEfGh12345678', seq: 7 }, { kind: 'predictions', seq: 8 }, { kind: 'hard-examples', id: 'hx-1' }])),
+    );
+    expect(parsed.ok && parsed.value.acks).toEqual([
+      { kind: 'predictions', epoch: 'AbCdEfGh12345678', seq: 7 },
+      { kind: 'predictions', seq: 8 },
+      { kind: 'hard-examples', id: 'hx-1' },
+    ]);
+  });
+
+  it('names the bad field', () => {
+    expectInvalid(DeviceAckSchema, ack([{ kind: 'predictions', seq: 0 }]), 'acks[0].seq');
+    expectInvalid(DeviceAckSchema, ack([{ kind: 'predictions', epoch: 'a:b', seq: 1 }]), 'acks[0].epoch');
+    expectInvalid(DeviceAckSchema, ack([{ kind: 'hard-examples', id: 'a/b' }]), 'acks[0].id');
+    expectInvalid(DeviceAckSchema, ack([{ kind: 'status', seq: 1 }]), 'acks[0].kind');
+    expectInvalid(DeviceAckSchema, ack([]), 'acks');
+    expectInvalid(DeviceAckSchema, ack(Array.from({ length: MAX_ACKS_PER_MESSAGE + 1 }, (_, i) => ({ kind: 'predictions', seq: i + 1 }))), 'acks');
+    expectInvalid(DeviceAckSchema, { ...ack([{ kind: 'predictions', seq: 1 }]), v: 2 }, 'v');
+  });
+
+  it('fits the most entries in its byte limit', () => {
+    const biggest = ack(Array.from({ length: MAX_ACKS_PER_MESSAGE }, () => ({ kind: 'hard-examples', id: 'h'.repeat(64) })));
+    expect(json(biggest).byteLength).toBeLessThanOrEqual(PAYLOAD_LIMITS.acks);
+    expect(parseDeviceMessage('acks', json(biggest)).ok).toBe(true);
+  });
+
+  it('refuses an ack on the topic of another device', () => {
+    expect(decodeDeviceMessage(topics.acks('cam-02'), json(ack([{ kind: 'predictions', seq: 1 }])))).toMatchObject({
+      ok: false,
+      error: { code: 'device_mismatch' },
+    });
+  });
+
+  it('names what to acknowledge for a decoded batch or hard example, nothing for state', () => {
+    const batch = decodeDeviceMessage(topics.predictions('cam-01'), json({ ...batchExample(), seq: 4, epoch: 'AbCdEfGh12345678' }));
+    expect(batch.ok && ackedItemOf(batch.value)).toEqual({ kind: 'predictions', epoch: 'AbCdEfGh12345678', seq: 4 });
+    const old = decodeDeviceMessage(topics.predictions('cam-01'), json({ ...batchExample(), seq: 5 }));
+    expect(old.ok && ackedItemOf(old.value)).toEqual({ kind: 'predictions', seq: 5 });
+    const hard = decodeDeviceMessage(topics.hardExamples('cam-01'), json(hardExampleExample()));
+    expect(hard.ok && ackedItemOf(hard.value)).toEqual({ kind: 'hard-examples', id: hardExampleExample().id });
+    const reported = decodeDeviceMessage(topics.reported('cam-01'), json(reportedExample()));
+    expect(reported.ok && ackedItemOf(reported.value)).toBeNull();
+  });
+
+  it('reads the key of a dead-lettered batch when its JSON still names it, and nothing else', () => {
+    expect(looseAckedItem(topics.predictions('cam-01'), json({ seq: 9, epoch: 'AbCdEfGh12345678', items: 'garbage' }))).toEqual({
+      deviceId: 'cam-01',
+      item: { kind: 'predictions', epoch: 'AbCdEfGh12345678', seq: 9 },
+    });
+    expect(looseAckedItem(topics.hardExamples('cam-01'), json({ id: 'hx-2', v: 9 }))).toEqual({ deviceId: 'cam-01', item: { kind: 'hard-examples', id: 'hx-2' } });
+    expect(looseAckedItem(topics.predictions('cam-01'), json({ seq: -1 }))).toBeNull();
+    expect(looseAckedItem(topics.predictions('cam-01'), json({ seq: 3, epoch: 'bad epoch' }))).toBeNull();
+    expect(looseAckedItem(topics.predictions('cam-01'), Buffer.from('not json'))).toBeNull();
+    expect(looseAckedItem(topics.predictions('cam-01'), json([1, 2]))).toBeNull();
+    expect(looseAckedItem(topics.reported('cam-01'), json({ seq: 3 }))).toBeNull();
+    expect(looseAckedItem('edgeloop/v1/devices/+/predictions', json({ seq: 3 }))).toBeNull();
   });
 });

@@ -3,8 +3,10 @@ import { decodeJson, parseWith, type ParseResult } from './parse';
 import { parseTopic, type DeviceTopicKind } from './topics';
 import { DesiredStateSchema } from './desired-state';
 import { DeviceStatusSchema, ReportedStateSchema } from './reported-state';
-import { HardExampleSchema, PredictionBatchSchema } from './predictions';
+import { HardExampleSchema, OutboxEpochSchema, PredictionBatchSchema } from './predictions';
 import { decodePredictionBatch } from './prediction-encoding';
+import { DeviceIdSchema, EpochMsSchema, RecordIdSchema } from './identifiers';
+import { MESSAGE_VERSION } from './protocol';
 
 /**
  * Reading device messages. Payloads are plain JSON as mqtt.js publishes them (no Nest
@@ -13,12 +15,67 @@ import { decodePredictionBatch } from './prediction-encoding';
  * Neither throws: a failure is a result to count and dead-letter.
  */
 
+/** Most entries in one acknowledgement message; the cloud starts another message beyond it. */
+export const MAX_ACKS_PER_MESSAGE = 256;
+
+/** A prediction batch the cloud stored (or had stored already): the outbox's epoch (absent for edges without one) and seq. */
+export const AckedBatchSchema = z.object({
+  kind: z.literal('predictions'),
+  epoch: OutboxEpochSchema.optional(),
+  seq: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+});
+/** A hard example the cloud stored (or had stored already), by the id the device gave it. */
+export const AckedHardExampleSchema = z.object({ kind: z.literal('hard-examples'), id: RecordIdSchema });
+export const AckedItemSchema = z.discriminatedUnion('kind', [AckedBatchSchema, AckedHardExampleSchema]);
+export type AckedItem = z.infer<typeof AckedItemSchema>;
+
+/**
+ * Cloud → edge, `…/{id}/acks`, QoS 1, not retained: the batches and hard examples the cloud has durably
+ * accepted (a job in Redis, or dead-lettered in SQL), and duplicates of ones it had accepted before. The
+ * edge's outbox keeps a row until it is named here; the broker's PUBACK alone does not delete it (a broker
+ * may acknowledge and then drop a message nobody is subscribed to). Several acks travel in one message.
+ */
+export const DeviceAckSchema = z.object({
+  v: z.literal(MESSAGE_VERSION),
+  deviceId: DeviceIdSchema,
+  ts: EpochMsSchema,
+  acks: z.array(AckedItemSchema).min(1).max(MAX_ACKS_PER_MESSAGE),
+});
+export type DeviceAck = z.infer<typeof DeviceAckSchema>;
+
+/**
+ * What an ack names for a device message the cloud has taken: a batch by (epoch, seq), a hard example by id;
+ * null for the kinds that are not acknowledged (state topics). `looseAckedItem` does the same for a payload
+ * that failed validation and was dead-lettered, when its JSON still names them (else null: not acknowledged).
+ */
+export function ackedItemOf(message: DecodedDeviceMessage): AckedItem | null {
+  if (message.kind === 'predictions') {
+    const { epoch, seq } = message.message;
+    return epoch === undefined ? { kind: 'predictions', seq } : { kind: 'predictions', epoch, seq };
+  }
+  if (message.kind === 'hard-examples') return { kind: 'hard-examples', id: message.message.id };
+  return null;
+}
+
+export function looseAckedItem(topic: string, payload: Uint8Array | string): { deviceId: string; item: AckedItem } | null {
+  const parsedTopic = parseTopic(topic);
+  if (parsedTopic === null || (parsedTopic.kind !== 'predictions' && parsedTopic.kind !== 'hard-examples')) return null;
+  const json = decodeJson(payload, PAYLOAD_LIMITS[parsedTopic.kind]);
+  if (!json.ok || typeof json.value !== 'object' || json.value === null) return null;
+  const fields = json.value as Record<string, unknown>;
+  const item = AckedItemSchema.safeParse(
+    parsedTopic.kind === 'predictions' ? { kind: 'predictions', epoch: fields.epoch, seq: fields.seq } : { kind: 'hard-examples', id: fields.id },
+  );
+  return item.success ? { deviceId: parsedTopic.deviceId, item: item.data } : null;
+}
+
 export const DEVICE_MESSAGE_SCHEMAS = {
   desired: DesiredStateSchema,
   reported: ReportedStateSchema,
   status: DeviceStatusSchema,
   predictions: PredictionBatchSchema,
   'hard-examples': HardExampleSchema,
+  acks: DeviceAckSchema,
 } as const satisfies Record<DeviceTopicKind, z.ZodType>;
 
 export type DeviceMessage<K extends DeviceTopicKind> = z.output<(typeof DEVICE_MESSAGE_SCHEMAS)[K]>;
@@ -35,6 +92,7 @@ export const PAYLOAD_LIMITS: Readonly<Record<DeviceTopicKind, number>> = {
   status: 1 * KiB,
   predictions: 512 * KiB,
   'hard-examples': 128 * KiB,
+  acks: 32 * KiB,
 };
 
 /**

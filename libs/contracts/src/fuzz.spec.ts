@@ -36,6 +36,15 @@ const VALID: Record<DeviceTopicKind, unknown> = {
   status: statusMessage('online', 1_769_860_805_000, '1.0.0'),
   predictions: { ...batchExample(), epoch: 'AbCdEfGh12345678' },
   'hard-examples': hardExampleExample(),
+  acks: {
+    v: 1,
+    deviceId: DEVICE,
+    ts: 1_769_860_805_000,
+    acks: [
+      { kind: 'predictions', epoch: 'AbCdEfGh12345678', seq: 3 },
+      { kind: 'hard-examples', id: 'hx-1' },
+    ],
+  },
 };
 
 /** Every path to a value inside `value` (objects and arrays), the root excluded. */

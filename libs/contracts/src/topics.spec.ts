@@ -25,6 +25,8 @@ describe('topics', () => {
     expect(topics.status('cam-01')).toBe('edgeloop/v1/devices/cam-01/status');
     expect(topics.predictions('cam-01')).toBe('edgeloop/v1/devices/cam-01/predictions');
     expect(topics.hardExamples('cam-01')).toBe('edgeloop/v1/devices/cam-01/hard-examples');
+    expect(topics.acks('cam-01')).toBe('edgeloop/v1/devices/cam-01/acks');
+    expect(TOPIC_RULES.acks).toEqual({ direction: 'cloud-to-edge', retained: false, qos: 1 });
   });
 
   it('round-trips every kind through parseTopic', () => {

@@ -5,7 +5,7 @@ import { DEVICE_ID_PATTERN } from './identifiers';
 export const DEVICES_TOPIC_ROOT = `${PROTOCOL_VERSION}/devices`;
 
 /** The last topic level of each per-device topic. */
-export const DEVICE_TOPIC_KINDS = ['desired', 'reported', 'status', 'predictions', 'hard-examples'] as const;
+export const DEVICE_TOPIC_KINDS = ['desired', 'reported', 'status', 'predictions', 'hard-examples', 'acks'] as const;
 export type DeviceTopicKind = (typeof DEVICE_TOPIC_KINDS)[number];
 
 /** Every edgeloop message is published and subscribed with QoS 1. */
@@ -24,6 +24,8 @@ export const TOPIC_RULES: Readonly<Record<DeviceTopicKind, TopicRule>> = {
   status: { direction: 'edge-to-cloud', retained: true, qos: MQTT_QOS },
   predictions: { direction: 'edge-to-cloud', retained: false, qos: MQTT_QOS },
   'hard-examples': { direction: 'edge-to-cloud', retained: false, qos: MQTT_QOS },
+  /** The cloud's application acknowledgements of the batches and hard examples it stored (device-messages.ts). */
+  acks: { direction: 'cloud-to-edge', retained: false, qos: MQTT_QOS },
 };
 
 export class InvalidDeviceIdError extends RangeError {
@@ -46,6 +48,7 @@ export const topics = {
   status: (deviceId: string): string => deviceTopic(deviceId, 'status'),
   predictions: (deviceId: string): string => deviceTopic(deviceId, 'predictions'),
   hardExamples: (deviceId: string): string => deviceTopic(deviceId, 'hard-examples'),
+  acks: (deviceId: string): string => deviceTopic(deviceId, 'acks'),
 } as const;
 
 /** The filter matching one kind for every device: `edgeloop/v1/devices/+/predictions`. */
