@@ -7,7 +7,8 @@ import { IngestService } from '../services/ingest.service';
 
 /**
  * Prediction batches and hard examples (shared subscriptions when MQTT_SHARE_GROUP is set): each becomes a
- * `predictions` job, and the device's PUBACK waits until the job is in Redis.
+ * `predictions` job, and the device's PUBACK and its application ack (the `acks` topic, published by the
+ * DeviceChannel once this handler resolved — a duplicate too) wait until the job is in Redis.
  */
 @Controller()
 @UseFilters(DeviceMessageErrors)

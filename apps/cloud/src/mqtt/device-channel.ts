@@ -1,11 +1,14 @@
 import { Injectable, Logger, Optional } from '@nestjs/common';
 import { type CustomTransportStrategy, MqttContext, ServerMqtt } from '@nestjs/microservices';
 import {
+  ackedItemOf,
   cloudSubscriptions,
   decodeDeviceMessage,
+  looseAckedItem,
   MQTT_QOS,
   topicFilters,
   topics,
+  type AckedItem,
   type DecodedDeviceMessage,
   type DesiredState,
 } from '@edgeloop/contracts';
@@ -15,6 +18,7 @@ import { isObservable, lastValueFrom } from 'rxjs';
 import { CloudConfig } from '../config/cloud.config';
 import { DeadLetterRepository } from '../repositories/dead-letter.repository';
 import { QuotaService } from '../quotas/quota.service';
+import { DeviceAcks } from './device-acks';
 import { InboundPublishes } from './inbound-publishes';
 import { MqttEndpoint } from './mqtt-endpoint';
 
@@ -48,7 +52,10 @@ export type DeviceMessageEvents = Record<string, DeviceMessageEvent>;
  * - at shutdown a message in hand is left unacknowledged, so a persistent session (fixed MQTT_CLIENT_ID,
  *   `clean: false`) gets it again; otherwise the broker redelivers it to another subscriber of the share group;
  * - payloads are plain JSON (no Nest envelope): each is decoded with the contracts first, and an invalid
- *   one is counted and dead-lettered, never thrown; over quota, it is dropped before decoding (counted).
+ *   one is counted and dead-lettered, never thrown; over quota, it is dropped before decoding (counted);
+ * - a prediction batch or hard example accepted (its handler resolved, a duplicate included) or
+ *   dead-lettered is acknowledged to the device on its `acks` topic (`DeviceAcks`), which is what lets the
+ *   device delete it from its outbox; one dropped over quota is not, so the device sends it again later.
  *
  * Subscriptions are those of `cloudSubscriptions` for the kinds that have a handler; `predictions` and
  * `hard-examples` through `$share/<MQTT_SHARE_GROUP>/…` when a share group is set.
@@ -58,6 +65,7 @@ export class DeviceChannel extends ServerMqtt implements CustomTransportStrategy
   private readonly log = new Logger(DeviceChannel.name);
   private client: MqttClient | undefined;
   private inbound: InboundPublishes | undefined;
+  private acks: DeviceAcks | undefined;
   readonly counters = { received: 0, invalid: 0, handlerErrors: 0, handlerRetries: 0, overQuota: 0 };
   private closing = false;
   /** The filters subscribed in `listen`; empty until then. */
@@ -112,6 +120,7 @@ export class DeviceChannel extends ServerMqtt implements CustomTransportStrategy
       this._status$.next('connected' as never);
       this.restoreSharedSubscriptions(client, connack);
     });
+    this.acks = new DeviceAcks(client, this.log);
     // installed before the connection opens: a persistent session's queued messages arrive at once
     this.inbound = new InboundPublishes(client, (packet, receivedAt) => this.handleUntilDone(packet, receivedAt));
     await new Promise<void>((resolve, reject) => {
@@ -140,6 +149,8 @@ export class DeviceChannel extends ServerMqtt implements CustomTransportStrategy
     this.closing = true;
     this.wake?.();
     await this.inbound?.stop();
+    this.acks?.flush();
+    this.acks?.stop();
     await this.client?.endAsync().catch(() => undefined);
   }
 
@@ -179,7 +190,13 @@ export class DeviceChannel extends ServerMqtt implements CustomTransportStrategy
     );
   }
 
-  private async dispatch(packet: IPublishPacket, receivedAt: Date): Promise<void> {
+  /** Application acks published so far (messages, items in them, items that could not be published). */
+  get ackCounters(): Readonly<DeviceAcks['counters']> {
+    return this.acks?.counters ?? { messages: 0, items: 0, notPublished: 0 };
+  }
+
+  /** Handles one message; resolves with what to acknowledge to the device once it is accepted (null: nothing). */
+  private async dispatch(packet: IPublishPacket, receivedAt: Date): Promise<{ deviceId: string; item: AckedItem } | null> {
     const { topic } = packet;
     const payload = packet.payload as Buffer;
     const decoded = decodeDeviceMessage(topic, payload);
@@ -194,14 +211,21 @@ export class DeviceChannel extends ServerMqtt implements CustomTransportStrategy
           return true;
         });
       if (kept) this.log.warn(`invalid message on ${topic.slice(0, 200)}: ${decoded.error.code}: ${decoded.error.message.slice(0, 300)}`);
-      return;
+      // dead-lettered: the device may delete it (sending it again would only dead-letter it again)
+      return looseAckedItem(topic, payload);
     }
     const handler = this.getHandlerByPattern(topic);
-    if (!handler) return;
+    if (!handler) return null;
     const event: DeviceMessageEvent = { message: decoded.value, receivedAt };
     // Nest's handler proxy: a Promise, or an Observable that errors when the handler threw (see DeviceMessageErrors)
     const result: unknown = await handler(event, new MqttContext([topic, packet]));
     if (isObservable(result)) await lastValueFrom(result, { defaultValue: undefined });
+    const item = ackedItemOf(decoded.value);
+    return item && { deviceId: decoded.value.deviceId, item };
+  }
+
+  private acknowledgeToDevice(ack: { deviceId: string; item: AckedItem } | null): void {
+    if (ack) this.acks?.add(ack.deviceId, ack.item);
   }
 
   /**
@@ -221,7 +245,7 @@ export class DeviceChannel extends ServerMqtt implements CustomTransportStrategy
     }
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.dispatch(packet, receivedAt);
+        this.acknowledgeToDevice(await this.dispatch(packet, receivedAt));
         if (attempt > 1) this.log.log(`${topic.slice(0, 200)} handled after ${attempt} attempts`);
         return;
       } catch (err) {
@@ -238,6 +262,9 @@ export class DeviceChannel extends ServerMqtt implements CustomTransportStrategy
             );
           if (recorded) {
             this.log.error(`${topic.slice(0, 200)} dead-lettered after ${attempt} failed attempts: ${message.slice(0, 300)}`);
+            const decoded = decodeDeviceMessage(topic, payload);
+            const item = decoded.ok ? ackedItemOf(decoded.value) : null;
+            this.acknowledgeToDevice(decoded.ok ? item && { deviceId: decoded.value.deviceId, item } : looseAckedItem(topic, payload));
             return;
           }
         }

@@ -1,11 +1,12 @@
 import { Logger } from '@nestjs/common';
-import { dynsecDeviceAcls } from '@edgeloop/contracts';
+import { dynsecDeviceAcls, isValidDeviceId, type DynsecAcl } from '@edgeloop/contracts';
 import mqtt, { type MqttClient } from 'mqtt';
 import { randomBytes } from 'node:crypto';
 
 const CONTROL = '$CONTROL/dynamic-security/v1';
 const RESPONSE = `${CONTROL}/response`;
 const CLOUD_ROLE = 'edgeloop-cloud';
+const DEVICE_ROLE_PREFIX = 'device-';
 
 interface DynsecResponse {
   command: string;
@@ -16,8 +17,8 @@ interface DynsecResponse {
 
 /**
  * Drives Mosquitto's dynamic-security plugin over its MQTT control topic: one role per device that
- * allows publishing its four edge-to-cloud topics and subscribing to its own desired state, one client per
- * device (username and client id = the device id). Disabling a client disconnects it at once.
+ * allows publishing its four edge-to-cloud topics and subscribing to its own desired state and acks, one
+ * client per device (username and client id = the device id). Disabling a client disconnects it at once.
  */
 export class DynsecAdmin {
   private readonly logger = new Logger(DynsecAdmin.name);
@@ -77,8 +78,30 @@ export class DynsecAdmin {
     await this.command({ command: 'addClientRole', username, rolename: CLOUD_ROLE }, [], { kicksSelf: true });
   }
 
+  /**
+   * Adds to every existing device role the ACLs it lacks (a role made before a topic was added — the `acks`
+   * subscription — would otherwise refuse it); returns how many entries were added. Idempotent.
+   */
+  async ensureDeviceRoles(): Promise<number> {
+    const data = (await this.command({ command: 'listRoles', verbose: true, count: -1, offset: 0 }, [])) as
+      { roles?: Array<{ rolename?: string; acls?: Array<Pick<DynsecAcl, 'acltype' | 'topic'>> }> } | undefined;
+    let added = 0;
+    for (const role of data?.roles ?? []) {
+      const deviceId = role.rolename?.startsWith(DEVICE_ROLE_PREFIX) ? role.rolename.slice(DEVICE_ROLE_PREFIX.length) : undefined;
+      if (deviceId === undefined || !isValidDeviceId(deviceId)) continue;
+      const has = new Set((role.acls ?? []).map((acl) => `${acl.acltype} ${acl.topic}`));
+      for (const acl of dynsecDeviceAcls(deviceId)) {
+        if (has.has(`${acl.acltype} ${acl.topic}`)) continue;
+        await this.command({ command: 'addRoleACL', rolename: role.rolename, ...acl }, ['ACL with this topic already exists']);
+        added++;
+      }
+    }
+    if (added > 0) this.logger.log(`added ${added} missing ACL entries to device roles`);
+    return added;
+  }
+
   async addDevice(deviceId: string, password: string): Promise<void> {
-    const role = `device-${deviceId}`;
+    const role = `${DEVICE_ROLE_PREFIX}${deviceId}`;
     await this.command(
       {
         command: 'createRole',

@@ -15,7 +15,7 @@ const CLOUD_USERNAME = 'edgeloop-cloud';
  * - embedded (EDGELOOP_EMBEDDED_BROKER_PORT): aedes in this process; its authenticate/authorize hooks
  *   check device credentials in SQL and the topic rules of libs/contracts;
  * - external Mosquitto with MQTT_ACL=dynsec: the cloud drives the dynamic-security plugin over MQTT
- *   (a role per device: publish under its own topics, subscribe to its own desired);
+ *   (a role per device: publish under its own topics, subscribe to its own desired and acks);
  * - external with MQTT_ACL=none: the broker's own configuration is trusted.
  */
 @Injectable()
@@ -72,6 +72,7 @@ export class MqttEndpoint implements OnApplicationShutdown {
       this.dynsec = new DynsecAdmin(await this.cloudCredentials());
       await this.dynsec.connect();
       await this.dynsec.ensureCloudRole(this.config.mqtt!.username!);
+      await this.dynsec.ensureDeviceRoles();
     }
   }
 
