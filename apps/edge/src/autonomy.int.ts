@@ -94,7 +94,8 @@ describe('edge autonomy (worker process, mosquitto, cloud registry)', () => {
       .forEach((jpeg, i) => writeFileSync(join(framesDir, `frame-${i}.jpg`), jpeg));
     keyFile = join(aux.dir, 'registry.pem');
     writeFileSync(keyFile, signer.publicKeyPem);
-    observer = await MqttObserver.connect(mosquitto.url, [topics.reported(DEVICE), topics.predictions(DEVICE)], {
+    // it acks batches and hard examples as the cloud does: a row leaves the outbox on that ack
+    observer = await MqttObserver.connect(mosquitto.url, [topics.reported(DEVICE), topics.predictions(DEVICE), topics.hardExamples(DEVICE)], {
       clientId: `autonomy-cloud-${process.pid}`,
       clean: false,
     });

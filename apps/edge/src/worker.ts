@@ -142,7 +142,11 @@ export class EdgeWorker {
     });
     if (!config.signingPublicKey && config.mqtt) this.logger.warn('EDGE_SIGNING_PUBLIC_KEY is not set: every desired state will be refused');
     if (this.channel) {
-      this.sender = new OutboxSender(this.outbox, this.channel, { deviceId: config.deviceId, inflight: config.outbox.inflight });
+      this.sender = new OutboxSender(this.outbox, this.channel, {
+        deviceId: config.deviceId,
+        inflight: config.outbox.inflight,
+        ackTimeoutMs: config.outbox.ackTimeoutMs,
+      });
       this.sender.onAcknowledged = (row) => {
         if (row.kind === 'predictions') this.metrics.batchesAcknowledged.inc();
       };

@@ -22,6 +22,8 @@ export interface SimDeviceOptions {
   fps?: number;
   /** Delay between receiving a desired state and reporting active. */
   applyMs?: number;
+  /** Given, the device subscribes to its `acks` topic and hands each message here. */
+  onAck?: (payload: Buffer) => void;
 }
 
 /**
@@ -56,10 +58,13 @@ export class SimDevice {
     client.on('error', () => undefined);
     client.on('connect', () => {
       client.publish(topics.status(id), JSON.stringify(statusMessage('online', Date.now())), { qos: 1, retain: true });
-      client.subscribe(topics.desired(id), { qos: 1 });
+      client.subscribe(this.options.onAck ? [topics.desired(id), topics.acks(id)] : topics.desired(id), { qos: 1 });
       void this.report();
     });
-    client.on('message', (_topic, payload) => void this.onDesired(payload));
+    client.on('message', (topic, payload) => {
+      if (topic === topics.acks(id)) this.options.onAck?.(payload);
+      else void this.onDesired(payload);
+    });
     await new Promise<void>((resolve, reject) => {
       client.once('connect', () => resolve());
       client.once('error', reject);

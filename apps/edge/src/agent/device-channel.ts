@@ -18,6 +18,11 @@ export interface DeviceChannelEvents {
    * out then, so a crash before it gets the message delivered again.
    */
   desired: [payload: Buffer, done: () => void];
+  /**
+   * A message on the device's acks topic: the cloud's acknowledgement of outbox rows, handled synchronously
+   * by the listener (rows deleted); its PUBACK goes out when the listener returns.
+   */
+  ack: [payload: Buffer];
   /** A message on a topic the device never subscribed to (counted, dropped). */
   unexpected: [topic: string];
 }
@@ -41,8 +46,8 @@ interface DataPublish {
 /**
  * The device's MQTT session (mqtt.js), the worker's only MQTT I/O. Persistent session (clean: false) with
  * client id = username = device id, QoS 1, a retained `offline` last will composed at each connect, retained
- * `online` after each connect, and its own `desired` subscribed after each connect (so the retained desired
- * state is delivered again). mqtt.js reconnects by itself.
+ * `online` after each connect, and its own `desired` and `acks` subscribed after each connect (so the retained
+ * desired state is delivered again). mqtt.js reconnects by itself.
  *
  * Weak links: nothing is queued while the link is down, and nothing written into a dead link is replayed.
  * A publish while disconnected is refused; when a connection closes, every publish still awaiting its
@@ -56,6 +61,7 @@ export class DeviceChannel extends EventEmitter<DeviceChannelEvents> {
   private readonly logger = new Logger(DeviceChannel.name);
   private client: MqttClient | undefined;
   private readonly desiredTopic: string;
+  private readonly acksTopic: string;
   private readonly statusTopic: string;
   private lastError = '';
   private readonly dataQueue: DataPublish[] = [];
@@ -68,6 +74,7 @@ export class DeviceChannel extends EventEmitter<DeviceChannelEvents> {
   ) {
     super();
     this.desiredTopic = topics.desired(deviceId);
+    this.acksTopic = topics.acks(deviceId);
     this.statusTopic = topics.status(deviceId);
   }
 
@@ -186,9 +193,10 @@ export class DeviceChannel extends EventEmitter<DeviceChannelEvents> {
     this.logger.info(`connected to ${this.settings.url} as ${this.deviceId}`);
     const online = JSON.stringify(statusMessage('online', Date.now(), this.agentVersion));
     client.publish(this.statusTopic, online, { qos: MQTT_QOS, retain: true }, () => undefined);
-    client.subscribe(this.desiredTopic, { qos: MQTT_QOS }, (err, granted) => {
-      if (err) this.logger.warn(`subscribe ${this.desiredTopic}: ${err.message}`);
-      else if (granted?.some((g) => g.qos > 2)) this.logger.error(`the broker refused the subscription to ${this.desiredTopic}`);
+    // acks before the outbox flows: the cloud's acks of what it sends next must find the subscription
+    client.subscribe([this.desiredTopic, this.acksTopic], { qos: MQTT_QOS }, (err, granted) => {
+      if (err) this.logger.warn(`subscribe ${this.desiredTopic}, ${this.acksTopic}: ${err.message}`);
+      for (const g of granted ?? []) if (g.qos > 2) this.logger.error(`the broker refused the subscription to ${g.topic}`);
     });
     // control first (reported state), then data (the outbox)
     this.emit('control');
@@ -198,6 +206,15 @@ export class DeviceChannel extends EventEmitter<DeviceChannelEvents> {
 
   private onPublish(packet: IPublishPacket, done: (error?: Error) => void): void {
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+    if (packet.topic === this.acksTopic) {
+      try {
+        this.emit('ack', payload);
+      } catch (err) {
+        this.logger.error(`handling an ack failed: ${(err as Error).message}`);
+      }
+      done();
+      return;
+    }
     if (packet.topic !== this.desiredTopic) {
       this.emit('unexpected', packet.topic);
       done();

@@ -57,7 +57,7 @@ describe('an edge worker reconnecting after a silent partition (mosquitto behind
     mosquitto = await startMosquitto();
     proxy = new LinkProxy({ host: mosquitto.host, port: Number(new URL(mosquitto.url).port) }, { bytesPerSecond: 50_000 });
     await proxy.start();
-    observer = await MqttObserver.connect(mosquitto.url, [topics.reported(DEVICE)]);
+    observer = await MqttObserver.connect(mosquitto.url, [topics.reported(DEVICE), topics.predictions(DEVICE)]);
   });
 
   afterAll(async () => {
@@ -127,7 +127,7 @@ describe('an edge worker reconnecting after a silent partition (mosquitto behind
     proxy.cut();
     await waitUntil(() => !w.channel!.connected, 15_000, 'the keep-alive to notice the dead link');
     // what 2 minutes at 4 fps leave in the outbox: 31 batches of ≈ 6 kB
-    for (let i = 0; i < 31; i++) w.outbox!.appendBatch((seq) => JSON.stringify({ seq, pad: 'x'.repeat(6_000) }));
+    for (let i = 0; i < 31; i++) w.outbox!.appendBatch((seq, epoch) => JSON.stringify({ seq, epoch, pad: 'x'.repeat(6_000) }));
     await observer.publish(topics.desired(DEVICE), JSON.stringify(signer.desired(DEVICE, baseManifest(2), { deploymentId: 'dep-weak-2' })));
     let edgeActiveAt: number | undefined;
     w.tracker.onChange((status) => {

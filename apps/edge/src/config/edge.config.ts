@@ -99,6 +99,7 @@ const edgeEnvSchema = z
     EDGE_OUTBOX_MAX_ROWS: positiveInt.default(20_000),
     EDGE_OUTBOX_MAX_BYTES: positiveInt.default(64 * 1024 * 1024),
     EDGE_OUTBOX_INFLIGHT: positiveInt.max(1_000).default(16),
+    EDGE_OUTBOX_ACK_TIMEOUT_S: positiveInt.max(3_600).default(20),
 
     EDGE_HARD_EXAMPLES_PER_MIN: z.coerce.number().nonnegative().max(6_000).default(6),
     EDGE_HARD_EXAMPLES_BURST: nonNegativeInt.max(1_000).default(3),
@@ -142,6 +143,8 @@ export interface OutboxSettings {
   maxRows: number;
   maxBytes: number;
   inflight: number;
+  /** A row the broker acknowledged that the cloud has not acknowledged after this long is sent again. */
+  ackTimeoutMs: number;
 }
 
 export interface BatchSettings {
@@ -229,7 +232,7 @@ export class EdgeConfig {
     this.download = { attempts: env.EDGE_DOWNLOAD_ATTEMPTS, backoffMs: env.EDGE_DOWNLOAD_BACKOFF_MS, stallTimeoutMs: env.EDGE_DOWNLOAD_STALL_S * 1000 };
     this.deployRetryMs = env.EDGE_DEPLOY_RETRY_MS;
     this.batch = { maxItems: env.EDGE_BATCH_MAX_ITEMS, maxMs: env.EDGE_BATCH_MAX_MS };
-    this.outbox = { maxRows: env.EDGE_OUTBOX_MAX_ROWS, maxBytes: env.EDGE_OUTBOX_MAX_BYTES, inflight: env.EDGE_OUTBOX_INFLIGHT };
+    this.outbox = { maxRows: env.EDGE_OUTBOX_MAX_ROWS, maxBytes: env.EDGE_OUTBOX_MAX_BYTES, inflight: env.EDGE_OUTBOX_INFLIGHT, ackTimeoutMs: env.EDGE_OUTBOX_ACK_TIMEOUT_S * 1000 };
     this.hardExamples = {
       perMinute: env.EDGE_HARD_EXAMPLES_PER_MIN,
       burst: env.EDGE_HARD_EXAMPLES_BURST,

@@ -24,7 +24,7 @@ class EdgeOutbox {
   constructor(stateDir: string, mqttUrl: string, password: string) {
     this.outbox = Outbox.open(join(stateDir, 'outbox.sqlite'), { maxRows: 1000, maxBytes: 16 << 20 });
     this.channel = new DeviceChannel({ url: mqttUrl, username: DEVICE, password, reconnectMs: 200, keepaliveS: 30, dataWindowBytes: 1 << 20 }, DEVICE, 'test');
-    this.sender = new OutboxSender(this.outbox, this.channel, { deviceId: DEVICE, inflight: 8 });
+    this.sender = new OutboxSender(this.outbox, this.channel, { deviceId: DEVICE, inflight: 8, ackTimeoutMs: 20_000 });
     this.sender.start();
     this.channel.start();
   }

@@ -19,7 +19,7 @@ interface BrokerUnderTest {
   stop(): Promise<void>;
 }
 
-/** Mosquitto: halted and resumed with its persistence; a cloud-like subscriber with a persistent session. */
+/** Mosquitto: halted and resumed with its persistence; a cloud-like subscriber (it acks) with a persistent session. */
 async function mosquittoUnderTest(watch: string[]): Promise<BrokerUnderTest> {
   const server: MosquittoServer = await startMosquitto();
   const observer = await MqttObserver.connect(server.url, watch, { clientId: `outbox-cloud-${process.pid}`, clean: false });
@@ -35,36 +35,31 @@ async function mosquittoUnderTest(watch: string[]): Promise<BrokerUnderTest> {
   };
 }
 
-/** The embedded aedes broker: stopped and started again on the same port (it keeps nothing). */
-async function aedesUnderTest(): Promise<BrokerUnderTest> {
-  const seen: Array<{ topic: string; json: unknown }> = [];
+/**
+ * The embedded aedes broker: stopped and started again on the same port (it keeps nothing, so a batch published
+ * before the cloud-like subscriber is back is acknowledged and dropped); what reached that subscriber, which acks.
+ */
+async function aedesUnderTest(watch: string[]): Promise<BrokerUnderTest> {
   let broker: EmbeddedBroker = await startEmbeddedBroker();
   const port = broker.port;
-  const tap = (b: EmbeddedBroker) =>
-    b.broker.on('publish', (packet, client) => {
-      if (!client || packet.payload.length === 0) return;
-      try {
-        seen.push({ topic: packet.topic, json: JSON.parse(packet.payload.toString()) as unknown });
-      } catch {
-        // not JSON: not a device message this test reads
-      }
-    });
-  tap(broker);
+  const acker = await MqttObserver.connect(broker.url, watch);
   return {
     url: broker.url,
-    received: (topic) => seen.filter((m) => m.topic === topic).map((m) => m.json),
+    received: (topic) => acker.on(topic).map((m) => m.json),
     down: () => broker.stop(),
     async up() {
       broker = await startEmbeddedBroker({ port });
-      tap(broker);
     },
-    stop: () => broker.stop(),
+    async stop() {
+      await acker.close();
+      await broker.stop();
+    },
   };
 }
 
 const cases: Array<[string, (watch: string[]) => Promise<BrokerUnderTest>]> = [
   ['mosquitto', mosquittoUnderTest],
-  ['embedded aedes broker', async () => aedesUnderTest()],
+  ['embedded aedes broker', aedesUnderTest],
 ];
 
 describe.each(cases)('prediction outbox across a broker outage (%s)', (_name, startBroker) => {
@@ -86,6 +81,8 @@ describe.each(cases)('prediction outbox across a broker outage (%s)', (_name, st
         EDGE_BATCH_MAX_ITEMS: '2',
         EDGE_HARD_EXAMPLES_BURST: '0',
         EDGE_OUTBOX_INFLIGHT: '4',
+        // long enough that only the rows out when the broker went are sent twice
+        EDGE_OUTBOX_ACK_TIMEOUT_S: '15',
       }),
     );
     source = new LockstepSource(franckFrames(), Number.POSITIVE_INFINITY, 40);
@@ -120,7 +117,8 @@ describe.each(cases)('prediction outbox across a broker outage (%s)', (_name, st
     const unique = [...new Set(received)];
     // Every batch arrived; the cloud's dedupe key (deviceId, seq) leaves each exactly once, in order.
     expect(unique).toEqual(Array.from({ length: last }, (_, i) => i + 1));
-    // Redelivery of a batch in flight when the broker went away is allowed (QoS 1); nothing else repeats.
+    // Sending again a batch out (published or awaiting its ack) when the broker went away is allowed: the window
+    // bounds those; nothing else repeats.
     expect(received.length - unique.length).toBeLessThanOrEqual(4);
     for (const batch of broker.received(predictions) as PredictionBatch[]) {
       expect(batch).toMatchObject({ v: 1, deviceId: DEVICE, model: { name: 'face-base', version: 1 } });
@@ -207,6 +205,78 @@ describe('the outbox bound while the broker is down (mosquitto)', () => {
     expect(reported.state).toBe('idle');
     const metrics = await (await fetch(`http://127.0.0.1:${worker.httpPort}/metrics`)).text();
     expect(metrics).toContain(`edge_outbox_dropped_batches_total{device="${DEVICE}"} ${stats.droppedPredictions}`);
+  });
+});
+
+describe('a broker that acknowledges and drops: the cloud-like subscriber unsubscribed for 2 s (mosquitto)', () => {
+  const DEVICE = 'cam-outbox-drop';
+  const predictions = topics.predictions(DEVICE);
+  let mosquitto: MosquittoServer;
+  let observer: MqttObserver;
+  let worker: EdgeWorker;
+  let source: LockstepSource;
+  let running: Promise<unknown>;
+  const state = tempStateDir();
+
+  beforeAll(async () => {
+    mosquitto = await startMosquitto();
+    observer = await MqttObserver.connect(mosquitto.url, [predictions], { clientId: `outbox-drop-cloud-${process.pid}`, clean: false });
+    const config = EdgeConfig.fromEnv(
+      edgeTestEnv({
+        EDGE_DEVICE_ID: DEVICE,
+        EDGE_STATE_DIR: state.dir,
+        EDGE_MQTT_URL: mosquitto.url,
+        EDGE_BATCH_MAX_ITEMS: '1',
+        EDGE_HARD_EXAMPLES_BURST: '0',
+        EDGE_OUTBOX_INFLIGHT: '4',
+        EDGE_OUTBOX_ACK_TIMEOUT_S: '3',
+      }),
+    );
+    source = new LockstepSource(franckFrames(), Number.POSITIVE_INFINITY, 30);
+    worker = new EdgeWorker(config, { source });
+    await worker.start();
+    running = worker.run();
+  });
+
+  afterAll(async () => {
+    source?.stop();
+    await worker?.stop();
+    await running?.catch(() => undefined);
+    await observer?.close();
+    await mosquitto?.stop();
+    state.remove();
+  });
+
+  it('sends again what the broker acknowledged and dropped: every seq arrives, none twice after dedupe, the outbox empties', async () => {
+    const seqs = () => (observer.on(predictions).map((m) => m.json) as PredictionBatch[]).map((b) => b.seq);
+    await until(() => seqs().length >= 3);
+    await observer.client.unsubscribeAsync(predictions);
+    const lastBefore = worker.outbox!.stats().lastSeq;
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const lastDuring = worker.outbox!.stats().lastSeq;
+    // batches were made, and the broker took them, while nobody was subscribed
+    expect(worker.channel!.connected).toBe(true);
+    expect(lastDuring - lastBefore).toBeGreaterThanOrEqual(3);
+    const seenBefore = new Set(seqs());
+    await observer.client.subscribeAsync(predictions, { qos: 1 });
+    // what the broker dropped did not reach the subscriber then
+    expect(Array.from({ length: lastDuring - lastBefore - 1 }, (_, i) => lastBefore + 2 + i).filter((s) => !seenBefore.has(s)).length).toBeGreaterThan(0);
+
+    await until(() => seqs().some((s) => s > lastDuring + 3));
+    source.stop();
+    await running;
+    await until(() => worker.outbox!.stats().rows === 0);
+    const last = worker.outbox!.stats().lastSeq;
+    const received = seqs();
+    const unique = [...new Set(received)].sort((a, b) => a - b);
+    process.stdout.write(
+      `outbox-delivery: ${last} batches, ${received.length - unique.length} received twice (deduped by seq), ${worker.sender!.acks.resent} sent again\n`,
+    );
+    // every batch, exactly once by seq once duplicates are dropped (the cloud dedupes on (device, epoch, seq))
+    expect(unique).toEqual(Array.from({ length: last }, (_, i) => i + 1));
+    expect(worker.sender!.acks.resent).toBeGreaterThan(0);
+    expect(worker.sender!.acknowledged).toBe(last);
+    expect(worker.outbox!.stats().droppedPredictions).toBe(0);
   });
 });
 

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { Outbox } from './outbox';
 
 describe('Outbox (SQLite, WAL)', () => {
@@ -106,6 +107,91 @@ describe('Outbox (SQLite, WAL)', () => {
     expect(stamps.at(-1)![0]).toBe(1);
     expect(stamps.at(-1)![1]).not.toBe(epoch);
     expect(outbox.stats().epoch).toBe(stamps.at(-1)![1]);
+    outbox.close();
+  });
+
+  it("keeps a row the broker acknowledged until the cloud's ack names it: batches by epoch and seq, hard examples by id", () => {
+    const outbox = Outbox.open(file, { maxRows: 100, maxBytes: 1e6 });
+    const { epoch } = outbox.stats();
+    outbox.appendBatch(batch);
+    outbox.appendHardExample(JSON.stringify({ id: 'hx-1' }));
+    outbox.appendBatch(batch);
+    const rows = outbox.nextToSend(10);
+    expect(rows.map((r) => r.seq ?? r.kind)).toEqual([1, 'hard-example', 2]);
+    for (const row of rows) {
+      outbox.markInFlight(row.id, 1000);
+      expect(outbox.markPublished(row.id, 2000)).toBe(true);
+    }
+    expect(outbox.awaitingAckCount).toBe(3);
+    expect(outbox.nextToSend(10)).toEqual([]);
+    expect(outbox.stats().rows).toBe(3);
+
+    // another epoch's batch 1 and a batch with no epoch are not this outbox's
+    expect(outbox.acknowledgeItem({ kind: 'predictions', epoch: 'AnotherEpoch0000', seq: 1 })).toBeUndefined();
+    expect(outbox.acknowledgeItem({ kind: 'predictions', seq: 1 })).toBeUndefined();
+    expect(outbox.acknowledgeItem({ kind: 'hard-examples', id: 'hx-2' })).toBeUndefined();
+    expect(outbox.stats().rows).toBe(3);
+
+    expect(outbox.acknowledgeItem({ kind: 'predictions', epoch, seq: 2 })).toEqual({
+      row: { id: rows[2]!.id, kind: 'predictions', seq: 2 },
+      publishedAt: 2000,
+    });
+    expect(outbox.acknowledgeItem({ kind: 'hard-examples', id: 'hx-1' })).toEqual({
+      row: { id: rows[1]!.id, kind: 'hard-example', seq: null },
+      publishedAt: 2000,
+    });
+    // acked twice: the second finds nothing
+    expect(outbox.acknowledgeItem({ kind: 'predictions', epoch, seq: 2 })).toBeUndefined();
+    expect(outbox.stats()).toMatchObject({ rows: 1, predictionRows: 1 });
+    expect(outbox.inFlightCount).toBe(1);
+    expect(outbox.markPublished(rows[2]!.id)).toBe(false);
+    outbox.close();
+  });
+
+  it('gives back rows awaiting an ack since before a moment (or all), and hands them out again in order', () => {
+    const outbox = Outbox.open(file, { maxRows: 100, maxBytes: 1e6 });
+    for (let i = 0; i < 4; i++) outbox.appendBatch(batch);
+    const rows = outbox.nextToSend(4);
+    rows.forEach((row, i) => outbox.markInFlight(row.id, 100 * i));
+    outbox.markPublished(rows[0]!.id, 1000);
+    outbox.markPublished(rows[1]!.id, 2000);
+    outbox.markPublished(rows[2]!.id, 3000);
+    // seq 4 still awaits its PUBACK: never given back by the ack clock
+    expect(outbox.giveBackAwaiting(2500)).toBe(2);
+    expect(outbox.nextToSend(10).map((r) => r.seq)).toEqual([1, 2]);
+    expect(outbox.inFlightStage(rows[2]!.id)).toEqual({ stage: 'awaiting-ack', since: 3000 });
+    expect(outbox.giveBackAwaiting()).toBe(1);
+    expect(outbox.nextToSend(10).map((r) => r.seq)).toEqual([1, 2, 3]);
+    expect(outbox.inFlightStage(rows[3]!.id)?.stage).toBe('publishing');
+    outbox.close();
+  });
+
+  it('sends rows that were awaiting an ack again after a restart', () => {
+    let outbox = Outbox.open(file, { maxRows: 100, maxBytes: 1e6 });
+    outbox.appendBatch(batch);
+    outbox.appendBatch(batch);
+    for (const row of outbox.nextToSend(2)) {
+      outbox.markInFlight(row.id);
+      outbox.markPublished(row.id);
+    }
+    expect(outbox.nextToSend(10)).toEqual([]);
+    outbox.close();
+    outbox = Outbox.open(file, { maxRows: 100, maxBytes: 1e6 });
+    expect(outbox.nextToSend(10).map((r) => r.seq)).toEqual([1, 2]);
+    outbox.close();
+  });
+
+  it('opens an outbox file written before acks (no ref column) and acks its hard examples, those stored before too', () => {
+    const old = new DatabaseSync(file);
+    old.exec(`CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL CHECK (kind IN ('predictions', 'hard-example')),
+      seq INTEGER UNIQUE, payload TEXT NOT NULL, bytes INTEGER NOT NULL, created_at INTEGER NOT NULL);
+      INSERT INTO outbox (kind, seq, payload, bytes, created_at) VALUES ('hard-example', NULL, '{"id":"old"}', 12, 0);`);
+    old.close();
+    const outbox = Outbox.open(file, { maxRows: 100, maxBytes: 1e6 });
+    outbox.appendHardExample(JSON.stringify({ id: 'new' }));
+    expect(outbox.acknowledgeItem({ kind: 'hard-examples', id: 'new' })?.row.kind).toBe('hard-example');
+    expect(outbox.acknowledgeItem({ kind: 'hard-examples', id: 'old' })?.row.kind).toBe('hard-example');
+    expect(outbox.stats().rows).toBe(0);
     outbox.close();
   });
 });

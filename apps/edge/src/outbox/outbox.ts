@@ -1,3 +1,4 @@
+import type { AckedItem } from '@edgeloop/contracts';
 import { randomBytes } from 'node:crypto';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 
@@ -9,6 +10,18 @@ export interface OutboxRow {
   /** The prediction batch's sequence number; null for hard examples. */
   seq: number | null;
   payload: string;
+}
+
+/** A row the cloud acknowledged and the outbox deleted (its payload is not read back). */
+export type AckedRow = Pick<OutboxRow, 'id' | 'kind' | 'seq'>;
+
+/** Where a row handed to the transport is: with mqtt.js awaiting the broker's PUBACK, or PUBACKed and awaiting the cloud's ack. */
+export type InFlightStage = 'publishing' | 'awaiting-ack';
+
+interface InFlight {
+  stage: InFlightStage;
+  /** When it was handed to the transport, then when the broker acknowledged it (ms). */
+  since: number;
 }
 
 export interface OutboxLimits {
@@ -46,6 +59,25 @@ INSERT OR IGNORE INTO counters (name, value) VALUES ('last_seq', 0), ('dropped_p
 CREATE TABLE IF NOT EXISTS identity (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 `;
 
+/** The hard example's own id (what the cloud's ack names), added after the first schema; filled in for rows already there. */
+const REF_COLUMN = `
+BEGIN IMMEDIATE;
+ALTER TABLE outbox ADD COLUMN ref TEXT;
+UPDATE outbox SET ref = json_extract(payload, '$.id') WHERE kind = 'hard-example' AND json_valid(payload);
+COMMIT;
+`;
+const REF_INDEX = 'CREATE INDEX IF NOT EXISTS outbox_ref ON outbox (ref) WHERE ref IS NOT NULL;';
+
+/** A hard example's `id` from its JSON payload (null when there is none to read: it is then never acked by id). */
+function hardExampleId(payload: string): string | null {
+  try {
+    const id = (JSON.parse(payload) as { id?: unknown } | null)?.id;
+    return typeof id === 'string' ? id : null;
+  } catch {
+    return null;
+  }
+}
+
 /** 96 random bits in base64url (16 characters): two outboxes never share one. */
 function newEpoch(): string {
   return randomBytes(12).toString('base64url');
@@ -53,10 +85,15 @@ function newEpoch(): string {
 
 /**
  * The durable outbox: prediction batches and hard examples wait here (SQLite in WAL mode, synchronous=FULL)
- * until the broker acknowledges them. A batch's `seq` is taken from a persisted counter in the same
- * transaction that stores it, so a number is never given twice, even across crashes. The outbox is bounded
- * by rows and bytes; when full, the oldest rows not currently in flight are dropped and counted (persisted).
- * Rows handed to the transport are marked in flight (in memory) until acknowledged or given back.
+ * until the cloud acknowledges them on the device's `acks` topic — by (epoch, seq) for a batch, by id for a
+ * hard example. A batch's `seq` is taken from a persisted counter in the same transaction that stores it, so
+ * a number is never given twice, even across crashes. The outbox is bounded by rows and bytes; when full,
+ * the oldest rows not currently in flight are dropped and counted (persisted).
+ *
+ * Rows handed to the transport are in flight (in memory): `publishing` until the broker's PUBACK, then
+ * `awaiting-ack` until the cloud's ack deletes them — or until they are given back (the link dropped, the
+ * ack is late) and sent again. Nothing of that is persisted: after a restart every row is simply unsent, so
+ * rows that were awaiting an ack are sent again.
  *
  * Every batch also carries the outbox's `epoch`, a random id stored with the counters when the file is
  * first opened. A device whose state folder is wiped starts again at seq 1 under a new epoch, and the
@@ -65,8 +102,8 @@ function newEpoch(): string {
  * next open; its seq goes on from where it was.)
  */
 export class Outbox {
-  private readonly inFlight = new Set<number>();
-  private readonly statements: Record<'insert' | 'oldest' | 'remove' | 'counter' | 'bump' | 'setSeq', StatementSync>;
+  private readonly inFlight = new Map<number, InFlight>();
+  private readonly statements: Record<'insert' | 'oldest' | 'remove' | 'removeBatch' | 'removeHardExample' | 'counter' | 'bump' | 'setSeq', StatementSync>;
   private rows = 0;
   private bytes = 0;
   private predictionRows = 0;
@@ -79,12 +116,17 @@ export class Outbox {
   ) {
     db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;');
     db.exec(SCHEMA);
+    const columns = db.prepare('PRAGMA table_info(outbox)').all() as Array<{ name: string }>;
+    if (!columns.some((column) => column.name === 'ref')) db.exec(REF_COLUMN);
+    db.exec(REF_INDEX);
     db.prepare("INSERT OR IGNORE INTO identity (name, value) VALUES ('epoch', ?)").run(newEpoch());
     this.epoch = String((db.prepare("SELECT value FROM identity WHERE name = 'epoch'").get() as { value: string }).value);
     this.statements = {
-      insert: db.prepare('INSERT INTO outbox (kind, seq, payload, bytes, created_at) VALUES (?, ?, ?, ?, ?)'),
+      insert: db.prepare('INSERT INTO outbox (kind, seq, payload, bytes, created_at, ref) VALUES (?, ?, ?, ?, ?, ?)'),
       oldest: db.prepare('SELECT id, kind, seq, payload, bytes FROM outbox ORDER BY id LIMIT ?'),
       remove: db.prepare('DELETE FROM outbox WHERE id = ? RETURNING kind, bytes'),
+      removeBatch: db.prepare("DELETE FROM outbox WHERE kind = 'predictions' AND seq = ? RETURNING id, kind, seq, bytes"),
+      removeHardExample: db.prepare("DELETE FROM outbox WHERE kind = 'hard-example' AND ref = ? RETURNING id, kind, seq, bytes"),
       counter: db.prepare('SELECT value FROM counters WHERE name = ?'),
       bump: db.prepare('UPDATE counters SET value = value + ? WHERE name = ?'),
       setSeq: db.prepare("UPDATE counters SET value = ? WHERE name = 'last_seq'"),
@@ -123,9 +165,10 @@ export class Outbox {
     });
   }
 
-  appendHardExample(payload: string): { dropped: number } {
+  /** Stores a hard example; `ref` is its id (read from the payload when not given), which the cloud's ack names. */
+  appendHardExample(payload: string, ref: string | null = hardExampleId(payload)): { dropped: number } {
     return this.transaction(() => {
-      this.insert('hard-example', null, payload);
+      this.insert('hard-example', null, payload, ref);
       return { dropped: this.enforceLimits() };
     });
   }
@@ -140,16 +183,43 @@ export class Outbox {
       .map(({ id, kind, seq, payload }) => ({ id, kind, seq, payload }));
   }
 
-  markInFlight(id: number): void {
-    this.inFlight.add(id);
+  /** The row is handed to the transport (`publishing`). */
+  markInFlight(id: number, now = Date.now()): void {
+    this.inFlight.set(id, { stage: 'publishing', since: now });
   }
 
-  /** The transport could not deliver the row: it is sent again later. */
+  /** The broker acknowledged the row: it stays, `awaiting-ack`, until the cloud's ack (false if it is no longer in flight). */
+  markPublished(id: number, now = Date.now()): boolean {
+    const entry = this.inFlight.get(id);
+    if (!entry) return false;
+    entry.stage = 'awaiting-ack';
+    entry.since = now;
+    return true;
+  }
+
+  /** The transport could not deliver the row, or its ack is overdue: it is sent again, in order, later. */
   giveBack(id: number): void {
     this.inFlight.delete(id);
   }
 
-  /** The broker acknowledged the row: it leaves the outbox. */
+  /** Gives back the rows awaiting an ack since before `before` (all of them by default); returns how many. */
+  giveBackAwaiting(before = Number.POSITIVE_INFINITY): number {
+    let n = 0;
+    for (const [id, entry] of this.inFlight) {
+      if (entry.stage === 'awaiting-ack' && entry.since < before) {
+        this.inFlight.delete(id);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** The stage of a row in flight, and since when; undefined when it is not. */
+  inFlightStage(id: number): Readonly<InFlight> | undefined {
+    return this.inFlight.get(id);
+  }
+
+  /** The row leaves the outbox (whatever its stage). */
   acknowledge(id: number): void {
     this.inFlight.delete(id);
     if (!this.db.isOpen) return;
@@ -157,8 +227,34 @@ export class Outbox {
     if (removed) this.forget(removed.kind, removed.bytes);
   }
 
+  /**
+   * The cloud acknowledged an item: the row it names leaves the outbox and is returned, with when the broker
+   * had acknowledged it (undefined if it was not awaiting an ack). Undefined when no row matches — acked
+   * before (a duplicate ack), dropped by the bound meanwhile, or a batch of another epoch (an outbox file
+   * since replaced).
+   */
+  acknowledgeItem(item: AckedItem): { row: AckedRow; publishedAt: number | undefined } | undefined {
+    if (!this.db.isOpen) return undefined;
+    if (item.kind === 'predictions' && item.epoch !== this.epoch) return undefined;
+    const removed = (item.kind === 'predictions' ? this.statements.removeBatch.get(item.seq) : this.statements.removeHardExample.get(item.id)) as
+      (AckedRow & { bytes: number }) | undefined;
+    if (!removed) return undefined;
+    const entry = this.inFlight.get(removed.id);
+    this.inFlight.delete(removed.id);
+    this.forget(removed.kind, removed.bytes);
+    return { row: { id: removed.id, kind: removed.kind, seq: removed.seq }, publishedAt: entry?.stage === 'awaiting-ack' ? entry.since : undefined };
+  }
+
+  /** Rows handed to the transport and not yet acknowledged by the cloud (both stages). */
   get inFlightCount(): number {
     return this.inFlight.size;
+  }
+
+  /** Of those, the rows the broker has acknowledged that await the cloud's ack. */
+  get awaitingAckCount(): number {
+    let n = 0;
+    for (const entry of this.inFlight.values()) if (entry.stage === 'awaiting-ack') n++;
+    return n;
   }
 
   stats(): OutboxStats {
@@ -169,9 +265,9 @@ export class Outbox {
     if (this.db.isOpen) this.db.close();
   }
 
-  private insert(kind: OutboxKind, seq: number | null, payload: string): void {
+  private insert(kind: OutboxKind, seq: number | null, payload: string, ref: string | null = null): void {
     const bytes = Buffer.byteLength(payload);
-    this.statements.insert.run(kind, seq, payload, bytes, Date.now());
+    this.statements.insert.run(kind, seq, payload, bytes, Date.now(), ref);
     this.rows++;
     this.bytes += bytes;
     if (kind === 'predictions') this.predictionRows++;

@@ -1,12 +1,13 @@
 /**
  * @jest-environment ./libs/vision/test/onnx-environment.js
  */
-import { HardExampleSchema, topics, type HardExample } from '@edgeloop/contracts';
+import { HardExampleSchema, topicFilters, topics, type HardExample } from '@edgeloop/contracts';
 import { startEmbeddedBroker, type EmbeddedBroker } from '@edgeloop/harness';
 import sharp from 'sharp';
 import { EdgeConfig } from '../config/edge.config';
 import { edgeTestEnv, franckFrames, tempStateDir } from '../testing/edge-env';
 import { LockstepSource } from '../testing/lockstep-source';
+import { MqttObserver } from '../testing/mqtt-observer';
 import { EdgeWorker } from '../worker';
 
 /**
@@ -15,6 +16,8 @@ import { EdgeWorker } from '../worker';
  */
 describe('hard examples (embedded broker)', () => {
   let broker: EmbeddedBroker;
+  /** Plays the cloud: acknowledges what the devices send, which is what empties their outboxes. */
+  let acker: MqttObserver;
   const received: Array<{ deviceId: string; payload: unknown }> = [];
 
   beforeAll(async () => {
@@ -23,8 +26,12 @@ describe('hard examples (embedded broker)', () => {
       if (!client || !packet.topic.endsWith('/hard-examples')) return;
       received.push({ deviceId: packet.topic.split('/')[3]!, payload: JSON.parse(packet.payload.toString()) as unknown });
     });
+    acker = await MqttObserver.connect(broker.url, [topicFilters.hardExamples, topicFilters.predictions]);
   });
-  afterAll(() => broker?.stop());
+  afterAll(async () => {
+    await acker?.close();
+    await broker?.stop();
+  });
 
   async function run(deviceId: string, sendCrops: boolean): Promise<HardExample[]> {
     const state = tempStateDir();

@@ -1,3 +1,4 @@
+import { looseAckedItem, MESSAGE_VERSION, topics, type DeviceAck } from '@edgeloop/contracts';
 import { connect, type MqttClient } from 'mqtt';
 
 export interface ObservedMessage {
@@ -10,14 +11,22 @@ export interface ObservedMessage {
 /**
  * Plays the cloud on the broker in edge tests: publishes desired states and collects what devices
  * publish, with waits on a predicate. A persistent session (clean: false) keeps QoS 1 messages queued
- * for it across a broker restart.
+ * for it across a broker restart. Like the cloud, it acknowledges every prediction batch and hard example
+ * it receives on the device's `acks` topic (unless `ack: false`), which is what empties a device's outbox.
  */
 export class MqttObserver {
   readonly messages: ObservedMessage[] = [];
   private readonly waiters: Array<() => void> = [];
 
-  private constructor(readonly client: MqttClient) {
+  /** Acks published (one per batch or hard example received). */
+  acked = 0;
+
+  private constructor(
+    readonly client: MqttClient,
+    private readonly ack: boolean,
+  ) {
     client.on('message', (topic, payload, packet) => {
+      if (this.ack) this.acknowledge(topic, payload);
       let json: unknown;
       try {
         json = payload.length > 0 ? JSON.parse(payload.toString('utf8')) : undefined;
@@ -30,13 +39,13 @@ export class MqttObserver {
     client.on('error', () => undefined);
   }
 
-  static async connect(url: string, filters: string[], options: { clientId?: string; clean?: boolean } = {}): Promise<MqttObserver> {
+  static async connect(url: string, filters: string[], options: { clientId?: string; clean?: boolean; ack?: boolean } = {}): Promise<MqttObserver> {
     const client = connect(url, {
       clientId: options.clientId ?? `edge-test-observer-${process.pid}-${Math.random().toString(16).slice(2, 8)}`,
       clean: options.clean ?? true,
       reconnectPeriod: 200,
     });
-    const observer = new MqttObserver(client);
+    const observer = new MqttObserver(client, options.ack ?? true);
     await new Promise<void>((resolve, reject) => {
       client.once('connect', () => resolve());
       client.once('error', reject);
@@ -72,6 +81,14 @@ export class MqttObserver {
         });
       });
     }
+  }
+
+  private acknowledge(topic: string, payload: Buffer): void {
+    const received = looseAckedItem(topic, payload);
+    if (!received) return;
+    const message: DeviceAck = { v: MESSAGE_VERSION, deviceId: received.deviceId, ts: Date.now(), acks: [received.item] };
+    this.acked++;
+    this.client.publish(topics.acks(received.deviceId), JSON.stringify(message), { qos: 1, retain: false }, () => undefined);
   }
 
   async close(): Promise<void> {
