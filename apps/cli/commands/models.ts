@@ -1,4 +1,4 @@
-import { ApiClient, downloadBlob, sha256File, uploadMultipart } from '@edgeloop/client';
+import { ApiClient, downloadBlob, uploadModelVersion } from '@edgeloop/client';
 import {
   apiPaths,
   MODEL_FILE_ROLES,
@@ -9,7 +9,7 @@ import {
   type SignedManifest,
 } from '@edgeloop/contracts';
 import { Command } from 'commander';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { loadLogin } from '../cli-config';
 import { printJson, say } from '../output';
@@ -47,13 +47,11 @@ export function registerModels(program: Command): void {
         if (!role || !(MODEL_FILE_ROLES as readonly string[]).includes(role)) {
           throw new Error(`cannot tell the role of ${spec}: write ROLE=${spec} or pass --role (${MODEL_FILE_ROLES.join(', ')})`);
         }
-        return { field: role, file };
+        return { role: role as ModelFileRole, file };
       });
-      // declaring each file's sha256 and size lets the registry stream it to storage while it is received
-      const manifest = options.manifest ? (JSON.parse(await readFile(options.manifest, 'utf8')) as Record<string, unknown>) : {};
-      const declared = await Promise.all(parts.map(async (p) => ({ role: p.field, sha256: await sha256File(p.file), size: (await stat(p.file)).size })));
-      const fields = { manifest: JSON.stringify({ ...manifest, files: declared }) };
-      const version = await uploadMultipart<VersionBody>(client(), apiPaths.modelVersions(name), parts, fields, progressBar(`push ${name}`));
+      // the client declares each file's sha256 and size, so that the registry streams it to storage while it is received
+      const manifest: unknown = options.manifest ? JSON.parse(await readFile(options.manifest, 'utf8')) : {};
+      const version = await uploadModelVersion<VersionBody>(client(), name, parts, manifest, progressBar(`push ${name}`));
       if (options.json) printJson(version);
       else say(`registered ${version.name}@${version.version} (${version.manifest.files.map((f) => `${f.role} ${f.sha256.slice(0, 12)}`).join(', ')})`);
     });

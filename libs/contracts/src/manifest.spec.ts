@@ -1,4 +1,4 @@
-import { ModelManifestSchema, SignedManifestSchema, manifestFile } from './manifest';
+import { ModelManifestSchema, SignedManifestSchema, UploadManifestSchema, manifestFile } from './manifest';
 import { signManifest, verifySignedManifest } from './signing';
 import { canonicalJson } from './canonical-json';
 import { keyPair, manifestExample } from './testing/examples';
@@ -72,5 +72,42 @@ describe('signed manifest', () => {
     const signed = signManifest(manifestExample(), keys.privateKey, keys.keyId);
     expectInvalid(SignedManifestSchema, { ...signed, signature: { ...signed.signature, alg: 'rsa' } }, 'signature.alg');
     expectInvalid(SignedManifestSchema, { ...signed, signature: { ...signed.signature, value: 'abc' } }, 'signature.value');
+  });
+});
+
+describe('UploadManifestSchema', () => {
+  const sha = 'ab'.repeat(32);
+
+  it('accepts what `edgeloop models push --manifest` sends: the file of the user plus every part declared by role, sha256 and size', () => {
+    const fromFile = { labels: ['ann', 'ben'], thresholds: { detection: 0.7, match: 0.45 }, metrics: { accuracy: 0.97 }, parent: 3, source: 'training-run-9' };
+    const sent = { ...fromFile, files: [{ role: 'embedder', sha256: sha, size: 4884269 }, { role: 'head', sha256: 'cd'.repeat(32), size: 20544 }] };
+    expect(expectValid(UploadManifestSchema, sent)).toEqual(sent);
+    expectValid(UploadManifestSchema, { files: [{ role: 'head', sha256: sha, size: 1 }] });
+  });
+
+  it('accepts what the server reads besides: schema, drift settings, files named by role only', () => {
+    expectValid(UploadManifestSchema, {
+      schema: 'edgeloop.model/v1',
+      drift: { thresholds: { psi: 0.3 }, alarm: { consecutive: 2 }, reference: { frames: 10 } },
+      files: [{ role: 'head' }],
+    });
+    expectValid(UploadManifestSchema, {});
+  });
+
+  it.each([
+    ['files[0].size', { files: [{ role: 'head', sha256: sha, size: -1 }] }],
+    ['files[0].size', { files: [{ role: 'head', sha256: sha, size: 1.5 }] }],
+    ['files[0].sha256', { files: [{ role: 'head', sha256: 'ABC', size: 1 }] }],
+    ['files[0].role', { files: [{ role: 'classifier' }] }],
+    ['files[1].role', { files: [{ role: 'head' }, { role: 'head' }] }],
+    ['files[0]', { files: [{ role: 'head', format: 'onnx' }] }],
+    ['(root)', { createdBy: 'mallory' }],
+    ['(root)', { name: 'face-id', version: 7 }],
+    ['(root)', { lables: [] }],
+    ['drift', { drift: { threshold: {} } }],
+    ['schema', { schema: 'edgeloop.model/v2' }],
+    ['labels', { labels: 'alice' }],
+  ])('refuses a bad or server-owned field (%s)', (path, value) => {
+    expectInvalid(UploadManifestSchema, value, path);
   });
 });

@@ -94,6 +94,43 @@ export const ModelManifestSchema = z
   });
 export type ModelManifest = z.infer<typeof ModelManifestSchema>;
 
+/**
+ * The optional `manifest` form field of an upload (`POST /api/v1/models/{name}/versions`), the one schema the
+ * server, `edgeloop models push` and @edgeloop/client use. The client says what it knows — labels,
+ * thresholds, metrics, parent, source, drift settings, and each file's role with its sha256 and size (declared
+ * first, they let the registry stream the file to storage while it arrives). The registry fills in name,
+ * version, formats, createdBy and createdAt, so those are refused here, as is any field it would not read.
+ */
+export const UploadManifestFileSchema = z.strictObject({
+  role: ModelFileRoleSchema,
+  sha256: Sha256Schema.optional(),
+  size: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional(),
+});
+export type UploadManifestFile = z.infer<typeof UploadManifestFileSchema>;
+
+export const UploadManifestSchema = z.strictObject({
+  schema: z.literal(MANIFEST_SCHEMA).optional(),
+  parent: ModelVersionNumberSchema.optional(),
+  labels: z.array(IdentityLabelSchema).max(MAX_MANIFEST_LABELS).optional(),
+  thresholds: ModelThresholdsSchema.optional(),
+  metrics: ModelMetricsSchema.optional(),
+  source: z.string().max(256).optional(),
+  /** Per-model drift settings and, optionally, the statistics recorded at training time as the reference; the registry checks them with the drift detector's own parsers. */
+  drift: z.strictObject({ thresholds: z.unknown().optional(), alarm: z.unknown().optional(), reference: z.unknown().optional() }).optional(),
+  /** Files the client sends in this upload; every one must arrive as a part, with the declared sum and size. */
+  files: z
+    .array(UploadManifestFileSchema)
+    .max(MAX_MANIFEST_FILES)
+    .superRefine((files, ctx) => {
+      files.forEach((file, index) => {
+        const first = files.findIndex((other) => other.role === file.role);
+        if (first !== index) ctx.addIssue({ code: 'custom', path: [index, 'role'], message: `role "${file.role}" appears twice (files[${first}] and files[${index}])` });
+      });
+    })
+    .optional(),
+});
+export type UploadManifest = z.infer<typeof UploadManifestSchema>;
+
 export const SIGNATURE_ALGORITHM = 'ed25519';
 
 /** An ed25519 signature is 64 bytes: 88 base64 characters with padding. */

@@ -4,7 +4,7 @@ import { ProvisionDeviceRequestSchema } from './rest/devices';
 import { CreateWebhookRequestSchema } from './rest/webhooks';
 import { LabelHardExampleRequestSchema } from './rest/hard-examples';
 import { StartRetrainingRequestSchema } from './rest/retraining';
-import { SetAliasRequestSchema, UploadManifestSchema } from './rest/models';
+import { SetAliasRequestSchema } from './rest/models';
 import { PredictionMetricsQuerySchema } from './rest/metrics';
 import { apiPaths } from './rest/paths';
 import { ERROR_CODES, ERROR_STATUS, ErrorBodySchema, errorBody, validationErrorBody } from './errors';
@@ -77,9 +77,6 @@ describe('REST DTOs', () => {
   it('reads the other write bodies', () => {
     expect(expectValid(StartRetrainingRequestSchema, { base: 'face-id@production' }).autoCanary).toBe(false);
     expectInvalid(SetAliasRequestSchema, { version: '7' }, 'version');
-    expectValid(UploadManifestSchema, { labels: ['a', 'b'], thresholds: { detection: 0.7, match: 0.45 }, files: [{ role: 'head' }] });
-    expectInvalid(UploadManifestSchema, { files: [{ role: 'classifier' }] }, 'files[0].role');
-    expectInvalid(UploadManifestSchema, { lables: [] }, '(root)');
     expect(expectValid(PredictionMetricsQuerySchema, { model: 'face-id@7' }).bucket).toBe('minute');
   });
 

@@ -14,15 +14,14 @@ import {
   ApiUnauthorizedResponse,
   ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
-import { MODEL_FILE_ROLES, ModelVersionNumberSchema } from '@edgeloop/contracts';
+import { MODEL_FILE_ROLES, SetAliasRequestSchema } from '@edgeloop/contracts';
 import type { Response } from 'express';
 import { z } from 'zod';
 import { AuthenticatedRequest, RequireRole } from '../auth/auth.guard';
 import { ZodValidationPipe } from '../http/zod-validation.pipe';
-import { ModelUploadService } from '../services/model-upload.service';
+import { checkModelName, ModelUploadService } from '../services/model-upload.service';
+import { discardBody, ModelUploadSpooler } from '../services/model-upload.spooler';
 import { RegistryService } from '../services/registry.service';
-
-const AliasBodySchema = z.strictObject({ version: ModelVersionNumberSchema });
 
 const uploadBody = {
   type: 'object',
@@ -31,7 +30,8 @@ const uploadBody = {
     ...Object.fromEntries(MODEL_FILE_ROLES.map((role) => [role, { type: 'string', format: 'binary' }])),
     manifest: {
       type: 'string',
-      description: 'JSON: { parent?, labels?, thresholds?, metrics?, source?, files?: [{ role, sha256?, size? }] }',
+      description:
+        'JSON read with UploadManifestSchema: { schema?, parent?, labels?, thresholds?, metrics?, source?, drift?, files?: [{ role, sha256?, size? }] }',
     },
   },
 };
@@ -44,6 +44,7 @@ const uploadBody = {
 export class ModelsController {
   constructor(
     private readonly registry: RegistryService,
+    private readonly spooler: ModelUploadSpooler,
     private readonly uploads: ModelUploadService,
   ) {}
 
@@ -66,11 +67,20 @@ export class ModelsController {
   @ApiUnprocessableEntityResponse({ description: 'empty, unloadable, or wrong-shaped ONNX for its role' })
   async upload(@Param('name') name: string, @Req() req: AuthenticatedRequest, @Res({ passthrough: true }) res: Response) {
     try {
-      const version = await this.uploads.upload(name, req, req.principal ?? null);
-      res.status(201);
-      return version;
+      checkModelName(name);
+      const upload = await this.spooler.spool(req);
+      try {
+        const version = await this.uploads.upload(name, upload, req.principal ?? null);
+        res.status(201);
+        return version;
+      } finally {
+        await upload.dispose();
+      }
     } catch (err) {
-      if (!req.complete) res.setHeader('Connection', 'close');
+      if (!req.complete) {
+        discardBody(req);
+        res.setHeader('Connection', 'close');
+      }
       throw err;
     }
   }
@@ -109,7 +119,7 @@ export class ModelsController {
   async setAlias(
     @Param('name') name: string,
     @Param('alias') alias: string,
-    @Body(new ZodValidationPipe(AliasBodySchema)) body: z.infer<typeof AliasBodySchema>,
+    @Body(new ZodValidationPipe(SetAliasRequestSchema)) body: z.infer<typeof SetAliasRequestSchema>,
     @Req() req: AuthenticatedRequest,
   ) {
     await this.registry.setAlias(name, alias, body.version, req.principal?.tokenId ?? null);

@@ -1,7 +1,11 @@
+import { ApiClient, uploadModelVersion } from '@edgeloop/client';
 import { canonicalJson, ModelVersionResponseSchema } from '@edgeloop/contracts';
 import { Client } from 'minio';
 import { createHash, createPublicKey, verify } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { CloudFixture, startCloudFixture } from '../testing/cloud-fixture';
 import { baseFiles, makeHead, uploadForm } from '../testing/upload-form';
 
@@ -117,6 +121,21 @@ describe.each(engines)('model registry over HTTP (real S3-protocol server, SQL o
       expect(await blobKeys()).toContain(`blobs/sha256/${sha256(head)}`);
       const back = await fx.api(`/api/v1/blobs/${sha256(head)}`);
       expect(Buffer.from(await back.arrayBuffer())).toEqual(head);
+    });
+
+    it('registers what `edgeloop models push` sends (the client declares every file in the one upload manifest schema)', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'models-push-'));
+      try {
+        const head = makeHead(['p', 'q'], 11);
+        await writeFile(join(dir, 'head.onnx'), head);
+        const api = new ApiClient({ baseUrl: fx.url, token: fx.adminToken });
+        const fields = { labels: ['p', 'q'], thresholds: { detection: 0.7, match: 0.5 }, metrics: { accuracy: 0.9 }, source: 'cli-test' };
+        const version = await uploadModelVersion<Record<string, any>>(api, 'pushed', [{ role: 'head', file: join(dir, 'head.onnx') }], fields);
+        expect(version.manifest).toMatchObject({ ...fields, name: 'pushed', version: 1, files: [{ role: 'head', sha256: sha256(head), size: head.length }] });
+        expect(await blobKeys()).toContain(`blobs/sha256/${sha256(head)}`);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
     });
 
     it('stores only one new blob for a version that changes only the head', async () => {

@@ -5,6 +5,8 @@ import { OnnxInspector } from '../onnx/onnx-inspector';
 import { BlobVerificationRepository } from '../repositories/blob-verification.repository';
 import { ModelRepository } from '../repositories/model.repository';
 import { ModelUploadService } from '../services/model-upload.service';
+import { ModelUploadSpooler } from '../services/model-upload.spooler';
+import { UploadStaging } from '../services/model-upload.staging';
 import { RegistryService } from '../services/registry.service';
 
 /**
@@ -13,7 +15,7 @@ import { RegistryService } from '../services/registry.service';
  */
 @Module({
   controllers: [ModelsController, BlobsController],
-  providers: [OnnxInspector, ModelRepository, BlobVerificationRepository, ModelUploadService, RegistryService],
+  providers: [OnnxInspector, ModelRepository, BlobVerificationRepository, UploadStaging, ModelUploadSpooler, ModelUploadService, RegistryService],
   exports: [ModelRepository, BlobVerificationRepository, RegistryService],
 })
 export class RegistryModule {}

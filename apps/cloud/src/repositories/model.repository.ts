@@ -20,12 +20,18 @@ export interface VersionRecord {
   createdAt: string;
 }
 
+/** A version number held for one model in a transaction (its model row locked until the transaction ends). */
+export interface VersionSlot {
+  modelId: string;
+  name: string;
+  version: number;
+}
+
 export interface NewVersion {
   parent: number | null;
   createdBy: string;
-  /** Builds the manifest once the version number is known. */
-  manifestFor(version: number): ModelManifest;
-  sign(manifest: ModelManifest): Signature;
+  manifest: ModelManifest;
+  signature: Signature;
   files: Array<{ role: string; sha256: string; size: number; format: string; fileName?: string }>;
 }
 
@@ -125,39 +131,38 @@ export class ModelRepository {
   }
 
   /**
-   * Registers a version in the caller's transaction. The model row is locked first, so concurrent
-   * registrations of one model queue here and get consecutive numbers with no gap.
+   * The next version number of a model, in the caller's transaction; the model is created when new. Its row is
+   * locked first, so concurrent registrations of one model queue here and get consecutive numbers with no gap.
    */
-  async insertVersion(tx: SqlExecutor, name: string, next: NewVersion): Promise<VersionRecord> {
+  async reserveVersion(tx: SqlExecutor, name: string): Promise<VersionSlot> {
     await tx.query('insert into models (name) values ($1) on conflict (name) do nothing', [name]);
     const [model] = await tx.query<{ id: string }>('select id from models where name = $1 for update', [name]);
-    const [{ next: version }] = await tx.query<{ next: number }>(
-      'select coalesce(max(version), 0) + 1 as next from model_versions where model_id = $1',
-      [model.id],
-    );
-    const manifest = next.manifestFor(Number(version));
-    const signature = next.sign(manifest);
+    const [{ next }] = await tx.query<{ next: number }>('select coalesce(max(version), 0) + 1 as next from model_versions where model_id = $1', [
+      model.id,
+    ]);
+    return { modelId: model.id, name, version: Number(next) };
+  }
+
+  /** Registers the version of a reserved slot with its signed manifest and files, in the same transaction. */
+  async insertVersion(tx: SqlExecutor, slot: VersionSlot, next: NewVersion): Promise<VersionRecord> {
     const [row] = await tx.query<{ id: string; created_at: Date | string }>(
       `insert into model_versions (model_id, version, parent, manifest, signature, created_by)
        values ($1, $2, $3, $4, $5, $6) returning id, created_at`,
-      [model.id, version, next.parent, JSON.stringify(manifest), JSON.stringify(signature), next.createdBy],
+      [slot.modelId, slot.version, next.parent, JSON.stringify(next.manifest), JSON.stringify(next.signature), next.createdBy],
     );
     for (const file of next.files) {
-      await tx.query('insert into blobs (sha256, size) values ($1, $2) on conflict (sha256) do nothing', [
-        file.sha256,
-        file.size,
-      ]);
+      await tx.query('insert into blobs (sha256, size) values ($1, $2) on conflict (sha256) do nothing', [file.sha256, file.size]);
       await tx.query(
         `insert into model_version_files (version_id, role, sha256, size, format, file_name) values ($1, $2, $3, $4, $5, $6)`,
         [row.id, file.role, file.sha256, file.size, file.format, file.fileName ?? null],
       );
     }
     return {
-      name,
-      version: Number(version),
+      name: slot.name,
+      version: slot.version,
       parent: next.parent,
-      manifest,
-      signature,
+      manifest: next.manifest,
+      signature: next.signature,
       createdBy: next.createdBy,
       createdAt: iso(row.created_at),
     };

@@ -24,7 +24,7 @@ export interface CandidateRegistration {
 
 /**
  * Registers a retrained head as a new version of its model, the way an upload registers one
- * (ModelUploadService.register): the head blob is checked against its content address, the manifest is
+ * (ModelUploadService): the head blob is checked against its content address, the manifest is
  * built and signed, the version inserted through ModelRepository with the next number, the `candidate`
  * alias moved, all in one transaction that also records the run's outcome (`inTransaction`). The version's
  * parent is the base, and every other file is the base's own blob, so a rollout of it ships only the head.
@@ -76,11 +76,13 @@ export class CandidateRegistrar {
       return parsed.data;
     };
     const record = await this.db.transaction(async (tx) => {
-      const inserted = await this.models.insertVersion(tx, base.name, {
+      const slot = await this.models.reserveVersion(tx, base.name);
+      const manifest = manifestFor(slot.version);
+      const inserted = await this.models.insertVersion(tx, slot, {
         parent: base.version,
         createdBy,
-        manifestFor,
-        sign: (manifest) => this.signer.sign(manifest),
+        manifest,
+        signature: this.signer.sign(manifest),
         files: files.map((f) => ({ role: f.role, sha256: f.sha256, size: f.size, format: f.format })),
       });
       await this.models.setAlias(tx, base.name, CANDIDATE_ALIAS, inserted.version);

@@ -1,27 +1,14 @@
 import { z } from 'zod';
-import { IdentityLabelSchema, IsoTimestampSchema, ModelNameSchema, ModelVersionNumberSchema, AliasSchema, Sha256Schema } from '../identifiers';
-import { ModelFileRoleSchema, ModelManifestSchema, ModelMetricsSchema, ModelThresholdsSchema, SignatureSchema, SIGNATURE_ALGORITHM } from '../manifest';
+import { IsoTimestampSchema, ModelNameSchema, ModelVersionNumberSchema, AliasSchema } from '../identifiers';
+import { ModelManifestSchema, SignatureSchema, SIGNATURE_ALGORITHM } from '../manifest';
 
 /**
  * Model registry DTOs. Upload is `POST /api/v1/models/{name}/versions`, multipart: each file part's
  * field name is its role (`detector`, `embedder`, `head`, …), plus an optional JSON text field
- * `manifest` with the fields below. The registry fills in name, version, sizes and hashes.
+ * `manifest` read with `UploadManifestSchema` (manifest.ts). The registry fills in name, version, sizes
+ * and hashes.
  */
 export const UPLOAD_MANIFEST_FIELD = 'manifest';
-
-export const UploadManifestSchema = z.strictObject({
-  parent: ModelVersionNumberSchema.optional(),
-  labels: z.array(IdentityLabelSchema).max(100_000).optional(),
-  thresholds: ModelThresholdsSchema.optional(),
-  metrics: ModelMetricsSchema.optional(),
-  createdBy: z.string().min(1).max(128).optional(),
-  /** Files the client expects in this upload; every one must be present as a part, and sums must match. */
-  files: z
-    .array(z.strictObject({ role: ModelFileRoleSchema, sha256: Sha256Schema.optional(), path: z.string().max(255).optional() }))
-    .max(16)
-    .optional(),
-});
-export type UploadManifest = z.infer<typeof UploadManifestSchema>;
 
 /** One version as the registry returns it: the signed manifest plus registry facts. */
 export const ModelVersionResponseSchema = z.object({
