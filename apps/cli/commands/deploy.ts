@@ -1,7 +1,8 @@
-import { apiPaths, type DeploymentResponse } from '@edgeloop/contracts';
+import type { DeploymentStrategy } from '@edgeloop/contracts';
 import { Command } from 'commander';
+import { cliApi } from '../api';
 import { printJson, say } from '../output';
-import { apiClient, followDeployment } from './devices';
+import { followDeployment } from './devices';
 
 interface DeployOptions {
   group?: string;
@@ -42,9 +43,13 @@ export function registerDeploy(program: Command): void {
     .option('--no-follow', 'return at once instead of following the rollout')
     .option('--json', 'print the final deployment as JSON')
     .action(async (ref: string, options: DeployOptions) => {
-      const targets = [options.group && { group: options.group }, options.devices && { devices: options.devices.split(',').map((d) => d.trim()).filter(Boolean) }, options.selector && { selector: parseSelector(options.selector) }].filter(Boolean);
+      const targets = [
+        ...(options.group ? [{ group: options.group }] : []),
+        ...(options.devices ? [{ devices: options.devices.split(',').map((d) => d.trim()).filter(Boolean) }] : []),
+        ...(options.selector ? [{ selector: parseSelector(options.selector) }] : []),
+      ];
       if (targets.length !== 1) throw new Error('give exactly one of --group, --devices, --selector');
-      const strategy = options.canary
+      const strategy: DeploymentStrategy = options.canary
         ? {
             type: 'canary',
             percent: Number(options.canary),
@@ -55,8 +60,8 @@ export function registerDeploy(program: Command): void {
             autoRollback: options.autoRollback,
           }
         : { type: 'all' };
-      const api = apiClient();
-      const created = await api.post<DeploymentResponse>(apiPaths.deployments(), { model: ref, target: targets[0], strategy });
+      const api = cliApi();
+      const created = await api.createDeployment({ model: ref, target: targets[0]!, strategy });
       say(`deployment ${created.id}: ${created.model.name}@${created.model.version} to ${created.devices.length} device(s) (${strategy.type})`);
       const final = options.follow ? await followDeployment(api, created.id) : created;
       if (options.json) printJson(final);
@@ -69,7 +74,7 @@ export function registerDeploy(program: Command): void {
     .argument('<id>', 'deployment id')
     .option('--reason <text>')
     .action(async (id: string, options: { reason?: string }) => {
-      const result = await apiClient().post<DeploymentResponse>(apiPaths.deploymentRollback(id), options.reason ? { reason: options.reason } : {});
+      const result = await cliApi().rollback(id, options.reason);
       say(`${id}: ${result.status}`);
     });
 }

@@ -1,13 +1,8 @@
-import { ApiClient } from '@edgeloop/client';
-import { apiPaths, type DeploymentResponse, type DeviceSummary } from '@edgeloop/contracts';
+import type { EdgeloopApi } from '@edgeloop/client';
+import type { DeploymentResponse } from '@edgeloop/contracts';
 import { Command } from 'commander';
-import { loadLogin } from '../cli-config';
+import { cliApi } from '../api';
 import { printJson, say } from '../output';
-
-export function apiClient(): ApiClient {
-  const login = loadLogin();
-  return new ApiClient({ baseUrl: login.url, token: login.token });
-}
 
 function labelsOf(pairs: string[] = []): Record<string, string> {
   return Object.fromEntries(
@@ -32,7 +27,7 @@ export function registerDevices(program: Command): void {
     .option('--label <key=value...>', 'labels for selectors')
     .action(async (name: string, options: { id?: string; group?: string; label?: string[] }) => {
       const body = { name, ...(options.id ? { id: options.id } : {}), ...(options.group ? { group: options.group } : {}), labels: labelsOf(options.label) };
-      printJson(await apiClient().post(apiPaths.devices(), body));
+      printJson(await cliApi().provisionDevice(body));
     });
 
   devices
@@ -41,8 +36,7 @@ export function registerDevices(program: Command): void {
     .option('--group <group>')
     .option('--json')
     .action(async (options: { group?: string; json?: boolean }) => {
-      const path = options.group ? `${apiPaths.devices()}?group=${encodeURIComponent(options.group)}` : apiPaths.devices();
-      const { devices: list } = await apiClient().get<{ devices: DeviceSummary[] }>(path);
+      const list = await cliApi().devices(options.group);
       if (options.json) return printJson(list);
       if (list.length === 0) say('no devices yet');
       for (const d of list) {
@@ -55,7 +49,7 @@ export function registerDevices(program: Command): void {
   devices
     .command('show')
     .argument('<id>')
-    .action(async (id: string) => printJson(await apiClient().get(apiPaths.device(id))));
+    .action(async (id: string) => printJson(await cliApi().device(id)));
 
   for (const [verb, disabled] of [
     ['disable', true],
@@ -66,7 +60,7 @@ export function registerDevices(program: Command): void {
       .description(`${verb} a device's credentials at once`)
       .argument('<id>')
       .action(async (id: string) => {
-        await apiClient().post(`${apiPaths.device(id)}/disabled`, { disabled });
+        await cliApi().setDeviceDisabled(id, disabled);
         say(`${id} ${verb}d`);
       });
   }
@@ -75,26 +69,23 @@ export function registerDevices(program: Command): void {
     .command('quota')
     .description("a device's quota: limits, messages dropped per kind, invalid messages, throttled, quarantine")
     .argument('<id>')
-    .action(async (id: string) => printJson(await apiClient().get(`${apiPaths.device(id)}/quota`)));
+    .action(async (id: string) => printJson(await cliApi().deviceQuota(id)));
 
   devices
     .command('lift-quarantine')
     .description("lift a device's quarantine: its broker access comes back (unless it is disabled) with full buckets")
     .argument('<id>')
     .action(async (id: string) => {
-      const { quarantine } = await apiClient().post<{ quarantine: { reason: string; strikes: number; quarantinedAt: string } }>(
-        `${apiPaths.device(id)}/quarantine/lift`,
-        {},
-      );
+      const { quarantine } = await cliApi().liftQuarantine(id);
       say(`${id}: quarantine lifted (it was ${quarantine.reason}, ${quarantine.strikes} strikes, since ${quarantine.quarantinedAt})`);
     });
 }
 
 /** Follows a deployment until it ends, printing each change of a device's phase. */
-export async function followDeployment(api: ApiClient, id: string, pollMs = 1000): Promise<DeploymentResponse> {
+export async function followDeployment(api: EdgeloopApi, id: string, pollMs = 1000): Promise<DeploymentResponse> {
   const seen = new Map<string, string>();
   for (;;) {
-    const deployment = await api.get<DeploymentResponse>(apiPaths.deployment(id));
+    const deployment = await api.deployment(id);
     for (const d of deployment.devices) {
       const line = `${d.phase}${d.state ? ` (${d.state})` : ''}${d.failure ? `: ${d.failure.code} ${d.failure.message}` : ''}`;
       if (seen.get(d.deviceId) !== line) {

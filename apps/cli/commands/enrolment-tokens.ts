@@ -2,7 +2,7 @@ import { EnrolmentApi } from '@edgeloop/client';
 import { CreateEnrolmentTokenRequestSchema, type EnrolmentTokenSummary } from '@edgeloop/contracts';
 import { Command } from 'commander';
 import { printJson, say } from '../output';
-import { apiClient } from './devices';
+import { cliClient } from '../api';
 
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
 
@@ -33,7 +33,7 @@ function line(t: EnrolmentTokenSummary): string {
 /** `edgeloop enrolment-tokens create|ls|revoke`: tokens that let new devices enrol themselves (docs/enrolment.md). */
 export function registerEnrolmentTokens(program: Command): void {
   const tokens = program.command('enrolment-tokens').description('zero-touch enrolment tokens for new devices');
-  const api = () => new EnrolmentApi(apiClient());
+  const api = () => new EnrolmentApi(cliClient());
 
   tokens
     .command('create')

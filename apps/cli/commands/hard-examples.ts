@@ -1,16 +1,11 @@
-import { ApiClient, ApiError, EdgeloopApi, type HardExampleQuery } from '@edgeloop/client';
+import { ApiError, type HardExampleQuery } from '@edgeloop/client';
 import { HARD_EXAMPLE_REASONS, type HardExampleReason, type HardExampleResponse, type HardExampleVerdict } from '@edgeloop/contracts';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { loadLogin } from '../cli-config';
+import { cliApi as api } from '../api';
 import { printJson, say, warn } from '../output';
 
 /** `GET /hard-examples` answers at most this many, newest first; pages are cut from that window. */
 export const MAX_LISTED = 1000;
-
-function api(): EdgeloopApi {
-  const login = loadLogin();
-  return new EdgeloopApi(new ApiClient({ baseUrl: login.url, token: login.token }));
-}
 
 function positiveInt(max: number): (value: string) => number {
   return (value) => {

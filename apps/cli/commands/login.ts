@@ -1,5 +1,4 @@
-import { ApiClient } from '@edgeloop/client';
-import { apiPaths } from '@edgeloop/contracts';
+import { ApiClient, EdgeloopApi } from '@edgeloop/client';
 import type { Command } from 'commander';
 import { loginFile, saveLogin } from '../cli-config';
 import { say } from '../output';
@@ -13,7 +12,7 @@ export function registerLogin(program: Command): void {
     .requiredOption('--token <token>', 'an API token (edgeloop tokens are elt_…)')
     .action(async (url: string, options: { token: string }) => {
       const client = new ApiClient({ baseUrl: url, token: options.token });
-      await client.get(apiPaths.models());
+      await new EdgeloopApi(client).models();
       saveLogin({ url: client.baseUrl, token: options.token });
       say(`logged in to ${client.baseUrl} (saved in ${loginFile()})`);
     });

@@ -1,29 +1,12 @@
-import { apiPaths, type PredictionMetricsResponse } from '@edgeloop/contracts';
+import { CreateWebhookRequestSchema, describeZodError, METRIC_BUCKETS, type PredictionMetricsQuery } from '@edgeloop/contracts';
 import { Command } from 'commander';
+import { cliApi } from '../api';
 import { printJson, say } from '../output';
-import { apiClient } from './devices';
 
-interface DriftEventBody {
-  driftEventId: string;
-  model: { name: string; version: number };
-  detectedAt: string;
-  window: { start: string; end: string };
-  devices: string[];
-  evidence: Array<{ metric: string; value: number; threshold: number; pValue?: number }>;
-}
-
-interface WebhookBody {
-  id: string;
-  url: string;
-  events: string[];
-  secret?: string;
-}
-
-interface DeliveryBody {
-  id: string;
-  eventType?: string;
-  status?: string;
-  attempts?: Array<{ attempt: number; statusCode: number | null; latencyMs: number | null; error?: string | null; at?: string }>;
+/** A whole number given on the command line, or an error naming the option. */
+function wholeNumber(option: string, text: string): number {
+  if (!/^[0-9]+$/.test(text)) throw new Error(`${option} takes a whole number, not "${text}"`);
+  return Number(text);
 }
 
 /** `edgeloop drift ls`, `edgeloop webhooks add|ls|deliveries|rm`, `edgeloop metrics`. */
@@ -36,10 +19,10 @@ export function registerObserve(program: Command): void {
     .option('--version <n>')
     .option('--json')
     .action(async (options: { model?: string; version?: string; json?: boolean }) => {
-      const query = new URLSearchParams();
-      if (options.model) query.set('model', options.model);
-      if (options.version) query.set('version', options.version);
-      const { events } = await apiClient().get<{ events: DriftEventBody[] }>(`${apiPaths.driftEvents()}${query.size ? `?${query}` : ''}`);
+      const events = await cliApi().driftEvents({
+        ...(options.model ? { model: options.model } : {}),
+        ...(options.version ? { version: wholeNumber('--version', options.version) } : {}),
+      });
       if (options.json) return printJson(events);
       if (events.length === 0) say('no drift events');
       for (const e of events) {
@@ -57,19 +40,20 @@ export function registerObserve(program: Command): void {
     .option('--secret <secret>', 'the HMAC secret (default: generated and shown once)')
     .option('--description <text>')
     .action(async (url: string, options: { events: string; secret?: string; description?: string }) => {
-      const body = {
+      const body = CreateWebhookRequestSchema.safeParse({
         url,
         events: options.events.split(',').map((e) => e.trim()).filter(Boolean),
         ...(options.secret ? { secret: options.secret } : {}),
         ...(options.description ? { description: options.description } : {}),
-      };
-      printJson(await apiClient().post<WebhookBody>(apiPaths.webhooks(), body));
+      });
+      if (!body.success) throw new Error(`cannot subscribe: ${describeZodError(body.error)}`);
+      printJson(await cliApi().createWebhook(body.data));
     });
   webhooks
     .command('ls')
     .option('--json')
     .action(async (options: { json?: boolean }) => {
-      const { webhooks: list } = await apiClient().get<{ webhooks: WebhookBody[] }>(apiPaths.webhooks());
+      const list = await cliApi().webhooks();
       if (options.json) return printJson(list);
       if (list.length === 0) say('no webhooks');
       for (const w of list) say(`${w.id}\t${w.url}\t${w.events.join(',')}`);
@@ -78,12 +62,12 @@ export function registerObserve(program: Command): void {
     .command('deliveries')
     .description('the delivery log of a subscription: every attempt with status and latency')
     .argument('<id>')
-    .action(async (id: string) => printJson(await apiClient().get<{ deliveries: DeliveryBody[] }>(apiPaths.webhookDeliveries(id))));
+    .action(async (id: string) => printJson({ deliveries: await cliApi().deliveries(id) }));
   webhooks
     .command('rm')
     .argument('<id>')
     .action(async (id: string) => {
-      await apiClient().delete(apiPaths.webhook(id));
+      await cliApi().deleteWebhook(id);
       say(`${id} removed`);
     });
 
@@ -98,9 +82,10 @@ export function registerObserve(program: Command): void {
     .option('--bucket <bucket>', 'minute, hour or day', 'minute')
     .option('--json')
     .action(async (options: { model?: string; device?: string; group?: string; from?: string; to?: string; bucket: string; json?: boolean }) => {
-      const query = new URLSearchParams({ bucket: options.bucket });
-      for (const key of ['model', 'device', 'group', 'from', 'to'] as const) if (options[key]) query.set(key, options[key]!);
-      const { rows } = await apiClient().get<PredictionMetricsResponse>(`${apiPaths.predictionMetrics()}?${query}`);
+      if (!(METRIC_BUCKETS as readonly string[]).includes(options.bucket)) throw new Error(`--bucket is one of ${METRIC_BUCKETS.join(', ')}, not "${options.bucket}"`);
+      const query: PredictionMetricsQuery = { bucket: options.bucket as PredictionMetricsQuery['bucket'] };
+      for (const key of ['model', 'device', 'group', 'from', 'to'] as const) if (options[key]) query[key] = options[key];
+      const { rows } = await cliApi().predictionMetrics(query);
       if (options.json) return printJson(rows);
       if (rows.length === 0) say('no predictions in that range');
       say('bucket\tmodel\tdevice\tframes\tfaces\tunknown\tscore\tp95 ms\tbrightness');

@@ -1,8 +1,8 @@
-import type { ApiClient } from '@edgeloop/client';
-import { apiPaths, RETRAINING_STEPS, type RetrainingRun } from '@edgeloop/contracts';
+import type { EdgeloopApi } from '@edgeloop/client';
+import { RETRAINING_STEPS, type RetrainingRun } from '@edgeloop/contracts';
 import { Command } from 'commander';
+import { cliApi } from '../api';
 import { printJson, say } from '../output';
-import { apiClient } from './devices';
 
 interface RetrainOptions {
   autoCanary?: boolean;
@@ -46,10 +46,10 @@ export function summariseRun(run: RetrainingRun): string[] {
   return lines;
 }
 
-export async function followRun(api: ApiClient, id: string, pollMs = 1000): Promise<RetrainingRun> {
+export async function followRun(api: EdgeloopApi, id: string, pollMs = 1000): Promise<RetrainingRun> {
   let last = '';
   for (;;) {
-    const run = await api.get<RetrainingRun>(apiPaths.retrainingJob(id));
+    const run = await api.retrainingRun(id);
     const line = describeRun(run);
     if (line !== last) {
       last = line;
@@ -70,8 +70,8 @@ export function registerRetrain(program: Command): void {
     .option('--no-follow', 'return at once instead of following the run')
     .option('--json', 'print the final run as JSON')
     .action(async (base: string, options: RetrainOptions) => {
-      const api = apiClient();
-      const created = await api.post<RetrainingRun>(apiPaths.retrainingJobs(), { base, autoCanary: options.autoCanary === true });
+      const api = cliApi();
+      const created = await api.startRetraining({ base, autoCanary: options.autoCanary === true });
       say(`retraining run ${created.id} of ${created.modelName}@${created.baseVersion} queued`);
       const final = options.follow ? await followRun(api, created.id) : created;
       if (options.json) printJson(final);
@@ -86,15 +86,14 @@ export function registerRetrain(program: Command): void {
     .option('--model <name>', 'only runs of this model')
     .option('--json', 'print JSON')
     .action(async (id: string | undefined, options: { model?: string; json?: boolean }) => {
-      const api = apiClient();
+      const api = cliApi();
       if (id) {
-        const run = await api.get<RetrainingRun>(apiPaths.retrainingJob(id));
+        const run = await api.retrainingRun(id);
         if (options.json) printJson(run);
         else for (const line of summariseRun(run)) say(line);
         return;
       }
-      const query = options.model ? `?model=${encodeURIComponent(options.model)}` : '';
-      const { runs } = await api.get<{ runs: RetrainingRun[] }>(`${apiPaths.retrainingJobs()}${query}`);
+      const runs = await api.retrainingRuns(options.model);
       if (options.json) printJson(runs);
       else for (const run of runs) say(describeRun(run));
     });

@@ -1,3 +1,6 @@
+import { describeZodError, ErrorBodySchema, fieldIssues } from '@edgeloop/contracts';
+import type { z } from 'zod';
+
 /** An error answer of the edgeloop API: the JSON error shape with its status. */
 export class ApiError extends Error {
   constructor(
@@ -11,6 +14,46 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * A successful answer whose body is not what the contract says the route answers (`code`
+ * `invalid_response`, one detail per bad field): the client and the server disagree on the contract.
+ */
+export class ApiResponseError extends ApiError {
+  constructor(
+    status: number,
+    readonly route: string,
+    message: string,
+    details: unknown[],
+  ) {
+    super(status, 'invalid_response', message, details);
+    this.name = 'ApiResponseError';
+  }
+}
+
+/** `GET /api/v1/models/{name}` for `GET /api/v1/models/face-id?x=1`: the method and the path without its query. */
+export function routeOf(method: string, path: string): string {
+  return `${method.toUpperCase()} ${path.replace(/[?#].*$/s, '')}`;
+}
+
+/** The body of a successful answer read with the route's response schema, or an ApiResponseError naming the route. */
+export function parseAnswer<S extends z.ZodType>(schema: S, body: unknown, route: string, status: number): z.output<S> {
+  const parsed = schema.safeParse(body);
+  if (parsed.success) return parsed.data;
+  throw new ApiResponseError(
+    status,
+    route,
+    `${route} answered ${status} with a body that does not match its contract (@edgeloop/contracts): ${describeZodError(parsed.error)}`,
+    fieldIssues(parsed.error),
+  );
+}
+
+/** The ApiError of an error answer: the API's error shape when it sent one, else `http_<status>` with the text. */
+export function errorOf(status: number, statusText: string, text: string, body: unknown): ApiError {
+  const parsed = ErrorBodySchema.safeParse(body);
+  if (parsed.success) return new ApiError(status, parsed.data.error, parsed.data.message, parsed.data.details);
+  return new ApiError(status, `http_${status}`, text.slice(0, 200) || statusText);
+}
+
 export interface ApiClientOptions {
   baseUrl: string;
   token?: string;
@@ -22,7 +65,12 @@ export interface ApiClientOptions {
   credentials?: 'omit' | 'same-origin' | 'include';
 }
 
-/** A small typed client of the REST API for the CLI, the edge worker and tests (plain fetch). */
+/**
+ * The HTTP transport of the REST API (plain fetch, bearer token or cookie). `call` reads every answer with the
+ * route's response schema from `@edgeloop/contracts`; `EdgeloopApi` and `EnrolmentApi` name one method per
+ * route on top of it. `request`/`get`/`post`/… return the JSON as it came, unchecked: for callers that check
+ * it themselves.
+ */
 export class ApiClient {
   readonly baseUrl: string;
   readonly token?: string;
@@ -46,7 +94,31 @@ export class ApiClient {
     return `${this.baseUrl}${path}`;
   }
 
+  /** `method path` with a JSON (or FormData) body; the answer parsed with `schema`, or an ApiResponseError naming the route. */
+  async call<S extends z.ZodType>(method: string, path: string, schema: S, body?: unknown): Promise<z.output<S>> {
+    const res = await this.send(method, path, body);
+    return parseAnswer(schema, await readJson<unknown>(res), routeOf(method, path), res.status);
+  }
+
+  /** `DELETE path` (or another method) whose answer is 204 No Content. */
+  async callNoContent(method: string, path: string, body?: unknown): Promise<void> {
+    const res = await this.send(method, path, body);
+    const text = await readJson<unknown>(res);
+    if (res.status !== 204 && text !== undefined) {
+      throw new ApiResponseError(
+        res.status,
+        routeOf(method, path),
+        `${routeOf(method, path)} answered ${res.status} with a body; its contract is 204 No Content`,
+        [],
+      );
+    }
+  }
+
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return readJson<T>(await this.send(method, path, body));
+  }
+
+  private async send(method: string, path: string, body?: unknown): Promise<Response> {
     let res: Response;
     try {
       res = await fetch(this.url(path), {
@@ -59,7 +131,7 @@ export class ApiClient {
     } catch (err) {
       throw new ApiError(0, 'unreachable', `cannot reach ${this.baseUrl}: ${(err as Error).message}`);
     }
-    return readJson<T>(res);
+    return res;
   }
 
   get<T>(path: string): Promise<T> {
@@ -88,9 +160,6 @@ export async function readJson<T>(res: Response): Promise<T> {
   } catch {
     body = undefined;
   }
-  if (!res.ok) {
-    const error = body as { error?: string; message?: string; details?: unknown[] } | undefined;
-    throw new ApiError(res.status, error?.error ?? `http_${res.status}`, error?.message ?? (text.slice(0, 200) || res.statusText), error?.details ?? []);
-  }
+  if (!res.ok) throw errorOf(res.status, res.statusText, text, body);
   return body as T;
 }

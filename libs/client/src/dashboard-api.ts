@@ -1,13 +1,44 @@
 import {
   apiPaths,
+  DeploymentListResponseSchema,
+  DeploymentResponseSchema,
+  DeviceListResponseSchema,
+  DeviceQuotaResponseSchema,
+  DeviceSummarySchema,
+  DriftEventListResponseSchema,
+  EnrolmentResponseSchema,
+  HardExampleClustersResponseSchema,
+  HardExampleListResponseSchema,
+  HardExampleResponseSchema,
+  IdentityDetailResponseSchema,
+  IdentityListResponseSchema,
+  IdentitySchema,
   identityPaths,
+  LabelHardExamplesResponseSchema,
+  LiftQuarantineResponseSchema,
+  ModelAliasesResponseSchema,
+  ModelListResponseSchema,
+  ModelVersionListResponseSchema,
+  ModelVersionResponseSchema,
+  PredictionMetricsResponseSchema,
+  ProvisionDeviceResponseSchema,
+  PublicKeysResponseSchema,
+  RetrainingRunListSchema,
+  RetrainingRunSchema,
+  SessionResponseSchema,
   sessionPaths,
+  SetAliasResponseSchema,
+  SignInLinkResponseSchema,
+  WebhookDeliveryListResponseSchema,
+  WebhookDeliverySchema,
+  WebhookListResponseSchema,
+  WebhookSubscriptionSchema,
   type CreateDeploymentRequest,
   type CreateWebhookRequest,
   type DeploymentResponse,
+  type DeviceQuotaResponse,
   type DeviceSummary,
   type DriftEventResponse,
-  type EnrolmentPhoto,
   type EnrolmentResponse,
   type HardExampleClustersResponse,
   type HardExampleLabel,
@@ -15,16 +46,23 @@ import {
   type HardExampleResponse,
   type HardExampleVerdict,
   type Identity,
+  type IdentityDetail,
   type LabelHardExamplesResponse,
+  type LiftQuarantineResponse,
   type ModelSummary,
   type ModelVersionResponse,
   type OpenSessionRequest,
   type PredictionMetricsQuery,
   type PredictionMetricsResponse,
+  type ProvisionDeviceRequest,
+  type ProvisionDeviceResponse,
+  type PublicKeysResponse,
   type RetrainingRun,
   type SessionResponse,
+  type SetAliasResponse,
   type SignInLinkResponse,
   type StartRetrainingRequest,
+  type UpdateIdentityRequest,
   type WebhookDelivery,
   type WebhookSubscription,
 } from '@edgeloop/contracts';
@@ -39,130 +77,173 @@ export interface HardExampleQuery {
   limit?: number;
 }
 
+export interface DriftEventQuery {
+  model?: string;
+  version?: number;
+  since?: string;
+  limit?: number;
+}
+
 function query(params: Record<string, string | number | boolean | undefined>): string {
   const entries = Object.entries(params).filter((entry): entry is [string, string | number | boolean] => entry[1] !== undefined && entry[1] !== '');
   return entries.length === 0 ? '' : `?${new URLSearchParams(entries.map(([k, v]): [string, string] => [k, String(v)])).toString()}`;
 }
 
 /**
- * The REST API with its answers typed from `@edgeloop/contracts`: one method per route the dashboard (and
- * scripts) use. Runs in the browser (session cookie) and in Node (bearer token) alike.
+ * The REST API, one method per route, every answer read with its response schema from `@edgeloop/contracts`
+ * (an answer that does not match is an `ApiResponseError` naming the route). Runs in the browser (session
+ * cookie) and in Node (bearer token) alike; the CLI and the dashboard use it.
  */
 export class EdgeloopApi {
   constructor(readonly client: ApiClient) {}
 
   // sessions
   openSession(body: OpenSessionRequest): Promise<SessionResponse> {
-    return this.client.post(sessionPaths.sessions(), body);
+    return this.client.call('POST', sessionPaths.sessions(), SessionResponseSchema, body);
   }
   me(): Promise<SessionResponse> {
-    return this.client.get(sessionPaths.me());
+    return this.client.call('GET', sessionPaths.me(), SessionResponseSchema);
   }
   closeSession(): Promise<void> {
-    return this.client.delete(sessionPaths.current());
+    return this.client.callNoContent('DELETE', sessionPaths.current());
   }
   createSignInLink(): Promise<SignInLinkResponse> {
-    return this.client.post(sessionPaths.links());
+    return this.client.call('POST', sessionPaths.links(), SignInLinkResponseSchema, {});
   }
 
   // devices and rollouts
   async devices(group?: string): Promise<DeviceSummary[]> {
-    return (await this.client.get<{ devices: DeviceSummary[] }>(`${apiPaths.devices()}${query({ group })}`)).devices;
+    return (await this.client.call('GET', `${apiPaths.devices()}${query({ group })}`, DeviceListResponseSchema)).devices;
   }
   device(id: string): Promise<DeviceSummary> {
-    return this.client.get(apiPaths.device(id));
+    return this.client.call('GET', apiPaths.device(id), DeviceSummarySchema);
+  }
+  /** The device's credentials are in this answer only. */
+  provisionDevice(body: ProvisionDeviceRequest): Promise<ProvisionDeviceResponse> {
+    return this.client.call('POST', apiPaths.devices(), ProvisionDeviceResponseSchema, body);
+  }
+  setDeviceDisabled(id: string, disabled: boolean): Promise<DeviceSummary> {
+    return this.client.call('POST', apiPaths.deviceDisabled(id), DeviceSummarySchema, { disabled });
+  }
+  deviceQuota(id: string): Promise<DeviceQuotaResponse> {
+    return this.client.call('GET', apiPaths.deviceQuota(id), DeviceQuotaResponseSchema);
+  }
+  liftQuarantine(id: string): Promise<LiftQuarantineResponse> {
+    return this.client.call('POST', apiPaths.deviceQuarantineLift(id), LiftQuarantineResponseSchema, {});
   }
   async deployments(): Promise<DeploymentResponse[]> {
-    return (await this.client.get<{ deployments: DeploymentResponse[] }>(apiPaths.deployments())).deployments;
+    return (await this.client.call('GET', apiPaths.deployments(), DeploymentListResponseSchema)).deployments;
   }
   deployment(id: string): Promise<DeploymentResponse> {
-    return this.client.get(apiPaths.deployment(id));
+    return this.client.call('GET', apiPaths.deployment(id), DeploymentResponseSchema);
   }
   createDeployment(body: CreateDeploymentRequest): Promise<DeploymentResponse> {
-    return this.client.post(apiPaths.deployments(), body);
+    return this.client.call('POST', apiPaths.deployments(), DeploymentResponseSchema, body);
   }
   rollback(id: string, reason?: string): Promise<DeploymentResponse> {
-    return this.client.post(apiPaths.deploymentRollback(id), reason ? { reason } : {});
+    return this.client.call('POST', apiPaths.deploymentRollback(id), DeploymentResponseSchema, reason ? { reason } : {});
   }
 
   // registry
   async models(): Promise<ModelSummary[]> {
-    return (await this.client.get<{ models: ModelSummary[] }>(apiPaths.models())).models;
+    return (await this.client.call('GET', apiPaths.models(), ModelListResponseSchema)).models;
   }
-  /** Every version with its aliases (the list route answers without them, so they come from the aliases route). */
+  /** Every version of a model, oldest first, with the aliases that point at it. */
   async versions(name: string): Promise<ModelVersionResponse[]> {
-    const [{ versions }, { aliases }] = await Promise.all([
-      this.client.get<{ versions: Omit<ModelVersionResponse, 'aliases'>[] }>(apiPaths.modelVersions(name)),
-      this.client.get<{ aliases: Record<string, number> }>(`${apiPaths.models()}/${encodeURIComponent(name)}/aliases`),
-    ]);
-    return versions.map((v) => ({ ...v, aliases: Object.keys(aliases).filter((alias) => aliases[alias] === v.version) }));
+    return (await this.client.call('GET', apiPaths.modelVersions(name), ModelVersionListResponseSchema)).versions;
   }
-  setAlias(name: string, alias: string, version: number): Promise<{ name: string; alias: string; version: number }> {
-    return this.client.put(apiPaths.modelAlias(name, alias), { version });
+  /** A version by number, alias or `latest`. */
+  version(name: string, versionOrAlias: number | string): Promise<ModelVersionResponse> {
+    return this.client.call('GET', apiPaths.modelVersion(name, versionOrAlias), ModelVersionResponseSchema);
+  }
+  async aliases(name: string): Promise<Record<string, number>> {
+    return (await this.client.call('GET', apiPaths.modelAliases(name), ModelAliasesResponseSchema)).aliases;
+  }
+  setAlias(name: string, alias: string, version: number): Promise<SetAliasResponse> {
+    return this.client.call('PUT', apiPaths.modelAlias(name, alias), SetAliasResponseSchema, { version });
   }
   deleteAlias(name: string, alias: string): Promise<void> {
-    return this.client.delete(apiPaths.modelAlias(name, alias));
+    return this.client.callNoContent('DELETE', apiPaths.modelAlias(name, alias));
+  }
+  /** The registry's signing keys (SPKI PEM). */
+  publicKeys(): Promise<PublicKeysResponse> {
+    return this.client.call('GET', apiPaths.keys(), PublicKeysResponseSchema);
   }
 
   // metrics and drift
   predictionMetrics(params: PredictionMetricsQuery): Promise<PredictionMetricsResponse> {
-    return this.client.get(`${apiPaths.predictionMetrics()}${query({ ...params })}`);
+    return this.client.call('GET', `${apiPaths.predictionMetrics()}${query({ ...params })}`, PredictionMetricsResponseSchema);
   }
-  async driftEvents(params: { model?: string; version?: number; since?: string; limit?: number } = {}): Promise<DriftEventResponse[]> {
-    return (await this.client.get<{ events: DriftEventResponse[] }>(`${apiPaths.driftEvents()}${query(params)}`)).events;
+  async driftEvents(params: DriftEventQuery = {}): Promise<DriftEventResponse[]> {
+    return (await this.client.call('GET', `${apiPaths.driftEvents()}${query({ ...params })}`, DriftEventListResponseSchema)).events;
   }
 
   // labelling
   async hardExamples(params: HardExampleQuery = {}): Promise<HardExampleResponse[]> {
-    return (await this.client.get<{ hardExamples: HardExampleResponse[] }>(`${apiPaths.hardExamples()}${query({ ...params })}`)).hardExamples;
+    return (await this.client.call('GET', `${apiPaths.hardExamples()}${query({ ...params })}`, HardExampleListResponseSchema)).hardExamples;
   }
   labelHardExample(id: string, label: HardExampleLabel): Promise<HardExampleResponse> {
-    return this.client.post(apiPaths.hardExampleLabel(id), label);
+    return this.client.call('POST', apiPaths.hardExampleLabel(id), HardExampleResponseSchema, label);
   }
   labelHardExamples(ids: string[], label: HardExampleVerdict): Promise<LabelHardExamplesResponse> {
-    return this.client.post(identityPaths.hardExampleLabels(), { ids, label });
+    return this.client.call('POST', identityPaths.hardExampleLabels(), LabelHardExamplesResponseSchema, { ids, label });
   }
   hardExampleClusters(params: { model?: string; minSize?: number } = {}): Promise<HardExampleClustersResponse> {
-    return this.client.get(`${identityPaths.hardExampleClusters()}${query(params)}`);
+    return this.client.call('GET', `${identityPaths.hardExampleClusters()}${query(params)}`, HardExampleClustersResponseSchema);
   }
 
   // identities
   async identities(): Promise<Identity[]> {
-    return (await this.client.get<{ identities: Identity[] }>(identityPaths.identities())).identities;
+    return (await this.client.call('GET', identityPaths.identities(), IdentityListResponseSchema)).identities;
   }
-  identity(id: string): Promise<Identity & { enrolmentPhotos: EnrolmentPhoto[] }> {
-    return this.client.get(identityPaths.identity(id));
+  /** By id or name, with its enrolment photos. */
+  identity(idOrName: string): Promise<IdentityDetail> {
+    return this.client.call('GET', identityPaths.identity(idOrName), IdentityDetailResponseSchema);
   }
   createIdentity(name: string, displayName?: string): Promise<Identity> {
-    return this.client.post(identityPaths.identities(), displayName ? { name, displayName } : { name });
+    return this.client.call('POST', identityPaths.identities(), IdentitySchema, displayName ? { name, displayName } : { name });
   }
-  /** Multipart: one `photos` part per file. */
-  enrolPhotos(id: string, photos: FormData): Promise<EnrolmentResponse> {
-    return this.client.request('POST', identityPaths.photos(id), photos);
+  updateIdentity(idOrName: string, change: UpdateIdentityRequest): Promise<Identity> {
+    return this.client.call('PATCH', identityPaths.identity(idOrName), IdentitySchema, change);
+  }
+  /** Every photo and label of `from` moves to `into`; `from` is deleted. */
+  mergeIdentity(into: string, from: string): Promise<Identity> {
+    return this.client.call('POST', identityPaths.merge(into), IdentitySchema, { from });
+  }
+  deleteIdentity(idOrName: string): Promise<void> {
+    return this.client.callNoContent('DELETE', identityPaths.identity(idOrName));
+  }
+  /** Multipart: one `photos` part per file; `model` picks the embedder (`name@ref`). */
+  enrolPhotos(id: string, photos: FormData, model?: string): Promise<EnrolmentResponse> {
+    return this.client.call('POST', `${identityPaths.photos(id)}${query({ model })}`, EnrolmentResponseSchema, photos);
   }
 
   // retraining
   async retrainingRuns(model?: string): Promise<RetrainingRun[]> {
-    return (await this.client.get<{ runs: RetrainingRun[] }>(`${apiPaths.retrainingJobs()}${query({ model })}`)).runs;
+    return (await this.client.call('GET', `${apiPaths.retrainingJobs()}${query({ model })}`, RetrainingRunListSchema)).runs;
   }
   retrainingRun(id: string): Promise<RetrainingRun> {
-    return this.client.get(apiPaths.retrainingJob(id));
+    return this.client.call('GET', apiPaths.retrainingJob(id), RetrainingRunSchema);
   }
   startRetraining(body: StartRetrainingRequest): Promise<RetrainingRun> {
-    return this.client.post(apiPaths.retrainingJobs(), body);
+    return this.client.call('POST', apiPaths.retrainingJobs(), RetrainingRunSchema, body);
   }
 
   // webhooks
   async webhooks(): Promise<WebhookSubscription[]> {
-    return (await this.client.get<{ webhooks: WebhookSubscription[] }>(apiPaths.webhooks())).webhooks;
+    return (await this.client.call('GET', apiPaths.webhooks(), WebhookListResponseSchema)).webhooks;
   }
+  /** The subscription with its secret (shown in this answer only). */
   createWebhook(body: CreateWebhookRequest): Promise<WebhookSubscription> {
-    return this.client.post(apiPaths.webhooks(), body);
+    return this.client.call('POST', apiPaths.webhooks(), WebhookSubscriptionSchema, body);
+  }
+  deleteWebhook(id: string): Promise<void> {
+    return this.client.callNoContent('DELETE', apiPaths.webhook(id));
   }
   async deliveries(webhookId: string, limit = 50): Promise<WebhookDelivery[]> {
-    return (await this.client.get<{ deliveries: WebhookDelivery[] }>(`${apiPaths.webhookDeliveries(webhookId)}${query({ limit })}`)).deliveries;
+    return (await this.client.call('GET', `${apiPaths.webhookDeliveries(webhookId)}${query({ limit })}`, WebhookDeliveryListResponseSchema)).deliveries;
   }
   redeliver(webhookId: string, deliveryId: string): Promise<WebhookDelivery> {
-    return this.client.post(apiPaths.webhookRedeliver(webhookId, deliveryId));
+    return this.client.call('POST', apiPaths.webhookRedeliver(webhookId, deliveryId), WebhookDeliverySchema, {});
   }
 }

@@ -1,5 +1,9 @@
 import {
+  CreateEnrolmentTokenResponseSchema,
+  EnrolDeviceResponseSchema,
   enrolmentPaths,
+  EnrolmentTokenListResponseSchema,
+  EnrolmentTokenSummarySchema,
   type CreateEnrolmentTokenRequest,
   type CreateEnrolmentTokenResponse,
   type EnrolDeviceRequest,
@@ -10,21 +14,22 @@ import type { ApiClient } from './api-client';
 
 /**
  * Zero-touch enrolment: tokens for operators (CLI), and the device's one enrol call, which needs no API
- * token (the edge worker). Node only: the dashboard's browser build does not include it.
+ * token (the edge worker). Every answer is read with its response schema. Node only: the dashboard's browser
+ * build does not include it.
  */
 export class EnrolmentApi {
   constructor(readonly client: ApiClient) {}
 
   createToken(body: CreateEnrolmentTokenRequest): Promise<CreateEnrolmentTokenResponse> {
-    return this.client.post(enrolmentPaths.tokens(), body);
+    return this.client.call('POST', enrolmentPaths.tokens(), CreateEnrolmentTokenResponseSchema, body);
   }
   async listTokens(): Promise<EnrolmentTokenSummary[]> {
-    return (await this.client.get<{ tokens: EnrolmentTokenSummary[] }>(enrolmentPaths.tokens())).tokens;
+    return (await this.client.call('GET', enrolmentPaths.tokens(), EnrolmentTokenListResponseSchema)).tokens;
   }
   revokeToken(id: string): Promise<EnrolmentTokenSummary> {
-    return this.client.post(`${enrolmentPaths.token(id)}/revoke`);
+    return this.client.call('POST', enrolmentPaths.revoke(id), EnrolmentTokenSummarySchema, {});
   }
   enrol(body: EnrolDeviceRequest): Promise<EnrolDeviceResponse> {
-    return this.client.post(enrolmentPaths.enrol(), body);
+    return this.client.call('POST', enrolmentPaths.enrol(), EnrolDeviceResponseSchema, body);
   }
 }

@@ -4,7 +4,18 @@
  */
 export type * from './index';
 export { API_PREFIX } from './protocol';
-export { apiPaths } from './rest/paths';
-export { DASHBOARD_REQUEST_HEADER, DASHBOARD_SIGN_IN_PATH, sessionPaths } from './rest/sessions';
-export { identityPaths } from './rest/identities';
-export { RETRAINING_STEPS } from './rest/retraining';
+export * from './parse';
+export * from './errors';
+// the REST DTOs and their response schemas: @edgeloop/client reads every answer with them
+export * from './rest/models';
+export * from './rest/devices';
+export * from './rest/quotas';
+export * from './rest/deployments';
+export * from './rest/webhooks';
+export * from './rest/hard-examples';
+export * from './rest/identities';
+export * from './rest/retraining';
+export * from './rest/drift';
+export * from './rest/metrics';
+export * from './rest/paths';
+export * from './rest/sessions';

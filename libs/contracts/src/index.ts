@@ -19,6 +19,7 @@ export * from './webhook-signature';
 export * from './errors';
 export * from './rest/models';
 export * from './rest/devices';
+export * from './rest/quotas';
 export * from './rest/deployments';
 export * from './rest/webhooks';
 export * from './rest/hard-examples';

@@ -1,13 +1,11 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiCreatedResponse, ApiNotFoundResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
-import { DeviceIdSchema, GroupSchema, ProvisionDeviceRequestSchema } from '@edgeloop/contracts';
+import { GroupSchema, ProvisionDeviceRequestSchema, SetDeviceDisabledRequestSchema } from '@edgeloop/contracts';
 import { z } from 'zod';
 import { AuthenticatedRequest, RequireRole } from '../auth/auth.guard';
 import { ZodValidationPipe } from '../http/zod-validation.pipe';
 import { DeviceService } from '../services/device.service';
 
-const ProvisionBodySchema = ProvisionDeviceRequestSchema.extend({ id: DeviceIdSchema.optional() });
-const DisableBodySchema = z.strictObject({ disabled: z.boolean() });
 
 @ApiTags('devices')
 @ApiBearerAuth()
@@ -26,7 +24,7 @@ export class DevicesController {
     },
   })
   @ApiCreatedResponse({ description: '{ device, credentials: { mqtt, http }, signingKey, mqttUrl }' })
-  provision(@Body(new ZodValidationPipe(ProvisionBodySchema)) body: z.infer<typeof ProvisionBodySchema>, @Req() req: AuthenticatedRequest) {
+  provision(@Body(new ZodValidationPipe(ProvisionDeviceRequestSchema)) body: z.infer<typeof ProvisionDeviceRequestSchema>, @Req() req: AuthenticatedRequest) {
     return this.devices.provision(body, req.principal?.tokenId ?? null);
   }
 
@@ -52,7 +50,7 @@ export class DevicesController {
   @ApiOperation({ summary: 'Disable (or re-enable) a device: its credentials stop working at once' })
   @ApiBody({ schema: { type: 'object', required: ['disabled'], properties: { disabled: { type: 'boolean' } } } })
   @ApiNotFoundResponse({ description: 'no such device' })
-  setDisabled(@Param('id') id: string, @Body(new ZodValidationPipe(DisableBodySchema)) body: z.infer<typeof DisableBodySchema>, @Req() req: AuthenticatedRequest) {
+  setDisabled(@Param('id') id: string, @Body(new ZodValidationPipe(SetDeviceDisabledRequestSchema)) body: z.infer<typeof SetDeviceDisabledRequestSchema>, @Req() req: AuthenticatedRequest) {
     return this.devices.setDisabled(id, body.disabled, req.principal?.tokenId ?? null);
   }
 }

@@ -95,5 +95,8 @@ export const DeploymentResponseSchema = z.object({
 });
 export type DeploymentResponse = z.infer<typeof DeploymentResponseSchema>;
 
+/** `GET /api/v1/deployments`: recent deployments, newest first. */
+export const DeploymentListResponseSchema = z.object({ deployments: z.array(DeploymentResponseSchema) });
+
 /** `POST /api/v1/deployments/{id}/rollback`. */
 export const RollbackDeploymentRequestSchema = z.strictObject({ reason: z.string().min(1).max(1000).optional() });

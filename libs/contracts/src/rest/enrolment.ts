@@ -49,6 +49,9 @@ export const EnrolmentTokenSummarySchema = z.object({
 });
 export type EnrolmentTokenSummary = z.infer<typeof EnrolmentTokenSummarySchema>;
 
+/** `GET /api/v1/enrolment-tokens`. */
+export const EnrolmentTokenListResponseSchema = z.object({ tokens: z.array(EnrolmentTokenSummarySchema) });
+
 /** The answer of `POST /enrolment-tokens`: the only time the token itself is shown. */
 export const CreateEnrolmentTokenResponseSchema = EnrolmentTokenSummarySchema.extend({ token: z.string().startsWith(ENROLMENT_TOKEN_PREFIX) });
 export type CreateEnrolmentTokenResponse = z.infer<typeof CreateEnrolmentTokenResponseSchema>;
@@ -65,12 +68,13 @@ export const EnrolDeviceRequestSchema = z.strictObject({
 });
 export type EnrolDeviceRequest = z.infer<typeof EnrolDeviceRequestSchema>;
 
-/** Provisioning's answer plus the broker URL the device connects to. */
-export const EnrolDeviceResponseSchema = ProvisionDeviceResponseSchema.extend({ mqttUrl: z.string().min(1) });
+/** Provisioning's answer: the device, its credentials, the signing key and the broker URL. */
+export const EnrolDeviceResponseSchema = ProvisionDeviceResponseSchema;
 export type EnrolDeviceResponse = z.infer<typeof EnrolDeviceResponseSchema>;
 
 export const enrolmentPaths = {
   tokens: () => `${API_PREFIX}/enrolment-tokens`,
   token: (id: string) => `${API_PREFIX}/enrolment-tokens/${encodeURIComponent(id)}`,
+  revoke: (id: string) => `${API_PREFIX}/enrolment-tokens/${encodeURIComponent(id)}/revoke`,
   enrol: () => `${API_PREFIX}/devices/enrol`,
 };

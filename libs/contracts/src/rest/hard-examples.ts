@@ -28,3 +28,6 @@ export const HardExampleResponseSchema = z.object({
   label: HardExampleLabelSchema.and(z.object({ labeledAt: IsoTimestampSchema })).nullable(),
 });
 export type HardExampleResponse = z.infer<typeof HardExampleResponseSchema>;
+
+/** `GET /api/v1/hard-examples`. */
+export const HardExampleListResponseSchema = z.object({ hardExamples: z.array(HardExampleResponseSchema) });

@@ -61,6 +61,14 @@ export const EnrolmentPhotoSchema = z.object({
 });
 export type EnrolmentPhoto = z.infer<typeof EnrolmentPhotoSchema>;
 
+export const IdentityListResponseSchema = z.object({ identities: z.array(IdentitySchema) });
+
+/** `GET /api/v1/identities/{id}`: the identity with its enrolment photos. */
+export const IdentityDetailResponseSchema = IdentitySchema.extend({ enrolmentPhotos: z.array(EnrolmentPhotoSchema) });
+export type IdentityDetail = z.infer<typeof IdentityDetailResponseSchema>;
+
+export const EnrolmentPhotoListResponseSchema = z.object({ photos: z.array(EnrolmentPhotoSchema) });
+
 /** Why a photo was refused (422 when every photo of the request was refused). */
 export const ENROLMENT_REFUSALS = ['not_an_image', 'image_too_large', 'no_face', 'several_faces'] as const;
 export type EnrolmentRefusal = (typeof ENROLMENT_REFUSALS)[number];

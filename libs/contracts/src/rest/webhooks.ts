@@ -32,6 +32,8 @@ export const WebhookSubscriptionSchema = z.object({
 });
 export type WebhookSubscription = z.infer<typeof WebhookSubscriptionSchema>;
 
+export const WebhookListResponseSchema = z.object({ webhooks: z.array(WebhookSubscriptionSchema) });
+
 export const WEBHOOK_DELIVERY_STATUSES = ['pending', 'succeeded', 'failed'] as const;
 
 export const WebhookAttemptSchema = z.object({
@@ -61,3 +63,6 @@ export const WebhookDeliverySchema = z.object({
   nextRetryAt: IsoTimestampSchema.nullable().optional(),
 });
 export type WebhookDelivery = z.infer<typeof WebhookDeliverySchema>;
+
+/** `GET /api/v1/webhooks/{id}/deliveries`, newest first. */
+export const WebhookDeliveryListResponseSchema = z.object({ deliveries: z.array(WebhookDeliverySchema) });
