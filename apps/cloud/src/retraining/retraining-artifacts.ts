@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { MAX_HEAD_DELTA_BYTES } from '@edgeloop/contracts';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { blobKey, BlobRepository } from '../repositories/blob.repository';
@@ -12,6 +13,8 @@ import type { Digested } from './training-task';
  * - `retraining/artifacts/sha256/<hex>.json`: JSON documents (the split dataset, trainer output, calibration,
  *   evaluation); embeddings are base64 of their float32 bytes.
  * - `blobs/sha256/<hex>`: the trained head's ONNX, where the registry keeps every model file.
+ * - `head-deltas/<target sha256>/<base sha256>`: the delta from the base's head to the trained head
+ *   (@edgeloop/contracts `head-delta.ts`), served to devices at `GET /api/v1/blobs/{target}/delta?from={base}`.
  *
  * The large documents are made, hashed and parsed in the training thread (training-task.ts); here they are
  * only bytes: read in chunks into one buffer of their own (so it can be transferred to the thread) and written
@@ -66,6 +69,16 @@ export class RetrainingArtifacts {
     return { bytes: await this.read(blobKey(sha256)), sha256 };
   }
 
+  /** Stores the delta from the head `baseSha256` to the head `targetSha256`. */
+  async putHeadDelta(targetSha256: string, baseSha256: string, bytes: Uint8Array): Promise<void> {
+    await this.putOnce(headDeltaKey(targetSha256, baseSha256), bytes);
+  }
+
+  /** The delta from `baseSha256` to `targetSha256`, or undefined when none was made. */
+  async getHeadDelta(targetSha256: string, baseSha256: string): Promise<Buffer | undefined> {
+    return this.blobs.getSmall(headDeltaKey(targetSha256, baseSha256), MAX_HEAD_DELTA_BYTES);
+  }
+
   private async putOnce(key: string, bytes: Uint8Array): Promise<void> {
     if ((await this.blobs.size(key)) === bytes.length) return;
     const body = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -93,6 +106,10 @@ export class RetrainingArtifacts {
     if (at !== size) throw new Error(`${key}: read ${at} of ${size} bytes`);
     return body;
   }
+}
+
+export function headDeltaKey(targetSha256: string, baseSha256: string): string {
+  return `head-deltas/${targetSha256}/${baseSha256}`;
 }
 
 export function documentKey(sha256: string): string {

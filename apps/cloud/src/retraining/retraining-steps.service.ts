@@ -148,12 +148,18 @@ export class RetrainingSteps {
   }
 
   private async trainHead(run: RetrainingRunRecord): Promise<StepOutcome> {
+    const [dataset, parent] = await Promise.all([
+      this.artifacts.getDocumentBytes(requireOutput(run, 'build-dataset')),
+      this.base(run).then((b) => this.productionHead(b)),
+    ]);
     const trained = await this.compute.trainHead({
-      dataset: await this.artifacts.getDocumentBytes(requireOutput(run, 'build-dataset')),
+      dataset,
       options: { method: run.settings.trainer.method, seed: run.settings.trainer.seed },
+      parent: parent?.head ?? null,
     });
-    // the head first: the trainer's document names it
+    // the head (and its delta from the base's head) first: the trainer's document names them
     await this.artifacts.putModelFile(trained.head.bytes, trained.head.sha256);
+    if (trained.delta && parent) await this.artifacts.putHeadDelta(trained.head.sha256, parent.head.sha256, trained.delta.bytes);
     return { output: await this.artifacts.putDocumentBytes(trained.document) };
   }
 

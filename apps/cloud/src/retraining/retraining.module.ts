@@ -3,6 +3,7 @@ import { BullModule } from '@nestjs/bullmq';
 import { QUEUES } from '@edgeloop/contracts';
 import { CloudConfig } from '../config/cloud.config';
 import { CandidateRegistrar } from './candidate-registrar';
+import { HeadDeltaController } from './head-delta.controller';
 import { RetrainingArtifacts } from './retraining-artifacts';
 import { RetrainingCanary } from './retraining-canary.service';
 import { RETRAINING_FLOW_PRODUCER, RetrainingFlow } from './retraining-flow';
@@ -27,7 +28,7 @@ export const RetrainingFeature = {
     // the connection and prefix come from the cloud's one BullModule.forRootAsync (queues/bull.ts)
     return [BullModule.registerQueue({ name: QUEUES.retraining }), BullModule.registerFlowProducer({ name: RETRAINING_FLOW_PRODUCER })];
   },
-  controllers: [RetrainingController] as Type[],
+  controllers: [RetrainingController, HeadDeltaController] as Type[],
   providers(config: CloudConfig): Provider[] {
     return [
       RetrainingRunRepository,

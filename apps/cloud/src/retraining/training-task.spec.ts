@@ -1,5 +1,5 @@
 import { calibrate, evaluateOpenSet, trainHead } from '@edgeloop/training';
-import { buildIdentityHead, readIdentityHead } from '@edgeloop/vision';
+import { applyHeadDelta, buildIdentityHead, readIdentityHead } from '@edgeloop/vision';
 import { blurredHead, syntheticGallery } from './testing/synthetic-training-data';
 import {
   loadExample,
@@ -112,6 +112,62 @@ describe('retraining step tasks', () => {
     expect(Math.abs(c.match - evaluated.report.candidate.thresholds.match)).toBeLessThan(0.01);
     expect(evaluated.report.candidate.metrics.dirAtFpir).toBeCloseTo(floatReport.dirAtFpir.dir, 2);
     expect(evaluated.report.candidate.metrics.rank1).toBeCloseTo(floatReport.rank1, 2);
+  });
+
+  it('train-head against a parent head: unchanged identities keep their int8 columns, the delta carries the rest, and the gate scores it as the fresh head', () => {
+    // the next retrain: two newcomers labelled; the trainer re-fits every row a little
+    const known = syntheticGallery({ identities: 40, perIdentity: 10, strangers: 40, seed: 31, prefix: 'g', sameCosine: Math.sqrt(0.8) });
+    const newcomers = syntheticGallery({ identities: 2, perIdentity: 10, seed: 22, prefix: 'n', sameCosine: Math.sqrt(0.8) });
+    const grown = { examples: [...known.examples, ...newcomers.examples] };
+    const packed = (examples: typeof grown.examples): PackedExamples => ({
+      ids: examples.map((e) => e.id),
+      labels: examples.map((e) => e.label),
+      kinds: examples.map((e) => e.kind),
+      groups: examples.map((e) => e.group),
+      times: examples.map((e) => e.time),
+      dim: 512,
+      embeddings: Float32Array.from(examples.flatMap((e) => Array.from(e.embedding))),
+    });
+    const firstData = runTrainingTask({ kind: 'build-dataset', input: { examples: packed(known.examples), seed: 1, counts: {} } }) as BuildDatasetResult;
+    const nextData = runTrainingTask({ kind: 'build-dataset', input: { examples: packed(grown.examples), seed: 1, counts: {} } }) as BuildDatasetResult;
+    const options = { method: 'logistic' as const, seed: 1 };
+    const parent = (runTrainingTask({ kind: 'train-head', input: { dataset: copy(firstData.document), options } }) as TrainHeadResult).head;
+    const next = runTrainingTask({ kind: 'train-head', input: { dataset: copy(nextData.document), options, parent: copy(parent) } }) as TrainHeadResult;
+    const fresh = runTrainingTask({ kind: 'train-head', input: { dataset: copy(nextData.document), options } }) as TrainHeadResult;
+    const doc = parse<HeadDocument>(next.document);
+    expect(doc.parent).toEqual({ sha256: parent.sha256, reused: 36, rewritten: 4, added: 2 });
+    // logistic regression moved every row: a fresh quantisation would rewrite more of the 40 known columns
+    const columns = (bytes: Uint8Array) => {
+      const head = readIdentityHead(bytes);
+      return new Map(head.labels.map((label, j) => [label, head.prototypes[j]]));
+    };
+    const [parentColumns, freshColumns, shippedColumns] = [columns(parent.bytes), columns(fresh.head.bytes), columns(next.head.bytes)];
+    const differing = (from: Map<string, Float32Array>) => [...parentColumns].filter(([label, p]) => from.get(label)!.some((v, i) => v !== p[i])).length;
+    expect(differing(shippedColumns)).toBe(4);
+    expect(differing(freshColumns)).toBeGreaterThan(20);
+    // the delta: the rewritten and new columns, and it rebuilds the head byte for byte
+    expect(doc.delta).toMatchObject({ sha256: next.delta!.sha256, size: next.delta!.bytes.byteLength, copied: 36, carried: 6 });
+    expect(sha256Of(applyHeadDelta(parent.bytes, next.delta!.bytes))).toBe(next.head.sha256);
+    expect(next.delta!.bytes.byteLength).toBeLessThan(next.head.bytes.byteLength / 3);
+    // the gate's figures for the shipped head (parent columns kept) and for the freshly quantised one
+    const gate = (head: TrainHeadResult) => {
+      const input = {
+        dataset: copy(nextData.document),
+        trained: copy(head.document),
+        candidateHead: copy(head.head),
+        production: production(),
+        targetFpir: 0.01,
+      };
+      const calibration = (runTrainingTask({ kind: 'calibrate', input }) as CalibrateResult).document;
+      return (runTrainingTask({ kind: 'evaluate', input: { ...input, calibration: copy(calibration), rule: { primary: 'dirAtFpir' } } }) as EvaluateResult)
+        .report;
+    };
+    const shipped = gate(next);
+    const reference = gate(fresh);
+    expect(shipped.verdict).toBe(reference.verdict);
+    expect(shipped.candidate.metrics.dirAtFpir).toBeCloseTo(reference.candidate.metrics.dirAtFpir, 2);
+    expect(shipped.candidate.metrics.rank1).toBeCloseTo(reference.candidate.metrics.rank1, 2);
+    expect(Math.abs(shipped.candidate.thresholds.match - reference.candidate.thresholds.match)).toBeLessThan(0.01);
   });
 
   it('refuses an input whose bytes are not the ones the run recorded', () => {

@@ -13,7 +13,15 @@ import {
   type TrainHeadOptions,
   type TrainingExample,
 } from '@edgeloop/training';
-import { buildIdentityHead, readIdentityHead, type HeadWeights, type IdentityPrototypes } from '@edgeloop/vision';
+import {
+  encodeHeadDelta,
+  encodeQuantisedHead,
+  quantiseAgainstParent,
+  readIdentityHead,
+  readQuantisedHead,
+  type HeadWeights,
+  type IdentityPrototypes,
+} from '@edgeloop/vision';
 import { createHash } from 'node:crypto';
 
 /**
@@ -67,6 +75,13 @@ export interface HeadDocument {
   compared: Record<string, unknown>;
   settings: Record<string, unknown>;
   notes: string[];
+  /**
+   * The base head the int8 columns were quantised against (absent in documents of runs before it): columns
+   * of identities that moved less than the int8 bound are the parent's own (`quantiseAgainstParent`).
+   */
+  parent?: { sha256: string; reused: number; rewritten: number; added: number } | null;
+  /** The delta from the parent's head to this head (what a device on the parent downloads), if one was made. */
+  delta?: { sha256: string; size: number; copied: number; carried: number } | null;
 }
 
 export interface CalibrationDocument {
@@ -99,11 +114,15 @@ export interface BuildDatasetResult {
 export interface TrainHeadTask {
   dataset: Digested;
   options: Partial<TrainHeadOptions>;
+  /** The base version's head: its int8 columns are kept where they still fit, and the delta is made against it. */
+  parent?: Digested | null;
 }
 export interface TrainHeadResult {
   /** The head ONNX (a model file) and the trainer's document. */
   head: Digested;
   document: Digested;
+  /** The head delta from `parent` (null without an int8 parent head). */
+  delta: Digested | null;
 }
 
 /** The production (base) head: its ONNX bytes, checked against the manifest's sha256, and labels. */
@@ -192,9 +211,14 @@ function document(value: unknown): Digested {
   return digested(Buffer.from(JSON.stringify(value), 'utf8'));
 }
 
-function parse<T>(input: Digested, what: string): T {
+function checked(input: Digested, what: string): Digested {
   const actual = sha256Of(input.bytes);
   if (actual !== input.sha256) throw new TaskInputError(`the ${what} has sha256 ${actual}, expected ${input.sha256}`);
+  return input;
+}
+
+function parse<T>(input: Digested, what: string): T {
+  checked(input, what);
   return JSON.parse(Buffer.from(input.bytes.buffer, input.bytes.byteOffset, input.bytes.byteLength).toString('utf8')) as T;
 }
 
@@ -240,8 +264,13 @@ function buildDataset(input: BuildDatasetTask): BuildDatasetResult {
 
 function trainHeadTask(input: TrainHeadTask): TrainHeadResult {
   const dataset = parse<DatasetDocument>(input.dataset, 'dataset');
+  const parent = input.parent ? checked(input.parent, 'base head') : null;
   const trained = trainHead(dataset.splits.train.map(loadExample), dataset.splits.validation.map(loadExample), input.options);
-  const head = digested(buildIdentityHead(trained.head, { weights: CANDIDATE_HEAD_WEIGHTS }));
+  const quantisation = quantiseAgainstParent(trained.head, parent ? readQuantisedHead(parent.bytes) : undefined);
+  const head = digested(encodeQuantisedHead(quantisation.quantised));
+  const encodedDelta = parent ? encodeHeadDelta(parent.bytes, head.bytes) : undefined;
+  const delta = encodedDelta ? digested(encodedDelta.bytes) : null;
+  const { reused, rewritten, added } = quantisation;
   const doc: HeadDocument = {
     head: { sha256: head.sha256, size: head.bytes.byteLength },
     weights: CANDIDATE_HEAD_WEIGHTS,
@@ -251,8 +280,10 @@ function trainHeadTask(input: TrainHeadTask): TrainHeadResult {
     compared: trained.compared as Record<string, unknown>,
     settings: { ...trained.settings },
     notes: trained.notes,
+    parent: parent ? { sha256: parent.sha256, reused, rewritten, added } : null,
+    delta: delta && encodedDelta ? { sha256: delta.sha256, size: delta.bytes.byteLength, copied: encodedDelta.copied, carried: encodedDelta.carried } : null,
   };
-  return { head, document: document(doc) };
+  return { head, document: document(doc), delta };
 }
 
 function calibrateTask(input: CalibrateTask): CalibrateResult {
