@@ -14,7 +14,7 @@ import { OpsServer } from './ops/ops-server';
 import { Outbox } from './outbox/outbox';
 import { OutboxSender } from './outbox/outbox-sender';
 import { ResultsSink } from './results/results-sink';
-import { fallbackFor, loadAtBoot } from './runtime/boot';
+import { serveAtBoot } from './runtime/boot';
 import { InferenceLoop, type ProcessedFrame, type WorkerStats } from './runtime/inference-loop';
 import { describe, ModelRuntime } from './runtime/model-runtime';
 import { PipelineLoader } from './runtime/pipeline-loader';
@@ -33,8 +33,9 @@ export interface EdgeWorkerOptions {
 /**
  * The edge worker's composition root: builds the model store, the serving model, the MQTT agent, the
  * durable outbox, the results sink, the inference loop and the operations endpoint, starts them in order
- * and stops them in reverse. The loop (runtime/inference-loop.ts), the results (results/results-sink.ts)
- * and the health report (ops/health-report.ts) each live in their own file.
+ * and stops them in reverse; it only wires and orders. What serves at boot (runtime/boot.ts), the loop
+ * (runtime/inference-loop.ts), the results (results/results-sink.ts) and the health report
+ * (ops/health-report.ts) each live in their own file.
  * Nothing here needs the network: with no broker and no cloud it serves its last installed version.
  */
 export class EdgeWorker {
@@ -113,17 +114,8 @@ export class EdgeWorker {
     this.outbox = Outbox.open(join(config.stateDir, 'outbox.sqlite'), config.outbox);
     await this.ops.start(config.httpHost, config.httpPort);
 
-    const boot = await loadAtBoot(this.store, this.loader);
-    await this.runtime.install(boot.model);
-    const base = await this.loader.describeBase();
-    this.tracker.setLastKnownGood(fallbackFor(boot.model, boot.lastKnownGood, base.ref));
-    if (boot.failure) {
-      const { target, deploymentId, message } = boot.failure;
-      this.tracker.set({ state: 'failed', target, deploymentId, failure: { code: 'load_failed', message } });
-    } else if (boot.model.origin === 'store') {
-      this.tracker.set({ state: 'active', target: null, deploymentId: boot.active?.deploymentId ?? null });
-    }
-    this.logger.info(`serving ${describe(boot.model)}`);
+    const { model, base } = await serveAtBoot(this.store, this.loader, this.runtime, this.tracker);
+    this.logger.info(`serving ${describe(model)}`);
 
     this.results.startBatchTimer(config.batch.maxMs);
 

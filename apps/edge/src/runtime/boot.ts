@@ -1,6 +1,8 @@
 import { formatModelRef, type ModelVersionRef } from '@edgeloop/contracts';
+import type { DeviceStateTracker } from '../agent/device-state';
 import { Logger } from '../logger';
 import type { ModelStore, VersionPointer } from '../store/model-store';
+import type { ModelRuntime } from './model-runtime';
 import { PIPELINE_ROLES, type LoadedModel, type PipelineLoader } from './pipeline-loader';
 
 export interface BootModel {
@@ -60,4 +62,28 @@ export function fallbackFor(model: LoadedModel, lastKnownGood: VersionPointer | 
     return { name: lastKnownGood.name, version: lastKnownGood.version };
   }
   return base;
+}
+
+/**
+ * Starts serving with no network: installs what `loadAtBoot` picked, and tells the device state what it runs
+ * (`active` from the store, or `failed` when the active version did not load and a fallback serves) and what it
+ * would fall back to. Returns the model served and the base bundle, whose files a deployment may reuse.
+ */
+export async function serveAtBoot(
+  store: ModelStore,
+  loader: PipelineLoader,
+  runtime: ModelRuntime,
+  tracker: DeviceStateTracker,
+): Promise<{ model: LoadedModel; base: { ref: ModelVersionRef; files: Map<string, string> } }> {
+  const boot = await loadAtBoot(store, loader);
+  await runtime.install(boot.model);
+  const base = await loader.describeBase();
+  tracker.setLastKnownGood(fallbackFor(boot.model, boot.lastKnownGood, base.ref));
+  if (boot.failure) {
+    const { target, deploymentId, message } = boot.failure;
+    tracker.set({ state: 'failed', target, deploymentId, failure: { code: 'load_failed', message } });
+  } else if (boot.model.origin === 'store') {
+    tracker.set({ state: 'active', target: null, deploymentId: boot.active?.deploymentId ?? null });
+  }
+  return { model: boot.model, base };
 }
