@@ -1,47 +1,14 @@
-import { z } from "zod";
-import {
-  IdentityLabelSchema,
-  IsoTimestampSchema,
-  ModelNameSchema,
-  ModelVersionNumberSchema,
-  AliasSchema,
-  Sha256Schema,
-} from "../identifiers";
-import {
-  ModelFileRoleSchema,
-  ModelManifestSchema,
-  ModelMetricsSchema,
-  ModelThresholdsSchema,
-  SignatureSchema,
-  SIGNATURE_ALGORITHM,
-} from "../manifest";
+import { z } from 'zod';
+import { IsoTimestampSchema, ModelNameSchema, ModelVersionNumberSchema, AliasSchema } from '../identifiers';
+import { ModelManifestSchema, SignatureSchema, SIGNATURE_ALGORITHM } from '../manifest';
 
 /**
  * Model registry DTOs. Upload is `POST /api/v1/models/{name}/versions`, multipart: each file part's
  * field name is its role (`detector`, `embedder`, `head`, …), plus an optional JSON text field
- * `manifest` with the fields below. The registry fills in name, version, sizes and hashes.
+ * `manifest` read with `UploadManifestSchema` (manifest.ts). The registry fills in name, version, sizes
+ * and hashes.
  */
-export const UPLOAD_MANIFEST_FIELD = "manifest";
-
-export const UploadManifestSchema = z.strictObject({
-  parent: ModelVersionNumberSchema.optional(),
-  labels: z.array(IdentityLabelSchema).max(100_000).optional(),
-  thresholds: ModelThresholdsSchema.optional(),
-  metrics: ModelMetricsSchema.optional(),
-  createdBy: z.string().min(1).max(128).optional(),
-  /** Files the client expects in this upload; every one must be present as a part, and sums must match. */
-  files: z
-    .array(
-      z.strictObject({
-        role: ModelFileRoleSchema,
-        sha256: Sha256Schema.optional(),
-        path: z.string().max(255).optional(),
-      }),
-    )
-    .max(16)
-    .optional(),
-});
-export type UploadManifest = z.infer<typeof UploadManifestSchema>;
+export const UPLOAD_MANIFEST_FIELD = 'manifest';
 
 /** A registered version: the signed manifest plus registry facts (the answer of an upload). */
 export const RegisteredModelVersionSchema = z.object({
@@ -55,19 +22,13 @@ export const RegisteredModelVersionSchema = z.object({
   createdBy: z.string().nullable(),
   createdAt: IsoTimestampSchema,
 });
-export type RegisteredModelVersion = z.infer<
-  typeof RegisteredModelVersionSchema
->;
+export type RegisteredModelVersion = z.infer<typeof RegisteredModelVersionSchema>;
 
 /** One version as the registry returns it (`GET …/versions[/{ref}]`): with the aliases that point at it. */
-export const ModelVersionResponseSchema = RegisteredModelVersionSchema.extend({
-  aliases: z.array(AliasSchema),
-});
+export const ModelVersionResponseSchema = RegisteredModelVersionSchema.extend({ aliases: z.array(AliasSchema) });
 export type ModelVersionResponse = z.infer<typeof ModelVersionResponseSchema>;
 
-export const ModelVersionListResponseSchema = z.object({
-  versions: z.array(ModelVersionResponseSchema),
-});
+export const ModelVersionListResponseSchema = z.object({ versions: z.array(ModelVersionResponseSchema) });
 
 export const ModelSummarySchema = z.object({
   name: ModelNameSchema,
@@ -79,38 +40,22 @@ export const ModelSummarySchema = z.object({
 });
 export type ModelSummary = z.infer<typeof ModelSummarySchema>;
 
-export const ModelListResponseSchema = z.object({
-  models: z.array(ModelSummarySchema),
-});
+export const ModelListResponseSchema = z.object({ models: z.array(ModelSummarySchema) });
 
 /** `GET /api/v1/models/{name}/aliases`: alias → version. */
-export const ModelAliasesResponseSchema = z.object({
-  aliases: z.record(AliasSchema, ModelVersionNumberSchema),
-});
+export const ModelAliasesResponseSchema = z.object({ aliases: z.record(AliasSchema, ModelVersionNumberSchema) });
 
 /** `PUT /api/v1/models/{name}/aliases/{alias}`. */
-export const SetAliasRequestSchema = z.strictObject({
-  version: ModelVersionNumberSchema,
-});
+export const SetAliasRequestSchema = z.strictObject({ version: ModelVersionNumberSchema });
 export type SetAliasRequest = z.infer<typeof SetAliasRequestSchema>;
 
-export const SetAliasResponseSchema = z.object({
-  name: ModelNameSchema,
-  alias: AliasSchema,
-  version: ModelVersionNumberSchema,
-});
+export const SetAliasResponseSchema = z.object({ name: ModelNameSchema, alias: AliasSchema, version: ModelVersionNumberSchema });
 export type SetAliasResponse = z.infer<typeof SetAliasResponseSchema>;
 
 /** `GET /api/v1/keys`: the registry's signing keys, SPKI PEM. */
 export const PublicKeysResponseSchema = z.object({
   keys: z
-    .array(
-      z.object({
-        keyId: z.string().min(1).max(128),
-        alg: z.literal(SIGNATURE_ALGORITHM),
-        publicKey: z.string().startsWith("-----BEGIN PUBLIC KEY-----"),
-      }),
-    )
+    .array(z.object({ keyId: z.string().min(1).max(128), alg: z.literal(SIGNATURE_ALGORITHM), publicKey: z.string().startsWith('-----BEGIN PUBLIC KEY-----') }))
     .min(1),
 });
 export type PublicKeysResponse = z.infer<typeof PublicKeysResponseSchema>;
