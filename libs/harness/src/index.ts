@@ -24,3 +24,4 @@ export {
 export { startRedisCluster, type RedisCluster, type RedisClusterOptions } from './redis-cluster';
 export { startStack, type Stack, type StackBroker, type StackEndpoint, type StackOptions } from './stack';
 export { waitUntilStopped, type StopCheck } from './stop-check';
+export { seededRandom } from './seeded-random';

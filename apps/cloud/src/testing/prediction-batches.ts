@@ -1,16 +1,8 @@
 import { MESSAGE_VERSION, type FrameResult, type PredictionBatch } from '@edgeloop/contracts';
+import { seededRandom } from '@edgeloop/harness';
 
-/** A seeded PRNG (mulberry32), so generated traffic is the same on every run. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seed source of the generated traffic, for tests that draw their own numbers beside it. */
+export { seededRandom };
 
 export interface TrafficProfile {
   /** Mean frame brightness (0–255): a lighting change lowers it. */

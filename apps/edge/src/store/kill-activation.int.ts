@@ -1,11 +1,11 @@
 import { verifySignedManifest, type ModelManifest, type ModelVersionRef, type SignedManifest } from '@edgeloop/contracts';
+import { seededRandom } from '@edgeloop/harness';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { seededRandom } from '../../../cloud/src/testing/prediction-batches';
 import { loadAtBoot } from '../runtime/boot';
 import type { LoadedModel, PipelineLoader } from '../runtime/pipeline-loader';
 import { CloudSigner } from '../testing/cloud-signer';

@@ -4,9 +4,9 @@
 import type { CreateEnrolmentTokenResponse, DeviceSummary, EnrolmentTokenSummary } from '@edgeloop/contracts';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startCloudFixture, type CloudFixture } from '../../../cloud/src/testing/cloud-fixture';
-import { edgeTestEnv, franckFrames, tempStateDir } from '../testing/edge-env';
-import { buildEdge, EdgeProcess } from '../testing/edge-process';
+import { startCloudFixture, type CloudFixture } from '../apps/cloud/src/testing/cloud-fixture';
+import { edgeTestEnv, franckFrames, tempStateDir } from '../apps/edge/src/testing/edge-env';
+import { buildEdge, EdgeProcess } from '../apps/edge/src/testing/edge-process';
 
 /**
  * Zero-touch enrolment with the worker as a real process: started with nothing but the cloud URL and an

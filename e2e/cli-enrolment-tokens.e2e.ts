@@ -2,8 +2,8 @@ import type { CreateEnrolmentTokenResponse, EnrolmentTokenSummary } from '@edgel
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startCloudFixture, type CloudFixture } from '../../cloud/src/testing/cloud-fixture';
-import { runCli } from '../testing/run-cli';
+import { startCloudFixture, type CloudFixture } from '../apps/cloud/src/testing/cloud-fixture';
+import { runCli } from '../apps/cli/testing/run-cli';
 
 describe('edgeloop enrolment-tokens', () => {
   let fx: CloudFixture;

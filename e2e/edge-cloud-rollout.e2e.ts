@@ -2,12 +2,12 @@
  * @jest-environment ./libs/vision/test/onnx-environment.js
  */
 import type { DeploymentResponse, ProvisionDeviceResponse } from '@edgeloop/contracts';
-import { startCloudFixture, type CloudFixture } from '../../../cloud/src/testing/cloud-fixture';
-import { baseFiles, makeHead, uploadForm } from '../../../cloud/src/testing/upload-form';
-import { EdgeConfig } from '../config/edge.config';
-import { edgeTestEnv, franckFrames, tempStateDir } from '../testing/edge-env';
-import { LockstepSource } from '../testing/lockstep-source';
-import { EdgeWorker } from '../worker';
+import { startCloudFixture, type CloudFixture } from '../apps/cloud/src/testing/cloud-fixture';
+import { baseFiles, makeHead, uploadForm } from '../apps/cloud/src/testing/upload-form';
+import { EdgeConfig } from '../apps/edge/src/config/edge.config';
+import { edgeTestEnv, franckFrames, tempStateDir } from '../apps/edge/src/testing/edge-env';
+import { LockstepSource } from '../apps/edge/src/testing/lockstep-source';
+import { EdgeWorker } from '../apps/edge/src/worker';
 
 const plain = async <T>(res: Response): Promise<T> => JSON.parse(JSON.stringify(await res.json())) as T;
 
@@ -26,7 +26,10 @@ describe.each(['mosquitto', 'embedded'] as const)('a provisioned worker follows 
     fx = await startCloudFixture({ broker });
     const labels = ['ann', 'ben'];
     for (const seed of [1, 2]) {
-      const res = await fx.api('/api/v1/models/face-id/versions', { method: 'POST', body: uploadForm({ ...baseFiles, head: makeHead(labels, seed) }, { labels }) });
+      const res = await fx.api('/api/v1/models/face-id/versions', {
+        method: 'POST',
+        body: uploadForm({ ...baseFiles, head: makeHead(labels, seed) }, { labels }),
+      });
       expect(res.status).toBe(201);
     }
     const res = await fx.api('/api/v1/devices', {

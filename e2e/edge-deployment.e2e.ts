@@ -4,15 +4,15 @@
 import { topics, type ModelManifest, type ReportedState } from '@edgeloop/contracts';
 import { startMosquitto, type MosquittoServer } from '@edgeloop/harness';
 import { createHash, generateKeyPairSync } from 'node:crypto';
-import { startCloudFixture, type CloudFixture } from '../../../cloud/src/testing/cloud-fixture';
-import { baseFiles, makeHead, uploadForm } from '../../../cloud/src/testing/upload-form';
-import { EdgeConfig } from '../config/edge.config';
-import { CloudSigner } from '../testing/cloud-signer';
-import { edgeTestEnv, franckFrames, tempStateDir } from '../testing/edge-env';
-import { HttpTap } from '../testing/http-tap';
-import { LockstepSource } from '../testing/lockstep-source';
-import { MqttObserver } from '../testing/mqtt-observer';
-import { EdgeWorker, type ProcessedFrame } from '../worker';
+import { startCloudFixture, type CloudFixture } from '../apps/cloud/src/testing/cloud-fixture';
+import { baseFiles, makeHead, uploadForm } from '../apps/cloud/src/testing/upload-form';
+import { EdgeConfig } from '../apps/edge/src/config/edge.config';
+import { CloudSigner } from '../apps/edge/src/testing/cloud-signer';
+import { edgeTestEnv, franckFrames, tempStateDir } from '../apps/edge/src/testing/edge-env';
+import { HttpTap } from '../apps/edge/src/testing/http-tap';
+import { LockstepSource } from '../apps/edge/src/testing/lockstep-source';
+import { MqttObserver } from '../apps/edge/src/testing/mqtt-observer';
+import { EdgeWorker, type ProcessedFrame } from '../apps/edge/src/worker';
 
 const DEVICE = 'cam-deploy-1';
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
