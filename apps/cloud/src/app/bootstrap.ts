@@ -1,13 +1,14 @@
 import 'reflect-metadata';
 import { INestApplication, LogLevel, RequestMethod } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import { ERROR_STATUS, errorBody } from '@edgeloop/contracts';
 import type { NextFunction, Request, Response } from 'express';
 import helmet from 'helmet';
 import type { AddressInfo } from 'node:net';
 import { CloudConfig } from '../config/cloud.config';
 import { applyHttpTimeouts } from '../http/http-timeouts';
+import { openApiDocument } from '../http/openapi';
 import { roleAllows, TokenService } from '../services/token.service';
 import { DeviceChannel } from '../mqtt/device-channel';
 import { AppModule } from './app.module';
@@ -90,15 +91,7 @@ export async function startCloud(config: CloudConfig, options: { logger?: boolea
   app.enableShutdownHooks();
   applyHttpTimeouts(app.getHttpServer(), config.httpTimeouts);
   hardenHttp(app, config);
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('edgeloop')
-      .setDescription('Model registry, rollouts, prediction metrics, drift and webhooks for edge face recognition')
-      .setVersion('1')
-      .addBearerAuth()
-      .build(),
-  );
+  const document = openApiDocument(app);
   SwaggerModule.setup(DOCS_PATH.slice(1), app, document, { jsonDocumentUrl: `${DOCS_PATH.slice(1)}-json` });
   if (config.rolloutsEnabled) {
     // a hybrid app: device messages through the MQTT transport (DeviceChannel), HTTP beside it; the

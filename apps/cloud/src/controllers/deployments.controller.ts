@@ -1,9 +1,9 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Req } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiCreatedResponse, ApiNotFoundResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, HttpCode, Param, Post, Req } from '@nestjs/common';
+import { ApiBearerAuth, ApiCreatedResponse, ApiNotFoundResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CreateDeploymentRequestSchema, RollbackDeploymentRequestSchema } from '@edgeloop/contracts';
 import { z } from 'zod';
 import { AuthenticatedRequest, RequireRole } from '../auth/auth.guard';
-import { ZodValidationPipe } from '../http/zod-validation.pipe';
+import { ZodBody } from '../http/openapi';
 import { RolloutService } from '../services/rollout.service';
 
 @ApiTags('deployments')
@@ -15,22 +15,8 @@ export class DeploymentsController {
   @Post()
   @RequireRole('operator')
   @ApiOperation({ summary: 'Roll a model version out to devices (all at once, or canary with batches and a health gate)' })
-  @ApiBody({
-    schema: {
-      type: 'object',
-      required: ['model', 'target'],
-      properties: {
-        model: { type: 'string', example: 'face-id@production' },
-        target: { type: 'object', description: 'exactly one of { devices: [ids] }, { group }, { selector: { key: value } }' },
-        strategy: {
-          type: 'object',
-          description: '{ type: "all" } or { type: "canary", percent, batchSize, observeSeconds, maxFailurePercent, minFps?, autoRollback }',
-        },
-      },
-    },
-  })
   @ApiCreatedResponse({ description: 'the deployment with per-device progress' })
-  create(@Body(new ZodValidationPipe(CreateDeploymentRequestSchema)) body: z.output<typeof CreateDeploymentRequestSchema>, @Req() req: AuthenticatedRequest) {
+  create(@ZodBody(CreateDeploymentRequestSchema) body: z.output<typeof CreateDeploymentRequestSchema>, @Req() req: AuthenticatedRequest) {
     return this.rollouts.create(body, req.principal?.tokenId ?? null);
   }
 
@@ -56,7 +42,7 @@ export class DeploymentsController {
   @ApiNotFoundResponse({ description: 'no such deployment' })
   rollback(
     @Param('id') id: string,
-    @Body(new ZodValidationPipe(RollbackDeploymentRequestSchema)) body: z.infer<typeof RollbackDeploymentRequestSchema>,
+    @ZodBody(RollbackDeploymentRequestSchema) body: z.infer<typeof RollbackDeploymentRequestSchema>,
     @Req() req: AuthenticatedRequest,
   ) {
     return this.rollouts.rollback(id, body.reason, req.principal?.tokenId ?? null);

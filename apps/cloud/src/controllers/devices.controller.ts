@@ -1,8 +1,9 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiCreatedResponse, ApiNotFoundResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
+import { ApiBearerAuth, ApiCreatedResponse, ApiNotFoundResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { GroupSchema, ProvisionDeviceRequestSchema, SetDeviceDisabledRequestSchema } from '@edgeloop/contracts';
 import { z } from 'zod';
 import { AuthenticatedRequest, RequireRole } from '../auth/auth.guard';
+import { ZodBody } from '../http/openapi';
 import { ZodValidationPipe } from '../http/zod-validation.pipe';
 import { DeviceService } from '../services/device.service';
 
@@ -16,15 +17,8 @@ export class DevicesController {
   @Post()
   @RequireRole('operator')
   @ApiOperation({ summary: 'Provision a device; its MQTT and HTTP credentials are in this answer only' })
-  @ApiBody({
-    schema: {
-      type: 'object',
-      required: ['name'],
-      properties: { id: { type: 'string' }, name: { type: 'string' }, group: { type: 'string' }, labels: { type: 'object', additionalProperties: { type: 'string' } } },
-    },
-  })
   @ApiCreatedResponse({ description: '{ device, credentials: { mqtt, http }, signingKey, mqttUrl }' })
-  provision(@Body(new ZodValidationPipe(ProvisionDeviceRequestSchema)) body: z.infer<typeof ProvisionDeviceRequestSchema>, @Req() req: AuthenticatedRequest) {
+  provision(@ZodBody(ProvisionDeviceRequestSchema) body: z.infer<typeof ProvisionDeviceRequestSchema>, @Req() req: AuthenticatedRequest) {
     return this.devices.provision(body, req.principal?.tokenId ?? null);
   }
 
@@ -48,9 +42,8 @@ export class DevicesController {
   @RequireRole('operator')
   @HttpCode(200)
   @ApiOperation({ summary: 'Disable (or re-enable) a device: its credentials stop working at once' })
-  @ApiBody({ schema: { type: 'object', required: ['disabled'], properties: { disabled: { type: 'boolean' } } } })
   @ApiNotFoundResponse({ description: 'no such device' })
-  setDisabled(@Param('id') id: string, @Body(new ZodValidationPipe(SetDeviceDisabledRequestSchema)) body: z.infer<typeof SetDeviceDisabledRequestSchema>, @Req() req: AuthenticatedRequest) {
+  setDisabled(@Param('id') id: string, @ZodBody(SetDeviceDisabledRequestSchema) body: z.infer<typeof SetDeviceDisabledRequestSchema>, @Req() req: AuthenticatedRequest) {
     return this.devices.setDisabled(id, body.disabled, req.principal?.tokenId ?? null);
   }
 }

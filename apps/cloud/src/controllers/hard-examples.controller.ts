@@ -1,9 +1,10 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiNotFoundResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiNotFoundResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { DeviceIdSchema, HARD_EXAMPLE_REASONS, LabelHardExampleRequestSchema, ModelNameSchema, type HardExampleLabel } from '@edgeloop/contracts';
 import type { Response } from 'express';
 import { z } from 'zod';
 import { AuthenticatedRequest, RequireRole } from '../auth/auth.guard';
+import { ZodBody } from '../http/openapi';
 import { ZodValidationPipe } from '../http/zod-validation.pipe';
 import type { HardExampleRecord } from '../repositories/hard-example.repository';
 import { HardExampleService } from '../services/hard-example.service';
@@ -40,9 +41,8 @@ export class HardExamplesController {
   @RequireRole('operator')
   @HttpCode(200)
   @ApiOperation({ summary: 'Label a hard example with an identity, or as not a face' })
-  @ApiBody({ schema: { oneOf: [{ type: 'object', properties: { verdict: { type: 'string', enum: ['identity'] }, identity: { type: 'string' } } }, { type: 'object', properties: { verdict: { type: 'string', enum: ['not_a_face'] } } }] } })
   @ApiNotFoundResponse({ description: 'no such hard example' })
-  async label(@Param('id') id: string, @Body(new ZodValidationPipe(LabelHardExampleRequestSchema)) body: HardExampleLabel, @Req() req: AuthenticatedRequest) {
+  async label(@Param('id') id: string, @ZodBody(LabelHardExampleRequestSchema) body: HardExampleLabel, @Req() req: AuthenticatedRequest) {
     return present(await this.examples.label(id, body, req.principal?.tokenId ?? null));
   }
 

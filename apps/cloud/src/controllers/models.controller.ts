@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Req, Res } from '@nestjs/common';
+import { Controller, Delete, Get, HttpCode, Param, Post, Put, Req, Res } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiBearerAuth,
@@ -18,7 +18,7 @@ import { MODEL_FILE_ROLES, SetAliasRequestSchema } from '@edgeloop/contracts';
 import type { Response } from 'express';
 import { z } from 'zod';
 import { AuthenticatedRequest, RequireRole } from '../auth/auth.guard';
-import { ZodValidationPipe } from '../http/zod-validation.pipe';
+import { ZodBody } from '../http/openapi';
 import { checkModelName, ModelUploadService } from '../services/model-upload.service';
 import { discardBody, ModelUploadSpooler } from '../services/model-upload.spooler';
 import { RegistryService } from '../services/registry.service';
@@ -113,13 +113,12 @@ export class ModelsController {
   @RequireRole('operator')
   @HttpCode(200)
   @ApiOperation({ summary: 'Point an alias (production, candidate, …) at a version' })
-  @ApiBody({ schema: { type: 'object', properties: { version: { type: 'integer', minimum: 1 } }, required: ['version'] } })
   @ApiBadRequestResponse({ description: 'invalid alias or body' })
   @ApiNotFoundResponse({ description: 'no such model or version' })
   async setAlias(
     @Param('name') name: string,
     @Param('alias') alias: string,
-    @Body(new ZodValidationPipe(SetAliasRequestSchema)) body: z.infer<typeof SetAliasRequestSchema>,
+    @ZodBody(SetAliasRequestSchema) body: z.infer<typeof SetAliasRequestSchema>,
     @Req() req: AuthenticatedRequest,
   ) {
     await this.registry.setAlias(name, alias, body.version, req.principal?.tokenId ?? null);

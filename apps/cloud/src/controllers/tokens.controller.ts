@@ -1,8 +1,8 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiCreatedResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Controller, Delete, Get, HttpCode, Param, Post, Req } from '@nestjs/common';
+import { ApiBearerAuth, ApiCreatedResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { AuthenticatedRequest, RequireRole } from '../auth/auth.guard';
-import { ZodValidationPipe } from '../http/zod-validation.pipe';
+import { ZodBody } from '../http/openapi';
 import { TOKEN_ROLES } from '../repositories/token.repository';
 import { TokenService } from '../services/token.service';
 
@@ -20,9 +20,8 @@ export class TokensController {
   @Post()
   @RequireRole('admin')
   @ApiOperation({ summary: 'Create an API token; the secret is in this answer only' })
-  @ApiBody({ schema: { type: 'object', properties: { name: { type: 'string' }, role: { enum: [...TOKEN_ROLES] } }, required: ['name', 'role'] } })
   @ApiCreatedResponse({ description: '{ token, id, name, role }' })
-  async create(@Body(new ZodValidationPipe(NewTokenSchema)) body: z.infer<typeof NewTokenSchema>, @Req() req: AuthenticatedRequest) {
+  async create(@ZodBody(NewTokenSchema) body: z.infer<typeof NewTokenSchema>, @Req() req: AuthenticatedRequest) {
     const { token, record } = await this.tokens.issue(body.name, body.role, req.principal?.tokenId ?? null);
     return { token, ...record };
   }

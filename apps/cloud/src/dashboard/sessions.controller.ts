@@ -1,10 +1,10 @@
-import { Body, Controller, Delete, Get, HttpCode, Post, Req, Res } from '@nestjs/common';
-import { ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Controller, Delete, Get, HttpCode, Post, Req, Res } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { OpenSessionRequestSchema, sessionPaths, type OpenSessionRequest, type SessionResponse, type SignInLinkResponse } from '@edgeloop/contracts';
 import type { Request, Response } from 'express';
 import { AuthenticatedRequest, RequireRole, RequireSessionCookie } from '../auth/auth.guard';
 import { ForbiddenError, UnauthorizedError } from '../errors/domain.errors';
-import { ZodValidationPipe } from '../http/zod-validation.pipe';
+import { ZodBody } from '../http/openapi';
 import { clearSessionCookie, crossSiteRefusal, readSessionCookie, setSessionCookie } from './session-cookie';
 import { SessionService } from './session.service';
 
@@ -17,16 +17,8 @@ export class SessionsController {
   @Post()
   @HttpCode(201)
   @ApiOperation({ summary: 'Open a dashboard session with an API token or a sign-in code; sets the session cookie' })
-  @ApiBody({
-    schema: {
-      oneOf: [
-        { type: 'object', properties: { token: { type: 'string' } } },
-        { type: 'object', properties: { code: { type: 'string' } } },
-      ],
-    },
-  })
   async open(
-    @Body(new ZodValidationPipe(OpenSessionRequestSchema)) body: OpenSessionRequest,
+    @ZodBody(OpenSessionRequestSchema) body: OpenSessionRequest,
     @Req() req: Request,
     @Res({ passthrough: true }) res: Response,
   ): Promise<SessionResponse> {

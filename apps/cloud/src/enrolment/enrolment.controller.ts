@@ -1,8 +1,8 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Req } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiCreatedResponse, ApiNotFoundResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, HttpCode, Param, Post, Req } from '@nestjs/common';
+import { ApiBearerAuth, ApiCreatedResponse, ApiNotFoundResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CreateEnrolmentTokenRequestSchema, EnrolDeviceRequestSchema, type CreateEnrolmentTokenRequest, type EnrolDeviceRequest } from '@edgeloop/contracts';
 import { AuthenticatedRequest, RequireRole } from '../auth/auth.guard';
-import { ZodValidationPipe } from '../http/zod-validation.pipe';
+import { ZodBody } from '../http/openapi';
 import { EnrolmentService } from './enrolment.service';
 
 @ApiTags('enrolment')
@@ -14,21 +14,8 @@ export class EnrolmentTokensController {
   @Post()
   @RequireRole('operator')
   @ApiOperation({ summary: 'Create an enrolment token for a group; the token is in this answer only' })
-  @ApiBody({
-    schema: {
-      type: 'object',
-      required: ['group'],
-      properties: {
-        group: { type: 'string' },
-        labels: { type: 'object', additionalProperties: { type: 'string' } },
-        maxUses: { type: 'integer', minimum: 1, default: 1 },
-        expiresInSeconds: { type: 'integer', minimum: 60, default: 86400 },
-        description: { type: 'string' },
-      },
-    },
-  })
   @ApiCreatedResponse({ description: '{ id, token, group, labels, maxUses, uses, state, expiresAt, … }' })
-  create(@Body(new ZodValidationPipe(CreateEnrolmentTokenRequestSchema)) body: CreateEnrolmentTokenRequest, @Req() req: AuthenticatedRequest) {
+  create(@ZodBody(CreateEnrolmentTokenRequestSchema) body: CreateEnrolmentTokenRequest, @Req() req: AuthenticatedRequest) {
     return this.enrolment.create(body, req.principal?.tokenId ?? null);
   }
 
@@ -57,15 +44,8 @@ export class DeviceEnrolmentController {
 
   @Post()
   @ApiOperation({ summary: 'Enrol a new device once with an enrolment token: returns its id, MQTT and HTTP credentials' })
-  @ApiBody({
-    schema: {
-      type: 'object',
-      required: ['token', 'nonce'],
-      properties: { token: { type: 'string' }, nonce: { type: 'string' }, deviceId: { type: 'string' }, name: { type: 'string' } },
-    },
-  })
   @ApiCreatedResponse({ description: '{ device, credentials: { mqtt, http }, signingKey, mqttUrl }' })
-  enrol(@Body(new ZodValidationPipe(EnrolDeviceRequestSchema)) body: EnrolDeviceRequest) {
+  enrol(@ZodBody(EnrolDeviceRequestSchema) body: EnrolDeviceRequest) {
     return this.enrolment.enrol(body);
   }
 }

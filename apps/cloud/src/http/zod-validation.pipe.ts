@@ -6,8 +6,8 @@ import { BadRequestError } from '../errors/domain.errors';
 /** Validates a request body (or param) with a zod schema: 400 `invalid_body` naming every bad field. */
 export class ZodValidationPipe<S extends z.ZodType> implements PipeTransform<unknown, z.output<S>> {
   constructor(
-    private readonly schema: S,
-    private readonly code: ErrorCode = 'invalid_body',
+    readonly schema: S,
+    readonly code: ErrorCode = 'invalid_body',
   ) {}
 
   transform(value: unknown): z.output<S> {

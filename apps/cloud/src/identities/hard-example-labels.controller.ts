@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Post, Query, Req } from '@nestjs/common';
+import { Controller, Get, HttpCode, Post, Query, Req } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import {
   HardExampleClustersQuerySchema,
@@ -9,6 +9,7 @@ import {
 } from '@edgeloop/contracts';
 import type { z } from 'zod';
 import { AuthenticatedRequest, RequireRole } from '../auth/auth.guard';
+import { ZodBody } from '../http/openapi';
 import { ZodValidationPipe } from '../http/zod-validation.pipe';
 import { HardExampleLabelsService } from './hard-example-labels.service';
 
@@ -47,10 +48,7 @@ export class HardExampleLabelsController {
   @RequireRole('operator')
   @HttpCode(200)
   @ApiOperation({ summary: 'Label many hard examples at once (an identity, not a face, or a confirmed unknown); all or nothing' })
-  async label(
-    @Body(new ZodValidationPipe(LabelHardExamplesRequestSchema)) body: LabelHardExamplesRequest,
-    @Req() req: AuthenticatedRequest,
-  ): Promise<LabelHardExamplesResponse> {
+  async label(@ZodBody(LabelHardExamplesRequestSchema) body: LabelHardExamplesRequest, @Req() req: AuthenticatedRequest): Promise<LabelHardExamplesResponse> {
     return { labelled: await this.labels.label(body.ids, body.label, req.principal?.tokenId ?? null), label: body.label };
   }
 }

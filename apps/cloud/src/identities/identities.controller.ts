@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, Req, Res } from '@nestjs/common';
+import { Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiConsumes, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import {
   CreateIdentityRequestSchema,
@@ -16,6 +16,7 @@ import type { Response } from 'express';
 import type { z } from 'zod';
 import { AuthenticatedRequest, RequireRole } from '../auth/auth.guard';
 import { DomainError } from '../errors/domain.errors';
+import { ZodBody } from '../http/openapi';
 import { ZodValidationPipe } from '../http/zod-validation.pipe';
 import type { EnrolmentPhotoView } from './identity.service';
 import { IdentityService } from './identity.service';
@@ -30,11 +31,7 @@ export class IdentitiesController {
   @Post()
   @RequireRole('operator')
   @ApiOperation({ summary: 'Create an identity (its name is the label a head outputs)' })
-  async create(
-    @Body(new ZodValidationPipe(CreateIdentityRequestSchema)) body: CreateIdentityRequest,
-    @Req() req: AuthenticatedRequest,
-    @Res({ passthrough: true }) res: Response,
-  ) {
+  async create(@ZodBody(CreateIdentityRequestSchema) body: CreateIdentityRequest, @Req() req: AuthenticatedRequest, @Res({ passthrough: true }) res: Response) {
     res.status(201);
     return this.identities.create(body.name, body.displayName ?? null, actor(req));
   }
@@ -57,11 +54,7 @@ export class IdentitiesController {
   @Patch(':id')
   @RequireRole('operator')
   @ApiOperation({ summary: 'Rename (hard-example labels follow) or change the display name' })
-  async update(
-    @Param('id') id: string,
-    @Body(new ZodValidationPipe(UpdateIdentityRequestSchema)) body: UpdateIdentityRequest,
-    @Req() req: AuthenticatedRequest,
-  ) {
+  async update(@Param('id') id: string, @ZodBody(UpdateIdentityRequestSchema) body: UpdateIdentityRequest, @Req() req: AuthenticatedRequest) {
     return this.identities.update(id, body, actor(req));
   }
 
@@ -77,7 +70,7 @@ export class IdentitiesController {
   @RequireRole('operator')
   @HttpCode(200)
   @ApiOperation({ summary: 'Merge another identity into this one (photos and labels move, the other is deleted)' })
-  async merge(@Param('id') id: string, @Body(new ZodValidationPipe(MergeIdentityRequestSchema)) body: MergeIdentityRequest, @Req() req: AuthenticatedRequest) {
+  async merge(@Param('id') id: string, @ZodBody(MergeIdentityRequestSchema) body: MergeIdentityRequest, @Req() req: AuthenticatedRequest) {
     return this.identities.merge(id, body.from, actor(req));
   }
 

@@ -1,10 +1,11 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query, Req } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiConflictResponse, ApiNotFoundResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { Controller, Delete, Get, HttpCode, Param, Post, Put, Query, Req } from '@nestjs/common';
+import { ApiBearerAuth, ApiConflictResponse, ApiNotFoundResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { DeviceIdSchema, GroupSchema, IsoTimestampSchema } from '@edgeloop/contracts';
 import { z } from 'zod';
 import { AuthenticatedRequest, RequireRole } from '../auth/auth.guard';
 import { CloudConfig } from '../config/cloud.config';
 import { BadRequestError, NotFoundError } from '../errors/domain.errors';
+import { ZodBody } from '../http/openapi';
 import { ZodValidationPipe } from '../http/zod-validation.pipe';
 import { DeadLetterRepository } from '../repositories/dead-letter.repository';
 import { QuarantineService } from './quarantine.service';
@@ -67,15 +68,9 @@ export class QuotasController {
   @Put('quotas/groups/:group')
   @RequireRole('operator')
   @ApiOperation({ summary: "Set a device group's quota override (any subset of the limits; 0 = unlimited)" })
-  @ApiBody({
-    schema: {
-      type: 'object',
-      description: '{ kinds?: { predictions?: { messagesPerSecond?, bytesPerSecond? }, … }, burstSeconds?, hardExamplesPerHour?, cropBytesPerDay? }',
-    },
-  })
   async setGroup(
     @Param('group', new ZodValidationPipe(GroupSchema, 'invalid_id')) group: string,
-    @Body(new ZodValidationPipe(QuotaOverrideSchema)) body: QuotaOverride,
+    @ZodBody(QuotaOverrideSchema) body: QuotaOverride,
     @Req() req: AuthenticatedRequest,
   ) {
     await this.repository.setOverride(group, body, req.principal?.tokenId ?? null);

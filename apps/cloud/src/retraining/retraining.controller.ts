@@ -1,8 +1,9 @@
-import { Body, Controller, Get, Param, Put, Post, Query, Req } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiConflictResponse, ApiCreatedResponse, ApiNotFoundResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ModelNameSchema, RecordIdSchema, StartRetrainingRequestSchema } from '@edgeloop/contracts';
+import { Controller, Get, Param, Put, Post, Query, Req } from '@nestjs/common';
+import { ApiBearerAuth, ApiConflictResponse, ApiCreatedResponse, ApiNotFoundResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ModelNameSchema, RecordIdSchema, RetrainingSettingsSchema, StartRetrainingRequestSchema, type RetrainingSettingsInput } from '@edgeloop/contracts';
 import { z } from 'zod';
 import { AuthenticatedRequest, RequireRole } from '../auth/auth.guard';
+import { ZodBody } from '../http/openapi';
 import { ZodValidationPipe } from '../http/zod-validation.pipe';
 import { RetrainingService } from './retraining.service';
 
@@ -20,17 +21,10 @@ export class RetrainingController {
   @Post('jobs')
   @RequireRole('operator')
   @ApiOperation({ summary: 'Retrain the identity head of a model version: build dataset → train → calibrate → evaluate → register as candidate' })
-  @ApiBody({
-    schema: {
-      type: 'object',
-      required: ['base'],
-      properties: { base: { type: 'string', example: 'face-id@production' }, autoCanary: { type: 'boolean', default: false } },
-    },
-  })
   @ApiCreatedResponse({ description: 'the queued run' })
   @ApiConflictResponse({ description: 'retraining_in_progress: the model already has a queued or running run (details[0].runId)' })
   @ApiNotFoundResponse({ description: 'unknown model or version, or no production alias' })
-  start(@Body(new ZodValidationPipe(StartRetrainingRequestSchema)) body: z.output<typeof StartRetrainingRequestSchema>, @Req() req: AuthenticatedRequest) {
+  start(@ZodBody(StartRetrainingRequestSchema) body: z.output<typeof StartRetrainingRequestSchema>, @Req() req: AuthenticatedRequest) {
     return this.retraining.start(body, 'manual', req.principal?.tokenId ?? null);
   }
 
@@ -59,7 +53,7 @@ export class RetrainingController {
   @Put('settings/:model')
   @RequireRole('operator')
   @ApiOperation({ summary: "Replace a model's retraining settings (triggers, cool-down, FPIR target, gate, trainer, canary)" })
-  putSettings(@Param('model') model: string, @Body() body: unknown) {
+  putSettings(@Param('model') model: string, @ZodBody(RetrainingSettingsSchema) body: RetrainingSettingsInput) {
     return this.retraining.putSettings(model, body);
   }
 }
