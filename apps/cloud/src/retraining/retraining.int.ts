@@ -1,7 +1,7 @@
 import { stopAllStarted } from '@edgeloop/harness';
-import type { DomainEvent, RetrainingRun } from '@edgeloop/contracts';
+import { HEAD_DELTA_CONTENT_TYPE, headDeltaPath, type DomainEvent, type RetrainingRun } from '@edgeloop/contracts';
 import type { TrainingExample } from '@edgeloop/training';
-import { buildIdentityHead, readIdentityHead } from '@edgeloop/vision';
+import { applyHeadDelta, buildIdentityHead, encodeHeadDelta, readIdentityHead } from '@edgeloop/vision';
 import type { Subscription } from 'rxjs';
 import { SqlDatabase } from '../database/sql-database';
 import { BlobVerificationRepository } from '../repositories/blob-verification.repository';
@@ -11,6 +11,7 @@ import { TrainingDataService } from '../identities/training-data.service';
 import { CloudFixture, startCloudFixture } from '../testing/cloud-fixture';
 import { SimDevice } from '../testing/sim-device';
 import { baseFiles, uploadForm } from '../testing/upload-form';
+import { RetrainingArtifacts } from './retraining-artifacts';
 import { RetrainingRunRepository } from './retraining-run.repository';
 import { RetrainingBoot } from './retraining.boot';
 import { DEFAULT_RETRAINING_SETTINGS } from './retraining.service';
@@ -146,6 +147,16 @@ describe('retraining flow', () => {
     expect(await fx.cloud.app.get(BlobVerificationRepository).verifiedSize(file(v2.manifest, 'head').sha256)).toBe(file(v2.manifest, 'head').size);
     // production did not move
     expect(((await (await fx.api('/api/v1/models/face-a/versions/production')).json()) as any).version).toBe(1);
+    // no head delta from the uploaded (float32) head; a stored one is served as it is; a bad base is a 400
+    const [newHead, oldHead] = [file(v2.manifest, 'head').sha256, file(base.manifest, 'head').sha256];
+    expect((await fx.api(headDeltaPath(newHead, oldHead))).status).toBe(404);
+    expect((await fx.api(`/api/v1/blobs/${newHead}/delta?from=abc`)).status).toBe(400);
+    const selfDelta = encodeHeadDelta(headBytes, headBytes)!;
+    await fx.cloud.app.get(RetrainingArtifacts).putHeadDelta(newHead, newHead, selfDelta.bytes);
+    const served = await fx.api(headDeltaPath(newHead, newHead));
+    expect(served.status).toBe(200);
+    expect(served.headers.get('content-type')).toBe(HEAD_DELTA_CONTENT_TYPE);
+    expect(applyHeadDelta(headBytes, new Uint8Array(await served.arrayBuffer()))).toEqual(headBytes);
 
     const ours = events.filter((e) => (e.data as { runId?: string }).runId === run.id || (e.data as any).model?.name === 'face-a');
     const completed = ours.find((e) => e.type === 'retraining.completed');
