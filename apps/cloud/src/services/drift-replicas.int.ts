@@ -94,17 +94,23 @@ describe('drift checks of two replicas on one PostgreSQL', () => {
 
   beforeEach(() => void (events.length = 0));
 
-  /** Per device and bucket, 30 frames (enough for each device's own window to be judged); DRIFTING go dark after STABLE_BUCKETS. */
-  async function stream(model: ModelVersionRef): Promise<void> {
+  /**
+   * Per device and bucket, 30 frames (enough for each device's own window to be judged); DRIFTING go dark
+   * after `stableBuckets`. A canary start: for the first `canaryBuckets` only the first device, 10 frames a bucket.
+   */
+  async function stream(model: ModelVersionRef, options: { canaryBuckets?: number; stableBuckets?: number } = {}): Promise<void> {
     const predictions = new PredictionRepository(replicas[0]!.db, new BlobRepository(config));
     const entries: Array<{ key: AggregateKey; stats: WindowStats }> = [];
-    for (let bucket = 0; bucket < STABLE_BUCKETS + DRIFT_BUCKETS; bucket++) {
-      for (const [index, deviceId] of DEVICES.entries()) {
-        const profile = bucket >= STABLE_BUCKETS && DRIFTING.includes(deviceId) ? DARK_BLURRED_STRANGERS : STABLE;
+    const canaryBuckets = options.canaryBuckets ?? 0;
+    const stableBuckets = options.stableBuckets ?? STABLE_BUCKETS;
+    for (let bucket = 0; bucket < stableBuckets + DRIFT_BUCKETS; bucket++) {
+      for (const [index, deviceId] of (bucket < canaryBuckets ? DEVICES.slice(0, 1) : DEVICES).entries()) {
+        const profile = bucket >= stableBuckets && DRIFTING.includes(deviceId) ? DARK_BLURRED_STRANGERS : STABLE;
         const bucketStart = T0 + bucket * BUCKET_MS;
         // every device its own random stream: real cameras do not send the same frames
         const random = seededRandom(model.version * 1_000_003 + bucket * 7919 + index * 104_729);
-        const batch = makeBatch(deviceId, bucket + 1, model, profile, { frames: 30, end: bucketStart + BUCKET_MS, random });
+        const frames = bucket < canaryBuckets ? 10 : 30;
+        const batch = makeBatch(deviceId, bucket + 1, model, profile, { frames, end: bucketStart + BUCKET_MS, random });
         entries.push({ key: { deviceId, model, bucketStart: new Date(bucketStart) }, stats: accumulateBatch(createWindowStats(), batch) });
       }
     }
@@ -144,5 +150,15 @@ describe('drift checks of two replicas on one PostgreSQL', () => {
     for (let n = STABLE_BUCKETS + 5; n <= STABLE_BUCKETS + DRIFT_BUCKETS; n++) await first.service.check(model, closedAfter(n));
     expect(events.map((event) => event.devices)).toEqual([DRIFTING]);
     expect(await first.service.events({ model: model.name, version: model.version, limit: 10 })).toHaveLength(1);
+  }, 20_000);
+
+  it('a version that starts on one device takes windows into its reference until the detectors have enough frames', async () => {
+    const model = { name: 'face-id', version: 3 };
+    // three buckets of one device (30 frames, too few for any detector), then all six; two go dark later
+    await stream(model, { canaryBuckets: 3, stableBuckets: 9 });
+    for (let n = 3; n <= 9 + DRIFT_BUCKETS; n++) await replicas[n % 2]!.service.check(model, closedAfter(n));
+    expect(events.map((event) => ({ devices: event.devices, reference: event.reference }))).toEqual([
+      { devices: DRIFTING, reference: { kind: 'window', start: new Date(T0).toISOString(), end: new Date(T0 + 6 * BUCKET_MS).toISOString() } },
+    ]);
   }, 20_000);
 });

@@ -11,6 +11,7 @@ import {
   toDriftEvidence,
   type DriftAlarmOptions,
   type DriftFinding,
+  type DriftThresholds,
   type WindowStats,
 } from '@edgeloop/drift';
 import { randomBytes } from 'node:crypto';
@@ -18,6 +19,14 @@ import { CloudConfig } from '../config/cloud.config';
 import { DriftEventRecord, DriftRepository } from '../repositories/drift.repository';
 import { ModelRepository } from '../repositories/model.repository';
 import { PredictionRepository } from '../repositories/prediction.repository';
+
+/** The most windows a reference grows to while it holds fewer frames than the detectors need. */
+const MAX_REFERENCE_WINDOWS = 20;
+
+/** Frames a reference should hold: the largest minimum sample of the enabled detectors. */
+function minReferenceFrames(thresholds: DriftThresholds): number {
+  return Math.max(0, ...Object.values(thresholds.metrics).filter((metric) => metric.enabled).map((metric) => metric.minSamples));
+}
 
 export interface DriftCheckResult {
   model: ModelVersionRef;
@@ -28,7 +37,7 @@ export interface DriftCheckResult {
 
 /**
  * Drift per model version: the reference is the first full window of live traffic after the version
- * became active; every check compares the last closed window with it (PSI and KS on scores, PSI on
+ * became active (more windows when that one holds too few frames for the detectors); every check compares the last closed window with it (PSI and KS on scores, PSI on
  * margins, a two-proportion test on the unknown rate, input-statistics shift, centroid shift) and steps a
  * hysteresis alarm with a cool-down, so a drifting model raises one event per episode, not a storm.
  */
@@ -88,9 +97,9 @@ export class DriftService {
     if (!state.reference) {
       const first = await this.predictions.firstBucket(model);
       if (!first || first.getTime() + this.windowMs > end) return { model, status: 'no_reference_yet' };
-      const referenceEnd = new Date(first.getTime() + this.windowMs);
-      const reference = await this.window(model, first, referenceEnd);
-      if (!reference) return { model, status: 'no_reference_yet' };
+      const found = await this.referenceWindow(model, first, end, minReferenceFrames(settings.thresholds));
+      if (!found) return { model, status: 'no_reference_yet' };
+      const { reference, referenceEnd } = found;
       if (!(await this.drift.saveReference(model, { stats: reference.stats, start: first, end: referenceEnd }, referenceEnd))) {
         return { model, status: 'already_checked' };
       }
@@ -141,6 +150,32 @@ export class DriftService {
 
   events(filter: { model?: string; version?: number; since?: Date; limit: number }): Promise<DriftEventRecord[]> {
     return this.drift.events(filter);
+  }
+
+  /**
+   * The reference: the first whole windows of live traffic from `first` that together hold `minFrames` frames
+   * (one window when traffic is full; more when a version starts on a few devices, as a canary does — a
+   * reference too small for any detector would leave every later window unjudged). Undefined while the
+   * closed windows hold too few; after `MAX_REFERENCE_WINDOWS` windows, whatever they hold.
+   */
+  private async referenceWindow(
+    model: ModelVersionRef,
+    first: Date,
+    end: number,
+    minFrames: number,
+  ): Promise<{ reference: { stats: WindowStats }; referenceEnd: Date } | undefined> {
+    const windows = Math.min(MAX_REFERENCE_WINDOWS, Math.floor((end - first.getTime()) / this.windowMs));
+    const rows = await this.predictions.aggregates({ model: model.name, version: model.version, from: first, to: new Date(first.getTime() + windows * this.windowMs) });
+    let stats: WindowStats | undefined;
+    let next = 0;
+    for (let k = 1; k <= windows; k++) {
+      const stop = first.getTime() + k * this.windowMs;
+      const inWindow: WindowStats[] = [];
+      for (; next < rows.length && rows[next]!.bucketStart.getTime() < stop; next++) inWindow.push(rows[next]!.stats);
+      if (inWindow.length > 0) stats = stats ? mergeWindowStats(stats, ...inWindow) : mergeWindowStats(inWindow[0]!, ...inWindow.slice(1));
+      if (stats && (stats.frames >= minFrames || k === MAX_REFERENCE_WINDOWS)) return { reference: { stats }, referenceEnd: new Date(stop) };
+    }
+    return undefined;
   }
 
   /** The pooled statistics of a window, and each device's own (for naming the devices a drift event is about). */
