@@ -22,6 +22,8 @@ export interface RetrainCloud {
   api<T>(method: string, route: string, body?: unknown): Promise<T>;
   /** Response body bytes of an authenticated GET (a blob download). */
   download(route: string): Promise<number>;
+  /** The body of an authenticated GET, or null on 404. */
+  fetchBytes(route: string): Promise<Uint8Array | null>;
   stop(): Promise<void>;
 }
 
@@ -87,6 +89,15 @@ export async function startRetrainCloud(workDir: string, logLevel = 'warn'): Pro
       db: cloud.app.get(SqlDatabase),
       api: async <T>(method: string, route: string, body?: unknown) => (await (await request(method, route, body)).json()) as T,
       download: async (route: string) => (await (await request('GET', route)).arrayBuffer()).byteLength,
+      fetchBytes: async (route: string) => {
+        const res = await fetch(`${url}${route}`, { headers: { authorization: `Bearer ${token}` } });
+        if (res.status === 404) {
+          await res.arrayBuffer();
+          return null;
+        }
+        if (!res.ok) throw new Error(`GET ${route}: ${res.status} ${await res.text()}`);
+        return new Uint8Array(await res.arrayBuffer());
+      },
       stop,
     };
   } catch (err) {

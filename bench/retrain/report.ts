@@ -32,7 +32,11 @@ export function sizeTargets(size: SizeResult): TargetLine[] {
   const runs = size.runs;
   const completed = runs.every((r) => r.status === 'completed');
   const worstHealth = Math.max(...runs.map((r) => r.health.maxMs));
-  const downloads = runs.map((r) => r.download?.percentOfFull ?? NaN);
+  // run 1 retrains the uploaded production head; every later run retrains the run before's candidate after newcomers were labelled
+  const first = runs.slice(0, 1).map((r) => r.download?.percentOfFull ?? NaN);
+  const later = runs.slice(1);
+  const downloads = later.map((r) => r.download?.percentOfFull ?? NaN);
+  const deltaBytes = later.map((r) => r.download?.downloadedBytes ?? NaN);
   return [
     {
       what: `${label}: trigger → candidate registered`,
@@ -63,10 +67,22 @@ export function sizeTargets(size: SizeResult): TargetLine[] {
       met: worstHealth <= TARGET_HEALTH_MS && runs.every((r) => r.health.errors === 0),
     },
     {
-      what: `${label}: candidate download / full bundle`,
+      what: `${label}: candidate download / full bundle, retrain of a candidate after new people were labelled (runs 2+)`,
       target: `≤ ${TARGET_DOWNLOAD_PERCENT} %`,
-      measured: `${range(downloads, 2)} % (${runs[0]?.download?.downloadedBytes ?? '-'} of ${runs[0]?.download?.fullBundleBytes ?? '-'} B)`,
-      met: downloads.every((p) => p <= TARGET_DOWNLOAD_PERCENT),
+      measured:
+        later.length > 0
+          ? `${range(downloads, 2)} % (${range(deltaBytes, 0)} of ${later[0]?.download?.fullBundleBytes ?? '-'} B; whole head ${range(
+              later.map((r) => r.download?.percentWithoutDelta ?? NaN),
+              2,
+            )} %)`
+          : 'no run 2',
+      met: later.length > 0 && downloads.every((p) => p <= TARGET_DOWNLOAD_PERCENT),
+    },
+    {
+      what: `${label}: candidate download / full bundle, first retrain of the uploaded (float32) head (run 1)`,
+      target: `≤ ${TARGET_DOWNLOAD_PERCENT} %`,
+      measured: `${range(first, 2)} % (${runs[0]?.download?.downloadedBytes ?? '-'} of ${runs[0]?.download?.fullBundleBytes ?? '-'} B: the whole head, no delta from a float32 head)`,
+      met: first.every((p) => p <= TARGET_DOWNLOAD_PERCENT),
     },
   ];
 }

@@ -135,6 +135,47 @@ export async function timedRun(
   return { timed, run };
 }
 
+/** Newcomers labelled between two runs: 1 % of the identities (at least one). */
+export function newcomersPerRun(size: RetrainSize): number {
+  return Math.max(1, Math.round(size.identities / 100));
+}
+
+/**
+ * Between two runs: `production` moves to the run's candidate (as a canary's promotion does) and
+ * `newcomersPerRun` new people are labelled, `perIdentity` hard examples each from the four cameras.
+ */
+async function promoteAndLabelNewcomers(cloud: RetrainCloud, size: RetrainSize, run: number, candidate: number): Promise<void> {
+  await cloud.api('PUT', apiPaths.modelAlias(MODEL, 'production'), { version: candidate });
+  const newcomers = syntheticGallery({
+    identities: newcomersPerRun(size),
+    perIdentity: size.perIdentity,
+    seed: 100 + run,
+    sameCosine: CENTRE_COSINE,
+    prefix: `new${run}`,
+  });
+  await storeHardExamples(
+    cloud.db,
+    newcomers.examples.map((e, i) => ({
+      id: `he-new${run}-${i}`,
+      deviceId: `cam-${(i % 4) + 1}`,
+      modelName: MODEL,
+      embedding: e.embedding,
+      capturedAt: e.time,
+      label: e.label,
+    })),
+  );
+}
+
+export function describeDownload(d: CandidateDownload): string {
+  const delta = d.headDelta
+    ? `head delta ${d.headDelta.bytes} B (${d.headDelta.carried} identities carried, ${d.headDelta.copied} copied${d.headDelta.rebuilt ? '' : '; did NOT rebuild the head'})`
+    : 'no head delta';
+  return (
+    `download v${d.baseVersion} → v${d.candidateVersion} (${d.trainer ?? '?'}): ${d.downloadedBytes} B = ${d.percentOfFull} % of ${d.fullBundleBytes} B; ` +
+    `${delta}; whole head ${d.headBytes} B = ${d.percentWithoutDelta} %`
+  );
+}
+
 export async function measureSize(size: RetrainSize, settings: RetrainSettings, workDir: string): Promise<SizeResult> {
   const cloud = await startRetrainCloud(workDir, settings.logLevel);
   try {
@@ -175,12 +216,15 @@ export async function measureSize(size: RetrainSize, settings: RetrainSettings, 
       const { timed, run } = await timedRun(cloud, settings, i);
       dataset ??= run.dataset;
       runs.push(timed);
+      // the next run retrains the candidate, after new people were labelled: what a device on it downloads then
+      if (i < settings.runs && run.candidate) await promoteAndLabelNewcomers(cloud, size, i, run.candidate.version);
       out(
         `  run ${i}: ${timed.status} in ${(timed.triggerToEndMs / 1000).toFixed(1)} s ` +
           `(${RETRAINING_STEPS.map((s) => `${s} ${timed.steps[s] ?? '-'}`).join(', ')}, queue ${timed.queueWaitMs} ms); ` +
           `health max ${timed.health.maxMs} ms, p99 ${timed.health.p99Ms} ms, ${timed.health.over100Ms}/${timed.health.samples} over 100 ms; ` +
           `load ${timed.loadavgStart[0].toFixed(1)} → ${timed.loadavgEnd[0].toFixed(1)}${timed.error ? `; ${timed.error}` : ''}`,
       );
+      if (timed.download) out(`    ${describeDownload(timed.download)}`);
     }
     let profiledRun: TimedRun | null = null;
     if (settings.profile) {
