@@ -6,7 +6,6 @@ import {
   SignedManifestSchema,
   verifySignedManifest,
   type ModelFileRole,
-  type RegisteredModelVersion,
 } from '@edgeloop/contracts';
 import { Command } from 'commander';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -42,7 +41,7 @@ export function registerModels(program: Command): void {
       });
       // the client declares each file's sha256 and size, so that the registry streams it to storage while it is received
       const manifest: unknown = options.manifest ? JSON.parse(await readFile(options.manifest, 'utf8')) : {};
-      const version = await uploadModelVersion<RegisteredModelVersion>(client(), name, parts, manifest, progressBar(`push ${name}`));
+      const version = await uploadModelVersion(client(), name, parts, manifest, progressBar(`push ${name}`));
       if (options.json) printJson(version);
       else say(`registered ${version.name}@${version.version} (${version.manifest.files.map((f) => `${f.role} ${f.sha256.slice(0, 12)}`).join(', ')})`);
     });

@@ -1,7 +1,12 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RegisteredModelVersionSchema } from '@edgeloop/contracts';
 import type { AddressInfo } from 'node:net';
 import { ApiClient, ApiError, ApiResponseError } from './api-client';
 import { EdgeloopApi } from './dashboard-api';
+import { uploadMultipartParsed } from './multipart-upload';
 
 /** A server that answers each `METHOD path` with the status and body the test set for it. */
 function fakeApi(): { start(): Promise<string>; answer(route: string, status: number, body?: unknown): void; close(): Promise<void> } {
@@ -100,5 +105,21 @@ describe('EdgeloopApi reads every answer with its contract', () => {
     server.answer('DELETE /api/v1/webhooks/w2', 200, { deleted: true });
     const err = (await failure(api.deleteWebhook('w2'))) as ApiResponseError;
     expect({ code: err.code, route: err.route }).toEqual({ code: 'invalid_response', route: 'DELETE /api/v1/webhooks/w2' });
+  });
+
+  it('reads the answer of a multipart upload with the route schema too, naming the route and the status it got', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'client-spec-'));
+    try {
+      writeFileSync(join(dir, 'head.onnx'), 'head bytes');
+      server.answer('POST /api/v1/models/face-id/versions', 201, { name: 'face-id', version: 3 });
+      const err = (await failure(
+        uploadMultipartParsed(api.client, '/api/v1/models/face-id/versions', RegisteredModelVersionSchema, [{ field: 'head', file: join(dir, 'head.onnx') }]),
+      )) as ApiResponseError;
+      expect(err).toBeInstanceOf(ApiResponseError);
+      expect({ status: err.status, route: err.route }).toEqual({ status: 201, route: 'POST /api/v1/models/face-id/versions' });
+      expect(err.message).toContain('manifest');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,8 +1,17 @@
-import { apiPaths, describeZodError, ModelFileRole, UPLOAD_MANIFEST_FIELD, UploadManifest, UploadManifestSchema } from '@edgeloop/contracts';
+import {
+  apiPaths,
+  describeZodError,
+  ModelFileRole,
+  RegisteredModelVersion,
+  RegisteredModelVersionSchema,
+  UPLOAD_MANIFEST_FIELD,
+  UploadManifest,
+  UploadManifestSchema,
+} from '@edgeloop/contracts';
 import { stat } from 'node:fs/promises';
 import type { ApiClient } from './api-client';
 import { sha256File } from './blob-download';
-import { uploadMultipart } from './multipart-upload';
+import { uploadMultipartParsed } from './multipart-upload';
 
 /** A model file to upload and its role. */
 export interface ModelFilePart {
@@ -24,15 +33,19 @@ export async function buildUploadManifest(files: ModelFilePart[], fields: unknow
   return parsed.data;
 }
 
-/** Uploads a new version of the model `name` (`POST /api/v1/models/{name}/versions`), streamed, with progress. */
-export async function uploadModelVersion<T>(
+/**
+ * Uploads a new version of the model `name` (`POST /api/v1/models/{name}/versions`), streamed, with progress;
+ * the answer is read with `RegisteredModelVersionSchema`.
+ */
+export async function uploadModelVersion(
   client: ApiClient,
   name: string,
   files: ModelFilePart[],
   fields: unknown = {},
   onProgress?: (sent: number, total: number) => void,
-): Promise<T> {
+): Promise<RegisteredModelVersion> {
   const manifest = await buildUploadManifest(files, fields);
   const parts = files.map((part) => ({ field: part.role, file: part.file }));
-  return uploadMultipart<T>(client, apiPaths.modelVersions(name), parts, { [UPLOAD_MANIFEST_FIELD]: JSON.stringify(manifest) }, onProgress);
+  const fieldsSent = { [UPLOAD_MANIFEST_FIELD]: JSON.stringify(manifest) };
+  return uploadMultipartParsed(client, apiPaths.modelVersions(name), RegisteredModelVersionSchema, parts, fieldsSent, onProgress);
 }

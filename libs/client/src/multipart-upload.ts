@@ -4,7 +4,8 @@ import { stat } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { basename } from 'node:path';
-import { ApiClient, ApiError } from './api-client';
+import type { z } from 'zod';
+import { ApiClient, ApiError, parseAnswer, routeOf } from './api-client';
 
 export interface UploadPart {
   /** The form field: a file role such as `detector`, `embedder`, `head`. */
@@ -23,6 +24,29 @@ export async function uploadMultipart<T>(
   fields: Record<string, string> = {},
   onProgress?: (sent: number, total: number) => void,
 ): Promise<T> {
+  return (await sendMultipart(client, path, parts, fields, onProgress)).body as T;
+}
+
+/** `uploadMultipart` whose answer is read with the route's response schema (an ApiResponseError naming the route otherwise). */
+export async function uploadMultipartParsed<S extends z.ZodType>(
+  client: ApiClient,
+  path: string,
+  schema: S,
+  parts: UploadPart[],
+  fields: Record<string, string> = {},
+  onProgress?: (sent: number, total: number) => void,
+): Promise<z.output<S>> {
+  const { status, body } = await sendMultipart(client, path, parts, fields, onProgress);
+  return parseAnswer(schema, body, routeOf('POST', path), status);
+}
+
+async function sendMultipart(
+  client: ApiClient,
+  path: string,
+  parts: UploadPart[],
+  fields: Record<string, string>,
+  onProgress?: (sent: number, total: number) => void,
+): Promise<{ status: number; body: unknown }> {
   const boundary = `edgeloop-${randomBytes(12).toString('hex')}`;
   const pieces: Array<Buffer | { file: string; size: number }> = [];
   for (const [name, value] of Object.entries(fields)) {
@@ -46,7 +70,7 @@ export async function uploadMultipart<T>(
   const url = new URL(client.url(path));
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
 
-  return new Promise<T>((resolve, reject) => {
+  return new Promise<{ status: number; body: unknown }>((resolve, reject) => {
     const req = send(url, {
       method: 'POST',
       headers: client.headers({ 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': String(length) }),
@@ -72,7 +96,7 @@ export async function uploadMultipart<T>(
               (body?.details as unknown[]) ?? [],
             ),
           );
-        } else resolve(body as T);
+        } else resolve({ status: res.statusCode ?? 200, body });
       });
     });
     (async () => {

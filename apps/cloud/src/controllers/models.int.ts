@@ -130,7 +130,7 @@ describe.each(engines)('model registry over HTTP (real S3-protocol server, SQL o
         await writeFile(join(dir, 'head.onnx'), head);
         const api = new ApiClient({ baseUrl: fx.url, token: fx.adminToken });
         const fields = { labels: ['p', 'q'], thresholds: { detection: 0.7, match: 0.5 }, metrics: { accuracy: 0.9 }, source: 'cli-test' };
-        const version = await uploadModelVersion<Record<string, any>>(api, 'pushed', [{ role: 'head', file: join(dir, 'head.onnx') }], fields);
+        const version = await uploadModelVersion(api, 'pushed', [{ role: 'head', file: join(dir, 'head.onnx') }], fields);
         expect(version.manifest).toMatchObject({ ...fields, name: 'pushed', version: 1, files: [{ role: 'head', sha256: sha256(head), size: head.length }] });
         expect(await blobKeys()).toContain(`blobs/sha256/${sha256(head)}`);
       } finally {
