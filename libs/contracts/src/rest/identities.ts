@@ -67,8 +67,6 @@ export const IdentityListResponseSchema = z.object({ identities: z.array(Identit
 export const IdentityDetailResponseSchema = IdentitySchema.extend({ enrolmentPhotos: z.array(EnrolmentPhotoSchema) });
 export type IdentityDetail = z.infer<typeof IdentityDetailResponseSchema>;
 
-export const EnrolmentPhotoListResponseSchema = z.object({ photos: z.array(EnrolmentPhotoSchema) });
-
 /** Why a photo was refused (422 when every photo of the request was refused). */
 export const ENROLMENT_REFUSALS = ['not_an_image', 'image_too_large', 'no_face', 'several_faces'] as const;
 export type EnrolmentRefusal = (typeof ENROLMENT_REFUSALS)[number];
