@@ -93,7 +93,7 @@ describe('the linux/arm64 edge image tree, assembled without Docker', () => {
     expect(files.filter((f) => !f.startsWith('node_modules/') && NOT_PRODUCTION.test(f))).toEqual([]);
     expect(files).toEqual(expect.arrayContaining(['dist/apps/edge/src/main.js', 'models/base/manifest.json', 'models/base/fr_feature.onnx', 'package.json']));
     expect(new Set(files.filter((f) => f.startsWith('dist/')).map((f) => f.split('/').slice(0, 3).join('/')))).toEqual(
-      new Set(['dist/apps/edge', 'dist/libs/client', 'dist/libs/config', 'dist/libs/contracts', 'dist/libs/embedded', 'dist/libs/vision']),
+      new Set(['dist/apps/edge', 'dist/libs/binaries', 'dist/libs/client', 'dist/libs/config', 'dist/libs/contracts', 'dist/libs/vision']),
     );
     for (const cloudOnly of ['@nestjs', '@electric-sql', 's3rver', 'bullmq', 'aedes', 'typescript', 'jest']) {
       expect(existsSync(join(tree.dir, 'node_modules', cloudOnly))).toBe(false);

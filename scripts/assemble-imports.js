@@ -43,7 +43,7 @@ const LOADED_BY_NAME = new Map([['apps/cloud/src/app/bootstrap.ts', ['@nestjs/pl
  * dependencies by the apps that need them — the ffmpeg binary for the edge's video sources and the CLI's demo
  * camera, not for the cloud.
  */
-const OPTIONAL_PEERS = new Map([['libs/embedded', ['@ffmpeg-installer/ffmpeg']]]);
+const OPTIONAL_PEERS = new Map([['libs/binaries', ['@ffmpeg-installer/ffmpeg']]]);
 const APP_PROVIDES = new Map([
   ['apps/edge', ['@ffmpeg-installer/ffmpeg']],
   ['apps/cli', ['@ffmpeg-installer/ffmpeg']],
@@ -206,7 +206,8 @@ const DESCRIPTIONS = {
   'libs/config': 'environment validation and the package version',
   'libs/contracts': 'wire formats: MQTT topics and payloads, REST DTOs, job names, webhook events',
   'libs/drift': 'drift statistics: PSI, Kolmogorov-Smirnov, proportion and centroid shifts',
-  'libs/embedded': 'the embedded mode (npm start): Redis, Mosquitto, an S3-protocol server and the MQTT broker on loopback ports; binary lookup (ffmpeg, redis-server)',
+  'libs/binaries': 'finds the executables edgeloop runs (ffmpeg, redis-server, mosquitto, postgres) or names the package that brings them',
+  'libs/embedded': 'the embedded mode (npm start): Redis, Mosquitto, an S3-protocol server and the MQTT broker on loopback ports',
   'libs/harness': 'test harness: the embedded servers plus PostgreSQL, PGlite, Redis Cluster and whole stacks on free ports, for tests, e2e and benches',
   'libs/training': 'head training, calibration and evaluation',
   'libs/vision': 'face pipeline on onnxruntime-node and sharp; ONNX head builder; metrics',

@@ -1,4 +1,4 @@
-import { resolveFfmpeg } from '@edgeloop/embedded/binaries';
+import { resolveFfmpeg } from '@edgeloop/binaries';
 import type { FacePipeline, RgbImage } from '@edgeloop/vision';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -1,13 +1,12 @@
 /**
  * What the embedded mode (`npm start`) runs on one machine, and what the test harness (@edgeloop/harness)
  * builds on: Redis and Mosquitto spawned on free loopback ports, an S3-protocol server (s3rver) and an MQTT
- * broker (aedes) in this process, binary lookup (ffmpeg, redis-server). Spawned servers die with the process
- * that started them.
+ * broker (aedes) in this process; binary lookup (re-exported from @edgeloop/binaries). Spawned servers die
+ * with the process that started them.
  *
- * Narrower entries load less: `@edgeloop/embedded/broker` (the broker alone, for the cloud) and
- * `@edgeloop/embedded/binaries` (the lookup alone, for the edge).
+ * `@edgeloop/embedded/broker` loads the broker alone (the cloud: no spawners, no s3rver).
  */
-export * from './binaries';
+export * from '@edgeloop/binaries';
 export type { EmbeddedLogger } from './logger';
 export { silentLogger } from './logger';
 export { freePort, isListening, isPortFree, listenOn, mentionsAddressInUse } from './ports';

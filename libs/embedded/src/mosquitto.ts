@@ -1,7 +1,7 @@
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'mqtt';
-import { requireBinary } from './binaries';
+import { requireBinary } from '@edgeloop/binaries';
 import { silentLogger, type EmbeddedLogger } from './logger';
 import { RestartableServer, startOnPort, type RestartableServerHandle } from './restartable-server';
 import { ServerProcess } from './server-process';

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
-import { requireBinary } from './binaries';
+import { requireBinary } from '@edgeloop/binaries';
 import { silentLogger, type EmbeddedLogger } from './logger';
 import { RestartableServer, startOnPort, type RestartableServerHandle } from './restartable-server';
 import { ServerProcess } from './server-process';

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import { findBinary } from './binaries';
+import { findBinary } from '@edgeloop/binaries';
 import { mentionsAddressInUse } from './ports';
 import { onProcessExit } from './process-cleanup';
 import { userIds } from './work-dir';

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { packagedFfmpegPath, resolveFfmpeg } from '@edgeloop/embedded/binaries';
+import { packagedFfmpegPath, resolveFfmpeg } from '@edgeloop/binaries';
 import { configureLogging } from '../logger';
 import { FfmpegSource, type FfmpegSourceOptions } from './ffmpeg.source';
 import type { Frame } from './frame-source';

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import type { RgbImage } from '@edgeloop/vision';
-import { resolveFfmpeg, type FfmpegBinary } from '@edgeloop/embedded/binaries';
+import { resolveFfmpeg, type FfmpegBinary } from '@edgeloop/binaries';
 import { Logger } from '../logger';
 import { Backoff, defaultReconnect, type BackoffOptions } from './backoff';
 import { FrameSource, type FrameSourceOptions } from './frame-source';
