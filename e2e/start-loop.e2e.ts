@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { runCli } from '../apps/cli/testing/run-cli';
 
 const root = resolve(__dirname, '..');
-/** Start, drift, five passes of the newcomer a little over a minute apart, a run, a canary of two waves: about 9 minutes here. */
+/** Start, drift, five passes of the newcomer 24 s apart, a run, a canary of two waves: about 5 minutes here. */
 const STORY_TIMEOUT_MS = 14 * 60_000;
 
 /**

@@ -25,6 +25,14 @@ export async function setDemoCanary(api: ApiClient, model: string, log: StoryLog
   log.say('retrain', `canary settings of ${model}: one of the two workers first, 10 s of observation, then the other`);
 }
 
+/** The demo model's near-duplicate gap: its passes are seconds long, a fixed camera's default (60 s) would make the demo wait minutes. */
+export async function setDemoSplit(api: ApiClient, model: string, nearDuplicateSeconds: number, log: StoryLog): Promise<void> {
+  const path = `${API_PREFIX}/retraining/settings/${encodeURIComponent(model)}`;
+  const current = await api.get<RetrainingSettings>(path);
+  await api.put(path, { ...current, nearDuplicateSeconds });
+  log.say('retrain', `split setting of ${model}: frames of one person on one camera less than ${nearDuplicateSeconds} s apart are one block (near-duplicates)`);
+}
+
 /** Starts a run of `base` with an automatic canary, or follows the model's active run when there is one. */
 export async function startRun(api: ApiClient, base: string, log: StoryLog): Promise<RetrainingRun> {
   try {

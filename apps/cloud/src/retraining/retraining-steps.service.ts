@@ -7,7 +7,7 @@ import {
   type RetrainingStep,
   type RetrainingStepState,
 } from '@edgeloop/contracts';
-import type { TrainingExample } from '@edgeloop/training';
+import { DEFAULT_SPLIT_OPTIONS, type TrainingExample } from '@edgeloop/training';
 import { SqlDatabase, type SqlExecutor } from '../database/sql-database';
 import { DomainEvents } from '../events/domain-events';
 import { TrainingDataService } from '../identities/training-data.service';
@@ -126,9 +126,12 @@ export class RetrainingSteps {
     });
     const identities = new Set(collected.examples.filter((e) => e.kind === 'identity').map((e) => e.label));
     if (identities.size === 0) throw new StepFailure('no labelled examples of any identity: enrol people or label hard examples first');
+    // a run recorded before the setting existed has none: the split's default
+    const nearDuplicateSeconds: number | undefined = run.settings.nearDuplicateSeconds;
     const result = await this.compute.buildDataset({
       examples: await packExamples(collected.examples),
       seed: run.settings.trainer.seed,
+      windowMs: nearDuplicateSeconds === undefined ? DEFAULT_SPLIT_OPTIONS.windowMs : nearDuplicateSeconds * 1000,
       counts: { ...collected.counts },
     });
     if (result.splits.holdout === 0 || result.splits.calibration === 0) {

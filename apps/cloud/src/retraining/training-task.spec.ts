@@ -48,8 +48,14 @@ describe('retraining step tasks', () => {
   let calibrated: CalibrateResult;
 
   it('build-dataset: the split document, the same bytes for the same examples and seed, every output transferable', () => {
-    built = runTrainingTask({ kind: 'build-dataset', input: { examples: pack(), seed: 1, counts: { hardExamples: 160 } } }) as BuildDatasetResult;
-    const again = runTrainingTask({ kind: 'build-dataset', input: { examples: pack(), seed: 1, counts: { hardExamples: 160 } } }) as BuildDatasetResult;
+    built = runTrainingTask({
+      kind: 'build-dataset',
+      input: { examples: pack(), seed: 1, windowMs: 60_000, counts: { hardExamples: 160 } },
+    }) as BuildDatasetResult;
+    const again = runTrainingTask({
+      kind: 'build-dataset',
+      input: { examples: pack(), seed: 1, windowMs: 60_000, counts: { hardExamples: 160 } },
+    }) as BuildDatasetResult;
     expect(again.document.sha256).toBe(built.document.sha256);
     expect(sha256Of(built.document.bytes)).toBe(built.document.sha256);
     const doc = parse<DatasetDocument>(built.document);
@@ -62,6 +68,14 @@ describe('retraining step tasks', () => {
     expect(Array.from(stored.embedding)).toEqual(Array.from(gallery.examples.find((e) => e.id === stored.id)!.embedding));
     // the document's buffer is its own, so it moves to the main thread without a copy
     expect(transferablesOf(built)).toContain(built.document.bytes.buffer);
+  });
+
+  it('build-dataset: the near-duplicate gap is the run setting — visits closer than it are one block, so fewer identities are held out', () => {
+    // the synthetic visits are 10 minutes apart: with a day's gap every identity is one block and stays in train
+    const wide = runTrainingTask({ kind: 'build-dataset', input: { examples: pack(), seed: 1, windowMs: 86_400_000, counts: {} } }) as BuildDatasetResult;
+    expect(wide.splits.train).toBeGreaterThan(built.splits.train);
+    expect(wide.splits.holdout).toBeLessThan(built.splits.holdout);
+    expect(wide.notes.join('\n')).toMatch(/block/);
   });
 
   it('train-head: an int8 head whose weights are the trainer’s quantised, and a small document naming it', () => {
@@ -128,8 +142,14 @@ describe('retraining step tasks', () => {
       dim: 512,
       embeddings: Float32Array.from(examples.flatMap((e) => Array.from(e.embedding))),
     });
-    const firstData = runTrainingTask({ kind: 'build-dataset', input: { examples: packed(known.examples), seed: 1, counts: {} } }) as BuildDatasetResult;
-    const nextData = runTrainingTask({ kind: 'build-dataset', input: { examples: packed(grown.examples), seed: 1, counts: {} } }) as BuildDatasetResult;
+    const firstData = runTrainingTask({
+      kind: 'build-dataset',
+      input: { examples: packed(known.examples), seed: 1, windowMs: 60_000, counts: {} },
+    }) as BuildDatasetResult;
+    const nextData = runTrainingTask({
+      kind: 'build-dataset',
+      input: { examples: packed(grown.examples), seed: 1, windowMs: 60_000, counts: {} },
+    }) as BuildDatasetResult;
     const options = { method: 'logistic' as const, seed: 1 };
     const parent = (runTrainingTask({ kind: 'train-head', input: { dataset: copy(firstData.document), options } }) as TrainHeadResult).head;
     const next = runTrainingTask({ kind: 'train-head', input: { dataset: copy(nextData.document), options, parent: copy(parent) } }) as TrainHeadResult;

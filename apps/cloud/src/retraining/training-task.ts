@@ -102,6 +102,8 @@ export const CANDIDATE_HEAD_WEIGHTS: HeadWeights = 'int8';
 export interface BuildDatasetTask {
   examples: PackedExamples;
   seed: number;
+  /** Near-duplicate gap of the split (`nearDuplicateSeconds`), in ms. */
+  windowMs: number;
   counts: Record<string, number>;
 }
 export interface BuildDatasetResult {
@@ -241,7 +243,7 @@ export function unpackExamples(packed: PackedExamples): TrainingExample[] {
 
 function buildDataset(input: BuildDatasetTask): BuildDatasetResult {
   const examples = unpackExamples(input.examples);
-  const split = splitDataset(examples, { seed: input.seed });
+  const split = splitDataset(examples, { seed: input.seed, windowMs: input.windowMs });
   const digest = datasetDigest(examples);
   const doc: DatasetDocument = {
     digest,

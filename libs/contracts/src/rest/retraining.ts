@@ -131,6 +131,11 @@ export const RetrainingSettingsSchema = z.strictObject({
   labelsThreshold: z.number().int().positive().max(10_000_000).nullable().default(null),
   /** A `drift.detected` starts a run only with at least this many new labelled examples (else it only asks for labelling); null: never. */
   driftMinNewExamples: z.number().int().nonnegative().max(10_000_000).nullable().default(50),
+  /**
+   * Frames of one subject from one camera at most this far apart are near-duplicates: one block of the split,
+   * never cut between train and holdout (60 s suits a fixed camera; a demo's passes a few seconds long can use less).
+   */
+  nearDuplicateSeconds: z.number().int().min(0).max(86_400).default(60),
   /** FPIR the match threshold and margin are calibrated for. */
   targetFpir: z.number().gt(0).lt(1).default(0.01),
   gate: z
