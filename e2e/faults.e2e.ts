@@ -20,7 +20,7 @@ import { WebhookReceiver } from './support/webhook-receiver';
  *
  * Each cell: a rollout of the newest version and an upload of the next one start, the fault hits during them
  * under steady prediction traffic, then heals. Afterwards: every rollout finished or rolled back, every upload
- * either registered whole (manifest and every blob served) or not at all, every device active on a version it
+ * either registered whole (manifest and every blob served) or not at all (a refusal is a 503, never a 500), every device active on a version it
  * verified the signature of, predictions lost 0 and counted twice 0 (SQL, by device and sequence), and each
  * webhook event received once.
  *
@@ -153,6 +153,8 @@ if (unavailable) process.stdout.write(`faults.e2e: skipped: ${unavailable}\n`);
       const faultMs = Date.now() - faultStarted;
       await cloud.waitHealthy();
       const uploadOutcome = await upload;
+      // an upload during an outage is registered, refused with a clear 503, or cut with the cloud's process — never a 500
+      expect(`${cell}: upload ${uploadOutcome}`).toMatch(/ upload (201|503|error .*)$/);
       const deployment = await eventually(() => api.deployment(deploymentId), FINISHED, 120_000, `${cell}: deployment finished`);
       expect(['completed', 'rolled_back']).toContain(deployment.status);
       const after = await registeredWhole();

@@ -59,8 +59,14 @@ while (Date.now() < deadline) {
   if (result.status !== 0) failed++;
 }
 
-const runs = existsSync(reportFile) ? readFileSync(reportFile, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
-const table = new Map(cells.map((c) => [c, { n: 0, completed: 0, rolledBack: 0, uploaded: 0, uploadRefused: 0 }]));
+const runs = existsSync(reportFile)
+  ? readFileSync(reportFile, 'utf8')
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l))
+  : [];
+const table = new Map(cells.map((c) => [c, { n: 0, completed: 0, rolledBack: 0, uploaded: 0, uploadRefused: 0, outcomes: {} }]));
 let sent = 0;
 let lost = 0;
 let twice = 0;
@@ -78,10 +84,18 @@ for (const r of runs) {
     else row.rolledBack++;
     if (c.upload === '201') row.uploaded++;
     else row.uploadRefused++;
+    row.outcomes[c.upload] = (row.outcomes[c.upload] ?? 0) + 1;
   }
 }
-process.stdout.write(`\n| fault | N | rollout completed / rolled back | upload registered / refused (then whole on retry) |\n| --- | --- | --- | --- |\n`);
-for (const [cell, row] of table) process.stdout.write(`| ${cell} | ${row.n} | ${row.completed} / ${row.rolledBack} | ${row.uploaded} / ${row.uploadRefused} |\n`);
+process.stdout.write(
+  `\n| fault | N | rollout completed / rolled back | upload registered / refused (then whole on retry) | upload answers |\n| --- | --- | --- | --- | --- |\n`,
+);
+for (const [cell, row] of table)
+  process.stdout.write(
+    `| ${cell} | ${row.n} | ${row.completed} / ${row.rolledBack} | ${row.uploaded} / ${row.uploadRefused} | ${Object.entries(row.outcomes)
+      .map(([k, v]) => `${k} × ${v}`)
+      .join(', ')} |\n`,
+  );
 process.stdout.write(
   `\nruns ${run} (${failed} failed, ${runs.length} reported); batches sent ${sent}, lost ${lost}, counted twice ${twice}; webhook events received twice ${duplicates}\n`,
 );

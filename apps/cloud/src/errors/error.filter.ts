@@ -1,11 +1,14 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import { ErrorBodySchema, errorCodeForStatus, errorStatus, isErrorCode, type ErrorBody } from '@edgeloop/contracts';
 import type { Request, Response } from 'express';
+import { isBackendUnavailable } from './backend-unavailable';
 import { DomainError } from './domain.errors';
 
 /**
  * Maps every error to `{ error, message, details }` (`ErrorBodySchema`) with the status the catalogue
- * (`ERROR_STATUS` in `@edgeloop/contracts`) gives its code; unknown errors are a logged 500 naming the route.
+ * (`ERROR_STATUS` in `@edgeloop/contracts`) gives its code; a backing service (S3, SQL, Redis) down or
+ * restarting is a 503 `unavailable` with `Retry-After` (the request changed nothing the client cannot send
+ * again); other unknown errors are a logged 500 naming the route.
  */
 @Catch()
 export class ErrorFilter implements ExceptionFilter {
@@ -20,6 +23,7 @@ export class ErrorFilter implements ExceptionFilter {
       res.destroy();
       return;
     }
+    if (status === 503) res.setHeader('retry-after', '5');
     res.status(status).json(body);
   }
 
@@ -46,6 +50,10 @@ export class ErrorFilter implements ExceptionFilter {
       const message = typeof response === 'string' ? response : String((response as { message?: unknown }).message ?? exception.message);
       const code = errorCodeForStatus(exception.getStatus());
       return [errorStatus(code), { error: code, message, details: [] }];
+    }
+    if (isBackendUnavailable(exception)) {
+      this.logger.warn(`backing service unavailable on ${req.method} ${req.originalUrl ?? req.url}: ${(exception as Error)?.message ?? String(exception)}`);
+      return [503, { error: 'unavailable', message: 'a backing service is unavailable; try again shortly', details: [] }];
     }
     this.logger.error(`unhandled error on ${req.method} ${req.originalUrl ?? req.url}: ${(exception as Error)?.stack ?? String(exception)}`);
     return [500, { error: 'internal', message: `internal error on ${req.method} ${req.route?.path ?? req.path}`, details: [] }];
