@@ -439,7 +439,8 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-async function waitForHealth(url: string, child: ChildProcess, timeoutMs = 90_000): Promise<void> {
+/** The first start creates the PGlite database (initdb in WebAssembly): seconds on an idle machine, a minute or more on a busy small one. */
+async function waitForHealth(url: string, child: ChildProcess, timeoutMs = 240_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`the cloud exited with code ${child.exitCode} while starting`);
