@@ -206,7 +206,7 @@ function ExampleCard({
           )}
         </div>
         <div class="small muted">
-          {x.reason} · score {x.score.toFixed(2)} · margin {x.margin.toFixed(2)}
+          {x.reason} · score {x.score?.toFixed(2) ?? '–'} · margin {x.margin?.toFixed(2) ?? '–'}
         </div>
       </div>
       {can ? (
