@@ -4,7 +4,7 @@ import { parseTopic, type DeviceTopicKind } from './topics';
 import { DesiredStateSchema } from './desired-state';
 import { DeviceStatusSchema, ReportedStateSchema } from './reported-state';
 import { HardExampleSchema, OutboxEpochSchema, PredictionBatchSchema } from './predictions';
-import { decodePredictionBatch } from './prediction-encoding';
+import { decodePredictionBatch, looseColumnsFields, predictionBatchEncoding } from './prediction-encoding';
 import { DeviceIdSchema, EpochMsSchema, RecordIdSchema } from './identifiers';
 import { MESSAGE_VERSION } from './protocol';
 
@@ -46,7 +46,8 @@ export type DeviceAck = z.infer<typeof DeviceAckSchema>;
 /**
  * What an ack names for a device message the cloud has taken: a batch by (epoch, seq), a hard example by id;
  * null for the kinds that are not acknowledged (state topics). `looseAckedItem` does the same for a payload
- * that failed validation and was dead-lettered, when its JSON still names them (else null: not acknowledged).
+ * that failed validation and was dead-lettered, when its JSON (or a `columns` batch's MessagePack map) still names
+ * them (else null: not acknowledged).
  */
 export function ackedItemOf(message: DecodedDeviceMessage): AckedItem | null {
   if (message.kind === 'predictions') {
@@ -60,13 +61,19 @@ export function ackedItemOf(message: DecodedDeviceMessage): AckedItem | null {
 export function looseAckedItem(topic: string, payload: Uint8Array | string): { deviceId: string; item: AckedItem } | null {
   const parsedTopic = parseTopic(topic);
   if (parsedTopic === null || (parsedTopic.kind !== 'predictions' && parsedTopic.kind !== 'hard-examples')) return null;
-  const json = decodeJson(payload, PAYLOAD_LIMITS[parsedTopic.kind]);
-  if (!json.ok || typeof json.value !== 'object' || json.value === null) return null;
-  const fields = json.value as Record<string, unknown>;
+  const fields = looseFields(parsedTopic.kind, payload);
+  if (fields === null) return null;
   const item = AckedItemSchema.safeParse(
     parsedTopic.kind === 'predictions' ? { kind: 'predictions', epoch: fields.epoch, seq: fields.seq } : { kind: 'hard-examples', id: fields.id },
   );
   return item.success ? { deviceId: parsedTopic.deviceId, item: item.data } : null;
+}
+
+/** A payload's top-level fields, unvalidated: a batch in the `columns` encoding read as MessagePack, anything else as JSON. */
+function looseFields(kind: 'predictions' | 'hard-examples', payload: Uint8Array | string): Record<string, unknown> | null {
+  if (kind === 'predictions' && typeof payload !== 'string' && predictionBatchEncoding(payload) === 'columns') return looseColumnsFields(payload, PAYLOAD_LIMITS.predictions);
+  const json = decodeJson(payload, PAYLOAD_LIMITS[kind]);
+  return json.ok && typeof json.value === 'object' && json.value !== null ? (json.value as Record<string, unknown>) : null;
 }
 
 export const DEVICE_MESSAGE_SCHEMAS = {

@@ -1,6 +1,8 @@
 import fc from 'fast-check';
 import { isValidPredictionBatch } from './prediction-check';
-import { decodePredictionBatch, encodePredictionColumns, predictionBatchEncoding } from './prediction-encoding';
+import { decodeDeviceMessage, looseAckedItem } from './device-messages';
+import { decodePredictionBatch, encodePredictionColumns, looseColumnsFields, predictionBatchEncoding } from './prediction-encoding';
+import { topics } from './topics';
 import { PredictionBatchSchema, type PredictionBatch } from './predictions';
 import { batchExample } from './testing/examples';
 
@@ -70,6 +72,26 @@ describe('prediction batch encodings', () => {
       }),
       { numRuns: 100 },
     );
+  });
+});
+
+describe('a columns batch that fails validation (dead-lettered by the cloud)', () => {
+  it('is refused with the reason, and still names the (epoch, seq) to acknowledge; an unreadable one names nothing', () => {
+    const batch = { ...withEpoch(), deviceId: 'cam-01', seq: 7 };
+    batch.items[0]!.faces[0]!.detScore = 1.5;
+    const encoded = encodePredictionColumns(batch);
+    const decoded = decodeDeviceMessage(topics.predictions('cam-01'), encoded);
+    expect(decoded).toMatchObject({ ok: false, error: { code: 'invalid_payload' } });
+    expect(!decoded.ok && decoded.error.message).toMatch(/^invalid predictions message: .*items\[0\]\.faces\[0\]\.detScore/);
+    expect(looseAckedItem(topics.predictions('cam-01'), encoded)).toEqual({
+      deviceId: 'cam-01',
+      item: { kind: 'predictions', epoch: 'AbCdEfGh12345678', seq: 7 },
+    });
+    const cut = encoded.subarray(0, 40);
+    expect(decodeDeviceMessage(topics.predictions('cam-01'), cut)).toMatchObject({ ok: false, error: { code: 'invalid_encoding' } });
+    expect(looseAckedItem(topics.predictions('cam-01'), cut)).toBeNull();
+    expect(looseColumnsFields(encoded, encoded.byteLength - 1)).toBeNull();
+    expect(looseColumnsFields(Buffer.from([0x92, 0x01, 0x02]), LIMIT)).toBeNull(); // an array, not a map
   });
 });
 

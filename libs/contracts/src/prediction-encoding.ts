@@ -124,6 +124,21 @@ export function decodePredictionBatch(payload: Uint8Array | string, maxBytes: nu
   return parseWith(PredictionBatchSchema, value);
 }
 
+/**
+ * The top-level fields of a `columns` payload (its envelope: `seq`, `epoch`, `deviceId`, …), not validated; null
+ * when it is over `maxBytes` or not a MessagePack map. For reading what a batch that failed validation names
+ * (`looseAckedItem`), never for trusting it.
+ */
+export function looseColumnsFields(payload: Uint8Array, maxBytes: number): Record<string, unknown> | null {
+  if (payload.byteLength > maxBytes || predictionBatchEncoding(payload) !== 'columns') return null;
+  try {
+    const map: unknown = packr.unpack(payload);
+    return typeof map === 'object' && map !== null && !Array.isArray(map) && !(map instanceof Uint8Array) ? (map as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
 /** The `columns` map → the batch as plain objects (not yet validated), or why it cannot be read. */
 function fromColumns(payload: Uint8Array): Record<string, unknown> | string {
   let map: unknown;

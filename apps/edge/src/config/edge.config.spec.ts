@@ -82,4 +82,10 @@ describe('EdgeConfig', () => {
     expect(set.download.stallTimeoutMs).toBe(5_000);
     expect(() => EdgeConfig.fromEnv({ EDGE_MQTT_DATA_WINDOW_BYTES: '100', EDGE_DOWNLOAD_STALL_S: '0' })).toThrow(/EDGE_MQTT_DATA_WINDOW_BYTES[\s\S]*EDGE_DOWNLOAD_STALL_S|EDGE_DOWNLOAD_STALL_S[\s\S]*EDGE_MQTT_DATA_WINDOW_BYTES/);
   });
+
+  it('encodes prediction batches as columns by default, as JSON when asked, and refuses another encoding', () => {
+    expect(EdgeConfig.fromEnv({}).batch.encoding).toBe('columns');
+    expect(EdgeConfig.fromEnv({ EDGE_PREDICTION_ENCODING: 'json' }).batch.encoding).toBe('json');
+    expect(() => EdgeConfig.fromEnv({ EDGE_PREDICTION_ENCODING: 'protobuf' })).toThrow(/EDGE_PREDICTION_ENCODING/);
+  });
 });

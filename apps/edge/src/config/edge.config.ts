@@ -1,5 +1,5 @@
 import { ConfigError, envTypes, parseEnv } from '@edgeloop/config';
-import { DEVICE_ID_PATTERN, MAX_CROP_SIDE, MAX_BATCH_ITEMS } from '@edgeloop/contracts';
+import { DEVICE_ID_PATTERN, MAX_CROP_SIDE, MAX_BATCH_ITEMS, type PredictionBatchEncoding } from '@edgeloop/contracts';
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -96,6 +96,8 @@ const edgeEnvSchema = z
 
     EDGE_BATCH_MAX_ITEMS: positiveInt.max(MAX_BATCH_ITEMS).default(25),
     EDGE_BATCH_MAX_MS: positiveInt.max(3_600_000).default(10_000),
+    /** How prediction batches go on the wire: `columns` (MessagePack columns, about a quarter of JSON) or `json` (for debugging). */
+    EDGE_PREDICTION_ENCODING: z.enum(['columns', 'json']).default('columns'),
     EDGE_OUTBOX_MAX_ROWS: positiveInt.default(20_000),
     EDGE_OUTBOX_MAX_BYTES: positiveInt.default(64 * 1024 * 1024),
     EDGE_OUTBOX_INFLIGHT: positiveInt.max(1_000).default(16),
@@ -150,6 +152,8 @@ export interface OutboxSettings {
 export interface BatchSettings {
   maxItems: number;
   maxMs: number;
+  /** The wire encoding of a batch (libs/contracts prediction-encoding.ts). */
+  encoding: PredictionBatchEncoding;
 }
 
 export interface HardExampleSettings {
@@ -231,7 +235,7 @@ export class EdgeConfig {
     this.signingPublicKey = env.EDGE_SIGNING_PUBLIC_KEY;
     this.download = { attempts: env.EDGE_DOWNLOAD_ATTEMPTS, backoffMs: env.EDGE_DOWNLOAD_BACKOFF_MS, stallTimeoutMs: env.EDGE_DOWNLOAD_STALL_S * 1000 };
     this.deployRetryMs = env.EDGE_DEPLOY_RETRY_MS;
-    this.batch = { maxItems: env.EDGE_BATCH_MAX_ITEMS, maxMs: env.EDGE_BATCH_MAX_MS };
+    this.batch = { maxItems: env.EDGE_BATCH_MAX_ITEMS, maxMs: env.EDGE_BATCH_MAX_MS, encoding: env.EDGE_PREDICTION_ENCODING };
     this.outbox = { maxRows: env.EDGE_OUTBOX_MAX_ROWS, maxBytes: env.EDGE_OUTBOX_MAX_BYTES, inflight: env.EDGE_OUTBOX_INFLIGHT, ackTimeoutMs: env.EDGE_OUTBOX_ACK_TIMEOUT_S * 1000 };
     this.hardExamples = {
       perMinute: env.EDGE_HARD_EXAMPLES_PER_MIN,

@@ -94,7 +94,7 @@ describe('Outbox (SQLite, WAL)', () => {
     outbox = Outbox.open(file, { maxRows: 100, maxBytes: 1e6 });
     outbox.appendBatch(stamped);
     expect(outbox.stats().epoch).toBe(epoch);
-    expect(outbox.nextToSend(10).map((r) => JSON.parse(r.payload) as unknown)).toEqual([
+    expect(outbox.nextToSend(10).map((r) => JSON.parse(r.payload as string) as unknown)).toEqual([
       { seq: 1, epoch },
       { seq: 2, epoch },
     ]);
@@ -193,5 +193,27 @@ describe('Outbox (SQLite, WAL)', () => {
     expect(outbox.acknowledgeItem({ kind: 'hard-examples', id: 'old' })?.row.kind).toBe('hard-example');
     expect(outbox.stats().rows).toBe(0);
     outbox.close();
+  });
+
+  it('stores a columns batch as a BLOB and hands back the same bytes, beside JSON text rows', () => {
+    const outbox = Outbox.open(file, { maxRows: 100, maxBytes: 1e6 });
+    // bytes that are no valid UTF-8 (0xc0, 0xff) and a NUL: a TEXT round trip would change them
+    const bytes = Uint8Array.from([0x8c, 0xa1, 0x76, 0x01, 0xc0, 0xff, 0x00, 0x7f]);
+    outbox.appendBatch(() => bytes);
+    outbox.appendBatch((seq) => JSON.stringify({ seq }));
+    const [columns, json] = outbox.nextToSend(10);
+    expect(Buffer.isBuffer(columns!.payload)).toBe(true);
+    expect([...(columns!.payload as Buffer)]).toEqual([...bytes]);
+    expect(json!.payload).toBe('{"seq":2}');
+    expect(outbox.stats().bytes).toBe(bytes.byteLength + '{"seq":2}'.length);
+    outbox.close();
+    const db = new DatabaseSync(file);
+    expect(
+      db
+        .prepare('SELECT typeof(payload) AS t FROM outbox ORDER BY id')
+        .all()
+        .map((r) => (r as { t: string }).t),
+    ).toEqual(['blob', 'text']);
+    db.close();
   });
 });

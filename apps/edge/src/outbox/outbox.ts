@@ -9,7 +9,8 @@ export interface OutboxRow {
   kind: OutboxKind;
   /** The prediction batch's sequence number; null for hard examples. */
   seq: number | null;
-  payload: string;
+  /** JSON text (hard examples, batches in the `json` encoding, rows written before the `columns` encoding) or the bytes of a `columns` batch. */
+  payload: string | Buffer;
 }
 
 /** A row the cloud acknowledged and the outbox deleted (its payload is not read back). */
@@ -50,7 +51,7 @@ CREATE TABLE IF NOT EXISTS outbox (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   kind TEXT NOT NULL CHECK (kind IN ('predictions', 'hard-example')),
   seq INTEGER UNIQUE,
-  payload TEXT NOT NULL,
+  payload TEXT NOT NULL, -- TEXT affinity keeps a BLOB as a BLOB: JSON rows are TEXT, columns batches BLOB
   bytes INTEGER NOT NULL,
   created_at INTEGER NOT NULL
 );
@@ -94,6 +95,10 @@ function newEpoch(): string {
  * `awaiting-ack` until the cloud's ack deletes them — or until they are given back (the link dropped, the
  * ack is late) and sent again. Nothing of that is persisted: after a restart every row is simply unsent, so
  * rows that were awaiting an ack are sent again.
+ *
+ * A row's payload is what goes on the wire: JSON text, or the bytes of a batch in the `columns` encoding
+ * (stored as a BLOB). The column was declared TEXT before that encoding; SQLite's TEXT affinity stores a BLOB
+ * unchanged, so no migration is needed, and rows an older worker wrote (JSON text) are sent as they are.
  *
  * Every batch also carries the outbox's `epoch`, a random id stored with the counters when the file is
  * first opened. A device whose state folder is wiped starts again at seq 1 under a new epoch, and the
@@ -154,7 +159,7 @@ export class Outbox {
    * Gives the batch the next sequence number, stores `build(seq, epoch)` and applies the bound, in one
    * transaction. Returns the seq and how many rows the bound dropped.
    */
-  appendBatch(build: (seq: number, epoch: string) => string): { seq: number; dropped: number } {
+  appendBatch(build: (seq: number, epoch: string) => string | Uint8Array): { seq: number; dropped: number } {
     return this.transaction(() => {
       const seq = this.counters.lastSeq + 1;
       const payload = build(seq, this.epoch);
@@ -176,11 +181,17 @@ export class Outbox {
   /** The oldest rows not in flight, in order, at most `limit`. */
   nextToSend(limit: number): OutboxRow[] {
     if (limit <= 0) return [];
-    const rows = this.statements.oldest.all(this.inFlight.size + limit) as unknown as Array<OutboxRow & { bytes: number }>;
+    const rows = this.statements.oldest.all(this.inFlight.size + limit) as unknown as Array<Omit<OutboxRow, 'payload'> & { payload: string | Uint8Array }>;
     return rows
       .filter((row) => !this.inFlight.has(row.id))
       .slice(0, limit)
-      .map(({ id, kind, seq, payload }) => ({ id, kind, seq, payload }));
+      .map(({ id, kind, seq, payload }) => ({
+        id,
+        kind,
+        seq,
+        // node:sqlite reads a BLOB as a Uint8Array; a TEXT row (JSON) as a string
+        payload: typeof payload === 'string' ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
+      }));
   }
 
   /** The row is handed to the transport (`publishing`). */
@@ -265,7 +276,7 @@ export class Outbox {
     if (this.db.isOpen) this.db.close();
   }
 
-  private insert(kind: OutboxKind, seq: number | null, payload: string, ref: string | null = null): void {
+  private insert(kind: OutboxKind, seq: number | null, payload: string | Uint8Array, ref: string | null = null): void {
     const bytes = Buffer.byteLength(payload);
     this.statements.insert.run(kind, seq, payload, bytes, Date.now(), ref);
     this.rows++;

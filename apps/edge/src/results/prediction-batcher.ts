@@ -26,7 +26,7 @@ export class PredictionBatcher {
 
   constructor(
     private readonly deviceId: string,
-    private readonly settings: BatchSettings,
+    private readonly settings: Pick<BatchSettings, 'maxItems' | 'maxMs'>,
     private readonly emit: (batch: UnnumberedBatch) => void,
   ) {}
 

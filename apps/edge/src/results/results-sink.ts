@@ -1,4 +1,11 @@
-import { HardExampleSchema, PAYLOAD_LIMITS, PredictionBatchSchema, type ModelVersionRef } from '@edgeloop/contracts';
+import {
+  HardExampleSchema,
+  PAYLOAD_LIMITS,
+  PredictionBatchSchema,
+  type ModelVersionRef,
+  type PredictionBatch,
+  type PredictionBatchEncoding,
+} from '@edgeloop/contracts';
 import type { FrameResult as PipelineResult } from '@edgeloop/vision';
 import type { EdgeConfig } from '../config/edge.config';
 import { Logger } from '../logger';
@@ -9,6 +16,7 @@ import type { Frame } from '../sources';
 import { toFrameResult } from './frame-result';
 import { HardExampleSelector } from './hard-example-selector';
 import { PredictionBatcher, type UnnumberedBatch } from './prediction-batcher';
+import { encodePredictionPayload } from './prediction-payload';
 
 /** Where results go once the worker has opened them: the durable outbox and, when there is a broker, its sender. */
 export interface ResultsTargets {
@@ -18,7 +26,8 @@ export interface ResultsTargets {
 
 /**
  * The results side of the worker: each processed frame joins the open prediction batch and may give hard
- * examples; a full or timed-out batch, and every hard example, is checked against its schema and size
+ * examples; a full or timed-out batch, and every hard example, is checked against its schema, encoded (a
+ * batch in `config.batch.encoding`, `columns` by default; a hard example as JSON), checked against its size
  * limit and stored in the outbox (a batch gets its sequence number there), then the sender is nudged.
  */
 export class ResultsSink {
@@ -26,12 +35,14 @@ export class ResultsSink {
   private readonly batcher: PredictionBatcher;
   private readonly hardExamples: HardExampleSelector;
   private batchTimer: NodeJS.Timeout | undefined;
+  private readonly encoding: PredictionBatchEncoding;
 
   constructor(
     config: Pick<EdgeConfig, 'deviceId' | 'batch' | 'hardExamples'>,
     private readonly metrics: EdgeMetrics,
     private readonly targets: ResultsTargets,
   ) {
+    this.encoding = config.batch.encoding;
     this.batcher = new PredictionBatcher(config.deviceId, config.batch, (batch) => this.enqueueBatch(batch));
     this.hardExamples = new HardExampleSelector(config.deviceId, config.hardExamples);
   }
@@ -79,16 +90,20 @@ export class ResultsSink {
     const outbox = this.targets.outbox();
     if (!outbox) return;
     const limit = kind === 'predictions' ? PAYLOAD_LIMITS.predictions : PAYLOAD_LIMITS['hard-examples'];
-    const serialise = (value: object): string => {
+    const serialise = (value: object): string | Uint8Array => {
       const checked = schema.safeParse(value);
       if (!checked.success) throw new Error(`does not pass its schema: ${checked.error.message.slice(0, 500)}`);
-      const json = JSON.stringify(value);
-      if (Buffer.byteLength(json) > limit) throw new Error(`is ${Buffer.byteLength(json)} bytes, over the ${limit}-byte limit`);
-      return json;
+      // a batch in the compact columns encoding unless EDGE_PREDICTION_ENCODING=json; hard examples stay JSON
+      const payload = kind === 'predictions' ? encodePredictionPayload(value as PredictionBatch, this.encoding) : JSON.stringify(value);
+      const bytes = Buffer.byteLength(payload);
+      if (bytes > limit) throw new Error(`is ${bytes} bytes, over the ${limit}-byte limit`);
+      return payload;
     };
     try {
       const { dropped } =
-        kind === 'predictions' ? outbox.appendBatch((seq, epoch) => serialise({ ...message, seq, epoch })) : outbox.appendHardExample(serialise(message));
+        kind === 'predictions'
+          ? outbox.appendBatch((seq, epoch) => serialise({ ...message, seq, epoch }))
+          : outbox.appendHardExample(serialise(message) as string);
       if (kind === 'predictions') this.metrics.batchesQueued.inc();
       if (dropped > 0) this.logger.warn(`outbox full: dropped the ${dropped} oldest row(s) (drop-oldest policy)`);
     } catch (err) {

@@ -1,11 +1,26 @@
-import { looseAckedItem, MESSAGE_VERSION, topics, type DeviceAck } from '@edgeloop/contracts';
+import { decodePredictionBatch, looseAckedItem, MESSAGE_VERSION, PAYLOAD_LIMITS, predictionBatchEncoding, topics, type DeviceAck } from '@edgeloop/contracts';
 import { connect, type MqttClient } from 'mqtt';
 
 export interface ObservedMessage {
   topic: string;
   payload: Buffer;
   retain: boolean;
+  /** The payload as a value: JSON parsed, a prediction batch in the `columns` encoding decoded (undefined when unreadable). */
   json: unknown;
+}
+
+/** What a device sent, as the value it encodes: JSON, or a `columns` batch decoded as the cloud decodes it. */
+function readPayload(payload: Buffer): unknown {
+  if (payload.length === 0) return undefined;
+  if (predictionBatchEncoding(payload) === 'columns') {
+    const batch = decodePredictionBatch(payload, PAYLOAD_LIMITS.predictions);
+    return batch.ok ? batch.value : undefined;
+  }
+  try {
+    return JSON.parse(payload.toString('utf8'));
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -27,13 +42,7 @@ export class MqttObserver {
   ) {
     client.on('message', (topic, payload, packet) => {
       if (this.ack) this.acknowledge(topic, payload);
-      let json: unknown;
-      try {
-        json = payload.length > 0 ? JSON.parse(payload.toString('utf8')) : undefined;
-      } catch {
-        json = undefined;
-      }
-      this.messages.push({ topic, payload, retain: packet.retain, json });
+      this.messages.push({ topic, payload, retain: packet.retain, json: readPayload(payload) });
       for (const wake of this.waiters.splice(0)) wake();
     });
     client.on('error', () => undefined);
