@@ -1,13 +1,23 @@
-import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { BULL_BOARD_INSTANCE, type BullBoardInstance } from '@bull-board/nestjs';
-import { BULLMQ_PREFIX, DASHBOARD_SIGN_IN_PATH, ERROR_STATUS, QUEUE_NAMES, errorBody, type ErrorCode } from '@edgeloop/contracts';
-import { Queue } from 'bullmq';
+import { getQueueToken } from '@nestjs/bullmq';
+import { DASHBOARD_SIGN_IN_PATH, ERROR_STATUS, QUEUE_NAMES, errorBody, type ErrorCode } from '@edgeloop/contracts';
+import type { Queue } from 'bullmq';
 import type { NextFunction, Request, Response } from 'express';
-import { CloudConfig } from '../config/cloud.config';
 import { Principal, roleAllows, TokenService } from '../services/token.service';
 import { readSessionCookie } from './session-cookie';
 import { SessionService } from './session.service';
+
+/** Every queue of the cloud, in QUEUE_NAMES order, as registered on the one BullMQ setup. */
+export const BOARD_QUEUES = Symbol('BOARD_QUEUES');
+
+/** The provider of BOARD_QUEUES, for a module that registers every queue. */
+export const boardQueuesProvider = {
+  provide: BOARD_QUEUES,
+  useFactory: (...queues: Queue[]): Queue[] => queues,
+  inject: QUEUE_NAMES.map((name) => getQueueToken(name)),
+};
 
 /** Where bull-board is mounted, under the API prefix: `/api/v1/admin/queues`. */
 export const QUEUES_BOARD_ROUTE = '/admin/queues';
@@ -61,32 +71,22 @@ export class QueuesBoardGate {
   }
 }
 
-/** Puts every BullMQ queue of the cloud on the board (read through their own connections) and arms the gate. */
+/**
+ * Puts every BullMQ queue of the cloud on the board (the queues DashboardModule registers on the one BullMQ
+ * setup, closed with the others at shutdown) and arms the gate.
+ */
 @Injectable()
-export class QueuesBoard implements OnModuleInit, OnApplicationShutdown {
-  private readonly logger = new Logger(QueuesBoard.name);
-  private readonly queues: Queue[] = [];
-
+export class QueuesBoard implements OnModuleInit {
   constructor(
     @Inject(BULL_BOARD_INSTANCE) private readonly board: BullBoardInstance,
     private readonly gate: QueuesBoardGate,
     private readonly sessions: SessionService,
     private readonly tokens: TokenService,
-    private readonly config: CloudConfig,
+    @Inject(BOARD_QUEUES) private readonly queues: Queue[],
   ) {}
 
   onModuleInit(): void {
     this.gate.attach(this.sessions, this.tokens);
-    if (!this.config.redisUrl) return;
-    for (const name of QUEUE_NAMES) {
-      const queue = new Queue(name, { connection: { url: this.config.redisUrl, maxRetriesPerRequest: null }, prefix: BULLMQ_PREFIX });
-      queue.on('error', (err: Error) => this.logger.warn(`queue ${name}: ${err.message}`));
-      this.queues.push(queue);
-      this.board.addQueue(new BullMQAdapter(queue));
-    }
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    await Promise.all(this.queues.map((queue) => queue.close().catch(() => undefined)));
+    for (const queue of this.queues) this.board.addQueue(new BullMQAdapter(queue));
   }
 }
