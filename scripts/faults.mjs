@@ -48,7 +48,7 @@ while (Date.now() < deadline) {
   process.stdout.write(`faults: run ${run}: ${order.join(' → ')} (seed ${runSeed})\n`);
   const result = spawnSync(
     process.execPath,
-    ['--experimental-vm-modules', join(root, 'node_modules', 'jest', 'bin', 'jest.js'), '--runInBand', 'e2e/faults.e2e.ts'],
+    ['--experimental-vm-modules', join(root, 'node_modules', 'jest', 'bin', 'jest.js'), '--runInBand', '--forceExit', 'e2e/faults.e2e.ts'],
     {
       cwd: root,
       stdio: 'inherit',
