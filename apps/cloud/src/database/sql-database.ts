@@ -49,7 +49,6 @@ export class SqlDatabase implements SqlExecutor {
         work({ query: async <R>(text: string, params: unknown[] = []) => (await tx.query<R>(text, params)).rows }),
       );
     }
-    const client: PoolClient = await this.pool!.connect();
     // a server that ends the connection during the transaction (a restart, a failover) emits 'error' on the
     // checked-out client: without a listener that crashes the process. The query in flight fails instead,
     // and the broken client is discarded rather than returned to the pool.
@@ -58,7 +57,16 @@ export class SqlDatabase implements SqlExecutor {
       broken = err;
       this.logger.warn(`PostgreSQL connection lost during a transaction: ${err.message}`);
     };
-    client.on('error', onError);
+    // the listener goes on in the pool's callback, as the pool takes its own off: a server that accepts a
+    // connection as a restart begins sends ReadyForQuery and 57P01 in one packet, which pg parses in one go —
+    // before an `await pool.connect()` would resume
+    const client = await new Promise<PoolClient>((resolve, reject) =>
+      this.pool!.connect((err, checkedOut) => {
+        if (err || !checkedOut) return reject(err ?? new Error('no PostgreSQL client'));
+        checkedOut.on('error', onError);
+        resolve(checkedOut);
+      }),
+    );
     try {
       await client.query('begin');
       const result = await work({
