@@ -34,6 +34,9 @@ interface StartOptions {
 const DEMO_CLOUD_ENV: Record<string, string> = {
   EDGELOOP_AGGREGATE_BUCKET_SECONDS: '5',
   EDGELOOP_DRIFT_WINDOW_SECONDS: '20',
+  // the demo changes the light a few windows after the rollout: a reference grown over more windows would take
+  // in the change (two workers at 4 fps fill a 20 s window with ~160 frames, under the 200 PSI and KS need)
+  EDGELOOP_DRIFT_REFERENCE_MAX_WINDOWS: '1',
   EDGELOOP_DRIFT_CHECK_SECONDS: '5',
   EDGELOOP_DRIFT_CONFIRM_WINDOWS: '2',
   EDGELOOP_DRIFT_COOLDOWN_SECONDS: '600',

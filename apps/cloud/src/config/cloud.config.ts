@@ -68,6 +68,7 @@ const cloudEnvSchema = z.object({
   EDGELOOP_WORKERS: bool.default(true),
   EDGELOOP_DRIFT_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(300),
   EDGELOOP_DRIFT_CONFIRM_WINDOWS: z.coerce.number().int().min(1).max(100).optional(),
+  EDGELOOP_DRIFT_REFERENCE_MAX_WINDOWS: z.coerce.number().int().min(1).max(100).default(20),
   EDGELOOP_DRIFT_COOLDOWN_SECONDS: z.coerce.number().int().min(0).max(30 * 86_400).optional(),
   EDGELOOP_DRIFT_LATENESS_SECONDS: z.coerce.number().min(0).max(3600).optional(),
   EDGELOOP_DRIFT_CHECK_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
@@ -135,6 +136,8 @@ export class CloudConfig {
   readonly workers: boolean;
   readonly driftWindowSeconds: number;
   readonly driftCheckSeconds: number;
+  /** Most windows a reference grows to while it holds fewer frames than the detectors need. */
+  readonly driftReferenceMaxWindows: number;
   /** How long after a window ends its late batches may still arrive; default two buckets. */
   readonly driftLatenessSeconds: number;
   /** Deployment-wide drift alarm options (per-model ones come from the manifest's `drift` field). */
@@ -181,6 +184,7 @@ export class CloudConfig {
     this.workers = env.EDGELOOP_WORKERS;
     this.driftWindowSeconds = env.EDGELOOP_DRIFT_WINDOW_SECONDS;
     this.driftCheckSeconds = env.EDGELOOP_DRIFT_CHECK_SECONDS;
+    this.driftReferenceMaxWindows = env.EDGELOOP_DRIFT_REFERENCE_MAX_WINDOWS;
     this.driftLatenessSeconds = env.EDGELOOP_DRIFT_LATENESS_SECONDS ?? 2 * env.EDGELOOP_AGGREGATE_BUCKET_SECONDS;
     this.driftAlarm = {
       ...(env.EDGELOOP_DRIFT_CONFIRM_WINDOWS !== undefined ? { confirmWindows: env.EDGELOOP_DRIFT_CONFIRM_WINDOWS } : {}),

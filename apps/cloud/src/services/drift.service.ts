@@ -20,9 +20,6 @@ import { DriftEventRecord, DriftRepository } from '../repositories/drift.reposit
 import { ModelRepository } from '../repositories/model.repository';
 import { PredictionRepository } from '../repositories/prediction.repository';
 
-/** The most windows a reference grows to while it holds fewer frames than the detectors need. */
-const MAX_REFERENCE_WINDOWS = 20;
-
 /** Frames a reference should hold: the largest minimum sample of the enabled detectors. */
 function minReferenceFrames(thresholds: DriftThresholds): number {
   return Math.max(0, ...Object.values(thresholds.metrics).filter((metric) => metric.enabled).map((metric) => metric.minSamples));
@@ -156,7 +153,7 @@ export class DriftService {
    * The reference: the first whole windows of live traffic from `first` that together hold `minFrames` frames
    * (one window when traffic is full; more when a version starts on a few devices, as a canary does — a
    * reference too small for any detector would leave every later window unjudged). Undefined while the
-   * closed windows hold too few; after `MAX_REFERENCE_WINDOWS` windows, whatever they hold.
+   * closed windows hold too few; after `driftReferenceMaxWindows` windows (EDGELOOP_DRIFT_REFERENCE_MAX_WINDOWS), whatever they hold.
    */
   private async referenceWindow(
     model: ModelVersionRef,
@@ -164,7 +161,7 @@ export class DriftService {
     end: number,
     minFrames: number,
   ): Promise<{ reference: { stats: WindowStats }; referenceEnd: Date } | undefined> {
-    const windows = Math.min(MAX_REFERENCE_WINDOWS, Math.floor((end - first.getTime()) / this.windowMs));
+    const windows = Math.min(this.config.driftReferenceMaxWindows, Math.floor((end - first.getTime()) / this.windowMs));
     const rows = await this.predictions.aggregates({ model: model.name, version: model.version, from: first, to: new Date(first.getTime() + windows * this.windowMs) });
     let stats: WindowStats | undefined;
     let next = 0;
@@ -173,7 +170,7 @@ export class DriftService {
       const inWindow: WindowStats[] = [];
       for (; next < rows.length && rows[next]!.bucketStart.getTime() < stop; next++) inWindow.push(rows[next]!.stats);
       if (inWindow.length > 0) stats = stats ? mergeWindowStats(stats, ...inWindow) : mergeWindowStats(inWindow[0]!, ...inWindow.slice(1));
-      if (stats && (stats.frames >= minFrames || k === MAX_REFERENCE_WINDOWS)) return { reference: { stats }, referenceEnd: new Date(stop) };
+      if (stats && (stats.frames >= minFrames || k === this.config.driftReferenceMaxWindows)) return { reference: { stats }, referenceEnd: new Date(stop) };
     }
     return undefined;
   }
