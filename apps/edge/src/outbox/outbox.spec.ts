@@ -13,7 +13,8 @@ describe('Outbox (SQLite, WAL)', () => {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  const batch = (seq: number) => JSON.stringify({ seq, items: [] });
+  /** A batch as the worker stores one: stamped with the outbox's epoch. */
+  const batch = (seq: number, epoch: string) => JSON.stringify({ seq, epoch, items: [] });
 
   it('numbers batches from 1, keeps them across a reopen, and never gives a number twice', () => {
     let outbox = Outbox.open(file, { maxRows: 100, maxBytes: 1e6 });
@@ -215,5 +216,23 @@ describe('Outbox (SQLite, WAL)', () => {
         .map((r) => (r as { t: string }).t),
     ).toEqual(['blob', 'text']);
     db.close();
+  });
+
+  it('deletes a batch stored before epochs when the cloud acks it without an epoch, and only such a batch', () => {
+    const old = new DatabaseSync(file);
+    old.exec(`CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL CHECK (kind IN ('predictions', 'hard-example')),
+      seq INTEGER UNIQUE, payload TEXT NOT NULL, bytes INTEGER NOT NULL, created_at INTEGER NOT NULL);
+      CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+      INSERT INTO counters (name, value) VALUES ('last_seq', 3), ('dropped_predictions', 0), ('dropped_hard_examples', 0);
+      INSERT INTO outbox (kind, seq, payload, bytes, created_at) VALUES ('predictions', 3, '{"seq":3,"items":[]}', 20, 0);`);
+    old.close();
+    const outbox = Outbox.open(file, { maxRows: 100, maxBytes: 1e6 });
+    const { epoch } = outbox.stats();
+    expect(outbox.appendBatch(() => Uint8Array.from([0x81, 0xa1, 0x76, 0x01])).seq).toBe(4);
+    expect(outbox.acknowledgeItem({ kind: 'predictions', seq: 4 })).toBeUndefined(); // stored with an epoch: not this ack
+    expect(outbox.acknowledgeItem({ kind: 'predictions', seq: 3 })?.row).toEqual({ id: 1, kind: 'predictions', seq: 3 });
+    expect(outbox.acknowledgeItem({ kind: 'predictions', epoch, seq: 4 })?.row.seq).toBe(4);
+    expect(outbox.stats().rows).toBe(0);
+    outbox.close();
   });
 });

@@ -108,7 +108,10 @@ function newEpoch(): string {
  */
 export class Outbox {
   private readonly inFlight = new Map<number, InFlight>();
-  private readonly statements: Record<'insert' | 'oldest' | 'remove' | 'removeBatch' | 'removeHardExample' | 'counter' | 'bump' | 'setSeq', StatementSync>;
+  private readonly statements: Record<
+    'insert' | 'oldest' | 'remove' | 'removeBatch' | 'removeBatchBeforeEpochs' | 'removeHardExample' | 'counter' | 'bump' | 'setSeq',
+    StatementSync
+  >;
   private rows = 0;
   private bytes = 0;
   private predictionRows = 0;
@@ -131,6 +134,9 @@ export class Outbox {
       oldest: db.prepare('SELECT id, kind, seq, payload, bytes FROM outbox ORDER BY id LIMIT ?'),
       remove: db.prepare('DELETE FROM outbox WHERE id = ? RETURNING kind, bytes'),
       removeBatch: db.prepare("DELETE FROM outbox WHERE kind = 'predictions' AND seq = ? RETURNING id, kind, seq, bytes"),
+      removeBatchBeforeEpochs: db.prepare(
+        "DELETE FROM outbox WHERE kind = 'predictions' AND seq = ? AND typeof(payload) = 'text' AND json_valid(payload) AND json_type(payload, '$.epoch') IS NULL RETURNING id, kind, seq, bytes",
+      ),
       removeHardExample: db.prepare("DELETE FROM outbox WHERE kind = 'hard-example' AND ref = ? RETURNING id, kind, seq, bytes"),
       counter: db.prepare('SELECT value FROM counters WHERE name = ?'),
       bump: db.prepare('UPDATE counters SET value = value + ? WHERE name = ?'),
@@ -242,12 +248,14 @@ export class Outbox {
    * The cloud acknowledged an item: the row it names leaves the outbox and is returned, with when the broker
    * had acknowledged it (undefined if it was not awaiting an ack). Undefined when no row matches — acked
    * before (a duplicate ack), dropped by the bound meanwhile, or a batch of another epoch (an outbox file
-   * since replaced).
+   * since replaced). A batch acked without an epoch matches only a row stored before epochs (JSON without one).
    */
   acknowledgeItem(item: AckedItem): { row: AckedRow; publishedAt: number | undefined } | undefined {
     if (!this.db.isOpen) return undefined;
-    if (item.kind === 'predictions' && item.epoch !== this.epoch) return undefined;
-    const removed = (item.kind === 'predictions' ? this.statements.removeBatch.get(item.seq) : this.statements.removeHardExample.get(item.id)) as
+    if (item.kind === 'predictions' && item.epoch !== undefined && item.epoch !== this.epoch) return undefined;
+    // a batch acked without an epoch can only be one stored before epochs (JSON text with no `epoch` field)
+    const removeBatch = item.kind === 'predictions' && item.epoch === undefined ? this.statements.removeBatchBeforeEpochs : this.statements.removeBatch;
+    const removed = (item.kind === 'predictions' ? removeBatch.get(item.seq) : this.statements.removeHardExample.get(item.id)) as
       (AckedRow & { bytes: number }) | undefined;
     if (!removed) return undefined;
     const entry = this.inFlight.get(removed.id);
