@@ -108,10 +108,4 @@ export default defineConfig(
       rules: { 'no-restricted-imports': restrict(otherApps(app), TEST_SUPPORT.harness, TEST_SUPPORT.testing, TEST_SUPPORT.tests) },
     },
   ]),
-  {
-    // Two edge tests that start the cloud and still live in apps/edge: they move to e2e/ like the others once the
-    // outbox work that is changing them has landed. Nothing else may be added here.
-    files: ['apps/edge/src/autonomy.int.ts', 'apps/edge/src/outbox/epoch.int.ts'],
-    rules: { 'no-restricted-imports': 'off' },
-  },
 );

@@ -6,13 +6,13 @@ import { freePort, startMosquitto, type MosquittoServer } from '@edgeloop/harnes
 import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startCloudFixture, type CloudFixture } from '../../cloud/src/testing/cloud-fixture';
-import { baseFiles, makeHead, uploadForm } from '../../cloud/src/testing/upload-form';
-import { CloudSigner } from './testing/cloud-signer';
-import { baseModelsDir, franckFrames, tempStateDir } from './testing/edge-env';
-import { buildEdge, EdgeProcess } from './testing/edge-process';
-import { HttpTap } from './testing/http-tap';
-import { MqttObserver } from './testing/mqtt-observer';
+import { startCloudFixture, type CloudFixture } from '../apps/cloud/src/testing/cloud-fixture';
+import { baseFiles, makeHead, uploadForm } from '../apps/cloud/src/testing/upload-form';
+import { CloudSigner } from '../apps/edge/src/testing/cloud-signer';
+import { baseModelsDir, franckFrames, tempStateDir } from '../apps/edge/src/testing/edge-env';
+import { buildEdge, EdgeProcess } from '../apps/edge/src/testing/edge-process';
+import { HttpTap } from '../apps/edge/src/testing/http-tap';
+import { MqttObserver } from '../apps/edge/src/testing/mqtt-observer';
 
 const DEVICE = 'cam-autonomy-1';
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
@@ -85,7 +85,10 @@ describe('edge autonomy (worker process, mosquitto, cloud registry)', () => {
     tap = new HttpTap(fx.url);
     await tap.start();
     // v1 has a large head (≈3 MB) so a throttled download can be interrupted; v2 is a small head-only update.
-    versions[1] = await upload(Array.from({ length: 1500 }, (_, i) => `id-${i}`), 1);
+    versions[1] = await upload(
+      Array.from({ length: 1500 }, (_, i) => `id-${i}`),
+      1,
+    );
     versions[2] = await upload(['alice', 'bob', 'carol'], 2);
     framesDir = join(aux.dir, 'frames');
     mkdirSync(framesDir);
@@ -145,10 +148,17 @@ describe('edge autonomy (worker process, mosquitto, cloud registry)', () => {
   });
 
   it('a worker killed with SIGKILL in the middle of a switch boots on a valid version and converges', async () => {
+    // A head-only switch warms up in milliseconds and the worker reports only its latest state, so "warming"
+    // may never be published: the head comes slowly until the download is reported, then at full speed, and the
+    // worker is killed the moment the head has landed — while it verifies, loads, switches or moves pointers.
+    const headSha = sha256(versions[2]!.head);
+    tap.bytesPerSecond = 200_000;
     const worker = start();
     await worker.httpPort();
     const since = await deploy(2, 'dep-v2');
-    await observer.waitFor<ReportedState>(topics.reported(DEVICE), (r) => r.state === 'warming' && r.deploymentId === 'dep-v2', 30_000, since);
+    await observer.waitFor<ReportedState>(topics.reported(DEVICE), (r) => r.state === 'downloading' && r.deploymentId === 'dep-v2', 30_000, since);
+    tap.bytesPerSecond = 0;
+    await until(() => existsSync(blobFile(headSha)), 30_000);
     await worker.kill('SIGKILL');
     const active = JSON.parse(readFileSync(join(state.dir, 'active.json'), 'utf8')) as { name: string; version: number };
     expect([1, 2]).toContain(active.version);
@@ -156,12 +166,7 @@ describe('edge autonomy (worker process, mosquitto, cloud registry)', () => {
     const again = start();
     await until(async () => (await again.health()).ok === true, 30_000);
     expect([1, 2]).toContain(((await again.health()).running as { version: number }).version);
-    const converged = await observer.waitFor<ReportedState>(
-      topics.reported(DEVICE),
-      (r) => r.state === 'active' && r.deploymentId === 'dep-v2',
-      30_000,
-      since,
-    );
+    const converged = await observer.waitFor<ReportedState>(topics.reported(DEVICE), (r) => r.state === 'active' && r.deploymentId === 'dep-v2', 30_000, since);
     expect(converged).toMatchObject({ running: ref('face-id', 2), lastKnownGood: ref('face-id', 1) });
     expect(await again.kill('SIGTERM')).toBe(0);
   });

@@ -4,11 +4,11 @@ import mqtt from 'mqtt';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startCloudFixture, type CloudFixture } from '../../../cloud/src/testing/cloud-fixture';
-import { makeBatch, STABLE } from '../../../cloud/src/testing/prediction-batches';
-import { DeviceChannel } from '../agent/device-channel';
-import { Outbox } from './outbox';
-import { OutboxSender } from './outbox-sender';
+import { startCloudFixture, type CloudFixture } from '../apps/cloud/src/testing/cloud-fixture';
+import { makeBatch, STABLE } from '../apps/cloud/src/testing/prediction-batches';
+import { DeviceChannel } from '../apps/edge/src/agent/device-channel';
+import { Outbox } from '../apps/edge/src/outbox/outbox';
+import { OutboxSender } from '../apps/edge/src/outbox/outbox-sender';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const DEVICE = 'cam-epoch';
