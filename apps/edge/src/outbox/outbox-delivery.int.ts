@@ -62,6 +62,35 @@ const cases: Array<[string, (watch: string[]) => Promise<BrokerUnderTest>]> = [
   ['embedded aedes broker', aedesUnderTest],
 ];
 
+/** An edge worker on looping frames (one every `frameGapMs`), `env` over the test defaults, its own state folder. */
+interface StartedWorker {
+  worker: EdgeWorker;
+  source: LockstepSource;
+  /** The inference loop: settles once the source has ended. */
+  running: Promise<unknown>;
+  stop(): Promise<void>;
+}
+
+async function startWorker(env: Record<string, string>, frameGapMs: number): Promise<StartedWorker> {
+  const state = tempStateDir();
+  const config = EdgeConfig.fromEnv(edgeTestEnv({ EDGE_STATE_DIR: state.dir, EDGE_HARD_EXAMPLES_BURST: '0', ...env }));
+  const source = new LockstepSource(franckFrames(), Number.POSITIVE_INFINITY, frameGapMs);
+  const worker = new EdgeWorker(config, { source });
+  await worker.start();
+  const running = worker.run();
+  return {
+    worker,
+    source,
+    running,
+    async stop() {
+      source.stop();
+      await worker.stop();
+      await running.catch(() => undefined);
+      state.remove();
+    },
+  };
+}
+
 describe.each(cases)('prediction outbox across a broker outage (%s)', (_name, startBroker) => {
   const DEVICE = `cam-outbox-${_name.startsWith('mosquitto') ? 'm' : 'a'}`;
   const predictions = topics.predictions(DEVICE);
@@ -69,34 +98,27 @@ describe.each(cases)('prediction outbox across a broker outage (%s)', (_name, st
   let worker: EdgeWorker;
   let source: LockstepSource;
   let running: Promise<unknown>;
-  const state = tempStateDir();
+  let edge: StartedWorker | undefined;
 
   beforeAll(async () => {
     broker = await startBroker([predictions, topics.reported(DEVICE)]);
-    const config = EdgeConfig.fromEnv(
-      edgeTestEnv({
+    edge = await startWorker(
+      {
         EDGE_DEVICE_ID: DEVICE,
-        EDGE_STATE_DIR: state.dir,
         EDGE_MQTT_URL: broker.url,
         EDGE_BATCH_MAX_ITEMS: '2',
-        EDGE_HARD_EXAMPLES_BURST: '0',
         EDGE_OUTBOX_INFLIGHT: '4',
         // long enough that only the rows out when the broker went are sent twice
         EDGE_OUTBOX_ACK_TIMEOUT_S: '15',
-      }),
+      },
+      40,
     );
-    source = new LockstepSource(franckFrames(), Number.POSITIVE_INFINITY, 40);
-    worker = new EdgeWorker(config, { source });
-    await worker.start();
-    running = worker.run();
+    ({ worker, source, running } = edge);
   });
 
   afterAll(async () => {
-    source?.stop();
-    await worker?.stop();
-    await running?.catch(() => undefined);
+    await edge?.stop();
     await broker?.stop();
-    state.remove();
   });
 
   it('delivers every batch made during the outage after it, in order, with no gap in seq', async () => {
@@ -139,7 +161,7 @@ describe('the outbox bound while the broker is down (mosquitto)', () => {
   let worker: EdgeWorker;
   let source: LockstepSource;
   let running: Promise<unknown>;
-  const state = tempStateDir();
+  let edge: StartedWorker | undefined;
 
   beforeAll(async () => {
     mosquitto = await startMosquitto();
@@ -147,29 +169,14 @@ describe('the outbox bound while the broker is down (mosquitto)', () => {
       clientId: `outbox-bound-cloud-${process.pid}`,
       clean: false,
     });
-    const config = EdgeConfig.fromEnv(
-      edgeTestEnv({
-        EDGE_DEVICE_ID: DEVICE,
-        EDGE_STATE_DIR: state.dir,
-        EDGE_MQTT_URL: mosquitto.url,
-        EDGE_BATCH_MAX_ITEMS: '1',
-        EDGE_HARD_EXAMPLES_BURST: '0',
-        EDGE_OUTBOX_MAX_ROWS: '3',
-      }),
-    );
-    source = new LockstepSource(franckFrames(), Number.POSITIVE_INFINITY, 30);
-    worker = new EdgeWorker(config, { source });
-    await worker.start();
-    running = worker.run();
+    edge = await startWorker({ EDGE_DEVICE_ID: DEVICE, EDGE_MQTT_URL: mosquitto.url, EDGE_BATCH_MAX_ITEMS: '1', EDGE_OUTBOX_MAX_ROWS: '3' }, 30);
+    ({ worker, source, running } = edge);
   });
 
   afterAll(async () => {
-    source?.stop();
-    await worker?.stop();
-    await running?.catch(() => undefined);
+    await edge?.stop();
     await observer?.close();
     await mosquitto?.stop();
-    state.remove();
   });
 
   it('drops the oldest batches, counts them, keeps the newest, and reports the count', async () => {
@@ -216,35 +223,22 @@ describe('a broker that acknowledges and drops: the cloud-like subscriber unsubs
   let worker: EdgeWorker;
   let source: LockstepSource;
   let running: Promise<unknown>;
-  const state = tempStateDir();
+  let edge: StartedWorker | undefined;
 
   beforeAll(async () => {
     mosquitto = await startMosquitto();
     observer = await MqttObserver.connect(mosquitto.url, [predictions], { clientId: `outbox-drop-cloud-${process.pid}`, clean: false });
-    const config = EdgeConfig.fromEnv(
-      edgeTestEnv({
-        EDGE_DEVICE_ID: DEVICE,
-        EDGE_STATE_DIR: state.dir,
-        EDGE_MQTT_URL: mosquitto.url,
-        EDGE_BATCH_MAX_ITEMS: '1',
-        EDGE_HARD_EXAMPLES_BURST: '0',
-        EDGE_OUTBOX_INFLIGHT: '4',
-        EDGE_OUTBOX_ACK_TIMEOUT_S: '3',
-      }),
+    edge = await startWorker(
+      { EDGE_DEVICE_ID: DEVICE, EDGE_MQTT_URL: mosquitto.url, EDGE_BATCH_MAX_ITEMS: '1', EDGE_OUTBOX_INFLIGHT: '4', EDGE_OUTBOX_ACK_TIMEOUT_S: '3' },
+      30,
     );
-    source = new LockstepSource(franckFrames(), Number.POSITIVE_INFINITY, 30);
-    worker = new EdgeWorker(config, { source });
-    await worker.start();
-    running = worker.run();
+    ({ worker, source, running } = edge);
   });
 
   afterAll(async () => {
-    source?.stop();
-    await worker?.stop();
-    await running?.catch(() => undefined);
+    await edge?.stop();
     await observer?.close();
     await mosquitto?.stop();
-    state.remove();
   });
 
   it('sends again what the broker acknowledged and dropped: every seq arrives, none twice after dedupe, the outbox empties', async () => {
