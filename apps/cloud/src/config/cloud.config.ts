@@ -107,6 +107,9 @@ const cloudEnvSchema = z.object({
 
 export type CloudEnv = z.infer<typeof cloudEnvSchema>;
 
+/** The name of every environment variable the cloud reads (deployment files are checked against it). */
+export const cloudEnvNames: readonly string[] = Object.keys(cloudEnvSchema.shape);
+
 /** The cloud's one typed configuration, validated once at boot. Services receive it by injection. */
 export class CloudConfig {
   readonly http: { host: string; port: number };

@@ -124,6 +124,9 @@ const edgeEnvSchema = z
 
 export type EdgeEnv = z.infer<typeof edgeEnvSchema>;
 
+/** The name of every environment variable of the worker's configuration (enrolment's own: `enrolmentEnvNames`). */
+export const edgeEnvNames: readonly string[] = Object.keys(edgeEnvSchema.shape);
+
 export interface MqttSettings {
   url: string;
   username: string;

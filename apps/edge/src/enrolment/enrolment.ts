@@ -17,6 +17,9 @@ const enrolmentEnvSchema = z.object({
   EDGE_DEVICE_NAME: z.string().min(1).max(128).optional(),
 });
 
+/** The environment variables enrolment reads (deployment files are checked against them). */
+export const enrolmentEnvNames: readonly string[] = Object.keys(enrolmentEnvSchema.shape);
+
 /** The cloud refused the enrolment (a 4xx): trying again with the same token cannot succeed. */
 export class EnrolmentRefusedError extends Error {
   constructor(
