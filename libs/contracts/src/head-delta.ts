@@ -4,10 +4,12 @@ import { IdentityLabelSchema, SHA256_PATTERN, Sha256Schema } from './identifiers
 import { MAX_MANIFEST_LABELS } from './manifest';
 
 /**
- * A head delta: how a device that holds one int8 identity head (the *base*) rebuilds another (the
+ * A head delta: how a device that holds one identity head (the *base*) rebuilds an int8 head (the
  * *target*) from the identities (columns of the [D, K] matrix) that changed, instead of downloading the
- * whole target. It is an optimisation, never a trust path: the device keeps the rebuilt bytes only when
- * their sha256 is the one the signed manifest names for the head, and downloads the full blob otherwise.
+ * whole target. The base is an int8 head, or a float32 head (an upload) whose columns both sides quantise
+ * the one deterministic way (`baseWeights: 'float32'`). It is an optimisation, never a trust path: the
+ * device keeps the rebuilt bytes only when their sha256 is the one the signed manifest names for the head,
+ * and downloads the full blob otherwise.
  *
  * Wire form (`application/vnd.edgeloop.head-delta`, gzip-compressed as a whole):
  *
@@ -15,8 +17,9 @@ import { MAX_MANIFEST_LABELS } from './manifest';
  *   header  UTF-8 JSON, `HeadDeltaHeaderSchema`
  *   body    for each column the header adds, in order: its float32 LE scale, then D int8 values
  *
- * Served at `GET /api/v1/blobs/{target sha256}/delta?from={base sha256}`: 200 with the delta, or 404 when
- * the cloud has none for that pair (the device then fetches `GET /api/v1/blobs/{target sha256}`).
+ * Served at `GET /api/v1/blobs/{target sha256}/delta?from={base sha256}`: 200 with the delta (made when a
+ * retraining run trains the head, or on the first request for a pair of registered heads), or 404 when the
+ * cloud can make none for that pair (the device then fetches `GET /api/v1/blobs/{target sha256}`).
  */
 
 export const HEAD_DELTA_SCHEMA = 'edgeloop.head-delta/v1';
@@ -26,7 +29,11 @@ export const MAX_HEAD_DELTA_BYTES = 64 * 1024 * 1024;
 /** Largest embedding width a head delta may describe. */
 export const MAX_HEAD_DELTA_DIM = 4096;
 
-/** Columns `from` … `from + count - 1` of the base, taken as they are (values, scale and label). */
+/**
+ * Columns `from` … `from + count - 1` of the base, taken as they are (int8 values, scale and label); of a
+ * float32 base, each column quantised as `quantisePrototypes` does (scale = max |p| / 127 in float32,
+ * q = round(p / scale)), which gives the same bytes on every machine.
+ */
 export const HeadDeltaCopySchema = z.strictObject({
   from: z.number().int().nonnegative().max(MAX_MANIFEST_LABELS),
   count: z.number().int().positive().max(MAX_MANIFEST_LABELS),
@@ -41,6 +48,8 @@ export const HeadDeltaHeaderSchema = z
     schema: z.literal(HEAD_DELTA_SCHEMA),
     /** The head the delta applies to (the device's current head). */
     base: Sha256Schema,
+    /** How the base stores its columns; absent: int8 (deltas made before float32 bases existed). */
+    baseWeights: z.enum(['int8', 'float32']).optional(),
     /** The head it makes: checked again by the device against the signed manifest, which is what counts. */
     target: z.strictObject({ sha256: Sha256Schema, size: z.number().int().positive().max(MAX_HEAD_DELTA_BYTES) }),
     dim: z.number().int().positive().max(MAX_HEAD_DELTA_DIM),

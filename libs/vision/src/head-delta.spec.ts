@@ -1,7 +1,8 @@
+import { onnx } from 'onnx-proto';
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { buildIdentityHead, encodeQuantisedHead, quantisePrototypes, readIdentityHead, readQuantisedHead, type IdentityPrototypes } from './head';
-import { applyHeadDelta, encodeHeadDelta, HeadDeltaError, quantiseAgainstParent, readHeadDeltaHeader } from './head-delta';
+import { applyHeadDelta, encodeHeadDelta, HeadDeltaError, quantiseAgainstParent, readDeltaBase, readHeadDeltaHeader } from './head-delta';
 
 const DIM = 512;
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
@@ -124,13 +125,47 @@ describe('head deltas', () => {
     expect(encodeHeadDelta(targetBytes, targetBytes)).toMatchObject({ copied: n + 2, carried: 0 });
   });
 
-  it('refuses another base, and makes no delta from or to a float32 head', () => {
+  it('refuses another base, and makes no delta to a float32 head', () => {
     const delta = encodeHeadDelta(baseBytes, targetBytes)!;
     const other = buildIdentityHead({ labels: base.labels, prototypes: unitVectors(n, 9) }, { weights: 'int8' });
     expect(() => applyHeadDelta(other, delta.bytes)).toThrow(expect.objectContaining({ reason: 'base_mismatch' }));
     expect(() => applyHeadDelta(targetBytes, delta.bytes)).toThrow(HeadDeltaError);
-    expect(encodeHeadDelta(buildIdentityHead(base), targetBytes)).toBeUndefined();
     expect(encodeHeadDelta(baseBytes, buildIdentityHead(next))).toBeUndefined();
+  });
+
+  it('from a float32 base (an upload): its columns quantised the one way on both sides, only the changed ones carried', () => {
+    const floatBase = buildIdentityHead(base);
+    const read = readDeltaBase(floatBase)!;
+    expect(read.weights).toBe('float32');
+    // the same int8 values and scales as the int8 head built from the same prototypes
+    expect(Buffer.from(encodeQuantisedHead(read.quantised)).equals(Buffer.from(baseBytes))).toBe(true);
+    // the target trained against the float32 parent keeps its quantised columns where they fit
+    const target = encodeQuantisedHead(quantiseAgainstParent(next, read.quantised).quantised);
+    const delta = encodeHeadDelta(floatBase, target)!;
+    expect(delta).toMatchObject({ copied: n - 1 - 5, carried: 8 });
+    expect(readHeadDeltaHeader(delta.bytes).header).toMatchObject({ base: sha256(floatBase), baseWeights: 'float32' });
+    expect(delta.bytes.byteLength).toBeLessThan(targetBytes.byteLength / 10);
+    expect(sha256(applyHeadDelta(floatBase, delta.bytes))).toBe(sha256(target));
+    // the int8 delta does not apply to the float32 head (another sha256), nor a float32 delta to an int8 head
+    expect(() => applyHeadDelta(floatBase, encodeHeadDelta(baseBytes, targetBytes)!.bytes)).toThrow(expect.objectContaining({ reason: 'base_mismatch' }));
+    // a float32 head without its labels, or with a value that does not quantise, is no base
+    const unlabelled = onnx.ModelProto.decode(floatBase);
+    unlabelled.metadataProps = [];
+    expect(readDeltaBase(onnx.ModelProto.encode(unlabelled).finish())).toBeUndefined();
+    const broken = { labels: base.labels, prototypes: base.prototypes.map((p, j) => (j === 3 ? p.map((v, i) => (i === 0 ? NaN : v)) : p)) };
+    expect(readDeltaBase(buildIdentityHead(broken))).toBeUndefined();
+    expect(readDeltaBase(new Uint8Array([1, 2, 3]))).toBeUndefined();
+  });
+
+  it('a delta whose header names the wrong kind of base is refused as malformed', () => {
+    const raw = gunzipSync(encodeHeadDelta(baseBytes, targetBytes)!.bytes);
+    const headerLength = raw.readUInt32LE(0);
+    const header = JSON.parse(raw.subarray(4, 4 + headerLength).toString('utf8'));
+    const json = Buffer.from(JSON.stringify({ ...header, baseWeights: 'float32' }));
+    const length = Buffer.alloc(4);
+    length.writeUInt32LE(json.length);
+    const delta = new Uint8Array(gzipSync(Buffer.concat([length, json, raw.subarray(4 + headerLength)])));
+    expect(() => applyHeadDelta(baseBytes, delta)).toThrow(expect.objectContaining({ reason: 'malformed' }));
   });
 
   it('a corrupted delta is refused as malformed or rebuilds bytes that fail the digest check', () => {

@@ -1,12 +1,22 @@
 import { HEAD_DELTA_SCHEMA, HeadDeltaHeaderSchema, headDeltaRecordBytes, MAX_HEAD_DELTA_BYTES, type HeadDeltaHeader } from '@edgeloop/contracts';
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { encodeQuantisedHead, quantisePrototypes, readQuantisedHead, type IdentityPrototypes, type QuantisedPrototypes } from './head';
+import {
+  encodeQuantisedHead,
+  quantisePrototypes,
+  readHeadLabels,
+  readIdentityHead,
+  readQuantisedHead,
+  type HeadWeights,
+  type IdentityPrototypes,
+  type QuantisedPrototypes,
+} from './head';
 
 /**
  * Head deltas (the format is in @edgeloop/contracts `head-delta.ts`): the cloud encodes what changed
- * between two int8 heads, column by column (one column = one identity); a device applies it to the head
- * it holds and keeps the result only if it hashes to the signed manifest's sha256.
+ * between a base head and an int8 head, column by column (one column = one identity); a device applies it to
+ * the head it holds and keeps the result only if it hashes to the signed manifest's sha256. The base is an
+ * int8 head, or a float32 head (an upload) read as its deterministic int8 quantisation (`readDeltaBase`).
  *
  * A retrain re-fits every row a little, so `quantiseAgainstParent` keeps a parent's int8 column whenever
  * it is as close to the new prototype as a fresh quantisation is guaranteed to be: only identities that
@@ -23,6 +33,37 @@ export class HeadDeltaError extends Error {
     super(message);
     this.name = 'HeadDeltaError';
   }
+}
+
+/** A head a delta can start from: its columns as int8 values and scales, and how the head itself stores them. */
+export interface DeltaBase {
+  weights: HeadWeights;
+  quantised: QuantisedPrototypes;
+}
+
+/**
+ * The columns a delta copies from `bytes`: an int8 head's own (`readQuantisedHead`), or a float32 head's as
+ * `quantisePrototypes` quantises them — the same arithmetic on the same float32 values, so the cloud and a
+ * device get the same bytes. Undefined for any other head, a head without its labels in its metadata, or
+ * float32 columns that do not quantise (a value that is not finite).
+ */
+export function readDeltaBase(bytes: Uint8Array): DeltaBase | undefined {
+  const int8 = readQuantisedHead(bytes);
+  if (int8) return { weights: 'int8', quantised: int8 };
+  let labels: string[] | undefined;
+  let head: ReturnType<typeof readIdentityHead>;
+  try {
+    labels = readHeadLabels(bytes);
+    head = readIdentityHead(bytes, labels);
+  } catch {
+    return undefined;
+  }
+  if (head.weights !== 'float32' || !labels || labels.length !== head.labels.length || labels.length === 0) return undefined;
+  if (new Set(labels).size !== labels.length) return undefined;
+  const dim = head.prototypes[0].length;
+  if (!head.prototypes.every((p) => p.length === dim && p.every(Number.isFinite))) return undefined;
+  const quantised = quantisePrototypes(head);
+  return { weights: 'float32', quantised };
 }
 
 export interface ParentQuantisation {
@@ -83,14 +124,16 @@ export interface EncodedHeadDelta {
 }
 
 /**
- * The delta that turns `base` into `target` (both int8 heads as `encodeQuantisedHead` writes them), or
- * undefined when either is another kind of head or the delta would not rebuild `target` byte for byte.
- * A target column is copied when the base has a column of the same label with the same scale and values.
+ * The delta that turns `base` (an int8 head, or a float32 head: `readDeltaBase`) into `target` (an int8 head
+ * as `encodeQuantisedHead` writes it), or undefined when either is another kind of head or the delta would not
+ * rebuild `target` byte for byte. A target column is copied when the base has a column of the same label with
+ * the same scale and int8 values (of a float32 base: its quantisation).
  */
 export function encodeHeadDelta(base: Uint8Array, target: Uint8Array): EncodedHeadDelta | undefined {
-  const from = readQuantisedHead(base);
+  const baseHead = readDeltaBase(base);
   const to = readQuantisedHead(target);
-  if (!from || !to || from.dim !== to.dim) return undefined;
+  if (!baseHead || !to || baseHead.quantised.dim !== to.dim) return undefined;
+  const from = baseHead.quantised;
   const { dim } = to;
   const k = to.labels.length;
   const baseK = from.labels.length;
@@ -122,6 +165,7 @@ export function encodeHeadDelta(base: Uint8Array, target: Uint8Array): EncodedHe
   const header: HeadDeltaHeader = {
     schema: HEAD_DELTA_SCHEMA,
     base: sha256(base),
+    ...(baseHead.weights === 'float32' ? { baseWeights: 'float32' as const } : {}),
     target: { sha256: sha256(target), size: target.byteLength },
     dim,
     columns,
@@ -164,15 +208,19 @@ export function readHeadDeltaHeader(delta: Uint8Array): { header: HeadDeltaHeade
 
 /**
  * Rebuilds the target head from the `base` head bytes and a delta. Throws `HeadDeltaError` when the delta
- * is malformed, is for another base, or the base is not an int8 head. The caller must still check the
+ * is malformed, is for another base, or the base is not a head a delta starts from (`readDeltaBase`). The caller must still check the
  * result's sha256 against the signed manifest before using it: the delta is not signed.
  */
 export function applyHeadDelta(base: Uint8Array, delta: Uint8Array): Uint8Array {
   const { header, body } = readHeadDeltaHeader(delta);
   const baseSha = sha256(base);
   if (baseSha !== header.base) throw new HeadDeltaError('base_mismatch', `the delta is for head ${header.base}, this head is ${baseSha}`);
-  const from = readQuantisedHead(base);
-  if (!from) throw new HeadDeltaError('not_int8', 'the base is not an int8 identity head');
+  const baseHead = readDeltaBase(base);
+  if (!baseHead) throw new HeadDeltaError('not_int8', 'the base is neither an int8 identity head nor a labelled float32 one');
+  if (baseHead.weights !== (header.baseWeights ?? 'int8')) {
+    throw new HeadDeltaError('malformed', `the delta is for a base of ${header.baseWeights ?? 'int8'} weights, this head has ${baseHead.weights}`);
+  }
+  const from = baseHead.quantised;
   const { dim } = header;
   if (from.dim !== dim) throw new HeadDeltaError('malformed', `the delta is for ${dim}-value embeddings, the base has ${from.dim}`);
   const baseK = from.labels.length;

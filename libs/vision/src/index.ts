@@ -29,8 +29,8 @@ export {
   readHeadLabels,
 } from './head';
 export type { HeadBuildOptions, HeadWeights, IdentityPrototypes, LabelledEmbedding, QuantisedPrototypes } from './head';
-export { applyHeadDelta, encodeHeadDelta, HeadDeltaError, quantiseAgainstParent, readHeadDeltaHeader } from './head-delta';
-export type { EncodedHeadDelta, HeadDeltaFailure, ParentQuantisation } from './head-delta';
+export { applyHeadDelta, encodeHeadDelta, HeadDeltaError, quantiseAgainstParent, readDeltaBase, readHeadDeltaHeader } from './head-delta';
+export type { DeltaBase, EncodedHeadDelta, HeadDeltaFailure, ParentQuantisation } from './head-delta';
 export { cosineScores, matchIdentity } from './matching';
 export type { IdentityMatch, MatchPolicy } from './matching';
 export { evaluate, tarAtFar, UNKNOWN } from './evaluate';

@@ -13,8 +13,9 @@ import type { Digested } from './training-task';
  * - `retraining/artifacts/sha256/<hex>.json`: JSON documents (the split dataset, trainer output, calibration,
  *   evaluation); embeddings are base64 of their float32 bytes.
  * - `blobs/sha256/<hex>`: the trained head's ONNX, where the registry keeps every model file.
- * - `head-deltas/<target sha256>/<base sha256>`: the delta from the base's head to the trained head
- *   (@edgeloop/contracts `head-delta.ts`), served to devices at `GET /api/v1/blobs/{target}/delta?from={base}`.
+ * - `head-deltas/<target sha256>/<base sha256>`: the delta from a base head to a trained head
+ *   (@edgeloop/contracts `head-delta.ts`), made by train-head from the run's base or on a device's request
+ *   (`HeadDeltaService`), served at `GET /api/v1/blobs/{target}/delta?from={base}`, pruned when unused.
  *
  * The large documents are made, hashed and parsed in the training thread (training-task.ts); here they are
  * only bytes: read in chunks into one buffer of their own (so it can be transferred to the thread) and written
@@ -79,6 +80,17 @@ export class RetrainingArtifacts {
     return this.blobs.getSmall(headDeltaKey(targetSha256, baseSha256), MAX_HEAD_DELTA_BYTES);
   }
 
+  /** Keys of stored head deltas last written before `cutoff`. */
+  async headDeltaKeysOlderThan(cutoff: Date): Promise<string[]> {
+    return this.blobs.keysOlderThan(HEAD_DELTA_PREFIX, cutoff);
+  }
+
+  /** Removes one stored head delta (by its key, as `headDeltaKeysOlderThan` lists it). */
+  async removeHeadDelta(key: string): Promise<void> {
+    if (!key.startsWith(HEAD_DELTA_PREFIX)) throw new RangeError(`${key} is not a head delta`);
+    await this.blobs.remove(key);
+  }
+
   private async putOnce(key: string, bytes: Uint8Array): Promise<void> {
     if ((await this.blobs.size(key)) === bytes.length) return;
     const body = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -108,8 +120,16 @@ export class RetrainingArtifacts {
   }
 }
 
+export const HEAD_DELTA_PREFIX = 'head-deltas/';
+
 export function headDeltaKey(targetSha256: string, baseSha256: string): string {
-  return `head-deltas/${targetSha256}/${baseSha256}`;
+  return `${HEAD_DELTA_PREFIX}${targetSha256}/${baseSha256}`;
+}
+
+/** The (target, base) pair of a head delta's key, or undefined for a key of another shape. */
+export function parseHeadDeltaKey(key: string): { target: string; base: string } | undefined {
+  const match = /^head-deltas\/([0-9a-f]{64})\/([0-9a-f]{64})$/.exec(key);
+  return match ? { target: match[1], base: match[2] } : undefined;
 }
 
 export function documentKey(sha256: string): string {

@@ -3,6 +3,7 @@ import { RETRAINING_STEPS } from '@edgeloop/contracts';
 import { CloudConfig } from '../config/cloud.config';
 import { SqlDatabase } from '../database/sql-database';
 import { HealthService } from '../services/health.service';
+import { HeadDeltaService } from './head-delta.service';
 import { RetrainingCanary } from './retraining-canary.service';
 import { RetrainingFlow } from './retraining-flow';
 import { RetrainingRunRepository, type RetrainingRunRecord } from './retraining-run.repository';
@@ -10,6 +11,9 @@ import { RetrainingSteps } from './retraining-steps.service';
 
 /** How often active runs are checked against their jobs (a failure event that was never handled, a lost flow). */
 export const RETRAINING_SWEEP_MS = 60_000;
+
+/** How often stored head deltas whose heads are no longer in use are removed (every tenth sweep). */
+export const HEAD_DELTA_PRUNE_EVERY_SWEEPS = 10;
 
 /** A run younger than this without jobs is left alone: its flow may still be on its way to Redis. */
 const FLOW_ADD_GRACE_MS = 30_000;
@@ -19,12 +23,14 @@ const FLOW_ADD_GRACE_MS = 30_000;
  * (BullMQ retries a step cut short by the shutdown, or one whose worker died once its lock expires); a run
  * whose flow Redis lost is added again as the next generation (finished steps complete at once from their
  * recorded outputs); a run whose step job failed for good ends `failed` with BullMQ's reason. Never a run
- * left `running` with nothing to run it.
+ * left `running` with nothing to run it. Every tenth sweep also removes stored head deltas whose heads are no
+ * longer in use (`HeadDeltaService.prune`).
  */
 @Injectable()
 export class RetrainingBoot implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(RetrainingBoot.name);
   private sweep: NodeJS.Timeout | undefined;
+  private sweeps = 0;
 
   constructor(
     private readonly config: CloudConfig,
@@ -34,6 +40,7 @@ export class RetrainingBoot implements OnApplicationBootstrap, BeforeApplication
     private readonly steps: RetrainingSteps,
     private readonly canary: RetrainingCanary,
     private readonly health: HealthService,
+    private readonly deltas: HeadDeltaService,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -42,6 +49,8 @@ export class RetrainingBoot implements OnApplicationBootstrap, BeforeApplication
     await this.reconcile();
     this.sweep = setInterval(() => {
       this.reconcile().catch((err: Error) => this.logger.warn(`sweep of retraining runs: ${err.message}`));
+      if (++this.sweeps % HEAD_DELTA_PRUNE_EVERY_SWEEPS === 0)
+        this.deltas.prune().catch((err: Error) => this.logger.warn(`pruning head deltas: ${err.message}`));
     }, RETRAINING_SWEEP_MS);
     this.sweep.unref();
   }

@@ -1,7 +1,17 @@
 import { stopAllStarted } from '@edgeloop/harness';
 import { HEAD_DELTA_CONTENT_TYPE, headDeltaPath, type DomainEvent, type RetrainingRun } from '@edgeloop/contracts';
 import type { TrainingExample } from '@edgeloop/training';
-import { applyHeadDelta, buildIdentityHead, encodeHeadDelta, readIdentityHead } from '@edgeloop/vision';
+import {
+  applyHeadDelta,
+  buildIdentityHead,
+  encodeHeadDelta,
+  encodeQuantisedHead,
+  quantiseAgainstParent,
+  readDeltaBase,
+  readHeadDeltaHeader,
+  readIdentityHead,
+} from '@edgeloop/vision';
+import { createHash } from 'node:crypto';
 import type { Subscription } from 'rxjs';
 import { SqlDatabase } from '../database/sql-database';
 import { BlobVerificationRepository } from '../repositories/blob-verification.repository';
@@ -11,6 +21,7 @@ import { TrainingDataService } from '../identities/training-data.service';
 import { CloudFixture, startCloudFixture } from '../testing/cloud-fixture';
 import { SimDevice } from '../testing/sim-device';
 import { baseFiles, uploadForm } from '../testing/upload-form';
+import { HEAD_DELTA_PRUNE_GRACE_MS, HeadDeltaService } from './head-delta.service';
 import { RetrainingArtifacts } from './retraining-artifacts';
 import { RetrainingRunRepository } from './retraining-run.repository';
 import { RetrainingBoot } from './retraining.boot';
@@ -147,9 +158,17 @@ describe('retraining flow', () => {
     expect(await fx.cloud.app.get(BlobVerificationRepository).verifiedSize(file(v2.manifest, 'head').sha256)).toBe(file(v2.manifest, 'head').size);
     // production did not move
     expect(((await (await fx.api('/api/v1/models/face-a/versions/production')).json()) as any).version).toBe(1);
-    // no head delta from the uploaded (float32) head; a stored one is served as it is; a bad base is a 400
+    // train-head made the delta from the uploaded (float32) head: production's rows were all blurred, so every
+    // identity moved and it carries all 12; it rebuilds the candidate's head from the float32 one
     const [newHead, oldHead] = [file(v2.manifest, 'head').sha256, file(base.manifest, 'head').sha256];
-    expect((await fx.api(headDeltaPath(newHead, oldHead))).status).toBe(404);
+    const fromUpload = await fx.api(headDeltaPath(newHead, oldHead));
+    expect(fromUpload.status).toBe(200);
+    const fromUploadBytes = new Uint8Array(await fromUpload.arrayBuffer());
+    expect(readHeadDeltaHeader(fromUploadBytes).header).toMatchObject({ base: oldHead, baseWeights: 'float32', target: { sha256: newHead } });
+    const oldHeadBytes = new Uint8Array(await (await fx.api(`/api/v1/blobs/${oldHead}`)).arrayBuffer());
+    expect(applyHeadDelta(oldHeadBytes, fromUploadBytes)).toEqual(headBytes);
+    expect(await fx.cloud.app.get(RetrainingArtifacts).getHeadDelta(newHead, oldHead)).toBeDefined();
+    // a stored one is served as it is; a bad base is a 400
     expect((await fx.api(`/api/v1/blobs/${newHead}/delta?from=abc`)).status).toBe(400);
     const selfDelta = encodeHeadDelta(headBytes, headBytes)!;
     await fx.cloud.app.get(RetrainingArtifacts).putHeadDelta(newHead, newHead, selfDelta.bytes);
@@ -167,6 +186,78 @@ describe('retraining flow', () => {
 
     const list = (await (await fx.api('/api/v1/retraining/jobs?model=face-a')).json()) as { runs: RetrainingRun[] };
     expect(list.runs.map((r) => r.id)).toEqual([run.id]);
+  });
+
+  it('makes a delta on request from any registered head a device has, stores it, and prunes it once a head is out of use', async () => {
+    const sha = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+    const gallery = syntheticGallery({ identities: 8, perIdentity: 2, seed: 41, prefix: 'd', sameCosine: 0.35 });
+    const known = [...gallery.centres.keys()];
+    // v1: an uploaded float32 head; v2 and v3: int8 heads, each keeping the columns of the identities that did not move
+    const h1 = buildIdentityHead(headOf(gallery, known.slice(0, 6)));
+    const h2 = encodeQuantisedHead(quantiseAgainstParent(headOf(gallery, known.slice(0, 7)), readDeltaBase(h1)!.quantised).quantised);
+    const h3 = encodeQuantisedHead(quantiseAgainstParent(headOf(gallery, known), readDeltaBase(h2)!.quantised).quantised);
+    for (const [, head, labels] of [
+      [1, h1, known.slice(0, 6)],
+      [2, h2, known.slice(0, 7)],
+      [3, h3, known],
+    ] as const) {
+      const res = await fx.api('/api/v1/models/face-d/versions', {
+        method: 'POST',
+        body: uploadForm({ detector: baseFiles.detector, embedder: baseFiles.embedder, head }, { labels }),
+      });
+      expect(res.status).toBe(201);
+    }
+    const artifacts = fx.cloud.app.get(RetrainingArtifacts);
+    // nothing stored for v1 → v3 (no run made it): the first request makes it — the two identities v1 lacks —, the next reads it back
+    expect(await artifacts.getHeadDelta(sha(h3), sha(h1))).toBeUndefined();
+    const first = await fx.api(headDeltaPath(sha(h3), sha(h1)));
+    expect(first.status).toBe(200);
+    const delta = new Uint8Array(await first.arrayBuffer());
+    const header = readHeadDeltaHeader(delta).header;
+    expect(header.columns).toEqual([{ from: 0, count: 6 }, { add: known.slice(6) }]);
+    expect(sha(applyHeadDelta(h1, delta))).toBe(sha(h3));
+    expect(new Uint8Array((await artifacts.getHeadDelta(sha(h3), sha(h1)))!)).toEqual(delta);
+    expect(new Uint8Array(await (await fx.api(headDeltaPath(sha(h3), sha(h1)))).arrayBuffer())).toEqual(delta);
+    // from v2 (int8) too: one column carried
+    const fromV2 = await fx.api(headDeltaPath(sha(h3), sha(h2)));
+    expect(fromV2.status).toBe(200);
+    expect(readHeadDeltaHeader(new Uint8Array(await fromV2.arrayBuffer())).header.columns).toEqual([{ from: 0, count: 7 }, { add: known.slice(7) }]);
+    // 404, nothing stored: a base that is no registered head, a target that is no head, a float32 target (asked twice)
+    const unknownHead = sha(new Uint8Array([1, 2, 3]));
+    expect((await fx.api(headDeltaPath(sha(h3), unknownHead))).status).toBe(404);
+    expect((await fx.api(headDeltaPath(sha(baseFiles.embedder), sha(h1)))).status).toBe(404);
+    for (let i = 0; i < 2; i++) expect((await fx.api(headDeltaPath(sha(h1), sha(h3)))).status).toBe(404);
+    expect(await artifacts.getHeadDelta(sha(h3), unknownHead)).toBeUndefined();
+    expect(await artifacts.getHeadDelta(sha(h1), sha(h3))).toBeUndefined();
+
+    // pruning: in use are heads of aliased versions and of versions devices are told to run or report running
+    const db = fx.cloud.app.get(SqlDatabase);
+    const deltas = fx.cloud.app.get(HeadDeltaService);
+    const later = () => Date.now() + HEAD_DELTA_PRUNE_GRACE_MS + 60_000;
+    const stored = async () => ({ v1: !!(await artifacts.getHeadDelta(sha(h3), sha(h1))), v2: !!(await artifacts.getHeadDelta(sha(h3), sha(h2))) });
+    // a delta younger than the grace stays whatever its heads
+    await deltas.prune();
+    expect(await stored()).toEqual({ v1: true, v2: true });
+    // v3 is production and a device reports running v1: the v1 → v3 delta stays, v2 → v3 goes (nobody has v2)
+    await fx.api('/api/v1/models/face-d/aliases/production', {
+      method: 'PUT',
+      body: JSON.stringify({ version: 3 }),
+      headers: { 'content-type': 'application/json' },
+    });
+    await db.query(`insert into devices (id, name, mqtt_password_hash, http_token_hash) values ('cam-delta', 'cam-delta', repeat('0', 64), repeat('d', 64))`);
+    await db.query(`insert into device_state (device_id, reported) values ('cam-delta', $1::jsonb)`, [
+      JSON.stringify({ running: { name: 'face-d', version: 1 }, lastKnownGood: null }),
+    ]);
+    await deltas.prune(later());
+    expect(await stored()).toEqual({ v1: true, v2: false });
+    // the device moved on to v3: v1's delta has no use left and goes; asked for again, it is made again
+    await db.query(`update device_state set reported = $1::jsonb where device_id = 'cam-delta'`, [
+      JSON.stringify({ running: { name: 'face-d', version: 3 }, lastKnownGood: { name: 'face-d', version: 3 } }),
+    ]);
+    expect(await deltas.prune(later())).toMatchObject({ removed: 1 });
+    expect(await stored()).toEqual({ v1: false, v2: false });
+    const again = await fx.api(headDeltaPath(sha(h3), sha(h1)));
+    expect(new Uint8Array(await again.arrayBuffer())).toEqual(delta);
   });
 
   it('keeps a worse candidate (training labels shuffled) as a rejected run with its report, and registers nothing', async () => {

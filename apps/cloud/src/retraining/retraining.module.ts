@@ -4,6 +4,8 @@ import { QUEUES } from '@edgeloop/contracts';
 import { CloudConfig } from '../config/cloud.config';
 import { CandidateRegistrar } from './candidate-registrar';
 import { HeadDeltaController } from './head-delta.controller';
+import { HeadDeltaService } from './head-delta.service';
+import { HeadReferenceRepository } from './head-reference.repository';
 import { RetrainingArtifacts } from './retraining-artifacts';
 import { RetrainingCanary } from './retraining-canary.service';
 import { RETRAINING_FLOW_PRODUCER, RetrainingFlow } from './retraining-flow';
@@ -34,6 +36,8 @@ export const RetrainingFeature = {
       RetrainingRunRepository,
       RetrainingArtifacts,
       TrainingCompute,
+      HeadReferenceRepository,
+      HeadDeltaService,
       CandidateRegistrar,
       RetrainingCanary,
       RetrainingFlow,

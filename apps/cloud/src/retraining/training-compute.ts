@@ -10,6 +10,8 @@ import {
   type CalibrateTask,
   type EvaluateResult,
   type EvaluateTask,
+  type HeadDeltaResult,
+  type HeadDeltaTask,
   type TrainHeadResult,
   type TrainHeadTask,
   type TrainingTask,
@@ -58,6 +60,10 @@ export class TrainingCompute implements BeforeApplicationShutdown, OnApplication
 
   evaluate(input: EvaluateTask): Promise<EvaluateResult> {
     return this.run({ kind: 'evaluate', input }) as Promise<EvaluateResult>;
+  }
+
+  headDelta(input: HeadDeltaTask): Promise<HeadDeltaResult> {
+    return this.run({ kind: 'head-delta', input }) as Promise<HeadDeltaResult>;
   }
 
   private run(task: TrainingTask): Promise<unknown> {

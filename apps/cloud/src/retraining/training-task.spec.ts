@@ -188,6 +188,19 @@ describe('retraining step tasks', () => {
     expect(shipped.candidate.metrics.dirAtFpir).toBeCloseTo(reference.candidate.metrics.dirAtFpir, 2);
     expect(shipped.candidate.metrics.rank1).toBeCloseTo(reference.candidate.metrics.rank1, 2);
     expect(Math.abs(shipped.candidate.thresholds.match - reference.candidate.thresholds.match)).toBeLessThan(0.01);
+
+    // the same retrain against a float32 parent (an upload: the first training's head unquantised): its columns
+    // quantised as a device quantises them, so the same columns are kept and the candidate is byte for byte the
+    // one trained against the int8 parent; the delta from the float32 head carries the same 6 columns
+    const first = parse<DatasetDocument>(firstData.document);
+    const uploaded = buildIdentityHead(trainHead(first.splits.train.map(loadExample), first.splits.validation.map(loadExample), options).head);
+    const upload = { bytes: uploaded, sha256: sha256Of(uploaded) };
+    const fromUpload = runTrainingTask({ kind: 'train-head', input: { dataset: copy(nextData.document), options, parent: copy(upload) } }) as TrainHeadResult;
+    expect(parse<HeadDocument>(fromUpload.document).parent).toEqual({ sha256: upload.sha256, reused: 36, rewritten: 4, added: 2 });
+    expect(fromUpload.head.sha256).toBe(next.head.sha256);
+    expect(parse<HeadDocument>(fromUpload.document).delta).toMatchObject({ copied: 36, carried: 6 });
+    expect(sha256Of(applyHeadDelta(uploaded, fromUpload.delta!.bytes))).toBe(next.head.sha256);
+    expect(fromUpload.delta!.bytes.byteLength).toBeLessThan(next.head.bytes.byteLength / 3);
   });
 
   it('refuses an input whose bytes are not the ones the run recorded', () => {

@@ -17,8 +17,8 @@ import {
   encodeHeadDelta,
   encodeQuantisedHead,
   quantiseAgainstParent,
+  readDeltaBase,
   readIdentityHead,
-  readQuantisedHead,
   type HeadWeights,
   type IdentityPrototypes,
 } from '@edgeloop/vision';
@@ -158,13 +158,24 @@ export interface EvaluateResult {
   report: RetrainingReport;
 }
 
+/** A delta asked for on demand: from the head a device has to a registered head (both checked against their sha256). */
+export interface HeadDeltaTask {
+  base: Digested;
+  target: Digested;
+}
+export interface HeadDeltaResult {
+  /** Null when no delta rebuilds the target from that base (another kind of head, another width). */
+  delta: (Digested & { copied: number; carried: number }) | null;
+}
+
 export type TrainingTask =
   | { kind: 'build-dataset'; input: BuildDatasetTask }
   | { kind: 'train-head'; input: TrainHeadTask }
   | { kind: 'calibrate'; input: CalibrateTask }
-  | { kind: 'evaluate'; input: EvaluateTask };
+  | { kind: 'evaluate'; input: EvaluateTask }
+  | { kind: 'head-delta'; input: HeadDeltaTask };
 
-export type TrainingTaskResult = BuildDatasetResult | TrainHeadResult | CalibrateResult | EvaluateResult;
+export type TrainingTaskResult = BuildDatasetResult | TrainHeadResult | CalibrateResult | EvaluateResult | HeadDeltaResult;
 
 /** A task's input is not what the run recorded (a changed object): never used, the step fails. */
 export class TaskInputError extends Error {
@@ -181,6 +192,8 @@ export function runTrainingTask(task: TrainingTask): TrainingTaskResult {
       return calibrateTask(task.input);
     case 'evaluate':
       return evaluateTask(task.input);
+    case 'head-delta':
+      return headDeltaTask(task.input);
   }
 }
 
@@ -268,7 +281,8 @@ function trainHeadTask(input: TrainHeadTask): TrainHeadResult {
   const dataset = parse<DatasetDocument>(input.dataset, 'dataset');
   const parent = input.parent ? checked(input.parent, 'base head') : null;
   const trained = trainHead(dataset.splits.train.map(loadExample), dataset.splits.validation.map(loadExample), input.options);
-  const quantisation = quantiseAgainstParent(trained.head, parent ? readQuantisedHead(parent.bytes) : undefined);
+  // an int8 parent's own columns, or a float32 parent's (an upload) quantised as a device quantises them for a delta
+  const quantisation = quantiseAgainstParent(trained.head, parent ? readDeltaBase(parent.bytes)?.quantised : undefined);
   const head = digested(encodeQuantisedHead(quantisation.quantised));
   const encodedDelta = parent ? encodeHeadDelta(parent.bytes, head.bytes) : undefined;
   const delta = encodedDelta ? digested(encodedDelta.bytes) : null;
@@ -286,6 +300,13 @@ function trainHeadTask(input: TrainHeadTask): TrainHeadResult {
     delta: delta && encodedDelta ? { sha256: delta.sha256, size: delta.bytes.byteLength, copied: encodedDelta.copied, carried: encodedDelta.carried } : null,
   };
   return { head, document: document(doc), delta };
+}
+
+function headDeltaTask(input: HeadDeltaTask): HeadDeltaResult {
+  const base = checked(input.base, 'base head');
+  const target = checked(input.target, 'target head');
+  const encoded = encodeHeadDelta(base.bytes, target.bytes);
+  return { delta: encoded ? { ...digested(encoded.bytes), copied: encoded.copied, carried: encoded.carried } : null };
 }
 
 function calibrateTask(input: CalibrateTask): CalibrateResult {

@@ -6,8 +6,9 @@ import {
   type DesiredState,
   type ModelFileRole,
   type ModelVersionRef,
+  type SignedManifest,
 } from '@edgeloop/contracts';
-import { applyHeadDelta, readQuantisedHead } from '@edgeloop/vision';
+import { applyHeadDelta, readDeltaBase } from '@edgeloop/vision';
 import { createHash, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
@@ -40,6 +41,12 @@ export class DeploymentError extends Error {
 
 class Superseded extends Error {}
 
+/** Both pointers as a switch leaves them. */
+interface PointerPlan {
+  active: VersionPointer;
+  lastKnownGood: VersionPointer | null;
+}
+
 export interface DeployerDeps {
   deviceId: string;
   publicKey: KeyObject | undefined;
@@ -61,11 +68,14 @@ export interface DeployerDeps {
  * Applies one verified desired state: refuse what must be refused (another device, a bad signature, a
  * state issued before the newest one accepted — a replay —, a bundle the pipeline cannot run, a downgrade
  * without `rollback`), download the blobs the store lacks,
- * check every sha256, load and warm the new pipeline, switch between two frames, then move the pointers
- * and collect garbage. Any failure leaves the previous version serving frames.
+ * check every sha256, load and warm the new pipeline, switch between two frames (reported `active` from
+ * then on), then store the manifest and move the pointers and collect garbage. Any failure before the
+ * switch leaves the previous version serving frames.
  */
 export class Deployer {
   private readonly logger = new Logger(Deployer.name);
+  /** A switch whose manifest or pointers could not be written (a storage failure after the swap): written on its retry. */
+  private unstored: { model: LoadedModel; signed: SignedManifest; pointers: PointerPlan } | undefined;
 
   constructor(private readonly deps: DeployerDeps) {}
 
@@ -79,7 +89,7 @@ export class Deployer {
       await this.admit(desired);
       const running = this.deps.runtime.current;
       if (running && this.sameBundle(running, desired)) {
-        await this.recordDeployment(running, deploymentId);
+        await this.storage(() => this.recordDeployment(running, deploymentId));
         tracker.set({ state: 'active', deploymentId, target: null });
         this.logger.info(`${label}: already running`);
         return { result: 'active', ref: target, changed: false };
@@ -91,7 +101,6 @@ export class Deployer {
       phases.lap('download');
       tracker.set({ state: 'verifying', deploymentId, target });
       await this.verifyBlobs(desired, running);
-      await this.storage(() => this.deps.store.saveVersion(desired.manifest));
       phases.lap('verify');
       if (signal.aborted) throw new Superseded();
       tracker.set({ state: 'warming', deploymentId, target });
@@ -102,12 +111,21 @@ export class Deployer {
         await loaded.pipeline.release();
         throw new Superseded();
       }
-      const previous = await this.deps.runtime.install(loaded);
+      const pointers = await this.planPointers(loaded, this.deps.runtime.current, deploymentId);
+      this.deps.runtime.install(loaded);
+      tracker.setLastKnownGood(pointers.lastKnownGood ? { name: pointers.lastKnownGood.name, version: pointers.lastKnownGood.version } : this.deps.baseRef);
       phases.lap('switch');
-      await this.movePointers(loaded, previous, deploymentId);
-      phases.lap('pointers');
+      // Serving from here on, and reported so. What the next boot reads (the manifest, then the pointers) is written
+      // before this deployment returns, so before the next desired state is taken; a crash in between boots the
+      // previous version, and the desired state stored on receipt applies this one again.
       tracker.set({ state: 'active', deploymentId, target: null });
       this.logger.info(`${label}: active (${phases.describe()}${kept ? '; detector, landmark and embedder sessions kept' : ''})`);
+      const stored = new PhaseClock();
+      this.unstored = { model: loaded, signed: desired.manifest, pointers };
+      await this.storage(() => this.persist(desired.manifest, pointers));
+      this.unstored = undefined;
+      stored.lap('stored');
+      this.logger.info(`${label}: manifest and pointers stored (${stored.describe()})`);
       await this.collectGarbage();
       return { result: 'active', ref: target, changed: true };
     } catch (err) {
@@ -214,9 +232,9 @@ export class Deployer {
     if (!basePath) return false;
     const short = `${target.slice(0, 12)}…`;
     try {
-      // deltas are made between int8 heads only: a float32 head (an upload) asks for none
+      // a delta starts from an int8 head or a labelled float32 one (an upload); any other head asks for none
       const baseBytes = await readFile(basePath);
-      if (!readQuantisedHead(baseBytes)) return false;
+      if (!readDeltaBase(baseBytes)) return false;
       const delta = await fetcher.fetchHeadDelta(target, base, signal, (bytes) => metrics.blobBytes.inc(bytes));
       if (!delta) return false;
       const rebuilt = applyHeadDelta(baseBytes, delta);
@@ -259,9 +277,13 @@ export class Deployer {
     }
   }
 
-  /** last-known-good becomes the version that served until now (when it came from the store). */
-  private async movePointers(loaded: LoadedModel, previous: LoadedModel | undefined, deploymentId: string): Promise<void> {
-    const { store, tracker } = this.deps;
+  /**
+   * The pointers after a switch from `previous` to `loaded`: active on the new version, last-known-good on the
+   * version that served until now (when it came from the store), or kept as it is when the same version is
+   * loaded again. Read before the switch; written by `persist` after it.
+   */
+  private async planPointers(loaded: LoadedModel, previous: LoadedModel | undefined, deploymentId: string): Promise<PointerPlan> {
+    const { store } = this.deps;
     const now = Date.now();
     const active: VersionPointer = { ...loaded.ref, deploymentId, at: now };
     let lastKnownGood: VersionPointer | null = null;
@@ -272,17 +294,33 @@ export class Deployer {
     } else if (previous && previous.origin === 'store') {
       lastKnownGood = (await store.readPointer('last-known-good')) ?? null;
     }
-    await this.storage(() => store.writePointers(active, lastKnownGood));
-    tracker.setLastKnownGood(lastKnownGood ? { name: lastKnownGood.name, version: lastKnownGood.version } : this.deps.baseRef);
+    return { active, lastKnownGood };
   }
 
-  /** Keeps the running version's deployment id in the active pointer (reported again after a restart). */
+  /** Records the version (unless the same signed manifest is stored already), then moves both pointers. */
+  private async persist(signed: SignedManifest, pointers: PointerPlan): Promise<void> {
+    const { store } = this.deps;
+    if (!(await store.hasSavedVersion(signed))) await store.saveVersion(signed);
+    await store.writePointers(pointers.active, pointers.lastKnownGood);
+  }
+
+  /**
+   * The running version again (a redelivery, or the retry of a switch whose manifest or pointers could not be
+   * written): stores what that switch left unwritten, else keeps the new deployment id in the active pointer
+   * (reported again after a restart).
+   */
   private async recordDeployment(running: LoadedModel, deploymentId: string): Promise<void> {
     if (running.origin !== 'store') return;
+    const unstored = this.unstored;
+    if (unstored && unstored.model === running) {
+      await this.persist(unstored.signed, { ...unstored.pointers, active: { ...unstored.pointers.active, deploymentId } });
+      this.unstored = undefined;
+      return;
+    }
     const active = await this.deps.store.readPointer('active');
     if (!active || !sameRef(active, running.ref) || active.deploymentId === deploymentId) return;
     const lastKnownGood = (await this.deps.store.readPointer('last-known-good')) ?? null;
-    await this.storage(() => this.deps.store.writePointers({ ...active, deploymentId, at: Date.now() }, lastKnownGood));
+    await this.deps.store.writePointers({ ...active, deploymentId, at: Date.now() }, lastKnownGood);
   }
 
   /** Removes what neither the active nor the last-known-good version references. */
