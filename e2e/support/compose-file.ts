@@ -17,6 +17,8 @@ export interface ComposeService {
   environment: Record<string, string>;
   /** `source:target[:mode]` entries: a source starting with `.` or `/` is a bind mount, any other a named volume. */
   volumes: { source: string; target: string }[];
+  /** The restart policy (`no` when the file sets none). */
+  restart: string;
 }
 
 /**
@@ -90,6 +92,7 @@ export function renderCompose(variables: Readonly<Record<string, string | undefi
         const [source, target] = entry.split(':');
         return { source: source!, target: target! };
       }),
+      restart: service.restart ?? 'no',
     });
   }
   return services;
