@@ -81,7 +81,14 @@ export function sizeTargets(size: SizeResult): TargetLine[] {
     {
       what: `${label}: candidate download / full bundle, first retrain of the uploaded (float32) head (run 1)`,
       target: `≤ ${TARGET_DOWNLOAD_PERCENT} %`,
-      measured: `${range(first, 2)} % (${runs[0]?.download?.downloadedBytes ?? '-'} of ${runs[0]?.download?.fullBundleBytes ?? '-'} B: the whole head, no delta from a float32 head)`,
+      measured: `${range(first, 2)} % (${runs[0]?.download?.downloadedBytes ?? '-'} of ${runs[0]?.download?.fullBundleBytes ?? '-'} B; ${
+        runs[0]?.download?.headDelta
+          ? `a delta from the float32 head carrying ${runs[0].download.headDelta.carried} identities, copying ${runs[0].download.headDelta.copied}`
+          : 'no delta: the whole head'
+      }; whole head ${range(
+        runs.slice(0, 1).map((r) => r.download?.percentWithoutDelta ?? NaN),
+        2,
+      )} %)`,
       met: first.every((p) => p <= TARGET_DOWNLOAD_PERCENT),
     },
   ];
@@ -117,7 +124,30 @@ export function printSize(size: SizeResult): void {
         .map(([step, v]) => `${step} ${v.count} (max ${v.maxMs} ms)`)
         .join(', ')} (last run)`,
   );
-  out(`  idle health            max ${size.idleHealth.maxMs} ms, p99 ${size.idleHealth.p99Ms} ms over ${size.idleHealth.samples} samples`);
+  out(
+    `  idle health            max ${size.idleHealth.maxMs} ms, p99 ${size.idleHealth.p99Ms} ms over ${size.idleHealth.samples} samples (3 s before the runs)`,
+  );
+  const idle = runs.flatMap((r) => (r.idleHealth && r.slowOnlyOnBusy ? [{ idle: r.idleHealth, only: r.slowOnlyOnBusy }] : []));
+  if (idle.length > 0) {
+    out(
+      `  idle cloud during runs max ${range(
+        idle.map((r) => r.idle.maxMs),
+        0,
+      )} ms, p99 ${range(
+        idle.map((r) => r.idle.p99Ms),
+        0,
+      )} ms, over 100 ms ${range(
+        idle.map((r) => r.idle.over100Ms),
+        0,
+      )}; busy cloud over 100 ms with no slow idle answer at the time: ${range(
+        idle.map((r) => r.only.count),
+        0,
+      )} (max ${range(
+        idle.map((r) => r.only.maxMs),
+        0,
+      )} ms)`,
+    );
+  }
   for (const t of sizeTargets(size)) out(`  ${t.what}: ${t.measured} (target ${t.target}) — ${verdict(t.met)}`);
 }
 
@@ -182,7 +212,7 @@ export function resultsDocument(settings: RetrainSettings, loadBefore: number[],
       memoryGb: Math.round(os.totalmem() / 1e8) / 10,
       node: process.version,
       loadAverage: { before: loadBefore.map((v) => Math.round(v * 100) / 100), after: os.loadavg().map((v) => Math.round(v * 100) / 100) },
-      note: '2 shared cores with other work running; the cloud (in the bench process), Redis and s3rver (its own process) share them',
+      note: '2 shared cores with other work running; the cloud (in the bench process), Redis and s3rver (its own process) share them, and the idle cloud (its own process, with its own Redis and s3rver) when probed',
     },
     source: { commit: gitCommit() },
     settings,

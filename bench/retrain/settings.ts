@@ -1,7 +1,8 @@
 /**
  * Knobs of the retraining bench, from flags (`npm run bench:retrain -- --sizes 100x20 --runs 3`) or the
  * environment (BENCH_RETRAIN_SIZES, BENCH_RETRAIN_RUNS, BENCH_RETRAIN_METHOD, BENCH_RETRAIN_ACCURACY,
- * BENCH_RETRAIN_PROBE_MS, BENCH_RETRAIN_PROFILE, BENCH_RETRAIN_LOG_LEVEL).
+ * BENCH_RETRAIN_PROBE_MS, BENCH_RETRAIN_PROFILE, BENCH_RETRAIN_LOG_LEVEL, BENCH_RETRAIN_PRODUCTION,
+ * BENCH_RETRAIN_IDLE_CLOUD).
  */
 export interface RetrainSize {
   identities: number;
@@ -21,6 +22,14 @@ export interface RetrainSettings {
   profile: boolean;
   pollMs: number;
   logLevel: string;
+  /**
+   * The uploaded float32 production head: `blurred` (prototypes at cosine 0.3 to the truth: every row of the
+   * first candidate moves) or `trained` (the float32 head the cloud's trainer makes of the same examples, and
+   * 1 % new people labelled before run 1: the first retrain of an upload that knows the people).
+   */
+  production: 'blurred' | 'trained';
+  /** Probe a second, idle cloud (its own process) at the same moments as the busy one. */
+  idleCloud: boolean;
 }
 
 /** The targets of the retraining issue: 100 × 20 in ≤ 60 s, 1,000 × 10 in ≤ 5 min; other sizes ≤ 5 min. */
@@ -46,6 +55,8 @@ export function settingsFrom(argv: readonly string[], env: NodeJS.ProcessEnv): R
   if (!['auto', 'prototypes', 'logistic'].includes(method)) throw new Error(`--method: ${method} is not auto, prototypes or logistic`);
   const probeIntervalMs = Number(flag('probe-ms') ?? env.BENCH_RETRAIN_PROBE_MS ?? 75);
   if (!(probeIntervalMs >= 10)) throw new Error(`--probe-ms: ${probeIntervalMs} is below 10`);
+  const production = (flag('production') ?? env.BENCH_RETRAIN_PRODUCTION ?? 'blurred') as RetrainSettings['production'];
+  if (!['blurred', 'trained'].includes(production)) throw new Error(`--production: ${production} is not blurred or trained`);
   return {
     sizes,
     runs,
@@ -55,5 +66,7 @@ export function settingsFrom(argv: readonly string[], env: NodeJS.ProcessEnv): R
     profile: argv.includes('--profile') || env.BENCH_RETRAIN_PROFILE === '1',
     pollMs: 250,
     logLevel: env.BENCH_RETRAIN_LOG_LEVEL ?? 'warn',
+    production,
+    idleCloud: !argv.includes('--no-idle-cloud') && env.BENCH_RETRAIN_IDLE_CLOUD !== '0',
   };
 }

@@ -5,6 +5,7 @@
  * from `POST /api/v1/retraining/jobs` to the run's end (its `finishedAt`) with the health prober running.
  */
 import { apiPaths, RETRAINING_STEPS, type RetrainingRun, type RetrainingStep } from '@edgeloop/contracts';
+import { DEFAULT_SPLIT_OPTIONS, normalise, splitDataset, trainHead, type TrainingExample } from '@edgeloop/training';
 import { buildIdentityHead } from '@edgeloop/vision';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -13,7 +14,8 @@ import { blurredHead, syntheticGallery } from '../../apps/cloud/src/retraining/t
 import { repoRoot } from '../common/repo-root';
 import { startRetrainCloud, storeHardExamples, type RetrainCloud } from './bench-cloud';
 import { candidateDownload, type CandidateDownload } from './downloads';
-import { startHealthProber, type HealthSummary } from './health-prober';
+import { startHealthProber, type HealthSample, type HealthSummary } from './health-prober';
+import { startIdleCloud } from './idle-cloud';
 import { startMainThreadProfile, type MainThreadProfile } from './cloud-profile';
 import { startLoopLag, summariseLoopLag, type LoopLagSummary } from './loop-lag';
 import type { RetrainSettings, RetrainSize } from './settings';
@@ -35,6 +37,13 @@ export interface TimedRun {
   /** Trigger → first step start, plus every gap between one step's end and the next one's start. */
   queueWaitMs: number;
   health: HealthSummary;
+  /** The idle cloud's (its own process, no work) `/health` probed at the same moments; null with `--no-idle-cloud`. */
+  idleHealth: HealthSummary | null;
+  /**
+   * The busy cloud's answers over 100 ms while no answer of the idle cloud overlapping them in time was over
+   * 100 ms: slow answers the retraining (not the machine) explains. Null without the idle cloud.
+   */
+  slowOnlyOnBusy: { count: number; maxMs: number } | null;
   /** Health answers slower than 100 ms by the step running when the request was sent, with the slowest of each. */
   slowHealthBySteps: Record<string, { count: number; maxMs: number }>;
   /** Lateness of a 20 ms timer on the cloud's event loop during the run, and its ticks > 100 ms late by step. */
@@ -85,11 +94,12 @@ export async function timedRun(
   cloud: RetrainCloud,
   settings: RetrainSettings,
   index: number,
-  options: { profile?: boolean } = {},
+  options: { profile?: boolean; idleUrl?: string } = {},
 ): Promise<{ timed: TimedRun; run: RetrainingRun }> {
   const loadavgStart = os.loadavg();
   const profiler = options.profile ? await startMainThreadProfile() : null;
   const prober = startHealthProber(cloud.url, settings.probeIntervalMs);
+  const idleProber = options.idleUrl ? startHealthProber(options.idleUrl, settings.probeIntervalMs) : null;
   const lag = startLoopLag();
   const trigger = Date.now();
   const queued = await cloud.api<RetrainingRun>('POST', apiPaths.retrainingJobs(), { base: `${MODEL}@production` });
@@ -99,6 +109,7 @@ export async function timedRun(
     run = await cloud.api<RetrainingRun>('GET', apiPaths.retrainingJob(queued.id));
   }
   const { summary: health, samples } = await prober.stop();
+  const idle = idleProber ? await idleProber.stop() : null;
   const loopLag = lag.stop();
   const profile = await profiler?.stop();
   const loadavgEnd = os.loadavg();
@@ -122,6 +133,8 @@ export async function timedRun(
     steps: Object.fromEntries(RETRAINING_STEPS.map((s) => [s, run.steps[s].durationMs])) as Record<RetrainingStep, number | null>,
     queueWaitMs,
     health,
+    idleHealth: idle?.summary ?? null,
+    slowOnlyOnBusy: idle ? slowOnlyOnBusy(samples, idle.samples) : null,
     slowHealthBySteps: slowByStep(
       samples.map((x) => ({ at: x.sentAt, ms: x.ms })),
       run,
@@ -146,6 +159,10 @@ export function newcomersPerRun(size: RetrainSize): number {
  */
 async function promoteAndLabelNewcomers(cloud: RetrainCloud, size: RetrainSize, run: number, candidate: number): Promise<void> {
   await cloud.api('PUT', apiPaths.modelAlias(MODEL, 'production'), { version: candidate });
+  await labelNewcomers(cloud, size, run);
+}
+
+async function labelNewcomers(cloud: RetrainCloud, size: RetrainSize, run: number): Promise<void> {
   const newcomers = syntheticGallery({
     identities: newcomersPerRun(size),
     perIdentity: size.perIdentity,
@@ -177,7 +194,10 @@ export function describeDownload(d: CandidateDownload): string {
 }
 
 export async function measureSize(size: RetrainSize, settings: RetrainSettings, workDir: string): Promise<SizeResult> {
-  const cloud = await startRetrainCloud(workDir, settings.logLevel);
+  const [cloud, idleCloud] = await Promise.all([
+    startRetrainCloud(workDir, settings.logLevel),
+    settings.idleCloud ? startIdleCloud(path.join(workDir, 'idle')) : Promise.resolve(null),
+  ]);
   try {
     const seedStarted = Date.now();
     const gallery = syntheticGallery({
@@ -189,7 +209,10 @@ export async function measureSize(size: RetrainSize, settings: RetrainSettings, 
       prefix: 'id',
     });
     const labels = [...gallery.centres.keys()];
-    await registerProduction(cloud, labels, buildIdentityHead(blurredHead(gallery, labels, 0.3)), settings.method);
+    if (settings.production === 'trained') {
+      const trained = trainedProductionHead(gallery.examples, settings.method);
+      await registerProduction(cloud, trained.labels, buildIdentityHead(trained), settings.method);
+    } else await registerProduction(cloud, labels, buildIdentityHead(blurredHead(gallery, labels, 0.3)), settings.method);
     await storeHardExamples(
       cloud.db,
       gallery.examples.map((e, i) => ({
@@ -201,6 +224,8 @@ export async function measureSize(size: RetrainSize, settings: RetrainSettings, 
         label: e.label,
       })),
     );
+    // a production head that knows everyone: new people are labelled before the first run, as before every other
+    if (settings.production === 'trained') await labelNewcomers(cloud, size, 0);
     const seedMs = Date.now() - seedStarted;
     const examples = { ...clusterCosines(gallery.examples), identity: size.identities * size.perIdentity, strangers: size.identities };
     out(
@@ -213,7 +238,7 @@ export async function measureSize(size: RetrainSize, settings: RetrainSettings, 
     const runs: TimedRun[] = [];
     let dataset: RetrainingRun['dataset'] = null;
     for (let i = 1; i <= settings.runs; i++) {
-      const { timed, run } = await timedRun(cloud, settings, i);
+      const { timed, run } = await timedRun(cloud, settings, i, { idleUrl: idleCloud?.url });
       dataset ??= run.dataset;
       runs.push(timed);
       // the next run retrains the candidate, after new people were labelled: what a device on it downloads then
@@ -221,21 +246,53 @@ export async function measureSize(size: RetrainSize, settings: RetrainSettings, 
       out(
         `  run ${i}: ${timed.status} in ${(timed.triggerToEndMs / 1000).toFixed(1)} s ` +
           `(${RETRAINING_STEPS.map((s) => `${s} ${timed.steps[s] ?? '-'}`).join(', ')}, queue ${timed.queueWaitMs} ms); ` +
-          `health max ${timed.health.maxMs} ms, p99 ${timed.health.p99Ms} ms, ${timed.health.over100Ms}/${timed.health.samples} over 100 ms; ` +
+          `health max ${timed.health.maxMs} ms, p99 ${timed.health.p99Ms} ms, ${timed.health.over100Ms}/${timed.health.samples} over 100 ms` +
+          (timed.idleHealth && timed.slowOnlyOnBusy
+            ? ` (idle cloud meanwhile: max ${timed.idleHealth.maxMs} ms, p99 ${timed.idleHealth.p99Ms} ms, ${timed.idleHealth.over100Ms}/${timed.idleHealth.samples} over 100 ms; ` +
+              `over 100 ms on the busy cloud only: ${timed.slowOnlyOnBusy.count}, max ${timed.slowOnlyOnBusy.maxMs} ms)`
+            : '') +
+          '; ' +
           `load ${timed.loadavgStart[0].toFixed(1)} → ${timed.loadavgEnd[0].toFixed(1)}${timed.error ? `; ${timed.error}` : ''}`,
       );
       if (timed.download) out(`    ${describeDownload(timed.download)}`);
     }
     let profiledRun: TimedRun | null = null;
     if (settings.profile) {
-      profiledRun = (await timedRun(cloud, settings, settings.runs + 1, { profile: true })).timed;
+      profiledRun = (await timedRun(cloud, settings, settings.runs + 1, { profile: true, idleUrl: idleCloud?.url })).timed;
       const top = profiledRun.profile!.byOrigin.slice(0, 5);
       out(`  profiled run: ${(profiledRun.triggerToEndMs / 1000).toFixed(1)} s; main thread ${top.map((o) => `${o.origin} ${o.ms} ms`).join(', ')}`);
     }
     return { size, targetMs: size.targetMs, examples, dataset, seedMs, idleHealth, runs, profiledRun };
   } finally {
-    await cloud.stop();
+    await Promise.all([cloud.stop(), idleCloud?.stop()]);
   }
+}
+
+/**
+ * The float32 head the cloud's trainer makes of these examples, as the cloud will read them back (the stored
+ * hard examples `he-<i>` from `cam-<i % 4 + 1>`, normalised, oldest first) with the run's split and seed.
+ */
+function trainedProductionHead(stored: readonly TrainingExample[], method: RetrainSettings['method']) {
+  const examples = stored
+    .map((e, i) => ({ ...e, id: `he-${i}`, group: `cam-${(i % 4) + 1}`, embedding: normalise(e.embedding) }))
+    .sort((a, b) => a.time - b.time || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const split = splitDataset(examples, { seed: 1, windowMs: DEFAULT_SPLIT_OPTIONS.windowMs });
+  return trainHead(split.train, split.validation, { method, seed: 1 }).head;
+}
+
+/** Busy-cloud answers over 100 ms that no idle-cloud answer over 100 ms overlapped in time. */
+function slowOnlyOnBusy(busy: readonly HealthSample[], idle: readonly HealthSample[]): { count: number; maxMs: number } {
+  const slowIdle = idle.filter((s) => s.ms > 100);
+  let count = 0;
+  let maxMs = 0;
+  for (const b of busy) {
+    if (b.ms <= 100) continue;
+    const [from, to] = [b.sentAt, b.sentAt + b.ms];
+    if (slowIdle.some((s) => s.sentAt < to && s.sentAt + s.ms > from)) continue;
+    count++;
+    maxMs = Math.max(maxMs, Math.round(b.ms));
+  }
+  return { count, maxMs };
 }
 
 /** Mean cosine of same-person pairs and of stranger pairs (first 20 of each kind), to check the clusters. */
