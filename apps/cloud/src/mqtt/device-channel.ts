@@ -123,6 +123,7 @@ export class DeviceChannel extends ServerMqtt implements CustomTransportStrategy
     this.acks = new DeviceAcks(client, this.log);
     // installed before the connection opens: a persistent session's queued messages arrive at once
     this.inbound = new InboundPublishes(client, (packet, receivedAt) => this.handleUntilDone(packet, receivedAt));
+    this.screenOnArrival(client);
     await new Promise<void>((resolve, reject) => {
       client.once('connect', () => resolve());
       client.once('error', reject);
@@ -130,8 +131,32 @@ export class DeviceChannel extends ServerMqtt implements CustomTransportStrategy
     return client;
   }
 
+  /**
+   * A message the quotas already refuse without I/O (its device quarantined here, refused by Redis a moment ago,
+   * or past its arrival buckets: `QuotaService.dropOnArrival`) is dropped as mqtt.js reads it — counted, and
+   * acknowledged at once rather than queued: a flood the cloud knows about then costs it a packet parse and a
+   * PUBACK, and queues nothing ahead of the other devices' messages. On Mosquitto, which hands the cloud a
+   * flood as fast as it arrives, this is what keeps a well-behaved device's batches from waiting behind it.
+   */
+  private screenOnArrival(client: MqttClient): void {
+    const quotas = this.quotas;
+    if (!quotas) return;
+    const queue = client.handleMessage.bind(client);
+    client.handleMessage = (packet, readOn) => {
+      if (!quotas.dropOnArrival(packet.topic, (packet.payload as Buffer).length)) return queue(packet, readOn);
+      this.counters.received++;
+      this.counters.overQuota++;
+      readOn();
+    };
+  }
+
   /** Not used: subscriptions are made in `listen`, and messages arrive through `InboundPublishes`. */
   override bindEvents(): void {}
+
+  /** Messages received and waiting for their turn (the one in hand excluded). */
+  get backlog(): number {
+    return this.inbound?.depth ?? 0;
+  }
 
   get connected(): boolean {
     return this.client?.connected ?? false;

@@ -8,6 +8,11 @@ import { QuotaBucketsRepository } from './quota-buckets.repository';
 import { QuotaRepository, type QuarantineRecord } from './quota.repository';
 import { BUCKET_NAMES } from './quota-settings';
 
+/** How long a replica drops a device it quarantined without asking Redis (the time a lift elsewhere takes to reach it). */
+const KNOWN_QUARANTINED_MS = 10_000;
+/** Devices a replica remembers as quarantined at most; the oldest goes first. */
+const KNOWN_QUARANTINED_MAX = 10_000;
+
 /**
  * Quarantine: a device past its strike threshold loses its broker access through the path disabling uses
  * (Mosquitto dynamic security `disableClient`; the embedded broker closes its connection, and its
@@ -18,6 +23,8 @@ import { BUCKET_NAMES } from './quota-settings';
 export class QuarantineService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(QuarantineService.name);
   private readonly pending = new Map<string, Promise<void>>();
+  /** Devices this replica quarantined (or is quarantining) and until when it drops their messages without asking Redis. */
+  private readonly known = new Map<string, number>();
 
   constructor(
     private readonly config: CloudConfig,
@@ -34,13 +41,38 @@ export class QuarantineService implements OnApplicationBootstrap, OnApplicationS
     for (const open of await this.repository.openQuarantines()) await this.buckets.flagQuarantined(open.deviceId);
   }
 
-  /** Quarantines in the background (the channel goes on with the next message); one at a time per device. */
+  /**
+   * Quarantines in the background (the channel goes on with the next message); one at a time per device. From
+   * this call on, this replica drops the device's messages still arriving, of every kind, without any I/O
+   * (`isQuarantined`) — for `KNOWN_QUARANTINED_MS`, or until the quarantine fails or is lifted here.
+   */
   trigger(deviceId: string, reason: 'over_quota' | 'invalid_messages', strikes: number): void {
     if (this.pending.has(deviceId)) return;
+    this.remember(deviceId);
     const done = this.quarantine(deviceId, reason, strikes)
-      .catch((err: Error) => this.logger.error(`quarantining ${deviceId} failed: ${err.message}`))
+      .catch((err: Error) => {
+        this.known.delete(deviceId);
+        this.logger.error(`quarantining ${deviceId} failed: ${err.message}`);
+      })
       .finally(() => this.pending.delete(deviceId));
     this.pending.set(deviceId, done);
+  }
+
+  /**
+   * True while this replica knows the device is quarantined: it quarantined it less than `KNOWN_QUARANTINED_MS`
+   * ago (a lift on another replica reaches this one within that time; one here at once). Synchronous, no I/O.
+   */
+  isQuarantined(deviceId: string, now = Date.now()): boolean {
+    const until = this.known.get(deviceId);
+    if (until === undefined) return false;
+    if (now < until) return true;
+    this.known.delete(deviceId);
+    return false;
+  }
+
+  private remember(deviceId: string): void {
+    this.known.set(deviceId, Date.now() + KNOWN_QUARANTINED_MS);
+    if (this.known.size > KNOWN_QUARANTINED_MAX) this.known.delete(this.known.keys().next().value!);
   }
 
   async quarantine(deviceId: string, reason: 'over_quota' | 'invalid_messages', strikes: number): Promise<void> {
@@ -69,6 +101,7 @@ export class QuarantineService implements OnApplicationBootstrap, OnApplicationS
     if (!device) throw new NotFoundError(`device ${deviceId}`);
     const lifted = await this.repository.liftQuarantine(deviceId, actor);
     if (!lifted) throw new ConflictError(`device ${deviceId} is not quarantined`);
+    this.known.delete(deviceId);
     await this.buckets.clearQuarantine(deviceId, BUCKET_NAMES);
     if (!device.disabled) await this.endpoint.enableDevice(deviceId);
     await this.audit.record({ actor, action: 'device.quarantine.lift', subject: deviceId, details: { reason: lifted.reason, strikes: lifted.strikes } });

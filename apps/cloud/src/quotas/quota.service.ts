@@ -96,7 +96,7 @@ export class QuotaService implements OnModuleInit, OnApplicationShutdown {
     const kind = parsed.kind as QuotaKind;
     const denyKey = `${parsed.deviceId}|${kind}`;
     const now = Date.now();
-    if (this.dropLocally(parsed.deviceId, denyKey, now)) return false;
+    if (this.dropQuarantined(parsed.deviceId, now) || this.dropLocally(parsed.deviceId, denyKey, now)) return false;
     try {
       const limits = await this.limitsOf(parsed.deviceId);
       const buckets = bucketsFor(kind, bytes, limits);
@@ -143,7 +143,7 @@ export class QuotaService implements OnModuleInit, OnApplicationShutdown {
     const kind = parsed.kind as QuotaKind;
     const denyKey = `${parsed.deviceId}|${kind}`;
     const now = Date.now();
-    let dropped = this.dropLocally(parsed.deviceId, denyKey, now);
+    let dropped = this.dropQuarantined(parsed.deviceId, now) || this.dropLocally(parsed.deviceId, denyKey, now);
     if (!dropped) {
       const limits = this.limits.get(parsed.deviceId)?.limits;
       if (!limits) {
@@ -159,6 +159,33 @@ export class QuotaService implements OnModuleInit, OnApplicationShutdown {
     }
     if (dropped) this.counters.droppedEarly++;
     return dropped;
+  }
+
+  /**
+   * The cloud's own check as a message arrives on its MQTT connection, before it is queued behind the others:
+   * synchronous, no I/O, so a flood the cloud already knows about is dropped (and acknowledged) as fast as it is
+   * read and never delays another device's messages. On the embedded broker the arrival buckets were already
+   * taken from in `dropEarly`, so only what became known since (a quarantine, a refusal from Redis) is checked
+   * here; on an external broker (Mosquitto) this is the first look at the message, so it is `dropEarly` itself —
+   * the arrival buckets then measure the device's rate as the broker hands its messages over, which is no
+   * earlier than the Redis buckets measure it. What passes still goes through `admit`.
+   */
+  dropOnArrival(topic: string, bytes: number): boolean {
+    if (this.endpoint.mode !== 'embedded') return this.dropEarly(topic, bytes);
+    if (!this.config.quotas.enabled) return false;
+    const parsed = parseTopic(topic);
+    if (!parsed || !KINDS.has(parsed.kind)) return false;
+    const now = Date.now();
+    const dropped = this.dropQuarantined(parsed.deviceId, now) || this.dropLocally(parsed.deviceId, `${parsed.deviceId}|${parsed.kind}`, now);
+    if (dropped) this.counters.droppedEarly++;
+    return dropped;
+  }
+
+  /** This replica quarantined the device moments ago: its messages still arriving are dropped, whatever their kind. */
+  private dropQuarantined(deviceId: string, now: number): boolean {
+    if (!this.quarantine.isQuarantined(deviceId, now)) return false;
+    this.counters.droppedQuarantined++;
+    return true;
   }
 
   /** Redis said no, and the bucket cannot have refilled yet: drop here, count later (flushDrops). */

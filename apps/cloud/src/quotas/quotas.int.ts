@@ -9,6 +9,8 @@ import { DeadLetterRepository } from '../repositories/dead-letter.repository';
 import { CloudFixture, startCloudFixture } from '../testing/cloud-fixture';
 import { makeBatch, STABLE } from '../testing/prediction-batches';
 import { BlobRepository, cropKey } from '../repositories/blob.repository';
+import { DeviceChannel } from '../mqtt/device-channel';
+import { QuotaService } from './quota.service';
 import { RetentionService } from './retention.service';
 
 const RATE = 2;
@@ -43,6 +45,7 @@ describe.each(['embedded', 'mosquitto'] as const)('per-device quotas and quarant
   const clients: MqttClient[] = [];
   let polling = false;
   let flooding = false;
+  let tracer: NodeJS.Timeout | undefined;
   const children: ChildProcess[] = [];
 
   const json = async (res: Response | Promise<Response>) => (await res).json() as Promise<any>;
@@ -182,6 +185,7 @@ describe.each(['embedded', 'mosquitto'] as const)('per-device quotas and quarant
   afterAll(async () => {
     polling = false;
     flooding = false;
+    clearInterval(tracer);
     for (const child of children) stopFlood(child);
     for (const client of clients) await client.endAsync(true).catch(() => undefined);
     await fx?.stop();
@@ -234,6 +238,20 @@ describe.each(['embedded', 'mosquitto'] as const)('per-device quotas and quarant
       latencies = [];
 
       const started = Date.now();
+      // what the cloud does during the floods, every 100 ms (printed with EDGELOOP_TEST_LOGS=1): how late its event loop
+      // ran the timer, messages taken from the broker, dropped (over quota or quarantined), invalid, waiting their turn
+      const trace: string[] = [];
+      const channel = fx.cloud.app.get(DeviceChannel);
+      const quotas = fx.cloud.app.get(QuotaService);
+      let tick = performance.now();
+      tracer = setInterval(() => {
+        const now = performance.now();
+        const { received, overQuota, invalid } = channel.counters;
+        trace.push(
+          `${Date.now() - started} ms: loop late ${(now - tick - 100).toFixed(0)} ms, received ${received}, dropped ${overQuota} (${quotas.counters.droppedEarly} on arrival), invalid ${invalid}, waiting ${channel.backlog}; good-1 sent ${goodBatches}`,
+        );
+        tick = now;
+      }, 100);
       // the floods stop when the broker cuts the device off (the lines would last far longer)
       const template = makeBatch('rogue-1', 1, model, STABLE, { frames: FRAMES });
       const rogueLine = JSON.stringify({ ...template, seq: 0 }).replace('"seq":0', '"seq":${n}');
@@ -293,6 +311,8 @@ describe.each(['embedded', 'mosquitto'] as const)('per-device quotas and quarant
       const floodLatencies = Array.from({ length: floodBatches - idleBatches }, (_, i) => latencyOf.get(idleBatches + i + 1)!);
       if (process.env.EDGELOOP_TEST_LOGS === '1')
         console.log(`${broker}: good-1 latency idle ${idleLatencies.join(' ')} ms; during the floods ${floodLatencies.join(' ')} ms`);
+      clearInterval(tracer);
+      if (process.env.EDGELOOP_TEST_LOGS === '1') console.log(`${broker}, during the floods:\n${trace.join('\n')}`);
       expect(floodLatencies.length).toBeGreaterThan(0);
       expect(Math.max(...floodLatencies)).toBeLessThanOrEqual(2 * Math.max(...idleLatencies));
 
