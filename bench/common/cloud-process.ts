@@ -30,6 +30,8 @@ export interface BenchCloudOptions {
   preload?: string;
   /** How much of the cloud's stdout and stderr to keep (default 8000 characters). */
   logTailChars?: number;
+  /** How long to wait for `/health` (default 60 s; PGlite's first open in a folder took ≈ 40 s at load average 15). */
+  healthTimeoutMs?: number;
 }
 
 export interface BenchCloud {
@@ -130,7 +132,7 @@ async function startOnce(options: BenchCloudOptions): Promise<BenchCloud> {
     stop,
   };
   try {
-    await waitForHealth(url, child);
+    await waitForHealth(url, child, options.healthTimeoutMs ?? HEALTH_TIMEOUT_MS);
   } catch (err) {
     await stop();
     throw new Error(`${(err as Error).message}\n--- cloud output ---\n${log.trim()}`);
@@ -158,8 +160,8 @@ function logLines(text: string): string[] {
 }
 
 /** `/api/v1/health` answers 200 once SQL, S3 and, when configured, Redis and the MQTT channel are up. */
-async function waitForHealth(url: string, child: ChildProcess): Promise<void> {
-  const deadline = Date.now() + HEALTH_TIMEOUT_MS;
+async function waitForHealth(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
   let last = 'no answer';
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) {
@@ -175,5 +177,5 @@ async function waitForHealth(url: string, child: ChildProcess): Promise<void> {
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  throw new Error(`the cloud was not healthy within ${HEALTH_TIMEOUT_MS} ms (${last})`);
+  throw new Error(`the cloud was not healthy within ${timeoutMs} ms (${last})`);
 }
