@@ -53,7 +53,8 @@ export class CloudProcess {
         TMPDIR: process.env.TMPDIR ?? tmpdir(),
         EDGELOOP_HTTP_HOST: '127.0.0.1',
         EDGELOOP_HTTP_PORT: String(this.port),
-        EDGELOOP_DATA_DIR: mkdtempSync(join(tmpdir(), `edgeloop-${this.name}-`)),
+        // a temp data folder unless the caller names one (nothing removes it)
+        ...(this.env.EDGELOOP_DATA_DIR ? {} : { EDGELOOP_DATA_DIR: mkdtempSync(join(tmpdir(), `edgeloop-${this.name}-`)) }),
         EDGELOOP_LOG_LEVEL: 'warn',
         ...this.env,
       },
