@@ -38,7 +38,7 @@ export interface SwitchRecord {
   to: string;
   /** The worker's own log: the desired state received and persisted, the deployer starting → the new version serving. */
   switchMs: number;
-  /** The deployer's own phase times from its `active` line (download, verify, head or load, switch, pointers). */
+  /** The deployer's own phase times from its `active` line (download, verify, head or load, switch) and, after it, `stored` (manifest and pointers written). */
   phasesMs: Record<string, number>;
   /** The detector, landmark and embedder sessions were kept (a head-only switch). */
   sessionsKept: boolean;
@@ -215,6 +215,9 @@ async function switchRepeatedly(worker: WorkerProcess, cloud: BenchCloud, settin
     const result = await worker.waitForLine(new RegExp(`${label}: (active(?: \\((.*)\\))?|failed .*)$`), 60_000, from);
     if (!result.match[1].startsWith('active')) throw new Error(`switch ${index + 1} failed: ${result.text}`);
     const phasesMs = Object.fromEntries([...(result.match[2] ?? '').matchAll(/(\w+) ([\d.]+) ms/g)].map((m) => [m[1], Number(m[2])]));
+    // After the switch the worker writes the manifest and the pointers (fsyncs) before it takes the next desired state.
+    const stored = await worker.waitForLine(new RegExp(`${label}: manifest and pointers stored \\(stored ([\\d.]+) ms\\)`), 60_000, from);
+    phasesMs.stored = Number(stored.match[1]);
     await sleep(settings.settleSeconds * 1000);
     const to = `${MODEL_NAME}@${version}`;
     timings.push({

@@ -96,6 +96,9 @@ export class Deployer {
       }
       this.logger.info(`${label}: applying`);
       const phases = new PhaseClock();
+      // Read while the blobs are fetched and checked: the switch itself then waits for no file.
+      const { manifest } = desired.manifest;
+      const plannedPointers = this.planPointers({ name: manifest.name, version: manifest.version }, running, deploymentId);
       tracker.set({ state: 'downloading', deploymentId, target });
       await this.download(desired, signal);
       phases.lap('download');
@@ -111,7 +114,7 @@ export class Deployer {
         await loaded.pipeline.release();
         throw new Superseded();
       }
-      const pointers = await this.planPointers(loaded, this.deps.runtime.current, deploymentId);
+      const pointers = await plannedPointers;
       this.deps.runtime.install(loaded);
       tracker.setLastKnownGood(pointers.lastKnownGood ? { name: pointers.lastKnownGood.name, version: pointers.lastKnownGood.version } : this.deps.baseRef);
       phases.lap('switch');
@@ -192,8 +195,9 @@ export class Deployer {
   private async download(desired: DesiredState, signal: AbortSignal): Promise<void> {
     const { store, fetcher, metrics } = this.deps;
     const files = pipelineFiles(desired);
-    for (const sha256 of new Set(Object.values(files))) {
-      if (await store.hasBlob(sha256)) continue;
+    const wanted = [...new Set(Object.values(files))];
+    const stored = await Promise.all(wanted.map((sha256) => store.hasBlob(sha256)));
+    for (const sha256 of wanted.filter((_, i) => !stored[i])) {
       const local = this.deps.baseFiles.get(sha256);
       if (local && (await store.importBlob(sha256, local))) {
         this.logger.info(`blob ${sha256.slice(0, 12)}… copied from the base models folder`);
@@ -278,16 +282,16 @@ export class Deployer {
   }
 
   /**
-   * The pointers after a switch from `previous` to `loaded`: active on the new version, last-known-good on the
+   * The pointers after a switch from `previous` to `target`: active on the new version, last-known-good on the
    * version that served until now (when it came from the store), or kept as it is when the same version is
    * loaded again. Read before the switch; written by `persist` after it.
    */
-  private async planPointers(loaded: LoadedModel, previous: LoadedModel | undefined, deploymentId: string): Promise<PointerPlan> {
+  private async planPointers(target: ModelVersionRef, previous: LoadedModel | undefined, deploymentId: string): Promise<PointerPlan> {
     const { store } = this.deps;
     const now = Date.now();
-    const active: VersionPointer = { ...loaded.ref, deploymentId, at: now };
+    const active: VersionPointer = { ...target, deploymentId, at: now };
     let lastKnownGood: VersionPointer | null = null;
-    if (previous && previous.origin === 'store' && !sameRef(previous.ref, loaded.ref)) {
+    if (previous && previous.origin === 'store' && !sameRef(previous.ref, target)) {
       const activePointer = await store.readPointer('active');
       const previousDeployment = activePointer && sameRef(activePointer, previous.ref) ? activePointer.deploymentId : null;
       lastKnownGood = { ...previous.ref, deploymentId: previousDeployment, at: now };

@@ -76,7 +76,7 @@ export async function serveAtBoot(
   tracker: DeviceStateTracker,
 ): Promise<{ model: LoadedModel; base: { ref: ModelVersionRef; files: Map<string, string> } }> {
   const boot = await loadAtBoot(store, loader);
-  await runtime.install(boot.model);
+  runtime.install(boot.model);
   const base = await loader.describeBase();
   tracker.setLastKnownGood(fallbackFor(boot.model, boot.lastKnownGood, base.ref));
   if (boot.failure) {

@@ -127,6 +127,15 @@ export class ModelStore {
     await writeFileAtomic(this.versionFile(signed.manifest), JSON.stringify(signed));
   }
 
+  /** True when this exact signed manifest is stored already (a version switched to before): no write needed. */
+  async hasSavedVersion(signed: SignedManifest): Promise<boolean> {
+    try {
+      return (await readFile(this.versionFile(signed.manifest), 'utf8')) === JSON.stringify(signed);
+    } catch {
+      return false;
+    }
+  }
+
   /** The signed manifest of an installed version; undefined when it is not installed or its file is unreadable. */
   async readVersion(ref: ModelVersionRef): Promise<SignedManifest | undefined> {
     try {
