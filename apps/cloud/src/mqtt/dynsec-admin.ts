@@ -23,7 +23,9 @@ interface DynsecResponse {
 export class DynsecAdmin {
   private readonly logger = new Logger(DynsecAdmin.name);
   private client: MqttClient | undefined;
-  private readonly pending = new Map<string, (response: DynsecResponse) => void>();
+  /** Commands sent and not yet answered, by correlation data: sent again after a reconnect. */
+  private readonly pending = new Map<string, { payload: string; kicksSelf: boolean; answer: (response: DynsecResponse) => void }>();
+  private connectedOnce = false;
 
   constructor(private readonly credentials: { url: string; username?: string; password?: string }) {}
 
@@ -36,14 +38,24 @@ export class DynsecAdmin {
     });
     this.client = client;
     client.on('error', (err) => this.logger.warn(`dynamic-security client: ${err.message}`));
+    // Another cloud process giving this user a role makes the plugin drop every connection of the user (this
+    // one too): a command whose answer was lost with the connection is sent again — they are all idempotent
+    // or tolerate their own repetition. A command that itself changed this user's roles is done by then.
+    client.on('connect', () => {
+      if (!this.connectedOnce) {
+        this.connectedOnce = true;
+        return;
+      }
+      for (const entry of this.pending.values()) if (!entry.kicksSelf) client.publish(CONTROL, entry.payload, { qos: 1 });
+    });
     client.on('message', (_topic, payload) => {
       try {
         const { responses } = JSON.parse(payload.toString()) as { responses: DynsecResponse[] };
         for (const response of responses ?? []) {
-          const resolve = response.correlationData ? this.pending.get(response.correlationData) : undefined;
-          if (resolve) {
+          const entry = response.correlationData ? this.pending.get(response.correlationData) : undefined;
+          if (entry) {
             this.pending.delete(response.correlationData!);
-            resolve(response);
+            entry.answer(response);
           }
         }
       } catch (err) {
@@ -74,8 +86,9 @@ export class DynsecAdmin {
     );
     const client = (await this.command({ command: 'getClient', username }, [])) as { client?: { roles?: Array<{ rolename: string }> } } | undefined;
     if (client?.client?.roles?.some((r) => r.rolename === CLOUD_ROLE)) return;
-    // the plugin disconnects a client whose roles change, so the answer may be lost: a reconnect counts as done
-    await this.command({ command: 'addClientRole', username, rolename: CLOUD_ROLE }, [], { kicksSelf: true });
+    // the plugin disconnects a client whose roles change, so the answer may be lost: a reconnect counts as done;
+    // another cloud process starting at the same moment may have added it first
+    await this.command({ command: 'addClientRole', username, rolename: CLOUD_ROLE }, ['Client is already in this role'], { kicksSelf: true });
   }
 
   /**
@@ -130,30 +143,31 @@ export class DynsecAdmin {
     const client = this.client;
     if (!client) return Promise.reject(new Error('dynamic-security admin is not connected'));
     const correlationData = randomBytes(8).toString('hex');
+    const payload = JSON.stringify({ commands: [{ ...command, correlationData }] });
     return new Promise<unknown>((resolve, reject) => {
-      if (options.kicksSelf) {
-        client.once('connect', () => {
-          clearTimeout(timer);
-          this.pending.delete(correlationData);
-          resolve(undefined);
-        });
-      }
-      const timer = setTimeout(() => {
-        this.pending.delete(correlationData);
-        reject(new Error(`dynamic-security ${String(command.command)}: no answer within 5 s (is the plugin loaded?)`));
-      }, 5000);
-      this.pending.set(correlationData, (response) => {
+      const settle = (outcome: () => void) => {
         clearTimeout(timer);
-        if (response.error && !tolerated.includes(response.error)) {
-          reject(new Error(`dynamic-security ${response.command}: ${response.error}`));
-        } else resolve(response.data);
+        this.pending.delete(correlationData);
+        client.off('connect', reconnected);
+        outcome();
+      };
+      const reconnected = () => settle(() => resolve(undefined));
+      if (options.kicksSelf) client.once('connect', reconnected);
+      const timer = setTimeout(
+        () => settle(() => reject(new Error(`dynamic-security ${String(command.command)}: no answer within 5 s (is the plugin loaded?)`))),
+        5000,
+      );
+      this.pending.set(correlationData, {
+        payload,
+        kicksSelf: options.kicksSelf === true,
+        answer: (response) =>
+          settle(() => {
+            if (response.error && !tolerated.includes(response.error)) reject(new Error(`dynamic-security ${response.command}: ${response.error}`));
+            else resolve(response.data);
+          }),
       });
-      client.publish(CONTROL, JSON.stringify({ commands: [{ ...command, correlationData }] }), { qos: 1 }, (err) => {
-        if (err) {
-          clearTimeout(timer);
-          this.pending.delete(correlationData);
-          reject(err);
-        }
+      client.publish(CONTROL, payload, { qos: 1 }, (err) => {
+        if (err) settle(() => reject(err));
       });
     });
   }
