@@ -22,6 +22,9 @@ import { DeviceAcks } from './device-acks';
 import { InboundPublishes } from './inbound-publishes';
 import { MqttEndpoint } from './mqtt-endpoint';
 
+/** Packets mqtt.js reads in a row before the channel lets the event loop run its timers and other I/O. */
+const PACKETS_PER_TURN = 256;
+
 /** About ten minutes of back-off (the 5 s ceiling): long enough to ride out a Redis or SQL restart. */
 const HANDLER_ATTEMPTS_BEFORE_DEAD_LETTER = 125;
 
@@ -137,16 +140,26 @@ export class DeviceChannel extends ServerMqtt implements CustomTransportStrategy
    * acknowledged at once rather than queued: a flood the cloud knows about then costs it a packet parse and a
    * PUBACK, and queues nothing ahead of the other devices' messages. On Mosquitto, which hands the cloud a
    * flood as fast as it arrives, this is what keeps a well-behaved device's batches from waiting behind it.
+   *
+   * mqtt.js reads the packets already buffered on the socket one after the other on `process.nextTick`, which
+   * runs before any timer or other I/O: a backlog of thousands of packets (a flood the cloud's process was not
+   * scheduled for a while to read) kept `/health` and everything else waiting for seconds. Every
+   * `PACKETS_PER_TURN` packets, the next one is read on `setImmediate`, after the event loop's other work.
    */
   private screenOnArrival(client: MqttClient): void {
     const quotas = this.quotas;
-    if (!quotas) return;
     const queue = client.handleMessage.bind(client);
+    let inARow = 0;
+    const readOnInTurn = (readOn: (err?: Error) => void, err?: Error) => {
+      if (++inARow < PACKETS_PER_TURN) return readOn(err);
+      inARow = 0;
+      setImmediate(() => readOn(err));
+    };
     client.handleMessage = (packet, readOn) => {
-      if (!quotas.dropOnArrival(packet.topic, (packet.payload as Buffer).length)) return queue(packet, readOn);
+      if (!quotas?.dropOnArrival(packet.topic, (packet.payload as Buffer).length)) return queue(packet, (err) => readOnInTurn(readOn, err));
       this.counters.received++;
       this.counters.overQuota++;
-      readOn();
+      readOnInTurn(readOn);
     };
   }
 
