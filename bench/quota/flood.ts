@@ -3,6 +3,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 /** A device's flood: `mosquitto_pub -l` (QoS 1, 32 in flight) fed by awk, in a process group of its own. */
 export interface Flood {
   child: ChildProcess;
+  /** The last of what mosquitto_pub wrote to stderr (a refused or lost connection says so there); empty when it said nothing. */
+  errors(): string;
   /** Stops awk and mosquitto_pub; resolves when they are gone. */
   stop(): Promise<void>;
 }
@@ -23,14 +25,19 @@ export function startFlood(brokerUrl: string, device: { id: string; password: st
         'exec mosquitto_pub -h "$HOST" -p "$PORT" -i "$ID" -u "$ID" -P "$PASSWORD" -t "$TOPIC" -q 1 -M 32 -l',
     ],
     {
-      stdio: ['ignore', 'ignore', 'ignore'],
+      stdio: ['ignore', 'ignore', 'pipe'],
       detached: true,
       env: { PATH: process.env.PATH, BEFORE: before, AFTER: after, HOST: url.hostname, PORT: url.port, ID: device.id, PASSWORD: device.password, TOPIC: topic },
     },
   );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-500);
+  });
   return {
     child,
+    errors: () => stderr.trim(),
     async stop() {
       if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
         try {

@@ -59,8 +59,28 @@ interface Run {
     cpuMicrosecondsPerRejectedUpperBound: number;
     healthMaxMs: number;
     healthAnswers: number;
+    /** Messages the cloud's MQTT client took from the broker in the window (`edgeloop_mqtt_messages{outcome="received"}`; on the embedded broker, those dropped on arrival there never reach it). */
+    receivedByCloud: number;
+    /** What mosquitto_pub said on stderr (a refused or lost connection), per flood; empty when nothing. */
+    floodErrors: string[];
   };
-  fleet: { published: number; aggregated: number; lost: number };
+  fleet: FleetOutcome;
+}
+
+/**
+ * Where the fleet's batches ended up, at the end: `published` (the broker acknowledged them), in the SQL
+ * aggregates (counted per fleet device, so the rogues' admitted batches are not in it), dropped by the quota
+ * (the fleet devices' own counters), and what the predictions queue still held (waiting + active) when the
+ * bench stopped waiting. `unaccounted` is published − aggregated − dropped − still queued: lost, if above 0.
+ */
+interface FleetOutcome {
+  published: number;
+  aggregated: number;
+  droppedByQuota: number;
+  stillQueued: number;
+  failedJobs: number;
+  unaccounted: number;
+  waitedSeconds: number;
 }
 
 async function main(): Promise<void> {
@@ -168,6 +188,7 @@ async function main(): Promise<void> {
       floods.push(...rogues.map((rogue) => startFlood(cloud!.mqttUrl, rogue, topics.predictions(rogue.id), rogueLine(rogue.id))));
       await sleep(1000);
       const dropped0 = await droppedCount(cloudUrl);
+      const received0 = (await scrapeIngest(cloudUrl)).received;
       cpu0 = cpuSeconds(cloud.pid)!;
       const healthMs: number[] = [];
       let polling = true;
@@ -183,8 +204,10 @@ async function main(): Promise<void> {
       await sleep(window);
       const floodCpu = cpuSeconds(cloud.pid)! - cpu0;
       const rejected = (await droppedCount(cloudUrl)) - dropped0;
+      const receivedByCloud = (await scrapeIngest(cloudUrl)).received - received0;
       polling = false;
       await health;
+      const floodErrors = floods.map((f) => f.errors());
       await Promise.all(floods.splice(0).map((f) => f.stop()));
       const floodCores = floodCpu / settings.windowSeconds;
       const run: Run = {
@@ -199,14 +222,17 @@ async function main(): Promise<void> {
           cpuMicrosecondsPerRejectedUpperBound: rejected > 0 ? round(((floodCores * settings.windowSeconds) / rejected) * 1e6, 1) : NaN,
           healthMaxMs: round(Math.max(...healthMs)),
           healthAnswers: healthMs.length,
+          receivedByCloud,
+          floodErrors,
         },
-        fleet: { published: 0, aggregated: 0, lost: 0 },
+        fleet: { published: 0, aggregated: 0, droppedByQuota: 0, stillQueued: 0, failedJobs: 0, unaccounted: 0, waitedSeconds: 0 },
       };
       runs.push(run);
       out(
         `run ${r} (load ${run.loadAverage.before} → ${run.loadAverage.after}): raw broker ${run.raw.perSecond} msg/s; ` +
           `cloud rejected ${run.flood.rejectedPerSecond} msg/s at ${run.flood.cloudCores} cores (fleet only ${run.fleetOnly.cloudCores}), ` +
-          `${run.flood.cpuMicrosecondsPerRejected} µs CPU per rejected message (at most ${run.flood.cpuMicrosecondsPerRejectedUpperBound}), /health max ${run.flood.healthMaxMs} ms of ${run.flood.healthAnswers}`,
+          `${run.flood.cpuMicrosecondsPerRejected} µs CPU per rejected message (at most ${run.flood.cpuMicrosecondsPerRejectedUpperBound}), /health max ${run.flood.healthMaxMs} ms of ${run.flood.healthAnswers}, ` +
+          `${run.flood.receivedByCloud} messages reached the cloud's client${floodErrors.some((e) => e) ? `; mosquitto_pub said: ${floodErrors.join(' | ')}` : ''}`,
       );
     }
 
@@ -215,15 +241,36 @@ async function main(): Promise<void> {
     await fleetDone;
     if (fleetError) throw new Error(`a fleet device could not publish: ${fleetError.message}`);
     // the fleet lost nothing: every batch it published is in the SQL aggregates (the ingest may be behind: wait)
-    const deadline = Date.now() + 180_000;
-    let batches = 0;
+    const waitStarted = Date.now();
+    const deadline = waitStarted + 180_000;
+    let aggregated = 0;
+    let scrape = await scrapeIngest(cloudUrl);
     while (Date.now() < deadline) {
-      batches = (await scrapeIngest(cloudUrl)).batches;
-      if (batches >= published) break;
-      await sleep(1000);
+      aggregated = await fleetAggregated(api, fleetDevices);
+      scrape = await scrapeIngest(cloudUrl);
+      if (aggregated >= published || scrape.waiting + scrape.active === 0) break;
+      await sleep(2000);
     }
-    for (const run of runs) run.fleet = { published, aggregated: batches, lost: published - batches };
-    out(`fleet: ${published} batches published, ${batches} in the aggregates`);
+    let droppedByQuota = 0;
+    for (const device of fleetDevices) {
+      droppedByQuota += (await api.get<{ quota: { dropped: { predictions: number } } }>(`${API_PREFIX}/devices/${device.id}`)).quota.dropped.predictions;
+    }
+    const stillQueued = scrape.waiting + scrape.active;
+    const fleet: FleetOutcome = {
+      published,
+      aggregated,
+      droppedByQuota,
+      stillQueued,
+      failedJobs: scrape.failed,
+      unaccounted: Math.max(0, published - aggregated - droppedByQuota - stillQueued),
+      waitedSeconds: Math.round((Date.now() - waitStarted) / 1000),
+    };
+    for (const run of runs) run.fleet = fleet;
+    const batches = aggregated;
+    out(
+      `fleet: ${published} batches published, ${aggregated} in the aggregates, ${droppedByQuota} dropped by its quota, ` +
+        `${stillQueued} jobs still in the predictions queue and ${scrape.failed} failed after ${fleet.waitedSeconds} s`,
+    );
 
     const range = (values: number[]) => (values.some((v) => Number.isNaN(v)) ? `${values.join(', ')}` : `${Math.min(...values)}–${Math.max(...values)}`);
     const minRatio = Math.min(...runs.map((r) => r.flood.rejectedPerSecond / r.raw.perSecond));
@@ -240,7 +287,9 @@ async function main(): Promise<void> {
     out(`| cloud cores, fleet only → fleet + floods | ${range(runs.map((r) => r.fleetOnly.cloudCores))} → ${range(runs.map((r) => r.flood.cloudCores))} |`);
     out(`| /health max during the floods, ms | ${range(runs.map((r) => r.flood.healthMaxMs))} |`);
     out(`| load average (1 min) before each run | ${runs.map((r) => r.loadAverage.before).join(', ')} |`);
-    out(`| fleet batches lost | ${Math.max(0, published - batches)} of ${published} |`);
+    out(
+      `| fleet batches not in the aggregates after ${fleet.waitedSeconds} s | ${Math.max(0, published - batches)} of ${published}: ${droppedByQuota} dropped by quota, ${stillQueued} still queued, ${fleet.unaccounted} unaccounted |`,
+    );
     out(
       `target: the cloud rejects at least half the raw broker's rate (worst run ${round(minRatio * 100, 0)} %) with no fleet batch lost — ${met ? 'met' : 'NOT met'}`,
     );
@@ -253,6 +302,16 @@ async function main(): Promise<void> {
   } finally {
     await stop();
   }
+}
+
+/** Batches of the fleet in the SQL aggregates: its frames (5 a batch) summed over its devices' daily rows. */
+async function fleetAggregated(api: ApiClient, devices: Array<{ id: string }>): Promise<number> {
+  let frames = 0;
+  for (const device of devices) {
+    const body = await api.get<{ rows?: Array<{ frames: number }> }>(`${API_PREFIX}/metrics/predictions?device=${device.id}&bucket=day`);
+    frames += (body.rows ?? []).reduce((n, r) => n + r.frames, 0);
+  }
+  return frames / 5;
 }
 
 async function droppedCount(cloudUrl: string): Promise<number> {
