@@ -1,8 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { Outbox } from './outbox';
+import { FILE_SLACK_BYTES, Outbox } from './outbox';
 
 describe('Outbox (SQLite, WAL)', () => {
   let dir: string;
@@ -67,6 +67,25 @@ describe('Outbox (SQLite, WAL)', () => {
     expect(dropped).toBe(1);
     expect(outbox.stats()).toMatchObject({ rows: 1, bytes: 60, droppedHardExamples: 1, droppedPredictions: 0 });
     outbox.close();
+  });
+
+  it('holds the file on disk to the byte bound, not only the payload: rows take whole pages', () => {
+    // 3,000-byte payloads take a 4 KiB page each: by payload alone 87 rows fit in 256 KiB, ≈ 356 KiB of file
+    const maxBytes = 256 * 1024;
+    const outbox = Outbox.open(file, { maxRows: 10_000, maxBytes });
+    let dropped = 0;
+    for (let i = 0; i < 200; i++) dropped += outbox.appendBatch((seq, epoch) => JSON.stringify({ seq, epoch, pad: 'p'.repeat(3000) })).dropped;
+    const stats = outbox.stats();
+    outbox.close();
+    // before the fix: ≈ 92 pages (376 KiB); now the bound, its slack and the page of the row that tipped it
+    expect(statSync(file).size).toBeLessThanOrEqual(maxBytes + FILE_SLACK_BYTES + 4096);
+    // the oldest went, counted, and the newest are all there
+    expect(stats.droppedPredictions).toBe(dropped);
+    expect(stats.rows + dropped).toBe(200);
+    expect(stats.rows).toBeGreaterThan(50);
+    const reopened = Outbox.open(file, { maxRows: 10_000, maxBytes });
+    expect(reopened.nextToSend(1000).map((r) => r.seq)).toEqual(Array.from({ length: stats.rows }, (_, i) => 200 - stats.rows + i + 1));
+    reopened.close();
   });
 
   it('does not use up a number when the batch cannot be built', () => {

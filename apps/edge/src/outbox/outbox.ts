@@ -28,7 +28,11 @@ interface InFlight {
 export interface OutboxLimits {
   /** Most rows kept; beyond it the oldest are dropped. */
   maxRows: number;
-  /** Most payload bytes kept; beyond it the oldest are dropped. */
+  /**
+   * Most payload bytes kept; beyond it the oldest are dropped. The database file is held to it too: its
+   * pages in use stay within maxBytes + FILE_SLACK_BYTES (a row takes more room than its payload), so the
+   * file grows to at most that plus the newest row, and the WAL to WAL_LIMIT_BYTES between checkpoints.
+   */
   maxBytes: number;
 }
 
@@ -45,6 +49,11 @@ export interface OutboxStats {
   /** The epoch this outbox stamps on its batches: random, made once when the outbox file is created. */
   epoch: string;
 }
+
+/** Room the file may take beyond maxBytes: its schema and partly filled pages. */
+export const FILE_SLACK_BYTES = 64 * 1024;
+/** The write-ahead log is truncated to this after each checkpoint (it would otherwise keep its largest size). */
+export const WAL_LIMIT_BYTES = 4 * 1024 * 1024;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS outbox (
@@ -109,9 +118,20 @@ function newEpoch(): string {
 export class Outbox {
   private readonly inFlight = new Map<number, InFlight>();
   private readonly statements: Record<
-    'insert' | 'oldest' | 'remove' | 'removeBatch' | 'removeBatchBeforeEpochs' | 'removeHardExample' | 'counter' | 'bump' | 'setSeq',
+    | 'insert'
+    | 'oldest'
+    | 'remove'
+    | 'removeBatch'
+    | 'removeBatchBeforeEpochs'
+    | 'removeHardExample'
+    | 'counter'
+    | 'bump'
+    | 'setSeq'
+    | 'pageCount'
+    | 'freePages',
     StatementSync
   >;
+  private readonly pageSize: number;
   private rows = 0;
   private bytes = 0;
   private predictionRows = 0;
@@ -122,7 +142,8 @@ export class Outbox {
     private readonly db: DatabaseSync,
     private readonly limits: OutboxLimits,
   ) {
-    db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;');
+    db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; PRAGMA journal_size_limit = ${WAL_LIMIT_BYTES};`);
+    this.pageSize = Number((db.prepare('PRAGMA page_size').get() as { page_size: number }).page_size);
     db.exec(SCHEMA);
     const columns = db.prepare('PRAGMA table_info(outbox)').all() as Array<{ name: string }>;
     if (!columns.some((column) => column.name === 'ref')) db.exec(REF_COLUMN);
@@ -141,6 +162,8 @@ export class Outbox {
       counter: db.prepare('SELECT value FROM counters WHERE name = ?'),
       bump: db.prepare('UPDATE counters SET value = value + ? WHERE name = ?'),
       setSeq: db.prepare("UPDATE counters SET value = ? WHERE name = 'last_seq'"),
+      pageCount: db.prepare('PRAGMA page_count'),
+      freePages: db.prepare('PRAGMA freelist_count'),
     };
     const totals = db.prepare("SELECT count(*) AS n, coalesce(sum(bytes), 0) AS b, coalesce(sum(kind = 'predictions'), 0) AS p FROM outbox").get() as {
       n: number;
@@ -295,12 +318,12 @@ export class Outbox {
   /** Drop-oldest: deletes the oldest rows that are not in flight until both limits hold. */
   private enforceLimits(): number {
     let dropped = 0;
-    while (this.rows > this.limits.maxRows || this.bytes > this.limits.maxBytes) {
+    while (this.overLimits()) {
       const candidates = this.statements.oldest.all(this.inFlight.size + 64) as unknown as Array<{ id: number; kind: OutboxKind }>;
       const victims = candidates.filter((row) => !this.inFlight.has(row.id));
       if (victims.length === 0) break;
       for (const victim of victims) {
-        if (this.rows <= this.limits.maxRows && this.bytes <= this.limits.maxBytes) break;
+        if (!this.overLimits()) break;
         const removed = this.statements.remove.get(victim.id) as { kind: OutboxKind; bytes: number } | undefined;
         if (!removed) continue;
         this.forget(removed.kind, removed.bytes);
@@ -312,6 +335,15 @@ export class Outbox {
       }
     }
     return dropped;
+  }
+
+  /** Over the row or payload bound, or the file's pages in use (free pages are reused) over the byte bound. */
+  private overLimits(): boolean {
+    if (this.rows > this.limits.maxRows || this.bytes > this.limits.maxBytes) return true;
+    if (this.rows === 0) return false;
+    const pages = Number((this.statements.pageCount.get() as { page_count: number }).page_count);
+    const free = Number((this.statements.freePages.get() as { freelist_count: number }).freelist_count);
+    return (pages - free) * this.pageSize > this.limits.maxBytes + FILE_SLACK_BYTES;
   }
 
   private forget(kind: OutboxKind, bytes: number): void {
