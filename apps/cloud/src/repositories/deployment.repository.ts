@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { DeploymentStatus, DeploymentStrategy, DeploymentTarget, DesiredState, DeviceRolloutPhase, ModelVersionRef } from '@edgeloop/contracts';
+import type { DeploymentStatus, DeploymentStrategy, DeploymentTarget, DesiredState, DeviceRolloutPhase, ModelVersionRef, ReportedState } from '@edgeloop/contracts';
 import { SqlDatabase, type SqlExecutor } from '../database/sql-database';
 import { iso, json } from './model.repository';
 
@@ -51,6 +51,16 @@ interface DeviceRow {
   reason: string | null;
   desired_at: Date | string | null;
   updated_at: Date | string;
+}
+
+/** One wave of a deployment at a glance. */
+export interface WaveProgress {
+  total: number;
+  active: number;
+  failed: number;
+  lastWave: number;
+  /** Reason of the wave's first failed device (by id), if any. */
+  firstFailure: string | null;
 }
 
 const ACTIVE_STATUSES: DeploymentStatus[] = ['pending', 'in_progress', 'rolling_back'];
@@ -144,6 +154,64 @@ export class DeploymentRepository {
         where deployment_id = $1 and device_id = any($2::text[])`,
       [id, deviceIds, phase, reason],
     );
+  }
+
+  /**
+   * Moves the deployment's `sent` devices whose stored reported state is `active` on `model` to `active`, in
+   * one statement that reads nothing into the process; returns how many moved.
+   */
+  async markActive(tx: SqlExecutor, id: string, model: ModelVersionRef): Promise<number> {
+    const rows = await tx.query<{ device_id: string }>(
+      `update deployment_devices dd set state = 'active', reason = null, updated_at = now()
+         from device_state s
+        where dd.deployment_id = $1 and dd.state = 'sent' and s.device_id = dd.device_id
+          and s.reported->>'state' = 'active' and s.reported->'running'->>'name' = $2
+          and (s.reported->'running'->>'version')::int = $3
+        returning dd.device_id`,
+      [id, model.name, model.version],
+    );
+    return rows.length;
+  }
+
+  /**
+   * The deployment's `sent` and `active` devices that may have to fail, with their reported state: a
+   * failure reported for this deployment, a desired state sent before `sentBefore` (the wave timeout), or
+   * an `active` device whose report names another version. Usually none: the rest need no look.
+   */
+  async failureCandidates(
+    tx: SqlExecutor,
+    id: string,
+    model: ModelVersionRef,
+    sentBefore: Date,
+  ): Promise<Array<{ deviceId: string; phase: DeviceRolloutPhase; desiredAt: Date | null; reported: ReportedState | null }>> {
+    const rows = await tx.query<{ device_id: string; state: DeviceRolloutPhase; desired_at: Date | string | null; reported: ReportedState | string | null }>(
+      `select dd.device_id, dd.state, dd.desired_at, s.reported
+         from deployment_devices dd left join device_state s on s.device_id = dd.device_id
+        where dd.deployment_id = $1 and dd.state in ('sent', 'active')
+          and ((s.reported->>'state' = 'failed' and s.reported->>'deploymentId' = $1)
+            or (dd.state = 'sent' and dd.desired_at < $4)
+            or (dd.state = 'active' and (s.reported->'running'->>'name' is distinct from $2
+                                      or (s.reported->'running'->>'version')::int is distinct from $3)))
+        order by dd.wave, dd.device_id`,
+      [id, model.name, model.version, sentBefore.toISOString()],
+    );
+    return rows.map((r) => ({ deviceId: r.device_id, phase: r.state, desiredAt: r.desired_at ? new Date(r.desired_at) : null, reported: json(r.reported) as ReportedState | null }));
+  }
+
+  /** How far wave `wave` is (counts by phase, the first failure by device id) and the deployment's last wave. */
+  async waveProgress(tx: SqlExecutor, id: string, wave: number): Promise<WaveProgress> {
+    const rows = await tx.query<{ total: number | string; active: number | string; failed: number | string; last_wave: number | string | null; first_failure: string | null }>(
+      `select count(*) filter (where wave = $2) as total,
+              count(*) filter (where wave = $2 and state = 'active') as active,
+              count(*) filter (where wave = $2 and state = 'failed') as failed,
+              max(wave) as last_wave,
+              (select reason from deployment_devices f where f.deployment_id = $1 and f.wave = $2 and f.state = 'failed'
+                order by f.device_id limit 1) as first_failure
+         from deployment_devices where deployment_id = $1`,
+      [id, wave],
+    );
+    const r = rows[0];
+    return { total: Number(r.total), active: Number(r.active), failed: Number(r.failed), lastWave: Number(r.last_wave ?? 0), firstFailure: r.first_failure };
   }
 
   async saveDesired(tx: SqlExecutor, desired: DesiredState): Promise<void> {

@@ -11,6 +11,7 @@ import { DeviceRepository } from './device.repository';
 const engines: Array<'pglite' | 'postgres'> = process.env.DATABASE_URL ? ['pglite', 'postgres'] : ['pglite'];
 
 const T0 = 1_769_860_805_000;
+const FLEET = Array.from({ length: 40 }, (_, i) => `fleet-${String(i).padStart(2, '0')}`);
 
 function reported(ts: number, version: number, state: ReportedState['state'] = 'active'): ReportedState {
   return {
@@ -39,7 +40,7 @@ describe.each(engines)('device state in message order (SQL on %s)', (engine) => 
     expect(db.kind).toBe(engine);
     await migrate(db);
     devices = new DeviceRepository(db);
-    for (const id of ['cam-01', 'cam-02', 'cam-03']) {
+    for (const id of ['cam-01', 'cam-02', 'cam-03', ...FLEET]) {
       await devices.insert({ id, name: id, group: null, labels: {}, mqttPasswordHash: `m-${id}`, httpTokenHash: `h-${id}` });
     }
   });
@@ -74,5 +75,38 @@ describe.each(engines)('device state in message order (SQL on %s)', (engine) => 
     const device = (await devices.get('cam-03'))!;
     expect(device.presence).toBe('offline');
     expect(device.lastSeenAt).toBe(new Date(T0 + 9000).toISOString());
+  });
+
+  it('writes made at the same time go in a few statements, each with its own outcome, two of one device in order', async () => {
+    const statements: string[] = [];
+    const query = db.query.bind(db);
+    const spy = jest.spyOn(db, 'query').mockImplementation((text: string, params?: unknown[]) => {
+      statements.push(text);
+      return query(text, params);
+    });
+    try {
+      // every device reports twice at once: `warming` (older) then `active`; half of them also a stale report last
+      const writes = FLEET.flatMap((id, i) => {
+        const at = (ts: number, version: number, state: ReportedState['state'] = 'active') => ({ ...reported(ts, version, state), deviceId: id });
+        const list = [
+          devices.setReported(id, at(T0 + 1000, 6, 'warming'), new Date(T0 + 1100)),
+          devices.setReported(id, at(T0 + 2000, 7), new Date(T0 + 2100)),
+          devices.setPresence(id, 'online', T0 + 500, new Date(T0 + 600)),
+        ];
+        if (i % 2 === 0) list.push(devices.setReported(id, at(T0 + 1500, 6, 'warming'), new Date(T0 + 2200)));
+        return list;
+      });
+      const outcomes = await Promise.all(writes);
+      expect(outcomes).toEqual(FLEET.flatMap((_, i) => (i % 2 === 0 ? [true, true, true, false] : [true, true, true])));
+    } finally {
+      spy.mockRestore();
+    }
+    // 140 writes of 40 devices: one statement per round of at most one write per device and kind (3 reported + 1 presence), not 140
+    expect(statements.length).toBeLessThanOrEqual(4);
+    const stored = await devices.getMany(FLEET);
+    expect(FLEET.map((id) => ({ id, version: stored.get(id)?.reported?.running?.version, presence: stored.get(id)?.presence }))).toEqual(
+      FLEET.map((id) => ({ id, version: 7, presence: 'online' })),
+    );
+    expect(FLEET.map((id) => stored.get(id)?.lastSeenAt)).toEqual(FLEET.map((_, i) => new Date(T0 + (i % 2 === 0 ? 2200 : 2100)).toISOString()));
   });
 });

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { DeviceSummary, ReportedState } from '@edgeloop/contracts';
 import { SqlDatabase, type SqlExecutor } from '../database/sql-database';
 import { iso, json } from './model.repository';
+import { WriteBatcher } from './write-batcher';
 
 export interface NewDevice {
   id: string;
@@ -22,6 +23,19 @@ interface DeviceRow {
   presence: string | null;
   last_seen_at: Date | string | null;
   reported: ReportedState | string | null;
+}
+
+interface PresenceWrite {
+  id: string;
+  presence: 'online' | 'offline';
+  ts: number;
+  seenAt: Date;
+}
+
+interface ReportedWrite {
+  id: string;
+  reported: ReportedState;
+  seenAt: Date;
 }
 
 const SELECT = `select d.id, d.name, d.device_group, d.labels, d.disabled, d.created_at,
@@ -88,37 +102,57 @@ export class DeviceRepository {
    * Presence from a status message. Replicas handle a device's messages in any order, so the write is
    * conditional on the message's own `ts`: an older status handled later leaves the newer presence in place
    * (a will carries the start of the session it ends, so it loses to the `online` of a later session).
-   * "Last seen" only moves forward. Returns whether the presence was written.
+   * "Last seen" only moves forward. Returns whether the presence was written. Writes made at the same time
+   * (the MQTT channel handles several devices at once) go to SQL together, in one statement.
    */
-  async setPresence(id: string, presence: 'online' | 'offline', messageTs: number, seenAt: Date): Promise<boolean> {
-    const rows = await this.db.query<{ applied: boolean }>(
-      `update device_state
-          set presence = case when presence_ts is null or presence_ts <= $3 then $2 else presence end,
-              presence_ts = case when presence_ts is null or presence_ts <= $3 then $3 else presence_ts end,
-              last_seen_at = greatest(coalesce(last_seen_at, $4), $4), updated_at = now()
-        where device_id = $1
-        returning presence_ts = $3 as applied`,
-      [id, presence, messageTs, seenAt],
-    );
-    return rows[0]?.applied === true;
+  setPresence(id: string, presence: 'online' | 'offline', messageTs: number, seenAt: Date): Promise<boolean> {
+    return this.presenceWrites.add({ id, presence, ts: messageTs, seenAt });
   }
 
   /**
    * The last reported state, conditional on the report's own `ts`: an older report handled later (by
    * another replica, or redelivered) leaves the newer one in place. "Last seen" only moves forward.
-   * Returns whether the report was written.
+   * Returns whether the report was written. Batched like `setPresence`: a rollout to thousands of devices
+   * brings thousands of reports within a second.
    */
-  async setReported(id: string, reported: ReportedState, seenAt: Date): Promise<boolean> {
-    const rows = await this.db.query<{ applied: boolean }>(
-      `update device_state
-          set reported = case when reported is null or (reported->>'ts')::bigint <= $3 then $2::jsonb else reported end,
-              last_seen_at = greatest(coalesce(last_seen_at, $4), $4), updated_at = now()
-        where device_id = $1
-        returning (reported->>'ts')::bigint = $3 as applied`,
-      [id, JSON.stringify(reported), reported.ts, seenAt],
-    );
-    return rows[0]?.applied === true;
+  setReported(id: string, reported: ReportedState, seenAt: Date): Promise<boolean> {
+    return this.reportedWrites.add({ id, reported, seenAt });
   }
+
+  private readonly presenceWrites = new WriteBatcher<PresenceWrite, boolean>(
+    async (writes) => {
+      const rows = await this.db.query<{ device_id: string; applied: boolean }>(
+        `update device_state s
+            set presence = case when s.presence_ts is null or s.presence_ts <= w.ts then w.presence else s.presence end,
+                presence_ts = case when s.presence_ts is null or s.presence_ts <= w.ts then w.ts else s.presence_ts end,
+                last_seen_at = greatest(coalesce(s.last_seen_at, w.seen_at), w.seen_at), updated_at = now()
+           from unnest($1::text[], $2::text[], $3::bigint[], $4::timestamptz[]) as w(device_id, presence, ts, seen_at)
+          where s.device_id = w.device_id
+          returning s.device_id, s.presence_ts = w.ts as applied`,
+        [writes.map((w) => w.id), writes.map((w) => w.presence), writes.map((w) => w.ts), writes.map((w) => w.seenAt.toISOString())],
+      );
+      const applied = new Map(rows.map((r) => [r.device_id, r.applied === true]));
+      return writes.map((w) => applied.get(w.id) ?? false);
+    },
+    (w) => w.id,
+  );
+
+  private readonly reportedWrites = new WriteBatcher<ReportedWrite, boolean>(
+    async (writes) => {
+      const rows = await this.db.query<{ device_id: string; applied: boolean }>(
+        `update device_state s
+            set reported = case when s.reported is null or (s.reported->>'ts')::bigint <= w.ts then w.reported::jsonb else s.reported end,
+                last_seen_at = greatest(coalesce(s.last_seen_at, w.seen_at), w.seen_at), updated_at = now()
+           from unnest($1::text[], $2::text[], $3::bigint[], $4::timestamptz[]) as w(device_id, reported, ts, seen_at)
+          where s.device_id = w.device_id
+          returning s.device_id, (s.reported->>'ts')::bigint = w.ts as applied`,
+        [writes.map((w) => w.id), writes.map((w) => JSON.stringify(w.reported)), writes.map((w) => w.reported.ts), writes.map((w) => w.seenAt.toISOString())],
+      );
+      const applied = new Map(rows.map((r) => [r.device_id, r.applied === true]));
+      return writes.map((w) => applied.get(w.id) ?? false);
+    },
+    (w) => w.id,
+  );
 
   /** Ids of enabled devices matching a target: explicit ids, a group, or every label of a selector. */
   async resolveTarget(

@@ -101,9 +101,8 @@ export class RolloutService {
       // a tick that arrives after the deployment finished (another tick, another replica) only unschedules:
       // the outcome was announced once, by the tick that finished it
       if (!deployment || !['in_progress', 'pending'].includes(deployment.status)) return { publications: [], done: true, finishedEarlier: true };
-      const devices = await this.deployments.devices(id, tx);
-      await this.observeDevices(tx, deployment, devices);
-      return { ...(await this.step(tx, deployment, devices)), finishedEarlier: false };
+      await this.observeDevices(tx, deployment);
+      return { ...(await this.step(tx, deployment)), finishedEarlier: false };
     });
     await this.publish(publications);
     if (done) await this.queue.unschedule(id);
@@ -161,17 +160,22 @@ export class RolloutService {
     if (desired.length > 0) this.logger.log(`republished ${desired.length} desired state(s)`);
   }
 
-  /** Reads each sent device's reported state into its rollout phase (one query for all of them, one update per phase). */
-  private async observeDevices(tx: SqlExecutor, deployment: DeploymentRecord, devices: DeploymentDeviceRecord[]): Promise<void> {
-    const watched = devices.filter((d) => d.phase === 'sent' || d.phase === 'active');
-    const summaries = await this.devices.getMany(watched.map((d) => d.deviceId), tx);
+  /**
+   * Reads the reported states of the deployment's sent and active devices into their rollout phases, in SQL:
+   * one statement moves every device that reports `active` on the target version, one query returns the few
+   * that may fail (a failure reported for this deployment, the wave timeout passed, an active device on
+   * another version). A tick at 5,000 devices thus reads no row it does not change.
+   */
+  private async observeDevices(tx: SqlExecutor, deployment: DeploymentRecord): Promise<void> {
     const timeoutMs = this.config.rolloutWaveTimeoutSeconds * 1000;
-    const nowActive: string[] = [];
+    const now = Date.now();
+    await this.deployments.markActive(tx, deployment.id, deployment.model);
+    const candidates = await this.deployments.failureCandidates(tx, deployment.id, deployment.model, new Date(now - timeoutMs));
     const failed = new Map<string, string>();
-    for (const device of watched) {
-      const reported = summaries.get(device.deviceId)?.reported;
+    for (const device of candidates) {
+      const reported = device.reported;
       const sentAt = device.desiredAt?.getTime() ?? 0;
-      const timedOut = device.phase === 'sent' && sentAt > 0 && Date.now() - sentAt > timeoutMs;
+      const timedOut = device.phase === 'sent' && sentAt > 0 && now - sentAt > timeoutMs;
       if (!reported) {
         if (timedOut) failed.set(device.deviceId, `timeout: the device never reported within ${this.config.rolloutWaveTimeoutSeconds} s`);
         continue;
@@ -179,46 +183,35 @@ export class RolloutService {
       const runsTarget = reported.running?.name === deployment.model.name && reported.running.version === deployment.model.version;
       if (reported.state === 'failed' && reported.deploymentId === deployment.id && reported.ts >= sentAt - 1000) {
         failed.set(device.deviceId, `${reported.failure?.code}: ${reported.failure?.message ?? ''}`.slice(0, 500));
-      } else if (reported.state === 'active' && runsTarget && device.phase === 'sent') {
-        nowActive.push(device.deviceId);
+      } else if (reported.state === 'active' && runsTarget) {
+        continue;
       } else if (timedOut) {
         failed.set(device.deviceId, `timeout: no active report within ${this.config.rolloutWaveTimeoutSeconds} s (last state ${reported.state})`);
       } else if (device.phase === 'active' && !runsTarget) {
         failed.set(device.deviceId, 'no longer runs the deployed version');
       }
     }
-    await this.deployments.setDevicePhases(tx, deployment.id, nowActive, 'active');
-    for (const [deviceId, reason] of failed) await this.deployments.setDevicePhase(tx, deployment.id, deviceId, 'failed', reason);
-    for (const device of devices) {
-      if (nowActive.includes(device.deviceId)) device.phase = 'active';
-      const reason = failed.get(device.deviceId);
-      if (reason !== undefined) {
-        device.phase = 'failed';
-        device.reason = reason;
-      }
-    }
+    for (const [reason, ids] of groupByValue(failed)) await this.deployments.setDevicePhases(tx, deployment.id, ids, 'failed', reason);
   }
 
-  private async step(tx: SqlExecutor, deployment: DeploymentRecord, devices: DeploymentDeviceRecord[]): Promise<{ publications: Publication[]; done: boolean }> {
-    const wave = devices.filter((d) => d.wave === deployment.batchIndex);
-    const lastWave = Math.max(...devices.map((d) => d.wave));
-    const failed = wave.filter((d) => d.phase === 'failed');
-    const settled = wave.every((d) => d.phase === 'active' || d.phase === 'failed');
+  private async step(tx: SqlExecutor, deployment: DeploymentRecord): Promise<{ publications: Publication[]; done: boolean }> {
+    const wave = await this.deployments.waveProgress(tx, deployment.id, deployment.batchIndex);
+    const settled = wave.active + wave.failed === wave.total;
     const strategy = deployment.strategy;
 
     if (strategy.type === 'all') {
       if (!settled) return { publications: [], done: false };
-      if (failed.length > 0) {
-        await this.deployments.update(tx, deployment.id, { status: 'failed', reason: `${failed.length} of ${wave.length} device(s) failed: ${failed[0].reason}` });
+      if (wave.failed > 0) {
+        await this.deployments.update(tx, deployment.id, { status: 'failed', reason: `${wave.failed} of ${wave.total} device(s) failed: ${wave.firstFailure}` });
         return { publications: [], done: true };
       }
       await this.deployments.update(tx, deployment.id, { status: 'completed', reason: null });
       return { publications: [], done: true };
     }
 
-    const failurePercent = (failed.length / wave.length) * 100;
+    const failurePercent = (wave.failed / wave.total) * 100;
     if (failurePercent > strategy.maxFailurePercent) {
-      return this.failGate(tx, deployment, devices, `health gate of batch ${deployment.batchIndex}: ${failed.length} of ${wave.length} device(s) failed (${failed[0].reason})`);
+      return this.failGate(tx, deployment, `health gate of batch ${deployment.batchIndex}: ${wave.failed} of ${wave.total} device(s) failed (${wave.firstFailure})`);
     }
     if (!settled) return { publications: [], done: false };
     if (!deployment.observeUntil) {
@@ -226,17 +219,17 @@ export class RolloutService {
       return { publications: [], done: false };
     }
     if (strategy.minFps !== undefined) {
-      const active = wave.filter((d) => d.phase === 'active');
+      const active = (await this.deployments.devices(deployment.id, tx)).filter((d) => d.wave === deployment.batchIndex && d.phase === 'active');
       const summaries = await this.devices.getMany(active.map((d) => d.deviceId), tx);
       for (const device of active) {
         const fps = summaries.get(device.deviceId)?.reported?.health.fps ?? 0;
         if (fps < strategy.minFps) {
-          return this.failGate(tx, deployment, devices, `health gate of batch ${deployment.batchIndex}: ${device.deviceId} runs at ${fps.toFixed(1)} fps, below ${strategy.minFps}`);
+          return this.failGate(tx, deployment, `health gate of batch ${deployment.batchIndex}: ${device.deviceId} runs at ${fps.toFixed(1)} fps, below ${strategy.minFps}`);
         }
       }
     }
     if (Date.now() < deployment.observeUntil.getTime()) return { publications: [], done: false };
-    if (deployment.batchIndex >= lastWave) {
+    if (deployment.batchIndex >= wave.lastWave) {
       await this.deployments.update(tx, deployment.id, { status: 'completed', reason: null, observeUntil: null });
       return { publications: [], done: true };
     }
@@ -246,9 +239,9 @@ export class RolloutService {
     return { publications: await this.sendWave(tx, deployment.id, record, next), done: false };
   }
 
-  private async failGate(tx: SqlExecutor, deployment: DeploymentRecord, devices: DeploymentDeviceRecord[], reason: string): Promise<{ publications: Publication[]; done: boolean }> {
+  private async failGate(tx: SqlExecutor, deployment: DeploymentRecord, reason: string): Promise<{ publications: Publication[]; done: boolean }> {
     const rollback = deployment.strategy.type === 'canary' && deployment.strategy.autoRollback;
-    const publications = rollback ? await this.rollBackDevices(tx, deployment, devices) : [];
+    const publications = rollback ? await this.rollBackDevices(tx, deployment, await this.deployments.devices(deployment.id, tx)) : [];
     await this.deployments.update(tx, deployment.id, { status: 'failed', reason: rollback ? `${reason}; rolled back` : reason, observeUntil: null });
     this.logger.warn(`deployment ${deployment.id} failed: ${reason}${rollback ? '; rolling back' : ''}`);
     return { publications, done: true };
@@ -361,6 +354,13 @@ export function planWaves(deviceIds: string[], strategy: ParsedCreateDeploymentR
 
 function runningVersion(device: DeviceSummary): ModelVersionRef | null {
   return device.reported?.running ?? null;
+}
+
+/** Keys grouped by their value (devices by failure reason: one statement per reason). */
+function groupByValue(map: Map<string, string>): Map<string, string[]> {
+  const groups = new Map<string, string[]>();
+  for (const [key, value] of map) groups.set(value, [...(groups.get(value) ?? []), key]);
+  return groups;
 }
 
 function uniqueBy<T>(items: T[], key: (item: T) => string): T[] {
