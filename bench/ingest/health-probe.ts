@@ -13,6 +13,13 @@ export interface HealthLatency {
   maxMs: number | null;
   /** Requests that took more than 100 ms (the target). */
   over100Ms: number;
+  /**
+   * The slowest dependency check of each answer as the cloud timed it (`components.*.latencyMs`: SQL `select 1`,
+   * Redis ping, S3 — s3rver runs in the bench process —, MQTT): p50 and max. The rest of a request's time is
+   * the cloud's event loop, HTTP and the bench process's own delays.
+   */
+  checksP50Ms: number | null;
+  checksMaxMs: number | null;
 }
 
 /**
@@ -21,6 +28,7 @@ export interface HealthLatency {
  */
 export class HealthProbe {
   private readonly times: number[] = [];
+  private readonly checks: number[] = [];
   private failed = 0;
   private running: Promise<void> | undefined;
   private stopped = false;
@@ -35,7 +43,10 @@ export class HealthProbe {
     this.stopped = true;
     await this.running;
     const sorted = [...this.times].sort((a, b) => a - b);
-    const at = (q: number) => (sorted.length === 0 ? null : Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] * 10) / 10);
+    const quantile = (values: number[], q: number) =>
+      values.length === 0 ? null : Math.round(values[Math.min(values.length - 1, Math.floor(q * values.length))] * 10) / 10;
+    const at = (q: number) => quantile(sorted, q);
+    const checks = [...this.checks].sort((a, b) => a - b);
     return {
       requests: this.times.length + this.failed,
       failed: this.failed,
@@ -43,6 +54,8 @@ export class HealthProbe {
       p99Ms: at(0.99),
       maxMs: sorted.length === 0 ? null : Math.round(sorted[sorted.length - 1] * 10) / 10,
       over100Ms: sorted.filter((t) => t > 100).length,
+      checksP50Ms: quantile(checks, 0.5),
+      checksMaxMs: quantile(checks, 1),
     };
   }
 
@@ -51,9 +64,11 @@ export class HealthProbe {
       const started = performance.now();
       try {
         const res = await fetch(`${this.cloudUrl}${API_PREFIX}/health`, { signal: AbortSignal.timeout(TIMEOUT_MS) });
-        await res.arrayBuffer();
+        const body = (await res.json().catch(() => null)) as { components?: Record<string, { latencyMs?: number }> } | null;
         if (res.status === 200) this.times.push(performance.now() - started);
         else this.failed++;
+        const latencies = Object.values(body?.components ?? {}).map((c) => c.latencyMs ?? 0);
+        if (latencies.length > 0) this.checks.push(Math.max(...latencies));
       } catch {
         this.failed++;
       }

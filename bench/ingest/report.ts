@@ -4,6 +4,7 @@ import type { ProbeSummary } from './cloud-probe';
 import type { DriftLatencyRun } from './drift-latency';
 import type { EndToEndRun } from './end-to-end';
 import type { RawBullmqRun } from './raw-bullmq';
+import type { ReplicasRun } from './replicas';
 import type { IngestBenchSettings } from './settings';
 
 export const TARGET_PREDICTIONS_PER_SECOND = 50_000;
@@ -31,6 +32,7 @@ export interface ResultsInput {
   rawSerialCpu: CpuShares;
   rawParallel: RawBullmqRun;
   rawParallelCpu: CpuShares;
+  replicas: ReplicasRun[];
   drift: DriftLatencyRun | null;
   cloudSource: { commit: string | null; uncommitted: string[] };
   cloudLog: string[];
@@ -112,6 +114,22 @@ export function resultsDocument(input: ResultsInput) {
             'total = confirm (firing window end − the first window end after the switch: one window per check, confirm windows − 1 after the first) + check delay (the sweep that closed the firing window ran this long after its end: the lateness allowance for batches in flight, plus up to one check interval) + after stored (the event row, its webhook delivery rows, the webhooks queue, the signed HTTP POST)',
         }
       : null,
+    replicas: input.replicas.map((r) => ({
+      shape: `1 API replica (EDGELOOP_WORKERS=false) + ${r.workers} worker replica(s), PostgreSQL, Mosquitto with a shared subscription`,
+      workers: r.workers,
+      seconds: r.run.seconds,
+      predictionsPerSecond: r.run.predictionsPerSecond,
+      steadyPredictionsPerSecond: r.run.steadyPredictionsPerSecond,
+      batchesPerSecond: r.run.batchesPerSecond,
+      vsRawBullmq: round(r.run.batchesPerSecond / rawParallel.jobsPerSecond, 2),
+      cloudCpuMsPerBatch: r.cloudCpuMsPerBatch,
+      cores: r.cores,
+      healthOnApiReplica: r.run.health,
+      aggregatesMatchCounter: r.run.aggregatesMatchCounter,
+      aggregatedFramesInApi: r.run.aggregatedFramesInApi,
+      anomalies: r.run.anomalies,
+      maxWaitingJobs: r.run.maxWaitingJobs,
+    })),
     targets: {
       predictionsPerSecondMin: TARGET_PREDICTIONS_PER_SECOND,
       predictionsPerSecondMet: headline.predictionsPerSecond >= TARGET_PREDICTIONS_PER_SECOND,
@@ -157,11 +175,27 @@ export function printSummary(results: IngestResults, out: (line?: string) => voi
         `aggregates ${e.aggregatedFramesInApi} frames${e.aggregatesMatchCounter ? ' (= counter)' : ' — MISMATCH with the ingest counter: aggregate updates were lost'}`,
     );
     const h = e.health;
-    out(`  GET /api/v1/health every 100 ms during the run: ${h.requests} requests, p50 ${h.p50Ms} ms, p99 ${h.p99Ms} ms, max ${h.maxMs} ms, ${h.over100Ms} over 100 ms, ${h.failed} failed`);
+    out(
+      `  GET /api/v1/health every 100 ms during the run: ${h.requests} requests, p50 ${h.p50Ms} ms, p99 ${h.p99Ms} ms, max ${h.maxMs} ms, ${h.over100Ms} over 100 ms, ${h.failed} failed; ` +
+        `slowest dependency check as the cloud timed it p50 ${h.checksP50Ms} ms, max ${h.checksMaxMs} ms`,
+    );
     const a = e.anomalies;
     if (a.duplicateBatches + a.invalidJobs + a.invalidMessages + a.failedJobs > 0) out(`  anomalies: ${JSON.stringify(a)}`);
   }
   out(`payload: ${results.endToEnd.map((e) => `${e.payloadBytes.perBatch} bytes a batch (${e.encoding})`).join(', ')}`);
+  if (results.replicas.length > 0) {
+    out();
+    out('| replicas (PostgreSQL, Mosquitto) | seconds | predictions/s | steady | vs raw BullMQ | cloud CPU ms per batch | health on the API replica p50 / p99 / max ms | cores busy |');
+    out('| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |');
+    for (const r of results.replicas) {
+      const h = r.healthOnApiReplica;
+      out(
+        `| 1 API + ${r.workers} worker(s) | ${r.seconds} | ${r.predictionsPerSecond} | ${r.steadyPredictionsPerSecond} | ${r.vsRawBullmq}× | ${r.cloudCpuMsPerBatch ?? '?'} | ` +
+          `${h.p50Ms} / ${h.p99Ms} / ${h.maxMs} (${h.over100Ms} of ${h.requests} over 100; checks p50 ${h.checksP50Ms}, max ${h.checksMaxMs}) | ${Object.entries(r.cores).map(([name, c]) => `${name} ${c}`).join(', ')} |`,
+      );
+      if (!r.aggregatesMatchCounter) out(`  1 API + ${r.workers}: aggregates ${r.aggregatedFramesInApi} frames — MISMATCH with the ingest counter`);
+    }
+  }
   if (results.drift) {
     const d = results.drift;
     out();
@@ -185,6 +219,11 @@ export function printSummary(results: IngestResults, out: (line?: string) => voi
   );
   const worst = Math.max(...results.endToEnd.map((e) => e.health.maxMs ?? Infinity));
   out(`target GET /api/v1/health ≤ ${t.healthMaxMs} ms during the runs: worst ${worst} ms — ${t.healthMet ? 'met' : 'NOT met'}`);
+  for (const r of results.replicas) {
+    const h = r.healthOnApiReplica;
+    const met = h.failed === 0 && h.maxMs !== null && h.maxMs <= t.healthMaxMs;
+    out(`target GET /api/v1/health ≤ ${t.healthMaxMs} ms on the API replica (1 API + ${r.workers} worker): worst ${h.maxMs} ms — ${met ? 'met' : 'NOT met'}`);
+  }
   if (results.cloudSource.uncommitted.length > 0) out(`note: the cloud was built with uncommitted changes in ${results.cloudSource.uncommitted.join(', ')}`);
   if (results.cloudLog.length > 0) out(`cloud log (last): ${results.cloudLog.slice(-3).join(' | ')}`);
 }

@@ -7,7 +7,9 @@
  *    SQL counter holds every frame;
  * 2. raw BullMQ: the same number of jobs, same data and options, added and processed with no work by a
  *    plain Queue + Worker of the same concurrency; jobs/s;
- * 3. drift latency: a second cloud with 1 s buckets, 3 s windows, a check every second and 2 confirm
+ * 3. replicas (PostgreSQL): one API replica and 1, then 2 worker replicas as separate processes on Mosquitto
+ *    with a shared subscription; predictions/s, and `GET /api/v1/health` on the API replica;
+ * 4. drift latency: a second cloud with 1 s buckets, 3 s windows, a check every second and 2 confirm
  *    windows; time from the end of the first window with drifted frames to the signed `drift.detected`
  *    webhook at a receiver on 127.0.0.1.
  * Prints a table and writes bench/results/ingest.json.
@@ -31,10 +33,13 @@ import { CloudProbe, type ProbeSummary } from './cloud-probe';
 import { measureDriftLatency, type DriftLatencyRun } from './drift-latency';
 import { measureEndToEnd, type EndToEndRun } from './end-to-end';
 import { measureRawBullmq, type RawBullmqRun } from './raw-bullmq';
+import { measureReplicas, replicasUnavailable, type ReplicasRun } from './replicas';
 import { printSummary, resultsDocument, type CpuShares, type EndToEndVariant } from './report';
 import { settingsFromEnv } from './settings';
 import { batchTemplate, encodedPayload, wireBatch } from './wire-batches';
 
+/** How long a cloud may take to boot: PGlite's first open in a folder takes tens of seconds on a loaded machine. */
+const CLOUD_BOOT_TIMEOUT_MS = 180_000;
 /** The cloud's last lines (warn level and above) kept in the results, per cloud. */
 const CLOUD_LOG_LINES = 20;
 
@@ -103,11 +108,13 @@ async function main(): Promise<void> {
           ...variant.env,
         },
         preload: profiled?.preload,
+        healthTimeoutMs: CLOUD_BOOT_TIMEOUT_MS,
       });
       profiled?.attach(cloud.child);
       out(`${variant.name}: cloud pid ${cloud.pid} on ${cloud.url}, broker ${cloud.mqttUrl}, Redis ${redis.url} (pid ${redis.pid})`);
       const cpu = new CpuWindow({ cloud: cloud.pid, redis: redis.pid, bench: process.pid, ...(postgres ? { postgres: postgres.pid } : {}) }, ['postgres']);
       let profile: ProbeSummary | null = null;
+      const started = cloud;
       const run: EndToEndRun = await measureEndToEnd(cloud, { ...e2e, encoding: variant.encoding }, {
         onStart: async () => {
           await profiled?.start();
@@ -117,6 +124,10 @@ async function main(): Promise<void> {
           if (profiled) profile = await profiled.stop();
         },
         log: out,
+      }).catch((err: unknown) => {
+        out(`the run failed; the cloud's last lines (exit ${started.child.exitCode ?? started.child.signalCode ?? 'none'}):`);
+        for (const line of started.logLines().slice(-CLOUD_LOG_LINES)) out(`  ${line}`);
+        throw err;
       });
       const shares = cpu.stop();
       variants.push({ name: variant.name, env: variant.env, encoding: variant.encoding, run, cpu: withPerItem(shares, run.batches), profile });
@@ -163,7 +174,38 @@ async function main(): Promise<void> {
     const rawParallelCpu = withPerItem(rawCpu.stop(), rawParallel.jobs);
     out(`raw BullMQ, ${e2e.devices} adds in flight: ${rawParallel.jobs} jobs in ${rawParallel.seconds} s = ${rawParallel.jobsPerSecond} jobs/s`);
 
-    // 3. drift latency, on a fresh Redis keyspace and SQL
+    // 3. replicas on PostgreSQL: 1 API + N worker processes
+    const replicas: ReplicasRun[] = [];
+    const skipReplicas = settings.replicas.length > 0 ? replicasUnavailable() : undefined;
+    if (skipReplicas) out(`replica runs skipped: ${skipReplicas}`);
+    for (const workers of skipReplicas ? [] : settings.replicas) {
+      if (!process.env.DATABASE_URL) postgres ??= await startPostgres();
+      const replicaRun = await measureReplicas(
+        {
+          mainJs,
+          root,
+          workDir,
+          s3,
+          redis,
+          postgres: postgres ?? { url: process.env.DATABASE_URL! },
+          concurrency: settings.concurrency,
+          bucketSeconds: settings.bucketSeconds,
+          env: settings.cloudEnv,
+          flushRedis: () => flushRedis(redis!.url),
+          log: out,
+        },
+        e2e,
+        workers,
+      );
+      replicas.push(replicaRun);
+      const r = replicaRun.run;
+      out(
+        `  1 API + ${workers} worker replica(s): ${r.frames} frames in ${r.seconds} s = ${r.predictionsPerSecond} predictions/s (steady ${r.steadyPredictionsPerSecond}); ` +
+          `health on the API replica p50 ${r.health.p50Ms} ms, p99 ${r.health.p99Ms} ms, max ${r.health.maxMs} ms; cores ${JSON.stringify(replicaRun.cores)}`,
+      );
+    }
+
+    // 4. drift latency, on a fresh Redis keyspace and SQL
     let drift: DriftLatencyRun | null = null;
     if (settings.drift) {
       await flushRedis(redis.url);
@@ -185,6 +227,7 @@ async function main(): Promise<void> {
           EDGELOOP_DRIFT_CONFIRM_WINDOWS: String(d.confirmWindows),
           EDGELOOP_WEBHOOK_ALLOW: '127.0.0.0/8',
         },
+        healthTimeoutMs: CLOUD_BOOT_TIMEOUT_MS,
       });
       out(`drift: cloud pid ${cloud.pid}; bucket ${d.bucketSeconds} s, window ${d.windowSeconds} s, check every ${d.checkSeconds} s, confirm ${d.confirmWindows} windows`);
       drift = await measureDriftLatency(cloud, d, out);
@@ -202,6 +245,7 @@ async function main(): Promise<void> {
       rawSerialCpu,
       rawParallel,
       rawParallelCpu,
+      replicas,
       drift,
       cloudSource: cloudSource(root),
       cloudLog,

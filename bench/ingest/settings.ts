@@ -27,6 +27,11 @@ export interface IngestBenchSettings {
   sql: 'auto' | 'postgres';
   /** Extra variables for the throughput run's cloud (`KEY=VALUE,KEY=VALUE`), for A/B runs of its settings. */
   cloudEnv: Record<string, string>;
+  /**
+   * Worker replica counts of the replica runs on PostgreSQL (one API replica + that many worker replicas,
+   * Mosquitto with a shared subscription); empty: none. Default `1,2` on PostgreSQL, none on PGlite.
+   */
+  replicas: number[];
 }
 
 /**
@@ -36,6 +41,7 @@ export interface IngestBenchSettings {
  * BENCH_INGEST_VARIANTS=0 (1: a third end-to-end run, columns with raw payloads not kept)
  * BENCH_INGEST_PROFILE=0  BENCH_INGEST_PROFILE_DIR=  BENCH_INGEST_SQL=auto|postgres
  * BENCH_INGEST_CLOUD_ENV=EDGELOOP_RAW_RETENTION_HOURS=0,…  (throughput run only)
+ * BENCH_INGEST_REPLICAS=1,2  (worker replicas behind one API replica, PostgreSQL only; 0 or empty: no replica runs)
  */
 export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): IngestBenchSettings {
   const int = (name: string, fallback: number, min: number, max: number) => {
@@ -84,7 +90,20 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): IngestBen
     profileDir: env.BENCH_INGEST_PROFILE_DIR || null,
     sql: sqlChoice(env.BENCH_INGEST_SQL),
     cloudEnv: cloudEnv(env.BENCH_INGEST_CLOUD_ENV),
+    replicas: replicaCounts(env.BENCH_INGEST_REPLICAS, Boolean(env.DATABASE_URL) || sqlChoice(env.BENCH_INGEST_SQL) === 'postgres'),
   };
+}
+
+function replicaCounts(value: string | undefined, postgres: boolean): number[] {
+  if (value === undefined) return postgres ? [1, 2] : [];
+  const counts = value
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => v !== '' && v !== '0')
+    .map(Number);
+  if (counts.some((n) => !Number.isInteger(n) || n < 1 || n > 8)) throw new Error('BENCH_INGEST_REPLICAS is a list of worker counts from 1 to 8 (0: none)');
+  if (counts.length > 0 && !postgres) throw new Error('BENCH_INGEST_REPLICAS needs PostgreSQL (DATABASE_URL or BENCH_INGEST_SQL=postgres)');
+  return counts;
 }
 
 function sqlChoice(value: string | undefined): 'auto' | 'postgres' {

@@ -15,9 +15,16 @@ interface PacketSender {
   _sendPacket(packet: { cmd: 'puback'; messageId: number }, cb?: (err?: Error) => void): void;
 }
 
+/** Messages of different devices handled at the same time at most. */
+const MAX_IN_HAND = 32;
+/** Waiting messages looked at for one with a free device, each time one is done. */
+const SCAN_LIMIT = 256;
+
 /**
- * A client's incoming PUBLISHes, handled one at a time in arrival order, each QoS 1 PUBACK sent only once its
- * handler resolved — without holding the client's reading of packets.
+ * A client's incoming PUBLISHes, each QoS 1 PUBACK sent only once its handler resolved — without holding the
+ * client's reading of packets. The messages of one device (one topic prefix `…/devices/{id}/`) are handled one
+ * at a time in arrival order; those of different devices at the same time (up to 32), so one Redis round trip
+ * per message does not bound a replica's intake. PUBACKs go out in arrival order.
  *
  * mqtt.js reads the packets of a connection in order and reads the next one only when `handleMessage`'s
  * callback has been called (the callback sends the PUBACK, then reads on). Holding that callback until a
@@ -36,7 +43,11 @@ interface PacketSender {
  */
 export class InboundPublishes {
   private readonly waiting: Received[] = [];
-  private draining: Promise<void> | undefined;
+  /** Messages started, in arrival order, until acknowledged (or left unacknowledged). */
+  private readonly started: Array<Received & { done: boolean; handled: boolean }> = [];
+  /** Devices (topic prefixes) with a message in hand. */
+  private readonly busy = new Set<string>();
+  private readonly inHand = new Set<Promise<void>>();
   private stopped = false;
 
   constructor(
@@ -51,31 +62,54 @@ export class InboundPublishes {
     };
   }
 
-  /** Messages received and not yet handled (the one in hand excluded). */
+  /** Messages received and not yet handled (those in hand excluded). */
   get depth(): number {
     return this.waiting.length;
   }
 
-  /** Handles no further message; resolves once the one in hand is done. Queued ones stay unacknowledged. */
+  /** Handles no further message; resolves once those in hand are done. Queued ones stay unacknowledged. */
   async stop(): Promise<void> {
     this.stopped = true;
     this.waiting.length = 0;
-    await this.draining;
+    await Promise.all([...this.inHand]);
   }
 
+  /** Starts every waiting message whose device has none in hand, oldest first, up to `MAX_IN_HAND`. */
   private drain(): void {
-    if (this.draining || this.stopped) return;
-    this.draining = (async () => {
-      for (let next = this.waiting.shift(); next && !this.stopped; next = this.waiting.shift()) {
-        const handled = await this.handle(next.packet, next.receivedAt).then(
-          () => true,
-          () => false,
-        );
-        if (handled) this.acknowledge(next);
+    for (let i = 0, looked = 0; i < this.waiting.length && looked < SCAN_LIMIT && this.inHand.size < MAX_IN_HAND && !this.stopped; looked++) {
+      const next = this.waiting[i]!;
+      const device = deviceOf(next.packet.topic);
+      if (this.busy.has(device)) {
+        i++;
+        continue;
       }
-    })().finally(() => {
-      this.draining = undefined;
-    });
+      this.waiting.splice(i, 1);
+      this.busy.add(device);
+      const entry = { ...next, done: false, handled: false };
+      this.started.push(entry);
+      const running: Promise<void> = this.handle(next.packet, next.receivedAt).then(
+        () => {
+          entry.handled = true;
+        },
+        () => undefined,
+      );
+      const tracked = running.finally(() => {
+        entry.done = true;
+        this.busy.delete(device);
+        this.inHand.delete(tracked);
+        this.acknowledgeInOrder();
+        this.drain();
+      });
+      this.inHand.add(tracked);
+    }
+  }
+
+  /** PUBACKs of the oldest started messages that are done, in arrival order. */
+  private acknowledgeInOrder(): void {
+    while (this.started.length > 0 && this.started[0]!.done) {
+      const entry = this.started.shift()!;
+      if (entry.handled) this.acknowledge(entry);
+    }
   }
 
   private acknowledge({ packet, stream }: Received): void {
@@ -85,4 +119,9 @@ export class InboundPublishes {
     if (!this.client.connected || this.client.stream !== stream) return;
     (this.client as unknown as PacketSender)._sendPacket({ cmd: 'puback', messageId: packet.messageId });
   }
+}
+
+/** A device's messages share the topic up to their last level (`edgeloop/v1/devices/{id}/`); other topics are their own. */
+function deviceOf(topic: string): string {
+  return topic.slice(0, topic.lastIndexOf('/') + 1) || topic;
 }

@@ -9,9 +9,16 @@ import { DeadLetterRepository } from '../repositories/dead-letter.repository';
 import { AggregateKey, keyName, PredictionRepository } from '../repositories/prediction.repository';
 import { HardExampleService, InvalidCropError } from './hard-example.service';
 
-/** Jobs written together in one transaction at most, and how long the first of them waits for company. */
-const MAX_GROUP = 32;
+/**
+ * Jobs written together in one transaction at most, and how long the first of them waits for company when the
+ * process writes nothing. Two groups are in hand at most — one storing its raw payloads in S3 while the other
+ * is in its transaction — and the jobs that arrive meanwhile wait and go in the next group, so groups grow with
+ * the load. A process runs one ingest transaction at a time: its groups queue for the aggregate and counter rows
+ * in memory, not on row locks.
+ */
+const MAX_GROUP = 64;
 const GROUP_WAIT_MS = 5;
+const GROUPS_IN_HAND = 2;
 
 /** A batch waiting for its group's transaction: `raw` is the payload to keep (null when raw payloads are off). */
 interface PendingBatch {
@@ -63,48 +70,70 @@ export class IngestService {
       this.config.rawRetentionHours > 0 ? (job.payload !== undefined ? Buffer.from(job.payload, 'base64') : Buffer.from(JSON.stringify(batch))) : null;
     return new Promise<void>((resolve, reject) => {
       this.pending.push({ batch, receivedAt: job.receivedAt, raw, resolve, reject });
-      if (this.pending.length >= MAX_GROUP) void this.flush();
-      else this.flushTimer ??= setTimeout(() => void this.flush(), GROUP_WAIT_MS);
+      this.schedule();
     });
   }
 
   private readonly pending: PendingBatch[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
+  /** Groups being written; when one is done, the jobs that waited meanwhile start the next. */
+  private groupsInHand = 0;
+  /** The last group's transaction: the next one starts once it has ended. */
+  private lastTransaction: Promise<unknown> = Promise.resolve();
 
-  private async flush(): Promise<void> {
+  private schedule(): void {
+    if (this.groupsInHand >= GROUPS_IN_HAND) return; // a group that ends starts the next one
+    if (this.pending.length >= MAX_GROUP) this.startGroup();
+    else this.flushTimer ??= setTimeout(() => this.startGroup(), GROUP_WAIT_MS);
+  }
+
+  private startGroup(): void {
+    if (this.groupsInHand >= GROUPS_IN_HAND) return;
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
     const group = this.pending.splice(0, MAX_GROUP);
-    if (this.pending.length > 0) this.flushTimer = setTimeout(() => void this.flush(), GROUP_WAIT_MS);
     if (group.length === 0) return;
+    this.groupsInHand++;
+    void this.writeGroup(group).finally(() => {
+      this.groupsInHand--;
+      // what arrived while the groups in hand were written has waited long enough: write it now
+      if (this.pending.length > 0) setImmediate(() => this.startGroup());
+    });
+  }
+
+  private async writeGroup(group: PendingBatch[]): Promise<void> {
     try {
       const kept = group.filter((item) => item.raw !== null);
       const refs = await this.predictions.putRawBatches(
         kept.map(({ batch, receivedAt, raw }) => ({ deviceId: batch.deviceId, epoch: batch.epoch ?? '', seq: batch.seq, receivedAt, payload: raw! })),
       );
       const refOf = new Map(kept.map((item, i) => [item, refs[i]!]));
-      await this.db.transaction(async (tx) => {
-        const fresh = await this.predictions.recordBatches(
-          tx,
-          group.map((item) => ({ batch: item.batch, receivedAt: new Date(item.receivedAt), rawRef: refOf.get(item) ?? null })),
-        );
-        const aggregates = new Map<string, { key: AggregateKey; stats: WindowStats }>();
-        let batches = 0;
-        let frames = 0;
-        for (const { batch } of group) {
-          if (!fresh.delete(predictionBatchKey(batch))) continue;
-          batches++;
-          frames += batch.items.length;
-          for (const [bucketStart, stats] of this.bucketed(batch)) {
-            const key: AggregateKey = { deviceId: batch.deviceId, model: batch.model, bucketStart: new Date(bucketStart) };
-            const name = keyName(key);
-            const existing = aggregates.get(name);
-            aggregates.set(name, { key, stats: existing ? mergeWindowStats(existing.stats, stats) : stats });
+      const transaction = this.lastTransaction.then(() =>
+        this.db.transaction(async (tx) => {
+          const fresh = await this.predictions.recordBatches(
+            tx,
+            group.map((item) => ({ batch: item.batch, receivedAt: new Date(item.receivedAt), rawRef: refOf.get(item) ?? null })),
+          );
+          const aggregates = new Map<string, { key: AggregateKey; stats: WindowStats }>();
+          let batches = 0;
+          let frames = 0;
+          for (const { batch } of group) {
+            if (!fresh.delete(predictionBatchKey(batch))) continue;
+            batches++;
+            frames += batch.items.length;
+            for (const [bucketStart, stats] of this.bucketed(batch)) {
+              const key: AggregateKey = { deviceId: batch.deviceId, model: batch.model, bucketStart: new Date(bucketStart) };
+              const name = keyName(key);
+              const existing = aggregates.get(name);
+              aggregates.set(name, { key, stats: existing ? mergeWindowStats(existing.stats, stats) : stats });
+            }
           }
-        }
-        await this.predictions.mergeAggregates(tx, [...aggregates.values()]);
-        await this.predictions.incrementCounters({ batches, frames, batches_duplicate: group.length - batches }, tx);
-      });
+          await this.predictions.mergeAggregates(tx, [...aggregates.values()]);
+          await this.predictions.incrementCounters({ batches, frames, batches_duplicate: group.length - batches }, tx);
+        }),
+      );
+      this.lastTransaction = transaction.catch(() => undefined);
+      await transaction;
       for (const item of group) item.resolve();
     } catch (err) {
       this.logger.warn(`writing ${group.length} batch(es) failed; each will be retried: ${(err as Error).message}`);
