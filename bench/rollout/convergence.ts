@@ -2,6 +2,7 @@ import { ApiClient } from '@edgeloop/client';
 import { apiPaths, type DeploymentResponse, type DeviceSummary, type ModelVersionRef } from '@edgeloop/contracts';
 import type { CloudBreakdown } from './cloud-probe';
 import type { Fleet } from './fleet';
+import type { ProcessCpu } from './process-cpu';
 import { percentiles, wallMs, type Percentiles } from './report';
 
 const CONVERGE_TIMEOUT_MS = 120_000;
@@ -39,8 +40,12 @@ export interface ConvergenceRun {
   /** Median size of the desired-state message a device received. */
   desiredStateBytes: number;
   failures: string[];
-  /** Where the cloud spent the run, from the probe loaded into it. */
+  /** Where the cloud spent the run, from the probe loaded into it (single-process stacks). */
   cloud?: CloudBreakdown;
+  /** The machine's load average (1, 5, 15 min) as the run started and ended. */
+  loadAverage?: { before: number[]; after: number[] };
+  /** CPU of each process during the run (POST to completed), from /proc. */
+  processCpu?: ProcessCpu[];
 }
 
 export interface ConvergenceContext {

@@ -1,4 +1,4 @@
-import { ApiClient } from '@edgeloop/client';
+import { ApiClient, ApiError } from '@edgeloop/client';
 import { apiPaths, type DeviceSummary, type ModelVersionRef, type ProvisionDeviceResponse } from '@edgeloop/contracts';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -9,7 +9,8 @@ import { mapLimit, type ConvergenceSnapshot, type DeviceCredentials, type FleetA
 /** Concurrent requests while provisioning and concurrent MQTT handshakes while connecting. */
 const PROVISION_CONCURRENCY = 16;
 const CONNECT_CONCURRENCY = 50;
-const SETTLE_TIMEOUT_MS = 60_000;
+const SETTLE_TIMEOUT_MS = 180_000;
+const PROVISION_ATTEMPTS = 4;
 
 export interface FleetOptions {
   api: ApiClient;
@@ -22,6 +23,8 @@ export interface FleetOptions {
 export interface JoinTiming {
   devices: number;
   provisionMs: number;
+  /** Provisioning requests answered with a 5xx and made again under a new id. */
+  provisionRetries: number;
   connectMs: number;
   /** Until the cloud lists every one of them online with a reported state. */
   settledMs: number;
@@ -60,9 +63,21 @@ export class Fleet {
     const first = this.ids(group).length;
     const ids = Array.from({ length: count }, (_, i) => `${group}-${String(first + i).padStart(4, '0')}`);
     let started = performance.now();
-    const provisioned = await mapLimit(ids, PROVISION_CONCURRENCY, (id) =>
-      this.options.api.post<ProvisionDeviceResponse & { mqttUrl: string }>(apiPaths.devices(), { id, name: `bench camera ${id}`, group }),
-    );
+    let provisionRetries = 0;
+    // a 5xx (at load 30 Mosquitto's dynamic-security plugin can take more than the cloud's 5 s to answer) is
+    // retried under a new id: the failed attempt may have left its device row behind
+    const provision = async (id: string) => {
+      for (let attempt = 0; ; attempt++) {
+        const tried = attempt === 0 ? id : `${id}-r${attempt}`;
+        try {
+          return await this.options.api.post<ProvisionDeviceResponse & { mqttUrl: string }>(apiPaths.devices(), { id: tried, name: `bench camera ${tried}`, group });
+        } catch (err) {
+          if (!(err instanceof ApiError) || err.status < 500 || attempt >= PROVISION_ATTEMPTS - 1) throw err;
+          provisionRetries++;
+        }
+      }
+    };
+    const provisioned = await mapLimit(ids, PROVISION_CONCURRENCY, provision);
     const provisionMs = performance.now() - started;
     const devices = provisioned.map((p): DeviceCredentials => {
       if (p.mqttUrl !== this.options.mqttUrl) throw new Error(`provisioning answered mqttUrl ${p.mqttUrl}, the broker is ${this.options.mqttUrl}`);
@@ -77,10 +92,11 @@ export class Fleet {
       cacheRoot: cacheRoot ?? null,
       concurrency: CONNECT_CONCURRENCY,
     })) as { connectMs: number };
-    this.groups.set(group, [...this.ids(group), ...ids]);
+    const joined = devices.map((d) => d.id);
+    this.groups.set(group, [...this.ids(group), ...joined]);
     started = performance.now();
-    await this.settled(group, ids, null);
-    return { devices: count, provisionMs, connectMs, settledMs: performance.now() - started };
+    await this.settled(group, joined, null);
+    return { devices: count, provisionMs, provisionRetries, connectMs, settledMs: performance.now() - started };
   }
 
   /** Starts following `ids` as they apply `model`: call before the deployment is created. */

@@ -5,7 +5,13 @@
  * `all` takes to converge for 200 and 1,000 devices, and the bytes a device downloads for a head-only
  * update against the full bundle. Prints a table and writes bench/results/rollout.json.
  *
- *   npm run bench:rollout
+ *   npm run bench:rollout [-- --stack embedded|postgres] [--replicas N] [--sizes 1000,5000] [--runs 3]
+ *
+ * --stack postgres: PostgreSQL + Mosquitto (dynamic security) instead of PGlite and the embedded broker;
+ * --replicas N (with --stack postgres): one API replica (EDGELOOP_WORKERS=false) and N worker replicas in
+ * one shared subscription group, as separate processes. Every run also samples each process's CPU
+ * (the cloud replicas, the broker, Redis, PostgreSQL, the bench with its simulated fleet).
+ * The default configuration writes bench/results/rollout.json; others rollout-<stack>[-replicas-N].json.
  *
  * BENCH_ROLLOUT_SIZES=200,1000  BENCH_ROLLOUT_RUNS=3  BENCH_ROLLOUT_TICK_MS=250  BENCH_ROLLOUT_APPLY_MS=50
  * BENCH_ROLLOUT_DOWNLOADERS=20  BENCH_ROLLOUT_IDENTITIES=50
@@ -15,13 +21,11 @@
  */
 import { ApiClient } from '@edgeloop/client';
 import { apiPaths } from '@edgeloop/contracts';
-import { startRedis, startS3, type RedisServer, type S3Server } from '@edgeloop/harness';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { startBenchCloud, type BenchCloudWithBroker } from '../common/cloud-process';
 import { repoRoot } from '../common/repo-root';
 import { stopOnSignal } from '../common/stop-on-signal';
 import { uploadVersions } from './bundle';
@@ -29,7 +33,9 @@ import { breakdown, CloudProbe, detail, type CloudDetail } from './cloud-probe';
 import { measureConvergence, type ConvergenceContext, type ConvergenceRun } from './convergence';
 import { measureDownloads, type DownloadRun } from './downloads';
 import { Fleet, type JoinTiming } from './fleet';
-import { cpuCalibrationMs, machine } from './report';
+import { cpuCalibrationMs, machine, round } from './report';
+import { ProcessCpuSampler } from './process-cpu';
+import { startStack, type RolloutStack, type StackKind } from './stack';
 import { printSummary, resultsDocument } from './summary';
 
 const BUCKET = 'edgeloop';
@@ -47,63 +53,89 @@ export interface BenchSettings {
   downloaders: number;
   identities: number;
   profile: boolean;
+  stack: StackKind;
+  /** 0: one cloud process; N: one API replica and N worker replicas. */
+  replicas: number;
 }
 
-function settingsFromEnv(): BenchSettings {
-  const int = (name: string, fallback: number, min: number) => {
-    const value = Number(process.env[name] ?? fallback);
-    if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be an integer ≥ ${min}`);
+/** `--name value` from the command line, else the environment variable, else the default. */
+function option(args: string[], flag: string, env: string): string | undefined {
+  const at = args.indexOf(flag);
+  if (at >= 0) {
+    const value = args[at + 1];
+    if (value === undefined || value.startsWith('--')) throw new Error(`${flag} needs a value`);
+    return value;
+  }
+  return process.env[env];
+}
+
+export function settingsFromArgs(args: string[]): BenchSettings {
+  const known = new Set(['--stack', '--replicas', '--sizes', '--runs']);
+  for (const arg of args.filter((a) => a.startsWith('--'))) if (!known.has(arg)) throw new Error(`unknown option ${arg} (known: ${[...known].join(', ')})`);
+  const int = (flag: string | null, name: string, fallback: number, min: number) => {
+    const value = Number((flag ? option(args, flag, name) : process.env[name]) ?? fallback);
+    if (!Number.isInteger(value) || value < min) throw new Error(`${flag ?? name} must be an integer ≥ ${min}`);
     return value;
   };
-  const sizes = (process.env.BENCH_ROLLOUT_SIZES ?? '200,1000').split(',').map((s) => Number(s.trim()));
-  if (sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('BENCH_ROLLOUT_SIZES is a list of device counts');
+  const sizes = (option(args, '--sizes', 'BENCH_ROLLOUT_SIZES') ?? '200,1000').split(',').map((s) => Number(s.trim()));
+  if (sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--sizes (BENCH_ROLLOUT_SIZES) is a list of device counts');
+  const stack = option(args, '--stack', 'BENCH_ROLLOUT_STACK') ?? 'embedded';
+  if (stack !== 'embedded' && stack !== 'postgres') throw new Error(`--stack is embedded or postgres, not ${stack}`);
+  const replicas = int('--replicas', 'BENCH_ROLLOUT_REPLICAS', 0, 0);
+  if (replicas > 0 && stack !== 'postgres') throw new Error('--replicas needs --stack postgres (the embedded broker and PGlite live in one process)');
   return {
     sizes: [...sizes].sort((a, b) => a - b),
-    runs: int('BENCH_ROLLOUT_RUNS', 3, 1),
-    tickMs: int('BENCH_ROLLOUT_TICK_MS', 250, 100),
-    applyMs: int('BENCH_ROLLOUT_APPLY_MS', 50, 0),
-    downloaders: int('BENCH_ROLLOUT_DOWNLOADERS', 20, 1),
-    identities: int('BENCH_ROLLOUT_IDENTITIES', 50, 1),
-    profile: process.env.BENCH_ROLLOUT_PROFILE !== '0',
+    runs: int('--runs', 'BENCH_ROLLOUT_RUNS', 3, 1),
+    tickMs: int(null, 'BENCH_ROLLOUT_TICK_MS', 250, 100),
+    applyMs: int(null, 'BENCH_ROLLOUT_APPLY_MS', 50, 0),
+    downloaders: int(null, 'BENCH_ROLLOUT_DOWNLOADERS', 20, 1),
+    identities: int(null, 'BENCH_ROLLOUT_IDENTITIES', 50, 1),
+    // the probe is loaded into a single cloud process only
+    profile: process.env.BENCH_ROLLOUT_PROFILE !== '0' && replicas === 0,
+    stack,
+    replicas,
   };
+}
+
+/** Where a configuration's results go: the default one in rollout.json, the others beside it. */
+export function resultsName(settings: Pick<BenchSettings, 'stack' | 'replicas'>): string {
+  if (settings.stack === 'embedded') return 'rollout.json';
+  return settings.replicas > 0 ? `rollout-${settings.stack}-replicas-${settings.replicas}.json` : `rollout-${settings.stack}.json`;
 }
 
 async function main(): Promise<void> {
   const benchStarted = performance.now();
   const loadBefore = os.loadavg();
   const calibrationBefore = cpuCalibrationMs();
-  const settings = settingsFromEnv();
+  const settings = settingsFromArgs(process.argv.slice(2));
   const root = repoRoot();
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'edgeloop-bench-rollout-'));
-  const cloudTmpDir = path.join(workDir, 'cloud-tmp');
-  mkdirSync(cloudTmpDir);
-  let redis: RedisServer | undefined;
-  let s3: S3Server | undefined;
-  let cloud: BenchCloudWithBroker | undefined;
+  let stack: RolloutStack | undefined;
   let fleet: Fleet | undefined;
   const stopAll = stopOnSignal(async () => {
     await fleet?.stop();
-    await cloud?.stop();
-    await s3?.stop();
-    await redis?.stop();
+    await stack?.stop();
     rmSync(workDir, { recursive: true, force: true });
   });
 
   try {
-    [redis, s3] = await Promise.all([startRedis({ appendOnly: false }), startS3({ buckets: [BUCKET] })]);
     const probe = new CloudProbe(process.env.BENCH_ROLLOUT_PROFILE_DIR ?? path.join(workDir, 'profiles'));
-    cloud = await startBenchCloud({
+    stack = await startStack({
+      kind: settings.stack,
+      replicas: settings.replicas,
       mainJs: path.join(__dirname, '..', '..', 'apps', 'cloud', 'src', 'main.js'),
       cwd: root,
-      s3,
-      redis,
-      sql: { kind: 'memory' },
-      tmpDir: cloudTmpDir,
+      workDir,
+      bucket: BUCKET,
       env: { EDGELOOP_ROLLOUT_TICK_MS: String(settings.tickMs) },
       preload: probe.preload,
     });
-    probe.attach(cloud.child);
-    out(`cloud: pid ${cloud.pid} on ${cloud.url}, broker ${cloud.mqttUrl}, rollout tick ${settings.tickMs} ms; Redis ${redis.url}; s3rver ${s3.url} (in this process)`);
+    const probed = stack.probed;
+    if (probed) probe.attach(probed.child);
+    out(`${stack.describe()}; rollout tick ${settings.tickMs} ms`);
+    const cloud = { url: stack.url, adminToken: stack.adminToken, mqttUrl: stack.mqttUrl };
+    const sampler = new ProcessCpuSampler();
+    const watched = () => [...stack!.processes(), { name: 'bench (simulated fleet thread, s3rver, API client)', pid: process.pid, alone: true }];
     const api = new ApiClient({ baseUrl: cloud.url, token: cloud.adminToken, timeoutMs: 120_000 });
     const { keys } = await api.get<{ keys: Array<{ publicKey: string }> }>(apiPaths.keys());
 
@@ -117,6 +149,20 @@ async function main(): Promise<void> {
     fleet = new Fleet({ api, cloudUrl: cloud.url, mqttUrl: cloud.mqttUrl, publicKeyPem: keys[0].publicKey, applyMs: settings.applyMs });
     const context = (group: string, ids: string[]): ConvergenceContext => ({ api, fleet: fleet!, group, ids });
 
+    const resultFile = path.join(root, 'bench', 'results', resultsName(settings));
+    const save = (measured: Pick<Parameters<typeof resultsDocument>[0], 'joins' | 'convergence' | 'downloads' | 'profile'>) => {
+      const document = resultsDocument({
+        settings,
+        source: sourceState(root),
+        machine: machine(loadBefore, calibrationBefore),
+        versions,
+        ...measured,
+        cloudLog: stack!.logLines(),
+        benchSeconds: (performance.now() - benchStarted) / 1000,
+      });
+      writeFileSync(resultFile, `${JSON.stringify(document, null, 2)}\n`);
+      return document;
+    };
     const joins: Array<JoinTiming & { group: string }> = [];
     const convergence: ConvergenceRun[] = [];
     let profile: (CloudDetail & { run: ConvergenceRun }) | undefined;
@@ -136,17 +182,26 @@ async function main(): Promise<void> {
         const model = versions[next++].ref;
         // one more run at the largest size with a CPU profile of the cloud: not among the timed runs
         const profiled = profiling && run > settings.runs;
-        await probe.start({ cpuProfile: profiled });
+        if (probed) await probe.start({ cpuProfile: profiled });
+        sampler.start(watched());
+        const loadBeforeRun = os.loadavg();
         const result = await measureConvergence(context(FLEET_GROUP, ids), model);
-        const probed = await probe.stop();
-        result.cloud = breakdown(probed.message, result.answeredAt);
-        if (profiled) profile = { ...detail(probed), run: result };
-        else convergence.push(result);
+        result.processCpu = sampler.stop();
+        result.loadAverage = { before: loadBeforeRun.map((v) => round(v, 2)), after: os.loadavg().map((v) => round(v, 2)) };
+        if (probed) {
+          const probedRun = await probe.stop();
+          result.cloud = breakdown(probedRun.message, result.answeredAt);
+          if (profiled) profile = { ...detail(probedRun), run: result };
+        }
+        if (!profiled) convergence.push(result);
         out(
           `N=${size} ${profiled ? 'profiled run' : `run ${run}`} (${result.model}): POST ${Math.round(result.postMs)} ms; from its answer: all received ${Math.round(result.allReceivedMs)} ms, ` +
             `all active ${Math.round(result.allActiveMs)} ms, completed ${Math.round(result.completedTickMs)}–${Math.round(result.completedSeenMs)} ms` +
-            (result.failures.length ? `; FAILURES: ${result.failures.slice(0, 3).join('; ')}` : ''),
+            (result.failures.length ? `; FAILURES: ${result.failures.slice(0, 3).join('; ')}` : '') +
+            `; CPU % mean (peak 1 s): ${result.processCpu.map((p) => `${p.name.split(' ')[0]} ${p.meanPercent} (${p.peakPercent})`).join(', ')}`,
         );
+        // what is measured so far is kept even if a larger size does not finish
+        save({ joins, convergence, downloads: [], profile });
         await fleet.settled(FLEET_GROUP, ids, model);
       }
     }
@@ -162,22 +217,13 @@ async function main(): Promise<void> {
       await fleet.settled(DOWNLOADER_GROUP, downloaders, version.ref);
     }
 
-    const results = resultsDocument({
-      settings,
-      source: sourceState(root),
-      machine: machine(loadBefore, calibrationBefore),
-      versions,
-      joins,
-      convergence,
-      downloads,
-      profile,
-      cloudLog: cloud.logLines(),
-      benchSeconds: (performance.now() - benchStarted) / 1000,
-    });
-    const resultFile = path.join(root, 'bench', 'results', 'rollout.json');
-    writeFileSync(resultFile, `${JSON.stringify(results, null, 2)}\n`);
+    const results = save({ joins, convergence, downloads, profile });
     printSummary(results, out);
     out(`wrote ${path.relative(root, resultFile)} in ${results.benchSeconds} s`);
+  } catch (err) {
+    // what the cloud said before the failure (warn level and above)
+    for (const line of stack?.logLines().slice(-20) ?? []) out(`cloud: ${line.slice(0, 400)}`);
+    throw err;
   } finally {
     await stopAll();
   }

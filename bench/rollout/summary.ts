@@ -45,6 +45,12 @@ export function resultsDocument(input: ResultsInput) {
       medianFromRequestMs: med((r) => r.postMs + r.completedSeenMs),
       worstMs: { completedSeen: worst((r) => r.completedSeenMs), fromRequest: worst((r) => r.postMs + r.completedSeenMs) },
       failures: runs.flatMap((r) => r.failures),
+      /** Per process, the median over the runs of its mean CPU and the highest 1 s peak seen (% of one core). */
+      processCpu: (runs[0]?.processCpu ?? []).map((p) => ({
+        name: p.name,
+        meanPercentMedian: round(median(runs.map((r) => r.processCpu?.find((q) => q.name === p.name)?.meanPercent ?? NaN))),
+        peakPercentMax: Math.max(...runs.map((r) => r.processCpu?.find((q) => q.name === p.name)?.peakPercent ?? 0)),
+      })),
     };
   });
   const [full, headOnly] = downloads;
@@ -74,7 +80,17 @@ export function resultsDocument(input: ResultsInput) {
       deviceApplyMs: settings.applyMs,
       downloaders: settings.downloaders,
       headIdentities: settings.identities,
-      cloud: 'node dist/apps/cloud/src/main.js as a child process: embedded aedes broker, PGlite memory://, Redis (harness redis-server), s3rver (in the bench process); log level warn',
+      stack: settings.stack,
+      replicas: settings.replicas,
+      cloud:
+        settings.stack === 'embedded'
+          ? 'node dist/apps/cloud/src/main.js as a child process: embedded aedes broker, PGlite memory://, Redis (harness redis-server), s3rver (in the bench process); log level warn'
+          : `PostgreSQL 15 and Mosquitto 2 (dynamic security, no persistence) started by the harness, Redis, s3rver (in the bench process); ${
+              settings.replicas === 0
+                ? 'one cloud process (node dist/apps/cloud/src/main.js) doing everything'
+                : `one API replica (EDGELOOP_WORKERS=false, the bench's API) and ${settings.replicas} worker replica(s), separate processes, shared subscription group edgeloop-cloud, each its own persistent MQTT session`
+            }; log level warn`,
+      processCpu: 'each process tree sampled from /proc every 500 ms during each convergence run (POST to completed seen): mean and busiest 1 s, in % of one core',
       devices:
         'BenchDevice simulators in one worker thread of the bench process (the main thread only sends API requests and reads the clock), one mqtt.js client each with its own provisioned credentials: persistent QoS 1 session, retained status and last will, desired state parsed and both Ed25519 signatures verified, reported downloading then active (after deviceApplyMs), retained',
       timing:
@@ -87,6 +103,7 @@ export function resultsDocument(input: ResultsInput) {
       devices: j.devices,
       provisionMs: round(j.provisionMs),
       provisionPerSecond: round(j.devices / (j.provisionMs / 1000), 1),
+      provisionRetries: j.provisionRetries,
       connectMs: round(j.connectMs),
       settledMs: round(j.settledMs),
     })),
@@ -134,7 +151,7 @@ export function printSummary(results: RolloutResults, out: (line?: string) => vo
   out();
   const { loadAverage, sha256Of64MiBMs } = results.machine;
   out(
-    `rollout tick ${settings.rolloutTickMs} ms, device apply ${settings.deviceApplyMs} ms, ${results.machine.cpus} CPUs, Node ${results.machine.node}; ` +
+    `stack ${settings.stack}${settings.replicas > 0 ? ` with 1 API + ${settings.replicas} worker replica(s)` : ''}; rollout tick ${settings.rolloutTickMs} ms, device apply ${settings.deviceApplyMs} ms, ${results.machine.cpus} CPUs, Node ${results.machine.node}; ` +
       `load average ${loadAverage.before[0]} → ${loadAverage.after[0]}, sha256 of 64 MiB ${sha256Of64MiBMs.before} → ${sha256Of64MiBMs.after} ms; times in s from the POST answer`,
   );
   out();
@@ -173,6 +190,9 @@ export function printSummary(results: RolloutResults, out: (line?: string) => vo
       [true, true, true, true, true, true, true, true, true],
     ),
   );
+  out();
+  out('CPU per process during the runs, % of one core: median of the runs\' means (highest 1 s peak):');
+  for (const s of convergence.bySize) out(`  N=${s.devices}: ${s.processCpu.map((p) => `${p.name} ${p.meanPercentMedian} (${p.peakPercentMax})`).join('; ')}`);
   out();
   out(
     table(
