@@ -65,7 +65,17 @@ export interface HotSwitchResult {
   /** The worker's own counters at the end (/metrics). */
   workerCounters: { framesOk: number; framesFailed: number; skipped: number; switchesReported: number };
   /** RSS of the worker during the run: before the first switch, median, largest sample, VmHWM at the end. */
-  rssMb: { beforeSwitches: number; afterFirstSwitch: number; afterLastSwitch: number; median: number; max: number; peak: number };
+  rssMb: {
+    beforeSwitches: number;
+    afterFirstSwitch: number;
+    afterLastSwitch: number;
+    median: number;
+    max: number;
+    peak: number;
+    /** Median of the samples of the run's first and last 10 s: with BENCH_EDGE_SWITCHES=1 and a long BENCH_EDGE_CONTROL_S, how RSS moves with time alone. */
+    firstTenSeconds: number;
+    lastTenSeconds: number;
+  };
   /** Median of each deployer phase over the switches, and how many switches kept the sessions. */
   phasesMedianMs: Record<string, number>;
   sessionsKept: number;
@@ -181,6 +191,8 @@ export async function measureHotSwitch(root: string, settings: EdgeBenchSettings
         median: round(median(samples.map((s) => s.rssMb))),
         max: round(max(samples.map((s) => s.rssMb))),
         peak: round(end?.hwmMb ?? max(samples.map((s) => s.hwmMb))),
+        firstTenSeconds: round(median(samples.filter((s) => s.atMs <= 10_000).map((s) => s.rssMb))),
+        lastTenSeconds: round(median(samples.filter((s) => s.atMs >= (samples.at(-1)?.atMs ?? 0) - 10_000).map((s) => s.rssMb))),
       },
       finalRunning: reported.reported?.running ? `${reported.reported.running.name}@${reported.reported.running.version}` : null,
       afterRestart,
