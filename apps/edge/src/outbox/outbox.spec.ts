@@ -70,21 +70,21 @@ describe('Outbox (SQLite, WAL)', () => {
   });
 
   it('holds the file on disk to the byte bound, not only the payload: rows take whole pages', () => {
-    // 3,000-byte payloads take a 4 KiB page each: by payload alone 87 rows fit in 256 KiB, ≈ 356 KiB of file
-    const maxBytes = 256 * 1024;
+    // 3,000-byte payloads take a 4 KiB page each: by payload alone 344 rows fit in 1 MiB
+    const maxBytes = 1024 * 1024;
     const outbox = Outbox.open(file, { maxRows: 10_000, maxBytes });
     let dropped = 0;
-    for (let i = 0; i < 200; i++) dropped += outbox.appendBatch((seq, epoch) => JSON.stringify({ seq, epoch, pad: 'p'.repeat(3000) })).dropped;
+    for (let i = 0; i < 500; i++) dropped += outbox.appendBatch((seq, epoch) => JSON.stringify({ seq, epoch, pad: 'p'.repeat(3000) })).dropped;
     const stats = outbox.stats();
     outbox.close();
-    // before the fix: ≈ 92 pages (376 KiB); now the bound, its slack and the page of the row that tipped it
+    // without the file bound the same inserts left a 1,458,176-byte file (344 rows, checked with the same schema); now the bound, its slack and the newest row's page
     expect(statSync(file).size).toBeLessThanOrEqual(maxBytes + FILE_SLACK_BYTES + 4096);
     // the oldest went, counted, and the newest are all there
     expect(stats.droppedPredictions).toBe(dropped);
-    expect(stats.rows + dropped).toBe(200);
-    expect(stats.rows).toBeGreaterThan(50);
+    expect(stats.rows + dropped).toBe(500);
+    expect(stats.rows).toBeGreaterThan(200);
     const reopened = Outbox.open(file, { maxRows: 10_000, maxBytes });
-    expect(reopened.nextToSend(1000).map((r) => r.seq)).toEqual(Array.from({ length: stats.rows }, (_, i) => 200 - stats.rows + i + 1));
+    expect(reopened.nextToSend(1000).map((r) => r.seq)).toEqual(Array.from({ length: stats.rows }, (_, i) => 500 - stats.rows + i + 1));
     reopened.close();
   });
 

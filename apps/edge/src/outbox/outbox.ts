@@ -30,8 +30,9 @@ export interface OutboxLimits {
   maxRows: number;
   /**
    * Most payload bytes kept; beyond it the oldest are dropped. The database file is held to it too: its
-   * pages in use stay within maxBytes + FILE_SLACK_BYTES (a row takes more room than its payload), so the
-   * file grows to at most that plus the newest row, and the WAL to WAL_LIMIT_BYTES between checkpoints.
+   * pages in use stay within maxBytes + FILE_SLACK_BYTES / 2 (a row takes more room than its payload), so
+   * the file — which also holds the pages a transaction frees — stays within maxBytes + FILE_SLACK_BYTES plus
+   * the newest row, and the WAL within WAL_LIMIT_BYTES between checkpoints.
    */
   maxBytes: number;
 }
@@ -50,8 +51,8 @@ export interface OutboxStats {
   epoch: string;
 }
 
-/** Room the file may take beyond maxBytes: its schema and partly filled pages. */
-export const FILE_SLACK_BYTES = 64 * 1024;
+/** Room the file may take beyond maxBytes: its schema (≈ 40 KiB), partly filled pages, the pages a transaction frees. */
+export const FILE_SLACK_BYTES = 128 * 1024;
 /** The write-ahead log is truncated to this after each checkpoint (it would otherwise keep its largest size). */
 export const WAL_LIMIT_BYTES = 4 * 1024 * 1024;
 
@@ -343,7 +344,7 @@ export class Outbox {
     if (this.rows === 0) return false;
     const pages = Number((this.statements.pageCount.get() as { page_count: number }).page_count);
     const free = Number((this.statements.freePages.get() as { freelist_count: number }).freelist_count);
-    return (pages - free) * this.pageSize > this.limits.maxBytes + FILE_SLACK_BYTES;
+    return (pages - free) * this.pageSize > this.limits.maxBytes + FILE_SLACK_BYTES / 2;
   }
 
   private forget(kind: OutboxKind, bytes: number): void {
