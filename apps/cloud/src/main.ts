@@ -1,3 +1,5 @@
+// first: re-executes with the cloud's V8 defaults before anything else loads (app/process-defaults.ts)
+import './app/apply-process-defaults';
 import { Logger } from '@nestjs/common';
 import { startCloud } from './app/bootstrap';
 import { CloudConfig, ConfigError } from './config/cloud.config';

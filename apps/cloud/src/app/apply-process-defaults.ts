@@ -1,0 +1,5 @@
+// Imported for its effect, first in main.ts: the cloud starts again with its V8 defaults when one is missing
+// (process-defaults.ts), before Nest or anything else is loaded.
+import { applyProcessDefaults } from './process-defaults';
+
+applyProcessDefaults();
