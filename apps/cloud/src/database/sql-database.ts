@@ -10,6 +10,14 @@ export interface SqlExecutor {
 export type SqlTarget = { kind: 'postgres'; url: string; poolSize?: number } | { kind: 'pglite'; dir: string } | { kind: 'pglite-instance'; db: PGlite };
 
 /**
+ * PGlite runs PostgreSQL inside the cloud's process, in WebAssembly memory that never shrinks. initdb writes
+ * `shared_buffers = 128MB`, and the buffer pool is resident from the start: 16 MB keeps the embedded cloud
+ * ≈ 125 MB smaller (docs/benchmarks.md, "Cloud memory"); the embedded mode's tables are small, and a page
+ * missing from the pool is one read of a local file.
+ */
+const PGLITE_SETTINGS = ['-c', 'shared_buffers=16MB'];
+
+/**
  * One SQL layer over PostgreSQL (production, `pg` pool) and PGlite (embedded default and tests): both speak
  * the same dialect, so every repository runs the same parameterised SQL on either.
  */
@@ -33,7 +41,7 @@ export class SqlDatabase implements SqlExecutor {
     }
     if (target.kind === 'pglite-instance') return new SqlDatabase('pglite', undefined, target.db, false);
     const { PGlite } = await import('@electric-sql/pglite');
-    const pglite = await PGlite.create(target.dir);
+    const pglite = await PGlite.create(target.dir, { startParams: [...PGlite.defaultStartParams, ...PGLITE_SETTINGS] });
     return new SqlDatabase('pglite', undefined, pglite, true);
   }
 
