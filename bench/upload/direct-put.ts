@@ -20,7 +20,8 @@ export async function minioPut(client: Client, bucket: string, key: string, file
 export async function streamedPresignedPut(client: Client, bucket: string, key: string, file: string, size: number): Promise<void> {
   const url = await client.presignedPutObject(bucket, key, 600);
   await new Promise<void>((resolve, reject) => {
-    const req = request(url, { method: 'PUT', headers: { 'content-length': String(size), 'content-type': 'application/octet-stream' } });
+    // agent: false, a new connection, as the minio client of the bench makes (see run.ts)
+    const req = request(url, { method: 'PUT', agent: false, headers: { 'content-length': String(size), 'content-type': 'application/octet-stream' } });
     req.on('response', (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));

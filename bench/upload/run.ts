@@ -5,13 +5,19 @@
  * an API upload and the cloud process's peak RSS growth. Prints a table and writes
  * bench/results/upload.json.
  *
- *   npm run bench:upload     (BENCH_UPLOAD_REPETITIONS=3, BENCH_UPLOAD_WIDTH=1400, BENCH_UPLOAD_SAMPLE_MS=20 by default)
+ *   npm run bench:upload     (BENCH_UPLOAD_REPETITIONS=3, BENCH_UPLOAD_WIDTH=1400, BENCH_UPLOAD_SAMPLE_MS=20 by default;
+ *                             BENCH_UPLOAD_SQL=postgres (default where PostgreSQL is installed) or memory for PGlite)
+ *
+ * The cloud's SQL is PostgreSQL by default: the upload path runs a handful of statements, and an in-memory
+ * PGlite would put its initdb (40–55 s at load 25–30, past the start timeout) and its WebAssembly
+ * compilation, on the same two cores, into the API figure.
  */
 import { ApiClient, sha256File, uploadMultipart } from '@edgeloop/client';
 import { apiPaths, type ModelVersionResponse } from '@edgeloop/contracts';
-import { startS3, type S3Server } from '@edgeloop/harness';
+import { postgresAvailability, startPostgres, startS3, type PostgresServer, type S3Server } from '@edgeloop/harness';
 import { Client } from 'minio';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -47,6 +53,7 @@ type Step = 'api' | 'minio' | 'streamed';
 
 async function main(): Promise<void> {
   const benchStarted = performance.now();
+  const loadAtStart = os.loadavg().map((l) => round(l, 2));
   const root = repoRoot();
   const repetitions = Math.max(1, Number(process.env.BENCH_UPLOAD_REPETITIONS ?? 3));
   const width = Math.max(1, Number(process.env.BENCH_UPLOAD_WIDTH ?? 1400));
@@ -54,7 +61,10 @@ async function main(): Promise<void> {
   const cloudTmpDir = path.join(workDir, 'cloud-tmp');
   mkdirSync(cloudTmpDir);
   let s3: S3Server | undefined;
+  let postgres: PostgresServer | undefined;
   let cloud: BenchCloud | undefined;
+  const sqlKind = process.env.BENCH_UPLOAD_SQL ?? (postgresAvailability().available ? 'postgres' : 'memory');
+  if (sqlKind !== 'postgres' && sqlKind !== 'memory') throw new Error(`BENCH_UPLOAD_SQL is ${sqlKind}: postgres or memory`);
   const stopAll = stopOnSignal(async () => {
     if (cloud) {
       // a validator still running belongs to the cloud this bench started
@@ -62,11 +72,13 @@ async function main(): Promise<void> {
       await cloud.stop();
     }
     await s3?.stop();
+    await postgres?.stop();
     rmSync(workDir, { recursive: true, force: true });
   });
 
   try {
     s3 = await startS3({ buckets: [BUCKET] });
+    if (sqlKind === 'postgres') postgres = await startPostgres();
     let started = performance.now();
     const model = await writeLargeEmbedder(path.join(workDir, 'embedder.onnx'), width);
     const writeMs = performance.now() - started;
@@ -79,19 +91,23 @@ async function main(): Promise<void> {
 
     // the cloud's TMPDIR is cloudTmpDir: the upload spool files it writes are its own, and go with the bench's temp dir
     cloud = await startBenchCloud({
-      mainJs: path.join(root, 'dist', 'apps', 'cloud', 'src', 'main.js'),
+      // the cloud of the build this bench runs from (dist-<name>/bench/upload → dist-<name>/apps)
+      mainJs: path.resolve(__dirname, '..', '..', 'apps', 'cloud', 'src', 'main.js'),
       cwd: root,
       s3,
-      sql: { kind: 'memory' },
+      sql: postgres ? { kind: 'postgres', url: postgres.url } : { kind: 'memory' },
       tmpDir: cloudTmpDir,
-      env: { EDGELOOP_MAX_UPLOAD_BYTES: String(Math.max(1024 ** 3, 2 * model.size)) },
+      // validation of the 210 MB model takes 1-2 s on a quiet machine and passed the 30 s default at load 32
+      env: { EDGELOOP_MAX_UPLOAD_BYTES: String(Math.max(1024 ** 3, 2 * model.size)), EDGELOOP_VALIDATION_TIMEOUT_MS: '180000' },
       logTailChars: CLOUD_LOG_TAIL_CHARS,
     });
     const idleRssMb = rssMb(cloud.pid) ?? NaN;
     out(`cloud: pid ${cloud.pid} on ${cloud.url}, idle RSS ${idleRssMb} MB; s3rver on ${s3.url} (in the bench process)`);
     const idleAnswer = await idleResponsiveness(cloud.url);
     const api = new ApiClient({ baseUrl: cloud.url, token: cloud.adminToken });
-    const minio = new Client({ ...s3.clientOptions, partSize: SINGLE_PUT_PART_SIZE });
+    // a new connection per request: s3rver closes a keep-alive connection after 5 s idle, and with its event
+    // loop shared with the bench's under load, a put sent on a connection being closed failed (ECONNRESET)
+    const minio = new Client({ ...s3.clientOptions, partSize: SINGLE_PUT_PART_SIZE, transportAgent: new Agent({ keepAlive: false }) });
     const s3BlobDir = path.join(s3.dir, BUCKET, 'blobs', 'sha256');
 
     let mark = 0;
@@ -193,7 +209,7 @@ async function main(): Promise<void> {
         order: 'api, minio put and streamed put back to back in each round, order rotating per round',
         sampleIntervalMs: SAMPLE_INTERVAL_MS,
         s3: 's3rver 3.7.1 on a temp dir, in the bench process (no multipart upload: every put is one PUT)',
-        cloud: 'node dist/apps/cloud/src/main.js as a child process; PGlite memory://; log level warn',
+        cloud: `node apps/cloud/src/main.js of the bench's build as a child process, its own defaults; ${postgres ? 'PostgreSQL (harness)' : 'PGlite memory://'}; log level warn`,
         units: 'MB = 10^6 bytes; MB/s = file bytes / wall time of the whole upload',
       },
       file: {
@@ -224,6 +240,7 @@ async function main(): Promise<void> {
         idle: idleAnswer,
         maxDuringUploadMs: apiRuns.map((r) => r.responsiveness.maxMs),
       },
+      loadAverage: { start: loadAtStart, end: os.loadavg().map((l) => round(l, 2)), meaning: '1, 5 and 15 minute load averages (os.loadavg)' },
       apiVsDirect: ratio,
       apiVsStreamedPut: round(apiSeries.medianMBps / streamedSeries.medianMBps, 2),
       phasesMedianMs: phases,
@@ -289,6 +306,7 @@ async function main(): Promise<void> {
         `RSS growth max ${maxGrowth} MB (< ${TARGET_RSS_GROWTH_MB}: ${results.targets.rssGrowthMet ? 'met' : 'NOT met'})`,
     );
     if (cloudWarnings.length > 0) out(`cloud log: ${cloudWarnings.join(' | ')}`);
+    out(`load average (1/5/15 min): ${loadAtStart.join(' ')} at the start, ${results.loadAverage.end.join(' ')} at the end`);
     out(`wrote ${path.relative(root, resultFile)} in ${results.benchSeconds} s`);
   } finally {
     await stopAll();
@@ -304,7 +322,9 @@ function withTimeout<T>(work: Promise<T>, what: string): Promise<T> {
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`${what} took over ${UPLOAD_TIMEOUT_MS / 1000} s`)), UPLOAD_TIMEOUT_MS);
   });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+  return Promise.race([work.catch((err: Error) => Promise.reject(new Error(`${what}: ${err.message}`, { cause: err }))), timeout]).finally(() =>
+    clearTimeout(timer),
+  );
 }
 
 function killQuietly(pid: number): void {
