@@ -198,9 +198,29 @@ export class DeviceChannel extends ServerMqtt implements CustomTransportStrategy
       patterns.some((pattern) => s.filter === pattern || s.filter.endsWith(`/${pattern}`)),
     );
     this.filters = subscriptions.map((s) => s.filter);
-    if (subscriptions.length > 0) await client.subscribeAsync(this.filters, { qos: MQTT_QOS });
+    if (subscriptions.length > 0) await this.subscribeUntilDone(client, this.filters);
     const { url } = await this.endpoint.cloudCredentials();
     this.log.log(`connected to ${url}; subscribed to ${subscriptions.map((s) => s.filter).join(', ') || 'nothing'}`);
+  }
+
+  /**
+   * A subscription lost with its connection is made again on the next one, for up to 30 s: on Mosquitto with
+   * dynamic security, another cloud process giving the shared user its role at boot drops every connection of
+   * that user, this one included, before its SUBACK (the compose stack's two cloud services starting at once).
+   * A refused filter is not an error here (its grant says 128); only a lost connection is retried.
+   */
+  private async subscribeUntilDone(client: MqttClient, filters: string[]): Promise<void> {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      try {
+        await client.subscribeAsync(filters, { qos: MQTT_QOS });
+        return;
+      } catch (err) {
+        if (this.closing || Date.now() > deadline) throw err;
+        this.log.warn(`MQTT: subscribing failed (${(err as Error).message}); subscribing again on the next connection`);
+        if (!client.connected) await onceConnected(client, deadline - Date.now());
+      }
+    }
   }
 
   /**
@@ -323,4 +343,19 @@ function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   if (typeof err === 'object' && err !== null && typeof (err as { message?: unknown }).message === 'string') return (err as { message: string }).message;
   return String(err);
+}
+
+/** Resolves at the client's next CONNACK; rejects after `ms`. */
+function onceConnected(client: MqttClient, ms: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      client.off('connect', connected);
+      reject(new Error(`MQTT: not connected again within ${Math.round(ms / 1000)} s`));
+    }, Math.max(0, ms));
+    const connected = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    client.once('connect', connected);
+  });
 }
