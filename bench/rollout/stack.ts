@@ -58,6 +58,8 @@ export interface RolloutStack {
 }
 
 const SHARE_GROUP = 'edgeloop-cloud';
+/** The cloud's boot (PGlite's initdb, dynamic security) took more than 60 s at load 30 here. */
+const HEALTH_TIMEOUT_MS = 240_000;
 
 /** Starts the servers and the cloud process(es) of one bench configuration, each on free ports. */
 export async function startStack(options: StackOptions): Promise<RolloutStack> {
@@ -85,6 +87,7 @@ export async function startStack(options: StackOptions): Promise<RolloutStack> {
           redis,
           sql: { kind: 'memory' },
           tmpDir: cloudTmp('embedded'),
+          healthTimeoutMs: HEALTH_TIMEOUT_MS,
           env: options.env,
           preload: options.preload,
         }),
@@ -166,6 +169,7 @@ async function startExternal(
         s3,
         sql: { kind: 'postgres', url: postgres.url },
         tmpDir: cloudTmp(role.name),
+        healthTimeoutMs: HEALTH_TIMEOUT_MS,
         env: { ...common, EDGELOOP_WORKERS: String(role.workers), MQTT_CLIENT_ID: `edgeloop-${role.name}` },
         preload: options.replicas === 0 ? options.preload : undefined,
       }),
