@@ -18,7 +18,7 @@ export interface HardExampleSample {
   cropKey: string | null;
 }
 
-interface Row {
+interface MetaRow {
   id: string;
   device_id: string;
   model_name: string;
@@ -28,14 +28,27 @@ interface Row {
   not_a_face: boolean;
   labelled_at: Date | string | null;
   unknown_confirmed_at: Date | string | null;
-  embedding: number[] | string;
   crop_key: string | null;
 }
 
-/** Rows per page of `labelled`: PGlite spends ≈ 1.5 ms of the event loop on a row of 512-value jsonb at load 20, so ≈ 50 ms a page. */
-const LABELLED_PAGE = 32;
+interface Row extends MetaRow {
+  embedding: number[] | string | Float32Array;
+}
 
-const COLUMNS = 'id, device_id, model_name, model_version, captured_at, label, not_a_face, labelled_at, unknown_confirmed_at, embedding, crop_key';
+/** Rows per page of `labelled`'s first read: the rows without their embeddings, which cost PGlite little. */
+const LABELLED_PAGE = 500;
+
+/**
+ * Embeddings per query of `labelled`'s second read: PGlite spends ≈ 1.5–2 ms of the event loop on a row of
+ * 512-value jsonb at load 20–30 (measured alone: 2,000 rows in 3.8–5.0 s), so ≈ 30 ms a query here.
+ */
+const EMBEDDING_PAGE = 16;
+
+/** Embeddings `labelled` keeps in memory between runs (float32: 2 KiB each at 512 values, so ≤ 32 MiB). */
+export const MAX_CACHED_EMBEDDINGS = 16_384;
+
+const META_COLUMNS = 'id, device_id, model_name, model_version, captured_at, label, not_a_face, labelled_at, unknown_confirmed_at, crop_key';
+const COLUMNS = `${META_COLUMNS}, embedding`;
 
 /**
  * The `hard_examples` table read as training data, and labelled many at a time. (Storing examples from
@@ -43,28 +56,72 @@ const COLUMNS = 'id, device_id, model_name, model_version, captured_at, label, n
  */
 @Injectable()
 export class HardExampleTrainingRepository {
+  /**
+   * Device embeddings already read, by id and capture time: a stored example's embedding never changes (the
+   * ingest inserts a row once and nothing updates the column), so a retrain reads from SQL only the
+   * embeddings of examples labelled since the last one. Oldest entries leave first past the bound.
+   */
+  private readonly embeddingCache = new Map<string, Float32Array>();
+  /** How many embeddings the cache keeps. */
+  maxCachedEmbeddings = MAX_CACHED_EMBEDDINGS;
+
   constructor(private readonly db: SqlDatabase) {}
 
   /**
-   * Every labelled example (identity, not a face, confirmed unknown) of a model, oldest first. Read in pages
-   * of `LABELLED_PAGE` rows by id, yielding to the event loop between pages: one query over thousands of
-   * 512-value embeddings would hold the thread (PGlite runs on it) for seconds.
+   * Every labelled example (identity, not a face, confirmed unknown) of a model, oldest first. Read in two
+   * passes, each in pages with a yield to the event loop between them (PGlite runs on it): the rows without
+   * their embeddings, then the embeddings not read before, a few at a time — one query over thousands of
+   * 512-value embeddings would hold the thread for seconds.
    */
   async labelled(modelName: string): Promise<HardExampleSample[]> {
-    const samples: HardExampleSample[] = [];
+    const rows: MetaRow[] = [];
     for (let after = ''; ;) {
-      const rows = await this.db.query<Row>(
-        `select ${COLUMNS} from hard_examples
+      const page = await this.db.query<MetaRow>(
+        `select ${META_COLUMNS} from hard_examples
           where model_name = $1 and (labelled_at is not null or unknown_confirmed_at is not null) and id > $2
           order by id limit ${LABELLED_PAGE}`,
         [modelName, after],
       );
-      for (const row of rows) samples.push(toSample(row));
-      if (rows.length < LABELLED_PAGE) break;
-      after = rows[rows.length - 1].id;
-      await new Promise((resolve) => setImmediate(resolve));
+      rows.push(...page);
+      if (page.length < LABELLED_PAGE) break;
+      after = page[page.length - 1].id;
+      await yieldToLoop();
+    }
+    const key = (r: MetaRow) => `${r.id}@${new Date(r.captured_at).getTime()}`;
+    // this read's embeddings, held here until used: a bound smaller than the read cannot drop any of them
+    const read = new Map<string, Float32Array>();
+    const missing: MetaRow[] = [];
+    for (const row of rows) {
+      const cached = this.embeddingCache.get(key(row));
+      if (cached) read.set(key(row), cached);
+      else missing.push(row);
+    }
+    for (let i = 0; i < missing.length; i += EMBEDDING_PAGE) {
+      const ids = missing.slice(i, i + EMBEDDING_PAGE).map((r) => r.id);
+      const found = await this.db.query<{ id: string; captured_at: Date | string; embedding: number[] | string }>(
+        'select id, captured_at, embedding from hard_examples where id = any($1::text[])',
+        [ids],
+      );
+      for (const r of found) {
+        const embedding = Float32Array.from(json(r.embedding) as number[]);
+        read.set(`${r.id}@${new Date(r.captured_at).getTime()}`, embedding);
+        this.remember(`${r.id}@${new Date(r.captured_at).getTime()}`, embedding);
+      }
+      await yieldToLoop();
+    }
+    const samples: HardExampleSample[] = [];
+    for (const row of rows) {
+      const embedding = read.get(key(row));
+      // a row deleted between the two reads (retention) is left out, as if read a moment later
+      if (embedding) samples.push(toSample({ ...row, embedding }));
     }
     return samples.sort((a, b) => a.capturedAt - b.capturedAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  private remember(key: string, embedding: Float32Array): void {
+    this.embeddingCache.delete(key);
+    this.embeddingCache.set(key, embedding);
+    while (this.embeddingCache.size > this.maxCachedEmbeddings) this.embeddingCache.delete(this.embeddingCache.keys().next().value as string);
   }
 
   /** Unknown, unlabelled examples, newest first: the material of new-person clusters. */
@@ -120,6 +177,10 @@ export class HardExampleTrainingRepository {
   }
 }
 
+function yieldToLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 function toSample(r: Row): HardExampleSample {
   // the newer verdict wins (the one-at-a-time label route does not clear a confirmed unknown)
   const labelledAt = r.labelled_at ? new Date(r.labelled_at).getTime() : -Infinity;
@@ -133,7 +194,7 @@ function toSample(r: Row): HardExampleSample {
     capturedAt: new Date(r.captured_at).getTime(),
     label: kind === 'identity' ? r.label : null,
     kind,
-    embedding: Float32Array.from(json(r.embedding) as number[]),
+    embedding: r.embedding instanceof Float32Array ? r.embedding : Float32Array.from(json(r.embedding) as number[]),
     cropKey: r.crop_key,
   };
 }
