@@ -27,6 +27,8 @@ import { verdicts } from './verdict';
 /** Runs kept in bench/results/soak.json (newest last). */
 const KEPT_RUNS = 12;
 const DRAIN_TIMEOUT_MS = 120_000;
+/** The cloud's last lines (warn level and above), printed and kept with the run. */
+const CLOUD_LOG_LINES = 30;
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
 
@@ -132,6 +134,7 @@ async function main(): Promise<void> {
       verdict: flat ? 'flat' : 'not flat',
       series,
       samples,
+      cloudLog: cloud.logLines().slice(-CLOUD_LOG_LINES),
     };
     const file = path.join(root, 'bench', 'results', 'soak.json');
     const previous = existsSync(file) ? ((JSON.parse(readFileSync(file, 'utf8')) as { runs?: unknown[] }).runs ?? []) : [];
