@@ -5,6 +5,8 @@ export interface TappedRequest {
   method: string;
   path: string;
   range: string | undefined;
+  /** The cloud's status code, once it answered. */
+  status?: number;
   /** Response body bytes sent to the client (so far). */
   bytes: number;
 }
@@ -31,6 +33,7 @@ export class HttpTap {
       const upstream = request(
         { host: target.hostname, port: target.port, path: req.url, method: req.method, headers: { ...req.headers, host: target.host } },
         (answer) => {
+          entry.status = answer.statusCode;
           res.writeHead(answer.statusCode ?? 502, answer.headers);
           answer.on('data', (chunk: Buffer) => {
             entry.bytes += chunk.length;
