@@ -25,9 +25,10 @@ const originOf = originClassifier({
     ['aedes broker (embedded)', ['aedes', 'aedes-persistence', 'aedes-packet', 'mqemitter', 'mqtt-packet', 'qlobber']],
     ['drizzle / pg', ['drizzle-orm', 'pg', 'pg-']],
   ],
+  // any build folder (dist/, or a dist-NAME/ of one's own): node_modules frames were classified above
   code: [
-    ['cloud code (apps/cloud)', '/dist/apps/cloud/'],
-    ['libs (training, vision, contracts)', '/dist/libs/'],
+    ['cloud code (apps/cloud)', '/apps/cloud/'],
+    ['libs (training, vision, contracts)', '/libs/'],
   ],
   bench: 'bench (poller, profiler)',
   node: 'Node.js internals (net, streams, timers, JSON, crypto)',
