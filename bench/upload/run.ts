@@ -36,7 +36,7 @@ import {
   type ApiRun,
   type TimedRun,
 } from './report';
-import { idleResponsiveness, ResponsivenessProbe } from './responsiveness';
+import { idleResponsiveness, ResponsivenessProbe, type Responsiveness } from './responsiveness';
 import { childProcesses, PeakRssWindow, rssMb, UploadProbe, type UploadProbeResult } from './upload-probe';
 
 const BUCKET = 'edgeloop';
@@ -129,6 +129,7 @@ async function main(): Promise<void> {
       let response: ModelVersionResponse;
       let result: UploadProbeResult;
       let ms = 0;
+      let responsiveness: Responsiveness;
       try {
         response = await withTimeout(
           uploadMultipart<ModelVersionResponse>(api, apiPaths.modelVersions(name), [{ field: 'embedder', file: model.path }], { manifest: JSON.stringify(declared) }, (sent, total) => {
@@ -139,8 +140,9 @@ async function main(): Promise<void> {
         ms = performance.now() - t;
       } finally {
         result = probe.stop();
+        // stopped on failure too: its request loop would keep the bench process alive after the error
+        responsiveness = await answers.stop();
       }
-      const responsiveness = await answers.stop();
       const file = response.manifest.files[0];
       if (file?.size !== model.size) throw new Error(`${name}: the registry recorded ${file?.size} bytes, the file has ${model.size}`);
       if (result.phases.s3ObjectCompleteMs === null) {
