@@ -201,7 +201,7 @@ describe('retraining flow', () => {
       [2, h2, known.slice(0, 7)],
       [3, h3, known],
     ] as const) {
-      const res = await fx.api('/api/v1/models/face-d/versions', {
+      const res = await fx.api('/api/v1/models/face-delta/versions', {
         method: 'POST',
         body: uploadForm({ detector: baseFiles.detector, embedder: baseFiles.embedder, head }, { labels }),
       });
@@ -239,20 +239,20 @@ describe('retraining flow', () => {
     await deltas.prune();
     expect(await stored()).toEqual({ v1: true, v2: true });
     // v3 is production and a device reports running v1: the v1 → v3 delta stays, v2 → v3 goes (nobody has v2)
-    await fx.api('/api/v1/models/face-d/aliases/production', {
+    await fx.api('/api/v1/models/face-delta/aliases/production', {
       method: 'PUT',
       body: JSON.stringify({ version: 3 }),
       headers: { 'content-type': 'application/json' },
     });
     await db.query(`insert into devices (id, name, mqtt_password_hash, http_token_hash) values ('cam-delta', 'cam-delta', repeat('0', 64), repeat('d', 64))`);
     await db.query(`insert into device_state (device_id, reported) values ('cam-delta', $1::jsonb)`, [
-      JSON.stringify({ running: { name: 'face-d', version: 1 }, lastKnownGood: null }),
+      JSON.stringify({ running: { name: 'face-delta', version: 1 }, lastKnownGood: null }),
     ]);
     await deltas.prune(later());
     expect(await stored()).toEqual({ v1: true, v2: false });
     // the device moved on to v3: v1's delta has no use left and goes; asked for again, it is made again
     await db.query(`update device_state set reported = $1::jsonb where device_id = 'cam-delta'`, [
-      JSON.stringify({ running: { name: 'face-d', version: 3 }, lastKnownGood: { name: 'face-d', version: 3 } }),
+      JSON.stringify({ running: { name: 'face-delta', version: 3 }, lastKnownGood: { name: 'face-delta', version: 3 } }),
     ]);
     expect(await deltas.prune(later())).toMatchObject({ removed: 1 });
     expect(await stored()).toEqual({ v1: false, v2: false });
