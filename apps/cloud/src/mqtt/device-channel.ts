@@ -45,7 +45,8 @@ export type DeviceMessageEvents = Record<string, DeviceMessageEvent>;
  * `ServerMqtt` acknowledges a QoS 1 PUBLISH as it arrives and does not wait for — nor see the failure of —
  * an event handler:
  *
- * - messages are handled one at a time in arrival order, and a QoS 1 PUBACK is sent only once the
+ * - one device's messages are handled one at a time in arrival order (different devices' at the same time, up
+ *   to 32), PUBACKs go out in arrival order, and a QoS 1 PUBACK is sent only once the
  *   handler's Promise/Observable completed (a prediction batch is a job in Redis) — through `InboundPublishes`,
  *   which does so without holding mqtt.js's reading of packets, so the SUBACK, PINGRESP and the PUBACKs of the
  *   cloud's own publishes are read while a message waits;
