@@ -28,3 +28,4 @@ export const envTypes = {
   positiveInt: z.coerce.number().int().positive(),
 };
 export { packageVersion } from './package-version';
+export { applyProcessDefaults, relaunchWithDefaults, type ProcessDefaults, type ProcessLaunch, type Relaunch } from './process-defaults';

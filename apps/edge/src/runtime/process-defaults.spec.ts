@@ -1,4 +1,7 @@
-import { relaunchWithDefaults } from './process-defaults';
+import { relaunchWithDefaults as relaunch } from '@edgeloop/config';
+import { EDGE_PROCESS_DEFAULTS } from './process-defaults';
+
+const relaunchWithDefaults = (launch: Parameters<typeof relaunch>[0]) => relaunch(launch, EDGE_PROCESS_DEFAULTS);
 
 const launch = (env: NodeJS.ProcessEnv, execArgv: string[] = []) => ({
   env,
