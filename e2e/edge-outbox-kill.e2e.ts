@@ -6,6 +6,7 @@ import { SqlDatabase } from '../apps/cloud/src/database/sql-database';
 import { startCloudFixture, type CloudFixture } from '../apps/cloud/src/testing/cloud-fixture';
 import { Outbox } from '../apps/edge/src/outbox/outbox';
 import { baseModelsDir, franckFrames, tempStateDir } from '../apps/edge/src/testing/edge-env';
+import { LinkProxy } from '../apps/edge/src/testing/link-proxy';
 import { buildEdge, EdgeProcess } from '../apps/edge/src/testing/edge-process';
 import { CloudApi, eventually, sleep } from './support/cloud-api';
 
@@ -15,6 +16,12 @@ const SEED = Number(process.env.OUTBOX_KILL_SEED ?? 42);
 const KILLS = Number(process.env.OUTBOX_KILL_COUNT ?? 5);
 /** Each kill comes this long (seeded, uniform) after the restarted worker's first batch reached SQL. */
 const KILL_WINDOW_MS = 1500;
+/**
+ * The worker reaches Mosquitto through a proxy that delivers what the broker sends it this much later: the
+ * cloud's acks come back in milliseconds on a quiet machine, so without it no kill may fall between a row's
+ * store and its ack (each batch's row then waits at least this long for its ack, a batch goes every 200 ms).
+ */
+const ACK_LATENCY_MS = 400;
 
 /** What the outbox file held when the worker was killed: rows stored and not yet acknowledged by the cloud. */
 interface KillRecord {
@@ -36,6 +43,7 @@ describe('edge outbox: SIGKILL between store and ack (worker process, Mosquitto,
   let db: SqlDatabase;
   let password: string;
   let framesDir: string;
+  let link: LinkProxy;
   const state = tempStateDir('edge-outbox-kill-');
   const aux = tempStateDir('edge-outbox-kill-aux-');
   const children: EdgeProcess[] = [];
@@ -50,7 +58,7 @@ describe('edge outbox: SIGKILL between store and ack (worker process, Mosquitto,
       EDGE_LOG_LEVEL: 'info',
       EDGE_LOG_FRAMES: 'false',
       EDGE_HTTP_PORT: '0',
-      EDGE_MQTT_URL: fx.mqttUrl!,
+      EDGE_MQTT_URL: link.url,
       EDGE_MQTT_PASSWORD: password,
       EDGE_MQTT_RECONNECT_MS: '250',
       EDGE_HEARTBEAT_S: '2',
@@ -81,6 +89,9 @@ describe('edge outbox: SIGKILL between store and ack (worker process, Mosquitto,
   beforeAll(async () => {
     build = buildEdge();
     fx = await startCloudFixture({ broker: 'mosquitto' });
+    const broker = new URL(fx.mqttUrl!);
+    link = new LinkProxy({ host: broker.hostname, port: Number(broker.port) }, { downLatencyMs: ACK_LATENCY_MS });
+    await link.start();
     db = fx.cloud.app.get(SqlDatabase);
     const api = new CloudApi(() => [fx.url], fx.adminToken);
     password = (await api.json<ProvisionDeviceResponse>('/api/v1/devices', { method: 'POST', body: JSON.stringify({ id: DEVICE, name: DEVICE }) })).credentials
@@ -94,6 +105,7 @@ describe('edge outbox: SIGKILL between store and ack (worker process, Mosquitto,
 
   afterAll(async () => {
     for (const child of children) await child.kill();
+    await link?.stop();
     await fx?.stop();
     build?.remove();
     state.remove();

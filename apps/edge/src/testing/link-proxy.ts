@@ -75,22 +75,27 @@ class PacketSplitter {
 class Pacer {
   private freeAt = 0;
 
-  constructor(private readonly bytesPerSecond: number | undefined) {}
+  constructor(
+    private readonly bytesPerSecond: number | undefined,
+    private readonly latencyMs = 0,
+  ) {}
 
   send(chunk: Buffer, deliver: () => void): void {
-    if (!this.bytesPerSecond) {
+    if (!this.bytesPerSecond && !this.latencyMs) {
       deliver();
       return;
     }
     const now = Date.now();
-    this.freeAt = Math.max(now, this.freeAt) + (chunk.length / this.bytesPerSecond) * 1000;
-    setTimeout(deliver, this.freeAt - now);
+    const sent = this.bytesPerSecond ? Math.max(now, this.freeAt) + (chunk.length / this.bytesPerSecond) * 1000 : now;
+    if (this.bytesPerSecond) this.freeAt = sent;
+    // equal latencies keep the order: timers due at the same delay fire in the order they were set
+    setTimeout(deliver, sent - now + this.latencyMs);
   }
 }
 
 /**
  * A TCP proxy in front of a broker for weak-link tests: counts and parses every MQTT packet each way per
- * connection, can be shaped to a bandwidth, and can be cut silently (`cut()`: sockets stay open, bytes are
+ * connection, can be shaped to a bandwidth (and the broker → client way delayed), and can be cut silently (`cut()`: sockets stay open, bytes are
  * swallowed both ways, new connections are accepted and never answered — a black hole, as a dead radio link
  * looks to TCP) and healed (`heal()`: the swallowed connections are reset, new ones pass).
  */
@@ -104,7 +109,8 @@ export class LinkProxy {
 
   constructor(
     private readonly target: { host: string; port: number },
-    private readonly options: { bytesPerSecond?: number; listenHost?: string } = {},
+    /** downLatencyMs: each broker → client chunk is delivered this much later (e.g. to hold acks back). */
+    private readonly options: { bytesPerSecond?: number; listenHost?: string; downLatencyMs?: number } = {},
   ) {}
 
   get url(): string {
@@ -156,7 +162,7 @@ export class LinkProxy {
     const lostPackets = new PacketSplitter(openedAt, record.lost);
     const downPackets = new PacketSplitter(openedAt, record.down);
     const upPacer = new Pacer(this.options.bytesPerSecond);
-    const downPacer = new Pacer(this.options.bytesPerSecond);
+    const downPacer = new Pacer(this.options.bytesPerSecond, this.options.downLatencyMs);
     client.on('data', (chunk: Buffer) => {
       if (this.cutAt !== undefined) {
         this.blackholed.add(client);
