@@ -9,15 +9,16 @@ import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { decodeAhead, decodeImage, FacePipeline, type RgbImage, type StageTimings } from '@edgeloop/vision';
+import { decodeAhead, decodeImage, type RgbImage, type StageTimings } from '@edgeloop/vision';
 import { repoRoot } from '../common/repo-root';
 import { loadFrames, type BenchFrame } from './frames';
 import { measureEmbedderBatch } from './embedder-batch';
 import { measureIdentification } from './identification';
 import { HumanPeer, PEER_NAME } from './peer-human';
-import { RawSessions, type PreparedFrame } from './raw-sessions';
+import { type PreparedFrame } from './raw-sessions';
 import { round, summarise, type LatencySummary } from './summary';
-import { measureVideoSource, TARGET_VIDEO_VS_RAW } from './video-source';
+import { loadBaseModels, printVideoAndBatch, videoTargets } from './video-report';
+import { measureVideoSource } from './video-source';
 
 const TARGET_OVERHEAD = 1.15;
 const TARGET_PEER_SPEEDUP = 2;
@@ -47,14 +48,7 @@ async function main(): Promise<void> {
   const loadBefore = os.loadavg();
   const iterations = Math.max(1, Number(process.env.BENCH_ITERATIONS ?? 8));
   const threads = 1;
-  const base = path.join(root, 'models', 'base');
-  const models = {
-    detector: path.join(base, 'fr_detect.onnx'),
-    landmarks: path.join(base, 'fr_landmark.onnx'),
-    embedder: path.join(base, 'fr_feature.onnx'),
-  };
-  const pipeline = await FacePipeline.load({ models, intraOpNumThreads: threads });
-  const raw = await RawSessions.create(models, threads);
+  const { models, pipeline, raw } = await loadBaseModels(root, threads);
   const peerStart = await HumanPeer.start(root);
   const peer = peerStart instanceof HumanPeer ? peerStart : null;
   if (!peer) out(`peer unavailable: ${(peerStart as { unavailable: string }).unavailable}`);
@@ -235,9 +229,7 @@ async function main(): Promise<void> {
     videoSource,
     embedderBatch,
     targets: {
-      videoSourceVsRawMax: TARGET_VIDEO_VS_RAW,
-      videoSourceVsRaw: videoSource.map((v) => v.pipelineVsRaw),
-      videoSourceMet: videoSource.every((v) => v.pipelineVsRaw <= TARGET_VIDEO_VS_RAW),
+      ...videoTargets(videoSource),
       pipelineVsRawMax: TARGET_OVERHEAD,
       pipelineVsRaw: one.overhead.pipelineVsRaw,
       pipelineFromDecodedVsRaw: one.overhead.pipelineFromDecodedVsRaw,
@@ -265,19 +257,7 @@ async function main(): Promise<void> {
   }
   out(`identification: ${JSON.stringify(identification)}`);
   out();
-  out('| video through the ffmpeg source (rgb24, no JPEG) | frame size | frames | faces | pipeline median ms | raw session.run median ms | vs raw (medians) | vs raw (means) |');
-  out('| --- | --- | ---: | --- | ---: | ---: | ---: | ---: |');
-  for (const v of videoSource) {
-    out(`| ${v.video} | ${v.frameSize} | ${v.frames} | ${v.facesPerFrame.join(',')} | ${v.pipeline.medianMs} | ${v.rawSessionRun.medianMs} | ${v.pipelineVsRaw}× | ${v.meanPipelineVsRaw}× |`);
-  }
-  for (const v of videoSource) {
-    out(`target frame time from a video source (${v.video}) ≤ ${TARGET_VIDEO_VS_RAW}× raw session.run: ${v.pipelineVsRaw}× — ${v.pipelineVsRaw <= TARGET_VIDEO_VS_RAW ? 'met' : 'NOT met'}`);
-  }
-  out();
-  out(`embedder batch: shipped input ${embedderBatch.shippedInput}, batch pinned by ${embedderBatch.batchPinnedBy}; max |Δ| batched vs one by one ${embedderBatch.maxAbsDifference.toExponential(2)}`);
-  out('| faces | one by one median ms | one batch median ms | batch / one by one |');
-  out('| ---: | ---: | ---: | ---: |');
-  for (const r of embedderBatch.rows) out(`| ${r.faces} | ${r.oneByOneMedianMs} | ${r.batchedMedianMs} | ${r.batchedVsOneByOne} |`);
+  printVideoAndBatch(out, videoSource, embedderBatch);
   out(`load average after the run: ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}`);
   out(`wrote ${path.relative(root, file)}`);
 }

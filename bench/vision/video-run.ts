@@ -7,16 +7,16 @@
  *
  *   npm run build:bench && node dist/bench/vision/video-run.js    (BENCH_VIDEO_FRAMES=40, BENCH_BATCH_ROUNDS=16)
  */
-import { decodeImage, FacePipeline } from '@edgeloop/vision';
+import { decodeImage } from '@edgeloop/vision';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { repoRoot } from '../common/repo-root';
 import { measureEmbedderBatch } from './embedder-batch';
 import { loadFrames } from './frames';
-import { RawSessions } from './raw-sessions';
 import { round } from './summary';
-import { measureVideoSource, TARGET_VIDEO_VS_RAW } from './video-source';
+import { loadBaseModels, printVideoAndBatch, videoTargets } from './video-report';
+import { measureVideoSource } from './video-source';
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
 
@@ -24,14 +24,7 @@ async function main(): Promise<void> {
   const root = repoRoot();
   const loadBefore = os.loadavg();
   const threads = 1;
-  const base = path.join(root, 'models', 'base');
-  const models = {
-    detector: path.join(base, 'fr_detect.onnx'),
-    landmarks: path.join(base, 'fr_landmark.onnx'),
-    embedder: path.join(base, 'fr_feature.onnx'),
-  };
-  const pipeline = await FacePipeline.load({ models, intraOpNumThreads: threads });
-  const raw = await RawSessions.create(models, threads);
+  const { models, pipeline, raw } = await loadBaseModels(root, threads);
   try {
     const videoSource = await measureVideoSource(root, pipeline, raw, Math.max(10, Number(process.env.BENCH_VIDEO_FRAMES ?? 40)));
     const crops: Float32Array[] = [];
@@ -52,32 +45,11 @@ async function main(): Promise<void> {
       },
       videoSource,
       embedderBatch,
-      targets: {
-        videoSourceVsRawMax: TARGET_VIDEO_VS_RAW,
-        videoSourceVsRaw: videoSource.map((v) => v.pipelineVsRaw),
-        videoSourceMet: videoSource.every((v) => v.pipelineVsRaw <= TARGET_VIDEO_VS_RAW),
-      },
+      targets: videoTargets(videoSource),
     };
     const file = path.join(root, 'bench', 'results', 'vision-video.json');
     writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
-    out(
-      '| video through the ffmpeg source (rgb24, no JPEG) | frame size | frames | faces | pipeline median ms | raw session.run median ms | vs raw (medians) | vs raw (means) |',
-    );
-    out('| --- | --- | ---: | --- | ---: | ---: | ---: | ---: |');
-    for (const v of videoSource) {
-      out(
-        `| ${v.video} | ${v.frameSize} | ${v.frames} | ${v.facesPerFrame.join(',')} | ${v.pipeline.medianMs} | ${v.rawSessionRun.medianMs} | ${v.pipelineVsRaw}× | ${v.meanPipelineVsRaw}× |`,
-      );
-    }
-    for (const v of videoSource) {
-      out(
-        `target frame time from a video source (${v.video}) ≤ ${TARGET_VIDEO_VS_RAW}× raw session.run: ${v.pipelineVsRaw}× — ${v.pipelineVsRaw <= TARGET_VIDEO_VS_RAW ? 'met' : 'NOT met'}`,
-      );
-    }
-    out();
-    out('| faces | one by one median ms | one batch median ms | batch / one by one |');
-    out('| ---: | ---: | ---: | ---: |');
-    for (const r of embedderBatch.rows) out(`| ${r.faces} | ${r.oneByOneMedianMs} | ${r.batchedMedianMs} | ${r.batchedVsOneByOne} |`);
+    printVideoAndBatch(out, videoSource, embedderBatch);
     out(
       `load average before ${loadBefore.map((v) => v.toFixed(2)).join(' ')}, after ${os
         .loadavg()
