@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
 import { once } from 'node:events';
-import { Readable } from 'node:stream';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { pipeline } from 'node:stream/promises';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { ApiClient, ApiError } from './api-client';
 
 export interface BlobDownloadOptions {
@@ -24,7 +24,7 @@ export interface BlobDownloadOptions {
   integrityRetries?: number;
   /**
    * A request that receives no byte (no headers, no body chunk) for this long is aborted and the next
-   * attempt resumes with Range. Default 30 000; 0 = none (only undici's own 300 s body timeout).
+   * attempt resumes with Range. Default 30 000; 0 = none.
    */
   stallTimeoutMs?: number;
   onProgress?: (received: number, total: number) => void;
@@ -177,11 +177,12 @@ async function fetchRangeWatched(
 ): Promise<void> {
   const headers = client.headers(offset > 0 ? { range: `bytes=${offset}-` } : {});
   const signal = options.signal ? AbortSignal.any([options.signal, stall.signal]) : stall.signal;
-  const res = await fetch(client.url(path), { headers, signal });
+  const res = await get(new URL(client.url(path)), headers, signal);
   stall.touch();
-  if (res.status !== 200 && res.status !== 206) {
-    const text = await res.text().catch(() => '');
-    let code = `http_${res.status}`;
+  const status = res.statusCode ?? 0;
+  if (status !== 200 && status !== 206) {
+    const text = await readText(res, ERROR_BODY_LIMIT).catch(() => '');
+    let code = `http_${status}`;
     let message = text.slice(0, 200);
     try {
       const body = JSON.parse(text) as { error?: string; message?: string };
@@ -190,10 +191,9 @@ async function fetchRangeWatched(
     } catch {
       // not JSON
     }
-    throw new ApiError(res.status, code, message);
+    throw new ApiError(status, code, message);
   }
-  if (!res.body) throw new Error('empty response body');
-  const append = res.status === 206 && offset > 0;
+  const append = status === 206 && offset > 0;
   let received = append ? offset : 0;
   // Every byte that arrived is on disk before this returns or throws: a break, a stall or an abort mid-body
   // ends the file stream gracefully (its queued writes flushed) instead of destroying it, so the next attempt
@@ -204,7 +204,7 @@ async function fetchRangeWatched(
   outFailed.catch(() => undefined);
   let failure: unknown;
   try {
-    for await (const chunk of Readable.fromWeb(res.body as unknown as WebReadableStream) as AsyncIterable<Buffer>) {
+    for await (const chunk of res as AsyncIterable<Buffer>) {
       stall.touch();
       onChunk(chunk.length);
       received += chunk.length;
@@ -214,9 +214,79 @@ async function fetchRangeWatched(
     }
   } catch (err) {
     failure = err;
+  } finally {
+    // a body left early (too long, a failed write) must not keep the connection busy
+    if (!res.complete) res.destroy();
   }
   await Promise.race([new Promise<void>((resolve) => out.end(resolve)), outFailed]);
   if (failure !== undefined) throw failure;
+}
+
+/** How much of an error answer's body is read for its code and message. */
+const ERROR_BODY_LIMIT = 16 * 1024;
+/** Redirects followed, as fetch would (a presigned URL behind a redirect); the token never leaves its origin. */
+const MAX_REDIRECTS = 5;
+
+/**
+ * `GET url` on node:http(s) — not the global fetch, whose undici stack costs a small device ≈ 20 MB of memory
+ * at its first download. Aborting `signal` destroys the request and its response with the signal's reason,
+ * which is what the caller then sees (as with fetch). Redirects are followed; the authorization header is
+ * dropped when one leaves the origin. No `accept-encoding` is sent: the body is the blob's bytes as stored.
+ */
+async function get(url: URL, headers: Record<string, string>, signal: AbortSignal): Promise<IncomingMessage> {
+  for (let redirects = 0; ; redirects++) {
+    const res = await requestOnce(url, headers, signal);
+    const location = res.headers.location;
+    if (!REDIRECT_STATUSES.has(res.statusCode ?? 0) || !location) return res;
+    res.resume();
+    if (redirects >= MAX_REDIRECTS) throw new Error(`GET ${url.origin}${url.pathname}: more than ${MAX_REDIRECTS} redirects`);
+    const next = new URL(location, url);
+    if (next.origin !== url.origin) {
+      headers = Object.fromEntries(Object.entries(headers).filter(([name]) => name.toLowerCase() !== 'authorization'));
+    }
+    url = next;
+  }
+}
+
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+function requestOnce(url: URL, headers: Record<string, string>, signal: AbortSignal): Promise<IncomingMessage> {
+  return new Promise<IncomingMessage>((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const send = url.protocol === 'https:' ? httpsRequest : url.protocol === 'http:' ? httpRequest : undefined;
+    if (!send) return reject(new TypeError(`blob URL ${url.origin}${url.pathname}: only http and https are supported`));
+    let res: IncomingMessage | undefined;
+    const onAbort = () => {
+      req.destroy(signal.reason);
+      res?.destroy(signal.reason);
+      reject(signal.reason);
+    };
+    const req = send(url, { method: 'GET', headers }, (answer) => {
+      res = answer;
+      answer.once('close', () => signal.removeEventListener('abort', onAbort));
+      resolve(answer);
+    });
+    req.on('error', (err) => {
+      signal.removeEventListener('abort', onAbort);
+      reject(err);
+    });
+    signal.addEventListener('abort', onAbort, { once: true });
+    req.end();
+  });
+}
+
+async function readText(res: IncomingMessage, limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of res as AsyncIterable<Buffer>) {
+    chunks.push(chunk);
+    length += chunk.length;
+    if (length >= limit) {
+      res.destroy();
+      break;
+    }
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 async function sizeOf(file: string): Promise<number> {
