@@ -10,12 +10,13 @@
  *                                 BENCH_CLOUD_MEMORY_ENGINES=postgres,pglite by default)
  */
 import { startPostgres, startRedis, startS3, type PostgresServer, type RedisServer, type S3Server } from '@edgeloop/harness';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { startBenchCloud, type BenchCloud, type BenchCloudSql } from '../common/cloud-process';
 import { repoRoot } from '../common/repo-root';
+import { writeResultsFile } from '../common/results-file';
 import { stopOnSignal } from '../common/stop-on-signal';
 import type { CloudMemorySnapshot } from './memory-hook';
 import { procStatus, residentByMapping, type ProcStatus } from './proc-memory';
@@ -155,7 +156,7 @@ function writeResults(root: string, results: StartResult[], settings: { starts: 
     starts: results,
     target: { idleRssMaxMbOnPostgres: TARGET_IDLE_RSS_MB, met },
   };
-  writeFileSync(file, `${JSON.stringify(document, null, 2)}\n`);
+  writeResultsFile(file, document);
 
   out();
   out('| engine | start | VmRSS MB | anon | file | peak | V8 heap used / resident | new space resident | external | modules | load |');

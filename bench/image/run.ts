@@ -9,10 +9,11 @@
  *   npm run bench:image     (BENCH_IMAGE_RUNS=3, BENCH_IMAGE_COLD=0 by default)
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { repoRoot } from '../common/repo-root';
+import { writeResultsFile } from '../common/results-file';
 
 const TARGET_EDGE_MB = 150;
 const MB = 1024 * 1024;
@@ -142,22 +143,15 @@ function main(): void {
 
   const resultsDir = path.join(root, 'bench', 'results');
   mkdirSync(resultsDir, { recursive: true });
-  writeFileSync(
-    path.join(resultsDir, 'image.json'),
-    `${JSON.stringify(
-      {
-        bench: 'image',
-        date: new Date().toISOString(),
-        machine: { cpus: os.cpus().length, platform: `${process.platform}/${process.arch}`, node: process.version },
-        targetEdgeMB: TARGET_EDGE_MB,
-        edgeWorstMB: Math.round(edgeWorst * 10) / 10,
-        met: edgeWorst <= TARGET_EDGE_MB,
-        runs: results,
-      },
-      null,
-      2,
-    )}\n`,
-  );
+  writeResultsFile(path.join(resultsDir, 'image.json'), {
+    bench: 'image',
+    date: new Date().toISOString(),
+    machine: { cpus: os.cpus().length, platform: `${process.platform}/${process.arch}`, node: process.version },
+    targetEdgeMB: TARGET_EDGE_MB,
+    edgeWorstMB: Math.round(edgeWorst * 10) / 10,
+    met: edgeWorst <= TARGET_EDGE_MB,
+    runs: results,
+  });
   out('results: bench/results/image.json');
 }
 

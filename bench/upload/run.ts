@@ -16,13 +16,14 @@ import { ApiClient, sha256File, uploadMultipart } from '@edgeloop/client';
 import { apiPaths, type ModelVersionResponse } from '@edgeloop/contracts';
 import { postgresAvailability, startPostgres, startS3, type PostgresServer, type S3Server } from '@edgeloop/harness';
 import { Client } from 'minio';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { Agent } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { startBenchCloud, type BenchCloud } from '../common/cloud-process';
 import { repoRoot } from '../common/repo-root';
+import { writeResultsFile } from '../common/results-file';
 import { stopOnSignal } from '../common/stop-on-signal';
 import { minioPut, streamedPresignedPut } from './direct-put';
 import { checkLoads, markUpload, writeLargeEmbedder } from './embedder-model';
@@ -271,7 +272,7 @@ async function main(): Promise<void> {
       benchSeconds: round((performance.now() - benchStarted) / 1000, 1),
     };
     const resultFile = path.join(root, 'bench', 'results', 'upload.json');
-    writeFileSync(resultFile, `${JSON.stringify(results, null, 2)}\n`);
+    writeResultsFile(resultFile, results);
 
     const mbps = (s: typeof apiSeries) => `${s.medianMBps}`;
     const secs = (s: typeof apiSeries) => s.runsMs.map((ms) => (ms / 1000).toFixed(2)).join(' / ');

@@ -5,12 +5,12 @@
  *
  *   npm run bench:vision            (BENCH_ITERATIONS=8 by default)
  */
-import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { decodeAhead, decodeImage, type RgbImage, type StageTimings } from '@edgeloop/vision';
 import { repoRoot } from '../common/repo-root';
+import { writeResultsFile } from '../common/results-file';
 import { loadFrames, type BenchFrame } from './frames';
 import { measureEmbedderBatch } from './embedder-batch';
 import { measureIdentification } from './identification';
@@ -245,7 +245,7 @@ async function main(): Promise<void> {
     },
   };
   const file = path.join(root, 'bench', 'results', 'vision.json');
-  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  writeResultsFile(file, results);
 
   out('| frames | system | median ms | p95 ms | fps | vs raw | vs peer |');
   out('| --- | --- | ---: | ---: | ---: | ---: | ---: |');

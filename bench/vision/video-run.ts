@@ -8,10 +8,10 @@
  *   npm run build:bench && node dist/bench/vision/video-run.js    (BENCH_VIDEO_FRAMES=40, BENCH_BATCH_ROUNDS=16)
  */
 import { decodeImage } from '@edgeloop/vision';
-import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { repoRoot } from '../common/repo-root';
+import { writeResultsFile } from '../common/results-file';
 import { measureEmbedderBatch } from './embedder-batch';
 import { loadFrames } from './frames';
 import { round } from './summary';
@@ -48,7 +48,7 @@ async function main(): Promise<void> {
       targets: videoTargets(videoSource),
     };
     const file = path.join(root, 'bench', 'results', 'vision-video.json');
-    writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+    writeResultsFile(file, results);
     printVideoAndBatch(out, videoSource, embedderBatch);
     out(
       `load average before ${loadBefore.map((v) => v.toFixed(2)).join(' ')}, after ${os
