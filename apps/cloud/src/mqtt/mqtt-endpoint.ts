@@ -26,6 +26,8 @@ export class MqttEndpoint implements OnApplicationShutdown {
   private dynsec: DynsecAdmin | undefined;
   /** Set by QuotaService: true drops a device's message before the embedded broker forwards it to the cloud. */
   dropBeforeCloud: ((topic: string, bytes: number) => boolean) | undefined;
+  /** Set by QuarantineService: true while this replica is cutting a device off (the embedded broker refuses its connects and publishes). */
+  refuseDevice: ((deviceId: string) => boolean) | undefined;
 
   constructor(
     private readonly config: CloudConfig,
@@ -54,7 +56,7 @@ export class MqttEndpoint implements OnApplicationShutdown {
         },
         authorizePublish: (client, packet, done) => {
           if (!client) return done(null);
-          const allowed = isCloud(client) || canDevicePublish(client.id, packet.topic);
+          const allowed = isCloud(client) || (canDevicePublish(client.id, packet.topic) && !this.refuseDevice?.(client.id));
           done(allowed ? null : new Error(`${client.id} may not publish to ${packet.topic}`));
         },
         // over quota: dropped (and counted) before the broker writes it to the cloud's connection
@@ -126,7 +128,7 @@ export class MqttEndpoint implements OnApplicationShutdown {
       return ok;
     }
     // a device's username and client id are its id
-    if (client.id !== username) return false;
+    if (client.id !== username || this.refuseDevice?.(username)) return false;
     const credentials = await this.devices.credentials(username);
     return credentials !== undefined && safeEqual(hashToken(password.toString()), credentials.mqttPasswordHash);
   }

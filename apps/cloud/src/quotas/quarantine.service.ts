@@ -33,7 +33,10 @@ export class QuarantineService implements OnApplicationBootstrap, OnApplicationS
     private readonly endpoint: MqttEndpoint,
     private readonly audit: AuditRepository,
     private readonly events: DomainEvents,
-  ) {}
+  ) {
+    // the embedded broker refuses the connects and publishes of a device this replica is cutting off
+    endpoint.refuseDevice = (deviceId) => this.isQuarantined(deviceId);
+  }
 
   /** Open quarantines hold their Redis flag even when Redis lost it. */
   async onApplicationBootstrap(): Promise<void> {
@@ -49,10 +52,18 @@ export class QuarantineService implements OnApplicationBootstrap, OnApplicationS
   trigger(deviceId: string, reason: 'over_quota' | 'invalid_messages', strikes: number): void {
     if (this.pending.has(deviceId)) return;
     this.remember(deviceId);
-    const done = this.quarantine(deviceId, reason, strikes)
-      .catch((err: Error) => {
+    // cut off at the broker at once, not after the Redis flag and the SQL row: every millisecond of a flood is
+    // messages queued for the cloud's connection ahead of the other devices' (docs/quotas.md)
+    const cutOff = this.endpoint.disableDevice(deviceId);
+    cutOff.catch(() => undefined); // awaited in quarantine(); not when another replica holds the lock
+    const done = this.quarantine(deviceId, reason, strikes, cutOff)
+      .catch(async (err: Error) => {
         this.known.delete(deviceId);
         this.logger.error(`quarantining ${deviceId} failed: ${err.message}`);
+        // no quarantine after all: broker access back, unless the device is disabled
+        const device = await this.repository.deviceGroup(deviceId).catch(() => undefined);
+        if (device && !device.disabled && !(await this.repository.openQuarantineOf(deviceId).catch(() => null)))
+          await this.endpoint.enableDevice(deviceId).catch(() => undefined);
       })
       .finally(() => this.pending.delete(deviceId));
     this.pending.set(deviceId, done);
@@ -75,13 +86,14 @@ export class QuarantineService implements OnApplicationBootstrap, OnApplicationS
     if (this.known.size > KNOWN_QUARANTINED_MAX) this.known.delete(this.known.keys().next().value!);
   }
 
-  async quarantine(deviceId: string, reason: 'over_quota' | 'invalid_messages', strikes: number): Promise<void> {
-    // the flag is the lock: the replica that sets it quarantines, the others only drop
+  /** The rest of a quarantine, once `trigger` has cut the device off (`cutOff`: that broker command). */
+  private async quarantine(deviceId: string, reason: 'over_quota' | 'invalid_messages', strikes: number, cutOff: Promise<void>): Promise<void> {
+    // the flag is the lock: the replica that sets it quarantines, the others only drop (and cut off)
     if (!(await this.buckets.flagQuarantined(deviceId))) return;
     try {
       if (!(await this.repository.deviceGroup(deviceId))) return;
       const opened = await this.repository.openQuarantine(deviceId, reason, strikes);
-      await this.endpoint.disableDevice(deviceId);
+      await cutOff;
       if (!opened) return;
       const windowSeconds = this.config.quotas.quarantine.windowSeconds;
       this.logger.warn(`${deviceId} quarantined: ${reason}, ${strikes} strikes within ${windowSeconds} s`);
