@@ -11,7 +11,8 @@
  * --replicas N (with --stack postgres): one API replica (EDGELOOP_WORKERS=false) and N worker replicas in
  * one shared subscription group, as separate processes. Every run also samples each process's CPU
  * (the cloud replicas, the broker, Redis, PostgreSQL, the bench with its simulated fleet).
- * The default configuration writes bench/results/rollout.json; others rollout-<stack>[-replicas-N].json.
+ * The default configuration writes bench/results/rollout.json; others rollout-<stack>[-replicas-N][-n<sizes>].json
+ * (the sizes are named when they are not the default 200,1000).
  *
  * BENCH_ROLLOUT_SIZES=200,1000  BENCH_ROLLOUT_RUNS=3  BENCH_ROLLOUT_TICK_MS=250  BENCH_ROLLOUT_APPLY_MS=50
  * BENCH_ROLLOUT_DOWNLOADERS=20  BENCH_ROLLOUT_IDENTITIES=50
@@ -42,6 +43,7 @@ const BUCKET = 'edgeloop';
 const MODEL = 'face-id';
 const FLEET_GROUP = 'fleet';
 const DOWNLOADER_GROUP = 'dl';
+const DEFAULT_SIZES = '200,1000';
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
 
@@ -77,7 +79,7 @@ export function settingsFromArgs(args: string[]): BenchSettings {
     if (!Number.isInteger(value) || value < min) throw new Error(`${flag ?? name} must be an integer ≥ ${min}`);
     return value;
   };
-  const sizes = (option(args, '--sizes', 'BENCH_ROLLOUT_SIZES') ?? '200,1000').split(',').map((s) => Number(s.trim()));
+  const sizes = (option(args, '--sizes', 'BENCH_ROLLOUT_SIZES') ?? DEFAULT_SIZES).split(',').map((s) => Number(s.trim()));
   if (sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--sizes (BENCH_ROLLOUT_SIZES) is a list of device counts');
   const stack = option(args, '--stack', 'BENCH_ROLLOUT_STACK') ?? 'embedded';
   if (stack !== 'embedded' && stack !== 'postgres') throw new Error(`--stack is embedded or postgres, not ${stack}`);
@@ -98,9 +100,10 @@ export function settingsFromArgs(args: string[]): BenchSettings {
 }
 
 /** Where a configuration's results go: the default one in rollout.json, the others beside it. */
-export function resultsName(settings: Pick<BenchSettings, 'stack' | 'replicas'>): string {
-  if (settings.stack === 'embedded') return 'rollout.json';
-  return settings.replicas > 0 ? `rollout-${settings.stack}-replicas-${settings.replicas}.json` : `rollout-${settings.stack}.json`;
+export function resultsName(settings: Pick<BenchSettings, 'stack' | 'replicas' | 'sizes'>): string {
+  const sizes = settings.sizes.join(',') === DEFAULT_SIZES ? '' : `-n${settings.sizes.join('-')}`;
+  if (settings.stack === 'embedded' && sizes === '') return 'rollout.json';
+  return `rollout-${settings.stack}${settings.replicas > 0 ? `-replicas-${settings.replicas}` : ''}${sizes}.json`;
 }
 
 async function main(): Promise<void> {

@@ -2,6 +2,15 @@ import { Injectable } from '@nestjs/common';
 import type { DeploymentStatus, DeploymentStrategy, DeploymentTarget, DesiredState, DeviceRolloutPhase, ModelVersionRef, ReportedState } from '@edgeloop/contracts';
 import { SqlDatabase, type SqlExecutor } from '../database/sql-database';
 import { iso, json } from './model.repository';
+import { WriteBatcher } from './write-batcher';
+
+/**
+ * A desired state as kept in `device_desired.payload`: without the signed manifest and the blob list, which
+ * every device of one model version shares and which are put back from the version's record when it is
+ * published (`RolloutService.fromStored`). Rows written before this was so hold the whole state; both read.
+ */
+export type StoredDesiredState = Pick<DesiredState, 'v' | 'deviceId' | 'deploymentId' | 'model' | 'rollback' | 'issuedAt' | 'signature'> &
+  Partial<Pick<DesiredState, 'manifest' | 'blobs'>>;
 
 export interface DeploymentRecord {
   id: string;
@@ -68,6 +77,12 @@ const ACTIVE_STATUSES: DeploymentStatus[] = ['pending', 'in_progress', 'rolling_
 /** Deployments, their per-device progress, and each device's current desired state, in SQL. */
 @Injectable()
 export class DeploymentRepository {
+  /** Devices whose desired state the broker acknowledged, moved to `sent` a batch at a time (group commit). */
+  private readonly sentWrites = new WriteBatcher<{ deploymentId: string; deviceId: string }, boolean>(
+    (items) => this.writeSent(items),
+    (item) => `${item.deploymentId}/${item.deviceId}`,
+  );
+
   constructor(private readonly db: SqlDatabase) {}
 
   async insert(
@@ -157,6 +172,47 @@ export class DeploymentRepository {
   }
 
   /**
+   * Takes the deployment's devices that are due and were never told (phase `pending`, wave up to the
+   * deployment's `batch_index`) for one publisher: `desired_at` of a `pending` device is when a publisher took
+   * it, and one taken more than `leaseSeconds` ago (its publisher died or lost the broker) is taken again.
+   * Returns each with the desired state stored for it by this deployment, or null when a later deployment
+   * stored another one before this one was sent (superseded).
+   */
+  async claimUnsent(tx: SqlExecutor, id: string, leaseSeconds: number): Promise<Array<{ deviceId: string; desired: StoredDesiredState | null }>> {
+    const rows = await tx.query<{ device_id: string; payload: StoredDesiredState | string | null }>(
+      `with claimed as (
+         update deployment_devices dd set desired_at = now()
+          where dd.deployment_id = $1 and dd.state = 'pending'
+            and dd.wave <= (select batch_index from deployments where id = $1)
+            and (dd.desired_at is null or dd.desired_at < now() - make_interval(secs => $2))
+         returning dd.device_id)
+       select c.device_id, d.payload from claimed c left join device_desired d on d.device_id = c.device_id and d.deployment_id = $1`,
+      [id, leaseSeconds],
+    );
+    return rows.map((r) => ({ deviceId: r.device_id, desired: r.payload === null ? null : (json(r.payload) as StoredDesiredState) }));
+  }
+
+  /**
+   * Records that a device's desired state reached the broker (PUBACK): `pending` → `sent`, `desired_at` now
+   * (the wave timeout counts from it). Calls made together go out as one statement.
+   */
+  markSent(deploymentId: string, deviceId: string): Promise<boolean> {
+    return this.sentWrites.add({ deploymentId, deviceId });
+  }
+
+  private async writeSent(items: Array<{ deploymentId: string; deviceId: string }>): Promise<boolean[]> {
+    const rows = await this.db.query<{ deployment_id: string; device_id: string }>(
+      `update deployment_devices dd set state = 'sent', desired_at = now(), updated_at = now()
+         from unnest($1::text[], $2::text[]) as s(deployment_id, device_id)
+        where dd.deployment_id = s.deployment_id and dd.device_id = s.device_id and dd.state = 'pending'
+        returning dd.deployment_id, dd.device_id`,
+      [items.map((i) => i.deploymentId), items.map((i) => i.deviceId)],
+    );
+    const moved = new Set(rows.map((r) => `${r.deployment_id}/${r.device_id}`));
+    return items.map((i) => moved.has(`${i.deploymentId}/${i.deviceId}`));
+  }
+
+  /**
    * Moves the deployment's `sent` devices whose stored reported state is `active` on `model` to `active`, in
    * one statement that reads nothing into the process; returns how many moved.
    */
@@ -218,7 +274,7 @@ export class DeploymentRepository {
     await this.saveDesiredStates(tx, [desired]);
   }
 
-  /** Stores each device's current desired state (for republishing), in one statement. */
+  /** Stores each device's current desired state (for publishing and republishing), in one statement, without the shared parts. */
   async saveDesiredStates(tx: SqlExecutor, states: DesiredState[]): Promise<void> {
     if (states.length === 0) return;
     await tx.query(
@@ -234,7 +290,7 @@ export class DeploymentRepository {
         states.map((d) => d.model.name),
         states.map((d) => d.model.version),
         states.map((d) => d.rollback),
-        states.map((d) => JSON.stringify(d)),
+        states.map(({ manifest: _manifest, blobs: _blobs, ...own }) => JSON.stringify(own)),
       ],
     );
   }
@@ -244,9 +300,9 @@ export class DeploymentRepository {
   }
 
   /** Every device's current desired state, to republish after a broker lost its retained messages. */
-  async allDesired(): Promise<DesiredState[]> {
-    const rows = await this.db.query<{ payload: DesiredState | string }>('select payload from device_desired order by device_id');
-    return rows.map((r) => json(r.payload) as DesiredState);
+  async allDesired(): Promise<StoredDesiredState[]> {
+    const rows = await this.db.query<{ payload: StoredDesiredState | string }>('select payload from device_desired order by device_id');
+    return rows.map((r) => json(r.payload) as StoredDesiredState);
   }
 }
 

@@ -115,7 +115,14 @@ describe.each(['embedded', 'mosquitto'] as const)('rollouts and device access on
     const id = await deploy('face-id@2', { type: 'canary', percent: 34, batchSize: 1, observeSeconds: 1 });
     const first = await deployment(id);
     expect(first.devices.map((d: any) => d.batch)).toEqual([0, 1, 2]);
-    expect(first.devices.filter((d: any) => d.phase === 'sent')).toHaveLength(1);
+    // answered once recorded: a device is `sent` only after a tick published its desired state, and only the canary's
+    const canaryTold = await eventually(
+      () => deployment(id),
+      (d) => d.devices[0].phase === 'active',
+    );
+    expect(canaryTold.devices.slice(1).map((d: any) => d.phase)).toEqual(['pending', 'pending']);
+    expect(sims[0].received.at(-1)?.model.version).toBe(2);
+    expect(sims[1].received.filter((d) => d.model.version === 2)).toHaveLength(0);
     const done = await eventually(() => deployment(id), finished);
     expect(done.status).toBe('completed');
     expect(sims.map((s) => s.running?.version)).toEqual([2, 2, 2]);

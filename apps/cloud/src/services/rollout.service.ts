@@ -16,7 +16,7 @@ import { BadRequestError, ConflictError, NotFoundError } from '../errors/domain.
 import { DeviceChannel } from '../mqtt/device-channel';
 import { RolloutQueue } from '../queues/rollout.queue';
 import { AuditRepository } from '../repositories/audit.repository';
-import { DeploymentDeviceRecord, DeploymentRecord, DeploymentRepository } from '../repositories/deployment.repository';
+import { DeploymentDeviceRecord, DeploymentRecord, DeploymentRepository, type StoredDesiredState } from '../repositories/deployment.repository';
 import { DeviceRepository } from '../repositories/device.repository';
 import { ManifestSigner } from '../repositories/manifest-signer';
 import { ModelRepository, VersionRecord } from '../repositories/model.repository';
@@ -28,6 +28,18 @@ interface Publication {
   desired: DesiredState | null;
 }
 
+/** Desired states the broker has not acknowledged yet, at most this many at once (pipelined, not one by one). */
+const PUBLISH_WINDOW = 512;
+/**
+ * A publisher's hold on the devices it took to tell (`DeploymentRepository.claimUnsent`): after this long without
+ * their PUBACK — the publisher died, or lost the broker — the next tick takes them again. A device told twice
+ * gets the same retained desired state twice, which it ignores.
+ */
+const PUBLISH_LEASE_SECONDS = 30;
+
+/** The parts of a desired state that every device of one model version shares: built once per version. */
+type SharedDesiredParts = Pick<UnsignedDesiredState, 'model' | 'manifest' | 'blobs'>;
+
 /**
  * Rollouts: a deployment targets devices (ids, group or label selector) in waves — one wave for `all`;
  * for `canary` a first wave of `percent` of the devices, then waves of `batchSize`. Each wave is sent as
@@ -35,6 +47,11 @@ interface Publication {
  * version, no more than `maxFailurePercent` fail, and (optionally) each keeps `minFps`, for
  * `observeSeconds`. A failed gate puts every touched device back on its previous version when
  * `autoRollback` is set. All state is in SQL; a BullMQ job scheduler ticks `advance`.
+ *
+ * A request is answered once the deployment, its devices and their signed desired states are committed; the
+ * devices stay `pending` until a tick has published their desired state and the broker acknowledged it, then
+ * they are `sent`. A tick that dies mid-publish leaves the rest `pending`, and a later tick (this replica after
+ * a restart, or another) publishes them: nothing is shown as sent that was not.
  */
 @Injectable()
 export class RolloutService {
@@ -62,7 +79,7 @@ export class RolloutService {
     const record = await this.models.getVersion(name, version);
     if (!record) throw new NotFoundError(`version ${name}@${version}`);
     const id = `dep_${randomBytes(8).toString('hex')}`;
-    const publications = await this.db.transaction(async (tx) => {
+    const firstWave = await this.db.transaction(async (tx) => {
       const targets = await this.devices.resolveTarget(request.target, tx);
       if (targets.length === 0) throw new BadRequestError('no_target_devices', 'the target matches no enabled device');
       const waves = planWaves(targets, request.strategy);
@@ -74,12 +91,12 @@ export class RolloutService {
         targets.map((deviceId) => ({ deviceId, wave: waves.get(deviceId)!, previous: previous.get(deviceId) ?? null })),
       );
       await this.audit.record({ actor, action: 'deployment.create', subject: id, details: { model: `${name}@${version}`, devices: targets.length } }, tx);
-      return this.sendWave(tx, id, record, 0);
+      return this.prepareWave(tx, id, record, 0);
     });
-    await this.publish(publications);
+    // the scheduler's first tick runs at once and publishes the first wave
     await this.queue.schedule(id);
     await this.events.emit('deployment.progress', { deploymentId: id, status: 'in_progress' });
-    this.logger.log(`deployment ${id}: ${name}@${version} to ${publications.length} device(s) in the first wave`);
+    this.logger.log(`deployment ${id}: ${name}@${version} to ${firstWave} device(s) in the first wave`);
     return this.get(id);
   }
 
@@ -94,21 +111,51 @@ export class RolloutService {
     return Promise.all(all.map(async (d) => this.toResponse(d, await this.deployments.devices(d.id))));
   }
 
-  /** One step of the state machine; safe to call any time, from any replica. */
+  /**
+   * One step of the state machine; safe to call any time, from any replica. It also publishes the desired
+   * states of the due wave's devices that no publisher holds (after the transaction, pipelined), and marks
+   * each `sent` as the broker acknowledges it.
+   */
   async advance(id: string): Promise<void> {
-    const { publications, done, finishedEarlier } = await this.db.transaction(async (tx) => {
+    const { publications, unsent, model, done, finishedEarlier } = await this.db.transaction(async (tx) => {
       const deployment = await this.deployments.get(id, tx);
       // a tick that arrives after the deployment finished (another tick, another replica) only unschedules:
       // the outcome was announced once, by the tick that finished it
-      if (!deployment || !['in_progress', 'pending'].includes(deployment.status)) return { publications: [], done: true, finishedEarlier: true };
+      if (!deployment || !['in_progress', 'pending'].includes(deployment.status))
+        return { publications: [], unsent: [], model: null, done: true, finishedEarlier: true };
       await this.observeDevices(tx, deployment);
-      return { ...(await this.step(tx, deployment)), finishedEarlier: false };
+      const stepped = await this.step(tx, deployment);
+      const claimed = stepped.done ? [] : await this.deployments.claimUnsent(tx, id, PUBLISH_LEASE_SECONDS);
+      const superseded = claimed.filter((c) => c.desired === null).map((c) => c.deviceId);
+      await this.deployments.setDevicePhases(tx, id, superseded, 'failed', 'superseded: a later deployment replaced its desired state before it was sent');
+      const unsent = claimed.flatMap((c) => (c.desired ? [c.desired] : []));
+      return { ...stepped, unsent, model: deployment.model, finishedEarlier: false };
     });
     await this.publish(publications);
+    if (model && unsent.length > 0) await this.publishUnsent(id, model, unsent);
     if (done) await this.queue.unschedule(id);
     if (finishedEarlier) return;
     if (done) await this.announce(id);
-    if (done || publications.length > 0) await this.events.emit('deployment.progress', { deploymentId: id, status: done ? 'finished' : 'in_progress' });
+    if (done || publications.length > 0 || unsent.length > 0)
+      await this.events.emit('deployment.progress', { deploymentId: id, status: done ? 'finished' : 'in_progress' });
+  }
+
+  /** Publishes desired states this tick took, pipelined; each acknowledged one becomes `sent`, the others wait for the lease. */
+  private async publishUnsent(id: string, model: ModelVersionRef, unsent: StoredDesiredState[]): Promise<void> {
+    const record = await this.models.getVersion(model.name, model.version);
+    if (!record) throw new Error(`deployment ${id}: version ${model.name}@${model.version} is gone`);
+    const shared = sharedDesiredParts(record);
+    const marks: Array<Promise<unknown>> = [];
+    const failed = await this.publish(
+      unsent.map((stored) => ({ deviceId: stored.deviceId, desired: withSharedParts(stored, shared) })),
+      (deviceId) => marks.push(this.deployments.markSent(id, deviceId)),
+    );
+    const results = await Promise.allSettled(marks);
+    const unmarked = results.filter((r) => r.status === 'rejected');
+    if (unmarked.length > 0) {
+      this.logger.warn(`deployment ${id}: ${unmarked.length} device(s) told but not marked sent (${(unmarked[0] as PromiseRejectedResult).reason}); published again after the lease`);
+    }
+    if (failed > 0) this.logger.warn(`deployment ${id}: ${failed} desired state(s) not acknowledged; published again after ${PUBLISH_LEASE_SECONDS} s`);
   }
 
   /** Emits the outcome of a finished deployment as a webhook event. */
@@ -155,9 +202,22 @@ export class RolloutService {
   /** After a restart: make sure every deployment in progress ticks, and republish retained desired states. */
   async resume(): Promise<void> {
     for (const id of await this.deployments.listActiveIds()) await this.queue.schedule(id);
-    const desired = await this.deployments.allDesired();
-    await this.publish(desired.map((d) => ({ deviceId: d.deviceId, desired: d })));
-    if (desired.length > 0) this.logger.log(`republished ${desired.length} desired state(s)`);
+    const stored = await this.deployments.allDesired();
+    const shared = new Map<string, SharedDesiredParts | null>();
+    const publications: Publication[] = [];
+    for (const desired of stored) {
+      const key = `${desired.model.name}@${desired.model.version}`;
+      if (!shared.has(key)) {
+        const record = desired.manifest ? undefined : await this.models.getVersion(desired.model.name, desired.model.version);
+        shared.set(key, record ? sharedDesiredParts(record) : null);
+      }
+      const parts = shared.get(key);
+      if (desired.manifest && desired.blobs) publications.push({ deviceId: desired.deviceId, desired: desired as DesiredState });
+      else if (parts) publications.push({ deviceId: desired.deviceId, desired: withSharedParts(desired, parts) });
+      else this.logger.error(`the desired state of ${desired.deviceId} names ${key}, which is gone: not republished`);
+    }
+    await this.publish(publications);
+    if (publications.length > 0) this.logger.log(`republished ${publications.length} desired state(s)`);
   }
 
   /**
@@ -236,7 +296,9 @@ export class RolloutService {
     const next = deployment.batchIndex + 1;
     await this.deployments.update(tx, deployment.id, { batchIndex: next, observeUntil: null });
     const record = (await this.models.getVersion(deployment.model.name, deployment.model.version, tx))!;
-    return { publications: await this.sendWave(tx, deployment.id, record, next), done: false };
+    // published by this tick, after the transaction (advance → claimUnsent)
+    await this.prepareWave(tx, deployment.id, record, next);
+    return { publications: [], done: false };
   }
 
   private async failGate(tx: SqlExecutor, deployment: DeploymentRecord, reason: string): Promise<{ publications: Publication[]; done: boolean }> {
@@ -247,13 +309,18 @@ export class RolloutService {
     return { publications, done: true };
   }
 
-  /** Sends the desired state of wave `wave` to its devices (saved in SQL in this transaction, set-based). */
-  private async sendWave(tx: SqlExecutor, id: string, record: VersionRecord, wave: number): Promise<Publication[]> {
+  /**
+   * Signs and stores the desired state of wave `wave`'s devices in this transaction (set-based); they stay
+   * `pending` until a tick has published them. Returns how many devices the wave has.
+   */
+  private async prepareWave(tx: SqlExecutor, id: string, record: VersionRecord, wave: number): Promise<number> {
     const devices = (await this.deployments.devices(id, tx)).filter((d) => d.wave === wave);
-    const states = devices.map((device) => this.desiredState(device.deviceId, id, record, false));
-    await this.deployments.saveDesiredStates(tx, states);
-    await this.deployments.setDevicePhases(tx, id, devices.map((d) => d.deviceId), 'sent');
-    return states.map((desired) => ({ deviceId: desired.deviceId, desired }));
+    const shared = sharedDesiredParts(record);
+    await this.deployments.saveDesiredStates(
+      tx,
+      devices.map((device) => this.desiredState(device.deviceId, id, shared, false)),
+    );
+    return devices.length;
   }
 
   /** Every device the deployment touched goes back to its previous version (or has its desired state cleared). */
@@ -263,7 +330,7 @@ export class RolloutService {
       if (device.previous) {
         const record = await this.models.getVersion(device.previous.name, device.previous.version, tx);
         if (record) {
-          const desired = this.desiredState(device.deviceId, deployment.id, record, true);
+          const desired = this.desiredState(device.deviceId, deployment.id, sharedDesiredParts(record), true);
           await this.deployments.saveDesired(tx, desired);
           publications.push({ deviceId: device.deviceId, desired });
         }
@@ -276,14 +343,12 @@ export class RolloutService {
     return publications;
   }
 
-  private desiredState(deviceId: string, deploymentId: string, record: VersionRecord, rollback: boolean): DesiredState {
+  private desiredState(deviceId: string, deploymentId: string, shared: SharedDesiredParts, rollback: boolean): DesiredState {
     const unsigned: UnsignedDesiredState = {
       v: MESSAGE_VERSION,
       deviceId,
       deploymentId,
-      model: { name: record.name, version: record.version },
-      manifest: { manifest: record.manifest, signature: record.signature },
-      blobs: uniqueBy(record.manifest.files, (f) => f.sha256).map((f) => ({ sha256: f.sha256, size: f.size, url: blobPath(f.sha256) })),
+      ...shared,
       rollback,
       issuedAt: Math.max(Date.now(), (this.lastIssuedAt.get(deviceId) ?? 0) + 1),
     };
@@ -291,21 +356,29 @@ export class RolloutService {
     return { ...unsigned, signature: this.signer.sign(unsigned) };
   }
 
-  /** Publishes desired states concurrently (bounded), each retained with QoS 1. */
-  private async publish(publications: Publication[]): Promise<void> {
+  /**
+   * Publishes desired states, each retained with QoS 1, pipelined: up to `PUBLISH_WINDOW` wait for their PUBACK at
+   * once (mqtt.js keeps every outstanding QoS 1 publish until its PUBACK). `acknowledged` hears each one the
+   * broker took; resolves with how many it did not.
+   */
+  private async publish(publications: Publication[], acknowledged?: (deviceId: string) => void): Promise<number> {
     let next = 0;
+    let failed = 0;
     const worker = async () => {
       while (next < publications.length) {
         const { deviceId, desired } = publications[next++];
         try {
           await this.channel.publishDesired(deviceId, desired);
+          acknowledged?.(deviceId);
         } catch (err) {
-          // the desired state is in SQL: it is republished at the next boot or resume
-          this.logger.error(`publishing the desired state of ${deviceId} failed: ${(err as Error).message}`);
+          // the desired state is in SQL: a tick publishes it again after the lease, and every boot republishes it
+          failed++;
+          if (failed <= 3) this.logger.error(`publishing the desired state of ${deviceId} failed: ${(err as Error).message}`);
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(64, publications.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(PUBLISH_WINDOW, publications.length) }, worker));
+    return failed;
   }
 
   private async toResponse(deployment: DeploymentRecord, devices: DeploymentDeviceRecord[]): Promise<DeploymentResponse> {
@@ -350,6 +423,19 @@ export function planWaves(deviceIds: string[], strategy: ParsedCreateDeploymentR
     waves.set(id, index < canary ? 0 : 1 + Math.floor((index - canary) / strategy.batchSize));
   });
   return waves;
+}
+
+function sharedDesiredParts(record: VersionRecord): SharedDesiredParts {
+  return {
+    model: { name: record.name, version: record.version },
+    manifest: { manifest: record.manifest, signature: record.signature },
+    blobs: uniqueBy(record.manifest.files, (f) => f.sha256).map((f) => ({ sha256: f.sha256, size: f.size, url: blobPath(f.sha256) })),
+  };
+}
+
+/** A stored desired state made whole again: the version's shared parts put back (rows of older versions hold them already). */
+function withSharedParts(stored: StoredDesiredState, shared: SharedDesiredParts): DesiredState {
+  return { ...stored, manifest: stored.manifest ?? shared.manifest, blobs: stored.blobs ?? shared.blobs };
 }
 
 function runningVersion(device: DeviceSummary): ModelVersionRef | null {
