@@ -1,5 +1,13 @@
 import { JOB_NAMES, JOB_SCHEMAS, jobNamesOfQueue, parseJob, predictionsJobId, QUEUE_NAMES, queueOfJob, QUEUES } from './jobs';
-import { encodePredictionColumns, predictionBatchOfJob, predictionIngestJobFields } from './prediction-encoding';
+import {
+  encodePredictionColumns,
+  MAX_INGEST_GROUP_BATCHES,
+  MAX_INGEST_GROUP_PAYLOAD_CHARS,
+  MAX_INGEST_PAYLOAD_BASE64,
+  predictionBatchOfJob,
+  predictionIngestGroups,
+  predictionIngestJobFields,
+} from './prediction-encoding';
 import { batchExample, hardExampleExample } from './testing/examples';
 
 describe('jobs', () => {
@@ -73,5 +81,34 @@ describe('jobs', () => {
     expect(garbage).toMatchObject({ ok: false, error: { code: 'invalid_encoding' } });
     expect(parseJob('predictions.ingest', { deviceId: 'cam-01', seq: 42, receivedAt: 1 }).ok).toBe(false);
     expect(parseJob('predictions.ingest', { deviceId: 'cam-01', seq: 42, receivedAt: 1, batch, payload: 'eyJ9' }).ok).toBe(false);
+  });
+
+  it('splits batches that arrived together into group jobs of at most 64 batches and 4 MiB of payload, in order', () => {
+    const entry = (seq: number, chars = 100) => ({ deviceId: 'cam-01', seq, receivedAt: 1, payload: 'A'.repeat(chars) });
+    const counts = (groups: Array<Array<{ seq: number }>>) => groups.map((g) => g.length);
+    expect(predictionIngestGroups([])).toEqual([]);
+    const many = Array.from({ length: 130 }, (_, i) => entry(i + 1));
+    const groups = predictionIngestGroups(many);
+    expect(counts(groups)).toEqual([MAX_INGEST_GROUP_BATCHES, MAX_INGEST_GROUP_BATCHES, 2]);
+    expect(groups.flat().map((e) => e.seq)).toEqual(many.map((e) => e.seq));
+    const big = MAX_INGEST_PAYLOAD_BASE64;
+    const bySize = predictionIngestGroups([
+      entry(1, big),
+      entry(2, big),
+      entry(3, big),
+      entry(4, big),
+      entry(5, big),
+      entry(6, big),
+      entry(7, big),
+      entry(8, 10),
+    ]);
+    expect(bySize.every((g) => g.reduce((n, e) => n + e.payload.length, 0) <= MAX_INGEST_GROUP_PAYLOAD_CHARS)).toBe(true);
+    expect(bySize.flat().map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    for (const group of groups) expect(parseJob('predictions.ingest-group', { batches: group }).ok).toBe(true);
+    expect(parseJob('predictions.ingest-group', { batches: [] }).ok).toBe(false);
+    expect(parseJob('predictions.ingest-group', { batches: many }).ok).toBe(false);
+    const bad = parseJob('predictions.ingest-group', { batches: [entry(1), { ...entry(2), seq: 0 }] });
+    expect(bad).toMatchObject({ ok: false, error: { code: 'invalid_payload' } });
+    if (!bad.ok) expect(bad.error.message).toContain('batches[1].seq');
   });
 });

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { describeZodError, fieldIssues, type ParseResult } from './parse';
 import { DeviceIdSchema, EpochMsSchema, ModelNameSchema, ModelVersionNumberSchema, RecordIdSchema } from './identifiers';
 import { HardExampleSchema, OutboxEpochSchema, PredictionBatchSchema } from './predictions';
-import { MAX_INGEST_PAYLOAD_BASE64 } from './prediction-encoding';
+import { MAX_INGEST_GROUP_BATCHES, MAX_INGEST_PAYLOAD_BASE64 } from './prediction-encoding';
 
 /**
  * BullMQ queues and jobs. A job's name is `<queue>.<step>`; its payload is validated with the
@@ -46,6 +46,26 @@ export const JOB_SCHEMAS = {
       message: 'deviceId and seq must equal the batch\'s own',
       path: ['batch'],
     }),
+  /**
+   * The MQTT prediction batches received together (one turn of the cloud's event loop, several devices), each as
+   * its `predictions.ingest` fields with the payload; no job id — a redelivered batch is dropped by the SQL
+   * dedupe on (device, epoch, seq). One job instead of one per batch: BullMQ's add, fetch and finish per job
+   * cost more than decoding a batch. `predictionIngestGroups` splits what came in into jobs.
+   */
+  'predictions.ingest-group': z.object({
+    batches: z
+      .array(
+        z.object({
+          deviceId: DeviceIdSchema,
+          seq: z.number().int().positive(),
+          epoch: OutboxEpochSchema.optional(),
+          receivedAt: EpochMsSchema,
+          payload: z.string().min(1).max(MAX_INGEST_PAYLOAD_BASE64),
+        }),
+      )
+      .min(1)
+      .max(MAX_INGEST_GROUP_BATCHES),
+  }),
   /** One MQTT hard example; job id `hardExampleJobId(deviceId, id)`. */
   'predictions.hard-example': z
     .object({ deviceId: DeviceIdSchema, receivedAt: EpochMsSchema, hardExample: HardExampleSchema })

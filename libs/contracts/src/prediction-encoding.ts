@@ -282,6 +282,31 @@ export function predictionIngestJobFields(
   return { deviceId: batch.deviceId, seq: batch.seq, ...(batch.epoch !== undefined ? { epoch: batch.epoch } : {}), payload: base64 };
 }
 
+/** Batches in one `predictions.ingest-group` job at most, and the base64 characters of their payloads together. */
+export const MAX_INGEST_GROUP_BATCHES = 64;
+export const MAX_INGEST_GROUP_PAYLOAD_CHARS = 4 * 1024 * 1024;
+
+/**
+ * Batches that arrived together → the `batches` of `predictions.ingest-group` jobs, in order: at most
+ * `MAX_INGEST_GROUP_BATCHES` a job and `MAX_INGEST_GROUP_PAYLOAD_CHARS` of payload (a larger payload gets a job of its own).
+ */
+export function predictionIngestGroups<T extends { payload: string }>(batches: readonly T[]): T[][] {
+  const groups: T[][] = [];
+  let group: T[] = [];
+  let chars = 0;
+  for (const batch of batches) {
+    if (group.length > 0 && (group.length === MAX_INGEST_GROUP_BATCHES || chars + batch.payload.length > MAX_INGEST_GROUP_PAYLOAD_CHARS)) {
+      groups.push(group);
+      group = [];
+      chars = 0;
+    }
+    group.push(batch);
+    chars += batch.payload.length;
+  }
+  if (group.length > 0) groups.push(group);
+  return groups;
+}
+
 /**
  * The batch of a `predictions.ingest` job: its `batch` as parsed, or its `payload` decoded and checked again
  * (a job is an edge of its own: Redis may hold anything), naming the same device, epoch and seq as the job.

@@ -8,8 +8,8 @@ import { DEFERRED_WORKER, dispatchJob, startWorker } from './bull';
 
 /**
  * The `predictions` queue's worker (worker replicas only), EDGELOOP_INGEST_CONCURRENCY jobs at a time: a
- * batch goes to `IngestService.ingestBatch` (grouped into one SQL transaction with its neighbours), a hard
- * example to `ingestHardExample`. An invalid job is counted and dead-lettered, then unrecoverable.
+ * group of batches goes to `IngestService.ingestBatchGroup`, a lone batch to `ingestBatch` (both written in one
+ * SQL transaction with their neighbours), a hard example to `ingestHardExample`. An invalid job is counted and dead-lettered, then unrecoverable.
  */
 @Processor(QUEUES.predictions, DEFERRED_WORKER)
 export class PredictionsProcessor extends WorkerHost implements OnApplicationBootstrap {
@@ -32,6 +32,7 @@ export class PredictionsProcessor extends WorkerHost implements OnApplicationBoo
       job,
       {
         'predictions.ingest': (payload) => this.ingest.ingestBatch(payload),
+        'predictions.ingest-group': (payload) => this.ingest.ingestBatchGroup(payload),
         'predictions.hard-example': (payload) => this.ingest.ingestHardExample(payload),
       },
       (message) => this.ingest.invalidJob(job.name, job.data, message),

@@ -114,13 +114,36 @@ describe('ingest and drift (real Redis/BullMQ, broker, SQL, webhook receiver)', 
     expect(prometheus).toMatch(/edgeloop_ingest_total\{counter="batches"\} 3/);
   });
 
+  const counter = async (name: string): Promise<number> =>
+    Number(new RegExp(`edgeloop_ingest_total\\{counter="${name}"\\} (\\d+)`).exec(await (await fetch(`${fx.url}/metrics`)).text())?.[1] ?? 0);
+
   it('a batch redelivered after its job is gone is dropped by the SQL dedupe key', async () => {
+    // the batch published twice above was one already (batches go into Redis as group jobs, with no job id to dedupe on)
+    expect(await counter('batches_duplicate')).toBe(1);
     const queue = fx.cloud.app.get((await import('../queues/predictions.queue')).PredictionsQueue);
     const batch = makeBatch('agg-1', 2, { name: 'face-id', version: 1 }, STABLE, { frames: 20 });
     await queue.addRaw('predictions.ingest', { deviceId: 'agg-1', seq: 2, receivedAt: Date.now(), batch });
-    await eventually(async () => (await (await fetch(`${fx.url}/metrics`)).text()), (text) => /counter="batches_duplicate"\} 1/.test(text));
+    await eventually(() => counter('batches_duplicate'), (n) => n === 2);
     const rows = (await json(fx.api('/api/v1/metrics/predictions?device=agg-1&model=face-id@1&bucket=hour'))).rows;
     expect(rows.reduce((n: number, r: any) => n + r.frames, 0)).toBe(50);
+  });
+
+  it('a group job counts its valid batches and dead-letters the one whose payload names another batch', async () => {
+    const queue = fx.cloud.app.get((await import('../queues/predictions.queue')).PredictionsQueue);
+    const [batches, invalid] = [await counter('batches'), await counter('jobs_invalid')];
+    const entry = (seq: number, payloadSeq: number) => ({
+      deviceId: 'agg-1',
+      seq,
+      receivedAt: Date.now(),
+      payload: Buffer.from(JSON.stringify(makeBatch('agg-1', payloadSeq, { name: 'face-id', version: 1 }, STABLE, { frames: 5 }))).toString('base64'),
+    });
+    await queue.addRaw('predictions.ingest-group', { batches: [entry(10, 10), entry(11, 12), entry(13, 13)] });
+    await eventually(
+      async () => [await counter('batches'), await counter('jobs_invalid')],
+      ([b, i]) => b === batches + 2 && i === invalid + 1,
+    );
+    const rows = (await json(fx.api('/api/v1/metrics/predictions?device=agg-1&model=face-id@1&bucket=hour'))).rows;
+    expect(rows.reduce((n: number, r: any) => n + r.frames, 0)).toBe(60);
   });
 
   it('stores hard examples once, with a crop in S3 only when sent, lists and labels them', async () => {
@@ -172,12 +195,13 @@ describe('ingest and drift (real Redis/BullMQ, broker, SQL, webhook receiver)', 
 
   it('a malformed job on the queue is counted as invalid and does not stop the queue', async () => {
     const queue = fx.cloud.app.get((await import('../queues/predictions.queue')).PredictionsQueue);
+    const [batches, invalid] = [await counter('batches'), await counter('jobs_invalid')];
     await queue.addRaw('predictions.ingest', { deviceId: 'agg-1', seq: -4 });
     const client = devices.get('agg-1')!;
     await publish(client, makeBatch('agg-1', 4, { name: 'face-id', version: 1 }, STABLE, { frames: 5 }));
     await eventually(
-      async () => (await (await fetch(`${fx.url}/metrics`)).text()),
-      (text) => /counter="jobs_invalid"\} 1/.test(text) && /counter="batches"\} 4/.test(text),
+      async () => [await counter('batches'), await counter('jobs_invalid')],
+      ([b, i]) => b === batches + 1 && i === invalid + 1,
     );
   });
 

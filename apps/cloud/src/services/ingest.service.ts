@@ -74,6 +74,17 @@ export class IngestService {
     });
   }
 
+  /**
+   * A group job's batches, each as `ingestBatch` takes it: resolves once every valid one is counted; a batch
+   * that does not decode is counted and dead-lettered alone (the others go on). When a write fails the job
+   * fails and is retried whole — the batches already counted are then duplicates, dropped by the dedupe.
+   */
+  async ingestBatchGroup(job: JobPayload<'predictions.ingest-group'>): Promise<void> {
+    const results = await Promise.allSettled(job.batches.map((batch) => this.ingestBatch(batch)));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected' && !(r.reason instanceof UnrecoverableError));
+    if (failed) throw failed.reason;
+  }
+
   private readonly pending: PendingBatch[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
   /** Groups being written; when one is done, the jobs that waited meanwhile start the next. */
