@@ -17,14 +17,18 @@ interface PacketSender {
 
 /** Messages of different devices handled at the same time at most. */
 const MAX_IN_HAND = 32;
-/** Waiting messages looked at for one with a free device, each time one is done. */
-const SCAN_LIMIT = 256;
 
 /**
  * A client's incoming PUBLISHes, each QoS 1 PUBACK sent only once its handler resolved — without holding the
  * client's reading of packets. The messages of one device (one topic prefix `…/devices/{id}/`) are handled one
  * at a time in arrival order; those of different devices at the same time (up to 32), so one Redis round trip
  * per message does not bound a replica's intake. PUBACKs go out in arrival order.
+ *
+ * Waiting messages are queued per device, and the devices with waiting messages take turns (one message each per
+ * turn): a device with thousands of messages waiting (a flood the quotas do not refuse on arrival, such as garbage
+ * from a group without quota, until its quarantine) delays another device's message by at most one of its own.
+ * Before, the next message was looked for among the first 256 waiting, so another device's message behind a
+ * longer backlog waited for all of it.
  *
  * mqtt.js reads the packets of a connection in order and reads the next one only when `handleMessage`'s
  * callback has been called (the callback sends the PUBACK, then reads on). Holding that callback until a
@@ -42,7 +46,9 @@ const SCAN_LIMIT = 256;
  * handled in the same order; QoS 2 is not subscribed.
  */
 export class InboundPublishes {
-  private readonly waiting: Received[] = [];
+  /** Waiting messages per device, in arrival order; a device's place in the map is its turn. */
+  private readonly waiting = new Map<string, Received[]>();
+  private waitingCount = 0;
   /** Messages started, in arrival order, until acknowledged (or left unacknowledged). */
   private readonly started: Array<Received & { done: boolean; handled: boolean }> = [];
   /** Devices (topic prefixes) with a message in hand. */
@@ -56,7 +62,12 @@ export class InboundPublishes {
     private readonly handle: (packet: IPublishPacket, receivedAt: Date) => Promise<void>,
   ) {
     client.handleMessage = (packet, readOn) => {
-      this.waiting.push({ packet, receivedAt: new Date(), stream: client.stream });
+      const device = deviceOf(packet.topic);
+      const queue = this.waiting.get(device);
+      const received = { packet, receivedAt: new Date(), stream: client.stream };
+      if (queue) queue.push(received);
+      else this.waiting.set(device, [received]);
+      this.waitingCount++;
       this.drain();
       readOn(packet.qos === 1 ? ACKNOWLEDGED_LATER : undefined);
     };
@@ -64,26 +75,35 @@ export class InboundPublishes {
 
   /** Messages received and not yet handled (those in hand excluded). */
   get depth(): number {
-    return this.waiting.length;
+    return this.waitingCount;
   }
 
   /** Handles no further message; resolves once those in hand are done. Queued ones stay unacknowledged. */
   async stop(): Promise<void> {
     this.stopped = true;
-    this.waiting.length = 0;
+    this.waiting.clear();
+    this.waitingCount = 0;
     await Promise.all([...this.inHand]);
   }
 
-  /** Starts every waiting message whose device has none in hand, oldest first, up to `MAX_IN_HAND`. */
+  /**
+   * Starts the oldest waiting message of every device that has none in hand, devices in turn, up to `MAX_IN_HAND`.
+   * A device started goes to the back of the turns; at most `MAX_IN_HAND` devices are busy, so the loop skips at most
+   * that many.
+   */
   private drain(): void {
-    for (let i = 0, looked = 0; i < this.waiting.length && looked < SCAN_LIMIT && this.inHand.size < MAX_IN_HAND && !this.stopped; looked++) {
-      const next = this.waiting[i]!;
-      const device = deviceOf(next.packet.topic);
+    let skipped = 0;
+    for (const [device, queue] of this.waiting) {
+      if (this.inHand.size >= MAX_IN_HAND || this.stopped || skipped > MAX_IN_HAND) break;
       if (this.busy.has(device)) {
-        i++;
+        skipped++;
         continue;
       }
-      this.waiting.splice(i, 1);
+      const next = queue.shift()!;
+      this.waiting.delete(device);
+      // its turn taken: to the back, after every device that has waited since (a Map iterates entries added meanwhile)
+      if (queue.length > 0) this.waiting.set(device, queue);
+      this.waitingCount--;
       this.busy.add(device);
       const entry = { ...next, done: false, handled: false };
       this.started.push(entry);
