@@ -1,5 +1,7 @@
 import { ApiClient, downloadBlob } from '@edgeloop/client';
 import { headDeltaPath, MAX_HEAD_DELTA_BYTES, type BlobLocation } from '@edgeloop/contracts';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { Logger } from '../logger';
 
 export interface BlobFetcherOptions {
@@ -71,31 +73,52 @@ export class BlobFetcher {
   async fetchHeadDelta(targetSha256: string, baseSha256: string, signal?: AbortSignal, onBytes?: (bytes: number) => void): Promise<Uint8Array | undefined> {
     if (!this.cloud) return undefined;
     const timeout = AbortSignal.timeout(this.options.stallTimeoutMs ?? 30_000);
-    const res = await fetch(this.cloud.url(headDeltaPath(targetSha256, baseSha256)), {
-      headers: this.cloud.headers(),
-      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-    });
-    if (res.status === 404) {
-      await res.body?.cancel();
-      return undefined;
+    const path = headDeltaPath(targetSha256, baseSha256);
+    const res = await getOnce(new URL(this.cloud.url(path)), this.cloud.headers(), signal ? AbortSignal.any([signal, timeout]) : timeout);
+    try {
+      if (res.statusCode === 404) return undefined;
+      if (res.statusCode !== 200) throw new Error(`GET ${path} answered ${res.statusCode}`);
+      if (Number(res.headers['content-length'] ?? NaN) > MAX_HEAD_DELTA_BYTES) return undefined;
+      const chunks: Buffer[] = [];
+      let total = 0;
+      for await (const chunk of res as AsyncIterable<Buffer>) {
+        total += chunk.byteLength;
+        onBytes?.(chunk.byteLength);
+        if (total > MAX_HEAD_DELTA_BYTES) return undefined;
+        chunks.push(chunk);
+      }
+      return new Uint8Array(Buffer.concat(chunks));
+    } finally {
+      res.destroy();
     }
-    if (res.status !== 200 || !res.body) {
-      await res.body?.cancel();
-      throw new Error(`GET ${headDeltaPath(targetSha256, baseSha256)} answered ${res.status}`);
-    }
-    const declared = Number(res.headers.get('content-length') ?? NaN);
-    if (declared > MAX_HEAD_DELTA_BYTES) {
-      await res.body.cancel();
-      return undefined;
-    }
-    const chunks: Uint8Array[] = [];
-    let total = 0;
-    for await (const chunk of res.body) {
-      total += chunk.byteLength;
-      onBytes?.(chunk.byteLength);
-      if (total > MAX_HEAD_DELTA_BYTES) return undefined;
-      chunks.push(chunk);
-    }
-    return new Uint8Array(Buffer.concat(chunks));
   }
+}
+
+/**
+ * One `GET` on node:http(s), as `downloadBlob` makes them: not the global fetch, whose undici stack costs the
+ * worker ≈ 20 MB of RSS the first time it is used (docs/benchmarks.md, "Edge worker"). Aborting `signal` ends the
+ * request and its answer with the signal's reason. The delta route answers directly (no redirect is followed).
+ */
+function getOnce(url: URL, headers: Record<string, string>, signal: AbortSignal): Promise<IncomingMessage> {
+  return new Promise<IncomingMessage>((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    let answer: IncomingMessage | undefined;
+    const onAbort = () => {
+      req.destroy(signal.reason);
+      answer?.destroy(signal.reason);
+      reject(signal.reason);
+    };
+    const req = send(url, { method: 'GET', headers }, (res) => {
+      answer = res;
+      res.once('close', () => signal.removeEventListener('abort', onAbort));
+      resolve(res);
+    });
+    req.on('error', (err) => {
+      signal.removeEventListener('abort', onAbort);
+      reject(err);
+    });
+    signal.addEventListener('abort', onAbort, { once: true });
+    req.end();
+  });
 }
