@@ -28,6 +28,8 @@ export interface MosquittoConfig {
    * push the others' out before it is quarantined. `0` is unlimited.
    */
   maxQueuedMessages?: number;
+  /** QoS 1/2 messages in flight (sent, not yet acknowledged) per client (`max_inflight_messages`); default 100 as in deploy/, `0` unlimited. */
+  maxInflightMessages?: number;
   /** Bytes queued per client (`max_queued_bytes`); default 1 GiB, `0` unlimited. */
   maxQueuedBytes?: number;
   /** Appended verbatim. */
@@ -82,6 +84,9 @@ export function mosquittoConfig(port: number, dir: string, config: MosquittoConf
     lines.push('persistence false');
   }
   lines.push(`max_queued_messages ${config.maxQueuedMessages ?? 1_000_000}`, `max_queued_bytes ${config.maxQueuedBytes ?? 1024 ** 3}`);
+  // as deploy/mosquitto/mosquitto.conf: Mosquitto's default (20) let 20 messages of one device the cloud handles
+  // slowly (garbage being dead-lettered) hold back every other device's messages at the broker
+  lines.push(`max_inflight_messages ${config.maxInflightMessages ?? 100}`);
   if (config.passwordFile) lines.push(`password_file ${config.passwordFile}`);
   if (config.aclFile) lines.push(`acl_file ${config.aclFile}`);
   if (config.plugin) lines.push(`plugin ${config.plugin}`);
