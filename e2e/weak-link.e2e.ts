@@ -1,6 +1,6 @@
 import { encodePredictionColumns, MANIFEST_SCHEMA, topics, type ModelManifest, type ReportedState } from '@edgeloop/contracts';
 import { startMosquitto, type MosquittoServer } from '@edgeloop/harness';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -12,24 +12,11 @@ import { buildEdge, EdgeProcess } from '../apps/edge/src/testing/edge-process';
 import { baseModelsDir, franckFrames, repoRoot, tempStateDir } from '../apps/edge/src/testing/edge-env';
 import { LinkProxy, wireBytes, type LinkConnection, type WirePacket } from '../apps/edge/src/testing/link-proxy';
 import { MqttObserver } from '../apps/edge/src/testing/mqtt-observer';
+import { namespaceUnavailable, NetnsLink } from './support/netns-link';
 
 const DEVICE = 'cam-netns-1';
 const KEEPALIVE_S = 10;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Why this test cannot run here, or undefined when it can. */
-function namespaceUnavailable(): string | undefined {
-  if (process.getuid?.() !== 0) return 'needs root (ip netns, tc, nft)';
-  for (const tool of ['ip', 'tc', 'nft']) {
-    if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) return `needs \`${tool}\` on the PATH (apt-get install iproute2 nftables)`;
-  }
-  return undefined;
-}
-
-function run(args: string[]): void {
-  const result = spawnSync(args[0], args.slice(1), { encoding: 'utf8' });
-  if (result.status !== 0) throw new Error(`${args.join(' ')}: ${result.stderr.trim()}`);
-}
 
 function baseManifest(version: number): ModelManifest {
   const base = JSON.parse(readFileSync(join(baseModelsDir, 'manifest.json'), 'utf8')) as ModelManifest & { files: Array<{ role: string; path?: string }> };
@@ -55,10 +42,7 @@ if (unavailable) process.stdout.write(`weak-link.e2e: skipped: ${unavailable}\n`
  * keep-alive while heartbeats are due, then healed; the proxy counts what the reconnect costs.
  */
 describe('an edge worker in a network namespace behind a 400 kbit/s veth pair', () => {
-  const id = `${process.pid % 10_000}`;
-  const ns = `elwk-${id}`;
-  const [hostDev, nsDev] = [`elwk${id}a`, `elwk${id}b`];
-  const subnet = `10.${150 + (process.pid % 50)}.${process.pid % 250}`;
+  const link = new NetnsLink('elwk', 1);
   const state = tempStateDir('edge-netns-');
   const signer = new CloudSigner();
   let build: { main: string; remove: () => void } | undefined;
@@ -73,7 +57,7 @@ describe('an edge worker in a network namespace behind a 400 kbit/s veth pair', 
     await observer?.close();
     await proxy?.stop();
     await mosquitto?.stop();
-    if (!unavailable) spawnSync('ip', ['netns', 'del', ns]);
+    if (!unavailable) link.remove();
     build?.remove();
     state.remove();
   });
@@ -82,27 +66,17 @@ describe('an edge worker in a network namespace behind a 400 kbit/s veth pair', 
     'reconnects after a silent partition with no stale report replayed and ≤ 1 KB up',
     async () => {
       build = buildEdge();
-      spawnSync('ip', ['netns', 'del', ns]);
-      run(['ip', 'netns', 'add', ns]);
-      run(['ip', 'link', 'add', hostDev, 'type', 'veth', 'peer', 'name', nsDev]);
-      run(['ip', 'link', 'set', nsDev, 'netns', ns]);
-      run(['ip', 'addr', 'add', `${subnet}.1/30`, 'dev', hostDev]);
-      run(['ip', 'link', 'set', hostDev, 'up']);
-      run(['tc', 'qdisc', 'add', 'dev', hostDev, 'root', 'tbf', 'rate', '400kbit', 'burst', '16kbit', 'latency', '400ms']);
-      const inNs = (...args: string[]) => run(['ip', 'netns', 'exec', ns, ...args]);
-      inNs('ip', 'addr', 'add', `${subnet}.2/30`, 'dev', nsDev);
-      inNs('ip', 'link', 'set', nsDev, 'up');
-      inNs('ip', 'link', 'set', 'lo', 'up');
-      inNs('tc', 'qdisc', 'add', 'dev', nsDev, 'root', 'tbf', 'rate', '400kbit', 'burst', '16kbit', 'latency', '400ms');
+      link.up(400);
 
       mosquitto = await startMosquitto();
-      proxy = new LinkProxy({ host: mosquitto.host, port: Number(new URL(mosquitto.url).port) }, { listenHost: `${subnet}.1` });
+      proxy = new LinkProxy({ host: mosquitto.host, port: Number(new URL(mosquitto.url).port) }, { listenHost: link.hostIp });
       await proxy.start();
       observer = await MqttObserver.connect(mosquitto.url, [topics.reported(DEVICE)]);
       const desired = signer.desired(DEVICE, baseManifest(1), { deploymentId: 'dep-netns-1' });
       await observer.publish(topics.desired(DEVICE), JSON.stringify(desired));
 
-      worker = spawn('ip', ['netns', 'exec', ns, process.execPath, build.main], {
+      const [command, args] = link.command(process.execPath, build.main);
+      worker = spawn(command, args, {
         cwd: repoRoot,
         env: {
           PATH: process.env.PATH,
@@ -124,16 +98,12 @@ describe('an edge worker in a network namespace behind a 400 kbit/s veth pair', 
       await sleep(3_000);
 
       // silent partition, longer than mqtt.js's 1.5 × keep-alive, heartbeats due every 2 s
-      inNs('nft', 'add', 'table', 'inet', 'elwk');
-      inNs('nft', 'add', 'chain', 'inet', 'elwk', 'in', '{ type filter hook input priority 0 ; }');
-      inNs('nft', 'add', 'chain', 'inet', 'elwk', 'out', '{ type filter hook output priority 0 ; }');
-      inNs('nft', 'add', 'rule', 'inet', 'elwk', 'in', 'iifname', nsDev, 'drop');
-      inNs('nft', 'add', 'rule', 'inet', 'elwk', 'out', 'oifname', nsDev, 'drop');
+      link.partition();
       const before = proxy.connections.length;
       await sleep(KEEPALIVE_S * 1_500 + 5_000);
       const since = observer.messages.length;
       const healedAt = Date.now();
-      inNs('nft', 'delete', 'table', 'inet', 'elwk');
+      link.heal();
       await observer.waitFor<ReportedState>(topics.reported(DEVICE), (r) => r.state === 'active', 60_000, since);
       const reportedAfterMs = Date.now() - healedAt;
       await sleep(1_000);
