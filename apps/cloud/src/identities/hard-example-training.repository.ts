@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { ModelVersionRef } from '@edgeloop/contracts';
 import { SqlDatabase, type SqlExecutor } from '../database/sql-database';
 import { json } from '../repositories/model.repository';
@@ -35,8 +36,11 @@ interface Row extends MetaRow {
   embedding: number[] | string | Float32Array;
 }
 
-/** Rows per page of `labelled`'s first read: the rows without their embeddings, which cost PGlite little. */
-const LABELLED_PAGE = 500;
+/**
+ * Rows per page of `labelled`'s first read: the rows without their embeddings. PGlite decodes a page on the
+ * event loop (three timestamps a row): a page of 500 held it 80–120 ms at load 12, so every API answer too.
+ */
+const LABELLED_PAGE = 200;
 
 /**
  * Embeddings per query of `labelled`'s second read: PGlite spends ≈ 1.5–2 ms of the event loop on a row of
@@ -46,6 +50,12 @@ const EMBEDDING_PAGE = 16;
 
 /** Embeddings `labelled` keeps in memory between runs (float32: 2 KiB each at 512 values, so ≤ 32 MiB). */
 export const MAX_CACHED_EMBEDDINGS = 16_384;
+
+/**
+ * Rows `labelled` handles in memory per turn of the event loop (cache look-ups, building samples): 11,000
+ * rows in one go held the loop 40–140 ms (load 7–9), so every answer of the API waited that long.
+ */
+const ROWS_PER_TURN = 1000;
 
 const META_COLUMNS = 'id, device_id, model_name, model_version, captured_at, label, not_a_face, labelled_at, unknown_confirmed_at, crop_key';
 const COLUMNS = `${META_COLUMNS}, embedding`;
@@ -91,10 +101,11 @@ export class HardExampleTrainingRepository {
     // this read's embeddings, held here until used: a bound smaller than the read cannot drop any of them
     const read = new Map<string, Float32Array>();
     const missing: MetaRow[] = [];
-    for (const row of rows) {
+    for (const [i, row] of rows.entries()) {
       const cached = this.embeddingCache.get(key(row));
       if (cached) read.set(key(row), cached);
       else missing.push(row);
+      if (i % ROWS_PER_TURN === ROWS_PER_TURN - 1) await yieldToLoop();
     }
     for (let i = 0; i < missing.length; i += EMBEDDING_PAGE) {
       const ids = missing.slice(i, i + EMBEDDING_PAGE).map((r) => r.id);
@@ -110,10 +121,11 @@ export class HardExampleTrainingRepository {
       await yieldToLoop();
     }
     const samples: HardExampleSample[] = [];
-    for (const row of rows) {
+    for (const [i, row] of rows.entries()) {
       const embedding = read.get(key(row));
       // a row deleted between the two reads (retention) is left out, as if read a moment later
       if (embedding) samples.push(toSample({ ...row, embedding }));
+      if (i % ROWS_PER_TURN === ROWS_PER_TURN - 1) await yieldToLoop();
     }
     return samples.sort((a, b) => a.capturedAt - b.capturedAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
@@ -175,10 +187,6 @@ export class HardExampleTrainingRepository {
   async unlabel(tx: SqlExecutor, label: string): Promise<void> {
     await tx.query('update hard_examples set label = null, labelled_at = null, labelled_by = null where label = $1', [label]);
   }
-}
-
-function yieldToLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function toSample(r: Row): HardExampleSample {

@@ -1,7 +1,8 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { MAX_HEAD_DELTA_BYTES } from '@edgeloop/contracts';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { blobKey, BlobRepository } from '../repositories/blob.repository';
 import type { Digested } from './training-task';
 
@@ -20,10 +21,21 @@ import type { Digested } from './training-task';
  * The large documents are made, hashed and parsed in the training thread (training-task.ts); here they are
  * only bytes: read in chunks into one buffer of their own (so it can be transferred to the thread) and written
  * as they are. `getDocument` (hash check and JSON parse on the calling thread) is for the small documents.
+ *
+ * The documents this process wrote or read last are also kept in memory by their sha256 (`RecentDocuments`):
+ * the dataset (≈ 34 MB at 1,000 × 10) is an input of train-head, calibrate and evaluate, and reading it from
+ * object storage three times kept the S3 server busy enough that the API's health check of S3 waited
+ * 100–300 ms behind it. The copy handed out is checked against its sha256 in the thread like a read one.
  */
 @Injectable()
-export class RetrainingArtifacts {
+export class RetrainingArtifacts implements OnApplicationShutdown {
+  private readonly recent = new RecentDocuments();
+
   constructor(private readonly blobs: BlobRepository) {}
+
+  onApplicationShutdown(): void {
+    this.recent.clear();
+  }
 
   /** Stores a JSON document under the sha256 of its bytes; returns the key and the hash. */
   async putDocument(value: unknown): Promise<{ key: string; sha256: string }> {
@@ -35,6 +47,7 @@ export class RetrainingArtifacts {
   async putDocumentBytes(document: Digested): Promise<{ key: string; sha256: string }> {
     const key = documentKey(document.sha256);
     await this.putOnce(key, document.bytes);
+    this.recent.keep(document.sha256, document.bytes);
     return { key, sha256: document.sha256 };
   }
 
@@ -48,7 +61,12 @@ export class RetrainingArtifacts {
 
   /** A document's bytes with the hash the run recorded, for the training thread to check and parse. */
   async getDocumentBytes(ref: { key: string; sha256: string }): Promise<Digested> {
-    return { bytes: await this.read(ref.key), sha256: ref.sha256 };
+    const kept = await this.recent.copyOf(ref.sha256);
+    if (kept) return { bytes: kept, sha256: ref.sha256 };
+    const bytes = await this.read(ref.key);
+    // kept as read, and a copy handed out: the caller transfers its buffer to the training thread
+    if (!this.recent.keep(ref.sha256, bytes)) return { bytes, sha256: ref.sha256 };
+    return { bytes: await copyInTurns(bytes), sha256: ref.sha256 };
   }
 
   /** Stores a model file content-addressed (the key is its sha256); returns hash and size. */
@@ -118,6 +136,63 @@ export class RetrainingArtifacts {
     if (at !== size) throw new Error(`${key}: read ${at} of ${size} bytes`);
     return body;
   }
+}
+
+/** Bytes of documents `RecentDocuments` keeps at most (the 1,000 × 10 dataset is ≈ 34 MB). */
+const RECENT_DOCUMENT_BYTES = 96 * 1024 * 1024;
+/** Kept documents are dropped this long after the last one was kept: a finished run's inputs do not stay in memory. */
+const RECENT_DOCUMENT_MS = 10 * 60_000;
+
+/**
+ * The last documents written or read, by sha256, within a byte budget (the oldest leave first) and for a
+ * while after the last one came in. The bytes are never handed out themselves, only copies (a copy of 34 MB
+ * takes a few ms; reading it back from object storage took seconds of the S3 server's time).
+ */
+class RecentDocuments {
+  private readonly documents = new Map<string, Uint8Array>();
+  private bytes = 0;
+  private expiry: NodeJS.Timeout | undefined;
+
+  /** Keeps `bytes` (the caller must not change or transfer them after this); false when they are too large to keep. */
+  keep(sha256: string, bytes: Uint8Array): boolean {
+    if (bytes.byteLength > RECENT_DOCUMENT_BYTES) return false;
+    if (this.documents.has(sha256)) return true;
+    this.documents.set(sha256, bytes);
+    this.bytes += bytes.byteLength;
+    for (const [oldest, value] of this.documents) {
+      if (this.bytes <= RECENT_DOCUMENT_BYTES) break;
+      this.documents.delete(oldest);
+      this.bytes -= value.byteLength;
+    }
+    clearTimeout(this.expiry);
+    this.expiry = setTimeout(() => this.clear(), RECENT_DOCUMENT_MS).unref();
+    return true;
+  }
+
+  /** A copy in a buffer of its own (transferable), or undefined when the document is not kept. */
+  async copyOf(sha256: string): Promise<Uint8Array | undefined> {
+    const bytes = this.documents.get(sha256);
+    return bytes ? copyInTurns(bytes) : undefined;
+  }
+
+  clear(): void {
+    clearTimeout(this.expiry);
+    this.documents.clear();
+    this.bytes = 0;
+  }
+}
+
+/** Bytes copied per turn of the event loop: one copy of 34 MB (with the page faults of a new buffer) held it 240 ms at load 10. */
+const COPY_BYTES_PER_TURN = 2 * 1024 * 1024;
+
+/** `bytes` copied into a buffer of their own, a few MB per turn of the event loop. */
+async function copyInTurns(bytes: Uint8Array): Promise<Uint8Array> {
+  const copy = Buffer.allocUnsafeSlow(bytes.byteLength);
+  for (let at = 0; at < bytes.byteLength; at += COPY_BYTES_PER_TURN) {
+    if (at > 0) await yieldToLoop();
+    copy.set(bytes.subarray(at, Math.min(bytes.byteLength, at + COPY_BYTES_PER_TURN)), at);
+  }
+  return copy;
 }
 
 export const HEAD_DELTA_PREFIX = 'head-deltas/';

@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import {
   manifestFile,
   RETRAINING_STEPS,
@@ -334,7 +335,7 @@ async function packExamples(examples: readonly TrainingExample[]): Promise<Packe
     packed.kinds.push(e.kind);
     packed.groups.push(e.group);
     packed.times.push(e.time);
-    if (i % 2000 === 1999) await new Promise((resolve) => setImmediate(resolve));
+    if (i % 2000 === 1999) await yieldToLoop();
   }
   return packed;
 }
