@@ -334,6 +334,15 @@ describe.each(['embedded', 'mosquitto'] as const)('per-device quotas and quarant
         console.log(
           `${broker}: good-1 publish → ack, idle ${idleLatencies.map((l) => l.toFixed(1)).join(' ')} ms; during the floods ${floodLatencies.map((l) => l.toFixed(1)).join(' ')} ms`,
         );
+      if (process.env.EDGELOOP_TEST_LOGS === '1') {
+        // where the round trip goes: publish → the cloud took it off its connection (received_at, ms clock) is part of it
+        const rows = await db.query<{ seq: string; received_at: Date | string }>("select seq, received_at from prediction_batches where device_id = 'good-1'");
+        const wallAt = Date.now() - performance.now();
+        const took = new Map(rows.map((r) => [Number(r.seq), new Date(r.received_at).getTime() - (wallAt + publishedAt.get(Number(r.seq))!)]));
+        console.log(
+          `${broker}: good-1 publish → received_at, idle ${[...idleSeqs].map((seq) => took.get(seq)?.toFixed(0)).join(' ')} ms; during the floods ${floodSeqs.map((seq) => took.get(seq)?.toFixed(0)).join(' ')} ms`,
+        );
+      }
       expect(idleLatencies.every((l) => l !== undefined) && floodLatencies.every((l) => l !== undefined)).toBe(true);
       clearInterval(tracer);
       if (process.env.EDGELOOP_TEST_LOGS === '1') console.log(`${broker}, during the floods:\n${trace.join('\n')}`);
