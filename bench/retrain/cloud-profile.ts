@@ -3,6 +3,7 @@
  * one extra run, through node:inspector: where the loop's time goes while the health route waits. The
  * training threads are other isolates and do not show here.
  */
+import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { originClassifier, sampledTime, type CpuProfile } from '../common/cpu-profile';
 
@@ -44,6 +45,8 @@ export async function startMainThreadProfile(): Promise<{ stop(): Promise<MainTh
     async stop() {
       const { profile } = (await session.post('Profiler.stop')) as { profile: CpuProfile };
       session.disconnect();
+      // the raw profile, for a look at single stalls (chrome://inspect, or bench/retrain/stalls.ts)
+      if (process.env.BENCH_RETRAIN_PROFILE_FILE) writeFileSync(process.env.BENCH_RETRAIN_PROFILE_FILE, JSON.stringify(profile));
       const sampled = sampledTime(profile, originOf);
       const percent = (ms: number) => Math.round((1000 * ms) / sampled.totalMs) / 10;
       return {

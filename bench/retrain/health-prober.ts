@@ -23,6 +23,7 @@ const { parentPort, workerData } = require('node:worker_threads');
 const { performance } = require('node:perf_hooks');
 const times = [];
 const sentAt = [];
+const slowest = [];
 let errors = 0;
 let stopping = false;
 parentPort.on('message', () => { stopping = true; });
@@ -31,20 +32,28 @@ parentPort.on('message', () => { stopping = true; });
   while (!stopping) {
     const started = performance.now();
     sentAt.push(Date.now());
+    let component = null;
     try {
       const res = await fetch(workerData.url, { signal: AbortSignal.timeout(10000) });
-      await res.arrayBuffer();
+      const body = await res.text();
       if (res.status !== 200) errors++;
+      times.push(performance.now() - started);
+      try {
+        for (const [name, c] of Object.entries(JSON.parse(body).components ?? {})) {
+          if (!component || c.latencyMs > component.ms) component = { name, ms: c.latencyMs };
+        }
+      } catch {}
     } catch {
       errors++;
+      times.push(performance.now() - started);
     }
-    times.push(performance.now() - started);
+    slowest.push(component);
     next += workerData.intervalMs;
     const wait = next - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     else next = performance.now();
   }
-  parentPort.postMessage({ times, sentAt, errors });
+  parentPort.postMessage({ times, sentAt, errors, slowest });
 })();
 `;
 
@@ -52,6 +61,11 @@ parentPort.on('message', () => { stopping = true; });
 export interface HealthSample {
   sentAt: number;
   ms: number;
+  /**
+   * The component check that took longest inside the cloud (the report's own `latencyMs`), or null without a
+   * report: an answer much slower than its slowest check waited for the event loop, not for a component.
+   */
+  slowestCheck: { name: string; ms: number } | null;
 }
 
 export interface HealthProber {
@@ -60,16 +74,19 @@ export interface HealthProber {
 
 export function startHealthProber(cloudUrl: string, intervalMs: number): HealthProber {
   const worker = new Worker(PROBER_SOURCE, { eval: true, workerData: { url: `${cloudUrl}${apiPaths.health()}`, intervalMs } });
-  const result = new Promise<{ times: number[]; sentAt: number[]; errors: number }>((resolve, reject) => {
+  const result = new Promise<{ times: number[]; sentAt: number[]; errors: number; slowest: Array<{ name: string; ms: number } | null> }>((resolve, reject) => {
     worker.once('message', resolve);
     worker.once('error', reject);
   });
   return {
     async stop() {
       worker.postMessage('stop');
-      const { times, sentAt, errors } = await result;
+      const { times, sentAt, errors, slowest } = await result;
       await worker.terminate();
-      return { summary: summarise(times, errors, intervalMs), samples: times.map((ms, i) => ({ sentAt: sentAt[i], ms })) };
+      return {
+        summary: summarise(times, errors, intervalMs),
+        samples: times.map((ms, i) => ({ sentAt: sentAt[i], ms, slowestCheck: slowest[i] ?? null })),
+      };
     },
   };
 }

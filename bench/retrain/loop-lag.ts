@@ -6,12 +6,17 @@
 import { performance } from 'node:perf_hooks';
 
 const TICK_MS = 20;
-/** Ticks later than this are kept, with the time they were due. */
-const KEEP_LATE_MS = 50;
+/** Ticks later than this are kept, with the time they fired. */
+const KEEP_LATE_MS = 30;
+/** Ticks later than this count as time the loop was held (`heldMs`). */
+const HELD_LATE_MS = 50;
 
 export interface LoopLag {
-  /** Epoch ms at which the late tick fired, and how late it was. */
-  late: Array<{ at: number; ms: number }>;
+  /**
+   * Epoch ms at which the late tick fired, how late it was, and the monotonic clock then in µs (the clock of a
+   * V8 CPU profile's timestamps, to find the samples of the stall).
+   */
+  late: Array<{ at: number; ms: number; monoUs: number }>;
   ticks: number;
 }
 
@@ -20,6 +25,8 @@ export interface LoopLagSummary {
   maxMs: number;
   /** Ticks more than 100 ms late. */
   over100Ms: number;
+  /** Ticks more than 30 ms late. */
+  over30Ms: number;
   /** Sum of the lateness of ticks more than 50 ms late: time the loop was held, roughly. */
   heldMs: number;
 }
@@ -33,7 +40,7 @@ export function startLoopLag(): { stop(): LoopLag } {
     const lag = now - last - TICK_MS;
     last = now;
     ticks++;
-    if (lag > KEEP_LATE_MS) late.push({ at: Date.now(), ms: Math.round(lag) });
+    if (lag > KEEP_LATE_MS) late.push({ at: Date.now(), ms: Math.round(lag), monoUs: Number(process.hrtime.bigint() / 1000n) });
   }, TICK_MS);
   return {
     stop() {
@@ -48,6 +55,7 @@ export function summariseLoopLag(lag: LoopLag): LoopLagSummary {
     ticks: lag.ticks,
     maxMs: lag.late.reduce((m, l) => Math.max(m, l.ms), 0),
     over100Ms: lag.late.filter((l) => l.ms > 100).length,
-    heldMs: lag.late.reduce((s, l) => s + l.ms, 0),
+    over30Ms: lag.late.length,
+    heldMs: lag.late.filter((l) => l.ms > HELD_LATE_MS).reduce((s, l) => s + l.ms, 0),
   };
 }

@@ -2,7 +2,8 @@
  * Knobs of the retraining bench, from flags (`npm run bench:retrain -- --sizes 100x20 --runs 3`) or the
  * environment (BENCH_RETRAIN_SIZES, BENCH_RETRAIN_RUNS, BENCH_RETRAIN_METHOD, BENCH_RETRAIN_ACCURACY,
  * BENCH_RETRAIN_PROBE_MS, BENCH_RETRAIN_PROFILE, BENCH_RETRAIN_LOG_LEVEL, BENCH_RETRAIN_PRODUCTION,
- * BENCH_RETRAIN_IDLE_CLOUD).
+ * BENCH_RETRAIN_IDLE_CLOUD; BENCH_RETRAIN_PROFILE_FILE keeps the profiled run's raw CPU profile and late ticks for
+ * stalls.ts).
  */
 export interface RetrainSize {
   identities: number;

@@ -7,7 +7,7 @@
 import { apiPaths, RETRAINING_STEPS, type RetrainingRun, type RetrainingStep } from '@edgeloop/contracts';
 import { DEFAULT_SPLIT_OPTIONS, normalise, splitDataset, trainHead, type TrainingExample } from '@edgeloop/training';
 import { buildIdentityHead } from '@edgeloop/vision';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { blurredHead, syntheticGallery } from '../../apps/cloud/src/retraining/testing/synthetic-training-data';
@@ -46,12 +46,27 @@ export interface TimedRun {
   slowOnlyOnBusy: { count: number; maxMs: number } | null;
   /** Health answers slower than 100 ms by the step running when the request was sent, with the slowest of each. */
   slowHealthBySteps: Record<string, { count: number; maxMs: number }>;
+  /**
+   * Every busy-cloud answer over 100 ms: when (ms after the trigger), the step then running, the cloud's own
+   * slowest component check, the slowest idle-cloud answer overlapping it, and the latest event-loop tick
+   * overlapping it — what tells a held loop from a slow component from a busy machine.
+   */
+  slowAnswers: SlowAnswer[];
   /** Lateness of a 20 ms timer on the cloud's event loop during the run, and its ticks > 100 ms late by step. */
   loopLag: LoopLagSummary & { lateBySteps: Record<string, { count: number; maxMs: number }> };
   /** Only on the extra profiled run. */
   profile?: MainThreadProfile;
   gate: { verdict: string; primary: NonNullable<RetrainingRun['report']>['primary'] } | null;
   download: CandidateDownload | null;
+}
+
+export interface SlowAnswer {
+  atMs: number;
+  ms: number;
+  step: string;
+  slowestCheck: { name: string; ms: number } | null;
+  idleMs: number | null;
+  loopLateMs: number;
 }
 
 export interface SizeResult {
@@ -112,6 +127,8 @@ export async function timedRun(
   const idle = idleProber ? await idleProber.stop() : null;
   const loopLag = lag.stop();
   const profile = await profiler?.stop();
+  // the late ticks beside the raw profile (cloud-profile.ts): each stall's samples can be found by time
+  if (profile && process.env.BENCH_RETRAIN_PROFILE_FILE) writeFileSync(`${process.env.BENCH_RETRAIN_PROFILE_FILE}.late.json`, JSON.stringify(loopLag.late));
   const loadavgEnd = os.loadavg();
   const end = run.finishedAt ? Date.parse(run.finishedAt) : Date.now();
   let queueWaitMs = 0;
@@ -140,6 +157,7 @@ export async function timedRun(
       run,
       trigger,
     ),
+    slowAnswers: slowAnswers(samples, idle?.samples ?? null, loopLag.late, run, trigger),
     loopLag: { ...summariseLoopLag(loopLag), lateBySteps: slowByStep(loopLag.late, run, trigger) },
     ...(profile ? { profile } : {}),
     gate: run.report ? { verdict: run.report.verdict, primary: run.report.primary } : null,
@@ -254,6 +272,7 @@ export async function measureSize(size: RetrainSize, settings: RetrainSettings, 
           '; ' +
           `load ${timed.loadavgStart[0].toFixed(1)} → ${timed.loadavgEnd[0].toFixed(1)}${timed.error ? `; ${timed.error}` : ''}`,
       );
+      for (const a of timed.slowAnswers) out(`    ${describeSlowAnswer(a)}`);
       if (timed.download) out(`    ${describeDownload(timed.download)}`);
     }
     let profiledRun: TimedRun | null = null;
@@ -310,6 +329,43 @@ function clusterCosines(examples: ReadonlyArray<{ label: string | null; embeddin
   for (let i = 1; i < Math.min(20, strangers.length); i++) other.push(dot(strangers[0], strangers[i]));
   const mean = (v: number[]) => v.reduce((s, x) => s + x, 0) / Math.max(1, v.length);
   return { sameMeanCosine: mean(same), strangerMeanCosine: mean(other) };
+}
+
+export function describeSlowAnswer(a: SlowAnswer): string {
+  return (
+    `slow /health at +${(a.atMs / 1000).toFixed(2)} s (${a.step}): ${Math.round(a.ms)} ms; ` +
+    `slowest check ${a.slowestCheck ? `${a.slowestCheck.name} ${a.slowestCheck.ms} ms` : 'none'}; ` +
+    `idle cloud ${a.idleMs === null ? '-' : `${Math.round(a.idleMs)} ms`}; loop tick late ${a.loopLateMs} ms`
+  );
+}
+
+function slowAnswers(
+  busy: readonly HealthSample[],
+  idle: readonly HealthSample[] | null,
+  late: ReadonlyArray<{ at: number; ms: number }>,
+  run: RetrainingRun,
+  trigger: number,
+): SlowAnswer[] {
+  const windows = RETRAINING_STEPS.flatMap((step) => {
+    const state = run.steps[step];
+    return state.startedAt && state.finishedAt ? [{ step, from: Date.parse(state.startedAt), to: Date.parse(state.finishedAt) }] : [];
+  });
+  return busy
+    .filter((b) => b.ms > 100)
+    .map((b) => {
+      const [from, to] = [b.sentAt, b.sentAt + b.ms];
+      const overlapping = idle?.filter((s) => s.sentAt < to && s.sentAt + s.ms > from) ?? null;
+      // a late tick fired at `at` after the loop was held for `ms`: it overlaps when that span meets the answer's
+      const ticks = late.filter((l) => l.at - l.ms < to && l.at > from);
+      return {
+        atMs: b.sentAt - trigger,
+        ms: Math.round(b.ms),
+        step: windows.find((w) => b.sentAt >= w.from && b.sentAt <= w.to)?.step ?? (b.sentAt < trigger ? 'before the trigger' : 'between steps'),
+        slowestCheck: b.slowestCheck,
+        idleMs: overlapping ? overlapping.reduce((m, s) => Math.max(m, s.ms), 0) : null,
+        loopLateMs: ticks.reduce((m, l) => Math.max(m, l.ms), 0),
+      };
+    });
 }
 
 /** Slow health answers (> 100 ms) by the step that was running when each was sent ("between steps" otherwise). */
