@@ -1,6 +1,6 @@
 import { MANIFEST_SCHEMA, topics, type ModelManifest, type ReportedState } from '@edgeloop/contracts';
 import { startMosquitto, type MosquittoServer } from '@edgeloop/harness';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
@@ -86,7 +86,7 @@ describe('an edge worker in a network namespace fetching a 7 MB bundle over a we
   let proxy: LinkProxy | undefined;
   let observer: MqttObserver | undefined;
   let worker: ChildProcess | undefined;
-  let output = '';
+  let output = () => '';
 
   afterAll(async () => {
     worker?.kill('SIGKILL');
@@ -121,31 +121,24 @@ describe('an edge worker in a network namespace fetching a 7 MB bundle over a we
       await proxy.start();
       observer = await MqttObserver.connect(mosquitto.url, [topics.reported(DEVICE)]);
 
-      const [command, args] = link.command(process.execPath, build.main);
-      worker = spawn(command, args, {
-        cwd: repoRoot,
-        env: {
-          PATH: process.env.PATH,
-          NODE_PATH: join(repoRoot, 'node_modules'),
-          EDGE_DEVICE_ID: DEVICE,
-          EDGE_STATE_DIR: state.dir,
-          EDGE_MODELS_DIR: models.dir,
-          EDGE_MQTT_URL: proxy.url,
-          EDGE_MQTT_KEEPALIVE_S: String(KEEPALIVE_S),
-          EDGE_MQTT_RECONNECT_MS: String(RECONNECT_MS),
-          EDGE_HEARTBEAT_S: '5',
-          EDGE_CLOUD_URL: blobServer.url,
-          EDGE_DOWNLOAD_STALL_S: String(STALL_S),
-          EDGE_SIGNING_PUBLIC_KEY: signer.publicKeyPem,
-          EDGE_LOG_FRAMES: 'false',
-          EDGE_HTTP_HOST: link.nsIp,
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
+      const spawned = link.spawnNode(repoRoot, build.main, {
+        EDGE_DEVICE_ID: DEVICE,
+        EDGE_STATE_DIR: state.dir,
+        EDGE_MODELS_DIR: models.dir,
+        EDGE_MQTT_URL: proxy.url,
+        EDGE_MQTT_KEEPALIVE_S: String(KEEPALIVE_S),
+        EDGE_MQTT_RECONNECT_MS: String(RECONNECT_MS),
+        EDGE_HEARTBEAT_S: '5',
+        EDGE_CLOUD_URL: blobServer.url,
+        EDGE_DOWNLOAD_STALL_S: String(STALL_S),
+        EDGE_SIGNING_PUBLIC_KEY: signer.publicKeyPem,
+        EDGE_LOG_FRAMES: 'false',
+        EDGE_HTTP_HOST: link.nsIp,
       });
-      worker.stdout!.on('data', (c: Buffer) => (output += c.toString()));
-      worker.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+      worker = spawned.child;
+      output = spawned.output;
       await observer.waitFor<ReportedState>(topics.reported(DEVICE), () => true, 60_000);
-      const metricsUrl = `${/health and metrics on (http:\/\/\S+:\d+)/.exec(output)?.[1]}/metrics`;
+      const metricsUrl = `${/health and metrics on (http:\/\/\S+:\d+)/.exec(output())?.[1]}/metrics`;
 
       const size = v2.manifest.files.reduce((n, f) => n + f.size, 0);
       link.loss(LOSS_PERCENT);
@@ -159,14 +152,14 @@ describe('an edge worker in a network namespace fetching a 7 MB bundle over a we
       for (let i = 1; i <= FLAPS; i++) {
         while (blobServer.bytesSent < (size * i) / (FLAPS + 1)) {
           if (performance.now() - started > 360_000)
-            throw new Error(`flap ${i}: only ${blobServer.bytesSent} of ${size} B sent after 360 s\n${output.slice(-3000)}`);
+            throw new Error(`flap ${i}: only ${blobServer.bytesSent} of ${size} B sent after 360 s\n${output().slice(-3000)}`);
           await sleep(200);
         }
         flappedAt.push(blobServer.bytesSent);
         await link.flap(FLAP_MS);
       }
       const reported = await active.catch((err: Error) => {
-        throw new Error(`${err.message}\n${output.slice(-3000)}`);
+        throw new Error(`${err.message}\n${output().slice(-3000)}`);
       });
       const seconds = (performance.now() - started) / 1000;
       const dropped = link.lossDropped();

@@ -1,6 +1,6 @@
 import { encodePredictionColumns, MANIFEST_SCHEMA, topics, type ModelManifest, type ReportedState } from '@edgeloop/contracts';
 import { startMosquitto, type MosquittoServer } from '@edgeloop/harness';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -50,7 +50,6 @@ describe('an edge worker in a network namespace behind a 400 kbit/s veth pair', 
   let proxy: LinkProxy | undefined;
   let observer: MqttObserver | undefined;
   let worker: ChildProcess | undefined;
-  let output = '';
 
   afterAll(async () => {
     worker?.kill('SIGKILL');
@@ -75,25 +74,16 @@ describe('an edge worker in a network namespace behind a 400 kbit/s veth pair', 
       const desired = signer.desired(DEVICE, baseManifest(1), { deploymentId: 'dep-netns-1' });
       await observer.publish(topics.desired(DEVICE), JSON.stringify(desired));
 
-      const [command, args] = link.command(process.execPath, build.main);
-      worker = spawn(command, args, {
-        cwd: repoRoot,
-        env: {
-          PATH: process.env.PATH,
-          NODE_PATH: join(repoRoot, 'node_modules'),
-          EDGE_DEVICE_ID: DEVICE,
-          EDGE_STATE_DIR: state.dir,
-          EDGE_MODELS_DIR: baseModelsDir,
-          EDGE_MQTT_URL: proxy.url,
-          EDGE_MQTT_KEEPALIVE_S: String(KEEPALIVE_S),
-          EDGE_HEARTBEAT_S: '2',
-          EDGE_SIGNING_PUBLIC_KEY: signer.publicKeyPem,
-          EDGE_LOG_FRAMES: 'false',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      worker.stdout!.on('data', (c: Buffer) => (output += c.toString()));
-      worker.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+      worker = link.spawnNode(repoRoot, build.main, {
+        EDGE_DEVICE_ID: DEVICE,
+        EDGE_STATE_DIR: state.dir,
+        EDGE_MODELS_DIR: baseModelsDir,
+        EDGE_MQTT_URL: proxy.url,
+        EDGE_MQTT_KEEPALIVE_S: String(KEEPALIVE_S),
+        EDGE_HEARTBEAT_S: '2',
+        EDGE_SIGNING_PUBLIC_KEY: signer.publicKeyPem,
+        EDGE_LOG_FRAMES: 'false',
+      }).child;
       await observer.waitFor<ReportedState>(topics.reported(DEVICE), (r) => r.state === 'active' && r.deploymentId === 'dep-netns-1', 60_000);
       await sleep(3_000);
 

@@ -1,4 +1,5 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 
 /** Why a network-namespace test cannot run here, or undefined when it can. */
 export function namespaceUnavailable(): string | undefined {
@@ -59,9 +60,20 @@ export class NetnsLink {
     run(['ip', 'netns', 'exec', this.ns, ...args]);
   }
 
-  /** `command` run inside the namespace: the argument list for spawn. */
-  command(...args: string[]): [string, string[]] {
-    return ['ip', ['netns', 'exec', this.ns, ...args]];
+  /**
+   * `node main` (this process's node) inside the namespace, from `root` with its node_modules, with `env` and
+   * PATH only; its stdout and stderr kept together in `output()`.
+   */
+  spawnNode(root: string, main: string, env: Record<string, string>): { child: ChildProcess; output: () => string } {
+    const child = spawn('ip', ['netns', 'exec', this.ns, process.execPath, main], {
+      cwd: root,
+      env: { PATH: process.env.PATH, NODE_PATH: join(root, 'node_modules'), ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+    return { child, output: () => output };
   }
 
   /** Drops `percent` % of the packets the namespace receives, at random (nftables numgen). */
