@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiClient, ApiError } from './api-client';
-import { BlobIntegrityError, BlobStallError, downloadBlob } from './blob-download';
+import { backoffDelay, BlobIntegrityError, BlobStallError, downloadBlob, MAX_BACKOFF_MS } from './blob-download';
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
@@ -187,5 +187,44 @@ describe('downloadBlob (node:http)', () => {
     await expect(downloadBlob(new ApiClient({ baseUrl: '' }), 'ftp://example.test/blob', options({ attempts: 1 }))).rejects.toThrow(
       'blob URL ftp://example.test/blob: only http and https are supported',
     );
+  });
+
+  it('doubles the wait between attempts up to MAX_BACKOFF_MS, however many attempts are allowed', () => {
+    const waits = [1, 2, 3, 4].map((attempt) => backoffDelay(500, attempt));
+    [250, 500, 1_000, 2_000].forEach((low, i) => {
+      expect(waits[i]).toBeGreaterThanOrEqual(low);
+      expect(waits[i]).toBeLessThanOrEqual(2 * low);
+    });
+    // attempt 99 of EDGE_DOWNLOAD_ATTEMPTS=100 waited 500 × 2^98 ms before the cap
+    for (const attempt of [20, 60, 99]) expect(backoffDelay(500, attempt)).toBeLessThanOrEqual(MAX_BACKOFF_MS);
+    expect(backoffDelay(60_000, 1)).toBeLessThanOrEqual(60_000);
+  });
+
+  it('leaves no abort listener behind on its signal after retries, and stops at once when aborted during a back-off', async () => {
+    const server = await start((req, res, index) => {
+      if (index > 2) return serve(blob, req, res);
+      res.writeHead(503);
+      res.end();
+    });
+    const controller = new AbortController();
+    let listeners = 0;
+    const add = controller.signal.addEventListener.bind(controller.signal);
+    const remove = controller.signal.removeEventListener.bind(controller.signal);
+    controller.signal.addEventListener = ((...args: Parameters<typeof add>) => (listeners++, add(...args))) as typeof add;
+    controller.signal.removeEventListener = ((...args: Parameters<typeof remove>) => (listeners--, remove(...args))) as typeof remove;
+    await downloadBlob(new ApiClient({ baseUrl: server.url }), '/b', options({ signal: controller.signal }));
+    expect(server.requests).toHaveLength(4);
+    expect(listeners).toBe(0);
+
+    const slow = await start((_req, res) => {
+      res.writeHead(503);
+      res.end();
+    });
+    const aborting = new AbortController();
+    const reason = new Error('superseded');
+    const started = Date.now();
+    setTimeout(() => aborting.abort(reason), 100);
+    await expect(downloadBlob(new ApiClient({ baseUrl: slow.url }), '/b', options({ signal: aborting.signal, backoffMs: 10_000 }))).rejects.toBe(reason);
+    expect(Date.now() - started).toBeLessThan(2_000);
   });
 });

@@ -71,7 +71,7 @@ export async function downloadBlob(client: ApiClient, path: string, options: Blo
   let integrityRetries = options.integrityRetries ?? 2;
   let lastError: unknown;
   for (let attempt = 0; attempt < attempts; attempt++) {
-    if (attempt > 0) await sleep(backoff(options.backoffMs ?? 250, attempt), options.signal);
+    if (attempt > 0) await sleep(backoffDelay(options.backoffMs ?? 250, attempt), options.signal);
     try {
       let offset = await sizeOf(part);
       if (offset > options.size) {
@@ -303,17 +303,27 @@ export async function sha256File(file: string): Promise<string> {
   return hash.digest('hex');
 }
 
-function backoff(base: number, attempt: number): number {
-  const ceiling = base * 2 ** (attempt - 1);
+/** The longest wait between two attempts: the doubling stops there (EDGE_DOWNLOAD_ATTEMPTS may be up to 100). */
+export const MAX_BACKOFF_MS = 30_000;
+
+/** The wait before `attempt` (1, 2, …): `base` doubled each attempt up to MAX_BACKOFF_MS, the upper half jittered. */
+export function backoffDelay(base: number, attempt: number): number {
+  const ceiling = Math.min(base * 2 ** (attempt - 1), Math.max(base, MAX_BACKOFF_MS));
   return ceiling / 2 + Math.random() * (ceiling / 2);
 }
 
+/** Waits `ms`; an abort (also one before the call) rejects with the signal's reason, and no listener is left behind. */
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
       clearTimeout(timer);
-      reject(signal.reason);
-    });
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
