@@ -111,9 +111,9 @@ function callerOf(stack = ''): string {
 
 /** Timed methods, by compiled module under dist/apps/cloud/src and class. */
 const TIMED: Array<[module: string, className: string, methods: string[]]> = [
-  ['services/rollout.service.js', 'RolloutService', ['create', 'get', 'sendWave', 'publish', 'observeDevices', 'step', 'toResponse']],
+  ['services/rollout.service.js', 'RolloutService', ['create', 'get', 'prepareWave', 'publish', 'publishUnsent', 'observeDevices', 'step', 'toResponse']],
   ['repositories/device.repository.js', 'DeviceRepository', ['get', 'list', 'resolveTarget', 'setReported', 'setPresence']],
-  ['repositories/deployment.repository.js', 'DeploymentRepository', ['insert', 'devices', 'saveDesired', 'setDevicePhase']],
+  ['repositories/deployment.repository.js', 'DeploymentRepository', ['insert', 'devices', 'saveDesired', 'setDevicePhase', 'claimUnsent']],
   ['repositories/manifest-signer.js', 'ManifestSigner', ['sign']],
   ['repositories/audit.repository.js', 'AuditRepository', ['record']],
   ['queues/rollout.queue.js', 'RolloutQueue', ['schedule', 'unschedule']],

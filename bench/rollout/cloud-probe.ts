@@ -30,7 +30,7 @@ export interface CloudBreakdown {
     ms: number;
     /** Its SQL transaction: targets, previous versions, rows, signing, desired states saved. */
     transactionMs: number;
-    /** Publishing every desired state (one `publishDesired` after another, each to its PUBACK). */
+    /** The longest publishing of desired states (by the tick that took the wave, after the POST answer; pipelined, each to its PUBACK). */
     publishMs: number;
   };
   /** Times a 5 ms timer ran in the cloud while the create transaction / the tick transactions were open (0: the event loop was blocked throughout). */
@@ -113,7 +113,7 @@ export function breakdown(message: ProbeMessage, answeredAt: number): CloudBreak
     create: {
       ms: round(call('RolloutService.create').totalMs),
       transactionMs: round(message.transactions?.['RolloutService.create']?.totalMs ?? NaN),
-      // the first publish is create's; those of ticks publish nothing for `all`
+      // the tick that took the wave publishes it; the other ticks publish nothing for `all`
       publishMs: round(call('RolloutService.publish').maxMs),
     },
     loopHeartbeatsDuring: {

@@ -1,13 +1,12 @@
 import { ApiClient } from '@edgeloop/client';
 import { apiPaths, type DeploymentResponse, type DeviceSummary, type ModelVersionRef } from '@edgeloop/contracts';
 import type { CloudBreakdown } from './cloud-probe';
+import type { DeploymentEvents } from './deployment-events';
 import type { Fleet } from './fleet';
 import type { ProcessCpu } from './process-cpu';
 import { percentiles, wallMs, type Percentiles } from './report';
 
 const CONVERGE_TIMEOUT_MS = 120_000;
-/** Each poll costs the cloud ~50 ms at 1,000 devices (the answer lists every device): not more often. */
-const COMPLETION_POLL_MS = 200;
 
 /** One deployment with strategy `all` to a group, timed from the `POST /api/v1/deployments` answer. */
 export interface ConvergenceRun {
@@ -16,7 +15,7 @@ export interface ConvergenceRun {
   deploymentId: string;
   /** Wall clock of the POST answer (ms since the epoch), the origin of every other time. */
   answeredAt: number;
-  /** `POST /api/v1/deployments` request → answer (the cloud publishes every desired state before it answers). */
+  /** `POST /api/v1/deployments` request → answer (the deployment and its desired states committed; a rollout tick publishes them). */
   postMs: number;
   /** (a) the last device received its desired state; negative when that happened before the answer. */
   allReceivedMs: number;
@@ -24,7 +23,7 @@ export interface ConvergenceRun {
   allActiveMs: number;
   /** (c) the deployment reads `completed`: start of the rollout tick that completed it (SQL `now()`) … */
   completedTickMs: number;
-  /** … and the first poll (every 200 ms once every device is active) that read `completed`. */
+  /** … and when the bench heard the cloud announce it finished (its live event stream; no polling). */
   completedSeenMs: number;
   /** Per device, from the answer: desired state received, `active` sent, `active` taken by the cloud's MQTT handler, marked active by a rollout tick. */
   perDevice: {
@@ -51,13 +50,14 @@ export interface ConvergenceRun {
 export interface ConvergenceContext {
   api: ApiClient;
   fleet: Fleet;
+  events: DeploymentEvents;
   group: string;
   ids: string[];
 }
 
 /** Deploys `model` with strategy `all` to the group and times (a), (b), (c) from the POST answer. */
 export async function measureConvergence(ctx: ConvergenceContext, model: ModelVersionRef): Promise<ConvergenceRun> {
-  const { api, fleet, group, ids } = ctx;
+  const { api, fleet, events, group, ids } = ctx;
   await fleet.track(ids, model);
   const requested = wallMs();
   const created = await api.post<DeploymentResponse>(apiPaths.deployments(), {
@@ -71,14 +71,8 @@ export async function measureConvergence(ctx: ConvergenceContext, model: ModelVe
   if (!snapshot.converged) {
     throw new Error(`${model.name}@${model.version} did not converge in ${CONVERGE_TIMEOUT_MS} ms: ${snapshot.received.length} received, ${snapshot.active.length} active, ${snapshot.failed.length} failed of ${snapshot.expected}`);
   }
-  let deployment: DeploymentResponse;
-  for (;;) {
-    deployment = await api.get<DeploymentResponse>(apiPaths.deployment(created.id));
-    if (!['pending', 'in_progress', 'rolling_back'].includes(deployment.status)) break;
-    if (wallMs() - t0 > CONVERGE_TIMEOUT_MS) throw new Error(`deployment ${created.id} still ${deployment.status} after ${CONVERGE_TIMEOUT_MS} ms`);
-    await new Promise((r) => setTimeout(r, COMPLETION_POLL_MS));
-  }
-  const completedSeen = wallMs();
+  const completedSeen = await events.finished(created.id, Math.max(1, CONVERGE_TIMEOUT_MS - (wallMs() - t0)));
+  const deployment = await api.get<DeploymentResponse>(apiPaths.deployment(created.id));
   const { devices: listed } = await api.get<{ devices: DeviceSummary[] }>(`${apiPaths.devices()}?group=${encodeURIComponent(group)}`);
   const inRun = new Set(ids);
   const taken = listed.filter((d) => inRun.has(d.id) && d.lastSeenAt).map((d) => Date.parse(d.lastSeenAt!) - t0);

@@ -32,6 +32,7 @@ import { stopOnSignal } from '../common/stop-on-signal';
 import { uploadVersions } from './bundle';
 import { breakdown, CloudProbe, detail, type CloudDetail } from './cloud-probe';
 import { measureConvergence, type ConvergenceContext, type ConvergenceRun } from './convergence';
+import { DeploymentEvents } from './deployment-events';
 import { measureDownloads, type DownloadRun } from './downloads';
 import { Fleet, type JoinTiming } from './fleet';
 import { cpuCalibrationMs, machine, round } from './report';
@@ -115,7 +116,9 @@ async function main(): Promise<void> {
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'edgeloop-bench-rollout-'));
   let stack: RolloutStack | undefined;
   let fleet: Fleet | undefined;
+  let events: DeploymentEvents | undefined;
   const stopAll = stopOnSignal(async () => {
+    events?.close();
     await fleet?.stop();
     await stack?.stop();
     rmSync(workDir, { recursive: true, force: true });
@@ -150,7 +153,9 @@ async function main(): Promise<void> {
     out(`registered ${MODEL}@1..${versionCount} (base bundle + a head of ${settings.identities} identities each) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
     fleet = new Fleet({ api, cloudUrl: cloud.url, mqttUrl: cloud.mqttUrl, publicKeyPem: keys[0].publicKey, applyMs: settings.applyMs });
-    const context = (group: string, ids: string[]): ConvergenceContext => ({ api, fleet: fleet!, group, ids });
+    events = new DeploymentEvents(api);
+    await events.open();
+    const context = (group: string, ids: string[]): ConvergenceContext => ({ api, fleet: fleet!, events: events!, group, ids });
 
     const resultFile = path.join(root, 'bench', 'results', resultsName(settings));
     const save = (measured: Pick<Parameters<typeof resultsDocument>[0], 'joins' | 'convergence' | 'downloads' | 'profile'>) => {

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { SqlDatabase } from '../database/sql-database';
 import { iso, json } from '../repositories/model.repository';
+import { WriteBatcher } from '../repositories/write-batcher';
 import type { QuotaOverride } from './quota-settings';
 
 export interface QuarantineRecord {
@@ -35,12 +36,22 @@ const toQuarantine = (r: QuarantineRow): QuarantineRecord => ({
 export class QuotaRepository {
   constructor(private readonly db: SqlDatabase) {}
 
+  /** Lookups made at the same time go out as one statement (5,000 devices reporting at once were 5,000 queries). */
+  private readonly groupReads = new WriteBatcher<string, { group: string | null; disabled: boolean } | undefined>(
+    async (ids) => {
+      const rows = await this.db.query<{ id: string; device_group: string | null; disabled: boolean }>(
+        'select id, device_group, disabled from devices where id = any($1::text[])',
+        [ids],
+      );
+      const byId = new Map(rows.map((r) => [r.id, { group: r.device_group, disabled: r.disabled }]));
+      return ids.map((id) => byId.get(id));
+    },
+    (id) => id,
+  );
+
   /** A device's group and whether it exists. */
   async deviceGroup(deviceId: string): Promise<{ group: string | null; disabled: boolean } | undefined> {
-    const [row] = await this.db.query<{ device_group: string | null; disabled: boolean }>('select device_group, disabled from devices where id = $1', [
-      deviceId,
-    ]);
-    return row ? { group: row.device_group, disabled: row.disabled } : undefined;
+    return this.groupReads.add(deviceId);
   }
 
   async overrides(): Promise<Map<string, QuotaOverride>> {

@@ -131,6 +131,18 @@ export class DeploymentRepository {
     return rows.map(toDevice);
   }
 
+  /** The deployment's devices with the state and failure each last reported, in one statement (for answers). */
+  async devicesWithReports(id: string): Promise<Array<DeploymentDeviceRecord & { reported: Pick<ReportedState, 'state' | 'failure'> | null }>> {
+    const rows = await this.db.query<DeviceRow & { reported: Pick<ReportedState, 'state' | 'failure'> | string | null }>(
+      `select dd.*, case when s.reported is null then null
+                         else jsonb_build_object('state', s.reported->'state', 'failure', s.reported->'failure') end as reported
+         from deployment_devices dd left join device_state s on s.device_id = dd.device_id
+        where dd.deployment_id = $1 order by dd.wave, dd.device_id`,
+      [id],
+    );
+    return rows.map((r) => ({ ...toDevice(r), reported: json(r.reported) as Pick<ReportedState, 'state' | 'failure'> | null }));
+  }
+
   async update(
     tx: SqlExecutor,
     id: string,
@@ -214,13 +226,16 @@ export class DeploymentRepository {
 
   /**
    * Moves the deployment's `sent` devices whose stored reported state is `active` on `model` to `active`, in
-   * one statement that reads nothing into the process; returns how many moved.
+   * one statement that reads nothing into the process; returns how many moved. A `pending` device whose report
+   * names this deployment moves too: it was told (only its desired state carries the id), its publisher just
+   * has not recorded the PUBACK yet.
    */
   async markActive(tx: SqlExecutor, id: string, model: ModelVersionRef): Promise<number> {
     const rows = await tx.query<{ device_id: string }>(
       `update deployment_devices dd set state = 'active', reason = null, updated_at = now()
          from device_state s
-        where dd.deployment_id = $1 and dd.state = 'sent' and s.device_id = dd.device_id
+        where dd.deployment_id = $1 and s.device_id = dd.device_id
+          and (dd.state = 'sent' or (dd.state = 'pending' and s.reported->>'deploymentId' = $1))
           and s.reported->>'state' = 'active' and s.reported->'running'->>'name' = $2
           and (s.reported->'running'->>'version')::int = $3
         returning dd.device_id`,

@@ -1,5 +1,5 @@
 /**
- * Gathers single-row writes made at the same time into one statement ("group commit"): the first write goes
+ * Gathers single-row writes (or reads) made at the same time into one statement ("group commit"): the first write goes
  * out at once (after the calls of the current turn of the event loop joined it); writes that arrive while a
  * statement is running wait and go together in the next one. A batch holds at most one write per key, so
  * two writes of one row keep their order (the second goes in a later statement). A failed statement fails

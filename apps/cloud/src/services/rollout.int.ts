@@ -1,5 +1,7 @@
 import { topics, type DomainEvent } from '@edgeloop/contracts';
+import { SqlDatabase } from '../database/sql-database';
 import { EventRelay } from '../events/event-relay';
+import { DeviceChannel } from '../mqtt/device-channel';
 import { RolloutService } from './rollout.service';
 import mqtt from 'mqtt';
 import { CloudFixture, startCloudFixture } from '../testing/cloud-fixture';
@@ -254,6 +256,29 @@ describe('a rollout in progress survives a cloud restart', () => {
     expect(done.status).toBe('completed');
     expect(sims.map((s) => s.running?.version)).toEqual([2, 2, 2]);
   }, 60_000);
+
+  it('shows a device sent only once the broker took its desired state; one a publisher took and never told is told by a later tick', async () => {
+    const labels = ['ann', 'ben'];
+    expect((await fx.api('/api/v1/models/m/versions', { method: 'POST', body: uploadForm({ ...baseFiles, head: makeHead(labels, 3) }, { labels }) })).status).toBe(201);
+    const channel = fx.cloud.app.get(DeviceChannel);
+    // the broker takes nothing: every device stays pending, none is shown as sent
+    const refused = jest.spyOn(channel, 'publishDesired').mockRejectedValue(new Error('broker gone'));
+    let id: string;
+    try {
+      id = (await json(fx.api('/api/v1/deployments', { method: 'POST', body: JSON.stringify({ model: 'm@3', target: { group: 'g' } }), headers: { 'content-type': 'application/json' } }))).id;
+      await eventually(async () => refused.mock.calls.length, (n) => n >= 3);
+      await new Promise((r) => setTimeout(r, 1000));
+      expect((await json(fx.api(`/api/v1/deployments/${id}`))).devices.map((d: any) => d.phase)).toEqual(['pending', 'pending', 'pending']);
+      expect(sims.map((s) => s.received.filter((d) => d.model.version === 3).length)).toEqual([0, 0, 0]);
+    } finally {
+      refused.mockRestore();
+    }
+    // the publisher that took them is gone (its lease ran out): the next tick takes them again and tells them
+    await fx.cloud.app.get(SqlDatabase).query(`update deployment_devices set desired_at = now() - interval '1 hour' where deployment_id = $1 and state = 'pending'`, [id]);
+    const done = await eventually(() => json(fx.api(`/api/v1/deployments/${id}`)), (d) => d.status !== 'in_progress', 20_000);
+    expect(done.status).toBe('completed');
+    expect(sims.map((s) => s.running?.version)).toEqual([3, 3, 3]);
+  }, 40_000);
 
   it('fails a wave whose device never reports, after the wave timeout', async () => {
     const body = await json(fx.api('/api/v1/devices', { method: 'POST', body: JSON.stringify({ id: 'silent', name: 'silent', group: 'quiet' }), headers: { 'content-type': 'application/json' } }));

@@ -103,12 +103,12 @@ export class RolloutService {
   async get(id: string): Promise<DeploymentResponse> {
     const deployment = await this.deployments.get(id);
     if (!deployment) throw new NotFoundError(`deployment ${id}`);
-    return this.toResponse(deployment, await this.deployments.devices(id));
+    return this.toResponse(deployment);
   }
 
   async list(): Promise<DeploymentResponse[]> {
     const all = await this.deployments.list();
-    return Promise.all(all.map(async (d) => this.toResponse(d, await this.deployments.devices(d.id))));
+    return Promise.all(all.map((d) => this.toResponse(d)));
   }
 
   /**
@@ -381,8 +381,8 @@ export class RolloutService {
     return failed;
   }
 
-  private async toResponse(deployment: DeploymentRecord, devices: DeploymentDeviceRecord[]): Promise<DeploymentResponse> {
-    const summaries = await this.devices.getMany(devices.map((d) => d.deviceId));
+  private async toResponse(deployment: DeploymentRecord): Promise<DeploymentResponse> {
+    const devices = await this.deployments.devicesWithReports(deployment.id);
     return {
       id: deployment.id,
       model: deployment.model,
@@ -390,18 +390,15 @@ export class RolloutService {
       strategy: deployment.strategy,
       status: deployment.status,
       reason: deployment.reason,
-      devices: devices.map((d) => {
-        const reported = summaries.get(d.deviceId)?.reported ?? null;
-        return {
-          deviceId: d.deviceId,
-          batch: d.wave,
-          phase: d.phase,
-          previous: d.previous,
-          state: reported?.state ?? null,
-          failure: reported?.failure ?? null,
-          updatedAt: d.updatedAt,
-        };
-      }),
+      devices: devices.map((d) => ({
+        deviceId: d.deviceId,
+        batch: d.wave,
+        phase: d.phase,
+        previous: d.previous,
+        state: d.reported?.state ?? null,
+        failure: d.reported?.failure ?? null,
+        updatedAt: d.updatedAt,
+      })),
       createdAt: deployment.createdAt,
       updatedAt: deployment.updatedAt,
     };
