@@ -3,8 +3,8 @@
  * profiled run, the CPU-profile samples of the main thread in the time the loop was held, summed by the
  * cloud, libs and queue/S3 frames on their stacks (inclusive) and by the function that was running (self).
  *
- *   BENCH_RETRAIN_PROFILE_FILE=/tmp/retrain.cpuprofile npm run bench:retrain -- --sizes 1000x10 --runs 1 --profile
- *   node dist/bench/retrain/stalls.js /tmp/retrain.cpuprofile [--min-ms 30]
+ *   BENCH_RETRAIN_PROFILE_FILE=retrain.cpuprofile npm run bench:retrain -- --sizes 1000x10 --runs 1 --profile
+ *   node dist/bench/retrain/stalls.js retrain.cpuprofile [--min-ms 30]
  *
  * The run writes the profile there and its late ticks beside it (`<file>.late.json`). On a loaded machine a
  * late tick may also be the thread waiting for a core: its samples are then few or idle.
