@@ -8,5 +8,11 @@ export const EDGE_PROCESS_DEFAULTS: ProcessDefaults = {
   /** glibc malloc: two arenas instead of eight per core, memory given back to the kernel from 128 KiB. */
   env: { MALLOC_ARENA_MAX: '2', MALLOC_TRIM_THRESHOLD_: '131072' },
   /** V8: a 1 MB young generation (semi-space) suits one frame at a time; the default grows it to 16 MB. */
-  nodeFlags: [{ flag: '--max-semi-space-size', value: '1' }],
+  nodeFlags: [
+    { flag: '--max-semi-space-size', value: '1' },
+    // V8: no TurboFan (Maglev is the top tier). 6–10 MB less RSS — TurboFan's code pages in the node binary and
+    // its compile memory — and no slower a frame: the JavaScript of a frame is a small part of it and Maglev
+    // code runs it as fast (docs/benchmarks.md, "Edge worker"). Not accepted in NODE_OPTIONS: on the command line.
+    { flag: '--max-opt', value: '2' },
+  ],
 };
