@@ -2,7 +2,7 @@ import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { MAX_HEAD_DELTA_BYTES } from '@edgeloop/contracts';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
 import { blobKey, BlobRepository } from '../repositories/blob.repository';
 import type { Digested } from './training-task';
 
@@ -112,10 +112,12 @@ export class RetrainingArtifacts implements OnApplicationShutdown {
   private async putOnce(key: string, bytes: Uint8Array): Promise<void> {
     if ((await this.blobs.size(key)) === bytes.length) return;
     const body = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    // 1 MiB chunks: the socket takes them as it drains, no one write of the whole document
-    const CHUNK = 1 << 20;
-    const chunks = function* () {
-      for (let at = 0; at < body.length; at += CHUNK) yield body.subarray(at, Math.min(body.length, at + CHUNK));
+    // 1 MiB chunks: the socket takes them as it drains, no one write of the whole document; paced, see PUT_PAUSE_MS
+    const chunks = async function* () {
+      for (let at = 0; at < body.length; at += PUT_CHUNK_BYTES) {
+        if (at > 0) await sleep(PUT_PAUSE_MS);
+        yield body.subarray(at, Math.min(body.length, at + PUT_CHUNK_BYTES));
+      }
     };
     await this.blobs.putStream(key, Readable.from(chunks()), body.length);
   }
@@ -181,6 +183,15 @@ class RecentDocuments {
     this.bytes = 0;
   }
 }
+
+const PUT_CHUNK_BYTES = 1 << 20;
+/**
+ * Pause between two chunks of a PUT (≈ 50 MB/s at most). The embedded mode's S3 server (s3rver, one Node
+ * process) answers nothing else while a body streams in at full speed: during a 34 MB PUT its bucket check —
+ * the API's health check of S3 — took 266–416 ms (the PUT 0.35 s); with 20 ms between 1 MiB chunks, at most
+ * 11–35 ms (the PUT 0.7 s), load 7.
+ */
+const PUT_PAUSE_MS = 20;
 
 /** Bytes copied per turn of the event loop: one copy of 34 MB (with the page faults of a new buffer) held it 240 ms at load 10. */
 const COPY_BYTES_PER_TURN = 2 * 1024 * 1024;
