@@ -184,22 +184,31 @@ export class DeploymentRepository {
   }
 
   /**
-   * Takes the deployment's devices that are due and were never told (phase `pending`, wave up to the
-   * deployment's `batch_index`) for one publisher: `desired_at` of a `pending` device is when a publisher took
+   * Takes up to `limit` of the deployment's devices that are due and were never told (phase `pending`, wave up
+   * to the deployment's `batch_index`) for one publisher: `desired_at` of a `pending` device is when a publisher took
    * it, and one taken more than `leaseSeconds` ago (its publisher died or lost the broker) is taken again.
    * Returns each with the desired state stored for it by this deployment, or null when a later deployment
    * stored another one before this one was sent (superseded).
    */
-  async claimUnsent(tx: SqlExecutor, id: string, leaseSeconds: number): Promise<Array<{ deviceId: string; desired: StoredDesiredState | null }>> {
+  async claimUnsent(
+    tx: SqlExecutor,
+    id: string,
+    leaseSeconds: number,
+    limit: number,
+  ): Promise<Array<{ deviceId: string; desired: StoredDesiredState | null }>> {
     const rows = await tx.query<{ device_id: string; payload: StoredDesiredState | string | null }>(
-      `with claimed as (
-         update deployment_devices dd set desired_at = now()
-          where dd.deployment_id = $1 and dd.state = 'pending'
-            and dd.wave <= (select batch_index from deployments where id = $1)
-            and (dd.desired_at is null or dd.desired_at < now() - make_interval(secs => $2))
+      `with due as (
+         select device_id from deployment_devices
+          where deployment_id = $1 and state = 'pending'
+            and wave <= (select batch_index from deployments where id = $1)
+            and (desired_at is null or desired_at < now() - make_interval(secs => $2))
+          order by wave, device_id limit $3),
+       claimed as (
+         update deployment_devices dd set desired_at = now() from due
+          where dd.deployment_id = $1 and dd.device_id = due.device_id
          returning dd.device_id)
        select c.device_id, d.payload from claimed c left join device_desired d on d.device_id = c.device_id and d.deployment_id = $1`,
-      [id, leaseSeconds],
+      [id, leaseSeconds, limit],
     );
     return rows.map((r) => ({ deviceId: r.device_id, desired: r.payload === null ? null : (json(r.payload) as StoredDesiredState) }));
   }

@@ -36,6 +36,12 @@ const PUBLISH_WINDOW = 512;
  * gets the same retained desired state twice, which it ignores.
  */
 const PUBLISH_LEASE_SECONDS = 30;
+/**
+ * Devices one tick takes to publish: a larger wave is spread over the ticks that follow (every
+ * EDGELOOP_ROLLOUT_TICK_MS, several at once on a worker and on any worker replica), and no publisher holds its
+ * devices for long enough to approach the lease.
+ */
+const PUBLISH_CLAIM = 2500;
 
 /** The parts of a desired state that every device of one model version shares: built once per version. */
 type SharedDesiredParts = Pick<UnsignedDesiredState, 'model' | 'manifest' | 'blobs'>;
@@ -125,7 +131,7 @@ export class RolloutService {
         return { publications: [], unsent: [], model: null, done: true, finishedEarlier: true };
       await this.observeDevices(tx, deployment);
       const stepped = await this.step(tx, deployment);
-      const claimed = stepped.done ? [] : await this.deployments.claimUnsent(tx, id, PUBLISH_LEASE_SECONDS);
+      const claimed = stepped.done ? [] : await this.deployments.claimUnsent(tx, id, PUBLISH_LEASE_SECONDS, PUBLISH_CLAIM);
       const superseded = claimed.filter((c) => c.desired === null).map((c) => c.deviceId);
       await this.deployments.setDevicePhases(tx, id, superseded, 'failed', 'superseded: a later deployment replaced its desired state before it was sent');
       const unsent = claimed.flatMap((c) => (c.desired ? [c.desired] : []));
