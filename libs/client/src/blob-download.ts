@@ -250,7 +250,12 @@ async function get(url: URL, headers: Record<string, string>, signal: AbortSigna
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
-function requestOnce(url: URL, headers: Record<string, string>, signal: AbortSignal): Promise<IncomingMessage> {
+/**
+ * One `GET` on node:http(s), no redirect followed: not the global fetch, whose undici stack costs a process
+ * ≈ 20 MB of RSS the first time it is used (docs/benchmarks.md, "Edge worker"). Aborting `signal` ends the
+ * request and its answer with the signal's reason. The edge's head-delta fetch uses it too.
+ */
+export function requestOnce(url: URL, headers: Record<string, string>, signal: AbortSignal): Promise<IncomingMessage> {
   return new Promise<IncomingMessage>((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
     const send = url.protocol === 'https:' ? httpsRequest : url.protocol === 'http:' ? httpRequest : undefined;

@@ -1,7 +1,5 @@
-import { ApiClient, downloadBlob } from '@edgeloop/client';
+import { ApiClient, downloadBlob, requestOnce } from '@edgeloop/client';
 import { headDeltaPath, MAX_HEAD_DELTA_BYTES, type BlobLocation } from '@edgeloop/contracts';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { Logger } from '../logger';
 
 export interface BlobFetcherOptions {
@@ -74,7 +72,7 @@ export class BlobFetcher {
     if (!this.cloud) return undefined;
     const timeout = AbortSignal.timeout(this.options.stallTimeoutMs ?? 30_000);
     const path = headDeltaPath(targetSha256, baseSha256);
-    const res = await getOnce(new URL(this.cloud.url(path)), this.cloud.headers(), signal ? AbortSignal.any([signal, timeout]) : timeout);
+    const res = await requestOnce(new URL(this.cloud.url(path)), this.cloud.headers(), signal ? AbortSignal.any([signal, timeout]) : timeout);
     try {
       if (res.statusCode === 404) return undefined;
       if (res.statusCode !== 200) throw new Error(`GET ${path} answered ${res.statusCode}`);
@@ -92,33 +90,4 @@ export class BlobFetcher {
       res.destroy();
     }
   }
-}
-
-/**
- * One `GET` on node:http(s), as `downloadBlob` makes them: not the global fetch, whose undici stack costs the
- * worker ≈ 20 MB of RSS the first time it is used (docs/benchmarks.md, "Edge worker"). Aborting `signal` ends the
- * request and its answer with the signal's reason. The delta route answers directly (no redirect is followed).
- */
-function getOnce(url: URL, headers: Record<string, string>, signal: AbortSignal): Promise<IncomingMessage> {
-  return new Promise<IncomingMessage>((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    let answer: IncomingMessage | undefined;
-    const onAbort = () => {
-      req.destroy(signal.reason);
-      answer?.destroy(signal.reason);
-      reject(signal.reason);
-    };
-    const req = send(url, { method: 'GET', headers }, (res) => {
-      answer = res;
-      res.once('close', () => signal.removeEventListener('abort', onAbort));
-      resolve(res);
-    });
-    req.on('error', (err) => {
-      signal.removeEventListener('abort', onAbort);
-      reject(err);
-    });
-    signal.addEventListener('abort', onAbort, { once: true });
-    req.end();
-  });
 }
