@@ -17,10 +17,11 @@
  *   BENCH_EDGE_BROKER=mosquitto|embedded BENCH_EDGE_DEFAULTS_RUN=1 BENCH_EDGE_SESSION_OPTIONS=1 (defaults shown)
  */
 import { dynamicSecurityPluginPath } from '@edgeloop/harness';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { repoRoot } from '../common/repo-root';
+import { writeResultsFile } from '../common/results-file';
 import { franckFrameFiles } from './frames';
 import { measureHotSwitch } from './hot-switch';
 import { measureMemory } from './memory';
@@ -60,8 +61,7 @@ async function main(): Promise<void> {
   printResults(results, durationS);
   const file = path.join(root, 'bench', 'results', 'edge.json');
   mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(`${file}.tmp`, `${JSON.stringify(resultsDocument(results, settings, { durationS, loadBefore, loadAfter: os.loadavg() }), null, 2)}\n`);
-  renameSync(`${file}.tmp`, file);
+  writeResultsFile(file, resultsDocument(results, settings, { durationS, loadBefore, loadAfter: os.loadavg() }));
   process.stdout.write(`wrote ${path.relative(root, file)}\n`);
 }
 

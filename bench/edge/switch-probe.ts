@@ -12,12 +12,13 @@
  *   (the worker's own memory settings, runtime/process-defaults.ts)
  */
 import { buildIdentityHead, decodeImage, EMBEDDING_SIZE, FacePipeline, l2Normalise } from '@edgeloop/vision';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import sharp from 'sharp';
 import { repoRoot } from '../common/repo-root';
+import { writeResultsFile } from '../common/results-file';
 import { baseModels, franckFrameFiles } from './frames';
 import { readMappedMemory, readProcMemory } from './proc-status';
 import { TARGET_LEAK_MB, TARGET_SWITCH_MS } from './settings';
@@ -119,8 +120,7 @@ async function main(): Promise<void> {
   out(`target RSS after ${switches} switches within ${TARGET_LEAK_MB} MB of before: ${round(leak, 1)} MB — ${result.targets.leakMet ? 'met' : 'NOT met'}`);
   const file = path.join(root, 'bench', 'results', 'edge-switch.json');
   mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(`${file}.tmp`, `${JSON.stringify(result, null, 2)}\n`);
-  renameSync(`${file}.tmp`, file);
+  writeResultsFile(file, result);
   out(`wrote ${path.relative(root, file)}`);
 }
 

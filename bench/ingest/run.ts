@@ -20,12 +20,13 @@ import { createIsolatedDatabase, startPostgres, startRedis, startS3, type Postgr
 import { predictionIngestJobFields, predictionsJobId } from '@edgeloop/contracts';
 import Redis from 'ioredis';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { STABLE } from '../../apps/cloud/src/testing/prediction-batches';
 import { startBenchCloud, type BenchCloudSql, type BenchCloudWithBroker } from '../common/cloud-process';
+import { writeResultsFile } from '../common/results-file';
 import { repoRoot } from '../common/repo-root';
 import { stopOnSignal } from '../common/stop-on-signal';
 import { CpuWindow } from './cpu-window';
@@ -253,7 +254,7 @@ async function main(): Promise<void> {
       benchSeconds: (performance.now() - benchStarted) / 1000,
     });
     const resultFile = path.join(root, 'bench', 'results', 'ingest.json');
-    writeFileSync(resultFile, `${JSON.stringify(results, null, 2)}\n`);
+    writeResultsFile(resultFile, results);
     printSummary(results, out);
     out(`wrote ${path.relative(root, resultFile)} in ${results.benchSeconds} s`);
   } finally {

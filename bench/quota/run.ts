@@ -18,12 +18,13 @@ import { ApiClient } from '@edgeloop/client';
 import { API_PREFIX, apiPaths, topicFilters, topics } from '@edgeloop/contracts';
 import { createIsolatedDatabase, startEmbeddedBroker, startRedis, startS3, type PostgresDatabase, type RedisServer, type S3Server } from '@edgeloop/harness';
 import mqtt, { type MqttClient } from 'mqtt';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { makeBatch, STABLE } from '../../apps/cloud/src/testing/prediction-batches';
 import { startBenchCloud, type BenchCloudWithBroker } from '../common/cloud-process';
+import { writeResultsFile } from '../common/results-file';
 import { repoRoot } from '../common/repo-root';
 import { stopOnSignal } from '../common/stop-on-signal';
 import { cpuSeconds } from '../ingest/cpu-window';
@@ -294,10 +295,16 @@ async function main(): Promise<void> {
       `target: the cloud rejects at least half the raw broker's rate (worst run ${round(minRatio * 100, 0)} %) with no fleet batch lost — ${met ? 'met' : 'NOT met'}`,
     );
     const resultFile = path.join(root, 'bench', 'results', 'quota.json');
-    writeFileSync(
-      resultFile,
-      `${JSON.stringify({ bench: 'quota', at: new Date().toISOString(), settings, rogueQuota: limits.limits.kinds.predictions, sql: pg ? 'postgres' : 'pglite', cpus: os.cpus().length, runs, target: { minRejectedShareOfRaw: round(minRatio, 3), met } }, null, 2)}\n`,
-    );
+    writeResultsFile(resultFile, {
+      bench: 'quota',
+      at: new Date().toISOString(),
+      settings,
+      rogueQuota: limits.limits.kinds.predictions,
+      sql: pg ? 'postgres' : 'pglite',
+      cpus: os.cpus().length,
+      runs,
+      target: { minRejectedShareOfRaw: round(minRatio, 3), met },
+    });
     out(`wrote ${path.relative(root, resultFile)}`);
   } finally {
     await stop();

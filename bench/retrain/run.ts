@@ -12,10 +12,11 @@
  *
  *   npm run bench:retrain [-- --sizes 100x20,1000x10 --runs 3 --method auto --probe-ms 75 --no-accuracy --profile]
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { repoRoot } from '../common/repo-root';
+import { writeResultsFile } from '../common/results-file';
 import { stopOnSignal } from '../common/stop-on-signal';
 import { measureAccuracy, type AccuracyResult } from './accuracy';
 import { printAccuracy, printSize, resultsDocument } from './report';
@@ -50,7 +51,7 @@ async function main(): Promise<void> {
     const resultsDir = path.join(repoRoot(), 'bench', 'results');
     mkdirSync(resultsDir, { recursive: true });
     const file = path.join(resultsDir, process.env.BENCH_RETRAIN_RESULTS ?? 'retrain.json');
-    writeFileSync(file, `${JSON.stringify(resultsDocument(settings, loadBefore, sizes, accuracy), null, 2)}\n`);
+    writeResultsFile(file, resultsDocument(settings, loadBefore, sizes, accuracy));
     out(`results: ${path.relative(repoRoot(), file)}`);
   } finally {
     await stop();

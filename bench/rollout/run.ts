@@ -23,11 +23,12 @@
 import { ApiClient } from '@edgeloop/client';
 import { apiPaths } from '@edgeloop/contracts';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { repoRoot } from '../common/repo-root';
+import { writeResultsFile } from '../common/results-file';
 import { stopOnSignal } from '../common/stop-on-signal';
 import { uploadVersions } from './bundle';
 import { breakdown, CloudProbe, detail, type CloudDetail } from './cloud-probe';
@@ -168,7 +169,7 @@ async function main(): Promise<void> {
         cloudLog: stack!.logLines(),
         benchSeconds: (performance.now() - benchStarted) / 1000,
       });
-      writeFileSync(resultFile, `${JSON.stringify(document, null, 2)}\n`);
+      writeResultsFile(resultFile, document);
       return document;
     };
     const joins: Array<JoinTiming & { group: string }> = [];

@@ -232,6 +232,18 @@ export const SUMMARY_ROWS: SummaryRow[] = [
     samples: (d) => ingestDefaults(d).flatMap((r: Doc) => sample(r?.health?.maxMs, docLoad(d))),
   },
   {
+    benchmark: 'drift: window end → signed webhook received (per episode)',
+    files: ['ingest.json'],
+    unit: 's',
+    digits: 1,
+    samples: (d) =>
+      (d?.drift?.episodes ?? []).flatMap((e: Doc) => {
+        const end = Date.parse(e?.eventWindow?.end);
+        const arrived = Date.parse(e?.arrivedAt);
+        return e?.signatureVerified === true && Number.isFinite(end) && Number.isFinite(arrived) ? sample((arrived - end) / 1000, docLoad(d)) : [];
+      }),
+  },
+  {
     benchmark: 'retrain: 100 × 20, trigger → candidate registered',
     files: ['retrain.json', 'retrain-*'],
     unit: 's',
