@@ -36,6 +36,8 @@ type Cell = (typeof ALL_CELLS)[number];
 // (docs/reliability.md, "Faults, counted").
 const cells = (process.env.FAULTS_CELLS ?? 'broker-restart,cloud-sigkill,postgres-restart').split(',').map((c) => c.trim()) as Cell[];
 const seed = Number(process.env.FAULTS_SEED ?? 42);
+/** How long the upload of each cell takes to send its body (longer than the latest fault moment, 1,700 ms). */
+const UPLOAD_SPREAD_MS = 2_500;
 const s3DownMs = Number(process.env.FAULTS_S3_DOWN_MS ?? 8000);
 const report = process.env.FAULTS_REPORT;
 const DEVICES = ['ft-1', 'ft-2', 'ft-3', 'ft-4'];
@@ -143,7 +145,8 @@ if (unavailable) process.stdout.write(`faults.e2e: skipped: ${unavailable}\n`);
         observeSeconds: 1,
         autoRollback: true,
       });
-      const upload = api.upload(uploadSeed).then(
+      // the body takes UPLOAD_SPREAD_MS to send, so the fault (200-1,700 ms after the start) always falls inside it
+      const upload = api.upload(uploadSeed, undefined, UPLOAD_SPREAD_MS).then(
         async (res) => `${res.status}`,
         (err: Error) => `error ${err.message}`,
       );

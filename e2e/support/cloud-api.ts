@@ -30,9 +30,34 @@ export class CloudApi {
     return JSON.parse(text) as T;
   }
 
-  /** Registers face-id@<next> with a head seeded by `seed`; returns the response (201, or the failure). */
-  upload(seed: number, labels = ['ann', 'ben']): Promise<Response> {
-    return this.call('/api/v1/models/face-id/versions', { method: 'POST', body: uploadForm({ ...baseFiles, head: makeHead(labels, seed) }, { labels }) });
+  /**
+   * Registers face-id@<next> with a head seeded by `seed`; returns the response (201, or the failure). With
+   * `spreadMs`, the multipart body is sent in 64 KiB pieces spread evenly over that time, so a fault injected
+   * meanwhile lands while the cloud is still receiving it (a whole upload takes well under a second here).
+   */
+  async upload(seed: number, labels = ['ann', 'ben'], spreadMs = 0): Promise<Response> {
+    const form = uploadForm({ ...baseFiles, head: makeHead(labels, seed) }, { labels });
+    if (spreadMs <= 0) return this.call('/api/v1/models/face-id/versions', { method: 'POST', body: form });
+    const encoded = new Request('http://form.invalid/', { method: 'POST', body: form });
+    const contentType = encoded.headers.get('content-type')!;
+    const bytes = new Uint8Array(await encoded.arrayBuffer());
+    const piece = 64 * 1024;
+    const pieces = Math.ceil(bytes.length / piece);
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (sent > 0) await sleep(spreadMs / pieces);
+        controller.enqueue(bytes.subarray(sent * piece, (sent + 1) * piece));
+        if (++sent === pieces) controller.close();
+      },
+    });
+    const init: RequestInit & { duplex: 'half' } = {
+      method: 'POST',
+      body,
+      duplex: 'half',
+      headers: { 'content-type': contentType, 'content-length': String(bytes.length) },
+    };
+    return this.call('/api/v1/models/face-id/versions', init);
   }
 
   async deploy(model: string, group: string, strategy: unknown): Promise<string> {
