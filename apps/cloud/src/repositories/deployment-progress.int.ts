@@ -35,7 +35,7 @@ describe.each(engines)('a rollout tick reads its devices in SQL (%s)', (engine) 
   let db: SqlDatabase;
   let devices: DeviceRepository;
   let deployments: DeploymentRepository;
-  const ids = ['d-active', 'd-warming', 'd-failed', 'd-failed-elsewhere', 'd-silent', 'd-drifted', 'd-next-wave', 'd-older-version'];
+  const ids = ['d-active', 'd-warming', 'd-failed', 'd-failed-elsewhere', 'd-silent', 'd-drifted', 'd-next-wave', 'd-older-version', 'd-told-unrecorded'];
 
   beforeAll(async () => {
     handle = await startDatabase({ engine: engine === 'pglite' ? 'pglite' : 'auto' });
@@ -50,10 +50,11 @@ describe.each(engines)('a rollout tick reads its devices in SQL (%s)', (engine) 
         { id: DEPLOYMENT, model: TARGET, target: { group: 'g' }, strategy: { type: 'all' }, createdBy: null },
         ids.map((deviceId) => ({ deviceId, wave: deviceId === 'd-next-wave' ? 1 : 0, previous: null })),
       );
+      // d-told-unrecorded stays pending: its desired state reached it, but the broker's PUBACK was never recorded
       await deployments.setDevicePhases(
         tx,
         DEPLOYMENT,
-        ids.filter((id) => id !== 'd-next-wave'),
+        ids.filter((id) => id !== 'd-next-wave' && id !== 'd-told-unrecorded'),
         'sent',
       );
       await deployments.setDevicePhases(tx, DEPLOYMENT, ['d-drifted'], 'active');
@@ -64,7 +65,9 @@ describe.each(engines)('a rollout tick reads its devices in SQL (%s)', (engine) 
       devices.setReported('d-failed', reported('d-failed', 'failed', 6), new Date()),
       devices.setReported('d-failed-elsewhere', reported('d-failed-elsewhere', 'failed', 6, 'dep_other'), new Date()),
       devices.setReported('d-drifted', reported('d-drifted', 'active', 5), new Date()),
-      devices.setReported('d-next-wave', reported('d-next-wave', 'active', 7), new Date()),
+      // already on the target version from an earlier deployment: not told by this one, so it stays pending
+      devices.setReported('d-next-wave', reported('d-next-wave', 'active', 7, 'dep_earlier'), new Date()),
+      devices.setReported('d-told-unrecorded', reported('d-told-unrecorded', 'active', 7), new Date()),
       devices.setReported('d-older-version', reported('d-older-version', 'active', 6), new Date()),
     ]);
   });
@@ -73,8 +76,8 @@ describe.each(engines)('a rollout tick reads its devices in SQL (%s)', (engine) 
     await handle?.stop();
   });
 
-  it('moves only the sent devices that report active on the target version', async () => {
-    expect(await db.transaction((tx) => deployments.markActive(tx, DEPLOYMENT, TARGET))).toBe(1);
+  it('moves the sent devices that report active on the target version, and the pending ones whose report names this deployment', async () => {
+    expect(await db.transaction((tx) => deployments.markActive(tx, DEPLOYMENT, TARGET))).toBe(2);
     // a second tick finds nothing more to move
     expect(await db.transaction((tx) => deployments.markActive(tx, DEPLOYMENT, TARGET))).toBe(0);
     const phases = Object.fromEntries((await deployments.devices(DEPLOYMENT)).map((d) => [d.deviceId, d.phase]));
@@ -87,6 +90,7 @@ describe.each(engines)('a rollout tick reads its devices in SQL (%s)', (engine) 
       'd-drifted': 'active',
       'd-next-wave': 'pending',
       'd-older-version': 'sent',
+      'd-told-unrecorded': 'active',
     });
   });
 
@@ -108,8 +112,8 @@ describe.each(engines)('a rollout tick reads its devices in SQL (%s)', (engine) 
       await deployments.setDevicePhases(tx, DEPLOYMENT, ['d-failed'], 'failed', 'verify_failed: a');
     });
     expect(await db.transaction((tx) => deployments.waveProgress(tx, DEPLOYMENT, 0))).toEqual({
-      total: 7,
-      active: 2,
+      total: 8,
+      active: 3,
       failed: 2,
       lastWave: 1,
       firstFailure: 'verify_failed: a',
