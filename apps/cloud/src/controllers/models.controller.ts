@@ -68,6 +68,7 @@ export class ModelsController {
   async upload(@Param('name') name: string, @Req() req: AuthenticatedRequest, @Res({ passthrough: true }) res: Response) {
     try {
       checkModelName(name);
+      this.uploads.prepareValidation();
       const upload = await this.spooler.spool(req);
       try {
         const version = await this.uploads.upload(name, upload, req.principal ?? null);

@@ -56,6 +56,11 @@ export class ModelUploadService {
     private readonly events: DomainEvents,
   ) {}
 
+  /** Called as an upload's body starts to arrive: a validator process is then ready when the files are. */
+  prepareValidation(): void {
+    this.inspector.prewarm();
+  }
+
   async upload(name: string, upload: SpooledUpload, actor: { tokenId: string; name: string } | null): Promise<VersionRecord> {
     checkModelName(name);
     const started = performance.now();
