@@ -88,6 +88,8 @@ export const JOB_SCHEMAS = {
   'rollouts.rollback': z.object({ deploymentId: RecordIdSchema, reason: z.string().min(1).max(1000) }),
   /** Repeatable: apply the retentions and caps of what devices send (dead letters, hard examples, raw payloads). */
   'maintenance.retention': z.object({}),
+  /** Repeatable, embedded SQL (PGlite) only: the vacuum, analyze and checkpoint its single-user PostgreSQL never runs. */
+  'maintenance.sql-vacuum': z.object({}),
 } as const;
 
 export type JobName = keyof typeof JOB_SCHEMAS;

@@ -72,6 +72,8 @@ const cloudEnvSchema = z.object({
   EDGELOOP_DRIFT_COOLDOWN_SECONDS: z.coerce.number().int().min(0).max(30 * 86_400).optional(),
   EDGELOOP_DRIFT_LATENESS_SECONDS: z.coerce.number().min(0).max(3600).optional(),
   EDGELOOP_DRIFT_CHECK_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
+  /** Embedded SQL (PGlite) only: period of the vacuum + checkpoint that its single-user PostgreSQL never runs by itself; 0 = never. */
+  EDGELOOP_PGLITE_VACUUM_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
   EDGELOOP_ROLLOUT_WAVE_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(7 * 86_400).default(600),
   EDGELOOP_ROLLOUT_TICK_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
   S3_ENDPOINT: z.string().min(1).optional(),
@@ -139,6 +141,7 @@ export class CloudConfig {
   readonly workers: boolean;
   readonly driftWindowSeconds: number;
   readonly driftCheckSeconds: number;
+  readonly pgliteVacuumSeconds: number;
   /** Most windows a reference grows to while it holds fewer frames than the detectors need. */
   readonly driftReferenceMaxWindows: number;
   /** How long after a window ends its late batches may still arrive; default two buckets. */
@@ -187,6 +190,7 @@ export class CloudConfig {
     this.workers = env.EDGELOOP_WORKERS;
     this.driftWindowSeconds = env.EDGELOOP_DRIFT_WINDOW_SECONDS;
     this.driftCheckSeconds = env.EDGELOOP_DRIFT_CHECK_SECONDS;
+    this.pgliteVacuumSeconds = env.EDGELOOP_PGLITE_VACUUM_SECONDS;
     this.driftReferenceMaxWindows = env.EDGELOOP_DRIFT_REFERENCE_MAX_WINDOWS;
     this.driftLatenessSeconds = env.EDGELOOP_DRIFT_LATENESS_SECONDS ?? 2 * env.EDGELOOP_AGGREGATE_BUCKET_SECONDS;
     this.driftAlarm = {

@@ -1,3 +1,4 @@
+import { startDatabase } from '@edgeloop/harness';
 import { SqlDatabase } from './sql-database';
 
 describe('SqlDatabase on PGlite (the embedded mode)', () => {
@@ -12,4 +13,58 @@ describe('SqlDatabase on PGlite (the embedded mode)', () => {
       await db.close();
     }
   }, 120_000);
+
+  it('maintainEmbedded vacuums what updates leave behind, so a table rewritten again and again stays its size', async () => {
+    // rows shaped like prediction aggregates: a jsonb document large enough to live in TOAST, rewritten each round
+    const doc = JSON.stringify({ sum: Array.from({ length: 600 }, (_, i) => Math.sin(i) * 1000) });
+    const grow = async (db: SqlDatabase, rounds: number, maintainEvery: number) => {
+      await db.query('create table agg (id int primary key, stats jsonb not null)');
+      await db.query('insert into agg select g, $1::jsonb from generate_series(1, 100) g', [doc]);
+      const sizes: number[] = [];
+      for (let round = 1; round <= rounds; round++) {
+        await db.query(`update agg set stats = jsonb_set(stats, '{round}', to_jsonb($1::int))`, [round]);
+        if (maintainEvery > 0 && round % maintainEvery === 0) expect(await db.maintainEmbedded()).toEqual(expect.any(Number));
+        const [row] = await db.query<{ bytes: string }>(`select pg_total_relation_size('agg') as bytes`);
+        sizes.push(Number(row!.bytes));
+      }
+      return sizes;
+    };
+    const plain = await SqlDatabase.open({ kind: 'pglite', dir: 'memory://' });
+    const maintained = await SqlDatabase.open({ kind: 'pglite', dir: 'memory://' });
+    try {
+      const without = await grow(plain, 40, 0);
+      const withIt = await grow(maintained, 40, 5);
+      // single-user PostgreSQL never vacuums by itself: every round's old versions stay
+      expect(without.at(-1)!).toBeGreaterThan(8 * without[0]!);
+      // vacuumed every 5 rounds: the space of dead versions is reused, the table stays within a few rounds' worth
+      expect(withIt.at(-1)!).toBeLessThan(3 * withIt[4]!);
+      expect(withIt.at(-1)!).toBeLessThan(without.at(-1)! / 4);
+      // analyze ran: the planner knows the row count instead of guessing
+      const [stats] = await maintained.query<{ reltuples: number }>(`select reltuples from pg_class where relname = 'agg'`);
+      expect(Number(stats!.reltuples)).toBe(100);
+    } finally {
+      await plain.close();
+      await maintained.close();
+    }
+  }, 120_000);
+
+  const postgresCase = process.env.DATABASE_URL ? it : it.skip;
+  postgresCase(
+    'maintainEmbedded leaves a PostgreSQL server alone (its autovacuum and checkpointer do that work)',
+    async () => {
+      const handle = await startDatabase({ engine: 'auto' });
+      try {
+        if (handle.kind !== 'postgres') throw new Error('DATABASE_URL is set, yet no PostgreSQL database was made');
+        const db = await SqlDatabase.open({ kind: 'postgres', url: handle.url });
+        try {
+          expect(await db.maintainEmbedded()).toBeUndefined();
+        } finally {
+          await db.close();
+        }
+      } finally {
+        await handle.stop();
+      }
+    },
+    120_000,
+  );
 });

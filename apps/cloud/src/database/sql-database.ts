@@ -91,6 +91,23 @@ export class SqlDatabase implements SqlExecutor {
     }
   }
 
+  /**
+   * What PostgreSQL's autovacuum launcher and checkpointer do on a server, done on request for PGlite: it runs
+   * PostgreSQL in single-user mode, where neither process exists. Without it every updated row (an aggregate
+   * row is rewritten with each batch, its jsonb statistics in TOAST) leaves its old version behind for good:
+   * tables and their TOAST grow by the update rate, scans over them slow down minute by minute, the planner
+   * never gets statistics, and pg_wal grows until max_wal_size. `vacuum (analyze)` makes dead rows' space
+   * reusable (visibility map: only pages changed since the last run are read) and refreshes the statistics;
+   * `checkpoint` lets old WAL segments be recycled. A no-op on a PostgreSQL server. Returns how long it took.
+   */
+  async maintainEmbedded(): Promise<number | undefined> {
+    if (!this.pglite) return undefined;
+    const started = performance.now();
+    await this.pglite.exec('vacuum (analyze)');
+    await this.pglite.exec('checkpoint');
+    return Math.round(performance.now() - started);
+  }
+
   async close(): Promise<void> {
     if (this.pool) await this.pool.end();
     if (this.pglite && this.ownsPglite) await this.pglite.close();

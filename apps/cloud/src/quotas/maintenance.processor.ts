@@ -3,10 +3,12 @@ import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import { QUEUES } from '@edgeloop/contracts';
 import type { Job } from 'bullmq';
 import { DEFERRED_WORKER, dispatchJob, startWorker } from '../queues/bull';
+import { SqlDatabase } from '../database/sql-database';
 import { RetentionService } from './retention.service';
 
 /**
- * The `maintenance` queue's worker (worker replicas only), one job at a time: the scheduled retention sweep.
+ * The `maintenance` queue's worker (worker replicas only), one job at a time: the scheduled retention sweep
+ * and, on PGlite, the vacuum its single-user PostgreSQL does not run by itself.
  * Like the drift worker it stops in `onModuleDestroy`, the first shutdown hook, and waits there for the sweep
  * in progress, so no sweep runs on the SQL pool closed in `onApplicationShutdown`.
  */
@@ -14,7 +16,10 @@ import { RetentionService } from './retention.service';
 export class MaintenanceProcessor extends WorkerHost implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(MaintenanceProcessor.name);
 
-  constructor(private readonly retention: RetentionService) {
+  constructor(
+    private readonly retention: RetentionService,
+    private readonly db: SqlDatabase,
+  ) {
     super();
   }
 
@@ -29,6 +34,11 @@ export class MaintenanceProcessor extends WorkerHost implements OnApplicationBoo
   process(job: Job): Promise<unknown> {
     return dispatchJob(QUEUES.maintenance, job, {
       'maintenance.retention': () => this.retention.sweep(),
+      'maintenance.sql-vacuum': async () => {
+        const ms = await this.db.maintainEmbedded();
+        if (ms !== undefined && ms > 1000) this.logger.warn(`embedded SQL vacuum + checkpoint took ${ms} ms`);
+        return { ms };
+      },
     });
   }
 

@@ -156,6 +156,19 @@ export class PredictionRepository {
   }
 
   async aggregates(filter: AggregateFilter): Promise<AggregateRow[]> {
+    // only the filters given, so the planner can use an index for them (a generic plan of
+    // `($1 is null or model_name = $1)` reads the whole table)
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const add = (condition: (p: string) => string, value: unknown) => {
+      params.push(value);
+      where.push(condition(`$${params.length}`));
+    };
+    if (filter.model != null) add((p) => `model_name = ${p}`, filter.model);
+    if (filter.version != null) add((p) => `model_version = ${p}::int`, filter.version);
+    if (filter.devices != null) add((p) => `device_id = any(${p}::text[])`, filter.devices);
+    if (filter.from != null) add((p) => `bucket_start >= ${p}::timestamptz`, filter.from);
+    if (filter.to != null) add((p) => `bucket_start < ${p}::timestamptz`, filter.to);
     const rows = await this.db.query<{
       device_id: string;
       model_name: string;
@@ -164,11 +177,9 @@ export class PredictionRepository {
       stats: WindowStats | string;
     }>(
       `select device_id, model_name, model_version, bucket_start, stats from prediction_aggregates
-        where ($1::text is null or model_name = $1) and ($2::int is null or model_version = $2)
-          and ($3::text[] is null or device_id = any($3::text[]))
-          and ($4::timestamptz is null or bucket_start >= $4) and ($5::timestamptz is null or bucket_start < $5)
+        ${where.length ? `where ${where.join(' and ')}` : ''}
         order by bucket_start, model_name, model_version, device_id`,
-      [filter.model ?? null, filter.version ?? null, filter.devices ?? null, filter.from ?? null, filter.to ?? null],
+      params,
     );
     return rows.filter((r) => json(r.stats) !== null).map((r) => ({
       deviceId: r.device_id,
@@ -178,14 +189,13 @@ export class PredictionRepository {
     }));
   }
 
-  /** Model versions with aggregates since `since`, and the devices that sent them. */
-  async activeVersions(since: Date): Promise<Array<{ model: ModelVersionRef; first: Date }>> {
-    const rows = await this.db.query<{ model_name: string; model_version: number; first: Date | string }>(
-      `select model_name, model_version, min(bucket_start) as first from prediction_aggregates
-        group by model_name, model_version having max(bucket_start) >= $1`,
+  /** Model versions with aggregates since `since` (a range of the bucket index, not the whole table). */
+  async activeVersions(since: Date): Promise<Array<{ model: ModelVersionRef }>> {
+    const rows = await this.db.query<{ model_name: string; model_version: number }>(
+      'select distinct model_name, model_version from prediction_aggregates where bucket_start >= $1',
       [since],
     );
-    return rows.map((r) => ({ model: { name: r.model_name, version: Number(r.model_version) }, first: new Date(r.first) }));
+    return rows.map((r) => ({ model: { name: r.model_name, version: Number(r.model_version) } }));
   }
 
   async firstBucket(model: ModelVersionRef): Promise<Date | undefined> {

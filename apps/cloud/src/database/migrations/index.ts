@@ -11,6 +11,7 @@ import { sql as enrolmentTokens } from './0010_enrolment_tokens';
 import { sql as quotas } from './0011_quotas';
 import { sql as outboxEpoch } from './0012_outbox_epoch';
 import { sql as presenceOrder } from './0013_presence_order';
+import { sql as aggregatesByModel } from './0014_aggregates_by_model';
 
 /** Every migration, in the order it is applied. Add new files at the end; never edit an applied one. */
 export const migrations: Migration[] = [
@@ -26,4 +27,5 @@ export const migrations: Migration[] = [
   { id: '0011_quotas', sql: quotas },
   { id: '0012_outbox_epoch', sql: outboxEpoch },
   { id: '0013_presence_order', sql: presenceOrder },
+  { id: '0014_aggregates_by_model', sql: aggregatesByModel },
 ];
