@@ -1,5 +1,5 @@
 import { API_PREFIX } from '@edgeloop/contracts';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 
 const EVERY_MS = 100;
 const TIMEOUT_MS = 5000;
@@ -15,11 +15,28 @@ export interface HealthLatency {
   over100Ms: number;
   /**
    * The slowest dependency check of each answer as the cloud timed it (`components.*.latencyMs`: SQL `select 1`,
-   * Redis ping, S3 — s3rver runs in the bench process —, MQTT): p50 and max. The rest of a request's time is
+   * Redis ping, S3 — s3rver in a process of its own unless BENCH_INGEST_S3=bench —, MQTT): p50 and max. The rest of a request's time is
    * the cloud's event loop, HTTP and the bench process's own delays.
    */
   checksP50Ms: number | null;
   checksMaxMs: number | null;
+  /** Each answer over 100 ms (and each failed request), to tell where its time went. */
+  slowAnswers: SlowHealthAnswer[];
+}
+
+/** One slow answer: its own time, each component check as the cloud timed it, and the bench's own delay meanwhile. */
+export interface SlowHealthAnswer {
+  /** ms from the first probe request. */
+  atMs: number;
+  ms: number;
+  status: number | null;
+  /** `components.<name>.latencyMs` of the answer (empty without a report). */
+  checks: Record<string, number>;
+  /**
+   * The bench process's longest event-loop delay while this request was out (the probe shares that loop with
+   * the simulated devices): time the answer may have waited in the bench, not in the cloud.
+   */
+  benchLoopDelayMaxMs: number;
 }
 
 /**
@@ -30,6 +47,8 @@ export class HealthProbe {
   private readonly times: number[] = [];
   private readonly checks: number[] = [];
   private failed = 0;
+  private readonly slow: SlowHealthAnswer[] = [];
+  private firstAt: number | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
 
@@ -56,24 +75,47 @@ export class HealthProbe {
       over100Ms: sorted.filter((t) => t > 100).length,
       checksP50Ms: quantile(checks, 0.5),
       checksMaxMs: quantile(checks, 1),
+      slowAnswers: this.slow,
     };
   }
 
   private async loop(): Promise<void> {
-    while (!this.stopped) {
-      const started = performance.now();
-      try {
-        const res = await fetch(`${this.cloudUrl}${API_PREFIX}/health`, { signal: AbortSignal.timeout(TIMEOUT_MS) });
-        const body = (await res.json().catch(() => null)) as { components?: Record<string, { latencyMs?: number }> } | null;
-        if (res.status === 200) this.times.push(performance.now() - started);
-        else this.failed++;
-        const latencies = Object.values(body?.components ?? {}).map((c) => c.latencyMs ?? 0);
-        if (latencies.length > 0) this.checks.push(Math.max(...latencies));
-      } catch {
-        this.failed++;
+    const benchLoop = monitorEventLoopDelay({ resolution: 10 });
+    benchLoop.enable();
+    try {
+      while (!this.stopped) {
+        const started = performance.now();
+        this.firstAt ??= started;
+        benchLoop.reset();
+        let status: number | null = null;
+        let checks: Record<string, number> = {};
+        try {
+          const res = await fetch(`${this.cloudUrl}${API_PREFIX}/health`, { signal: AbortSignal.timeout(TIMEOUT_MS) });
+          status = res.status;
+          const body = (await res.json().catch(() => null)) as { components?: Record<string, { latencyMs?: number }> } | null;
+          if (res.status === 200) this.times.push(performance.now() - started);
+          else this.failed++;
+          checks = Object.fromEntries(Object.entries(body?.components ?? {}).map(([name, c]) => [name, c.latencyMs ?? 0]));
+          const latencies = Object.values(checks);
+          if (latencies.length > 0) this.checks.push(Math.max(...latencies));
+        } catch {
+          this.failed++;
+        }
+        const ms = performance.now() - started;
+        if (ms > 100 || status !== 200) {
+          this.slow.push({
+            atMs: Math.round(started - this.firstAt),
+            ms: Math.round(ms * 10) / 10,
+            status,
+            checks,
+            benchLoopDelayMaxMs: Math.round(benchLoop.max / 1e5) / 10,
+          });
+        }
+        const wait = EVERY_MS - (performance.now() - started);
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       }
-      const wait = EVERY_MS - (performance.now() - started);
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    } finally {
+      benchLoop.disable();
     }
   }
 }

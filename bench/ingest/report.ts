@@ -1,6 +1,7 @@
 import type { PredictionBatchEncoding } from '@edgeloop/contracts';
 import os from 'node:os';
 import type { ProbeSummary } from './cloud-probe';
+import type { SlowHealthAnswer } from './health-probe';
 import type { DriftLatencyRun } from './drift-latency';
 import type { EndToEndRun } from './end-to-end';
 import type { RawBullmqRun } from './raw-bullmq';
@@ -179,6 +180,7 @@ export function printSummary(results: IngestResults, out: (line?: string) => voi
       `  GET /api/v1/health every 100 ms during the run: ${h.requests} requests, p50 ${h.p50Ms} ms, p99 ${h.p99Ms} ms, max ${h.maxMs} ms, ${h.over100Ms} over 100 ms, ${h.failed} failed; ` +
         `slowest dependency check as the cloud timed it p50 ${h.checksP50Ms} ms, max ${h.checksMaxMs} ms`,
     );
+    for (const a of h.slowAnswers ?? []) out(`    slow answer at ${a.atMs} ms: ${slowAnswerText(a)}`);
     const a = e.anomalies;
     if (a.duplicateBatches + a.invalidJobs + a.invalidMessages + a.failedJobs > 0) out(`  anomalies: ${JSON.stringify(a)}`);
   }
@@ -193,6 +195,7 @@ export function printSummary(results: IngestResults, out: (line?: string) => voi
         `| 1 API + ${r.workers} worker(s) | ${r.seconds} | ${r.predictionsPerSecond} | ${r.steadyPredictionsPerSecond} | ${r.vsRawBullmq}× | ${r.cloudCpuMsPerBatch ?? '?'} | ` +
           `${h.p50Ms} / ${h.p99Ms} / ${h.maxMs} (${h.over100Ms} of ${h.requests} over 100; checks p50 ${h.checksP50Ms}, max ${h.checksMaxMs}) | ${Object.entries(r.cores).map(([name, c]) => `${name} ${c}`).join(', ')} |`,
       );
+      for (const a of h.slowAnswers ?? []) out(`  1 API + ${r.workers}: slow answer at ${a.atMs} ms: ${slowAnswerText(a)}`);
       if (!r.aggregatesMatchCounter) out(`  1 API + ${r.workers}: aggregates ${r.aggregatedFramesInApi} frames — MISMATCH with the ingest counter`);
     }
   }
@@ -258,4 +261,13 @@ export function median(values: readonly number[]): number | null {
 
 export function round(v: number, digits = 2): number {
   return Number.isFinite(v) ? Number(v.toFixed(digits)) : v;
+}
+
+/** A slow /health answer: its time, then the component checks slowest first, then the bench's own loop delay. */
+function slowAnswerText(a: SlowHealthAnswer): string {
+  const checks = Object.entries(a.checks)
+    .sort((x, y) => y[1] - x[1])
+    .map(([name, ms]) => `${name} ${ms}`)
+    .join(', ');
+  return `${a.ms} ms${a.status === 200 ? '' : ` (status ${a.status ?? 'none'})`}; checks ${checks || 'none'}; bench loop delay max ${a.benchLoopDelayMaxMs} ms`;
 }

@@ -16,7 +16,7 @@
  *
  *   npm run bench:ingest      (knobs: bench/ingest/settings.ts)
  */
-import { createIsolatedDatabase, startPostgres, startRedis, startS3, type PostgresDatabase, type PostgresServer, type RedisServer, type S3Server } from '@edgeloop/harness';
+import { createIsolatedDatabase, startPostgres, startRedis, startS3, startS3Process, type PostgresDatabase, type PostgresServer, type RedisServer, type S3Server } from '@edgeloop/harness';
 import { predictionIngestJobFields, predictionsJobId } from '@edgeloop/contracts';
 import Redis from 'ioredis';
 import { execFileSync } from 'node:child_process';
@@ -56,6 +56,7 @@ async function main(): Promise<void> {
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'edgeloop-bench-ingest-'));
   let redis: RedisServer | undefined;
   let s3: S3Server | undefined;
+  let s3Pid: number | undefined;
   let cloud: BenchCloudWithBroker | undefined;
   const databases: PostgresDatabase[] = [];
   let postgres: PostgresServer | undefined;
@@ -79,11 +80,15 @@ async function main(): Promise<void> {
 
   try {
     redis = await startRedis();
-    s3 = await startS3({ buckets: ['edgeloop'] });
+    // s3rver in a process of its own by default: in the bench's process its answers wait for the simulated devices
+    if (settings.s3 === 'process') {
+      const own = await startS3Process({ buckets: ['edgeloop'] });
+      [s3, s3Pid] = [own, own.pid];
+    } else s3 = await startS3({ buckets: ['edgeloop'] });
     const e2e = settings.endToEnd;
     out(
       `ingest bench: ${e2e.devices} devices × ${e2e.batchesPerDevice} batches × ${e2e.framesPerBatch} frames (one face each${e2e.centroid ? ', with the 512-d embedding centroid' : ''}), ` +
-        `${e2e.inFlightPerDevice} in flight per device, ingest concurrency ${settings.concurrency}, SQL ${sqlEngine}`,
+        `${e2e.inFlightPerDevice} in flight per device, ingest concurrency ${settings.concurrency}, SQL ${sqlEngine}, S3 server in ${settings.s3 === 'process' ? 'its own process' : 'the bench process'}`,
     );
 
     // 1. end to end: the cloud's defaults with the devices sending the columns encoding, then JSON
@@ -113,7 +118,10 @@ async function main(): Promise<void> {
       });
       profiled?.attach(cloud.child);
       out(`${variant.name}: cloud pid ${cloud.pid} on ${cloud.url}, broker ${cloud.mqttUrl}, Redis ${redis.url} (pid ${redis.pid})`);
-      const cpu = new CpuWindow({ cloud: cloud.pid, redis: redis.pid, bench: process.pid, ...(postgres ? { postgres: postgres.pid } : {}) }, ['postgres']);
+      const cpu = new CpuWindow(
+        { cloud: cloud.pid, redis: redis.pid, bench: process.pid, ...(s3Pid ? { s3: s3Pid } : {}), ...(postgres ? { postgres: postgres.pid } : {}) },
+        ['postgres'],
+      );
       let profile: ProbeSummary | null = null;
       const started = cloud;
       const run: EndToEndRun = await measureEndToEnd(cloud, { ...e2e, encoding: variant.encoding }, {

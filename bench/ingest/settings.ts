@@ -32,6 +32,12 @@ export interface IngestBenchSettings {
    * Mosquitto with a shared subscription); empty: none. Default `1,2` on PostgreSQL, none on PGlite.
    */
   replicas: number[];
+  /**
+   * Where the S3 server (s3rver) runs: `process`, a process of its own as MinIO / S3 is in a deployment (the
+   * default); `bench`, in the bench's process beside the simulated devices (as before; its answers then wait
+   * for the devices' work, and the cloud's S3 health check with them).
+   */
+  s3: 'process' | 'bench';
 }
 
 /**
@@ -42,6 +48,7 @@ export interface IngestBenchSettings {
  * BENCH_INGEST_PROFILE=0  BENCH_INGEST_PROFILE_DIR=  BENCH_INGEST_SQL=auto|postgres
  * BENCH_INGEST_CLOUD_ENV=EDGELOOP_RAW_RETENTION_HOURS=0,…  (throughput run only)
  * BENCH_INGEST_REPLICAS=1,2  (worker replicas behind one API replica, PostgreSQL only; 0 or empty: no replica runs)
+ * BENCH_INGEST_S3=process|bench  (the S3 server in its own process, or in the bench's)
  */
 export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): IngestBenchSettings {
   const int = (name: string, fallback: number, min: number, max: number) => {
@@ -91,6 +98,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): IngestBen
     sql: sqlChoice(env.BENCH_INGEST_SQL),
     cloudEnv: cloudEnv(env.BENCH_INGEST_CLOUD_ENV),
     replicas: replicaCounts(env.BENCH_INGEST_REPLICAS, Boolean(env.DATABASE_URL) || sqlChoice(env.BENCH_INGEST_SQL) === 'postgres'),
+    s3: s3Choice(env.BENCH_INGEST_S3),
   };
 }
 
@@ -104,6 +112,12 @@ function replicaCounts(value: string | undefined, postgres: boolean): number[] {
   if (counts.some((n) => !Number.isInteger(n) || n < 1 || n > 8)) throw new Error('BENCH_INGEST_REPLICAS is a list of worker counts from 1 to 8 (0: none)');
   if (counts.length > 0 && !postgres) throw new Error('BENCH_INGEST_REPLICAS needs PostgreSQL (DATABASE_URL or BENCH_INGEST_SQL=postgres)');
   return counts;
+}
+
+function s3Choice(value: string | undefined): 'process' | 'bench' {
+  if (value === undefined || value === '' || value === 'process') return 'process';
+  if (value === 'bench') return 'bench';
+  throw new Error('BENCH_INGEST_S3 is process or bench');
 }
 
 function sqlChoice(value: string | undefined): 'auto' | 'postgres' {

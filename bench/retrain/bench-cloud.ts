@@ -2,12 +2,10 @@
  * The production cloud as `startCloud` builds it, in the bench's process (the bench writes hard examples
  * straight into its SQL, as the ingest stores them), on the bench's own Redis, an S3 server in a child
  * process (as MinIO is in production: s3rver in this process would put its work on the cloud's event loop)
- * and PGlite in a temp folder; with a small authenticated API client.
+ * and PGlite in a temp folder (startS3Process, libs/harness); with a small authenticated API client.
  */
-import { freePort, startRedis, type RedisServer } from '@edgeloop/harness';
-import { fork, type ChildProcess } from 'node:child_process';
+import { freePort, startRedis, startS3Process, type RedisServer, type S3Server } from '@edgeloop/harness';
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { startCloud, type RunningCloud } from '../../apps/cloud/src/app/bootstrap';
@@ -40,7 +38,7 @@ export interface StoredHardExample {
 export async function startRetrainCloud(workDir: string, logLevel = 'warn'): Promise<RetrainCloud> {
   mkdirSync(workDir, { recursive: true });
   let redis: RedisServer | undefined;
-  let s3: S3Process | undefined;
+  let s3: S3Server | undefined;
   let cloud: RunningCloud | undefined;
   const stop = async () => {
     await cloud?.close().catch(() => undefined);
@@ -104,35 +102,6 @@ export async function startRetrainCloud(workDir: string, logLevel = 'warn'): Pro
     await stop();
     throw err;
   }
-}
-
-interface S3Process {
-  endPoint: string;
-  port: number;
-  accessKey: string;
-  secretKey: string;
-  stop(): Promise<void>;
-}
-
-/** s3rver (libs/harness) in a forked process of its own: see s3-process.ts. */
-async function startS3Process(): Promise<S3Process> {
-  const child: ChildProcess = fork(path.join(__dirname, `s3-process${path.extname(__filename)}`), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const [address] = (await Promise.race([
-    once(child, 'message'),
-    once(child, 'exit').then(([code]) => {
-      throw new Error(`the S3 server process exited with code ${String(code)} before listening`);
-    }),
-  ])) as [{ endPoint: string; port: number; accessKey: string; secretKey: string }];
-  return {
-    ...address,
-    async stop() {
-      if (child.exitCode !== null) return;
-      const exited = once(child, 'exit');
-      child.disconnect();
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-      if (child.exitCode === null) child.kill('SIGKILL');
-    },
-  };
 }
 
 /** Inserts hard examples 100 rows a statement (labelled ones with their label, the others confirmed unknown). */

@@ -24,6 +24,7 @@ const { performance } = require('node:perf_hooks');
 const times = [];
 const sentAt = [];
 const slowest = [];
+const allChecks = [];
 let errors = 0;
 let stopping = false;
 parentPort.on('message', () => { stopping = true; });
@@ -33,13 +34,16 @@ parentPort.on('message', () => { stopping = true; });
     const started = performance.now();
     sentAt.push(Date.now());
     let component = null;
+    let checks = null;
     try {
       const res = await fetch(workerData.url, { signal: AbortSignal.timeout(10000) });
       const body = await res.text();
       if (res.status !== 200) errors++;
       times.push(performance.now() - started);
       try {
+        checks = {};
         for (const [name, c] of Object.entries(JSON.parse(body).components ?? {})) {
+          checks[name] = c.latencyMs;
           if (!component || c.latencyMs > component.ms) component = { name, ms: c.latencyMs };
         }
       } catch {}
@@ -48,12 +52,13 @@ parentPort.on('message', () => { stopping = true; });
       times.push(performance.now() - started);
     }
     slowest.push(component);
+    allChecks.push(checks);
     next += workerData.intervalMs;
     const wait = next - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     else next = performance.now();
   }
-  parentPort.postMessage({ times, sentAt, errors, slowest });
+  parentPort.postMessage({ times, sentAt, errors, slowest, allChecks });
 })();
 `;
 
@@ -66,6 +71,8 @@ export interface HealthSample {
    * report: an answer much slower than its slowest check waited for the event loop, not for a component.
    */
   slowestCheck: { name: string; ms: number } | null;
+  /** Every component check's `latencyMs` in the report (null without a report): what else was slow beside the slowest. */
+  checks: Record<string, number> | null;
 }
 
 export interface HealthProber {
@@ -74,18 +81,24 @@ export interface HealthProber {
 
 export function startHealthProber(cloudUrl: string, intervalMs: number): HealthProber {
   const worker = new Worker(PROBER_SOURCE, { eval: true, workerData: { url: `${cloudUrl}${apiPaths.health()}`, intervalMs } });
-  const result = new Promise<{ times: number[]; sentAt: number[]; errors: number; slowest: Array<{ name: string; ms: number } | null> }>((resolve, reject) => {
+  const result = new Promise<{
+    times: number[];
+    sentAt: number[];
+    errors: number;
+    slowest: Array<{ name: string; ms: number } | null>;
+    allChecks: Array<Record<string, number> | null>;
+  }>((resolve, reject) => {
     worker.once('message', resolve);
     worker.once('error', reject);
   });
   return {
     async stop() {
       worker.postMessage('stop');
-      const { times, sentAt, errors, slowest } = await result;
+      const { times, sentAt, errors, slowest, allChecks } = await result;
       await worker.terminate();
       return {
         summary: summarise(times, errors, intervalMs),
-        samples: times.map((ms, i) => ({ sentAt: sentAt[i], ms, slowestCheck: slowest[i] ?? null })),
+        samples: times.map((ms, i) => ({ sentAt: sentAt[i], ms, slowestCheck: slowest[i] ?? null, checks: allChecks[i] ?? null })),
       };
     },
   };

@@ -65,6 +65,8 @@ export interface SlowAnswer {
   ms: number;
   step: string;
   slowestCheck: { name: string; ms: number } | null;
+  /** Every component check of the answer as the cloud timed it. */
+  checks: Record<string, number> | null;
   idleMs: number | null;
   loopLateMs: number;
 }
@@ -334,7 +336,9 @@ function clusterCosines(examples: ReadonlyArray<{ label: string | null; embeddin
 export function describeSlowAnswer(a: SlowAnswer): string {
   return (
     `slow /health at +${(a.atMs / 1000).toFixed(2)} s (${a.step}): ${Math.round(a.ms)} ms; ` +
-    `slowest check ${a.slowestCheck ? `${a.slowestCheck.name} ${a.slowestCheck.ms} ms` : 'none'}; ` +
+    `slowest check ${a.slowestCheck ? `${a.slowestCheck.name} ${a.slowestCheck.ms} ms` : 'none'}` +
+    (a.checks ? ` (${Object.entries(a.checks).sort((x, y) => y[1] - x[1]).map(([name, ms]) => `${name} ${ms}`).join(', ')})` : '') +
+    '; ' +
     `idle cloud ${a.idleMs === null ? '-' : `${Math.round(a.idleMs)} ms`}; loop tick late ${a.loopLateMs} ms`
   );
 }
@@ -362,6 +366,7 @@ function slowAnswers(
         ms: Math.round(b.ms),
         step: windows.find((w) => b.sentAt >= w.from && b.sentAt <= w.to)?.step ?? (b.sentAt < trigger ? 'before the trigger' : 'between steps'),
         slowestCheck: b.slowestCheck,
+        checks: b.checks,
         idleMs: overlapping ? overlapping.reduce((m, s) => Math.max(m, s.ms), 0) : null,
         loopLateMs: ticks.reduce((m, l) => Math.max(m, l.ms), 0),
       };

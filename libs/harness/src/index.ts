@@ -21,6 +21,7 @@ export {
   type PgliteDatabase,
   type PostgresDatabase,
 } from './database';
+export { startS3Process, type S3ProcessOptions } from './s3-process';
 export { startRedisCluster, type RedisCluster, type RedisClusterOptions } from './redis-cluster';
 export { startStack, type Stack, type StackBroker, type StackEndpoint, type StackOptions } from './stack';
 export { waitUntilStopped, type StopCheck } from './stop-check';
