@@ -119,13 +119,14 @@ async function main(): Promise<void> {
     const runApi = async (round: number): Promise<ApiRun> => {
       await markUpload(model, ++mark);
       const name = `bench-${round}`;
-      const probe = new UploadProbe({ pid: (cloud as BenchCloud).pid, cloudTmpDir, s3BlobDir, fileSize: model.size, intervalMs: SAMPLE_INTERVAL_MS });
-      const answers = new ResponsivenessProbe((cloud as BenchCloud).url);
-      let clientSentMs: number | null = null;
       // as `edgeloop models push` does: declare the file's sha256 and size so the registry streams it to S3 as it arrives
       const hashStarted = performance.now();
       const declared = { files: [{ role: 'embedder', sha256: await sha256File(model.path), size: model.size }] };
       clientHashMs.push(performance.now() - hashStarted);
+      // started after the client's hash, so the phases it dates and the upload's time share one origin
+      const probe = new UploadProbe({ pid: (cloud as BenchCloud).pid, cloudTmpDir, s3BlobDir, fileSize: model.size, intervalMs: SAMPLE_INTERVAL_MS });
+      const answers = new ResponsivenessProbe((cloud as BenchCloud).url);
+      let clientSentMs: number | null = null;
       const t = performance.now();
       let response: ModelVersionResponse;
       let result: UploadProbeResult;

@@ -48,7 +48,7 @@ export interface UploadProbeResult {
 
 /**
  * Watches one API upload from outside the cloud, every `intervalMs`: the cloud's VmRSS, its child
- * processes (the ONNX validator), the size of its spool file and of the new object in s3rver's folder.
+ * processes (the ONNX validator: its RSS, and its CPU time to date its work), the size of its spool file and of the new object in s3rver's folder.
  * From these it dates the phases of the upload without instrumenting the cloud.
  */
 export class UploadProbe {
@@ -72,6 +72,7 @@ export class UploadProbe {
   private peakReceivingKb = 0;
   private peakAfterSpooledKb = 0;
   private child: { pid: number; peakKb: number } | null = null;
+  private readonly childTicks = new Map<number, number>();
 
   constructor(private readonly targets: ProbeTargets) {
     this.knownObjects = new Set(listObjects(targets.s3BlobDir));
@@ -122,14 +123,19 @@ export class UploadProbe {
       else this.peakAfterSpooledKb = Math.max(this.peakAfterSpooledKb, rssKb);
     }
 
-    const children = childProcesses(this.targets.pid);
-    if (children.length > 0) {
-      const pid = children[0];
-      this.phases.validationStartMs ??= at;
+    // The validator process may be up before the upload (kept warm) and stays after it: its work is dated by
+    // its CPU time growing, from the first sample after the body was spooled that shows it to the last one.
+    for (const pid of childProcesses(this.targets.pid)) {
       this.child ??= { pid, peakKb: 0 };
-      this.child.peakKb = Math.max(this.child.peakKb, statusKb(pid, 'VmRSS') ?? 0);
-    } else if (this.child && this.phases.validationEndMs === null) {
-      this.phases.validationEndMs = at;
+      if (pid === this.child.pid) this.child.peakKb = Math.max(this.child.peakKb, statusKb(pid, 'VmRSS') ?? 0);
+      const ticks = cpuTicks(pid);
+      const before = this.childTicks.get(pid);
+      if (ticks !== undefined) this.childTicks.set(pid, ticks);
+      if (ticks === undefined || (before !== undefined && ticks <= before)) continue;
+      if (this.phases.spooledMs !== null) {
+        this.phases.validationStartMs ??= at;
+        this.phases.validationEndMs = at;
+      }
     }
 
     if (this.phases.spooledMs === null) {
@@ -165,6 +171,17 @@ export function childProcesses(pid: number): number[] {
       .filter((child) => processState(child) !== 'Z');
   } catch {
     return [];
+  }
+}
+
+/** User + system CPU time of a process, in clock ticks (/proc/<pid>/stat fields 14 and 15). */
+function cpuTicks(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return undefined;
   }
 }
 
