@@ -25,6 +25,12 @@ import { MqttEndpoint } from './mqtt-endpoint';
 /** Packets mqtt.js reads in a row before the channel lets the event loop run its timers and other I/O. */
 const PACKETS_PER_TURN = 256;
 
+/**
+ * Invalid messages of one device acknowledged on arrival whose dead letter is still being written; past it, its
+ * invalid messages wait their turn in the channel like any other (and hold the broker's window as before).
+ */
+const INVALID_AHEAD_MAX = 1000;
+
 /** About ten minutes of back-off (the 5 s ceiling): long enough to ride out a Redis or SQL restart. */
 const HANDLER_ATTEMPTS_BEFORE_DEAD_LETTER = 125;
 
@@ -55,8 +61,9 @@ export type DeviceMessageEvents = Record<string, DeviceMessageEvent>;
  *   (then acknowledged) so one poison message cannot stop the channel for ever;
  * - at shutdown a message in hand is left unacknowledged, so a persistent session (fixed MQTT_CLIENT_ID,
  *   `clean: false`) gets it again; otherwise the broker redelivers it to another subscriber of the share group;
- * - payloads are plain JSON (no Nest envelope): each is decoded with the contracts first, and an invalid
- *   one is counted and dead-lettered, never thrown; over quota, it is dropped before decoding (counted);
+ * - payloads are plain JSON (no Nest envelope): each is decoded with the contracts as it arrives, and an invalid
+ *   one is acknowledged then, counted and dead-lettered after, never thrown; over quota, it is dropped before
+ *   decoding (counted);
  * - a prediction batch or hard example accepted (its handler resolved, a duplicate included) or
  *   dead-lettered is acknowledged to the device on its `acks` topic (`DeviceAcks`), which is what lets the
  *   device delete it from its outbox; one dropped over quota is not, so the device sends it again later.
@@ -75,6 +82,10 @@ export class DeviceChannel extends ServerMqtt implements CustomTransportStrategy
   /** The filters subscribed in `listen`; empty until then. */
   private filters: string[] = [];
   private wake: (() => void) | undefined;
+  /** A message decoded as it arrived, for its handler (decoded once). */
+  private readonly decodedOnArrival = new WeakMap<IPublishPacket, DecodedDeviceMessage>();
+  /** Per device: its invalid messages acknowledged on arrival and not yet dead-lettered, and the last one's work. */
+  private readonly invalidAhead = new Map<string, { count: number; tail: Promise<void> }>();
 
   constructor(
     private readonly config: CloudConfig,
@@ -142,26 +153,83 @@ export class DeviceChannel extends ServerMqtt implements CustomTransportStrategy
    * PUBACK, and queues nothing ahead of the other devices' messages. On Mosquitto, which hands the cloud a
    * flood as fast as it arrives, this is what keeps a well-behaved device's batches from waiting behind it.
    *
+   * The others are decoded here. An invalid one is acknowledged at once too, and counted and dead-lettered after
+   * (`takeInvalid`): held until then, a device flooding garbage filled the broker's in-flight window (Mosquitto's
+   * `max_inflight_messages`, shared by every device's messages to the cloud) with messages handled one at a time,
+   * and the broker sent the cloud nothing else until that device was quarantined (docs/quotas.md, Tests). A valid
+   * one is queued with its decoded value, for its handler.
+   *
    * mqtt.js reads the packets already buffered on the socket one after the other on `process.nextTick`, which
    * runs before any timer or other I/O: a backlog of thousands of packets (a flood the cloud's process was not
    * scheduled for a while to read) kept `/health` and everything else waiting for seconds. Every
-   * `PACKETS_PER_TURN` packets, the next one is read on `setImmediate`, after the event loop's other work.
+   * `PACKETS_PER_TURN` packets, the next one is read on `setImmediate`, after the event loop's other work. The
+   * PUBACKs written meanwhile go out together when the turn ends (the socket corked): one write for a turn's
+   * worth, where each took a system call of its own (a fifth of the CPU of reading a dropped flood).
    */
   private screenOnArrival(client: MqttClient): void {
     const quotas = this.quotas;
     const queue = client.handleMessage.bind(client);
     let inARow = 0;
+    let corked: MqttClient['stream'] | undefined;
+    const uncork = () => {
+      corked?.uncork();
+      corked = undefined;
+    };
     const readOnInTurn = (readOn: (err?: Error) => void, err?: Error) => {
       if (++inARow < PACKETS_PER_TURN) return readOn(err);
       inARow = 0;
+      uncork();
       setImmediate(() => readOn(err));
     };
     client.handleMessage = (packet, readOn) => {
-      if (!quotas?.dropOnArrival(packet.topic, (packet.payload as Buffer).length)) return queue(packet, (err) => readOnInTurn(readOn, err));
-      this.counters.received++;
-      this.counters.overQuota++;
-      readOnInTurn(readOn);
+      if (corked === undefined && typeof client.stream?.cork === 'function') {
+        corked = client.stream;
+        corked.cork();
+        setImmediate(uncork);
+      }
+      const payload = packet.payload as Buffer;
+      if (quotas?.dropOnArrival(packet.topic, payload.length)) {
+        this.counters.received++;
+        this.counters.overQuota++;
+        return readOnInTurn(readOn);
+      }
+      const decoded = decodeDeviceMessage(packet.topic, payload);
+      if (decoded.ok) this.decodedOnArrival.set(packet, decoded.value);
+      else if (this.takeInvalid(packet, decoded.error)) return readOnInTurn(readOn);
+      return queue(packet, (err) => readOnInTurn(readOn, err));
     };
+  }
+
+  /**
+   * An invalid message, acknowledged as it arrives and counted against its device at once (`QuotaService.invalid`
+   * counts in memory past a device's first, so a device flooding garbage is quarantined at its threshold-th
+   * message, not once its backlog is worked through). Its dead letter follows in the background, one at a time per
+   * device (the first few of a device write SQL rows: many at once would hold the event loop), then the device is
+   * told it may delete it, as before. It is not checked against the Redis buckets: its strike counts against the
+   * device in Redis either way, and this replica's arrival buckets (`dropOnArrival`, and aedes's `dropEarly`) hold
+   * it to the device's rate before it gets here. An invalid message never becomes valid, and one whose dead letter
+   * could not be written was acknowledged before as well; what this gives up is the dead letter of a message the
+   * process dies before writing. False when the device already has `INVALID_AHEAD_MAX` such messages waiting: it
+   * is then queued and acknowledged once handled.
+   */
+  private takeInvalid(packet: IPublishPacket, error: { code: string; message: string }): boolean {
+    if (this.closing) return false;
+    const device = deviceKeyOf(packet.topic);
+    const ahead = this.invalidAhead.get(device) ?? { count: 0, tail: Promise.resolve() };
+    if (ahead.count >= INVALID_AHEAD_MAX) return false;
+    const { topic } = packet;
+    const payload = packet.payload as Buffer;
+    this.counters.received++;
+    this.counters.invalid++;
+    void this.quotas?.invalid(topic);
+    ahead.count++;
+    ahead.tail = ahead.tail
+      .then(async () => this.acknowledgeToDevice(await this.deadLetterInvalid(topic, payload, error)))
+      .finally(() => {
+        if (--ahead.count === 0 && this.invalidAhead.get(device) === ahead) this.invalidAhead.delete(device);
+      });
+    this.invalidAhead.set(device, ahead);
+    return true;
   }
 
   /** Not used: subscriptions are made in `listen`, and messages arrive through `InboundPublishes`. */
@@ -188,6 +256,8 @@ export class DeviceChannel extends ServerMqtt implements CustomTransportStrategy
     this.closing = true;
     this.wake?.();
     await this.inbound?.stop();
+    // invalid messages acknowledged on arrival: their dead letters and device acks still go out
+    await Promise.all([...this.invalidAhead.values()].map((ahead) => ahead.tail));
     this.acks?.flush();
     this.acks?.stop();
     await this.client?.endAsync().catch(() => undefined);
@@ -258,20 +328,12 @@ export class DeviceChannel extends ServerMqtt implements CustomTransportStrategy
   private async dispatch(packet: IPublishPacket, receivedAt: Date): Promise<{ deviceId: string; item: AckedItem } | null> {
     const { topic } = packet;
     const payload = packet.payload as Buffer;
-    const decoded = decodeDeviceMessage(topic, payload);
+    const onArrival = this.decodedOnArrival.get(packet);
+    const decoded = onArrival ? ({ ok: true, value: onArrival } as const) : decodeDeviceMessage(topic, payload);
     if (!decoded.ok) {
       this.counters.invalid++;
       await this.quotas?.invalid(topic);
-      // logged like it is kept: the sampled ones (a flood of garbage is counted, not written out line by line)
-      const kept = await this.deadLetters
-        .record({ source: 'mqtt', topic, code: decoded.error.code, message: decoded.error.message, payload })
-        .catch((err: Error) => {
-          this.log.error(`could not dead-letter a message: ${err.message}`);
-          return true;
-        });
-      if (kept) this.log.warn(`invalid message on ${topic.slice(0, 200)}: ${decoded.error.code}: ${decoded.error.message.slice(0, 300)}`);
-      // dead-lettered: the device may delete it (sending it again would only dead-letter it again)
-      return looseAckedItem(topic, payload);
+      return this.deadLetterInvalid(topic, payload, decoded.error);
     }
     const handler = this.getHandlerByPattern(topic);
     if (!handler) return null;
@@ -281,6 +343,18 @@ export class DeviceChannel extends ServerMqtt implements CustomTransportStrategy
     if (isObservable(result)) await lastValueFrom(result, { defaultValue: undefined });
     const item = ackedItemOf(decoded.value);
     return item && { deviceId: decoded.value.deviceId, item };
+  }
+
+  /** Dead-letters an invalid message (sampled); resolves with what to acknowledge to the device. Never rejects. */
+  private async deadLetterInvalid(topic: string, payload: Buffer, error: { code: string; message: string }): Promise<{ deviceId: string; item: AckedItem } | null> {
+    // logged like it is kept: the sampled ones (a flood of garbage is counted, not written out line by line)
+    const kept = await this.deadLetters.record({ source: 'mqtt', topic, code: error.code, message: error.message, payload }).catch((err: Error) => {
+      this.log.error(`could not dead-letter a message: ${err.message}`);
+      return true;
+    });
+    if (kept) this.log.warn(`invalid message on ${topic.slice(0, 200)}: ${error.code}: ${error.message.slice(0, 300)}`);
+    // dead-lettered: the device may delete it (sending it again would only dead-letter it again)
+    return looseAckedItem(topic, payload);
   }
 
   private acknowledgeToDevice(ack: { deviceId: string; item: AckedItem } | null): void {
@@ -359,4 +433,9 @@ function onceConnected(client: MqttClient, ms: number): Promise<void> {
     };
     client.once('connect', connected);
   });
+}
+
+/** A device's messages share the topic up to their last level (`edgeloop/v1/devices/{id}/`); other topics are their own. */
+function deviceKeyOf(topic: string): string {
+  return topic.slice(0, topic.lastIndexOf('/') + 1) || topic;
 }

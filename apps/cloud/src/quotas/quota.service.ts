@@ -208,7 +208,9 @@ export class QuotaService implements OnModuleInit, OnApplicationShutdown {
   /**
    * An invalid message from a device: a strike against it. While a device keeps sending invalid messages its
    * strikes are counted here and added to Redis every 250 ms (the first one asks Redis at once), like the
-   * drops decided locally, so a flood of garbage costs no Redis call per message.
+   * drops decided locally, so a flood of garbage costs no Redis call per message. The ones that arrive while
+   * the first one's call is under way are counted here too (the channel counts them as they arrive, without
+   * waiting), so the threshold is crossed at the message that crosses it. Never rejects.
    */
   async invalid(topic: string): Promise<void> {
     const parsed = parseTopic(topic);
@@ -219,11 +221,15 @@ export class QuotaService implements OnModuleInit, OnApplicationShutdown {
       this.maybeQuarantine(parsed.deviceId, 'invalid_messages', local.known + local.pending);
       return;
     }
+    const entry = { known: 0, pending: 0 };
+    this.invalidStrikes.set(parsed.deviceId, entry);
     try {
       const strikes = await this.buckets.strike(parsed.deviceId, this.config.quotas.quarantine.windowSeconds);
-      this.invalidStrikes.set(parsed.deviceId, { known: strikes, pending: 0 });
-      this.maybeQuarantine(parsed.deviceId, 'invalid_messages', strikes);
+      // a flush meanwhile may have added this entry's pending strikes and set `known` from a later count
+      entry.known = Math.max(entry.known, strikes);
+      this.maybeQuarantine(parsed.deviceId, 'invalid_messages', entry.known + entry.pending);
     } catch (err) {
+      if (this.invalidStrikes.get(parsed.deviceId) === entry && entry.pending === 0) this.invalidStrikes.delete(parsed.deviceId);
       this.logThrottled('', `could not count an invalid message against ${parsed.deviceId}: ${(err as Error).message}`);
     }
   }
@@ -285,10 +291,13 @@ export class QuotaService implements OnModuleInit, OnApplicationShutdown {
         continue;
       }
       entry.pending = 0;
+      // still counted while Redis adds them: the strikes arriving meanwhile are checked against the whole count
+      entry.known += pending;
       try {
-        entry.known = await this.buckets.recordInvalid(deviceId, pending, windowSeconds);
+        entry.known = Math.max(entry.known, await this.buckets.recordInvalid(deviceId, pending, windowSeconds));
         this.maybeQuarantine(deviceId, 'invalid_messages', entry.known + entry.pending);
       } catch (err) {
+        entry.known -= pending;
         entry.pending += pending;
         this.logThrottled('', `could not count ${pending} invalid message(s) of ${deviceId}: ${(err as Error).message}`);
         return;
