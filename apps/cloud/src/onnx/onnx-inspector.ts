@@ -157,8 +157,16 @@ export class OnnxInspector implements OnModuleDestroy {
   }
 
   async inspect(file: string): Promise<OnnxInspection> {
-    const validator = this.idle.pop() ?? this.start();
-    const answer = await validator.run(file, this.timeoutMs);
+    let validator = this.idle.pop() ?? this.start();
+    let answer: Awaited<ReturnType<ValidatorProcess['run']>>;
+    try {
+      answer = await validator.run(file, this.timeoutMs);
+    } catch (err) {
+      // a kept validator may have died while it waited (its exit not seen yet): only a new one's crash is the model's
+      if (!(err instanceof OnnxInspectionError && err.reason === 'crashed' && validator.jobs > 1)) throw err;
+      validator = this.start();
+      answer = await validator.run(file, this.timeoutMs);
+    }
     if (validator.jobs >= JOBS_PER_PROCESS || (answer.rssMb ?? 0) > MAX_IDLE_RSS_MB || this.idle.length >= MAX_IDLE_PROCESSES) {
       validator.kill();
     } else {
