@@ -13,6 +13,7 @@ import { ManifestSigner } from '../repositories/manifest-signer';
 import { SettingsRepository } from '../repositories/settings.repository';
 import { TokenRepository } from '../repositories/token.repository';
 import { HealthService } from '../services/health.service';
+import { SqlHealthCheck } from '../services/health-sql-check';
 import { TokenService } from '../services/token.service';
 
 const CORE_PROVIDERS = [
@@ -54,7 +55,8 @@ export class CoreModule implements OnModuleInit, OnApplicationShutdown {
 
   async onModuleInit(): Promise<void> {
     await this.blobs.ensureBucket(this.config.s3?.region ?? 'us-east-1');
-    this.health.register('sql', async () => void (await this.db.query('select 1')));
+    const sql = new SqlHealthCheck(this.db, this.config.databaseUrl);
+    this.health.register('sql', sql.check, () => sql.close());
     this.health.register('s3', () => this.blobs.ping());
   }
 

@@ -18,3 +18,15 @@ describe('HealthService', () => {
     expect(report.components.sql).toMatchObject({ status: 'up' });
   });
 });
+
+describe('HealthService shutdown', () => {
+  it('releases what each check holds of its own, once', async () => {
+    const health = new HealthService();
+    const close = jest.fn(async () => undefined);
+    health.register('sql', async () => undefined, close);
+    health.register('s3', async () => undefined);
+    await health.onApplicationShutdown();
+    await health.onApplicationShutdown();
+    expect(close).toHaveBeenCalledTimes(1);
+  });
+});

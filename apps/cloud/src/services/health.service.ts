@@ -1,5 +1,5 @@
 import { packageVersion } from '@edgeloop/config';
-import { Injectable } from '@nestjs/common';
+import { Injectable, OnApplicationShutdown } from '@nestjs/common';
 
 export type ComponentCheck = () => Promise<void>;
 
@@ -12,12 +12,19 @@ export interface HealthReport {
 
 /** Readiness: each infrastructure part registers a cheap check (a ping); the report says which are down. */
 @Injectable()
-export class HealthService {
+export class HealthService implements OnApplicationShutdown {
   private readonly checks = new Map<string, ComponentCheck>();
+  private readonly closers: Array<() => Promise<void>> = [];
   private readonly startedAt = Date.now();
 
-  register(name: string, check: ComponentCheck): void {
+  /** `close`: what the check holds of its own (a dedicated connection), released at shutdown. */
+  register(name: string, check: ComponentCheck, close?: () => Promise<void>): void {
     this.checks.set(name, check);
+    if (close) this.closers.push(close);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.all(this.closers.splice(0).map((close) => close().catch(() => undefined)));
   }
 
   /** Liveness: answering at all is the check (a Kubernetes liveness probe must not restart a pod for a dependency). */
