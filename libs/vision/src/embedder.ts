@@ -32,14 +32,17 @@ export function l2Normalise(v: Float32Array): Float32Array {
 
 /** 512-d face embedding of an aligned 112×112 crop, L2-normalised. */
 export class FaceEmbedder {
-  /** Input buffers returned after each run, reused by the next face. */
-  private readonly spare: Float32Array[] = [];
   private readonly inputName: string;
   private readonly outputName: string;
 
+  /**
+   * @param spare input buffers returned after each run, reused by the next face; embedders on one session
+   *   can share it (see FaceDetector).
+   */
   constructor(
     readonly session: InferenceSession,
     private readonly channelOrder: ChannelOrder,
+    private readonly spare: Float32Array[] = [],
   ) {
     expectIo('embedder', session, ['input'], ['output']);
     this.inputName = session.inputNames[0];

@@ -8,6 +8,9 @@ import { buildIdentityHead, computePrototypes, type LabelledEmbedding } from './
 import { FacePipeline, type FrameResult } from './pipeline';
 import { cosineScores } from './matching';
 import { InvalidImageError } from './errors';
+import { FaceDetector, type DetectorFrame } from './detector';
+import { decodeImage } from './image';
+import { createSession } from './session';
 
 // Real models (fetched by scripts/fetch-assets.js at install) and real photos; nothing is mocked.
 const ROOT = path.resolve(__dirname, '../../..');
@@ -223,6 +226,30 @@ describe('a pipeline with another head on the same sessions (withHead)', () => {
     await derived.release();
     await expect(derived.process(clm(FRANCK_PROBES[0]))).rejects.toMatchObject({ code: 'PIPELINE_RELEASED' });
     await expect(base.withHead({})).rejects.toMatchObject({ code: 'PIPELINE_RELEASED' });
+  });
+});
+
+describe('frame buffers shared by detectors on one session', () => {
+  it('a detector given the pool of another takes the buffers that one gave back, instead of allocating', async () => {
+    const session = await createSession('detector', models.detector, { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential' });
+    try {
+      const settings = { threshold: 0.8, nmsIou: 0.4, maxFaces: 10, minFaceSize: 10, channelOrder: 'rgb' as const };
+      const pool: DetectorFrame[] = [];
+      const first = new FaceDetector(session, settings, pool);
+      const image = await decodeImage(clm(FRANCK[0]));
+      const frame = first.prepare(image);
+      expect(await first.detect(image, frame)).toHaveLength(1);
+      // a pipeline made with withHead builds its detector like this: the buffers of the frame above are reused
+      const shared = new FaceDetector(session, settings, pool);
+      const again = shared.prepare(image);
+      expect(again.tensorData).toBe(frame.tensorData);
+      expect(again.luma).toBe(frame.luma);
+      expect(await shared.detect(image, again)).toHaveLength(1);
+      // a detector with a pool of its own allocates
+      expect(new FaceDetector(session, settings).prepare(image).tensorData).not.toBe(frame.tensorData);
+    } finally {
+      await session.release();
+    }
   });
 });
 

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { InferenceSession } from 'onnxruntime-node';
-import { FaceDetector, type Detection } from './detector';
+import { FaceDetector, type Detection, type DetectorFrame } from './detector';
 import { FaceEmbedder, REFERENCE_POINTS_112 } from './embedder';
 import { VisionError } from './errors';
 import { IdentityHead } from './head';
@@ -76,6 +76,9 @@ interface HeadSlot {
  */
 class Backbone {
   private references = 1;
+  /** Buffer pools of the detector and embedder, shared by every pipeline on these sessions (see `withHead`). */
+  readonly detectorFrames: DetectorFrame[] = [];
+  readonly embedderInputs: Float32Array[] = [];
 
   constructor(
     readonly detector: InferenceSession,
@@ -140,15 +143,19 @@ export class FacePipeline {
     readonly options: VisionOptions,
     private readonly backbone: Backbone,
   ) {
-    this.detector = new FaceDetector(backbone.detector, {
-      threshold: options.detectionThreshold,
-      nmsIou: options.nmsIou,
-      maxFaces: options.maxFaces,
-      minFaceSize: options.minFaceSize,
-      channelOrder: options.detectorChannelOrder,
-    });
+    this.detector = new FaceDetector(
+      backbone.detector,
+      {
+        threshold: options.detectionThreshold,
+        nmsIou: options.nmsIou,
+        maxFaces: options.maxFaces,
+        minFaceSize: options.minFaceSize,
+        channelOrder: options.detectorChannelOrder,
+      },
+      backbone.detectorFrames,
+    );
     this.landmarkModel = new LandmarkModel(backbone.landmarks);
-    this.embedder = new FaceEmbedder(backbone.embedder, options.embedderChannelOrder);
+    this.embedder = new FaceEmbedder(backbone.embedder, options.embedderChannelOrder, backbone.embedderInputs);
   }
 
   /** Validates the options and creates every session (from file paths or model bytes). */
