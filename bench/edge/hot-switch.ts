@@ -46,8 +46,10 @@ export interface SwitchRecord {
   requestToActiveMs: number;
   /** Frames posted from `applying` until one second after `active`. */
   frames: FrameAccount;
-  /** The worker's RSS when the next switch was requested (MB). */
+  /** The worker's RSS when the next switch was requested (MB), and its anonymous and file-backed parts. */
   rssAfterMb: number;
+  anonAfterMb: number;
+  fileAfterMb: number;
 }
 
 export interface HotSwitchResult {
@@ -68,6 +70,9 @@ export interface HotSwitchResult {
   rssMb: {
     beforeSwitches: number;
     afterFirstSwitch: number;
+    /** The first switch's step split: anonymous (heaps, V8, arenas) and file-backed (code pages) MB, after minus before. */
+    firstStepAnonMb: number;
+    firstStepFileMb: number;
     afterLastSwitch: number;
     median: number;
     max: number;
@@ -132,7 +137,8 @@ export async function measureHotSwitch(root: string, settings: EdgeBenchSettings
     const pusher = startFramePusher({ url: `http://127.0.0.1:${pushPort}/frames`, token: PUSH_TOKEN, fps: settings.pushFps, files: franckFrameFiles(root) });
 
     await sleep(settings.controlSeconds * 1000);
-    const rssBeforeSwitches = readProcMemory(worker.pid)?.rssMb ?? Number.NaN;
+    const memoryBefore = readProcMemory(worker.pid);
+    const rssBeforeSwitches = memoryBefore?.rssMb ?? Number.NaN;
     const timings = await switchRepeatedly(worker, cloud, settings);
     await sleep(settings.controlSeconds * 1000);
     const records = await pusher.stop();
@@ -187,6 +193,8 @@ export async function measureHotSwitch(root: string, settings: EdgeBenchSettings
       rssMb: {
         beforeSwitches: round(rssBeforeSwitches),
         afterFirstSwitch: switches[0]?.rssAfterMb ?? Number.NaN,
+        firstStepAnonMb: round((switches[0]?.anonAfterMb ?? Number.NaN) - (memoryBefore?.anonMb ?? Number.NaN)),
+        firstStepFileMb: round((switches[0]?.fileAfterMb ?? Number.NaN) - (memoryBefore?.fileMb ?? Number.NaN)),
         afterLastSwitch: switches.at(-1)?.rssAfterMb ?? Number.NaN,
         median: round(median(samples.map((s) => s.rssMb))),
         max: round(max(samples.map((s) => s.rssMb))),
@@ -242,7 +250,7 @@ async function switchRepeatedly(worker: WorkerProcess, cloud: BenchCloud, settin
       phasesMs,
       sessionsKept: (result.match[2] ?? '').includes('sessions kept'),
       requestToActiveMs: result.at - requestedAt,
-      rssAfterMb: round(readProcMemory(worker.pid)?.rssMb ?? Number.NaN),
+      ...memoryAfter(worker.pid),
       window: { from: applying.at, to: result.at + AFTER_ACTIVE_MS },
     });
     running = to;
@@ -312,4 +320,10 @@ async function settle(worker: WorkerProcess, records: PushRecord[]): Promise<voi
   const last = Math.max(0, ...records.filter((r) => r.status === 'accepted').map((r) => r.seq ?? 0));
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline && !frameOutcomes(worker.lines).processed.has(last)) await sleep(100);
+}
+
+/** The worker's RSS and its anonymous and file-backed parts, MB. */
+function memoryAfter(pid: number): { rssAfterMb: number; anonAfterMb: number; fileAfterMb: number } {
+  const memory = readProcMemory(pid);
+  return { rssAfterMb: round(memory?.rssMb ?? Number.NaN), anonAfterMb: round(memory?.anonMb ?? Number.NaN), fileAfterMb: round(memory?.fileMb ?? Number.NaN) };
 }

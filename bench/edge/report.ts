@@ -95,7 +95,7 @@ export function printResults(results: EdgeBenchResults, durationS: number): void
   );
   const r = hotSwitch.rssMb;
   out(
-    `worker RSS during the run: ${mb(r.beforeSwitches)} MB before the first switch, ${mb(r.afterFirstSwitch)} after it, ${mb(r.afterLastSwitch)} after the last (${hotSwitch.switches.length}); ` +
+    `worker RSS during the run: ${mb(r.beforeSwitches)} MB before the first switch, ${mb(r.afterFirstSwitch)} after it (anonymous ${signed(r.firstStepAnonMb)}, file-backed ${signed(r.firstStepFileMb)}), ${mb(r.afterLastSwitch)} after the last (${hotSwitch.switches.length}); ` +
       `median ${mb(r.median)}, max ${mb(r.max)}, peak (VmHWM) ${mb(r.peak)}; first 10 s ${mb(r.firstTenSeconds)}, last 10 s ${mb(r.lastTenSeconds)}`,
   );
   out(`deployer phase medians (ms): ${JSON.stringify(hotSwitch.phasesMedianMs)}; sessions kept in ${hotSwitch.sessionsKept} of ${hotSwitch.switches.length} switches`);

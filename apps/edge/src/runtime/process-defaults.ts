@@ -14,5 +14,11 @@ export const EDGE_PROCESS_DEFAULTS: ProcessDefaults = {
     // its compile memory — and no slower a frame: the JavaScript of a frame is a small part of it and Maglev
     // code runs it as fast (docs/benchmarks.md, "Edge worker"). Not accepted in NODE_OPTIONS: on the command line.
     { flag: '--max-opt', value: '2' },
+    // V8: a full collection once the old generation has grown by a fifth over what the last one kept, instead
+    // of V8's own factor (up to 4× on a busy core). With a 1 MB young generation a frame's short-lived objects
+    // and buffers are promoted, and under V8's factor they piled up between full collections: +15 to +26 MB
+    // over 50 head-only switches, peaks of 177–183 MB. With this: +9.5 MB, peak 160.5 MB (docs/benchmarks.md,
+    // "Edge worker"). The live heap is ≈ 17 MB, so a collection comes every few MB of promotion.
+    { flag: '--heap-growing-percent', value: '20' },
   ],
 };
