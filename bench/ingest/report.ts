@@ -78,6 +78,7 @@ export function resultsDocument(input: ResultsInput) {
       ingestConcurrency: settings.concurrency,
       aggregateBucketSeconds: settings.bucketSeconds,
       sql: input.sqlEngine === 'postgres' ? 'PostgreSQL (a fresh database per cloud)' : 'PGlite in a folder of the bench temp dir',
+      s3: settings.s3 === 'process' ? 's3rver in a process of its own (startS3Process)' : 's3rver in the bench process',
       redis: `redis-server from the harness, appendonly ${input.redisAppendOnly ? 'yes (fsync every second)' : 'no'}, flushed between runs`,
       broker: 'aedes embedded in the cloud (EDGELOOP_EMBEDDED_BROKER_PORT), devices with their own credentials, QoS 1',
       cloud: 'node dist/apps/cloud/src/main.js as a child process, log level warn, a fresh one (and fresh SQL) per run',
