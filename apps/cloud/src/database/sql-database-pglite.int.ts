@@ -39,9 +39,11 @@ describe('SqlDatabase on PGlite (the embedded mode)', () => {
       // vacuumed every 5 rounds: the space of dead versions is reused, the table stays within a few rounds' worth
       expect(withIt.at(-1)!).toBeLessThan(3 * withIt[4]!);
       expect(withIt.at(-1)!).toBeLessThan(without.at(-1)! / 4);
-      // analyze ran: the planner knows the row count instead of guessing
+      // the planner knows the row count (vacuum) and, once its turn came, the columns' statistics (analyze)
       const [stats] = await maintained.query<{ reltuples: number }>(`select reltuples from pg_class where relname = 'agg'`);
       expect(Number(stats!.reltuples)).toBe(100);
+      const analyzed = await maintained.query<{ attname: string }>(`select attname from pg_stats where tablename = 'agg' order by attname`);
+      expect(analyzed.map((r) => r.attname)).toEqual(['id', 'stats']);
     } finally {
       await plain.close();
       await maintained.close();
