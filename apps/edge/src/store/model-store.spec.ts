@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { SignedManifest } from '@edgeloop/contracts';
-import { ModelStore } from './model-store';
+import { HASH_READ_BYTES, hashFile, ModelStore } from './model-store';
 
 const sha = (text: string) => createHash('sha256').update(text).digest('hex');
 
@@ -82,5 +82,20 @@ describe('ModelStore', () => {
     expect(await store.blobIntact(sha('det'))).toBe(true);
     writeFileSync(store.blobFile(sha('det')), 'tampered');
     expect(await store.blobIntact(sha('det'))).toBe(false);
+  });
+
+  it('hashes files of every size around its read buffer, and imports a local file only when its bytes match', async () => {
+    for (const size of [0, 1, HASH_READ_BYTES - 1, HASH_READ_BYTES, HASH_READ_BYTES + 1, 2 * HASH_READ_BYTES + 17]) {
+      const bytes = Buffer.alloc(size);
+      for (let i = 0; i < size; i++) bytes[i] = (i * 31 + (i >> 11)) & 0xff;
+      const file = join(root, `file-${size}`);
+      writeFileSync(file, bytes);
+      expect(await hashFile(file)).toBe(createHash('sha256').update(bytes).digest('hex'));
+    }
+    const source = join(root, `file-${2 * HASH_READ_BYTES + 17}`);
+    const digest = await hashFile(source);
+    expect(await store.importBlob(sha('other'), source)).toBe(false);
+    expect(await store.importBlob(digest, source)).toBe(true);
+    expect(await store.blobIntact(digest)).toBe(true);
   });
 });
