@@ -337,7 +337,12 @@ export function describeSlowAnswer(a: SlowAnswer): string {
   return (
     `slow /health at +${(a.atMs / 1000).toFixed(2)} s (${a.step}): ${Math.round(a.ms)} ms; ` +
     `slowest check ${a.slowestCheck ? `${a.slowestCheck.name} ${a.slowestCheck.ms} ms` : 'none'}` +
-    (a.checks ? ` (${Object.entries(a.checks).sort((x, y) => y[1] - x[1]).map(([name, ms]) => `${name} ${ms}`).join(', ')})` : '') +
+    (a.checks
+      ? ` (${Object.entries(a.checks)
+          .sort((x, y) => y[1] - x[1])
+          .map(([name, ms]) => `${name} ${ms}`)
+          .join(', ')})`
+      : '') +
     '; ' +
     `idle cloud ${a.idleMs === null ? '-' : `${Math.round(a.idleMs)} ms`}; loop tick late ${a.loopLateMs} ms`
   );

@@ -37,7 +37,9 @@ export async function startS3Process(options: S3ProcessOptions = {}): Promise<S3
     once(child, 'exit').then(([code]) => {
       throw new Error(`the S3 server process exited with code ${String(code)} before listening`);
     }),
-    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`the S3 server process did not listen within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS).unref()),
+    new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`the S3 server process did not listen within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS).unref(),
+    ),
   ]);
   let address: S3ProcessAddress;
   try {

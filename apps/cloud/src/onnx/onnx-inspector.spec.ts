@@ -76,7 +76,9 @@ describe('OnnxInspector', () => {
     const file = join(dir, '3-embedder');
     copyFileSync(join(BASE, 'fr_feature.onnx'), file);
     const before = new Set(children());
-    const error = await inspector(1).inspect(file).catch((err: unknown) => err);
+    const error = await inspector(1)
+      .inspect(file)
+      .catch((err: unknown) => err);
     expect(error).toBeInstanceOf(OnnxInspectionError);
     expect((error as OnnxInspectionError).reason).toBe('timeout');
     await new Promise((resolve) => setTimeout(resolve, 200));

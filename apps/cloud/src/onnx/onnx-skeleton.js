@@ -166,9 +166,7 @@ function writeSkeleton(file) {
   try {
     const reader = new FileReader(fd, fs.fstatSync(fd).size);
     const counts = { tensors: 0, bytes: 0 };
-    const parts = reader
-      .fields(0, reader.size)
-      .map((m) => (m.field === MODEL_GRAPH && m.wire === 2 ? graph(reader, m, location, counts) : reader.copy(m)));
+    const parts = reader.fields(0, reader.size).map((m) => (m.field === MODEL_GRAPH && m.wire === 2 ? graph(reader, m, location, counts) : reader.copy(m)));
     if (counts.tensors === 0) return null;
     const skeleton = `${file}.${process.pid}-${++written}.skeleton.onnx`;
     fs.writeFileSync(skeleton, Buffer.concat(parts), { flag: 'wx' });
