@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { SignedManifest } from '@edgeloop/contracts';
-import { HASH_READ_BYTES, hashFile, ModelStore } from './model-store';
+import { HASH_READ_BYTES, sha256File } from '@edgeloop/client';
+import { ModelStore } from './model-store';
 
 const sha = (text: string) => createHash('sha256').update(text).digest('hex');
 
@@ -90,10 +91,10 @@ describe('ModelStore', () => {
       for (let i = 0; i < size; i++) bytes[i] = (i * 31 + (i >> 11)) & 0xff;
       const file = join(root, `file-${size}`);
       writeFileSync(file, bytes);
-      expect(await hashFile(file)).toBe(createHash('sha256').update(bytes).digest('hex'));
+      expect(await sha256File(file)).toBe(createHash('sha256').update(bytes).digest('hex'));
     }
     const source = join(root, `file-${2 * HASH_READ_BYTES + 17}`);
-    const digest = await hashFile(source);
+    const digest = await sha256File(source);
     expect(await store.importBlob(sha('other'), source)).toBe(false);
     expect(await store.importBlob(digest, source)).toBe(true);
     expect(await store.blobIntact(digest)).toBe(true);

@@ -1,3 +1,4 @@
+import { sha256File } from '@edgeloop/client';
 import {
   ModelVersionNumberSchema,
   ModelNameSchema,
@@ -7,8 +8,7 @@ import {
   type ModelVersionRef,
   type SignedManifest,
 } from '@edgeloop/contracts';
-import { createHash } from 'node:crypto';
-import { copyFile, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { isAtomicTempFile, readJsonFile, syncDirectory, writeFileAtomic } from './atomic-file';
@@ -87,7 +87,7 @@ export class ModelStore {
   /** Re-hashes a stored blob; false when it is missing or its bytes no longer hash to its name. */
   async blobIntact(sha256: string): Promise<boolean> {
     try {
-      return (await hashFile(this.blobFile(sha256))) === sha256;
+      return (await sha256File(this.blobFile(sha256))) === sha256;
     } catch {
       return false;
     }
@@ -102,7 +102,7 @@ export class ModelStore {
     const temp = `${dest}.tmp-${process.pid}-0`;
     try {
       await copyFile(source, temp);
-      if ((await hashFile(temp)) !== sha256) {
+      if ((await sha256File(temp)) !== sha256) {
         await rm(temp, { force: true });
         return false;
       }
@@ -236,29 +236,4 @@ async function fileSize(path: string): Promise<number | undefined> {
   } catch {
     return undefined;
   }
-}
-
-/** Bytes read at a time by `hashFile`. */
-export const HASH_READ_BYTES = 1024 * 1024;
-
-/**
- * sha256 of a file, read through one buffer. A read stream's 64 KiB chunks come from glibc's main heap
- * (below its 128 KiB mmap threshold) and are freed only when V8 collects them: importing the base models
- * (7 MB) at the first switch left the heap 2–5 MB larger for good. One 1 MiB buffer is mapped on its own and
- * given back whole.
- */
-export async function hashFile(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  const handle = await open(file, 'r');
-  try {
-    const buffer = Buffer.allocUnsafeSlow(HASH_READ_BYTES);
-    for (;;) {
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
-      if (bytesRead === 0) break;
-      hash.update(buffer.subarray(0, bytesRead));
-    }
-  } finally {
-    await handle.close();
-  }
-  return hash.digest('hex');
 }
