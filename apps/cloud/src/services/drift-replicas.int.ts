@@ -1,5 +1,5 @@
 import type { DriftDetectedSchema, ModelVersionRef } from '@edgeloop/contracts';
-import { accumulateBatch, createWindowStats, type WindowStats } from '@edgeloop/drift';
+import { accumulateBatch, createWindowStats, evaluateDrift, mergeWindowStats, type WindowStats } from '@edgeloop/drift';
 import { startDatabase, type DatabaseHandle } from '@edgeloop/harness';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import type { z } from 'zod';
@@ -11,7 +11,7 @@ import { EventRelay } from '../events/event-relay';
 import { BlobRepository } from '../repositories/blob.repository';
 import { DriftRepository, type DriftStateRecord } from '../repositories/drift.repository';
 import { ModelRepository } from '../repositories/model.repository';
-import { PredictionRepository, type AggregateKey } from '../repositories/prediction.repository';
+import { PredictionRepository, type AggregateFilter, type AggregateKey, type AggregateRow } from '../repositories/prediction.repository';
 import { DARK_BLURRED_STRANGERS, makeBatch, seededRandom, STABLE } from '../testing/prediction-batches';
 import { DriftService } from './drift.service';
 
@@ -160,5 +160,50 @@ describe('drift checks of two replicas on one PostgreSQL', () => {
     expect(events.map((event) => ({ devices: event.devices, reference: event.reference }))).toEqual([
       { devices: DRIFTING, reference: { kind: 'window', start: new Date(T0).toISOString(), end: new Date(T0 + 6 * BUCKET_MS).toISOString() } },
     ]);
+  }, 20_000);
+
+  it('a check that slides by a bucket reads that bucket alone and finds what a fresh read of the whole window finds', async () => {
+    const model = { name: 'face-id', version: 4 };
+    await stream(model);
+    const db = replicas[0]!.db;
+    const reads: number[] = [];
+    class CountingPredictions extends PredictionRepository {
+      override aggregates(filter: AggregateFilter): Promise<AggregateRow[]> {
+        reads.push(filter.from!.getTime());
+        return super.aggregates(filter);
+      }
+    }
+    const emitter = new EventEmitter2();
+    emitter.on('drift.detected', (event: { data: DriftDetected }) => void events.push(event.data));
+    const predictions = new PredictionRepository(db, new BlobRepository(config));
+    const drift = new DriftRepository(db);
+    const service = new DriftService(
+      config,
+      drift,
+      new CountingPredictions(db, new BlobRepository(config)),
+      new ModelRepository(db),
+      new DomainEvents(emitter, new EventRelay(config)),
+    );
+    const windowBuckets = (config.driftWindowSeconds * 1000) / BUCKET_MS;
+    let compared = 0;
+    for (let n = 3; n <= STABLE_BUCKETS + DRIFT_BUCKETS; n++) {
+      reads.length = 0;
+      const eventsBefore = events.length;
+      const result = await service.check(model, closedAfter(n));
+      if (result.status !== 'checked') continue;
+      const start = T0 + (n - windowBuckets) * BUCKET_MS;
+      if (compared > 0 && events.length === eventsBefore) {
+        // the window slid by one bucket since the last check: only the new bucket is read
+        expect(reads).toEqual([T0 + (n - 1) * BUCKET_MS]);
+      }
+      const rows = await predictions.aggregates({ model: model.name, version: model.version, from: new Date(start), to: new Date(T0 + n * BUCKET_MS) });
+      const fresh = evaluateDrift((await drift.state(model)).reference!, mergeWindowStats(rows[0]!.stats, ...rows.slice(1).map((row) => row.stats)));
+      expect(result.findings!.map((finding) => [finding.metric, finding.drifted])).toEqual(fresh.map((finding) => [finding.metric, finding.drifted]));
+      result.findings!.forEach((finding, i) => expect(finding.value).toBeCloseTo(fresh[i]!.value, 9));
+      compared++;
+    }
+    expect(compared).toBeGreaterThanOrEqual(STABLE_BUCKETS + DRIFT_BUCKETS - 2 * windowBuckets);
+    // the drift is still found and named from each device's own statistics
+    expect(events.map((event) => ({ model: event.model, devices: event.devices }))).toEqual([{ model, devices: DRIFTING }]);
   }, 20_000);
 });

@@ -18,7 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { CloudConfig } from '../config/cloud.config';
 import { DriftEventRecord, DriftRepository } from '../repositories/drift.repository';
 import { ModelRepository } from '../repositories/model.repository';
-import { PredictionRepository, type AggregateRow } from '../repositories/prediction.repository';
+import { PredictionRepository } from '../repositories/prediction.repository';
 
 /** Frames a reference should hold: the largest minimum sample of the enabled detectors. */
 function minReferenceFrames(thresholds: DriftThresholds): number {
@@ -51,13 +51,16 @@ export class DriftService {
   ) {}
 
   /**
-   * The aggregate rows of closed buckets last read per model version, by the range [from, to) read. A check reads
-   * the window that ends at the last closed bucket: the next one slides by a bucket, so it reads that bucket
-   * alone and keeps the rest (a 5-minute window at 200 devices is 1,000 rows of ≈ 5 kB of statistics each; read
-   * whole every minute, that was the cloud's largest recurring stall). A closed bucket is final by definition:
-   * a batch later than EDGELOOP_DRIFT_LATENESS_SECONDS counts in the aggregates, not in a window already read.
+   * Per model version, the pooled statistics of each closed bucket last read (by bucket start; null for a bucket
+   * without rows). A check reads the window that ends at the last closed bucket: the next one slides by a bucket,
+   * so it reads that bucket alone and merges the kept ones. A closed bucket is final by definition: a batch later
+   * than EDGELOOP_DRIFT_LATENESS_SECONDS counts in the aggregates, not in a window already read. Only the pooled
+   * form is kept (one statistics object per bucket, not the ≈ 200 device rows of ≈ 5 kB each it merges): keeping
+   * a 5-minute window's 1,000 parsed rows, and merging them device by device every check, stepped the cloud's
+   * memory up by 17–26 MB at the first checks of a 200-device soak. Per-device statistics are read only for a
+   * window that raises an event, to name its devices.
    */
-  private readonly closedRows = new Map<string, { from: number; to: number; rows: AggregateRow[] }>();
+  private readonly pooledBuckets = new Map<string, Map<number, { until: number; stats: WindowStats | null }>>();
 
   /** Checks every model version that received predictions within the last two windows. */
   async sweep(now = Date.now()): Promise<DriftCheckResult[]> {
@@ -65,7 +68,7 @@ export class DriftService {
     const results: DriftCheckResult[] = [];
     const active = await this.predictions.activeVersions(since);
     const activeKeys = new Set(active.map(({ model }) => modelKey(model)));
-    for (const key of this.closedRows.keys()) if (!activeKeys.has(key)) this.closedRows.delete(key);
+    for (const key of this.pooledBuckets.keys()) if (!activeKeys.has(key)) this.pooledBuckets.delete(key);
     for (const { model } of active) {
       try {
         results.push(await this.check(model, now));
@@ -120,12 +123,12 @@ export class DriftService {
     const first = await this.predictions.firstBucket(model);
     if (!first || first.getTime() > start) return { model, status: 'window_not_ready' };
     if (state.lastWindowEnd && state.lastWindowEnd.getTime() >= end) return { model, status: 'already_checked' };
-    const current = await this.window(model, new Date(start), new Date(end));
+    const current = await this.pooledWindow(model, start, end);
     if (!current) {
       const saved = await this.drift.advanceState(model, state.lastWindowEnd, { alarm: state.alarm, lastWindowEnd: new Date(end) });
       return saved ? { model, status: 'checked', findings: [] } : { model, status: 'already_checked' };
     }
-    const findings = evaluateDrift(state.reference, current.stats, settings.thresholds);
+    const findings = evaluateDrift(state.reference, current, settings.thresholds);
     const alarm = state.alarm ? DriftAlarm.fromJSON(state.alarm, settings.alarm) : new DriftAlarm(settings.alarm);
     const step = alarm.observe(findings, end);
     let event: DriftEventRecord | undefined;
@@ -139,7 +142,7 @@ export class DriftService {
           state.referenceStart && state.referenceEnd
             ? { kind: 'window', start: state.referenceStart.toISOString(), end: state.referenceEnd.toISOString() }
             : { kind: 'training' },
-        devices: driftingDevices(state.reference, current.byDevice, settings.thresholds),
+        devices: driftingDevices(state.reference, await this.windowByDevice(model, start, end), settings.thresholds),
         evidence: toDriftEvidence(step.fire.findings),
       };
     }
@@ -174,57 +177,63 @@ export class DriftService {
     minFrames: number,
   ): Promise<{ reference: { stats: WindowStats }; referenceEnd: Date } | undefined> {
     const windows = Math.min(this.config.driftReferenceMaxWindows, Math.floor((end - first.getTime()) / this.windowMs));
-    const rows = await this.closedAggregates(model, first.getTime(), first.getTime() + windows * this.windowMs);
+    const buckets = await this.closedBuckets(model, first.getTime(), first.getTime() + windows * this.windowMs);
     let stats: WindowStats | undefined;
     let next = 0;
     for (let k = 1; k <= windows; k++) {
       const stop = first.getTime() + k * this.windowMs;
       const inWindow: WindowStats[] = [];
-      for (; next < rows.length && rows[next]!.bucketStart.getTime() < stop; next++) inWindow.push(rows[next]!.stats);
+      for (; next < buckets.length && buckets[next]!.start < stop; next++) inWindow.push(buckets[next]!.stats);
       if (inWindow.length > 0) stats = stats ? mergeWindowStats(stats, ...inWindow) : mergeWindowStats(inWindow[0]!, ...inWindow.slice(1));
       if (stats && (stats.frames >= minFrames || k === this.config.driftReferenceMaxWindows)) return { reference: { stats }, referenceEnd: new Date(stop) };
     }
     return undefined;
   }
 
-  /** The pooled statistics of a window, and each device's own (for naming the devices a drift event is about). */
-  private async window(model: ModelVersionRef, from: Date, to: Date): Promise<{ stats: WindowStats; byDevice: Map<string, WindowStats> } | undefined> {
-    const rows = await this.closedAggregates(model, from.getTime(), to.getTime());
-    if (rows.length === 0) return undefined;
-    const byDevice = new Map<string, WindowStats>();
-    for (const row of rows) {
-      const seen = byDevice.get(row.deviceId);
-      byDevice.set(row.deviceId, seen ? mergeWindowStats(seen, row.stats) : row.stats);
-    }
-    const [firstDevice, ...otherDevices] = [...byDevice.values()];
-    return { stats: mergeWindowStats(firstDevice!, ...otherDevices), byDevice };
+  /** The pooled statistics of the window [from, to), from the kept buckets and those not read before. */
+  private async pooledWindow(model: ModelVersionRef, from: number, to: number): Promise<WindowStats | undefined> {
+    const buckets = await this.closedBuckets(model, from, to);
+    if (buckets.length === 0) return undefined;
+    return mergeWindowStats(buckets[0]!.stats, ...buckets.slice(1).map((bucket) => bucket.stats));
   }
 
   /**
-   * The rows of [from, to) — closed buckets only — reading from SQL just the part not read by the last call, a
-   * bucket per statement: a first read of a whole window in one statement (1,000 rows, ≈ 5 MB of statistics at
-   * 200 devices) held the event loop and left a peak of memory V8 kept.
+   * The pooled statistics of each bucket of [from, to) that has rows, in order — closed buckets only. SQL is read
+   * only for the buckets not kept from the last call, a bucket per statement (a first read of a whole window in
+   * one statement, 1,000 rows at 200 devices, held the event loop), and each bucket's rows are merged and dropped
+   * as they come.
    */
-  private async closedAggregates(model: ModelVersionRef, from: number, to: number): Promise<AggregateRow[]> {
+  private async closedBuckets(model: ModelVersionRef, from: number, to: number): Promise<{ start: number; stats: WindowStats }[]> {
     const key = modelKey(model);
-    const kept = this.closedRows.get(key);
-    let rows: AggregateRow[];
-    let start: number;
-    if (kept && kept.from <= from && from <= kept.to && kept.to <= to) {
-      // rows come ordered by bucket: the kept ones from `from` on, then the new buckets
-      rows = kept.rows.filter((row) => row.bucketStart.getTime() >= from);
-      start = kept.to;
-    } else {
-      rows = [];
-      start = from;
-    }
+    const kept = this.pooledBuckets.get(key);
+    const read = new Map<number, { until: number; stats: WindowStats | null }>();
     const step = this.config.aggregateBucketSeconds * 1000;
-    for (let at = start; at < to; at += step) {
+    for (let at = from; at < to; at += step) {
       const until = Math.min(to, at + step);
-      rows.push(...(await this.predictions.aggregates({ model: model.name, version: model.version, from: new Date(at), to: new Date(until) })));
+      const seen = kept?.get(at);
+      if (seen && seen.until === until) {
+        read.set(at, seen);
+        continue;
+      }
+      const rows = await this.predictions.aggregates({ model: model.name, version: model.version, from: new Date(at), to: new Date(until) });
+      read.set(at, { until, stats: rows.length > 0 ? mergeWindowStats(rows[0]!.stats, ...rows.slice(1).map((row) => row.stats)) : null });
     }
-    this.closedRows.set(key, { from, to, rows });
-    return rows;
+    this.pooledBuckets.set(key, read);
+    return [...read].flatMap(([start, { stats }]) => (stats ? [{ start, stats }] : []));
+  }
+
+  /** Each device's own statistics of the window [from, to), for naming the devices of a drift event (read a bucket per statement). */
+  private async windowByDevice(model: ModelVersionRef, from: number, to: number): Promise<Map<string, WindowStats>> {
+    const byDevice = new Map<string, WindowStats>();
+    const step = this.config.aggregateBucketSeconds * 1000;
+    for (let at = from; at < to; at += step) {
+      const rows = await this.predictions.aggregates({ model: model.name, version: model.version, from: new Date(at), to: new Date(Math.min(to, at + step)) });
+      for (const row of rows) {
+        const seen = byDevice.get(row.deviceId);
+        byDevice.set(row.deviceId, seen ? mergeWindowStats(seen, row.stats) : row.stats);
+      }
+    }
+    return byDevice;
   }
 
   /** Per-model thresholds and alarm options from the manifest's optional `drift` field, over the defaults. */
