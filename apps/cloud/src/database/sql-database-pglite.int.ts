@@ -69,4 +69,41 @@ describe('SqlDatabase on PGlite (the embedded mode)', () => {
     },
     120_000,
   );
+
+  it('gives the event loop a turn between two statements, in and out of a transaction', async () => {
+    const db = await SqlDatabase.open({ kind: 'pglite', dir: 'memory://' });
+    try {
+      await db.query('create table turns (n int)');
+      // PGlite itself settles each statement without a turn of the loop; count the turns with a setImmediate chain
+      const count = async (run: () => Promise<void>) => {
+        let turns = 0;
+        let on = true;
+        const spin = () => {
+          turns++;
+          if (on) setImmediate(spin);
+        };
+        setImmediate(spin);
+        try {
+          await run();
+        } finally {
+          on = false;
+        }
+        return turns;
+      };
+      const outside = await count(async () => {
+        for (let i = 0; i < 50; i++) await db.query('insert into turns values ($1)', [i]);
+      });
+      const inside = await count(() =>
+        db.transaction(async (tx) => {
+          for (let i = 0; i < 50; i++) await tx.query('insert into turns values ($1)', [i]);
+        }),
+      );
+      // a turn comes before each statement
+      expect(outside).toBeGreaterThanOrEqual(50);
+      expect(inside).toBeGreaterThanOrEqual(50);
+      expect(await db.query<{ n: string }>('select count(*)::text as n from turns')).toEqual([{ n: '100' }]);
+    } finally {
+      await db.close();
+    }
+  }, 120_000);
 });
