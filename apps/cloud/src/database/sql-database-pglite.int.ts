@@ -102,6 +102,9 @@ describe('SqlDatabase on PGlite (the embedded mode)', () => {
       expect(outside).toBeGreaterThanOrEqual(50);
       expect(inside).toBeGreaterThanOrEqual(50);
       expect(await db.query<{ n: string }>('select count(*)::text as n from turns')).toEqual([{ n: '100' }]);
+      // the maintenance too: a vacuum a table (here two, and pg_statistic), an analyze, a checkpoint, a turn before each
+      await db.query('create table turns_too (n int)');
+      expect(await count(async () => void (await db.maintainEmbedded()))).toBeGreaterThanOrEqual(5);
     } finally {
       await db.close();
     }
