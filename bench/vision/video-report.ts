@@ -34,7 +34,7 @@ export function printVideoAndBatch(out: (line?: string) => void, videoSource: Vi
   out('| --- | --- | ---: | --- | ---: | ---: | ---: | ---: |');
   for (const v of videoSource) {
     out(
-      `| ${v.video} | ${v.frameSize} | ${v.frames} | ${v.facesPerFrame.join(',')} | ${v.pipeline.medianMs} | ${v.rawSessionRun.medianMs} | ${v.pipelineVsRaw}× | ${v.meanPipelineVsRaw}× |`,
+      `| ${v.video} | ${v.frameSize} (detector copy ${v.detectorImageSize}) | ${v.frames} | ${v.facesPerFrame.join(',')} | ${v.pipeline.medianMs} | ${v.rawSessionRun.medianMs} | ${v.pipelineVsRaw}× | ${v.meanPipelineVsRaw}× |`,
     );
   }
   for (const v of videoSource) {

@@ -16,6 +16,8 @@ export interface VideoSourceResult {
   video: string;
   /** The size ffmpeg delivered the frames at (scaled down to fit 640 × 480). */
   frameSize: string;
+  /** The size of the copy ffmpeg delivered for the detector with each frame (`detectorImage`), or 'none'. */
+  detectorImageSize: string;
   frames: number;
   facesPerFrame: number[];
   /** pipeline.process on the frame the ffmpeg source delivered (RGB, nothing to decode). */
@@ -27,7 +29,9 @@ export interface VideoSourceResult {
 }
 
 /**
- * Frames from a video file through the edge's ffmpeg source (rgb24 on the pipe, no JPEG), each run by
+ * Frames from a video file through the edge's ffmpeg source (rgb24 on the pipe, no JPEG, each frame with
+ * its copy at the detector's 320 × 240 made by ffmpeg, which the pipeline and the raw sessions' untimed
+ * preparation both take as the detector's input), each run by
  * the pipeline and by the raw sessions back to back (order alternating): the franck clip as recorded
  * (360 × 288), and the 720 × 576 franck frames made into a video (ffmpeg scales them to 600 × 480).
  */
@@ -58,12 +62,14 @@ async function measureVideo(video: string, pipeline: FacePipeline, raw: RawSessi
   const bare: number[] = [];
   const faces: number[] = [];
   let size = '';
+  let detectorSize = 'none';
   try {
     for (let i = -3; i < count; i++) {
       const frame = await source.next();
       if (!frame) throw new Error(`${video}: the source ended: ${source.lastError?.message ?? 'no error'}`);
       const image = frame.image as RgbImage;
       size = `${image.width}×${image.height}`;
+      detectorSize = image.detectorImage ? `${image.detectorImage.width}×${image.detectorImage.height}` : 'none';
       const prepared = await raw.prepare(image, { threshold: pipeline.options.detectionThreshold, nmsIou: pipeline.options.nmsIou });
       const timePipeline = async () => {
         const t = performance.now();
@@ -94,6 +100,7 @@ async function measureVideo(video: string, pipeline: FacePipeline, raw: RawSessi
   return {
     video: path.basename(video),
     frameSize: size,
+    detectorImageSize: detectorSize,
     frames: ours.length,
     facesPerFrame: [...new Set(faces)].sort(),
     pipeline: pipelineSummary,

@@ -36,12 +36,15 @@ export interface DetectorFrame {
 
 /**
  * Resizes the whole frame (fill, no letterbox) to 320×240 and writes the normalised channel-first
- * tensor and the luma plane in the same bilinear pass (no intermediate image). `reuse` recycles the
- * buffers of an earlier frame (fewer large allocations → fewer full GCs on a busy stream).
+ * tensor and the luma plane in the same bilinear pass (no intermediate image). A frame that carries its
+ * `detectorImage` (resized by its source), or is 320×240 itself, is only converted: no resize. `reuse`
+ * recycles the buffers of an earlier frame (fewer large allocations → fewer full GCs on a busy stream).
  */
 export function prepareDetectorFrame(image: RgbImage, order: ChannelOrder, reuse?: DetectorFrame): DetectorFrame {
   const width = DETECTOR_INPUT_WIDTH;
   const height = DETECTOR_INPUT_HEIGHT;
+  const sized = detectorSized(image);
+  if (sized) return convertDetectorFrame(sized, order, reuse);
   const { source, rect } = samplingSource(image, { x: 0, y: 0, width: image.width, height: image.height }, width, height);
   const src = source.data;
   const stride = source.width * 3;
@@ -80,6 +83,52 @@ export function prepareDetectorFrame(image: RgbImage, order: ChannelOrder, reuse
       tensorData[oB + o] = (b - 127) / 128;
       luma[o] = 0.299 * r + 0.587 * g + 0.114 * b;
     }
+  }
+  return { tensorData, luma, width, height };
+}
+
+function isDetectorSize(image: RgbImage): boolean {
+  return image.width === DETECTOR_INPUT_WIDTH && image.height === DETECTOR_INPUT_HEIGHT && image.data.length === DETECTOR_INPUT_WIDTH * DETECTOR_INPUT_HEIGHT * 3;
+}
+
+/**
+ * The 320×240 pixels to convert as they are: the frame's `detectorImage`, or the frame itself at that size (a
+ * bilinear resize to its own size is the identity: every tap weight is 0 or 1), or undefined: resize.
+ */
+function detectorSized(image: RgbImage): RgbImage | undefined {
+  if (image.detectorImage && isDetectorSize(image.detectorImage)) return image.detectorImage;
+  return isDetectorSize(image) ? image : undefined;
+}
+
+/** (v − 127) / 128 for each byte value. */
+const NORMALISED = Float32Array.from({ length: 256 }, (_, v) => (v - 127) / 128);
+/** Each channel's term of the luma for each byte value (Rec. 601), summed in the order the resize sums them. */
+const LUMA_R = Float64Array.from({ length: 256 }, (_, v) => 0.299 * v);
+const LUMA_G = Float64Array.from({ length: 256 }, (_, v) => 0.587 * v);
+const LUMA_B = Float64Array.from({ length: 256 }, (_, v) => 0.114 * v);
+
+/**
+ * The detector tensor and luma of a frame that is already 320×240: one pass of table look-ups (the same
+ * values as the arithmetic: the tables hold exactly what it computes), no sampling.
+ */
+function convertDetectorFrame(sized: RgbImage, order: ChannelOrder, reuse?: DetectorFrame): DetectorFrame {
+  const width = DETECTOR_INPUT_WIDTH;
+  const height = DETECTOR_INPUT_HEIGHT;
+  const plane = width * height;
+  const src = sized.data;
+  const tensorData = reuse?.tensorData ?? new Float32Array(3 * plane);
+  const luma = reuse?.luma ?? new Float32Array(plane);
+  const oR = order === 'rgb' ? 0 : 2 * plane;
+  const oG = plane;
+  const oB = order === 'rgb' ? 2 * plane : 0;
+  for (let o = 0, p = 0; o < plane; o++, p += 3) {
+    const r = src[p];
+    const g = src[p + 1];
+    const b = src[p + 2];
+    tensorData[oR + o] = NORMALISED[r];
+    tensorData[oG + o] = NORMALISED[g];
+    tensorData[oB + o] = NORMALISED[b];
+    luma[o] = LUMA_R[r] + LUMA_G[g] + LUMA_B[b];
   }
   return { tensorData, luma, width, height };
 }

@@ -60,6 +60,12 @@ export interface RgbImage {
   data: Uint8Array;
   width: number;
   height: number;
+  /**
+   * The same frame already resized (fill, no letterbox) to the detector's 320 × 240 input by whoever made it
+   * (the edge's ffmpeg source has ffmpeg scale it, in its own process): the pipeline feeds it to the detector
+   * as it is instead of resizing the frame on its own thread. Used only when it is exactly 320 × 240.
+   */
+  detectorImage?: RgbImage;
 }
 
 /** An image given as encoded bytes (JPEG, PNG, WebP, …) or as a file path. */

@@ -75,6 +75,8 @@ describe('FfmpegSource with a real ffmpeg', () => {
     expect(frames.length).toBeLessThanOrEqual(11);
     // 360 × 288 fits in 640 × 480: passed on at its own size, as rgb24 with no header or padding left in.
     for (const frame of frames) expect([frame.image.width, frame.image.height, frame.image.data.length]).toEqual([360, 288, 360 * 288 * 3]);
+    // Each with its copy at the detector's input size, resized by ffmpeg (see ffmpeg-detector-image.int.ts).
+    for (const frame of frames) expect(detectorImageShape(frame.image)).toEqual([320, 240, 320 * 240 * 3]);
     // The same pixels ffmpeg gives for that frame as a PNG (lossless), decoded by sharp.
     const first = spawnSync(resolveFfmpeg().path, [
       '-hide_banner',
@@ -95,6 +97,8 @@ describe('FfmpegSource with a real ffmpeg', () => {
     expect(meanAbsoluteDifference(frames[0]!.image.data, png.data)).toBeLessThan(1);
     // The video is 24 fps: about 48 frames in, 10 out, the rest dropped by ffmpeg and counted.
     expect(source!.stats.rateLimited).toBeGreaterThanOrEqual(30);
+    // Once per input frame, though ffmpeg counts a drop on each of its two outputs.
+    expect(source!.stats.rateLimited + frames.length).toBeLessThanOrEqual(52);
     expect(source!.lastError).toBeUndefined();
   });
 
@@ -159,6 +163,7 @@ describe('FfmpegSource with a real ffmpeg', () => {
     const frames = await drain(play(clip, { fps: 5, ffmpegPath: packaged }));
     expect(frames.length).toBeGreaterThanOrEqual(4);
     expect(frames.length).toBeLessThanOrEqual(6);
+    for (const frame of frames) expect(detectorImageShape(frame.image)).toEqual([320, 240, 320 * 240 * 3]);
     expect(source!.lastError).toBeUndefined();
     expect(source!.stats.rateLimited).toBeGreaterThanOrEqual(3);
   });
@@ -216,6 +221,11 @@ describe('FfmpegSource with a real ffmpeg', () => {
     });
   });
 });
+
+function detectorImageShape(image: RgbImage): number[] | undefined {
+  const small = image.detectorImage;
+  return small && [small.width, small.height, small.data.length];
+}
 
 function meanAbsoluteDifference(a: Uint8Array, b: Uint8Array): number {
   expect(a.length).toBe(b.length);

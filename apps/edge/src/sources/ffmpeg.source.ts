@@ -5,7 +5,8 @@ import { resolveFfmpeg, type FfmpegBinary } from '@edgeloop/binaries';
 import { Logger } from '../logger';
 import { Backoff, defaultReconnect, type BackoffOptions } from './backoff';
 import { FrameSource, type FrameSourceOptions } from './frame-source';
-import { ffmpegArgs, FfmpegProgress, type FrameFit } from './ffmpeg-args';
+import { DETECTOR_PIPE_FD, ffmpegArgs, FFMPEG_VIDEO_OUTPUTS, FfmpegProgress, type FrameFit } from './ffmpeg-args';
+import { FramePairs } from './frame-pairs';
 import { PpmStreamSplitter } from './ppm-stream';
 import { redactUrl } from './source-spec';
 
@@ -46,8 +47,9 @@ class FfmpegExit extends Error {
 
 /**
  * A video file, RTSP URL, V4L2 device or any other ffmpeg input, decoded by an `ffmpeg` child process
- * into RGB frames (scaled down to fit `fit`) at no more than `fps`: the pipeline takes them as they are,
- * with no JPEG encode in ffmpeg and decode in the worker. Files are paced at their natural speed (`-re`) and loop when
+ * into RGB frames (scaled down to fit `fit`) at no more than `fps`, each with its copy at the detector's
+ * 320 × 240 (`detectorImage`, resized by ffmpeg): the pipeline takes them as they are, with no JPEG encode
+ * in ffmpeg and decode in the worker, and no resize for the detector on the worker's thread. Files are paced at their natural speed (`-re`) and loop when
  * asked to; a file that fails to decode ends the source. Live inputs are started again with back-off
  * whenever ffmpeg exits or stops producing frames.
  */
@@ -101,10 +103,12 @@ export class FfmpegSource extends FrameSource<RgbImage> {
     const ffmpeg = this.ffmpeg!;
     const args = ffmpegArgs(this.input, this.options, ffmpeg);
     return new Promise((resolve, reject) => {
-      const child = spawn(ffmpeg.path, args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
-      const [stdout, stderrPipe, progressPipe] = [child.stdio[1], child.stdio[2], child.stdio[3]] as Readable[];
-      const splitter = new PpmStreamSplitter((image) => this.push(image, this.name));
-      const progress = new FfmpegProgress((dropped) => this.countRateLimited(dropped));
+      const child = spawn(ffmpeg.path, args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'] });
+      const [stdout, stderrPipe, progressPipe, detectorPipe] = [child.stdio[1], child.stdio[2], child.stdio[3], child.stdio[DETECTOR_PIPE_FD]] as Readable[];
+      const pairs = new FramePairs((image) => this.push(image, this.name));
+      const splitter = new PpmStreamSplitter((image) => pairs.frame(image));
+      const detectorSplitter = new PpmStreamSplitter((image) => pairs.detectorImage(image));
+      const progress = new FfmpegProgress((dropped) => this.countRateLimited(dropped), FFMPEG_VIDEO_OUTPUTS);
       let stderr = '';
       let failure: FfmpegExit | undefined;
       let stallTimer: NodeJS.Timeout | undefined;
@@ -136,6 +140,14 @@ export class FfmpegSource extends FrameSource<RgbImage> {
           splitter.write(chunk);
         } catch (err) {
           failure = new FfmpegExit(`ffmpeg wrote something other than frames: ${(err as Error).message}`, true);
+          kill();
+        }
+      });
+      detectorPipe.on('data', (chunk: Buffer) => {
+        try {
+          detectorSplitter.write(chunk);
+        } catch (err) {
+          failure = new FfmpegExit(`ffmpeg wrote something other than detector frames: ${(err as Error).message}`, true);
           kill();
         }
       });
