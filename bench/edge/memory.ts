@@ -8,7 +8,7 @@ import type { ModuleStep } from './module-probe';
 import { MemorySampler, readMappedMemory, readProcMemory, type MappedMemory, type MemorySample, type ProcMemory } from './proc-status';
 import type { EdgeBenchSettings } from './settings';
 import { max, median, percentile, round } from './stats';
-import { sleep, WorkerProcess } from './worker-process';
+import { sleep, WorkerProcess, type WorkerStart } from './worker-process';
 
 export interface SteadyRun {
   /** `container` = the Dockerfile's allocator settings; `defaults` = glibc's and V8's. */
@@ -100,13 +100,15 @@ async function workerWithoutSource(root: string, work: string, env: Record<strin
   }
 }
 
-async function steadyRun(
+/** One steady run: the worker on a folder of frames at `settings.fps`, RSS sampled over `settings.steadySeconds`. */
+export async function steadyRun(
   root: string,
   work: string,
   frames: string,
   settings: EdgeBenchSettings,
   kind: SteadyRun['settings'],
   env: Record<string, string>,
+  start: WorkerStart = {},
 ): Promise<SteadyRun> {
   const state = mkdtempSync(path.join(work, 'state-'));
   const worker = new WorkerProcess(root, {
@@ -115,7 +117,7 @@ async function steadyRun(
     EDGE_FPS: String(settings.fps),
     EDGE_LOG_FRAMES: 'true',
     ...env,
-  });
+  }, start);
   try {
     await worker.waitForLine(/\] playing folder:/);
     const modelsLoaded = readProcMemory(worker.pid);

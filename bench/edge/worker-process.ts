@@ -10,6 +10,13 @@ export interface LogLine {
 
 const LOG_TIME = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z) /;
 
+/** How the worker is started, beyond its environment: node flags before the script, another build's main.js. */
+export interface WorkerStart {
+  nodeArgs?: readonly string[];
+  /** The worker's main.js (default: this build's apps/edge/src/main.js). */
+  main?: string;
+}
+
 /**
  * The real edge worker (`dist/apps/edge/src/main.js`) as a child process with exactly the environment
  * given (plus PATH): its log lines kept with their timestamps, its /healthz and /metrics on the free
@@ -22,8 +29,9 @@ export class WorkerProcess {
   private partial = { stdout: '', stderr: '' };
   private port: number | undefined;
 
-  constructor(root: string, env: Record<string, string>) {
-    this.child = spawn(process.execPath, [path.resolve(__dirname, '..', '..', 'apps', 'edge', 'src', 'main.js')], {
+  constructor(root: string, env: Record<string, string>, start: WorkerStart = {}) {
+    const main = start.main ?? path.resolve(__dirname, '..', '..', 'apps', 'edge', 'src', 'main.js');
+    this.child = spawn(process.execPath, [...(start.nodeArgs ?? []), main], {
       cwd: root,
       env: { PATH: process.env.PATH ?? '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
