@@ -18,8 +18,15 @@ export interface FleetRate {
 
 /** What the fleet sent, and what the cloud acknowledged on the devices' `acks` topics. */
 export interface FleetTally {
+  /** Batches (and their frames) the broker acknowledged (PUBACK) by the time the tally is read. */
   batches: number;
   frames: number;
+  /**
+   * Frames of every batch handed to the client to publish, PUBACK or not: the cloud may aggregate a batch before
+   * its PUBACK reaches the device, and a batch in flight when the fleet stops never gets one. What the cloud
+   * aggregates lies between `frames` and this; more than this would be a batch counted twice.
+   */
+  framesPublished: number;
   /** PUBLISH calls that failed (a connection down at that moment); the batch is not counted as sent. */
   publishErrors: number;
   heartbeats: number;
@@ -35,7 +42,7 @@ export interface FleetTally {
  * load is even, as a real fleet's is.
  */
 export class SoakFleet {
-  readonly tally: FleetTally = { batches: 0, frames: 0, publishErrors: 0, heartbeats: 0, acks: 0 };
+  readonly tally: FleetTally = { batches: 0, frames: 0, framesPublished: 0, publishErrors: 0, heartbeats: 0, acks: 0 };
   private readonly devices: BenchDevice[] = [];
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly seqs = new Map<string, number>();
@@ -102,6 +109,7 @@ export class SoakFleet {
     const seq = (this.seqs.get(device.id) ?? 0) + 1;
     this.seqs.set(device.id, seq);
     const batch = wireBatch(device.id, seq, SOAK_MODEL, STABLE, { frames: this.rate.framesPerBatch, centroid: true, spanMs });
+    this.tally.framesPublished += batch.items.length;
     try {
       await device.client!.publishAsync(topics.predictions(device.id), Buffer.from(encodePredictionColumns(batch)), { qos: MQTT_QOS });
       this.tally.batches++;

@@ -113,6 +113,13 @@ async function main(): Promise<void> {
       `sent ${tally.batches} batches (${tally.frames} frames), ${tally.publishErrors} publish errors, ${tally.heartbeats} heartbeats; acked ${last.acks}; ` +
         `aggregated ${last.framesIngested} frames, ${last.framesIngested >= tally.frames ? `all of them ${drainMs} ms after the fleet stopped` : `NOT all within ${DRAIN_TIMEOUT_MS} ms`}`,
     );
+    // a batch may be aggregated before its PUBACK reaches the device, or be in flight when the fleet stops: what the
+    // cloud aggregated lies between the frames acknowledged and the frames handed to the clients, or one was counted twice
+    const countedTwice = last.framesIngested > tally.framesPublished;
+    out(
+      `published ${tally.framesPublished} frames (${tally.framesPublished - tally.frames} without a PUBACK by the stop): ` +
+        (countedTwice ? `aggregated ${last.framesIngested - tally.framesPublished} MORE than published — counted twice` : 'none aggregated beyond them'),
+    );
     out(
       `verdict: ${flat ? 'FLAT' : 'NOT FLAT'} (${judged.filter((s) => s.flat).length} of ${judged.length} judged series within their bound); load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')} before, ${loadDuring.map((l) => l.toFixed(2)).join(' ')} at the end`,
     );
@@ -130,6 +137,7 @@ async function main(): Promise<void> {
       },
       fleet: tally,
       aggregatedFrames: last.framesIngested,
+      countedTwice,
       drainedMs: last.framesIngested >= tally.frames ? drainMs : null,
       verdict: flat ? 'flat' : 'not flat',
       series,
