@@ -115,8 +115,8 @@ export async function timedRun(
 ): Promise<{ timed: TimedRun; run: RetrainingRun }> {
   const loadavgStart = os.loadavg();
   const profiler = options.profile ? await startMainThreadProfile() : null;
-  const prober = startHealthProber(cloud.url, settings.probeIntervalMs);
-  const idleProber = options.idleUrl ? startHealthProber(options.idleUrl, settings.probeIntervalMs) : null;
+  const prober = await startHealthProber(cloud.url, settings.probeIntervalMs);
+  const idleProber = options.idleUrl ? await startHealthProber(options.idleUrl, settings.probeIntervalMs) : null;
   const lag = startLoopLag();
   const trigger = Date.now();
   const queued = await cloud.api<RetrainingRun>('POST', apiPaths.retrainingJobs(), { base: `${MODEL}@production` });
@@ -252,7 +252,7 @@ export async function measureSize(size: RetrainSize, settings: RetrainSettings, 
       `${size.identities} identities × ${size.perIdentity} + ${size.identities} strangers stored in ${(seedMs / 1000).toFixed(1)} s ` +
         `(same-person cosine ${examples.sameMeanCosine.toFixed(3)}, strangers ${examples.strangerMeanCosine.toFixed(3)})`,
     );
-    const idleProber = startHealthProber(cloud.url, settings.probeIntervalMs);
+    const idleProber = await startHealthProber(cloud.url, settings.probeIntervalMs);
     await new Promise((r) => setTimeout(r, 3000));
     const idleHealth = (await idleProber.stop()).summary;
     const runs: TimedRun[] = [];
