@@ -44,14 +44,13 @@ export class RetrainingProcessor extends WorkerHost {
     const step = stepOf(job.name);
     const runId = (job.data as { runId?: unknown } | undefined)?.runId;
     const final = err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? STEP_ATTEMPTS);
-    // a failed step fails its parents in turn (failParentOnFailure): those echoes are not news…
+    // a failed step fails its parents in turn (failParentOnFailure): those echoes are not news
     const echo = /^child \S+ failed$/.test(err.message);
     const line = `${job.name} ${job.id} failed (attempt ${job.attemptsMade}${final ? ', final' : ', will retry'}): ${err.message}`;
     if (echo) this.logger.debug(line);
     else this.logger.warn(line);
-    // nor a step of the run: the step that failed records the run's failure itself (and the sweep of
-    // RetrainingBoot, which takes the first failed step, if that was lost); an echo recorded first would name its
-    // parent and "child … failed" instead of the step and its reason
+    // and not the run's failure either: the step that failed records that, with its reason (RetrainingBoot's sweep
+    // takes the first failed step if the record was lost); an echo recorded first would name the parent instead
     if (echo || !final || !step || typeof runId !== 'string') return;
     try {
       await this.steps.fail(runId, step, err.message);

@@ -20,6 +20,11 @@ import { DriftEventRecord, DriftRepository } from '../repositories/drift.reposit
 import { ModelRepository } from '../repositories/model.repository';
 import { PredictionRepository } from '../repositories/prediction.repository';
 
+/** The union of one or more windows' statistics. */
+function pooled(stats: readonly WindowStats[]): WindowStats {
+  return mergeWindowStats(stats[0]!, ...stats.slice(1));
+}
+
 /** Frames a reference should hold: the largest minimum sample of the enabled detectors. */
 function minReferenceFrames(thresholds: DriftThresholds): number {
   return Math.max(0, ...Object.values(thresholds.metrics).filter((metric) => metric.enabled).map((metric) => metric.minSamples));
@@ -184,7 +189,7 @@ export class DriftService {
       const stop = first.getTime() + k * this.windowMs;
       const inWindow: WindowStats[] = [];
       for (; next < buckets.length && buckets[next]!.start < stop; next++) inWindow.push(buckets[next]!.stats);
-      if (inWindow.length > 0) stats = stats ? mergeWindowStats(stats, ...inWindow) : mergeWindowStats(inWindow[0]!, ...inWindow.slice(1));
+      if (inWindow.length > 0) stats = pooled(stats ? [stats, ...inWindow] : inWindow);
       if (stats && (stats.frames >= minFrames || k === this.config.driftReferenceMaxWindows)) return { reference: { stats }, referenceEnd: new Date(stop) };
     }
     return undefined;
@@ -193,8 +198,7 @@ export class DriftService {
   /** The pooled statistics of the window [from, to), from the kept buckets and those not read before. */
   private async pooledWindow(model: ModelVersionRef, from: number, to: number): Promise<WindowStats | undefined> {
     const buckets = await this.closedBuckets(model, from, to);
-    if (buckets.length === 0) return undefined;
-    return mergeWindowStats(buckets[0]!.stats, ...buckets.slice(1).map((bucket) => bucket.stats));
+    return buckets.length > 0 ? pooled(buckets.map((bucket) => bucket.stats)) : undefined;
   }
 
   /**
@@ -207,16 +211,14 @@ export class DriftService {
     const key = modelKey(model);
     const kept = this.pooledBuckets.get(key);
     const read = new Map<number, { until: number; stats: WindowStats | null }>();
-    const step = this.config.aggregateBucketSeconds * 1000;
-    for (let at = from; at < to; at += step) {
-      const until = Math.min(to, at + step);
+    for (const [at, until] of this.bucketRanges(from, to)) {
       const seen = kept?.get(at);
       if (seen && seen.until === until) {
         read.set(at, seen);
         continue;
       }
-      const rows = await this.predictions.aggregates({ model: model.name, version: model.version, from: new Date(at), to: new Date(until) });
-      read.set(at, { until, stats: rows.length > 0 ? mergeWindowStats(rows[0]!.stats, ...rows.slice(1).map((row) => row.stats)) : null });
+      const rows = await this.bucketRows(model, at, until);
+      read.set(at, { until, stats: rows.length > 0 ? pooled(rows.map((row) => row.stats)) : null });
     }
     this.pooledBuckets.set(key, read);
     return [...read].flatMap(([start, { stats }]) => (stats ? [{ start, stats }] : []));
@@ -225,15 +227,24 @@ export class DriftService {
   /** Each device's own statistics of the window [from, to), for naming the devices of a drift event (read a bucket per statement). */
   private async windowByDevice(model: ModelVersionRef, from: number, to: number): Promise<Map<string, WindowStats>> {
     const byDevice = new Map<string, WindowStats>();
-    const step = this.config.aggregateBucketSeconds * 1000;
-    for (let at = from; at < to; at += step) {
-      const rows = await this.predictions.aggregates({ model: model.name, version: model.version, from: new Date(at), to: new Date(Math.min(to, at + step)) });
-      for (const row of rows) {
+    for (const [at, until] of this.bucketRanges(from, to)) {
+      for (const row of await this.bucketRows(model, at, until)) {
         const seen = byDevice.get(row.deviceId);
         byDevice.set(row.deviceId, seen ? mergeWindowStats(seen, row.stats) : row.stats);
       }
     }
     return byDevice;
+  }
+
+  /** The aggregate buckets [at, until) that make up [from, to), in order. */
+  private *bucketRanges(from: number, to: number): Generator<[at: number, until: number]> {
+    const step = this.config.aggregateBucketSeconds * 1000;
+    for (let at = from; at < to; at += step) yield [at, Math.min(to, at + step)];
+  }
+
+  /** One bucket's aggregate rows of a model version (a statement of its own). */
+  private bucketRows(model: ModelVersionRef, at: number, until: number) {
+    return this.predictions.aggregates({ model: model.name, version: model.version, from: new Date(at), to: new Date(until) });
   }
 
   /** Per-model thresholds and alarm options from the manifest's optional `drift` field, over the defaults. */

@@ -133,24 +133,21 @@ export class FfmpegSource extends FrameSource<RgbImage> {
       const onAbort = () => kill();
       this.signal.addEventListener('abort', onAbort, { once: true });
       watchStall();
-      stdout.on('data', (chunk: Buffer) => {
+      const readFrames = (pipe: Readable, splitter: PpmStreamSplitter, what: string, onChunk?: () => void) =>
+        pipe.on('data', (chunk: Buffer) => {
+          onChunk?.();
+          try {
+            splitter.write(chunk);
+          } catch (err) {
+            failure = new FfmpegExit(`ffmpeg wrote something other than ${what}: ${(err as Error).message}`, true);
+            kill();
+          }
+        });
+      readFrames(stdout, splitter, 'frames', () => {
         started = true;
         watchStall();
-        try {
-          splitter.write(chunk);
-        } catch (err) {
-          failure = new FfmpegExit(`ffmpeg wrote something other than frames: ${(err as Error).message}`, true);
-          kill();
-        }
       });
-      detectorPipe.on('data', (chunk: Buffer) => {
-        try {
-          detectorSplitter.write(chunk);
-        } catch (err) {
-          failure = new FfmpegExit(`ffmpeg wrote something other than detector frames: ${(err as Error).message}`, true);
-          kill();
-        }
-      });
+      readFrames(detectorPipe, detectorSplitter, 'detector frames');
       stderrPipe.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
       progressPipe.on('data', (chunk: Buffer) => progress.write(chunk));
       child.on('error', (err: NodeJS.ErrnoException) => {
