@@ -51,7 +51,9 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): 
 
   const limits: MqttPacketLimits = { ...DEFAULT_MQTT_PACKET_LIMITS, ...options.limits };
   const sockets = new Set<Socket>();
-  const server = createServer((socket) => {
+  // TCP_NODELAY: with Nagle's algorithm a PUBACK written right after another small packet waited for the peer's
+  // delayed ACK, 40 ms on Linux — the median QoS 1 publish → PUBACK on loopback was 42 ms, 1 ms without it
+  const server = createServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     const peer = `${socket.remoteAddress}:${socket.remotePort}`;

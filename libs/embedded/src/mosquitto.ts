@@ -87,6 +87,9 @@ export function mosquittoConfig(port: number, dir: string, config: MosquittoConf
   // as deploy/mosquitto/mosquitto.conf: Mosquitto's default (20) let 20 messages of one device the cloud handles
   // slowly (garbage being dead-lettered) hold back every other device's messages at the broker
   lines.push(`max_inflight_messages ${config.maxInflightMessages ?? 100}`);
+  // as deploy/: without it a message written right after another small packet waits for the client's delayed
+  // ACK (Nagle's algorithm) — a device's publish → the cloud's answer took 42 ms median on loopback, 1 ms with it
+  lines.push('set_tcp_nodelay true');
   if (config.passwordFile) lines.push(`password_file ${config.passwordFile}`);
   if (config.aclFile) lines.push(`acl_file ${config.aclFile}`);
   if (config.plugin) lines.push(`plugin ${config.plugin}`);
