@@ -1,12 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { Client } from 'minio';
 import { startS3Process } from './s3-process';
 
 const repoRoot = resolve(__dirname, '..', '..', '..');
 
 /**
- * startS3Process forks its compiled child, so the libs are built with swc into a folder of their own under the
+ * Built, startS3Process forks the compiled child: the libs are built with swc into a folder of their own under the
  * ignored `.cache/` (node_modules found by walking up) and exercised from there by a small script.
  */
 describe('startS3Process', () => {
@@ -26,8 +27,20 @@ describe('startS3Process', () => {
     if (out) rmSync(out, { recursive: true, force: true });
   });
 
-  it('refuses to run from TypeScript sources, saying why', async () => {
-    await expect(startS3Process()).rejects.toThrow(/built JavaScript/);
+  it('runs from the TypeScript sources too (the cloud fixtures of the tests), in a process of its own', async () => {
+    const s3 = await startS3Process({ buckets: ['from-source'] });
+    try {
+      expect(s3.pid).not.toBe(process.pid);
+      const client = new Client(s3.clientOptions);
+      await client.putObject('from-source', 'k', Buffer.from('typescript'), 10);
+      const chunks: Buffer[] = [];
+      for await (const chunk of await client.getObject('from-source', 'k')) chunks.push(chunk as Buffer);
+      expect(Buffer.concat(chunks).toString()).toBe('typescript');
+    } finally {
+      await s3.stop();
+    }
+    expect(() => process.kill(s3.pid, 0)).toThrow();
+    expect(existsSync(s3.dir)).toBe(false);
   });
 
   it('serves S3 from a child process that stops, with its temp folder, on stop()', () => {

@@ -23,13 +23,11 @@ const STOP_GRACE_MS = 5_000;
  * `startS3` in a child process of its own, as MinIO / S3 is a process apart in a real deployment: its
  * request handling, hashing and file writes then neither wait for nor delay the caller's event loop (a
  * bench that simulates a fleet in its own process would otherwise slow the S3 answers the cloud times).
- * Runs from built JavaScript (the benches' dist folders): a TypeScript source cannot be forked as is.
+ * Runs from built JavaScript (the benches' dist folders) and from the TypeScript sources (the tests' fixtures).
  * Stops when `stop()` is called or the parent goes away.
  */
 export async function startS3Process(options: S3ProcessOptions = {}): Promise<S3Server & { pid: number }> {
-  const ext = path.extname(__filename);
-  if (ext !== '.js') throw new Error('startS3Process runs from built JavaScript only (node scripts/build-dist.js --bench)');
-  const child: ChildProcess = fork(path.join(__dirname, `s3-process-child${ext}`), [JSON.stringify(options)], {
+  const child: ChildProcess = fork(path.join(__dirname, 's3-process-entry.js'), [JSON.stringify(options)], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const started = Promise.race([

@@ -5,6 +5,7 @@ import {
   startMosquitto,
   startRedis,
   startS3,
+  startS3Process,
   type MosquittoServer,
   type PostgresDatabase,
   type RedisServer,
@@ -26,6 +27,12 @@ export interface CloudFixtureOptions {
   env?: Record<string, string>;
   /** SQL engine: PostgreSQL (a fresh database on DATABASE_URL's server) or PGlite; default PostgreSQL when DATABASE_URL is set. */
   sql?: 'postgres' | 'pglite';
+  /**
+   * Where s3rver runs: in the test's process (default, quickest to start) or in a process of its own, as S3 is in
+   * every deployment (`npm start` included) — for tests that time the cloud's answers, so that the S3 server's
+   * work neither waits for nor delays the cloud's event loop.
+   */
+  s3?: 'in-process' | 'process';
 }
 
 export interface CloudFixture {
@@ -53,11 +60,10 @@ export interface CloudFixture {
  * (a fresh database each time) or PGlite, a bootstrap admin token, and optionally Redis and a broker.
  */
 export async function startCloudFixture(envOrOptions: Record<string, string> | CloudFixtureOptions = {}): Promise<CloudFixture> {
-  const options: CloudFixtureOptions =
-    'env' in envOrOptions || 'broker' in envOrOptions || 'persistentSql' in envOrOptions || 'sql' in envOrOptions
-      ? (envOrOptions as CloudFixtureOptions)
-      : { env: envOrOptions as Record<string, string> };
-  const s3 = await startS3();
+  const options: CloudFixtureOptions = ['env', 'broker', 'persistentSql', 'sql', 's3'].some((key) => key in envOrOptions)
+    ? (envOrOptions as CloudFixtureOptions)
+    : { env: envOrOptions as Record<string, string> };
+  const s3 = options.s3 === 'process' ? await startS3Process() : await startS3();
   let pg: PostgresDatabase | undefined;
   const engine = options.sql ?? (process.env.DATABASE_URL ? 'postgres' : 'pglite');
   if (engine === 'postgres') {
