@@ -1,4 +1,4 @@
-import { dot, normalise, normalisedMean } from './vectors';
+import { decodeVectorBase64, dot, encodeVectorBase64, normalise, normalisedMean } from './vectors';
 
 describe('vectors', () => {
   it('dot product, including the unrolled tail', () => {
@@ -17,5 +17,19 @@ describe('vectors', () => {
     const m = normalisedMean([Float32Array.from([1, 0]), Float32Array.from([0, 1])]);
     expect(m[0]).toBeCloseTo(Math.SQRT1_2, 7);
     expect(m[1]).toBeCloseTo(Math.SQRT1_2, 7);
+  });
+
+  it('base64 of little-endian float32 values, both ways', () => {
+    const v = Float32Array.from([1, -2.5, 0.1, Number.MIN_VALUE, 3.4e38]);
+    const text = encodeVectorBase64(v);
+    // the bytes are little-endian whatever the machine: 1.0f is 00 00 80 3f
+    expect(Buffer.from(text, 'base64').subarray(0, 4)).toEqual(Buffer.from([0, 0, 0x80, 0x3f]));
+    const back = decodeVectorBase64(text);
+    expect(Array.from(back)).toEqual(Array.from(v));
+    expect(back.byteOffset).toBe(0);
+    // a view into a larger buffer encodes only its own values
+    const big = Float32Array.from([9, 1, -2.5, 9]);
+    expect(encodeVectorBase64(big.subarray(1, 3))).toBe(encodeVectorBase64(Float32Array.from([1, -2.5])));
+    expect(() => decodeVectorBase64(Buffer.from([1, 2, 3]).toString('base64'))).toThrow('not whole float32 values');
   });
 });

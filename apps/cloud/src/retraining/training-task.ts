@@ -2,6 +2,8 @@ import type { RetrainingReport } from '@edgeloop/contracts';
 import {
   calibrate,
   datasetDigest,
+  decodeVectorBase64,
+  encodeVectorBase64,
   evaluateOpenSet,
   gate,
   splitDataset,
@@ -378,20 +380,9 @@ function withoutCorrect(report: OpenSetReport): Omit<OpenSetReport, 'correct'> {
 }
 
 export function storeExample(e: TrainingExample): StoredExample {
-  return { id: e.id, label: e.label, kind: e.kind, group: e.group, time: e.time, embedding: encodeVector(e.embedding) };
+  return { id: e.id, label: e.label, kind: e.kind, group: e.group, time: e.time, embedding: encodeVectorBase64(e.embedding) };
 }
 
 export function loadExample(e: StoredExample): TrainingExample {
-  return { id: e.id, label: e.label, kind: e.kind, group: e.group, time: e.time, embedding: decodeVector(e.embedding) };
-}
-
-export function encodeVector(v: Float32Array): string {
-  return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64');
-}
-
-export function decodeVector(text: string): Float32Array {
-  const bytes = Buffer.from(text, 'base64');
-  const out = new Float32Array(bytes.length / 4);
-  for (let i = 0; i < out.length; i++) out[i] = bytes.readFloatLE(i * 4);
-  return out;
+  return { id: e.id, label: e.label, kind: e.kind, group: e.group, time: e.time, embedding: decodeVectorBase64(e.embedding) };
 }
