@@ -1,4 +1,5 @@
 import { deviceClientId, MQTT_QOS, statusMessage, topics } from '@edgeloop/contracts';
+import type { Socket } from 'node:net';
 import { connect, type IPublishPacket, type MqttClient } from 'mqtt';
 import { EventEmitter } from 'node:events';
 import type { MqttSettings } from '../config/edge.config';
@@ -99,6 +100,9 @@ export class DeviceChannel extends EventEmitter<DeviceChannelEvents> {
     });
     this.client = client;
     client.handleMessage = (packet: IPublishPacket, done: (error?: Error) => void) => this.onPublish(packet, done);
+    // Nagle's algorithm off (mqtt.js has no option for it): a publish written right after a PUBACK waited for the
+    // broker's delayed ACK, up to 40 ms on Linux
+    client.on('connect', () => (client.stream as Partial<Socket>).setNoDelay?.(true));
     client.on('connect', () => this.onConnect(client));
     client.on('reconnect', () => {
       // The will names the start of the session it ends.
