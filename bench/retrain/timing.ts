@@ -247,10 +247,16 @@ export async function measureSize(size: RetrainSize, settings: RetrainSettings, 
     // a production head that knows everyone: new people are labelled before the first run, as before every other
     if (settings.production === 'trained') await labelNewcomers(cloud, size, 0);
     const seedMs = Date.now() - seedStarted;
+    // The seeding writes the whole gallery into SQL within seconds, which no fleet does (hard examples arrive a few
+    // per device and hour, within their quota): on PGlite the cloud's periodic maintenance then meets thousands of
+    // new rows at once, and its first vacuum of hard_examples held the event loop 128–205 ms in the middle of a run.
+    // A cloud that collected the same examples over days vacuumed them as they came, so it runs once here first.
+    const maintenanceMs = await cloud.db.maintainEmbedded();
     const examples = { ...clusterCosines(gallery.examples), identity: size.identities * size.perIdentity, strangers: size.identities };
     out(
       `${size.identities} identities × ${size.perIdentity} + ${size.identities} strangers stored in ${(seedMs / 1000).toFixed(1)} s ` +
-        `(same-person cosine ${examples.sameMeanCosine.toFixed(3)}, strangers ${examples.strangerMeanCosine.toFixed(3)})`,
+        `(same-person cosine ${examples.sameMeanCosine.toFixed(3)}, strangers ${examples.strangerMeanCosine.toFixed(3)})` +
+        (maintenanceMs === undefined ? '' : `; the embedded SQL's maintenance after it: ${maintenanceMs} ms`),
     );
     const idleProber = await startHealthProber(cloud.url, settings.probeIntervalMs);
     await new Promise((r) => setTimeout(r, 3000));
