@@ -23,6 +23,9 @@ interface TokenRow {
   revoked_at: Date | string | null;
 }
 
+/** How stale a token's `last_used_at` may be: it is written on a request at most this often. */
+export const LAST_USED_RESOLUTION_SECONDS = 60;
+
 /** API tokens, stored as sha256 hashes of the secret (tokens are 256-bit random, so a fast hash is enough). */
 @Injectable()
 export class TokenRepository {
@@ -52,11 +55,23 @@ export class TokenRepository {
     );
   }
 
+  /**
+   * The token with this hash unless revoked. Its `last_used_at` is written at most once a minute
+   * (`LAST_USED_RESOLUTION_SECONDS`): a write per request made every API call an UPDATE — a WAL record and, on
+   * PostgreSQL, a row lock that serialised concurrent requests carrying the same token (a dashboard, a CI job,
+   * replicas behind one load balancer).
+   */
   async findActiveByHash(hash: string): Promise<TokenRecord | undefined> {
     const rows = await this.db.query<TokenRow>(
-      `update api_tokens set last_used_at = now() where token_hash = $1 and revoked_at is null
-       returning id, name, role, created_at, last_used_at, revoked_at`,
-      [hash],
+      `with found as (
+         select id, name, role, created_at, last_used_at, revoked_at from api_tokens where token_hash = $1 and revoked_at is null
+       ), touched as (
+         update api_tokens t set last_used_at = now() from found
+          where t.id = found.id and (found.last_used_at is null or found.last_used_at < now() - make_interval(secs => $2))
+          returning t.last_used_at
+       )
+       select id, name, role, created_at, coalesce((select last_used_at from touched), found.last_used_at) as last_used_at, revoked_at from found`,
+      [hash, LAST_USED_RESOLUTION_SECONDS],
     );
     return rows[0] ? toRecord(rows[0]) : undefined;
   }
