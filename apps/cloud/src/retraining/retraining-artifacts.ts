@@ -1,6 +1,7 @@
 import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { MAX_HEAD_DELTA_BYTES } from '@edgeloop/contracts';
 import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { Readable } from 'node:stream';
 import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
 import { blobKey, BlobRepository } from '../repositories/blob.repository';
@@ -142,32 +143,28 @@ export class RetrainingArtifacts implements OnApplicationShutdown {
 
 /** Bytes of documents `RecentDocuments` keeps at most (the 1,000 × 10 dataset is ≈ 34 MB). */
 const RECENT_DOCUMENT_BYTES = 96 * 1024 * 1024;
-/** Kept documents are dropped this long after the last one was kept: a finished run's inputs do not stay in memory. */
+/** A kept document is dropped this long after it was kept: a finished run's inputs do not stay in memory. */
 const RECENT_DOCUMENT_MS = 10 * 60_000;
 
 /**
- * The last documents written or read, by sha256, within a byte budget (the oldest leave first) and for a
- * while after the last one came in. The bytes are never handed out themselves, only copies (a copy of 34 MB
- * takes a few ms; reading it back from object storage took seconds of the S3 server's time).
+ * The last documents written or read, by sha256, within a byte budget (the least recently used leave first) and
+ * for a while after they came in (lru-cache). The bytes are never handed out themselves, only copies (a copy of
+ * 34 MB takes a few ms; reading it back from object storage took seconds of the S3 server's time).
  */
 class RecentDocuments {
-  private readonly documents = new Map<string, Uint8Array>();
-  private bytes = 0;
-  private expiry: NodeJS.Timeout | undefined;
+  private readonly documents = new LRUCache<string, Uint8Array>({
+    maxSize: RECENT_DOCUMENT_BYTES,
+    maxEntrySize: RECENT_DOCUMENT_BYTES,
+    sizeCalculation: (bytes) => Math.max(1, bytes.byteLength),
+    ttl: RECENT_DOCUMENT_MS,
+    // expired documents leave on a timer of their own, not only when next looked up
+    ttlAutopurge: true,
+  });
 
   /** Keeps `bytes` (the caller must not change or transfer them after this); false when they are too large to keep. */
   keep(sha256: string, bytes: Uint8Array): boolean {
     if (bytes.byteLength > RECENT_DOCUMENT_BYTES) return false;
-    if (this.documents.has(sha256)) return true;
-    this.documents.set(sha256, bytes);
-    this.bytes += bytes.byteLength;
-    for (const [oldest, value] of this.documents) {
-      if (this.bytes <= RECENT_DOCUMENT_BYTES) break;
-      this.documents.delete(oldest);
-      this.bytes -= value.byteLength;
-    }
-    clearTimeout(this.expiry);
-    this.expiry = setTimeout(() => this.clear(), RECENT_DOCUMENT_MS).unref();
+    if (!this.documents.has(sha256)) this.documents.set(sha256, bytes);
     return true;
   }
 
@@ -178,9 +175,7 @@ class RecentDocuments {
   }
 
   clear(): void {
-    clearTimeout(this.expiry);
     this.documents.clear();
-    this.bytes = 0;
   }
 }
 
