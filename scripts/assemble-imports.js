@@ -23,14 +23,6 @@ const APPS = {
   cli: 'apps/cli',
 };
 
-/**
- * Requires that only run when an app runs from its TypeScript sources (the test runner), never from a build:
- * the worker-thread entries compile `.ts` on load with @swc/core when no compiled sibling exists.
- */
-const SOURCE_MODE_ONLY = new Map([
-  ['apps/cloud/src/identities/face-worker.js', ['@swc/core']],
-  ['apps/cloud/src/retraining/training-thread.js', ['@swc/core']],
-]);
 
 /**
  * Packages loaded by a name the sources do not spell out: Nest's NestFactory.create loads the HTTP adapter
@@ -134,7 +126,6 @@ function walkGraph(roots) {
     if (files.has(rel)) continue;
     files.add(rel);
     const own = unit(unitOf(rel));
-    const skip = SOURCE_MODE_ONLY.get(rel) ?? [];
     const found = [...specifiers(fs.readFileSync(path.join(root, rel), 'utf8')), ...(LOADED_BY_NAME.get(rel) ?? [])];
     for (const specifier of found) {
       if (specifier.startsWith('node:') || builtins.has(specifier)) continue;
@@ -149,7 +140,6 @@ function walkGraph(roots) {
         continue;
       }
       const name = packageName(specifier);
-      if (skip.includes(name)) continue;
       if ((OPTIONAL_PEERS.get(unitOf(rel)) ?? []).includes(name)) {
         own.peers.add(name);
         continue;

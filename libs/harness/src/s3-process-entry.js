@@ -2,7 +2,7 @@
 /*
  * Entry of `startS3Process`'s child. Built (the benches' dist folders), the compiled `s3-process-child.js` sits
  * next to this file; run from source (the test runner), the TypeScript next to it is compiled on load
- * (libs/config ts-sources.js).
+ * (libs/config/src/testing/ts-sources.js).
  */
 const { existsSync } = require('node:fs');
 const path = require('node:path');
@@ -12,6 +12,6 @@ if (existsSync(built)) {
   require(built);
 } else {
   const root = path.resolve(__dirname, '..', '..', '..');
-  require(path.join(root, 'libs', 'config', 'src', 'ts-sources.js')).registerTypeScriptSources(path.join(root, '.swcrc'));
+  require(path.join(root, 'libs', 'config', 'src', 'testing', 'ts-sources.js')).registerTypeScriptSources(path.join(root, '.swcrc'));
   require(path.join(__dirname, 's3-process-child.ts'));
 }

@@ -3,7 +3,7 @@
  * Worker-thread entry of the retraining compute (see training-compute.ts): runs one task of
  * training-task and posts the result back. Built code (dist/) loads `training-task.js`; when the cloud
  * runs from its TypeScript sources (the test runner), `.ts` files are compiled on require
- * (libs/config ts-sources.js), as the build would.
+ * (libs/config/src/testing/ts-sources.js), as the build would.
  */
 const { parentPort, workerData } = require('node:worker_threads');
 
@@ -12,7 +12,7 @@ const THREAD_NICE = 2;
 
 if (workerData.taskModule.endsWith('.ts')) {
   const { dirname, join } = require('node:path');
-  require(join(dirname(workerData.swcrc), 'libs', 'config', 'src', 'ts-sources.js')).registerTypeScriptSources(workerData.swcrc);
+  require(join(dirname(workerData.swcrc), 'libs', 'config', 'src', 'testing', 'ts-sources.js')).registerTypeScriptSources(workerData.swcrc);
 }
 
 // A little below the event loop that renews job locks and answers the API, for when busy threads outnumber
