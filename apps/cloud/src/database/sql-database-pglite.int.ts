@@ -1,5 +1,5 @@
 import { startDatabase } from '@edgeloop/harness';
-import { SqlDatabase } from './sql-database';
+import { PGLITE_HOLD_MS, SqlDatabase } from './sql-database';
 
 describe('SqlDatabase on PGlite (the embedded mode)', () => {
   it('opens PostgreSQL with a 16 MB buffer pool instead of the 128 MB initdb writes (resident in the cloud process)', async () => {
@@ -70,41 +70,52 @@ describe('SqlDatabase on PGlite (the embedded mode)', () => {
     120_000,
   );
 
-  it('gives the event loop a turn between two statements, in and out of a transaction', async () => {
+  it('gives the event loop a turn within every few ms of PGlite statements, in and out of a transaction, and lets short ones run together', async () => {
     const db = await SqlDatabase.open({ kind: 'pglite', dir: 'memory://' });
     try {
       await db.query('create table turns (n int)');
-      // PGlite itself settles each statement without a turn of the loop; count the turns with a setImmediate chain
-      const count = async (run: () => Promise<void>) => {
-        let turns = 0;
+      // PGlite itself settles each statement without a turn of the loop; time the turns with a setImmediate chain
+      const watch = async (run: () => Promise<void>) => {
+        const turnsAt: number[] = [];
         let on = true;
         const spin = () => {
-          turns++;
+          turnsAt.push(performance.now());
           if (on) setImmediate(spin);
         };
+        const started = performance.now();
         setImmediate(spin);
         try {
           await run();
         } finally {
           on = false;
         }
-        return turns;
+        const ended = performance.now();
+        const marks = [started, ...turnsAt, ended];
+        const longestGapMs = Math.max(...marks.slice(1).map((at, i) => at - marks[i]!));
+        return { turns: turnsAt.length, longestGapMs, totalMs: ended - started };
       };
-      const outside = await count(async () => {
-        for (let i = 0; i < 50; i++) await db.query('insert into turns values ($1)', [i]);
+      const statements = 2_000;
+      const outside = await watch(async () => {
+        for (let i = 0; i < statements; i++) await db.query('insert into turns values ($1)', [i]);
       });
-      const inside = await count(() =>
+      const inside = await watch(() =>
         db.transaction(async (tx) => {
-          for (let i = 0; i < 50; i++) await tx.query('insert into turns values ($1)', [i]);
+          for (let i = 0; i < statements; i++) await tx.query('insert into turns values ($1)', [i]);
         }),
       );
-      // a turn comes before each statement
-      expect(outside).toBeGreaterThanOrEqual(50);
-      expect(inside).toBeGreaterThanOrEqual(50);
-      expect(await db.query<{ n: string }>('select count(*)::text as n from turns')).toEqual([{ n: '100' }]);
-      // the maintenance too: a vacuum a table (here two, and pg_statistic), an analyze, a checkpoint, a turn before each
+      expect(await db.query<{ n: string }>('select count(*)::text as n from turns')).toEqual([{ n: String(2 * statements) }]);
+      for (const series of [outside, inside]) {
+        // the series (hundreds of ms) gives the loop a turn every PGLITE_HOLD_MS or so: without the turns the
+        // longest gap is the whole series
+        expect(series.totalMs).toBeGreaterThan(8 * PGLITE_HOLD_MS);
+        expect(series.turns).toBeGreaterThanOrEqual(Math.floor(series.totalMs / (4 * PGLITE_HOLD_MS)));
+        expect(series.longestGapMs).toBeLessThan(series.totalMs / 4);
+        // and short statements run together rather than a turn each (an ingest transaction then waited for 6–7 turns)
+        expect(series.turns).toBeLessThan(statements / 4);
+      }
+      // the maintenance turns before every step: a vacuum a table (here two, and pg_statistic), an analyze, a checkpoint
       await db.query('create table turns_too (n int)');
-      expect(await count(async () => void (await db.maintainEmbedded()))).toBeGreaterThanOrEqual(5);
+      expect((await watch(async () => void (await db.maintainEmbedded()))).turns).toBeGreaterThanOrEqual(5);
     } finally {
       await db.close();
     }

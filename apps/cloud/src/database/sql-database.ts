@@ -19,15 +19,27 @@ export type SqlTarget = { kind: 'postgres'; url: string; poolSize?: number } | {
 const PGLITE_SETTINGS = ['-c', 'shared_buffers=16MB'];
 
 /**
+ * How long PGlite statements may hold the event loop (from the first one after its last turn) before the next one
+ * waits for a turn. In the ingest bench (12 devices, load 2–6) an ingest transaction's statements take several ms
+ * each; 4 ms gave 3.7–4.2 turns a transaction, 8 ms 2.7–3.3, 16 ms 1.6–1.9 (a turn before every statement: 6.0–6.9),
+ * with the same throughput within the runs' noise. 8 ms keeps a hold far under the 100 ms `/health` bound.
+ */
+export const PGLITE_HOLD_MS = 8;
+
+/**
  * One SQL layer over PostgreSQL (production, `pg` pool) and PGlite (embedded default and tests): both speak
  * the same dialect, so every repository runs the same parameterised SQL on either.
  *
  * PGlite runs each statement on this thread, and its promise settles with no turn of the event loop in between:
  * 200 statements awaited one after another gave a timer set to 0 ms no chance to run. So statements run one after
  * another — a drift check reading a window a bucket per statement, a page loop — held the loop for all of them
- * at once (a 437 ms hold at a 200-device soak's first drift check). On PGlite every statement starts on a new
- * turn (`setImmediate`), so timers, HTTP and MQTT get the loop between two statements; a single statement still
- * holds it for as long as it runs.
+ * at once (a 437 ms hold at a 200-device soak's first drift check). On PGlite the statements' hold is time-sliced:
+ * a statement starts on a new turn (`setImmediate`) once statements have held the loop for `PGLITE_HOLD_MS` since
+ * it last turned, in and out of a transaction; before that it runs at once. A turn before every statement (as
+ * before) cost no measurable ingest throughput, but each turn waits for every pending MQTT and Redis callback, and
+ * an ingest transaction held PGlite's transaction lock across its 6–7 turns (26–175 ms of waiting a transaction in
+ * the ingest bench, load 1.6–8.5): `/health`'s `select 1` waited behind it (docs/benchmarks.md, "Ingest"). A single
+ * statement still holds the loop for as long as it runs.
  */
 export class SqlDatabase implements SqlExecutor {
   private readonly logger = new Logger(SqlDatabase.name);
@@ -55,17 +67,36 @@ export class SqlDatabase implements SqlExecutor {
 
   async query<T = Record<string, unknown>>(text: string, params: unknown[] = []): Promise<T[]> {
     if (this.pool) return (await this.pool.query(text, params)).rows as T[];
-    await yieldToLoop();
+    await this.turnWhenHeld();
     return (await this.pglite!.query<T>(text, params)).rows;
+  }
+
+  /** When PGlite statements began holding the event loop (`performance.now()`); the loop's next turn clears it. */
+  private heldSince: number | undefined;
+
+  /**
+   * Before a PGlite statement: waits for a turn of the event loop when statements have held it for
+   * `PGLITE_HOLD_MS` since it last turned, then marks the hold's start if the loop has turned since the last
+   * mark. The mark's `setImmediate` is queued before any later turn's, so once a turn is waited for it is cleared.
+   */
+  private async turnWhenHeld(): Promise<void> {
+    if (this.heldSince !== undefined && performance.now() - this.heldSince >= PGLITE_HOLD_MS) await yieldToLoop();
+    if (this.heldSince !== undefined) return;
+    const since = performance.now();
+    this.heldSince = since;
+    setImmediate(() => {
+      if (this.heldSince === since) this.heldSince = undefined;
+    });
   }
 
   /** Runs `work` in one transaction: committed when it resolves, rolled back when it throws. */
   async transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
     if (this.pglite) {
+      await this.turnWhenHeld(); // the transaction's BEGIN is a statement too
       return this.pglite.transaction(async (tx) =>
         work({
           query: async <R>(text: string, params: unknown[] = []) => {
-            await yieldToLoop();
+            await this.turnWhenHeld();
             return (await tx.query<R>(text, params)).rows;
           },
         }),
@@ -111,8 +142,9 @@ export class SqlDatabase implements SqlExecutor {
    * which table needs it). Without it every updated row (an aggregate row is rewritten with each batch, its
    * jsonb statistics in TOAST) leaves its old version behind for good: tables and their TOAST grow by the update
    * rate, scans over them slow down minute by minute and pg_wal grows until max_wal_size. One run, each step a
-   * statement of its own on a turn of its own (`query`), so the event loop runs between them: `vacuum` of each
-   * table in turn and of `pg_statistic` (which `analyze` rewrites) — dead rows' space made reusable, row counts for
+   * statement of its own on a turn of its own (a turn before each, not only after `PGLITE_HOLD_MS`: one step
+   * may hold the loop for a quarter of a second), so the event loop runs between them: `vacuum` of each table in
+   * turn and of `pg_statistic` (which `analyze` rewrites) — dead rows' space made reusable, row counts for
    * the planner; the visibility map keeps it to pages changed since the last run (≈ 25 ms for a soak's whole
    * database), but the first vacuum after a bulk load sets every new page's bits: 0.27 s for 11,000 enrolment-sized
    * rows in one table, and a whole-database `vacuum` after a retraining bench's 11,000 examples held the loop 2.2 s
@@ -126,12 +158,16 @@ export class SqlDatabase implements SqlExecutor {
     const tables = await this.query<{ name: string }>(
       `select quote_ident(schemaname) || '.' || quote_ident(relname) as name from pg_stat_user_tables order by schemaname, relname`,
     );
-    for (const { name } of [...tables, { name: 'pg_catalog.pg_statistic' }]) await this.query(`vacuum ${name}`);
+    for (const { name } of [...tables, { name: 'pg_catalog.pg_statistic' }]) {
+      await yieldToLoop();
+      await this.query(`vacuum ${name}`);
+    }
     const table = tables[this.analyzeTurn++ % Math.max(1, tables.length)];
     if (table) {
       await yieldToLoop();
       await this.pglite.exec(`set default_statistics_target = 10; analyze ${table.name}; reset default_statistics_target`);
     }
+    await yieldToLoop();
     await this.query('checkpoint');
     return Math.round(performance.now() - started);
   }
