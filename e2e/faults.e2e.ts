@@ -159,7 +159,9 @@ if (unavailable) process.stdout.write(`faults.e2e: skipped: ${unavailable}\n`);
       // an upload during an outage is registered, refused with a clear 503, or cut with the cloud's process — never a 500
       expect(`${cell}: upload ${uploadOutcome}`).toMatch(/ upload (201|503|error .*)$/);
       const deployment = await eventually(() => api.deployment(deploymentId), FINISHED, 120_000, `${cell}: deployment finished`);
-      expect(['completed', 'rolled_back']).toContain(deployment.status);
+      // named with its reason and each device's phase, so a failure says why
+      const devicePhases = deployment.devices.map((d) => `${d.deviceId} ${d.phase}${d.reason ? ` (${d.reason})` : ''}`).join(', ');
+      expect(`${cell}: ${deployment.status}; reason ${deployment.reason ?? '-'}; ${devicePhases}`).toMatch(/^[a-z-]+: (completed|rolled_back);/);
       const after = await registeredWhole();
       if (uploadOutcome === '201') {
         expect(after).toEqual([...before, before.length + 1]);

@@ -65,7 +65,7 @@ export class CloudApi {
     return body.id;
   }
 
-  deployment(id: string): Promise<{ status: string; devices: { deviceId: string; phase: string }[] }> {
+  deployment(id: string): Promise<{ status: string; reason?: string | null; devices: { deviceId: string; phase: string; reason?: string | null }[] }> {
     return this.json(`/api/v1/deployments/${id}`);
   }
 }
