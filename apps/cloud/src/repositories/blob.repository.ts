@@ -32,6 +32,9 @@ export function manifestKey(name: string, version: number): string {
   return `models/${name}/${version}/manifest.json`;
 }
 
+/** The key the health check asks for: never written (any answer but an error proves S3 serves the bucket). */
+export const HEALTH_PROBE_KEY = '.edgeloop/health-probe';
+
 /**
  * Object storage (S3 protocol: MinIO in production, s3rver in tests and the embedded mode) through the
  * minio client. Blobs up to 5 GiB go up as one streamed, presigned PUT of known size (which every S3 server
@@ -61,8 +64,23 @@ export class BlobRepository {
     }
   }
 
+  /**
+   * The health check: a GET of a key that is never written. `NoSuchKey` means the server answered and the bucket
+   * exists; a missing bucket or any other error is down. Not `bucketExists`: a HEAD on the bucket, which s3rver (the
+   * embedded mode's S3 server) answers by listing up to 1,000 of the bucket's objects — the check grew with the
+   * bucket (raw payloads, crops, models) and waited behind every other request while it walked them; a GET of one
+   * key costs the same on any S3 server whatever the bucket holds. (It also never looked at bucketExists' answer.)
+   */
   async ping(): Promise<void> {
-    await this.client.bucketExists(this.bucket);
+    try {
+      const stream = await this.client.getObject(this.bucket, HEALTH_PROBE_KEY);
+      stream.destroy();
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code === 'NoSuchKey') return;
+      if (code === 'NoSuchBucket') throw new Error(`bucket ${this.bucket} does not exist`);
+      throw err;
+    }
   }
 
   async size(key: string): Promise<number | undefined> {
