@@ -23,9 +23,43 @@ export class TolerantQueue extends Queue {
   }
 }
 
-/** A worker whose `close()` logs instead of throwing, for the same reason. */
+/** How long a closing worker waits for its blocking Redis connection to come back from a reconnect. */
+export const BLOCKING_RECONNECT_WAIT_MS = 5000;
+
+/** The ioredis client of a worker's blocking connection (BullMQ 6 internals: `backend.blockingConnection._client`). */
+type BlockingClient = { status: string; once(event: 'ready', listener: () => void): unknown; off(event: 'ready', listener: () => void): unknown };
+
+/**
+ * A worker whose `close()` logs instead of throwing, for the same reason, and that cannot hang on a blocking
+ * connection caught between two reconnect attempts. A graceful close interrupts the blocking read by
+ * disconnecting that connection and waiting for its `end` event; ioredis emits none for a client that is
+ * `reconnecting` (no socket: disconnecting only cancels its retry timer), so `close()` never resolved (BullMQ
+ * issue #4656). After a Redis outage a worker's blocking connection can be `reconnecting` while every other
+ * connection is back — a cloud that restarted then hung in its shutdown (health-live.int.ts, 2 of 23 runs). So
+ * a close waits up to BLOCKING_RECONNECT_WAIT_MS for that connection to be ready again, and if it is not, closes
+ * without waiting for running jobs (there is no blocking read to interrupt; a job left active is picked up again
+ * by the stalled-job check, and every processor is idempotent).
+ */
 export class TolerantWorker extends Worker {
-  override async close(force?: boolean): Promise<void> {
+  override async close(force = false): Promise<void> {
+    const blocking = (this as unknown as { backend?: { blockingConnection?: { _client?: BlockingClient } } }).backend?.blockingConnection?._client;
+    if (!force && blocking && (blocking.status === 'reconnecting' || blocking.status === 'connecting')) {
+      const ready = await new Promise<boolean>((resolve) => {
+        const onReady = () => {
+          clearTimeout(timer);
+          resolve(true);
+        };
+        const timer = setTimeout(() => {
+          blocking.off('ready', onReady);
+          resolve(false);
+        }, BLOCKING_RECONNECT_WAIT_MS);
+        blocking.once('ready', onReady);
+      });
+      if (!ready) {
+        logger.warn(`the ${this.name} worker's blocking Redis connection is still ${blocking.status}: closing without waiting for running jobs`);
+        force = true;
+      }
+    }
     await super.close(force).catch((err: Error) => logger.warn(`closing the ${this.name} worker: ${err.message}`));
   }
 }
