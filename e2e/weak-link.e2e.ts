@@ -246,7 +246,12 @@ describe('a device offline for a simulated week at 1 frame/s', () => {
       first = await sample();
     }
     const firstBatchAfterS = (first.at - spawnedAt) / 1000;
-    expect(first.depth).toBeGreaterThan(week.rows / 2);
+    // The first new batch (two frames at 1 fps) is stored within seconds of the worker being up, while part of the
+    // backlog is still unacknowledged. (This read "more than half the backlog still queued" until the MQTT sockets
+    // lost Nagle's algorithm: the drain got several times faster, and a speed was being asserted, not the order.)
+    expect(firstBatchAfterS - healthAfterS).toBeLessThan(5);
+    expect(first.depth).toBeGreaterThan(0);
+    expect(first.acked).toBeLessThan(week.rows);
     // the drain, from the first ack on
     let start = await sample();
     while (start.acked === 0) {
