@@ -198,6 +198,9 @@ describe('deploying model versions to an edge worker (mosquitto, cloud registry)
     await waitUntil(() => frames.length > count + 2);
     const since = await publishDesired(signer.desired(DEVICE, versions[2]!.manifest, { deploymentId: 'dep-after-junk' }));
     await waitReported((r) => r.deploymentId === 'dep-after-junk' && r.state === 'active', since);
+    // and frames run on it: "active" now reaches the cloud within milliseconds (no Nagle delay on MQTT), and the last
+    // test stops the source — a frame on this version must have run first for the order it checks to be complete
+    await waitForFrames((f) => f.model.name === 'face-id' && f.model.version === 2, 1);
   });
 
   it('serves /healthz with the state, the running version, the broker and the outbox', async () => {
