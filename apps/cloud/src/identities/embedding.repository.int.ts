@@ -1,6 +1,5 @@
-import { startDatabase, type DatabaseHandle } from '@edgeloop/harness';
-import { SqlDatabase } from '../database/sql-database';
-import { migrate } from '../database/migrator';
+import type { SqlDatabase } from '../database/sql-database';
+import { startMigratedDatabase, type MigratedDatabase } from '../testing/migrated-database';
 import { EmbeddingRepository } from './embedding.repository';
 
 /**
@@ -8,7 +7,7 @@ import { EmbeddingRepository } from './embedding.repository';
  * page of `getMany` comes back whole, each vector exactly as stored, and only the embedder asked for.
  */
 describe('EmbeddingRepository', () => {
-  let handle: DatabaseHandle;
+  let database: MigratedDatabase;
   let db: SqlDatabase;
   let repository: EmbeddingRepository;
   const OLD = 'a'.repeat(64);
@@ -16,14 +15,12 @@ describe('EmbeddingRepository', () => {
   const vector = (seed: number) => Float32Array.from({ length: 512 }, (_, i) => Math.sin(seed * 7919 + i) * (seed % 7 === 0 ? 1e-30 : 1));
 
   beforeAll(async () => {
-    handle = await startDatabase();
-    db = await SqlDatabase.open(handle.kind === 'postgres' ? { kind: 'postgres', url: handle.url } : { kind: 'pglite-instance', db: handle.pglite });
-    await migrate(db);
+    database = await startMigratedDatabase();
+    db = database.db;
     repository = new EmbeddingRepository(db);
   });
   afterAll(async () => {
-    await db?.close();
-    await handle?.stop();
+    await database?.stop();
   });
 
   it('getMany returns every owner of a gallery larger than a page, exactly, for the embedder asked', async () => {

@@ -1,6 +1,5 @@
-import { startDatabase, type DatabaseHandle } from '@edgeloop/harness';
-import { SqlDatabase } from '../database/sql-database';
-import { migrate } from '../database/migrator';
+import type { SqlDatabase } from '../database/sql-database';
+import { startMigratedDatabase, type MigratedDatabase } from '../testing/migrated-database';
 import { HardExampleTrainingRepository } from './hard-example-training.repository';
 
 /**
@@ -9,7 +8,7 @@ import { HardExampleTrainingRepository } from './hard-example-training.repositor
  * with the labels as SQL has them now.
  */
 describe('HardExampleTrainingRepository.labelled', () => {
-  let handle: DatabaseHandle;
+  let database: MigratedDatabase;
   let db: SqlDatabase;
   const vector = (seed: number) => Array.from({ length: 512 }, (_, i) => Math.fround(Math.sin(seed * 7919 + i)));
 
@@ -32,13 +31,11 @@ describe('HardExampleTrainingRepository.labelled', () => {
   }
 
   beforeAll(async () => {
-    handle = await startDatabase({ engine: 'pglite' });
-    db = await SqlDatabase.open(handle.kind === 'postgres' ? { kind: 'postgres', url: handle.url } : { kind: 'pglite-instance', db: handle.pglite });
-    await migrate(db);
+    database = await startMigratedDatabase({ engine: 'pglite' });
+    db = database.db;
   });
   afterAll(async () => {
-    await db?.close();
-    await handle?.stop();
+    await database?.stop();
   });
 
   it('reads every labelled example once from SQL, then only the new ones, with the labels as they are now', async () => {

@@ -1,6 +1,5 @@
-import { startDatabase, type DatabaseHandle } from '@edgeloop/harness';
-import { SqlDatabase } from '../database/sql-database';
-import { migrate } from '../database/migrator';
+import type { SqlDatabase } from '../database/sql-database';
+import { startMigratedDatabase, type MigratedDatabase } from '../testing/migrated-database';
 import { LAST_USED_RESOLUTION_SECONDS, TokenRepository } from './token.repository';
 
 /**
@@ -9,19 +8,17 @@ import { LAST_USED_RESOLUTION_SECONDS, TokenRepository } from './token.repositor
  * token is never found.
  */
 describe('TokenRepository.findActiveByHash', () => {
-  let handle: DatabaseHandle;
+  let database: MigratedDatabase;
   let db: SqlDatabase;
   let tokens: TokenRepository;
 
   beforeAll(async () => {
-    handle = await startDatabase();
-    db = await SqlDatabase.open(handle.kind === 'postgres' ? { kind: 'postgres', url: handle.url } : { kind: 'pglite-instance', db: handle.pglite });
-    await migrate(db);
+    database = await startMigratedDatabase();
+    db = database.db;
     tokens = new TokenRepository(db);
   });
   afterAll(async () => {
-    await db?.close();
-    await handle?.stop();
+    await database?.stop();
   });
 
   const lastUsed = async (id: string) =>
