@@ -3,11 +3,13 @@
  * process — fired: a late tick is time the loop could answer nothing (synchronous work on it, or the
  * thread not getting a core on a loaded machine).
  */
-import { performance } from 'node:perf_hooks';
+import { performance, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 
 const TICK_MS = 20;
 /** Ticks later than this are kept, with the time they fired. */
 const KEEP_LATE_MS = 30;
+/** Garbage-collection pauses of the main thread at least this long are kept. */
+const KEEP_GC_MS = 5;
 /** Ticks later than this count as time the loop was held (`heldMs`). */
 const HELD_LATE_MS = 50;
 
@@ -17,6 +19,8 @@ export interface LoopLag {
    * V8 CPU profile's timestamps, to find the samples of the stall).
    */
   late: Array<{ at: number; ms: number; monoUs: number }>;
+  /** The main thread's garbage-collection pauses of at least 5 ms: epoch ms at which each started, its length and kind. */
+  gc: Array<{ at: number; ms: number; kind: string }>;
   ticks: number;
 }
 
@@ -29,11 +33,22 @@ export interface LoopLagSummary {
   over30Ms: number;
   /** Sum of the lateness of ticks more than 50 ms late: time the loop was held, roughly. */
   heldMs: number;
+  /** The longest garbage-collection pause of the main thread, and the sum of those of at least 5 ms. */
+  gcMaxMs: number;
+  gcMs: number;
 }
 
 export function startLoopLag(): { stop(): LoopLag } {
   const late: LoopLag['late'] = [];
   let ticks = 0;
+  const gc: LoopLag['gc'] = [];
+  // V8 reports each pause of this isolate (the other threads' own heaps are not in it)
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries())
+      if (entry.duration >= KEEP_GC_MS)
+        gc.push({ at: performance.timeOrigin + entry.startTime, ms: Math.round(entry.duration * 10) / 10, kind: gcKind(entry) });
+  });
+  observer.observe({ entryTypes: ['gc'] });
   let last = performance.now();
   const timer = setInterval(() => {
     const now = performance.now();
@@ -45,7 +60,8 @@ export function startLoopLag(): { stop(): LoopLag } {
   return {
     stop() {
       clearInterval(timer);
-      return { late, ticks };
+      observer.disconnect();
+      return { late, gc, ticks };
     },
   };
 }
@@ -57,5 +73,15 @@ export function summariseLoopLag(lag: LoopLag): LoopLagSummary {
     over100Ms: lag.late.filter((l) => l.ms > 100).length,
     over30Ms: lag.late.length,
     heldMs: lag.late.filter((l) => l.ms > HELD_LATE_MS).reduce((s, l) => s + l.ms, 0),
+    gcMaxMs: lag.gc.reduce((m, g) => Math.max(m, g.ms), 0),
+    gcMs: Math.round(lag.gc.reduce((s, g) => s + g.ms, 0)),
   };
+}
+
+/** perf_hooks' NODE_PERFORMANCE_GC_* kinds (V8's GCType). */
+const GC_KINDS: Record<number, string> = { 1: 'scavenge', 2: 'minor mark-sweep', 4: 'mark-compact', 8: 'incremental marking', 16: 'weak callbacks' };
+
+function gcKind(entry: PerformanceEntry): string {
+  const kind = ((entry as { detail?: unknown }).detail as { kind?: number } | undefined)?.kind;
+  return kind === undefined ? 'gc' : (GC_KINDS[kind] ?? `gc ${kind}`);
 }

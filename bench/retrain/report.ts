@@ -119,6 +119,12 @@ export function printSize(size: SizeResult): void {
     )} ms, held ${range(
       runs.map((r) => r.loopLag.heldMs),
       0,
+    )} ms per run; GC pauses of the cloud's thread max ${range(
+      runs.map((r) => r.loopLag.gcMaxMs ?? 0),
+      0,
+    )} ms, ${range(
+      runs.map((r) => r.loopLag.gcMs ?? 0),
+      0,
     )} ms per run; ` +
       `ticks > 100 ms late by step: ${Object.entries(runs[runs.length - 1]?.loopLag.lateBySteps ?? {})
         .map(([step, v]) => `${step} ${v.count} (max ${v.maxMs} ms)`)

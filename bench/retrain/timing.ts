@@ -69,6 +69,9 @@ export interface SlowAnswer {
   checks: Record<string, number> | null;
   idleMs: number | null;
   loopLateMs: number;
+  /** Garbage-collection pauses of the cloud's thread (≥ 5 ms) within the answer's span, summed, and the kinds. */
+  gcMs: number;
+  gcKinds: string[];
 }
 
 export interface SizeResult {
@@ -159,7 +162,7 @@ export async function timedRun(
       run,
       trigger,
     ),
-    slowAnswers: slowAnswers(samples, idle?.samples ?? null, loopLag.late, run, trigger),
+    slowAnswers: slowAnswers(samples, idle?.samples ?? null, loopLag.late, loopLag.gc, run, trigger),
     loopLag: { ...summariseLoopLag(loopLag), lateBySteps: slowByStep(loopLag.late, run, trigger) },
     ...(profile ? { profile } : {}),
     gate: run.report ? { verdict: run.report.verdict, primary: run.report.primary } : null,
@@ -350,7 +353,8 @@ export function describeSlowAnswer(a: SlowAnswer): string {
           .join(', ')})`
       : '') +
     '; ' +
-    `idle cloud ${a.idleMs === null ? '-' : `${Math.round(a.idleMs)} ms`}; loop tick late ${a.loopLateMs} ms`
+    `idle cloud ${a.idleMs === null ? '-' : `${Math.round(a.idleMs)} ms`}; loop tick late ${a.loopLateMs} ms; ` +
+    `GC ${a.gcMs} ms${a.gcKinds.length ? ` (${a.gcKinds.join(', ')})` : ''}`
   );
 }
 
@@ -358,6 +362,7 @@ function slowAnswers(
   busy: readonly HealthSample[],
   idle: readonly HealthSample[] | null,
   late: ReadonlyArray<{ at: number; ms: number }>,
+  gc: ReadonlyArray<{ at: number; ms: number; kind: string }>,
   run: RetrainingRun,
   trigger: number,
 ): SlowAnswer[] {
@@ -372,6 +377,7 @@ function slowAnswers(
       const overlapping = idle?.filter((s) => s.sentAt < to && s.sentAt + s.ms > from) ?? null;
       // a late tick fired at `at` after the loop was held for `ms`: it overlaps when that span meets the answer's
       const ticks = late.filter((l) => l.at - l.ms < to && l.at > from);
+      const pauses = gc.filter((g) => g.at < to && g.at + g.ms > from);
       return {
         atMs: b.sentAt - trigger,
         ms: Math.round(b.ms),
@@ -380,6 +386,8 @@ function slowAnswers(
         checks: b.checks,
         idleMs: overlapping ? overlapping.reduce((m, s) => Math.max(m, s.ms), 0) : null,
         loopLateMs: ticks.reduce((m, l) => Math.max(m, l.ms), 0),
+        gcMs: Math.round(pauses.reduce((s, g) => s + g.ms, 0)),
+        gcKinds: pauses.map((g) => `${g.kind} ${g.ms} ms`),
       };
     });
 }
