@@ -68,7 +68,24 @@ export class SqlDatabase implements SqlExecutor {
   async query<T = Record<string, unknown>>(text: string, params: unknown[] = []): Promise<T[]> {
     if (this.pool) return (await this.pool.query(text, params)).rows as T[];
     await this.turnWhenHeld();
-    return (await this.pglite!.query<T>(text, params)).rows;
+    const rows = (await this.pglite!.query<T>(text, params)).rows;
+    this.answeredAt = performance.now();
+    return rows;
+  }
+
+  /** When a PGlite statement last returned its result (`performance.now()`). */
+  private answeredAt: number | undefined;
+  /** Whether a PGlite transaction holds the engine (from its BEGIN to its COMMIT or ROLLBACK). */
+  private inTransaction = false;
+
+  /**
+   * PGlite only: whether a transaction holds the engine and one of its statements returned a result within the
+   * last `withinMs`. A statement from outside waits for the whole transaction (PGlite runs one at a time), so while
+   * this holds, the engine has just been seen answering and a `select 1` would measure the transaction's remaining
+   * length, not the engine (the ingest bench: the SQL check waited up to 285 ms behind ingest transactions).
+   */
+  answeringInTransaction(withinMs: number): boolean {
+    return this.pglite !== undefined && this.inTransaction && this.answeredAt !== undefined && performance.now() - this.answeredAt <= withinMs;
   }
 
   /** When PGlite statements began holding the event loop (`performance.now()`); the loop's next turn clears it. */
@@ -93,14 +110,22 @@ export class SqlDatabase implements SqlExecutor {
   async transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
     if (this.pglite) {
       await this.turnWhenHeld(); // the transaction's BEGIN is a statement too
-      return this.pglite.transaction(async (tx) =>
-        work({
-          query: async <R>(text: string, params: unknown[] = []) => {
-            await this.turnWhenHeld();
-            return (await tx.query<R>(text, params)).rows;
-          },
-        }),
-      );
+      return this.pglite.transaction(async (tx) => {
+        this.inTransaction = true;
+        this.answeredAt = performance.now(); // its BEGIN has just returned
+        try {
+          return await work({
+            query: async <R>(text: string, params: unknown[] = []) => {
+              await this.turnWhenHeld();
+              const rows = (await tx.query<R>(text, params)).rows;
+              this.answeredAt = performance.now();
+              return rows;
+            },
+          });
+        } finally {
+          this.inTransaction = false;
+        }
+      });
     }
     // a server that ends the connection during the transaction (a restart, a failover) emits 'error' on the
     // checked-out client: without a listener that crashes the process. The query in flight fails instead,

@@ -71,3 +71,65 @@ describe('SqlHealthCheck on PostgreSQL', () => {
     await expect(check.check()).resolves.toBeUndefined();
   }, 60_000);
 });
+
+/**
+ * An ingest-like transaction on `db`: a statement, then its JavaScript work (here: waiting until `release`), then
+ * another statement. Resolves once the first statement has answered.
+ */
+async function heldTransaction(db: SqlDatabase): Promise<{ release: () => void; done: Promise<void> }> {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let entered!: () => void;
+  const inside = new Promise<void>((resolve) => (entered = resolve));
+  const done = db.transaction(async (tx) => {
+    await tx.query('select 1');
+    entered();
+    await held;
+    await tx.query('select 2');
+  });
+  await inside;
+  return { release, done };
+}
+
+describe('SqlHealthCheck on PGlite', () => {
+  let db: SqlDatabase;
+  let check: SqlHealthCheck;
+
+  beforeAll(async () => {
+    db = await SqlDatabase.open({ kind: 'pglite', dir: 'memory://' });
+    check = new SqlHealthCheck(db, undefined);
+  }, 120_000);
+
+  afterAll(async () => {
+    await check?.close();
+    await db?.close();
+  });
+
+  it('answers at once while a transaction that answers statements holds the engine, where a select 1 waits for it', async () => {
+    const transaction = await heldTransaction(db);
+    const plain = db.query('select 1');
+    try {
+      expect(await within(plain, 300)).toBeNull();
+      expect(await within(check.check(), 100)).not.toBeNull();
+    } finally {
+      transaction.release();
+      await transaction.done;
+      await plain;
+    }
+    // with no transaction open the check asks the engine itself
+    await expect(check.check()).resolves.toBeUndefined();
+  });
+
+  it('queues its select 1 behind a transaction that has not answered a statement for longer than half a second', async () => {
+    const transaction = await heldTransaction(db);
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    const checked = check.check();
+    try {
+      expect(await within(checked, 300)).toBeNull();
+    } finally {
+      transaction.release();
+      await transaction.done;
+    }
+    await expect(checked).resolves.toBeUndefined();
+  });
+});
