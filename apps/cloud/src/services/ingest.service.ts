@@ -9,6 +9,7 @@ import { PredictionsQueue } from '../queues/predictions.queue';
 import { DeadLetterRepository } from '../repositories/dead-letter.repository';
 import { AggregateKey, keyName, PredictionRepository } from '../repositories/prediction.repository';
 import { HardExampleService, InvalidCropError } from './hard-example.service';
+import { RecentlyDecodedBatches } from './ingest-decoded-batches';
 
 /**
  * Two stages, each grouping what arrives while it is busy. Raw payloads (when kept) go to S3 as one object
@@ -62,9 +63,14 @@ export class IngestService {
     private readonly deadLetters: DeadLetterRepository,
   ) {}
 
+  /** Batches decoded here at the MQTT side, for this process's worker (only when it runs workers). */
+  private readonly decoded = new RecentlyDecodedBatches();
+
   async onDeviceMessage(message: DecodedDeviceMessage, receivedAt: Date): Promise<void> {
-    if (message.kind === 'predictions') await this.queue.addBatch(message.message, receivedAt.getTime(), message.payload);
-    else if (message.kind === 'hard-examples') await this.queue.addHardExample(message.message, receivedAt.getTime());
+    if (message.kind === 'predictions') {
+      if (this.config.workers && message.payload !== undefined) this.decoded.remember(message.message, message.payload);
+      await this.queue.addBatch(message.message, receivedAt.getTime(), message.payload);
+    } else if (message.kind === 'hard-examples') await this.queue.addHardExample(message.message, receivedAt.getTime());
   }
 
   /**
@@ -72,17 +78,20 @@ export class IngestService {
    * in one transaction — one multi-row dedupe insert, the aggregate rows created, locked and updated in
    * three statements, the counters in one — and each job resolves or fails with it (BullMQ retries a failed
    * one; the dedupe key makes the retry safe). Their raw payloads, when kept, go to S3 as one object first.
+   * A job whose payload is the bytes this process decoded at the MQTT side takes that batch (`RecentlyDecodedBatches`).
    * A job whose payload does not decode to the batch it names is counted, dead-lettered and unrecoverable.
    */
   async ingestBatch(job: JobPayload<'predictions.ingest'>): Promise<void> {
-    const decoded = predictionBatchOfJob(job);
+    const payload = job.payload !== undefined ? Buffer.from(job.payload, 'base64') : undefined;
+    // the bytes this process decoded at the MQTT side: that batch, not a second decode of them
+    const known = payload && this.decoded.take(job, payload);
+    const decoded = known ? { ok: true as const, value: known } : predictionBatchOfJob(job);
     if (!decoded.ok) {
       await this.invalidJob('predictions.ingest', { deviceId: job.deviceId, epoch: job.epoch, seq: job.seq }, decoded.error.message);
       throw new UnrecoverableError(`predictions.ingest: ${decoded.error.message}`);
     }
     const batch = decoded.value;
-    const raw =
-      this.config.rawRetentionHours > 0 ? (job.payload !== undefined ? Buffer.from(job.payload, 'base64') : Buffer.from(JSON.stringify(batch))) : null;
+    const raw = this.config.rawRetentionHours > 0 ? (payload ?? Buffer.from(JSON.stringify(batch))) : null;
     return new Promise<void>((resolve, reject) => {
       this.pending.push({ batch, receivedAt: job.receivedAt, raw, rawRef: null, resolve, reject });
       this.schedule();
