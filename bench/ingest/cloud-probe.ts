@@ -4,9 +4,13 @@ import path from 'node:path';
 import { originClassifier, sampledTime, type CpuProfile } from '../common/cpu-profile';
 import { askProbeHook } from '../common/probe-channel';
 import type { TimedStat } from '../common/probe-timing';
+import { busyStretches, type BusyStretch } from './busy-stretches';
 import type { ProbeAnswer } from './cloud-probe-hook';
 
 const TOP_FUNCTIONS = 15;
+/** Busy stretches of the main thread kept in the summary: the longest, from this many ms. */
+const BUSY_STRETCH_MIN_MS = 30;
+const BUSY_STRETCHES = 12;
 
 /** Functions whose time including callees is worth knowing for ingest (name as V8 reports it). */
 const INCLUSIVE_OF_INTEREST = [
@@ -40,6 +44,9 @@ export interface ProbeSummary {
   inclusive: Array<{ fn: string; ms: number; percent: number }>;
   calls: Array<{ what: string; count: number; totalMs: number; meanMs: number; maxMs: number }>;
   statements: Array<{ what: string; count: number; totalMs: number; meanMs: number; maxMs: number }>;
+  /** The main thread's longest stretches without an idle sample (≥ 30 ms), and how many there were. */
+  busyStretches: BusyStretch[];
+  busyStretchesOver: { over30Ms: number; over50Ms: number; over100Ms: number };
 }
 
 /** Drives `cloud-probe-hook` in the cloud child over IPC and summarises what it recorded. */
@@ -73,6 +80,7 @@ function summarise(profile: CpuProfile, answer: ProbeAnswer): ProbeSummary {
   const percent = (ms: number) => round((100 * ms) / Math.max(busy, 1e-9), 1);
   const cpuSeconds = answer.cpuSeconds ?? NaN;
   const windowMs = answer.windowMs ?? sampled.totalMs;
+  const stretches = busyStretches(profile, originOf, (frame) => frame.url.includes('/apps/cloud/') || frame.url.includes('/libs/'), BUSY_STRETCH_MIN_MS, Infinity);
   return {
     windowMs: round(windowMs),
     eventLoopUtilization: round(answer.eventLoopUtilization ?? NaN, 3),
@@ -83,6 +91,8 @@ function summarise(profile: CpuProfile, answer: ProbeAnswer): ProbeSummary {
     inclusive: sampled.inclusive.map(({ fn, ms }) => ({ fn, ms: round(ms), percent: percent(ms) })),
     calls: timed(answer.calls),
     statements: timed(answer.statements).slice(0, 10),
+    busyStretches: stretches.slice(0, BUSY_STRETCHES),
+    busyStretchesOver: { over30Ms: stretches.length, over50Ms: stretches.filter((b) => b.ms >= 50).length, over100Ms: stretches.filter((b) => b.ms >= 100).length },
   };
 }
 

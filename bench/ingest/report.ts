@@ -1,5 +1,6 @@
 import type { PredictionBatchEncoding } from '@edgeloop/contracts';
 import os from 'node:os';
+import type { BuildSource } from './build-source';
 import type { ProbeSummary } from './cloud-probe';
 import type { SlowHealthAnswer } from './health-probe';
 import type { DriftLatencyRun } from './drift-latency';
@@ -35,7 +36,7 @@ export interface ResultsInput {
   rawParallelCpu: CpuShares;
   replicas: ReplicasRun[];
   drift: DriftLatencyRun | null;
-  cloudSource: { commit: string | null; uncommitted: string[] };
+  cloudSource: BuildSource;
   cloudLog: string[];
   loadAverage: { before: number[]; after: number[] };
   benchSeconds: number;
@@ -228,7 +229,10 @@ export function printSummary(results: IngestResults, out: (line?: string) => voi
     const met = h.failed === 0 && h.maxMs !== null && h.maxMs <= t.healthMaxMs;
     out(`target GET /api/v1/health ≤ ${t.healthMaxMs} ms on the API replica (1 API + ${r.workers} worker): worst ${h.maxMs} ms — ${met ? 'met' : 'NOT met'}`);
   }
-  if (results.cloudSource.uncommitted.length > 0) out(`note: the cloud was built with uncommitted changes in ${results.cloudSource.uncommitted.join(', ')}`);
+  const source = results.cloudSource;
+  out(`cloud built ${source.builtAt ?? '(unknown)'} from ${source.commit ?? '(unknown commit)'}`);
+  if (source.uncommitted.length > 0) out(`note: the cloud was built with uncommitted changes in ${source.uncommitted.join(', ')}`);
+  if (source.changedSinceBuild.length > 0) out(`note: changed under apps/ or libs/ since the build (not in it): ${source.changedSinceBuild.join(', ')}`);
   if (results.cloudLog.length > 0) out(`cloud log (last): ${results.cloudLog.slice(-3).join(' | ')}`);
 }
 
@@ -240,6 +244,13 @@ function printProfile(name: string, p: ProbeSummary, out: (line?: string) => voi
   for (const c of p.calls) out(`  ${c.what}: ${c.count} × ${c.meanMs} ms (max ${c.maxMs})`);
   out('  SQL statements (call to result):');
   for (const c of p.statements) out(`    ${c.what}: ${c.count} × ${c.meanMs} ms`);
+  const over = p.busyStretchesOver;
+  out(`  main thread busy with no idle sample: ${over.over30Ms} stretches ≥ 30 ms, ${over.over50Ms} ≥ 50 ms, ${over.over100Ms} ≥ 100 ms; longest:`);
+  for (const b of p.busyStretches) {
+    const origins = b.byOrigin.map((o) => `${o.origin} ${o.ms}`).join(', ');
+    const frames = b.byCloudFrame.map((f) => `${f.fn} ${f.ms}`).join(', ');
+    out(`    ${b.ms} ms at ${b.atMs} ms: ${origins} | innermost cloud frame: ${frames}`);
+  }
 }
 
 function cpuText(cpu: CpuShares, names: string[]): string {

@@ -19,7 +19,6 @@
 import { createIsolatedDatabase, startPostgres, startRedis, startS3, startS3Process, type PostgresDatabase, type PostgresServer, type RedisServer, type S3Server } from '@edgeloop/harness';
 import { predictionIngestJobFields, predictionsJobId } from '@edgeloop/contracts';
 import Redis from 'ioredis';
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -29,6 +28,7 @@ import { startBenchCloud, type BenchCloudSql, type BenchCloudWithBroker } from '
 import { writeResultsFile } from '../common/results-file';
 import { repoRoot } from '../common/repo-root';
 import { stopOnSignal } from '../common/stop-on-signal';
+import { buildSource } from './build-source';
 import { CpuWindow } from './cpu-window';
 import { CloudProbe, type ProbeSummary } from './cloud-probe';
 import { measureDriftLatency, type DriftLatencyRun } from './drift-latency';
@@ -53,6 +53,8 @@ async function main(): Promise<void> {
   const root = repoRoot();
   // the cloud compiled next to this bench (dist/ by default; any output folder of the same build works)
   const mainJs = path.resolve(__dirname, '..', '..', 'apps', 'cloud', 'src', 'main.js');
+  // what was built, read now: by the run's end other commits and edits may be in the tree
+  const source = buildSource(root, mainJs);
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'edgeloop-bench-ingest-'));
   let redis: RedisServer | undefined;
   let s3: S3Server | undefined;
@@ -256,12 +258,12 @@ async function main(): Promise<void> {
       rawParallelCpu,
       replicas,
       drift,
-      cloudSource: cloudSource(root),
+      cloudSource: source,
       cloudLog,
       loadAverage: { before: loadBefore, after: os.loadavg() },
       benchSeconds: (performance.now() - benchStarted) / 1000,
     });
-    const resultFile = path.join(root, 'bench', 'results', 'ingest.json');
+    const resultFile = path.join(root, 'bench', 'results', `${settings.resultsName}.json`);
     writeResultsFile(resultFile, results);
     printSummary(results, out);
     out(`wrote ${path.relative(root, resultFile)} in ${results.benchSeconds} s`);
@@ -287,19 +289,6 @@ function withPerItem(shares: CpuShares, items: number): CpuShares {
     result[name] = { ...share, msPerItem: share.cpuSeconds === null ? null : Math.round((share.cpuSeconds * 1e5) / items) / 100 };
   }
   return result;
-}
-
-/** The commit the cloud was built from, and any uncommitted change under apps/ or libs/ that the build included. */
-function cloudSource(root: string): { commit: string | null; uncommitted: string[] } {
-  const git = (args: string[]) => {
-    try {
-      return execFileSync('git', args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trimEnd();
-    } catch {
-      return null;
-    }
-  };
-  const status = git(['status', '--porcelain', '--', 'apps', 'libs']);
-  return { commit: git(['rev-parse', 'HEAD']), uncommitted: status ? status.split('\n').map((l) => l.slice(3)) : [] };
 }
 
 main().catch((err: unknown) => {

@@ -38,6 +38,12 @@ export interface IngestBenchSettings {
    * for the devices' work, and the cloud's S3 health check with them).
    */
   s3: 'process' | 'bench';
+  /**
+   * The results file's name under bench/results (`ingest` → ingest.json and history/ingest.jsonl). Runs that are
+   * not the bench's defaults (profiled, A/B arms) go to a file of their own, so the Summary's `ingest.json` rows
+   * hold only default runs.
+   */
+  resultsName: string;
 }
 
 /**
@@ -49,6 +55,7 @@ export interface IngestBenchSettings {
  * BENCH_INGEST_CLOUD_ENV=EDGELOOP_RAW_RETENTION_HOURS=0,…  (throughput run only)
  * BENCH_INGEST_REPLICAS=1,2  (worker replicas behind one API replica, PostgreSQL only; 0 or empty: no replica runs)
  * BENCH_INGEST_S3=process|bench  (the S3 server in its own process, or in the bench's)
+ * BENCH_INGEST_RESULTS=ingest  (bench/results/<name>.json; `ingest-…` for runs that are not the defaults)
  */
 export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): IngestBenchSettings {
   const int = (name: string, fallback: number, min: number, max: number) => {
@@ -99,6 +106,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): IngestBen
     cloudEnv: cloudEnv(env.BENCH_INGEST_CLOUD_ENV),
     replicas: replicaCounts(env.BENCH_INGEST_REPLICAS, Boolean(env.DATABASE_URL) || sqlChoice(env.BENCH_INGEST_SQL) === 'postgres'),
     s3: s3Choice(env.BENCH_INGEST_S3),
+    resultsName: resultsName(env.BENCH_INGEST_RESULTS),
   };
 }
 
@@ -112,6 +120,12 @@ function replicaCounts(value: string | undefined, postgres: boolean): number[] {
   if (counts.some((n) => !Number.isInteger(n) || n < 1 || n > 8)) throw new Error('BENCH_INGEST_REPLICAS is a list of worker counts from 1 to 8 (0: none)');
   if (counts.length > 0 && !postgres) throw new Error('BENCH_INGEST_REPLICAS needs PostgreSQL (DATABASE_URL or BENCH_INGEST_SQL=postgres)');
   return counts;
+}
+
+function resultsName(value: string | undefined): string {
+  if (value === undefined || value === '') return 'ingest';
+  if (!/^ingest(-[a-z0-9]+)*$/.test(value)) throw new Error('BENCH_INGEST_RESULTS is ingest or ingest-<name> (lower case letters, digits, dashes)');
+  return value;
 }
 
 function s3Choice(value: string | undefined): 'process' | 'bench' {
