@@ -117,9 +117,9 @@ const originOf = originClassifier({
     ['prom-client (/metrics scrapes)', ['prom-client']],
   ],
   code: [
-    ['cloud code (apps/cloud)', '/dist/apps/cloud/'],
-    ['libs/drift (window stats)', '/dist/libs/drift/'],
-    ['libs (contracts, …)', '/dist/libs/'],
+    ['cloud code (apps/cloud)', '/apps/cloud/'],
+    ['libs/drift (window stats)', '/libs/drift/'],
+    ['libs (contracts, …)', '/libs/'],
   ],
   bench: 'bench probe',
   node: 'Node.js internals and builtins (net, streams, JSON, Buffer)',
