@@ -5,6 +5,7 @@ import { originClassifier, sampledTime, type CpuProfile } from '../common/cpu-pr
 import { askProbeHook } from '../common/probe-channel';
 import type { TimedStat } from '../common/probe-timing';
 import { busyStretches, type BusyStretch } from './busy-stretches';
+import { stageTimes } from './profile-stages';
 import type { ProbeAnswer } from './cloud-probe-hook';
 
 const TOP_FUNCTIONS = 15;
@@ -44,6 +45,8 @@ export interface ProbeSummary {
   inclusive: Array<{ fn: string; ms: number; percent: number }>;
   calls: Array<{ what: string; count: number; totalMs: number; meanMs: number; maxMs: number }>;
   statements: Array<{ what: string; count: number; totalMs: number; meanMs: number; maxMs: number }>;
+  /** Main-thread time by ingest stage (decode, queue, SQL, aggregation, MQTT, GC, …: `profile-stages.ts`). */
+  stages: Array<{ stage: string; ms: number; percent: number }>;
   /** The main thread's longest stretches without an idle sample (≥ 30 ms), and how many there were. */
   busyStretches: BusyStretch[];
   busyStretchesOver: { over30Ms: number; over50Ms: number; over100Ms: number };
@@ -91,6 +94,7 @@ function summarise(profile: CpuProfile, answer: ProbeAnswer): ProbeSummary {
     inclusive: sampled.inclusive.map(({ fn, ms }) => ({ fn, ms: round(ms), percent: percent(ms) })),
     calls: timed(answer.calls),
     statements: timed(answer.statements).slice(0, 10),
+    stages: stageTimes(profile).map(({ stage, ms }) => ({ stage, ms: round(ms), percent: percent(ms) })),
     busyStretches: stretches.slice(0, BUSY_STRETCHES),
     busyStretchesOver: { over30Ms: stretches.length, over50Ms: stretches.filter((b) => b.ms >= 50).length, over100Ms: stretches.filter((b) => b.ms >= 100).length },
   };

@@ -212,7 +212,7 @@ export function printSummary(results: IngestResults, out: (line?: string) => voi
     }
     out(`stable version events: ${d.stableVersionEvents}; deliveries ${d.deliveries}; signatures verified: ${d.episodes.every((ep) => ep.signatureVerified)}`);
   }
-  for (const e of results.endToEnd) if (e.profile) printProfile(e.name, e.profile, out);
+  for (const e of results.endToEnd) if (e.profile) printProfile(e.name, e.profile, e.batches, out);
   out();
   const t = results.targets;
   const load = results.machine.loadAverage;
@@ -236,7 +236,7 @@ export function printSummary(results: IngestResults, out: (line?: string) => voi
   if (results.cloudLog.length > 0) out(`cloud log (last): ${results.cloudLog.slice(-3).join(' | ')}`);
 }
 
-function printProfile(name: string, p: ProbeSummary, out: (line?: string) => void): void {
+function printProfile(name: string, p: ProbeSummary, batches: number, out: (line?: string) => void): void {
   out();
   out(`cloud profile (${name}): ${p.cores} cores of CPU, event loop busy ${Math.round(p.eventLoopUtilization * 100)} %`);
   out(`  by origin: ${p.byOrigin.slice(0, 9).map((o) => `${o.origin} ${o.percent} %`).join('; ')}`);
@@ -244,6 +244,7 @@ function printProfile(name: string, p: ProbeSummary, out: (line?: string) => voi
   for (const c of p.calls) out(`  ${c.what}: ${c.count} × ${c.meanMs} ms (max ${c.maxMs})`);
   out('  SQL statements (call to result):');
   for (const c of p.statements) out(`    ${c.what}: ${c.count} × ${c.meanMs} ms`);
+  out(`  main thread by stage, ms a batch (of ${batches}): ${p.stages.map((st) => `${st.stage} ${round(st.ms / batches, 3)}`).join('; ')}`);
   const over = p.busyStretchesOver;
   out(`  main thread busy with no idle sample: ${over.over30Ms} stretches ≥ 30 ms, ${over.over50Ms} ≥ 50 ms, ${over.over100Ms} ≥ 100 ms; longest:`);
   for (const b of p.busyStretches) {
