@@ -8,7 +8,7 @@ import { performance, PerformanceObserver, type PerformanceEntry } from 'node:pe
 const TICK_MS = 20;
 /** Ticks later than this are kept, with the time they fired. */
 const KEEP_LATE_MS = 30;
-/** Garbage-collection pauses of the main thread at least this long are kept. */
+/** Garbage-collection pauses of the main thread at least this long are kept (and every one for external memory). */
 const KEEP_GC_MS = 5;
 /** Ticks later than this count as time the loop was held (`heldMs`). */
 const HELD_LATE_MS = 50;
@@ -36,6 +36,9 @@ export interface LoopLagSummary {
   /** The longest garbage-collection pause of the main thread, and the sum of those of at least 5 ms. */
   gcMaxMs: number;
   gcMs: number;
+  /** Full collections V8 started for external (ArrayBuffer) memory pressure, and the longest of their pauses. */
+  externalGcs: number;
+  externalGcMaxMs: number;
 }
 
 export function startLoopLag(): { stop(): LoopLag } {
@@ -44,9 +47,12 @@ export function startLoopLag(): { stop(): LoopLag } {
   const gc: LoopLag['gc'] = [];
   // V8 reports each pause of this isolate (the other threads' own heaps are not in it)
   const observer = new PerformanceObserver((list) => {
-    for (const entry of list.getEntries())
-      if (entry.duration >= KEEP_GC_MS)
-        gc.push({ at: performance.timeOrigin + entry.startTime, ms: Math.round(entry.duration * 10) / 10, kind: gcKind(entry) });
+    for (const entry of list.getEntries()) {
+      const kind = gcKind(entry);
+      // every collection for external memory is kept (counted), the others from KEEP_GC_MS
+      if (entry.duration >= KEEP_GC_MS || kind.includes('external memory'))
+        gc.push({ at: performance.timeOrigin + entry.startTime, ms: Math.round(entry.duration * 10) / 10, kind });
+    }
   });
   observer.observe({ entryTypes: ['gc'] });
   let last = performance.now();
@@ -75,6 +81,8 @@ export function summariseLoopLag(lag: LoopLag): LoopLagSummary {
     heldMs: lag.late.filter((l) => l.ms > HELD_LATE_MS).reduce((s, l) => s + l.ms, 0),
     gcMaxMs: lag.gc.reduce((m, g) => Math.max(m, g.ms), 0),
     gcMs: Math.round(lag.gc.reduce((s, g) => s + g.ms, 0)),
+    externalGcs: lag.gc.filter((g) => g.kind.includes('external memory')).length,
+    externalGcMaxMs: lag.gc.filter((g) => g.kind.includes('external memory')).reduce((m, g) => Math.max(m, g.ms), 0),
   };
 }
 
@@ -82,6 +90,14 @@ export function summariseLoopLag(lag: LoopLag): LoopLagSummary {
 const GC_KINDS: Record<number, string> = { 1: 'scavenge', 2: 'minor mark-sweep', 4: 'mark-compact', 8: 'incremental marking', 16: 'weak callbacks' };
 
 function gcKind(entry: PerformanceEntry): string {
-  const kind = ((entry as { detail?: unknown }).detail as { kind?: number } | undefined)?.kind;
-  return kind === undefined ? 'gc' : (GC_KINDS[kind] ?? `gc ${kind}`);
+  const detail = (entry as { detail?: unknown }).detail as { kind?: number; flags?: number } | undefined;
+  const kind = detail?.kind === undefined ? 'gc' : (GC_KINDS[detail.kind] ?? `gc ${detail.kind}`);
+  // why V8 collected: a forced GC, external (ArrayBuffer) memory pressure, the memory reducer's "all available garbage"
+  const flags = Object.entries(GC_FLAGS)
+    .filter(([bit]) => ((detail?.flags ?? 0) & Number(bit)) !== 0)
+    .map(([, name]) => name);
+  return flags.length ? `${kind} [${flags.join(', ')}]` : kind;
 }
+
+/** perf_hooks' NODE_PERFORMANCE_GC_FLAGS_* worth naming. */
+const GC_FLAGS: Record<number, string> = { 4: 'forced', 16: 'all available garbage', 32: 'external memory', 64: 'idle' };

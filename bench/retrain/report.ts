@@ -125,7 +125,13 @@ export function printSize(size: SizeResult): void {
     )} ms, ${range(
       runs.map((r) => r.loopLag.gcMs ?? 0),
       0,
-    )} ms per run; ` +
+    )} ms per run, of which for external memory ${range(
+      runs.map((r) => r.loopLag.externalGcs ?? 0),
+      0,
+    )} a run (longest ${range(
+      runs.map((r) => r.loopLag.externalGcMaxMs ?? 0),
+      0,
+    )} ms); ` +
       `ticks > 100 ms late by step: ${Object.entries(runs[runs.length - 1]?.loopLag.lateBySteps ?? {})
         .map(([step, v]) => `${step} ${v.count} (max ${v.maxMs} ms)`)
         .join(', ')} (last run)`,

@@ -3,7 +3,7 @@ import { MAX_HEAD_DELTA_BYTES } from '@edgeloop/contracts';
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { Readable } from 'node:stream';
-import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { blobKey, BlobRepository } from '../repositories/blob.repository';
 import type { Digested } from './training-task';
 
@@ -20,13 +20,17 @@ import type { Digested } from './training-task';
  *   (`HeadDeltaService`), served at `GET /api/v1/blobs/{target}/delta?from={base}`, pruned when unused.
  *
  * The large documents are made, hashed and parsed in the training thread (training-task.ts); here they are
- * only bytes: read in chunks into one buffer of their own (so it can be transferred to the thread) and written
- * as they are. `getDocument` (hash check and JSON parse on the calling thread) is for the small documents.
+ * only bytes: read in chunks into shared memory (a `SharedArrayBuffer`, which a worker thread sees without a
+ * copy) and written as they are. `getDocument` (hash check and JSON parse on the calling thread) is for the
+ * small documents.
  *
  * The documents this process wrote or read last are also kept in memory by their sha256 (`RecentDocuments`):
  * the dataset (≈ 34 MB at 1,000 × 10) is an input of train-head, calibrate and evaluate, and reading it from
  * object storage three times kept the S3 server busy enough that the API's health check of S3 waited
- * 100–300 ms behind it. The copy handed out is checked against its sha256 in the thread like a read one.
+ * 100–300 ms behind it. What is kept is handed out as it is: the threads only read it (and check it against
+ * its sha256 like a read one). Before, each step got a copy of its own to transfer: ≈ 100 MB of new buffers a
+ * run on this thread, and V8 answers that much new external memory with a full collection whose pause (up to
+ * 150 ms at 1,000 × 10) the API's answers waited behind (docs/benchmarks.md, "Retraining").
  */
 @Injectable()
 export class RetrainingArtifacts implements OnApplicationShutdown {
@@ -54,20 +58,23 @@ export class RetrainingArtifacts implements OnApplicationShutdown {
 
   /** Reads a document back and checks it against its hash (a changed object is an error, never used). */
   async getDocument<T>(ref: { key: string; sha256: string }): Promise<T> {
-    const body = await this.read(ref.key);
+    const kept = this.recent.get(ref.sha256);
+    const body = kept ? Buffer.from(kept.buffer, kept.byteOffset, kept.byteLength) : await this.read(ref.key);
     const actual = createHash('sha256').update(body).digest('hex');
     if (actual !== ref.sha256) throw new Error(`${ref.key} has sha256 ${actual}, expected ${ref.sha256}`);
     return JSON.parse(body.toString('utf8')) as T;
   }
 
-  /** A document's bytes with the hash the run recorded, for the training thread to check and parse. */
+  /**
+   * A document's bytes with the hash the run recorded, for the training thread to check and parse: in shared
+   * memory, which the caller hands to a thread as it is and nobody changes.
+   */
   async getDocumentBytes(ref: { key: string; sha256: string }): Promise<Digested> {
-    const kept = await this.recent.copyOf(ref.sha256);
+    const kept = this.recent.get(ref.sha256);
     if (kept) return { bytes: kept, sha256: ref.sha256 };
     const bytes = await this.read(ref.key);
-    // kept as read, and a copy handed out: the caller transfers its buffer to the training thread
-    if (!this.recent.keep(ref.sha256, bytes)) return { bytes, sha256: ref.sha256 };
-    return { bytes: await copyInTurns(bytes), sha256: ref.sha256 };
+    this.recent.keep(ref.sha256, bytes);
+    return { bytes, sha256: ref.sha256 };
   }
 
   /** Stores a model file content-addressed (the key is its sha256); returns hash and size. */
@@ -123,11 +130,11 @@ export class RetrainingArtifacts implements OnApplicationShutdown {
     await this.blobs.putStream(key, Readable.from(chunks()), body.length);
   }
 
-  /** The object's bytes, in a buffer of their own (transferable to a worker thread), filled chunk by chunk. */
+  /** The object's bytes, in shared memory (seen by a worker thread without a copy), filled chunk by chunk. */
   private async read(key: string): Promise<Buffer> {
     const size = await this.blobs.size(key);
     if (size === undefined) throw new Error(`${key} is missing from object storage`);
-    const body = Buffer.allocUnsafeSlow(size);
+    const body = Buffer.from(new SharedArrayBuffer(size));
     if (size === 0) return body;
     let at = 0;
     for await (const chunk of await this.blobs.getRange(key, 0, size - 1)) {
@@ -148,8 +155,7 @@ const RECENT_DOCUMENT_MS = 10 * 60_000;
 
 /**
  * The last documents written or read, by sha256, within a byte budget (the least recently used leave first) and
- * for a while after they came in (lru-cache). The bytes are never handed out themselves, only copies (a copy of
- * 34 MB takes a few ms; reading it back from object storage took seconds of the S3 server's time).
+ * for a while after they came in (lru-cache). The bytes themselves are handed out: every reader only reads them.
  */
 class RecentDocuments {
   private readonly documents = new LRUCache<string, Uint8Array>({
@@ -161,17 +167,14 @@ class RecentDocuments {
     ttlAutopurge: true,
   });
 
-  /** Keeps `bytes` (the caller must not change or transfer them after this); false when they are too large to keep. */
-  keep(sha256: string, bytes: Uint8Array): boolean {
-    if (bytes.byteLength > RECENT_DOCUMENT_BYTES) return false;
-    if (!this.documents.has(sha256)) this.documents.set(sha256, bytes);
-    return true;
+  /** Keeps `bytes` (nobody may change or transfer them after this), unless they are too large to keep. */
+  keep(sha256: string, bytes: Uint8Array): void {
+    if (bytes.byteLength <= RECENT_DOCUMENT_BYTES && !this.documents.has(sha256)) this.documents.set(sha256, bytes);
   }
 
-  /** A copy in a buffer of its own (transferable), or undefined when the document is not kept. */
-  async copyOf(sha256: string): Promise<Uint8Array | undefined> {
-    const bytes = this.documents.get(sha256);
-    return bytes ? copyInTurns(bytes) : undefined;
+  /** The kept bytes, or undefined when the document is not kept. */
+  get(sha256: string): Uint8Array | undefined {
+    return this.documents.get(sha256);
   }
 
   clear(): void {
@@ -187,19 +190,6 @@ const PUT_CHUNK_BYTES = 1 << 20;
  * 11–35 ms (the PUT 0.7 s), load 7.
  */
 const PUT_PAUSE_MS = 20;
-
-/** Bytes copied per turn of the event loop: one copy of 34 MB (with the page faults of a new buffer) held it 240 ms at load 10. */
-const COPY_BYTES_PER_TURN = 2 * 1024 * 1024;
-
-/** `bytes` copied into a buffer of their own, a few MB per turn of the event loop. */
-async function copyInTurns(bytes: Uint8Array): Promise<Uint8Array> {
-  const copy = Buffer.allocUnsafeSlow(bytes.byteLength);
-  for (let at = 0; at < bytes.byteLength; at += COPY_BYTES_PER_TURN) {
-    if (at > 0) await yieldToLoop();
-    copy.set(bytes.subarray(at, Math.min(bytes.byteLength, at + COPY_BYTES_PER_TURN)), at);
-  }
-  return copy;
-}
 
 export const HEAD_DELTA_PREFIX = 'head-deltas/';
 

@@ -66,8 +66,14 @@ describe('retraining step tasks', () => {
     // an embedding survives the document unchanged
     const stored = loadExample(doc.splits.holdout[0]);
     expect(Array.from(stored.embedding)).toEqual(Array.from(gallery.examples.find((e) => e.id === stored.id)!.embedding));
-    // the document's buffer is its own, so it moves to the main thread without a copy
-    expect(transferablesOf(built)).toContain(built.document.bytes.buffer);
+    // the document is in shared memory: the cloud's thread and the next steps' threads read it without a copy, and
+    // nothing of a result is transferred (detached) from the thread that made it
+    expect(built.document.bytes.buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect(built.document.bytes.byteLength).toBe(built.document.bytes.buffer.byteLength);
+    expect(transferablesOf(built)).toEqual([]);
+    // the packed examples of an input are transferred
+    const input = pack();
+    expect(transferablesOf({ examples: input })).toEqual([input.embeddings.buffer]);
   });
 
   it('build-dataset: the near-duplicate gap is the run setting — visits closer than it are one block, so fewer identities are held out', () => {

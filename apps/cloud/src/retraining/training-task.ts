@@ -25,12 +25,14 @@ import {
   type IdentityPrototypes,
 } from '@edgeloop/vision';
 import { createHash } from 'node:crypto';
+import { types } from 'node:util';
 
 /**
  * The CPU-bound part of each retraining step, as a function of bytes: it runs in a worker thread
  * (training-compute.ts) and does everything that costs time there — checking its inputs against their
  * sha256, parsing them, computing, serialising its output and hashing it — so the cloud's event loop only
- * moves bytes between object storage and the thread (transferred, not copied) and answers requests meanwhile.
+ * moves bytes between object storage and the thread (shared or transferred, never copied) and answers
+ * requests meanwhile.
  */
 
 /** Bytes with their sha256: an input read from object storage (checked here) or an output to store. */
@@ -199,13 +201,17 @@ export function runTrainingTask(task: TrainingTask): TrainingTaskResult {
   }
 }
 
-/** Output buffers a result hands over to the other thread (transferred: no copy, no work on the receiving loop). */
+/**
+ * Buffers a message hands over to the other thread (transferred: no copy, no work on the receiving loop): the
+ * packed examples of build-dataset. Results are in shared memory (`digested`), which is shared, not transferred.
+ */
 export function transferablesOf(value: unknown): ArrayBuffer[] {
   const out = new Set<ArrayBuffer>();
   const visit = (v: unknown, depth: number) => {
     if (!v || typeof v !== 'object' || depth > 4) return;
     if (ArrayBuffer.isView(v)) {
-      if (v.buffer instanceof ArrayBuffer && v.byteOffset === 0 && v.byteLength === v.buffer.byteLength) out.add(v.buffer);
+      // types.isArrayBuffer: not a SharedArrayBuffer (shared, never transferred), whatever realm made it
+      if (types.isArrayBuffer(v.buffer) && v.byteOffset === 0 && v.byteLength === v.buffer.byteLength) out.add(v.buffer);
       return;
     }
     for (const child of Object.values(v)) visit(child, depth + 1);
@@ -218,10 +224,16 @@ export function sha256Of(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-/** Bytes in a buffer of their own (so they can be transferred), with their sha256. */
+/**
+ * Bytes copied into shared memory (a `SharedArrayBuffer`), with their sha256: the cloud's thread stores them and
+ * keeps them for the next steps, whose threads read the same memory — no copy is made on the cloud's thread, and
+ * its heap gets no new external memory per step (V8 answers large amounts of it with a full collection whose
+ * pause the API's answers wait behind).
+ */
 function digested(bytes: Uint8Array): Digested {
-  const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : new Uint8Array(bytes);
-  return { bytes: own, sha256: sha256Of(own) };
+  const shared = new Uint8Array(new SharedArrayBuffer(bytes.byteLength));
+  shared.set(bytes);
+  return { bytes: shared, sha256: sha256Of(shared) };
 }
 
 function document(value: unknown): Digested {
