@@ -76,6 +76,15 @@ export function limitMqttPackets(socket: Socket, limits: MqttPacketLimits, onRef
     write(chunk: Buffer, encoding: BufferEncoding, callback: (error?: Error | null) => void) {
       socket.write(chunk, encoding, callback);
     },
+    // mqtt-packet writes a packet in pieces (a PUBLISH: header, length, topic, id, payload) with the stream corked
+    // until the next tick: passed on one by one, each piece was a system call and, without Nagle's algorithm, a TCP
+    // segment of its own. Whatever was written while corked goes to the socket in one write.
+    writev(chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void) {
+      socket.cork();
+      for (let i = 0; i < chunks.length - 1; i++) socket.write(chunks[i]!.chunk);
+      socket.write(chunks[chunks.length - 1]!.chunk, callback);
+      socket.uncork();
+    },
     final(callback: (error?: Error | null) => void) {
       socket.end(callback);
     },
