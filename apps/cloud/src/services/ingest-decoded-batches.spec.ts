@@ -56,4 +56,17 @@ describe('RecentlyDecodedBatches', () => {
     expect(decoded.take({ deviceId: 'cam-1', seq: 2 }, bytes(b2))).toBeUndefined();
     expect(decoded.size).toBe(0);
   });
+
+  it('drops the batches past their age when it is given a new one (jobs another replica took)', () => {
+    let now = 0;
+    const decoded = new RecentlyDecodedBatches(10, 1000, () => now);
+    const [b1, b2, b3] = [batch(1), batch(2), batch(3)];
+    decoded.remember(b1, bytes(b1));
+    now = 600;
+    decoded.remember(b2, bytes(b2));
+    now = 1200;
+    decoded.remember(b3, bytes(b3));
+    expect(decoded.size).toBe(2);
+    expect(decoded.take({ deviceId: 'cam-1', seq: 2 }, bytes(b2))).toBe(b2);
+  });
 });

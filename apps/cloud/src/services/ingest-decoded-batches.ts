@@ -1,6 +1,6 @@
 import { predictionBatchKey, type PredictionBatch, type PredictionIngestJobFields } from '@edgeloop/contracts';
 
-/** Batches kept at most (a decoded 100-frame batch with its centroid is ~45 KB of heap: ~6 MB). */
+/** Batches kept at most (a decoded 100-frame batch with its centroid is ~76 KB of heap and its 10 KB payload: ~11 MB). */
 const CAPACITY = 128;
 /** A batch kept longer than this is not handed out (its job waited in Redis; the worker decodes it again). */
 const MAX_AGE_MS = 10_000;
@@ -29,6 +29,11 @@ export class RecentlyDecodedBatches {
     this.entries.delete(key); // a re-sent batch goes to the end of the order
     this.entries.set(key, { batch, payload: typeof payload === 'string' ? Buffer.from(payload, 'utf8') : Buffer.from(payload), at: this.now() });
     if (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value!);
+    // the oldest first (insertion order): ones past their age go, as no job will be handed them (another replica took it)
+    for (const [oldest, entry] of this.entries) {
+      if (this.now() - entry.at <= this.maxAgeMs) break;
+      this.entries.delete(oldest);
+    }
   }
 
   /** The batch decoded here from exactly `payload` (the job's payload bytes) for the job's device, epoch and seq, or undefined. */
