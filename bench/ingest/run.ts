@@ -41,6 +41,8 @@ import { batchTemplate, encodedPayload, wireBatch } from './wire-batches';
 
 /** How long a cloud may take to boot: PGlite's first open in a folder takes tens of seconds on a loaded machine. */
 const CLOUD_BOOT_TIMEOUT_MS = 180_000;
+/** What the cloud's log lines kept in the results say instead of the bench's temp dir (a machine's path, not the repo's). */
+const BENCH_TEMP_DIR = '<bench temp dir>';
 /** The cloud's last lines (warn level and above) kept in the results, per cloud. */
 const CLOUD_LOG_LINES = 20;
 
@@ -147,7 +149,7 @@ async function main(): Promise<void> {
           `${run.batchesPerSecond} batches/s; cloud CPU ${shares.cloud.cores} cores; aggregates in the API ${run.aggregatedFramesInApi} frames; ` +
           `health p99 ${run.health.p99Ms} ms, max ${run.health.maxMs} ms`,
       );
-      cloudLog.push(...cloud.logLines().slice(-CLOUD_LOG_LINES));
+      cloudLog.push(...cloud.logLines().slice(-CLOUD_LOG_LINES).map((line) => line.split(workDir).join(BENCH_TEMP_DIR)));
       await cloud.stop();
       cloud = undefined;
     }
@@ -242,7 +244,7 @@ async function main(): Promise<void> {
       });
       out(`drift: cloud pid ${cloud.pid}; bucket ${d.bucketSeconds} s, window ${d.windowSeconds} s, check every ${d.checkSeconds} s, confirm ${d.confirmWindows} windows`);
       drift = await measureDriftLatency(cloud, d, out);
-      cloudLog.push(...cloud.logLines().slice(-CLOUD_LOG_LINES));
+      cloudLog.push(...cloud.logLines().slice(-CLOUD_LOG_LINES).map((line) => line.split(workDir).join(BENCH_TEMP_DIR)));
       await cloud.stop();
       cloud = undefined;
     }
