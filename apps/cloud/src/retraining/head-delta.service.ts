@@ -16,7 +16,7 @@ export interface HeadDeltaPruneReport {
 
 /**
  * Head deltas from whatever head a device runs: a retraining run stores the delta from its base's head, and
- * any other pair of registered heads gets its delta made on the first request — in a training process, never
+ * any other pair of registered heads gets its delta made on the first request — in a training thread, never
  * on the event loop — and stored under the pair's two sha256, so every later request (and every replica)
  * reads it back. Pairs that give no delta (a head of another kind or width) are remembered in memory, and
  * one request at a time per pair does the work. Stored deltas whose target or base is no longer in use

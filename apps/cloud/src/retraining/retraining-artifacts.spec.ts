@@ -46,7 +46,7 @@ describe('RetrainingArtifacts', () => {
     const again = await artifacts.getDocumentBytes(ref);
     expect(reads).toEqual([ref.key]);
     expect(Buffer.from(again.bytes)).toEqual(bytes);
-    // read into shared memory, kept and handed on without a copy
+    // read into shared memory, which a worker thread sees without a copy
     expect(again.bytes.buffer).toBeInstanceOf(SharedArrayBuffer);
     // read once, then kept
     expect((await artifacts.getDocumentBytes(ref)).bytes).toBe(again.bytes);

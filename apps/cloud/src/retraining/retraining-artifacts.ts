@@ -19,15 +19,15 @@ import type { Digested } from './training-task';
  *   (@edgeloop/contracts `head-delta.ts`), made by train-head from the run's base or on a device's request
  *   (`HeadDeltaService`), served at `GET /api/v1/blobs/{target}/delta?from={base}`, pruned when unused.
  *
- * The large documents are made, hashed and parsed in the training process (training-task.ts); here they are
- * only bytes: read in chunks into shared memory (a `SharedArrayBuffer`, written to the process's input files as
- * it is) and written as they are. `getDocument` (hash check and JSON parse on the calling thread) is for the
+ * The large documents are made, hashed and parsed in the training thread (training-task.ts); here they are
+ * only bytes: read in chunks into shared memory (a `SharedArrayBuffer`, which a worker thread sees without a
+ * copy) and written as they are. `getDocument` (hash check and JSON parse on the calling thread) is for the
  * small documents.
  *
  * The documents this process wrote or read last are also kept in memory by their sha256 (`RecentDocuments`):
  * the dataset (≈ 34 MB at 1,000 × 10) is an input of train-head, calibrate and evaluate, and reading it from
  * object storage three times kept the S3 server busy enough that the API's health check of S3 waited
- * 100–300 ms behind it. What is kept is handed out as it is: its readers only read it (and check it against
+ * 100–300 ms behind it. What is kept is handed out as it is: the threads only read it (and check it against
  * its sha256 like a read one). Before, each step got a copy of its own to transfer: ≈ 100 MB of new buffers a
  * run on this thread, and V8 answers that much new external memory with a full collection whose pause (up to
  * 150 ms at 1,000 × 10) the API's answers waited behind (docs/benchmarks.md, "Retraining").
@@ -48,7 +48,7 @@ export class RetrainingArtifacts implements OnApplicationShutdown {
     return this.putDocumentBytes({ bytes: body, sha256: createHash('sha256').update(body).digest('hex') });
   }
 
-  /** Stores a document already serialised and hashed (by the training process) under its sha256. */
+  /** Stores a document already serialised and hashed (by the training thread) under its sha256. */
   async putDocumentBytes(document: Digested): Promise<{ key: string; sha256: string }> {
     const key = documentKey(document.sha256);
     await this.putOnce(key, document.bytes);
@@ -66,8 +66,8 @@ export class RetrainingArtifacts implements OnApplicationShutdown {
   }
 
   /**
-   * A document's bytes with the hash the run recorded, for the training process to check and parse: in shared
-   * memory, which the caller hands on as it is and nobody changes.
+   * A document's bytes with the hash the run recorded, for the training thread to check and parse: in shared
+   * memory, which the caller hands to a thread as it is and nobody changes.
    */
   async getDocumentBytes(ref: { key: string; sha256: string }): Promise<Digested> {
     const kept = this.recent.get(ref.sha256);
@@ -91,7 +91,7 @@ export class RetrainingArtifacts implements OnApplicationShutdown {
     return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
   }
 
-  /** A model file's bytes with its address, for the training process to check. */
+  /** A model file's bytes with its address, for the training thread to check. */
   async getModelFileBytes(sha256: string): Promise<Digested> {
     return { bytes: await this.read(blobKey(sha256)), sha256 };
   }
@@ -130,7 +130,7 @@ export class RetrainingArtifacts implements OnApplicationShutdown {
     await this.blobs.putStream(key, Readable.from(chunks()), body.length);
   }
 
-  /** The object's bytes, in shared memory (kept and handed on without a copy), filled chunk by chunk. */
+  /** The object's bytes, in shared memory (seen by a worker thread without a copy), filled chunk by chunk. */
   private async read(key: string): Promise<Buffer> {
     const size = await this.blobs.size(key);
     if (size === undefined) throw new Error(`${key} is missing from object storage`);

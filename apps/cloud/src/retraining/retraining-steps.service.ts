@@ -33,7 +33,7 @@ type StepOutcome = { output: { key: string; sha256: string }; patch?: { dataset?
 
 /**
  * The five steps of a retraining run. Each one reads the outputs of the steps before it from object
- * storage (by the digests the run records), runs its CPU work in a child process (training-compute.ts), stores its own output
+ * storage (by the digests the run records), runs its CPU work in a worker thread, stores its own output
  * by digest and records it in the run in one update. A step whose output is already recorded is done:
  * running it again (a redelivered job, a restart) changes nothing.
  */
@@ -171,7 +171,7 @@ export class RetrainingSteps {
     return this.artifacts.getDocument<HeadDocument>(requireOutput(run, 'train-head'));
   }
 
-  /** The base version's head (what production runs) as bytes for the training process, or null when it has none. */
+  /** The base version's head (what production runs) as bytes for the thread, or null when it has none. */
   private async productionHead(base: VersionRecord): Promise<ProductionHead | null> {
     const file = manifestFile(base.manifest, 'head');
     if (!file) return null;
@@ -321,7 +321,7 @@ function finishStep(
   };
 }
 
-/** Examples packed for the training process: the embeddings in one float32 matrix (written to its input file as it is), a few thousand rows per turn of the loop. */
+/** Examples packed for the training thread: the embeddings in one float32 matrix (transferred, not cloned), a few thousand rows per turn of the loop. */
 async function packExamples(examples: readonly TrainingExample[]): Promise<PackedExamples> {
   const dim = examples[0]?.embedding.length ?? 0;
   const embeddings = new Float32Array(examples.length * dim);

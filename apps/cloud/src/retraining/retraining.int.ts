@@ -33,10 +33,10 @@ afterAll(() => stopAllStarted());
 /**
  * The retraining flow on real Redis (BullMQ flow), S3 (s3rver), SQL (PGlite, kept on disk across a
  * restart) and the embedded broker. The training data is synthetic (a test double of TrainingDataService
- * per model); everything after it — split, training in a child process, calibration, evaluation, gate,
+ * per model); everything after it — split, training in a worker thread, calibration, evaluation, gate,
  * registration, events — is the cloud's own.
  */
-// each case runs a whole flow (five steps, child processes); on a busy 2-core machine one took over a minute
+// each case runs a whole flow (five steps, worker threads); on a busy 2-core machine one took over a minute
 jest.setTimeout(180_000);
 
 describe('retraining flow', () => {

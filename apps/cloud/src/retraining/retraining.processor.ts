@@ -8,7 +8,7 @@ import { STEP_ATTEMPTS } from './retraining-flow';
 
 /**
  * The `retraining` queue's worker (worker replicas only): one step job at a time. The CPU work of a step
- * runs in a child process, so this event loop keeps renewing the job's lock. An invalid payload, or a
+ * runs in a worker thread, so this event loop keeps renewing the job's lock. An invalid payload, or a
  * step that cannot succeed by retrying, is an UnrecoverableError; when BullMQ gives up on a step, the run
  * ends `failed` with the reason.
  */

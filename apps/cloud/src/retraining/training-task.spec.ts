@@ -1,15 +1,11 @@
 import { calibrate, evaluateOpenSet, trainHead } from '@edgeloop/training';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { applyHeadDelta, buildIdentityHead, readIdentityHead } from '@edgeloop/vision';
 import { blurredHead, syntheticGallery } from './testing/synthetic-training-data';
 import {
   loadExample,
   runTrainingTask,
   sha256Of,
-  readViews,
-  writeViews,
+  transferablesOf,
   TaskInputError,
   type BuildDatasetResult,
   type CalibrateResult,
@@ -22,8 +18,8 @@ import {
 } from './training-task';
 
 /**
- * The CPU part of each step as the training process runs it (here in-process): bytes in, checked against
- * their sha256; bytes out, with theirs. The flow over real servers and processes is retraining.int.ts.
+ * The CPU part of each step as the training thread runs it (here in-process): bytes in, checked against
+ * their sha256; bytes out, with theirs. The flow over real servers and threads is retraining.int.ts.
  */
 describe('retraining step tasks', () => {
   const gallery = syntheticGallery({ identities: 10, perIdentity: 16, strangers: 30, seed: 21, prefix: 't', sameCosine: 0.45 });
@@ -51,7 +47,7 @@ describe('retraining step tasks', () => {
   let trained: TrainHeadResult;
   let calibrated: CalibrateResult;
 
-  it('build-dataset: the split document, the same bytes for the same examples and seed; its typed arrays travel as files', async () => {
+  it('build-dataset: the split document, the same bytes for the same examples and seed, every output transferable', () => {
     built = runTrainingTask({
       kind: 'build-dataset',
       input: { examples: pack(), seed: 1, windowMs: 60_000, counts: { hardExamples: 160 } },
@@ -70,25 +66,14 @@ describe('retraining step tasks', () => {
     // an embedding survives the document unchanged
     const stored = loadExample(doc.splits.holdout[0]);
     expect(Array.from(stored.embedding)).toEqual(Array.from(gallery.examples.find((e) => e.id === stored.id)!.embedding));
-    // between the cloud and the training process the typed arrays travel as files: the message names them, and they
-    // come back as the same bytes — in shared memory on the cloud's side
-    const dir = mkdtempSync(join(tmpdir(), 'training-task-spec-'));
-    try {
-      const input = pack();
-      const message = (await writeViews({ examples: input, seed: 1 }, dir, 'in')) as { examples: { embeddings: unknown }; seed: number };
-      expect(JSON.stringify(message).length).toBeLessThan(input.embeddings.byteLength / 10);
-      expect(message.examples.embeddings).toEqual({ $viewFile: join(dir, 'in-0'), type: 'Float32Array' });
-      const back = await readViews(message as unknown as { examples: PackedExamples; seed: number }, false);
-      expect(back.examples.embeddings).toBeInstanceOf(Float32Array);
-      expect(Array.from(back.examples.embeddings)).toEqual(Array.from(input.embeddings));
-      expect(back.examples.ids).toEqual(input.ids);
-      const result = await readViews((await writeViews(built, dir, 'out')) as BuildDatasetResult, true);
-      expect(Buffer.from(result.document.bytes)).toEqual(Buffer.from(built.document.bytes));
-      expect(result.document.bytes.buffer).toBeInstanceOf(SharedArrayBuffer);
-      expect(result.splits).toEqual(built.splits);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    // the document is in shared memory: the cloud's thread and the next steps' threads read it without a copy, and
+    // nothing of a result is transferred (detached) from the thread that made it
+    expect(built.document.bytes.buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect(built.document.bytes.byteLength).toBe(built.document.bytes.buffer.byteLength);
+    expect(transferablesOf(built)).toEqual([]);
+    // the packed examples of an input are transferred
+    const input = pack();
+    expect(transferablesOf({ examples: input })).toEqual([input.embeddings.buffer]);
   });
 
   it('build-dataset: the near-duplicate gap is the run setting — visits closer than it are one block, so fewer identities are held out', () => {

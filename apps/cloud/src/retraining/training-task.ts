@@ -25,15 +25,14 @@ import {
   type IdentityPrototypes,
 } from '@edgeloop/vision';
 import { createHash } from 'node:crypto';
-import { open, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { types } from 'node:util';
 
 /**
- * The CPU-bound part of each retraining step, as a function of bytes: it runs in a child process
+ * The CPU-bound part of each retraining step, as a function of bytes: it runs in a worker thread
  * (training-compute.ts) and does everything that costs time there — checking its inputs against their
  * sha256, parsing them, computing, serialising its output and hashing it — so the cloud's event loop only
- * moves bytes between object storage and the process (as files, see `writeViews`) and answers requests meanwhile.
+ * moves bytes between object storage and the thread (shared or transferred, never copied) and answers
+ * requests meanwhile.
  */
 
 /** Bytes with their sha256: an input read from object storage (checked here) or an output to store. */
@@ -42,7 +41,7 @@ export interface Digested {
   sha256: string;
 }
 
-/** Training examples packed for the training process: one float32 matrix [n, dim] and parallel columns. */
+/** Training examples packed for the thread: one float32 matrix [n, dim] and parallel columns. */
 export interface PackedExamples {
   ids: string[];
   labels: Array<string | null>;
@@ -202,81 +201,39 @@ export function runTrainingTask(task: TrainingTask): TrainingTaskResult {
   }
 }
 
-/** A typed array of a task's input or result, as it travels: a file in the task's folder. */
-interface ViewFile {
-  $viewFile: string;
-  type: 'Uint8Array' | 'Float32Array';
-}
-
-const VIEW_TYPES = { Uint8Array, Float32Array } as const;
-
 /**
- * A task's input or result with each of its typed arrays (documents, heads, the packed embeddings) written to a
- * file of its own in `dir` and replaced by the file's name: what crosses the IPC channel between the cloud and
- * the training process is small, and the bytes go through the page cache instead of a serialised copy on either
- * side.
+ * Buffers a message hands over to the other thread (transferred: no copy, no work on the receiving loop): the
+ * packed examples of build-dataset. Results are in shared memory (`digested`), which is shared, not transferred.
  */
-export async function writeViews(value: unknown, dir: string, prefix: string): Promise<unknown> {
-  let n = 0;
-  const visit = async (v: unknown, depth: number): Promise<unknown> => {
-    if (!v || typeof v !== 'object' || depth > 5) return v;
-    if (v instanceof Uint8Array || v instanceof Float32Array || (ArrayBuffer.isView(v) && (types.isUint8Array(v) || types.isFloat32Array(v)))) {
-      const file = join(dir, `${prefix}-${n++}`);
-      const view = v as Uint8Array | Float32Array;
-      await writeFile(file, new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
-      return { $viewFile: file, type: types.isFloat32Array(v) ? 'Float32Array' : 'Uint8Array' } satisfies ViewFile;
+export function transferablesOf(value: unknown): ArrayBuffer[] {
+  const out = new Set<ArrayBuffer>();
+  const visit = (v: unknown, depth: number) => {
+    if (!v || typeof v !== 'object' || depth > 4) return;
+    if (ArrayBuffer.isView(v)) {
+      // types.isArrayBuffer: not a SharedArrayBuffer (shared, never transferred), whatever realm made it
+      if (types.isArrayBuffer(v.buffer) && v.byteOffset === 0 && v.byteLength === v.buffer.byteLength) out.add(v.buffer);
+      return;
     }
-    if (Array.isArray(v)) return Promise.all(v.map((item) => visit(item, depth + 1)));
-    const out: Record<string, unknown> = {};
-    for (const [key, child] of Object.entries(v)) out[key] = await visit(child, depth + 1);
-    return out;
+    for (const child of Object.values(v)) visit(child, depth + 1);
   };
-  return visit(value, 0);
-}
-
-/**
- * The reverse of `writeViews`: each file read back into a typed array of its own — in shared memory when `shared`
- * (the cloud keeps documents there and hands them to the next steps as they are).
- */
-export async function readViews<T>(value: T, shared: boolean): Promise<T> {
-  const visit = async (v: unknown, depth: number): Promise<unknown> => {
-    if (!v || typeof v !== 'object' || depth > 5) return v;
-    if (typeof (v as ViewFile).$viewFile === 'string') {
-      const { $viewFile: file, type } = v as ViewFile;
-      const bytes = await readFileInto(file, shared);
-      return type === 'Float32Array' ? new VIEW_TYPES.Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4) : bytes;
-    }
-    if (Array.isArray(v)) return Promise.all(v.map((item) => visit(item, depth + 1)));
-    const out: Record<string, unknown> = {};
-    for (const [key, child] of Object.entries(v)) out[key] = await visit(child, depth + 1);
-    return out;
-  };
-  return (await visit(value, 0)) as T;
-}
-
-async function readFileInto(file: string, shared: boolean): Promise<Uint8Array> {
-  const handle = await open(file, 'r');
-  try {
-    const { size } = await handle.stat();
-    const bytes = shared ? new Uint8Array(new SharedArrayBuffer(size)) : new Uint8Array(size);
-    for (let at = 0; at < size;) {
-      const { bytesRead } = await handle.read(bytes, at, size - at, at);
-      if (bytesRead === 0) throw new Error(`${file}: read ${at} of ${size} bytes`);
-      at += bytesRead;
-    }
-    return bytes;
-  } finally {
-    await handle.close();
-  }
+  visit(value, 0);
+  return [...out];
 }
 
 export function sha256Of(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-/** Bytes with their sha256. */
+/**
+ * Bytes copied into shared memory (a `SharedArrayBuffer`), with their sha256: the cloud's thread stores them and
+ * keeps them for the next steps, whose threads read the same memory — no copy is made on the cloud's thread, and
+ * its heap gets no new external memory per step (V8 answers large amounts of it with a full collection whose
+ * pause the API's answers wait behind).
+ */
 function digested(bytes: Uint8Array): Digested {
-  return { bytes, sha256: sha256Of(bytes) };
+  const shared = new Uint8Array(new SharedArrayBuffer(bytes.byteLength));
+  shared.set(bytes);
+  return { bytes: shared, sha256: sha256Of(shared) };
 }
 
 function document(value: unknown): Digested {
