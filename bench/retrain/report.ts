@@ -223,6 +223,8 @@ export function resultsDocument(settings: RetrainSettings, loadBefore: number[],
       cpuModel: os.cpus()[0]?.model ?? 'unknown',
       memoryGb: Math.round(os.totalmem() / 1e8) / 10,
       node: process.version,
+      /** The V8 flags the bench process (and so the cloud in it) ran with: the cloud's own defaults. */
+      nodeFlags: process.execArgv,
       loadAverage: { before: loadBefore.map((v) => Math.round(v * 100) / 100), after: os.loadavg().map((v) => Math.round(v * 100) / 100) },
       note: '2 shared cores with other work running; the cloud (in the bench process), Redis and s3rver (its own process) share them, and the idle cloud (its own process, with its own Redis and s3rver) when probed',
     },

@@ -12,6 +12,11 @@
  *
  *   npm run bench:retrain [-- --sizes 100x20,1000x10 --runs 3 --method auto --probe-ms 75 --no-accuracy --profile]
  */
+// first: the cloud runs in this process, so this process starts again with the cloud's own V8 defaults (its young
+// generation and heap growth, apps/cloud/src/app/process-defaults.ts), as `node dist/apps/cloud/src/main.js` does —
+// without them the cloud here collected with V8's defaults for this machine (semi-spaces up to 64 MB), which no
+// deployment runs, and its scavenges and full collections paused the loop up to 130-156 ms
+import '../../apps/cloud/src/app/apply-process-defaults';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -34,7 +39,7 @@ async function main(): Promise<void> {
     out(
       `retraining bench: sizes ${settings.sizes.map((s) => `${s.identities}×${s.perIdentity}`).join(', ')}, ${settings.runs} runs each, trainer ${settings.method}`,
     );
-    out(`load average at start: ${loadBefore.map((v) => v.toFixed(2)).join(' ')}`);
+    out(`load average at start: ${loadBefore.map((v) => v.toFixed(2)).join(' ')}; node flags (the cloud's own defaults): ${process.execArgv.join(' ')}`);
     const sizes: SizeResult[] = [];
     for (const size of settings.sizes) {
       sizes.push(await measureSize(size, settings, path.join(workDir, `${size.identities}x${size.perIdentity}`)));
