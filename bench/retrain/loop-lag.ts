@@ -3,7 +3,8 @@
  * process — fired: a late tick is time the loop could answer nothing (synchronous work on it, or the
  * thread not getting a core on a loaded machine).
  */
-import { performance, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
+import { describeGc } from '@edgeloop/harness';
+import { performance, PerformanceObserver } from 'node:perf_hooks';
 
 const TICK_MS = 20;
 /** Ticks later than this are kept, with the time they fired. */
@@ -20,7 +21,7 @@ export interface LoopLag {
    */
   late: Array<{ at: number; ms: number; monoUs: number }>;
   /** The main thread's garbage-collection pauses of at least 5 ms: epoch ms at which each started, its length and kind. */
-  gc: Array<{ at: number; ms: number; kind: string }>;
+  gc: Array<{ at: number; ms: number; kind: string; external: boolean }>;
   ticks: number;
 }
 
@@ -48,10 +49,10 @@ export function startLoopLag(): { stop(): LoopLag } {
   // V8 reports each pause of this isolate (the other threads' own heaps are not in it)
   const observer = new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
-      const kind = gcKind(entry);
+      const { label, external } = describeGc(entry);
       // every collection for external memory is kept (counted), the others from KEEP_GC_MS
-      if (entry.duration >= KEEP_GC_MS || kind.includes('external memory'))
-        gc.push({ at: performance.timeOrigin + entry.startTime, ms: Math.round(entry.duration * 10) / 10, kind });
+      if (entry.duration >= KEEP_GC_MS || external)
+        gc.push({ at: performance.timeOrigin + entry.startTime, ms: Math.round(entry.duration * 10) / 10, kind: label, external });
     }
   });
   observer.observe({ entryTypes: ['gc'] });
@@ -81,23 +82,7 @@ export function summariseLoopLag(lag: LoopLag): LoopLagSummary {
     heldMs: lag.late.filter((l) => l.ms > HELD_LATE_MS).reduce((s, l) => s + l.ms, 0),
     gcMaxMs: lag.gc.reduce((m, g) => Math.max(m, g.ms), 0),
     gcMs: Math.round(lag.gc.reduce((s, g) => s + g.ms, 0)),
-    externalGcs: lag.gc.filter((g) => g.kind.includes('external memory')).length,
-    externalGcMaxMs: lag.gc.filter((g) => g.kind.includes('external memory')).reduce((m, g) => Math.max(m, g.ms), 0),
+    externalGcs: lag.gc.filter((g) => g.external).length,
+    externalGcMaxMs: lag.gc.filter((g) => g.external).reduce((m, g) => Math.max(m, g.ms), 0),
   };
 }
-
-/** perf_hooks' NODE_PERFORMANCE_GC_* kinds (V8's GCType). */
-const GC_KINDS: Record<number, string> = { 1: 'scavenge', 2: 'minor mark-sweep', 4: 'mark-compact', 8: 'incremental marking', 16: 'weak callbacks' };
-
-function gcKind(entry: PerformanceEntry): string {
-  const detail = (entry as { detail?: unknown }).detail as { kind?: number; flags?: number } | undefined;
-  const kind = detail?.kind === undefined ? 'gc' : (GC_KINDS[detail.kind] ?? `gc ${detail.kind}`);
-  // why V8 collected: a forced GC, external (ArrayBuffer) memory pressure, the memory reducer's "all available garbage"
-  const flags = Object.entries(GC_FLAGS)
-    .filter(([bit]) => ((detail?.flags ?? 0) & Number(bit)) !== 0)
-    .map(([, name]) => name);
-  return flags.length ? `${kind} [${flags.join(', ')}]` : kind;
-}
-
-/** perf_hooks' NODE_PERFORMANCE_GC_FLAGS_* worth naming. */
-const GC_FLAGS: Record<number, string> = { 4: 'forced', 16: 'all available garbage', 32: 'external memory', 64: 'idle' };

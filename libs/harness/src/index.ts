@@ -26,3 +26,4 @@ export { startRedisCluster, type RedisCluster, type RedisClusterOptions } from '
 export { startStack, type Stack, type StackBroker, type StackEndpoint, type StackOptions } from './stack';
 export { waitUntilStopped, type StopCheck } from './stop-check';
 export { seededRandom } from './seeded-random';
+export { describeGc } from './gc-entries';

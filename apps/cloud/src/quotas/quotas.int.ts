@@ -1,4 +1,5 @@
 import { parseDeviceMessage, topics } from '@edgeloop/contracts';
+import { describeGc } from '@edgeloop/harness';
 import mqtt, { type MqttClient } from 'mqtt';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -562,10 +563,8 @@ function traceSteadyDevice(fx: CloudFixture, channel: DeviceChannel, ingest: Ing
     expected = now + 5;
   }, 5);
   const gcs: Array<[number, number, string]> = [];
-  const gcKinds: Record<number, string> = { 1: 'minor', 2: 'major', 4: 'incremental', 8: 'weakcb' };
   const gcObserver = new PerformanceObserver((list) => {
-    for (const entry of list.getEntries())
-      if (entry.duration > 5) gcs.push([entry.startTime, entry.duration, gcKinds[(entry as { detail?: { kind?: number } }).detail?.kind ?? 0] ?? '?']);
+    for (const entry of list.getEntries()) if (entry.duration > 5) gcs.push([entry.startTime, entry.duration, describeGc(entry).label]);
   });
   gcObserver.observe({ entryTypes: ['gc'] });
   const profileDir = process.env.EDGELOOP_TEST_PROFILE_DIR;
