@@ -55,14 +55,29 @@ export interface CloudFixture {
   stop(): Promise<void>;
 }
 
+/** What a cloud needs around it, started for a test: S3, SQL, and optionally Redis and a broker, with the cloud's environment. */
+export interface CloudDependencies {
+  s3: S3Server;
+  redis?: RedisServer;
+  mosquitto?: MosquittoServer;
+  /** The URL devices connect to. */
+  mqttUrl?: string;
+  adminToken: string;
+  sql: 'postgres' | 'pglite';
+  /** The PostgreSQL database's URL (the postgres engine). */
+  databaseUrl?: string;
+  /** The cloud's environment: the dependencies' addresses and credentials, then `options.env`. */
+  env: Record<string, string>;
+  /** Stops what was started here (the broker, Redis, S3, the database), in that order. */
+  stop(): Promise<void>;
+}
+
 /**
- * A real cloud for integration tests: s3rver on a free port, SQL on PostgreSQL when DATABASE_URL is set
- * (a fresh database each time) or PGlite, a bootstrap admin token, and optionally Redis and a broker.
+ * The dependencies of a cloud under test: s3rver on a free port, SQL on PostgreSQL when DATABASE_URL is set
+ * (a fresh database each time) or PGlite, a bootstrap admin token, and optionally Redis and a broker. The cloud
+ * itself is started by the caller, in its process (`startCloudFixture`) or as a process of its own.
  */
-export async function startCloudFixture(envOrOptions: Record<string, string> | CloudFixtureOptions = {}): Promise<CloudFixture> {
-  const options: CloudFixtureOptions = ['env', 'broker', 'persistentSql', 'sql', 's3'].some((key) => key in envOrOptions)
-    ? (envOrOptions as CloudFixtureOptions)
-    : { env: envOrOptions as Record<string, string> };
+export async function startCloudDependencies(options: CloudFixtureOptions = {}): Promise<CloudDependencies> {
   const s3 = options.s3 === 'process' ? await startS3Process() : await startS3();
   let pg: PostgresDatabase | undefined;
   const engine = options.sql ?? (process.env.DATABASE_URL ? 'postgres' : 'pglite');
@@ -108,36 +123,64 @@ export async function startCloudFixture(envOrOptions: Record<string, string> | C
     }
   }
   Object.assign(env, options.env ?? {});
-  const config = CloudConfig.fromEnv(env);
-  const logger = process.env.EDGELOOP_TEST_LOGS === '1';
-  const fixture: CloudFixture = {
-    cloud: await startCloud(config, { logger }),
+  return {
     s3,
     redis,
     mosquitto,
     mqttUrl,
-    url: '',
     adminToken,
     sql: pg ? 'postgres' : 'pglite',
-    api(path, init = {}) {
-      const { token = adminToken, ...rest } = init;
-      const headers = new Headers(rest.headers);
-      if (token) headers.set('authorization', `Bearer ${token}`);
-      return fetch(`${fixture.url}${path}`, { ...rest, headers });
-    },
-    async restart(whileDown) {
-      await fixture.cloud.close();
-      await whileDown?.();
-      fixture.cloud = await startCloud(CloudConfig.fromEnv(env), { logger });
-    },
+    databaseUrl: pg?.url,
+    env,
     async stop() {
-      await fixture.cloud.close();
       await mosquitto?.stop();
       await redis?.stop();
       await s3.stop();
       await pg?.stop();
     },
   };
+}
+
+/**
+ * A real cloud for integration tests: s3rver on a free port, SQL on PostgreSQL when DATABASE_URL is set
+ * (a fresh database each time) or PGlite, a bootstrap admin token, and optionally Redis and a broker.
+ */
+export async function startCloudFixture(envOrOptions: Record<string, string> | CloudFixtureOptions = {}): Promise<CloudFixture> {
+  const options: CloudFixtureOptions = ['env', 'broker', 'persistentSql', 'sql', 's3'].some((key) => key in envOrOptions)
+    ? (envOrOptions as CloudFixtureOptions)
+    : { env: envOrOptions as Record<string, string> };
+  const deps = await startCloudDependencies(options);
+  const logger = process.env.EDGELOOP_TEST_LOGS === '1';
+  const fixture: CloudFixture = {
+    cloud: await startCloud(CloudConfig.fromEnv(deps.env), { logger }),
+    s3: deps.s3,
+    redis: deps.redis,
+    mosquitto: deps.mosquitto,
+    mqttUrl: deps.mqttUrl,
+    url: '',
+    adminToken: deps.adminToken,
+    sql: deps.sql,
+    api: adminApi(() => fixture.url, deps.adminToken),
+    async restart(whileDown) {
+      await fixture.cloud.close();
+      await whileDown?.();
+      fixture.cloud = await startCloud(CloudConfig.fromEnv(deps.env), { logger });
+    },
+    async stop() {
+      await fixture.cloud.close();
+      await deps.stop();
+    },
+  };
   fixture.url = fixture.cloud.url;
   return fixture;
+}
+
+/** fetch against the cloud at `url()` with the admin token unless another is given (`token: null`: none). */
+export function adminApi(url: () => string, adminToken: string): CloudFixture['api'] {
+  return (path, init = {}) => {
+    const { token = adminToken, ...rest } = init;
+    const headers = new Headers(rest.headers);
+    if (token) headers.set('authorization', `Bearer ${token}`);
+    return fetch(`${url()}${path}`, { ...rest, headers });
+  };
 }
