@@ -1,3 +1,4 @@
+import { runInNewContext } from 'node:vm';
 import { canonicalJson, CanonicalJsonError } from './canonical-json';
 
 describe('canonicalJson', () => {
@@ -29,6 +30,8 @@ describe('canonicalJson', () => {
     ['undefined in an array', [1, undefined], '$[1]'],
     ['a hole in an array', [1, , 3], '$[1]'],
     ['a Map', { m: new Map() }, '$.m'],
+    ['a class instance', { c: new (class Point { x = 1 })() }, '$.c'],
+    ['a Map of another realm', { m: runInNewContext('new Map()') as unknown }, '$.m'],
   ])('refuses %s and names where', (_what, value, path) => {
     expect(() => canonicalJson(value)).toThrow(CanonicalJsonError);
     expect(() => canonicalJson(value)).toThrow(path);
@@ -40,6 +43,12 @@ describe('canonicalJson', () => {
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
     expect(() => canonicalJson(cyclic)).toThrow('cycle');
+  });
+
+  it('writes a plain object of another realm (what a worker thread sends arrives in the main realm) as any plain object', () => {
+    const foreign = runInNewContext('({ b: [1, { c: "x" }], a: Object.create(null) })') as unknown;
+    expect(Object.getPrototypeOf(foreign)).not.toBe(Object.prototype);
+    expect(canonicalJson({ doc: foreign })).toBe('{"doc":{"a":{},"b":[1,{"c":"x"}]}}');
   });
 
   it('uses toJSON, so a Date is its ISO string', () => {

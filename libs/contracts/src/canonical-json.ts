@@ -54,8 +54,11 @@ function writeObject(value: object, path: string, ancestors: Set<object>): strin
       }
       return `[${items.join(',')}]`;
     }
-    const proto = Object.getPrototypeOf(value);
-    if (proto !== Object.prototype && proto !== null) {
+    // a plain object of any realm: its prototype is an Object.prototype (whose own prototype is null) or null. A value
+    // a worker thread sent (structured clone) belongs to the realm it arrived in, which under a test runner's
+    // sandbox is not this module's
+    const proto: unknown = Object.getPrototypeOf(value);
+    if (proto !== null && Object.getPrototypeOf(proto) !== null) {
       throw new CanonicalJsonError(path, `a ${value.constructor?.name ?? 'non-plain'} object has no canonical JSON form`);
     }
     const record = value as Record<string, unknown>;

@@ -2,6 +2,7 @@ import type { PGlite } from '@electric-sql/pglite';
 import { Logger } from '@nestjs/common';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { Pool, type PoolClient } from 'pg';
+import { PgliteThread } from './pglite-thread';
 
 /** What repositories run SQL through: the database itself or an open transaction. */
 export interface SqlExecutor {
@@ -30,6 +31,10 @@ export const PGLITE_HOLD_MS = 8;
  * One SQL layer over PostgreSQL (production, `pg` pool) and PGlite (embedded default and tests): both speak
  * the same dialect, so every repository runs the same parameterised SQL on either.
  *
+ * The embedded mode opens PGlite in a folder (or `memory://`) on a worker thread of its own (`PgliteThread`): its
+ * statements never run on the event loop. A PGlite instance opened elsewhere (`pglite-instance`: repository tests
+ * share one per file) runs on this thread, as every PGlite did before, with the statements' hold time-sliced:
+ *
  * PGlite runs each statement on this thread, and its promise settles with no turn of the event loop in between:
  * 200 statements awaited one after another gave a timer set to 0 ms no chance to run. So statements run one after
  * another — a drift check reading a window a bucket per statement, a page loop — held the loop for all of them
@@ -49,6 +54,7 @@ export class SqlDatabase implements SqlExecutor {
     private readonly pool: Pool | undefined,
     private readonly pglite: PGlite | undefined,
     private readonly ownsPglite: boolean,
+    private readonly thread?: PgliteThread,
   ) {}
 
   static async open(target: SqlTarget): Promise<SqlDatabase> {
@@ -60,13 +66,16 @@ export class SqlDatabase implements SqlExecutor {
       return db;
     }
     if (target.kind === 'pglite-instance') return new SqlDatabase('pglite', undefined, target.db, false);
-    const { PGlite } = await import('@electric-sql/pglite');
-    const pglite = await PGlite.create(target.dir, { startParams: [...PGlite.defaultStartParams, ...PGLITE_SETTINGS] });
-    return new SqlDatabase('pglite', undefined, pglite, true);
+    return new SqlDatabase('pglite', undefined, undefined, true, await PgliteThread.start(target.dir, PGLITE_SETTINGS));
   }
 
   async query<T = Record<string, unknown>>(text: string, params: unknown[] = []): Promise<T[]> {
     if (this.pool) return (await this.pool.query(text, params)).rows as T[];
+    if (this.thread) {
+      const rows = await this.thread.query<T>(text, params);
+      this.answeredAt = performance.now();
+      return rows;
+    }
     await this.turnWhenHeld();
     const rows = (await this.pglite!.query<T>(text, params)).rows;
     this.answeredAt = performance.now();
@@ -85,7 +94,7 @@ export class SqlDatabase implements SqlExecutor {
    * length, not the engine (the ingest bench: the SQL check waited up to 285 ms behind ingest transactions).
    */
   answeringInTransaction(withinMs: number): boolean {
-    return this.pglite !== undefined && this.inTransaction && this.answeredAt !== undefined && performance.now() - this.answeredAt <= withinMs;
+    return this.kind === 'pglite' && this.inTransaction && this.answeredAt !== undefined && performance.now() - this.answeredAt <= withinMs;
   }
 
   /** When PGlite statements began holding the event loop (`performance.now()`); the loop's next turn clears it. */
@@ -108,6 +117,7 @@ export class SqlDatabase implements SqlExecutor {
 
   /** Runs `work` in one transaction: committed when it resolves, rolled back when it throws. */
   async transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    if (this.thread) return this.threadTransaction(this.thread, work);
     if (this.pglite) {
       await this.turnWhenHeld(); // the transaction's BEGIN is a statement too
       return this.pglite.transaction(async (tx) => {
@@ -161,6 +171,29 @@ export class SqlDatabase implements SqlExecutor {
     }
   }
 
+  /** A transaction on PGlite's thread: committed when `work` resolves, rolled back when it throws. */
+  private async threadTransaction<T>(thread: PgliteThread, work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    const tx = await thread.begin();
+    this.inTransaction = true;
+    this.answeredAt = performance.now(); // its BEGIN has just returned
+    try {
+      const result = await work({
+        query: async <R>(text: string, params: unknown[] = []) => {
+          const rows = await thread.query<R>(text, params, tx);
+          this.answeredAt = performance.now();
+          return rows;
+        },
+      });
+      await thread.commit(tx);
+      return result;
+    } catch (err) {
+      await thread.rollback(tx).catch(() => undefined); // a failed COMMIT has ended it already
+      throw err;
+    } finally {
+      this.inTransaction = false;
+    }
+  }
+
   /**
    * What PostgreSQL's autovacuum launcher and checkpointer do on a server, done on request for PGlite: it runs
    * PostgreSQL in single-user mode, where neither process exists (nor the cumulative statistics that would say
@@ -178,7 +211,7 @@ export class SqlDatabase implements SqlExecutor {
    * Returns its duration.
    */
   async maintainEmbedded(): Promise<number | undefined> {
-    if (!this.pglite) return undefined;
+    if (this.kind !== 'pglite') return undefined;
     const started = performance.now();
     const tables = await this.query<{ name: string }>(
       `select quote_ident(schemaname) || '.' || quote_ident(relname) as name from pg_stat_user_tables order by schemaname, relname`,
@@ -190,7 +223,8 @@ export class SqlDatabase implements SqlExecutor {
     const table = tables[this.analyzeTurn++ % Math.max(1, tables.length)];
     if (table) {
       await yieldToLoop();
-      await this.pglite.exec(`set default_statistics_target = 10; analyze ${table.name}; reset default_statistics_target`);
+      const analyze = `set default_statistics_target = 10; analyze ${table.name}; reset default_statistics_target`;
+      await (this.thread ? this.thread.exec(analyze) : this.pglite!.exec(analyze));
     }
     await yieldToLoop();
     await this.query('checkpoint');
@@ -201,6 +235,7 @@ export class SqlDatabase implements SqlExecutor {
 
   async close(): Promise<void> {
     if (this.pool) await this.pool.end();
+    if (this.thread) await this.thread.close();
     if (this.pglite && this.ownsPglite) await this.pglite.close();
   }
 }
