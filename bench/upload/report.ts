@@ -12,6 +12,8 @@ export interface TimedRun {
   key: string;
   /** Peak RSS growth of the process that made the put (the bench process, which also hosts s3rver). */
   putterRss?: { beforeMb: number; peakMb: number; growthMb: number } | null;
+  /** CPU time of the bench process over the put (the client and s3rver), ms. */
+  putterCpuMs?: { user: number; system: number };
 }
 
 export interface ApiRun extends TimedRun {
@@ -57,6 +59,27 @@ export function phaseMedians(runs: readonly ApiRun[]): Record<string, number | n
     }),
     total: pick((r) => r.ms),
   };
+}
+
+/** Median CPU time (ms) of each process over the API uploads (see UploadProbeResult.cpuMs). */
+export function cpuMedians(runs: readonly ApiRun[]): Record<string, number | null> {
+  const keys = ['cloudUser', 'cloudSystem', 'validator', 'benchUser', 'benchSystem'] as const;
+  const medians: Record<string, number | null> = {};
+  for (const key of keys) {
+    const values = runs.map((r) => r.probe.cpuMs[key]).filter((v): v is number => v !== null && Number.isFinite(v));
+    medians[key] = values.length === runs.length && values.length > 0 ? round(median(values), 0) : null;
+  }
+  medians.probeInBench = runs.length > 0 ? round(median(runs.map((r) => r.probe.probeCpuMs)), 0) : null;
+  return medians;
+}
+
+/** Median CPU time (ms) of the bench process over direct puts. */
+export function putterCpuMedians(runs: readonly TimedRun[]): { user: number | null; system: number | null } {
+  const pick = (f: (c: { user: number; system: number }) => number) => {
+    const values = runs.flatMap((r) => (r.putterCpuMs ? [f(r.putterCpuMs)] : []));
+    return values.length === runs.length && values.length > 0 ? round(median(values), 0) : null;
+  };
+  return { user: pick((c) => c.user), system: pick((c) => c.system) };
 }
 
 export function machine() {

@@ -6,7 +6,13 @@
  * bench/results/upload.json.
  *
  *   npm run bench:upload     (BENCH_UPLOAD_REPETITIONS=3, BENCH_UPLOAD_WIDTH=1400, BENCH_UPLOAD_SAMPLE_MS=20 by default;
- *                             BENCH_UPLOAD_SQL=postgres (default where PostgreSQL is installed) or memory for PGlite)
+ *                             BENCH_UPLOAD_SQL=postgres (default where PostgreSQL is installed) or memory for PGlite;
+ *                             BENCH_UPLOAD_RESULTS=<name>.json writes bench/results/<name>.json and its history
+ *                             instead of upload.json, for runs the Summary must not count, e.g. profiled ones;
+ *                             BENCH_UPLOAD_CLOUD_NODE_OPTIONS is given to the cloud process alone as NODE_OPTIONS,
+ *                             e.g. --cpu-prof --cpu-prof-dir=<folder>; BENCH_UPLOAD_CLOUD_V8_FLAGS, e.g.
+ *                             --heap-growing-percent=50, is applied inside the cloud at run time (cloud-v8-flags.ts),
+ *                             for A/B runs of V8 settings NODE_OPTIONS refuses)
  *
  * The cloud's SQL is PostgreSQL by default: the upload path runs a handful of statements, and an in-memory
  * PGlite would put its initdb (40–55 s at load 25–30, past the start timeout) and its WebAssembly
@@ -28,8 +34,10 @@ import { stopOnSignal } from '../common/stop-on-signal';
 import { minioPut, streamedPresignedPut } from './direct-put';
 import { checkLoads, markUpload, writeLargeEmbedder } from './embedder-model';
 import {
+  cpuMedians,
   machine,
   phaseMedians,
+  putterCpuMedians,
   round,
   series,
   TARGET_API_VS_DIRECT,
@@ -66,6 +74,12 @@ async function main(): Promise<void> {
   let cloud: BenchCloud | undefined;
   const sqlKind = process.env.BENCH_UPLOAD_SQL ?? (postgresAvailability().available ? 'postgres' : 'memory');
   if (sqlKind !== 'postgres' && sqlKind !== 'memory') throw new Error(`BENCH_UPLOAD_SQL is ${sqlKind}: postgres or memory`);
+  const resultsName = process.env.BENCH_UPLOAD_RESULTS ?? 'upload.json';
+  if (!/^[\w.-]+\.json$/.test(resultsName)) throw new Error(`BENCH_UPLOAD_RESULTS is ${resultsName}: a file name in bench/results ending in .json`);
+  const cloudV8Flags = process.env.BENCH_UPLOAD_CLOUD_V8_FLAGS?.trim() || undefined;
+  const cloudNodeOptions =
+    [process.env.BENCH_UPLOAD_CLOUD_NODE_OPTIONS, cloudV8Flags ? `--require ${path.join(__dirname, 'cloud-v8-flags.js')}` : undefined].filter(Boolean).join(' ') ||
+    undefined;
   const stopAll = stopOnSignal(async () => {
     if (cloud) {
       // a validator still running belongs to the cloud this bench started
@@ -99,7 +113,12 @@ async function main(): Promise<void> {
       sql: postgres ? { kind: 'postgres', url: postgres.url } : { kind: 'memory' },
       tmpDir: cloudTmpDir,
       // validation of the 210 MB model takes 1-2 s on a quiet machine and passed the 30 s default at load 32
-      env: { EDGELOOP_MAX_UPLOAD_BYTES: String(Math.max(1024 ** 3, 2 * model.size)), EDGELOOP_VALIDATION_TIMEOUT_MS: '180000' },
+      env: {
+        EDGELOOP_MAX_UPLOAD_BYTES: String(Math.max(1024 ** 3, 2 * model.size)),
+        EDGELOOP_VALIDATION_TIMEOUT_MS: '180000',
+        ...(cloudNodeOptions ? { NODE_OPTIONS: cloudNodeOptions } : {}),
+        ...(cloudV8Flags ? { BENCH_UPLOAD_CLOUD_V8_FLAGS: cloudV8Flags } : {}),
+      },
       logTailChars: CLOUD_LOG_TAIL_CHARS,
     });
     const idleRssMb = rssMb(cloud.pid) ?? NaN;
@@ -157,13 +176,15 @@ async function main(): Promise<void> {
       const key = `bench-direct/${round}-${step}`;
       const put = step === 'minio' ? minioPut : streamedPresignedPut;
       const rss = new PeakRssWindow(process.pid);
+      const cpuAtStart = process.cpuUsage();
       const t = performance.now();
       await withTimeout(put(minio, BUCKET, key, model.path, model.size), `${step} put of ${key}`);
       const ms = performance.now() - t;
+      const cpu = process.cpuUsage(cpuAtStart);
       const putterRss = rss.close();
       const stored = (await minio.statObject(BUCKET, key)).size;
       if (stored !== model.size) throw new Error(`${key}: the bucket holds ${stored} bytes, the file has ${model.size}`);
-      return { round, ms, key, putterRss };
+      return { round, ms, key, putterRss, putterCpuMs: { user: Math.round(cpu.user / 1000), system: Math.round(cpu.system / 1000) } };
     };
 
     // Round 0 is the warm-up (it also makes the cloud find out that s3rver has no multipart upload).
@@ -200,6 +221,7 @@ async function main(): Promise<void> {
     const aboveIdle = apiRuns.map((r) => round(r.probe.rss.peakMb - idleRssMb, 1));
     const maxGrowth = Math.max(...growths, ...aboveIdle);
     const phases = phaseMedians(apiRuns);
+    const cpu = cpuMedians(apiRuns);
     const validators = apiRuns.map((r) => r.probe.validationChild);
     const cloudWarnings = cloud.logLines();
 
@@ -215,6 +237,9 @@ async function main(): Promise<void> {
         s3: 's3rver 3.7.1 on a temp dir, in the bench process (no multipart upload: every put is one PUT)',
         cloud: `node apps/cloud/src/main.js of the bench's build as a child process, its own defaults; ${postgres ? 'PostgreSQL (harness)' : 'PGlite memory://'}; log level warn`,
         units: 'MB = 10^6 bytes; MB/s = file bytes / wall time of the whole upload',
+        // flags only: a value naming a file or folder would put a path of this machine into the results
+        cloudNodeOptions: cloudNodeOptions ? withoutPaths(cloudNodeOptions) : null,
+        cloudV8FlagsAtRunTime: cloudV8Flags ?? null,
       },
       file: {
         bytes: model.size,
@@ -233,11 +258,13 @@ async function main(): Promise<void> {
         how: 'minio Client.putObject(bucket, key, createReadStream(file), size), partSize 5 GiB (one PUT, as the cloud does on s3rver)',
         ...minioSeries,
         putterRssGrowthMb: runs.minio.map((r) => r.putterRss?.growthMb ?? null),
+        putterCpuMedianMs: putterCpuMedians(runs.minio),
       },
       streamedPut: {
         how: 'for comparison: presignedPutObject + one http PUT with the file streamed as the body (nothing buffered)',
         ...streamedSeries,
         putterRssGrowthMb: runs.streamed.map((r) => r.putterRss?.growthMb ?? null),
+        putterCpuMedianMs: putterCpuMedians(runs.streamed),
       },
       responsiveness: {
         how: `GET ${apiPaths.keys()} (an in-memory answer) every 100 ms, one at a time, during each API upload`,
@@ -248,6 +275,10 @@ async function main(): Promise<void> {
       apiVsDirect: ratio,
       apiVsStreamedPut: round(apiSeries.medianMBps / streamedSeries.medianMBps, 2),
       phasesMedianMs: phases,
+      cpuMedianMs: {
+        ...cpu,
+        meaning: 'CPU time over an API upload: the cloud process (all threads), its validator child, and the bench process (client and s3rver)',
+      },
       rss: {
         process: 'the cloud (API) process; the ONNX validator is a separate child process, reported apart',
         idleMb: idleRssMb,
@@ -272,7 +303,7 @@ async function main(): Promise<void> {
       cloudLog: cloudWarnings,
       benchSeconds: round((performance.now() - benchStarted) / 1000, 1),
     };
-    const resultFile = path.join(root, 'bench', 'results', 'upload.json');
+    const resultFile = path.join(root, 'bench', 'results', resultsName);
     writeResultsFile(resultFile, results);
 
     const mbps = (s: typeof apiSeries) => `${s.medianMBps}`;
@@ -306,6 +337,10 @@ async function main(): Promise<void> {
     );
     out(`API upload phases, median ms: ${JSON.stringify(phases)}`);
     out(
+      `CPU over an API upload, median ms: ${JSON.stringify(cpu)}; bench process over a direct minio put ${JSON.stringify(results.direct.putterCpuMedianMs)}, ` +
+        `a streamed PUT ${JSON.stringify(results.streamedPut.putterCpuMedianMs)}`,
+    );
+    out(
       `targets: API/direct ${ratio} (≥ ${TARGET_API_VS_DIRECT}: ${results.targets.apiVsDirectMet ? 'met' : 'NOT met'}), ` +
         `RSS growth max ${maxGrowth} MB (< ${TARGET_RSS_GROWTH_MB}: ${results.targets.rssGrowthMet ? 'met' : 'NOT met'})`,
     );
@@ -315,6 +350,14 @@ async function main(): Promise<void> {
   } finally {
     await stopAll();
   }
+}
+
+/** NODE_OPTIONS as recorded in the results: a file or folder given to a flag becomes `…`. */
+function withoutPaths(options: string): string {
+  return options
+    .split(/\s+/)
+    .map((token) => (!token.includes('/') ? token : token.includes('=') ? `${token.slice(0, token.indexOf('='))}=…` : '…'))
+    .join(' ');
 }
 
 function describeApiRun(run: ApiRun) {

@@ -28,6 +28,8 @@ export interface UploadPhases {
 
 export interface UploadProbeResult {
   samples: number;
+  /** CPU time the sampling took in the bench process, included in cpuMs.benchUser/benchSystem. */
+  probeCpuMs: number;
   /** Longest gap between two samples: the sampling resolution actually achieved. */
   maxGapMs: number;
   rss: {
@@ -43,6 +45,11 @@ export interface UploadProbeResult {
     peakAfterSpooledMb: number;
   };
   validationChild: { pid: number; peakRssMb: number } | null;
+  /**
+   * CPU time (ms) over the upload: the cloud process (all its threads: event loop, libuv pool, GC helpers), its
+   * validator child, and the bench process (the client sending the body and s3rver receiving the cloud's PUT).
+   */
+  cpuMs: { cloudUser: number; cloudSystem: number; validator: number | null; benchUser: number; benchSystem: number };
   phases: UploadPhases;
 }
 
@@ -66,6 +73,8 @@ export class UploadProbe {
   private readonly baselineKb: number;
   private readonly hwmReset: boolean;
   private samples = 0;
+  /** CPU the sampling itself took in the bench process (it runs there beside the client and s3rver). */
+  private ownCpuUs = 0;
   private lastSampleAt = this.started;
   private maxGapMs = 0;
   private peakKb = 0;
@@ -73,12 +82,17 @@ export class UploadProbe {
   private peakAfterSpooledKb = 0;
   private child: { pid: number; peakKb: number } | null = null;
   private readonly childTicks = new Map<number, number>();
+  private readonly cloudCpuAtStart: CpuTimes | undefined;
+  private readonly benchCpuAtStart = process.cpuUsage();
+  private readonly validatorTicksAtStart = new Map<number, number>();
 
   constructor(private readonly targets: ProbeTargets) {
     this.knownObjects = new Set(listObjects(targets.s3BlobDir));
     this.hwmReset = resetPeakRss(targets.pid);
     this.baselineKb = statusKb(targets.pid, 'VmRSS') ?? 0;
     this.peakKb = this.baselineKb;
+    this.cloudCpuAtStart = cpuTimes(targets.pid);
+    for (const pid of childProcesses(targets.pid)) this.validatorTicksAtStart.set(pid, cpuTicks(pid) ?? 0);
     this.timer = setInterval(() => this.sample(), targets.intervalMs);
   }
 
@@ -92,8 +106,12 @@ export class UploadProbe {
     clearInterval(this.timer);
     const hwmKb = this.hwmReset ? statusKb(this.targets.pid, 'VmHWM') : undefined;
     const peakKb = Math.max(this.peakKb, hwmKb ?? 0);
+    const cloudCpu = cpuTimes(this.targets.pid);
+    const benchCpu = process.cpuUsage(this.benchCpuAtStart);
+    const validatorTicks = this.child ? (this.childTicks.get(this.child.pid) ?? 0) - (this.validatorTicksAtStart.get(this.child.pid) ?? 0) : null;
     return {
       samples: this.samples,
+      probeCpuMs: Math.round(this.ownCpuUs / 1000),
       maxGapMs: round(this.maxGapMs),
       rss: {
         baselineMb: mb(this.baselineKb),
@@ -105,11 +123,28 @@ export class UploadProbe {
         peakAfterSpooledMb: mb(this.peakAfterSpooledKb),
       },
       validationChild: this.child ? { pid: this.child.pid, peakRssMb: mb(this.child.peakKb) } : null,
+      cpuMs: {
+        cloudUser: cloudCpu && this.cloudCpuAtStart ? (cloudCpu.user - this.cloudCpuAtStart.user) * MS_PER_TICK : NaN,
+        cloudSystem: cloudCpu && this.cloudCpuAtStart ? (cloudCpu.system - this.cloudCpuAtStart.system) * MS_PER_TICK : NaN,
+        validator: validatorTicks === null ? null : validatorTicks * MS_PER_TICK,
+        benchUser: Math.round(benchCpu.user / 1000),
+        benchSystem: Math.round(benchCpu.system / 1000),
+      },
       phases: { ...this.phases },
     };
   }
 
   private sample(): void {
+    const began = process.cpuUsage();
+    try {
+      this.takeSample();
+    } finally {
+      const used = process.cpuUsage(began);
+      this.ownCpuUs += used.user + used.system;
+    }
+  }
+
+  private takeSample(): void {
     const now = performance.now();
     const at = round(now - this.started);
     this.samples++;
@@ -174,15 +209,29 @@ export function childProcesses(pid: number): number[] {
   }
 }
 
-/** User + system CPU time of a process, in clock ticks (/proc/<pid>/stat fields 14 and 15). */
-function cpuTicks(pid: number): number | undefined {
+/** Linux reports process CPU times in USER_HZ ticks, 100 a second on every architecture it runs on. */
+const MS_PER_TICK = 10;
+
+interface CpuTimes {
+  user: number;
+  system: number;
+}
+
+/** User and system CPU time of a process, in clock ticks (/proc/<pid>/stat fields 14 and 15). */
+function cpuTimes(pid: number): CpuTimes | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]);
+    return { user: Number(fields[11]), system: Number(fields[12]) };
   } catch {
     return undefined;
   }
+}
+
+/** User + system CPU time of a process, in clock ticks. */
+function cpuTicks(pid: number): number | undefined {
+  const times = cpuTimes(pid);
+  return times && times.user + times.system;
 }
 
 function processState(pid: number): string | undefined {

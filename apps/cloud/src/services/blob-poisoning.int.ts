@@ -78,6 +78,21 @@ describe.each(engines)('content addresses hold only bytes that hash to them (rea
     expect(await objects('tmp/')).toEqual([]);
   });
 
+  it('(a) a valid model whose bytes do not hash to the declared sha256 (right size) leaves nothing under either address', async () => {
+    const labels = ['m', 'n'];
+    const declaredHead = makeHead(labels, 61);
+    const sent = makeHead(labels, 62);
+    expect(sent.length).toBe(declaredHead.length);
+    const declared = sha256(declaredHead);
+    const res = await upload('wrong-hash', uploadForm({ head: sent }, { labels, files: [{ role: 'head', sha256: declared, size: sent.length }] }));
+    expect(res.status).toBe(422);
+    expect(res.body.message).toMatch(/sha256/);
+    const names = (await objects('blobs/')).map((o) => o.name);
+    expect(names).not.toContain(`blobs/sha256/${declared}`);
+    expect(names).not.toContain(`blobs/sha256/${sha256(sent)}`);
+    expect(await objects('tmp/')).toEqual([]);
+  });
+
   it('(b) junk under a declared address, held open while the genuine bundle uploads, never becomes the blob', async () => {
     const labels = ['ann', 'ben', 'cat'];
     const head = makeHead(labels, 77);
