@@ -49,6 +49,8 @@ import { idleResponsiveness, ResponsivenessProbe, type Responsiveness } from './
 import { childProcesses, PeakRssWindow, rssMb, UploadProbe, type UploadProbeResult } from './upload-probe';
 
 const BUCKET = 'edgeloop';
+/** What the results say instead of the bench's temp dir (a path of this machine). */
+const BENCH_TEMP_DIR = '<bench temp dir>';
 const SAMPLE_INTERVAL_MS = Number(process.env.BENCH_UPLOAD_SAMPLE_MS ?? 20);
 const UPLOAD_TIMEOUT_MS = 180_000;
 /** minio-js puts an object of at most this part size in one PUT (s3rver has no ListMultipartUploads). */
@@ -223,7 +225,8 @@ async function main(): Promise<void> {
     const phases = phaseMedians(apiRuns);
     const cpu = cpuMedians(apiRuns);
     const validators = apiRuns.map((r) => r.probe.validationChild);
-    const cloudWarnings = cloud.logLines();
+    // the cloud names files in its data folder, under the bench's temp dir: no path of this machine in the results
+    const cloudWarnings = cloud.logLines().map((line) => line.split(workDir).join(BENCH_TEMP_DIR));
 
     const results = {
       schema: 'edgeloop.bench.upload/v1',
