@@ -8,7 +8,7 @@ export { TrainingError } from './errors';
 export type { TrainingErrorCode } from './errors';
 export { createRandom, gaussianVector, randomUnitVector, shuffle } from './random';
 export type { SeededRandom } from './random';
-export { decodeVectorBase64, dot, encodeVectorBase64, normalise, normalisedMean } from './vectors';
+export { copyVector, decodeVectorBase64, dot, encodeVectorBase64, normalise, normalisedMean } from './vectors';
 export { datasetDigest, DEFAULT_SPLIT_OPTIONS, exampleBlocks, SPLIT_NAMES, splitDataset } from './dataset';
 export type { DatasetSplit, ExampleKind, SplitName, SplitOptions, TrainingExample } from './dataset';
 export { groupByIdentity, trimmedPrototype, trimmedPrototypes } from './prototypes';

@@ -1,6 +1,7 @@
 import type { IdentityPrototypes } from '@edgeloop/vision';
 import type { TrainingExample } from './dataset';
 import { TrainingError } from './errors';
+import { copyVector } from './vectors';
 
 /**
  * Multinomial logistic regression over cosine scores, with rows kept at unit length so the result
@@ -221,11 +222,11 @@ export function fitLogistic(
   const target = new Int32Array(n);
   used.forEach((e, i) => {
     if (e.embedding.length !== d) throw new TrainingError('DIMENSION_MISMATCH', `example "${e.id}" has ${e.embedding.length} values, expected ${d}`);
-    x.set(e.embedding, i * d);
+    copyVector(x, e.embedding, i * d);
     target[i] = e.kind === 'identity' ? (labelIndex.get(e.label as string) as number) : k; // k = unknown
   });
   const anchor = new Float32Array(k * d);
-  start.prototypes.forEach((p, i) => anchor.set(p, i * d));
+  start.prototypes.forEach((p, i) => copyVector(anchor, p, i * d));
   const w = Float32Array.from(anchor);
   let bias = o.unknownCosine;
   const grad = new Float32Array(k * d);

@@ -1,9 +1,27 @@
-import { decodeVectorBase64, dot, encodeVectorBase64, normalise, normalisedMean } from './vectors';
+import { copyVector, decodeVectorBase64, dot, encodeVectorBase64, normalise, normalisedMean } from './vectors';
 
 describe('vectors', () => {
   it('dot product, including the unrolled tail', () => {
     expect(dot(Float32Array.from([1, 2, 3, 4, 5]), Float32Array.from([5, 4, 3, 2, 1]))).toBe(35);
     expect(dot(new Float32Array(0), new Float32Array(0))).toBe(0);
+  });
+
+  it('copies a vector into a matrix row as set() would, from views with offsets too, and refuses what does not fit', () => {
+    const rows = new Float32Array(3 * 4).fill(-1);
+    const backing = Float32Array.from([9, 1.5, -2.25, Number.NaN, 1e-40, 9]);
+    const source = backing.subarray(1, 5); // a view at a byte offset of 4
+    copyVector(rows, source, 4);
+    expect(Array.from(rows.subarray(0, 4))).toEqual([-1, -1, -1, -1]);
+    expect(Array.from(rows.subarray(4, 8))).toEqual(Array.from(source)); // NaN and a subnormal kept bit for bit
+    expect(Array.from(rows.subarray(8))).toEqual([-1, -1, -1, -1]);
+    const view = new Float32Array(new ArrayBuffer(40), 8, 6); // the target a view too
+    copyVector(view, source, 2);
+    expect(Array.from(view)).toEqual([0, 0, ...Array.from(source)]);
+    const shared = new Float32Array(new SharedArrayBuffer(16));
+    copyVector(shared, source, 0);
+    expect(Array.from(shared)).toEqual(Array.from(source));
+    expect(() => copyVector(rows, source, 9)).toThrow(RangeError);
+    expect(() => copyVector(rows, source, -1)).toThrow(RangeError);
   });
 
   it('normalises in place and leaves a zero vector alone', () => {

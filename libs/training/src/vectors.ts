@@ -9,6 +9,19 @@ export function normalise(v: Float32Array): Float32Array {
   return v;
 }
 
+/**
+ * Copies `source` into `target` from element `offset` on, as bytes (both are float32 of this machine, so the bytes are
+ * the values). `target.set(source, offset)` does the same, but V8 (Node 24) copies a Float32Array into another value by
+ * value: 11,000 embeddings of 512 values (22 MB) took 80–110 ms that way, 5–20 ms through byte views, on the cloud's
+ * event loop while a dataset was packed. Out of range: a RangeError, as `set` throws.
+ */
+export function copyVector(target: Float32Array, source: Float32Array, offset: number): void {
+  if (offset < 0 || offset + source.length > target.length) {
+    throw new RangeError(`${source.length} values at ${offset} do not fit in ${target.length}`);
+  }
+  new Uint8Array(target.buffer, target.byteOffset + offset * 4, source.byteLength).set(new Uint8Array(source.buffer, source.byteOffset, source.byteLength));
+}
+
 /** Dot product of two equal-length vectors (unrolled by four). */
 export function dot(a: Float32Array, b: Float32Array): number {
   const n = a.length;

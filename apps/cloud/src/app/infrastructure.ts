@@ -11,7 +11,11 @@ export const sqlDatabaseProvider: Provider = {
     const db = await SqlDatabase.open(
       config.databaseUrl ? { kind: 'postgres', url: config.databaseUrl } : { kind: 'pglite', dir: config.sqlDir },
     );
-    const applied = await migrate(db);
+    // a failed migration closes what was opened: PGlite's thread (or the pool) would keep the process alive
+    const applied = await migrate(db).catch(async (err: unknown) => {
+      await db.close().catch(() => undefined);
+      throw err;
+    });
     new Logger('Database').log(
       `${db.kind === 'postgres' ? 'PostgreSQL' : `PGlite (${config.sqlDir})`} ready${applied.length ? `, applied ${applied.join(', ')}` : ''}`,
     );

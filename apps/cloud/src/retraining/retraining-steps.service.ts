@@ -8,7 +8,7 @@ import {
   type RetrainingStep,
   type RetrainingStepState,
 } from '@edgeloop/contracts';
-import { DEFAULT_SPLIT_OPTIONS, type TrainingExample } from '@edgeloop/training';
+import { copyVector, DEFAULT_SPLIT_OPTIONS, type TrainingExample } from '@edgeloop/training';
 import { SqlDatabase, type SqlExecutor } from '../database/sql-database';
 import { DomainEvents } from '../events/domain-events';
 import { TrainingDataService } from '../identities/training-data.service';
@@ -329,7 +329,7 @@ async function packExamples(examples: readonly TrainingExample[]): Promise<Packe
   for (let i = 0; i < examples.length; i++) {
     const e = examples[i];
     if (e.embedding.length !== dim) throw new StepFailure(`example ${e.id} has ${e.embedding.length} values, expected ${dim}`);
-    embeddings.set(e.embedding, i * dim);
+    copyVector(embeddings, e.embedding, i * dim);
     packed.ids.push(e.id);
     packed.labels.push(e.label);
     packed.kinds.push(e.kind);
