@@ -289,13 +289,13 @@ floodCases.each(['embedded', 'mosquitto'] as const)('per-device quotas and quara
     await new Promise((r) => receiver?.close(r));
   });
 
-  // Run with EDGELOOP_QUOTA_FLOOD=1 (the whole block). The cloud runs in a process of its own, started by main.ts as a
-  // deployment starts it (its V8 defaults: an 8 MB young generation), and this process is the devices' side: the
-  // steady device's client, its clock, the test. Before, with the cloud in this process, the batch published ~190 ms
-  // into the floods waited for Jest's young-generation collections (27-61 ms) and the cloud's work on the same loop:
-  // 16 of 20 broker-runs passed on PostgreSQL, 3 of 6 on PGlite. docs/quotas.md "Tests" has every figure. With
-  // EDGELOOP_TEST_LOGS=1 it prints each batch's round trip, the cloud's CPU every 100 ms and the devices' loop stalls
-  // (traceSteadyDevice below).
+  // Run with EDGELOOP_QUOTA_FLOOD=1 (the whole block); not in the default run while it does not pass reliably. The cloud
+  // runs in a process of its own, started by main.ts as a deployment starts it (its V8 defaults), and this process is
+  // the devices' side: the steady device's client, its clock, the test. Whole file as CI runs it, 6 December: 19 of 28
+  // broker-runs passed on PostgreSQL, 18 of 20 on PGlite (the cloud in the test's process, the same hour: 20 of 20 on
+  // PostgreSQL); the misses are the batch ~200 ms into the floods (2x bound) and, on the embedded broker, /health.
+  // docs/quotas.md "Tests" has every figure. With EDGELOOP_TEST_LOGS=1 it prints each batch's round trip, the cloud's
+  // CPU every 100 ms and the devices' loop stalls (traceSteadyDevice below).
   it('throttles a flooding device within a second, quarantines it and cuts it off at the broker; the other device loses nothing', async () => {
     // the attackers, spawned now and waiting for start()
     const template = makeBatch('rogue-1', 1, model, STABLE, { frames: FRAMES });
