@@ -3,7 +3,8 @@
  * environment (BENCH_RETRAIN_SIZES, BENCH_RETRAIN_RUNS, BENCH_RETRAIN_METHOD, BENCH_RETRAIN_ACCURACY,
  * BENCH_RETRAIN_PROBE_MS, BENCH_RETRAIN_PROFILE, BENCH_RETRAIN_LOG_LEVEL, BENCH_RETRAIN_PRODUCTION,
  * BENCH_RETRAIN_IDLE_CLOUD; BENCH_RETRAIN_PROFILE_FILE keeps the profiled run's raw CPU profile and late ticks for
- * stalls.ts).
+ * stalls.ts; `--profile-first` or BENCH_RETRAIN_PROFILE=first profiles the first timed run instead — the one that reads
+ * every embedding from SQL — and records that run with its profile).
  */
 export interface RetrainSize {
   identities: number;
@@ -21,6 +22,8 @@ export interface RetrainSettings {
   probeIntervalMs: number;
   /** One extra run per size with the main thread CPU-profiled. */
   profile: boolean;
+  /** The first timed run of each size CPU-profiled (its figures then include the profiler's cost). */
+  profileFirstRun: boolean;
   pollMs: number;
   logLevel: string;
   /**
@@ -65,6 +68,7 @@ export function settingsFrom(argv: readonly string[], env: NodeJS.ProcessEnv): R
     accuracy: !argv.includes('--no-accuracy') && env.BENCH_RETRAIN_ACCURACY !== '0',
     probeIntervalMs,
     profile: argv.includes('--profile') || env.BENCH_RETRAIN_PROFILE === '1',
+    profileFirstRun: argv.includes('--profile-first') || env.BENCH_RETRAIN_PROFILE === 'first',
     pollMs: 250,
     logLevel: env.BENCH_RETRAIN_LOG_LEVEL ?? 'warn',
     production,

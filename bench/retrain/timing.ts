@@ -54,7 +54,7 @@ export interface TimedRun {
   slowAnswers: SlowAnswer[];
   /** Lateness of a 20 ms timer on the cloud's event loop during the run, and its ticks > 100 ms late by step. */
   loopLag: LoopLagSummary & { lateBySteps: Record<string, { count: number; maxMs: number }> };
-  /** Only on the extra profiled run. */
+  /** Only on a profiled run: the extra one (`--profile`), or the first (`--profile-first`). */
   profile?: MainThreadProfile;
   gate: { verdict: string; primary: NonNullable<RetrainingRun['report']>['primary'] } | null;
   download: CandidateDownload | null;
@@ -267,7 +267,7 @@ export async function measureSize(size: RetrainSize, settings: RetrainSettings, 
     const runs: TimedRun[] = [];
     let dataset: RetrainingRun['dataset'] = null;
     for (let i = 1; i <= settings.runs; i++) {
-      const { timed, run } = await timedRun(cloud, settings, i, { idleUrl: idleCloud?.url });
+      const { timed, run } = await timedRun(cloud, settings, i, { profile: settings.profileFirstRun && i === 1, idleUrl: idleCloud?.url });
       dataset ??= run.dataset;
       runs.push(timed);
       // the next run retrains the candidate, after new people were labelled: what a device on it downloads then
@@ -285,12 +285,12 @@ export async function measureSize(size: RetrainSize, settings: RetrainSettings, 
       );
       for (const a of timed.slowAnswers) out(`    ${describeSlowAnswer(a)}`);
       if (timed.download) out(`    ${describeDownload(timed.download)}`);
+      if (timed.profile) out(`    profiled: main thread ${describeOrigins(timed.profile)}`);
     }
     let profiledRun: TimedRun | null = null;
     if (settings.profile) {
       profiledRun = (await timedRun(cloud, settings, settings.runs + 1, { profile: true, idleUrl: idleCloud?.url })).timed;
-      const top = profiledRun.profile!.byOrigin.slice(0, 5);
-      out(`  profiled run: ${(profiledRun.triggerToEndMs / 1000).toFixed(1)} s; main thread ${top.map((o) => `${o.origin} ${o.ms} ms`).join(', ')}`);
+      out(`  profiled run: ${(profiledRun.triggerToEndMs / 1000).toFixed(1)} s; main thread ${describeOrigins(profiledRun.profile!)}`);
     }
     return { size, targetMs: size.targetMs, examples, dataset, seedMs, idleHealth, runs, profiledRun };
   } finally {
@@ -342,7 +342,15 @@ function clusterCosines(examples: ReadonlyArray<{ label: string | null; embeddin
   return { sameMeanCosine: mean(same), strangerMeanCosine: mean(other) };
 }
 
-export function describeSlowAnswer(a: SlowAnswer): string {
+export /** The five origins of the main thread's samples that took longest. */
+function describeOrigins(profile: MainThreadProfile): string {
+  return profile.byOrigin
+    .slice(0, 5)
+    .map((o) => `${o.origin} ${o.ms} ms`)
+    .join(', ');
+}
+
+function describeSlowAnswer(a: SlowAnswer): string {
   return (
     `slow /health at +${(a.atMs / 1000).toFixed(2)} s (${a.step}): ${Math.round(a.ms)} ms; ` +
     `slowest check ${a.slowestCheck ? `${a.slowestCheck.name} ${a.slowestCheck.ms} ms` : 'none'}` +
