@@ -10,7 +10,7 @@
  * 3. For every registered candidate: the bytes a device on the base version downloads ÷ the full bundle.
  * Prints tables and target lines, writes bench/results/retrain.json.
  *
- *   npm run bench:retrain [-- --sizes 100x20,1000x10 --runs 3 --method auto --probe-ms 75 --no-accuracy --profile]
+ *   npm run bench:retrain [-- --sizes 100x20,1000x10 --runs 3 --method auto --probe-ms 75 --no-accuracy --profile | --profile-first]
  */
 // first: the cloud runs in this process, so this process starts again with the cloud's own V8 defaults (its young
 // generation and heap growth, apps/cloud/src/app/process-defaults.ts), as `node dist/apps/cloud/src/main.js` does —
