@@ -105,7 +105,13 @@ export class PgliteThread {
         resolve: (answer) => (answer.ok ? resolve(answer.rows) : reject(toError(answer.error))),
         reject,
       });
-      this.worker.postMessage({ id, ...request });
+      try {
+        this.worker.postMessage({ id, ...request });
+      } catch (err) {
+        // a parameter that cannot cross the thread (a function, a symbol): that statement fails, nothing waits for it
+        this.pending.delete(id);
+        reject(new Error(`a parameter of this statement cannot be sent to the embedded SQL thread: ${(err as Error).message}`));
+      }
     });
   }
 }

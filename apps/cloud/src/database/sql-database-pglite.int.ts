@@ -222,6 +222,11 @@ describe('SqlDatabase on PGlite (the embedded mode)', () => {
       await db.query('delete from items');
     });
 
+    it('refuses a parameter that cannot cross the thread with a clear error, and the next statement runs', async () => {
+      await expect(db.query('select $1::text as v', [() => 1])).rejects.toThrow(/cannot be sent to the embedded SQL thread/);
+      expect(await db.query('select $1::text as v', ['still here'])).toEqual([{ v: 'still here' }]);
+    });
+
     it('fails every statement with a clear error once the thread is gone, and closes', async () => {
       const other = await SqlDatabase.open({ kind: 'pglite', dir: 'memory://' });
       expect(await other.query('select 1 as one')).toEqual([{ one: 1 }]);
