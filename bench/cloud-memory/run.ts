@@ -7,14 +7,17 @@
  * loaded. Prints a table and writes bench/results/cloud-memory.json.
  *
  *   npm run bench:cloud-memory   (BENCH_CLOUD_MEMORY_STARTS=3, BENCH_CLOUD_MEMORY_SETTLE_MS=10000,
- *                                 BENCH_CLOUD_MEMORY_ENGINES=postgres,pglite by default)
+ *                                 BENCH_CLOUD_MEMORY_ENGINES=postgres,pglite by default; BENCH_CLOUD_NODE_FLAGS, e.g.
+ *                                 --heap-growing-percent=50, goes on the cloud's command line (bench/common/cloud-process.ts);
+ *                                 BENCH_CLOUD_MEMORY_RESULTS=<name>.json writes bench/results/<name>.json and its history
+ *                                 instead of cloud-memory.json, for runs the Summary must not count)
  */
 import { startPostgres, startRedis, startS3, type PostgresServer, type RedisServer, type S3Server } from '@edgeloop/harness';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { startBenchCloud, type BenchCloud, type BenchCloudSql } from '../common/cloud-process';
+import { benchCloudNodeFlags, startBenchCloud, type BenchCloud, type BenchCloudSql } from '../common/cloud-process';
 import { repoRoot } from '../common/repo-root';
 import { writeResultsFile } from '../common/results-file';
 import { stopOnSignal } from '../common/stop-on-signal';
@@ -31,6 +34,8 @@ interface StartResult {
   start: number;
   bootMs: number;
   loadAverage1m: number;
+  /** The node flags the cloud ran with (its command line after its relaunch with its own defaults). */
+  nodeFlags: string[] | null;
   status: ProcStatus;
   residentByMapping: Record<string, number>;
   v8: CloudMemorySnapshot | null;
@@ -45,6 +50,8 @@ async function main(): Promise<void> {
   const settleMs = Math.max(0, Number(process.env.BENCH_CLOUD_MEMORY_SETTLE_MS ?? 10_000));
   const engines = (process.env.BENCH_CLOUD_MEMORY_ENGINES ?? 'postgres,pglite').split(',').map((e) => e.trim()) as Engine[];
   for (const engine of engines) if (engine !== 'postgres' && engine !== 'pglite') throw new Error(`unknown engine ${engine} (postgres, pglite)`);
+  const resultsName = process.env.BENCH_CLOUD_MEMORY_RESULTS ?? 'cloud-memory.json';
+  if (!/^[\w.-]+\.json$/.test(resultsName)) throw new Error(`BENCH_CLOUD_MEMORY_RESULTS is ${resultsName}: a file name in bench/results ending in .json`);
   // the cloud and the hook of the build this bench runs from (dist-<name>/bench/cloud-memory → dist-<name>/apps)
   const mainJs = path.resolve(__dirname, '..', '..', 'apps', 'cloud', 'src', 'main.js');
   const hookJs = path.join(__dirname, 'memory-hook.js');
@@ -101,6 +108,7 @@ async function main(): Promise<void> {
           start,
           bootMs: Math.round(bootMs),
           loadAverage1m: round(os.loadavg()[0], 2),
+          nodeFlags: cloud.runningFlags,
           status,
           residentByMapping: residentByMapping(cloud.pid),
           v8: existsSync(snapshotFile) ? (JSON.parse(readFileSync(snapshotFile, 'utf8')) as CloudMemorySnapshot) : null,
@@ -108,19 +116,24 @@ async function main(): Promise<void> {
         results.push(result);
         out(
           `${engine} start ${start}: VmRSS ${status.vmRssMb} MB (anon ${status.rssAnonMb}, file ${status.rssFileMb}, peak ${status.vmHwmMb}), ` +
-            `booted in ${result.bootMs} ms, load ${result.loadAverage1m}`,
+            `booted in ${result.bootMs} ms, load ${result.loadAverage1m}; flags ${result.nodeFlags?.join(' ') || '(none read)'}`,
         );
         await cloud.stop();
         cloud = undefined;
       }
     }
-    writeResults(root, results, { starts, settleMs, mainJs: path.relative(root, mainJs) });
+    writeResults(root, results, { starts, settleMs, mainJs: path.relative(root, mainJs), cloudNodeFlags: benchCloudNodeFlags() }, resultsName);
   } finally {
     await stopAll();
   }
 }
 
-function writeResults(root: string, results: StartResult[], settings: { starts: number; settleMs: number; mainJs: string }): void {
+function writeResults(
+  root: string,
+  results: StartResult[],
+  settings: { starts: number; settleMs: number; mainJs: string; cloudNodeFlags: string[] },
+  resultsName: string,
+): void {
   const byEngine = (engine: Engine) => results.filter((r) => r.engine === engine);
   const range = (values: number[]) => (values.length ? { min: Math.min(...values), max: Math.max(...values) } : null);
   const summary = Object.fromEntries(
@@ -140,14 +153,16 @@ function writeResults(root: string, results: StartResult[], settings: { starts: 
   const postgresMax = summary.postgres?.vmRssMb?.max;
   // judged only when PostgreSQL was measured (BENCH_CLOUD_MEMORY_ENGINES=pglite leaves it open)
   const met = postgresMax === undefined ? null : postgresMax <= TARGET_IDLE_RSS_MB;
-  const file = path.join(root, 'bench', 'results', 'cloud-memory.json');
+  const file = path.join(root, 'bench', 'results', resultsName);
   const document = {
     schema: 'edgeloop.bench.cloud-memory/v1',
     createdAt: new Date().toISOString(),
     machine: { cpus: os.cpus().length, memoryGb: round(os.totalmem() / 1e9), node: process.version },
     settings: {
       ...settings,
-      cloud: 'its own defaults (no NODE_OPTIONS but the hook); Redis, embedded aedes broker, s3rver; log level warn',
+      cloud:
+        (settings.cloudNodeFlags.length ? `its own defaults but ${settings.cloudNodeFlags.join(' ')} on its command line` : 'its own defaults') +
+        ' (no NODE_OPTIONS but the hook); Redis, embedded aedes broker, s3rver; log level warn',
       measuredAt: `${settings.settleMs} ms after the first healthy GET /api/v1/health`,
       pglite: 'one folder for the run, created (initdb) by the bench before the first start: every start opens it and applies the migrations',
       units: 'MB = 10^6 bytes',

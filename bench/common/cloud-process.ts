@@ -3,7 +3,7 @@ import { freePort, type RedisServer, type S3Server } from '@edgeloop/harness';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 const HEALTH_TIMEOUT_MS = 60_000;
@@ -28,6 +28,13 @@ export interface BenchCloudOptions {
   env?: Record<string, string>;
   /** `--require`d into the cloud before its entry point (a probe hook); the child then gets an IPC channel. */
   preload?: string;
+  /**
+   * Node/V8 flags put on the cloud's command line before its entry point, e.g. `--heap-growing-percent=50`
+   * (default: BENCH_CLOUD_NODE_FLAGS, split on white space; none when unset). A flag given this way wins over the
+   * cloud's own default for it (apps/cloud/src/app/process-defaults.ts), as an operator's would, and V8 reads it
+   * at start-up, unlike NODE_OPTIONS, which node refuses for some heap flags.
+   */
+  nodeFlags?: readonly string[];
   /** How much of the cloud's stdout and stderr to keep (default 8000 characters). */
   logTailChars?: number;
   /** How long to wait for `/health` (default 60 s; PGlite's first open in a folder took ≈ 40 s at load average 15). */
@@ -41,6 +48,13 @@ export interface BenchCloud {
   /** The embedded broker, when the cloud was given Redis. */
   mqttUrl: string | null;
   adminToken: string;
+  /** The flags given on the cloud's command line by the bench (`nodeFlags` or BENCH_CLOUD_NODE_FLAGS). */
+  nodeFlags: string[];
+  /**
+   * The node flags the cloud runs with once healthy, read from `/proc/<pid>/cmdline` (after its relaunch with its
+   * own defaults: same pid); null where `/proc` cannot be read.
+   */
+  runningFlags: string[] | null;
   /** The cloud's stdout and stderr, last few kB, as lines without colour codes or blank lines. */
   logLines(): string[];
   /** SIGTERM, then SIGKILL after 5 s; resolves when the process has exited. Safe to call twice. */
@@ -48,6 +62,11 @@ export interface BenchCloud {
 }
 
 export type BenchCloudWithBroker = BenchCloud & { mqttUrl: string };
+
+/** BENCH_CLOUD_NODE_FLAGS as a list of flags (empty when unset). */
+export function benchCloudNodeFlags(env: NodeJS.ProcessEnv = process.env): string[] {
+  return (env.BENCH_CLOUD_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+}
 
 /** Variables of the caller's environment that would change what the cloud connects to. */
 const INHERITED_CLOUD_VARIABLES = /^(EDGELOOP_|S3_|DATABASE_URL$|REDIS_URL$|MQTT_)/;
@@ -93,7 +112,8 @@ async function startOnce(options: BenchCloudOptions): Promise<BenchCloud> {
     EDGELOOP_LOG_LEVEL: 'warn',
     ...options.env,
   });
-  const args = options.preload ? ['--require', options.preload, options.mainJs] : [options.mainJs];
+  const nodeFlags = [...(options.nodeFlags ?? benchCloudNodeFlags())];
+  const args = [...nodeFlags, ...(options.preload ? ['--require', options.preload] : []), options.mainJs];
   const child: ChildProcess = spawn(process.execPath, args, {
     cwd: options.cwd,
     env,
@@ -128,6 +148,8 @@ async function startOnce(options: BenchCloudOptions): Promise<BenchCloud> {
     url,
     mqttUrl: brokerPort === null ? null : `mqtt://127.0.0.1:${brokerPort}`,
     adminToken,
+    nodeFlags,
+    runningFlags: null,
     logLines: () => logLines(log),
     stop,
   };
@@ -137,6 +159,7 @@ async function startOnce(options: BenchCloudOptions): Promise<BenchCloud> {
     await stop();
     throw new Error(`${(err as Error).message}\n--- cloud output ---\n${log.trim()}`);
   }
+  cloud.runningFlags = runningFlags(cloud.pid, options.mainJs);
   return cloud;
 }
 
@@ -149,6 +172,17 @@ function sqlEnv(sql: BenchCloudSql): Record<string, string> {
       return { EDGELOOP_SQL_DIR: sql.dir };
     case 'postgres':
       return { DATABASE_URL: sql.url };
+  }
+}
+
+/** The arguments between the node binary and the entry point on a process's command line. */
+function runningFlags(pid: number, mainJs: string): string[] | null {
+  try {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    const script = argv.indexOf(mainJs);
+    return script < 0 ? null : argv.slice(1, script);
+  } catch {
+    return null;
   }
 }
 

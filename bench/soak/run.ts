@@ -8,7 +8,10 @@
  * folders' size; it prints one row a minute, and at the end a least-squares slope per series after the
  * warm-up against a stated bound of "flat" (verdict.ts). The run is appended to bench/results/soak.json.
  *
- *   npm run bench:soak -- --minutes 8      (options: settings.ts)
+ *   npm run bench:soak -- --minutes 8      (options: settings.ts; BENCH_CLOUD_NODE_FLAGS, e.g. --heap-growing-percent=50,
+ *                                           goes on the cloud's command line (bench/common/cloud-process.ts);
+ *                                           BENCH_SOAK_RESULTS=<name>.json appends to bench/results/<name>.json
+ *                                           instead of soak.json, for runs the Summary must not count)
  */
 import { ApiClient } from '@edgeloop/client';
 import { startRedis, startS3, type RedisServer, type S3Server } from '@edgeloop/harness';
@@ -34,6 +37,8 @@ const out = (line = '') => process.stdout.write(`${line}\n`);
 
 async function main(): Promise<void> {
   const settings = settingsFromArgs(process.argv.slice(2));
+  const resultsName = process.env.BENCH_SOAK_RESULTS ?? 'soak.json';
+  if (!/^[\w.-]+\.json$/.test(resultsName)) throw new Error(`BENCH_SOAK_RESULTS is ${resultsName}: a file name in bench/results ending in .json`);
   const root = repoRoot();
   const mainJs = path.resolve(__dirname, '..', '..', 'apps', 'cloud', 'src', 'main.js');
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'edgeloop-bench-soak-'));
@@ -58,6 +63,7 @@ async function main(): Promise<void> {
     mkdirSync(cloudTmp);
     cloud = await startBenchCloud({ mainJs, cwd: root, s3, redis, sql: { kind: 'pglite', dir: sqlDir }, tmpDir: cloudTmp, healthTimeoutMs: 300_000 });
     out(`soak: cloud pid ${cloud.pid} on ${cloud.url}, broker ${cloud.mqttUrl}, Redis pid ${redis.pid}; ${settings.devices} devices, ${settings.minutes} min`);
+    out(`  cloud node flags: ${cloud.runningFlags?.join(' ') || '(none read)'}${cloud.nodeFlags.length ? ` (given: ${cloud.nodeFlags.join(' ')})` : ''}`);
 
     const api = new ApiClient({ baseUrl: cloud.url, token: cloud.adminToken });
     fleet = new SoakFleet(api, cloud.mqttUrl, settings);
@@ -129,6 +135,8 @@ async function main(): Promise<void> {
       settings,
       warmUpMinutes: warmUp,
       machine: { cpus: os.cpus().length, node: process.version },
+      // the flags given on the cloud's command line by the bench, and those it ran with after its own defaults
+      cloudNodeFlags: { given: cloud.nodeFlags, running: cloud.runningFlags },
       loadAverage: {
         before: loadBefore,
         end: loadDuring,
@@ -144,7 +152,7 @@ async function main(): Promise<void> {
       samples,
       cloudLog: cloud.logLines().slice(-CLOUD_LOG_LINES),
     };
-    const file = path.join(root, 'bench', 'results', 'soak.json');
+    const file = path.join(root, 'bench', 'results', resultsName);
     const previous = existsSync(file) ? ((JSON.parse(readFileSync(file, 'utf8')) as { runs?: unknown[] }).runs ?? []) : [];
     writeFileSync(file, `${JSON.stringify({ bench: 'soak', runs: [...previous, run].slice(-KEPT_RUNS) }, null, 2)}\n`);
     out(`results appended to ${path.relative(root, file)}`);

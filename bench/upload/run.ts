@@ -10,9 +10,11 @@
  *                             BENCH_UPLOAD_RESULTS=<name>.json writes bench/results/<name>.json and its history
  *                             instead of upload.json, for runs the Summary must not count, e.g. profiled ones;
  *                             BENCH_UPLOAD_CLOUD_NODE_OPTIONS is given to the cloud process alone as NODE_OPTIONS,
- *                             e.g. --cpu-prof --cpu-prof-dir=<folder>; BENCH_UPLOAD_CLOUD_V8_FLAGS, e.g.
- *                             --heap-growing-percent=50, is applied inside the cloud at run time (cloud-v8-flags.ts),
- *                             for A/B runs of V8 settings NODE_OPTIONS refuses)
+ *                             e.g. --cpu-prof --cpu-prof-dir=<folder>; BENCH_CLOUD_NODE_FLAGS, e.g.
+ *                             --heap-growing-percent=50, goes on the cloud's command line (bench/common/cloud-process.ts),
+ *                             for A/B runs of V8 settings NODE_OPTIONS refuses: read by V8 at start-up, as a deployment's
+ *                             would be; BENCH_UPLOAD_CLOUD_V8_FLAGS instead applies flags inside the cloud at run time,
+ *                             after it has booted with its own defaults (v8.setFlagsFromString, cloud-v8-flags.ts))
  *
  * The cloud's SQL is PostgreSQL by default: the upload path runs a handful of statements, and an in-memory
  * PGlite would put its initdb (40–55 s at load 25–30, past the start timeout) and its WebAssembly
@@ -125,6 +127,7 @@ async function main(): Promise<void> {
     });
     const idleRssMb = rssMb(cloud.pid) ?? NaN;
     out(`cloud: pid ${cloud.pid} on ${cloud.url}, idle RSS ${idleRssMb} MB; s3rver on ${s3.url} (in the bench process)`);
+    out(`cloud node flags: ${cloud.runningFlags?.join(' ') || '(none read)'}${cloudV8Flags ? `; at run time: ${cloudV8Flags}` : ''}`);
     const idleAnswer = await idleResponsiveness(cloud.url);
     const api = new ApiClient({ baseUrl: cloud.url, token: cloud.adminToken });
     // a new connection per request: s3rver closes a keep-alive connection after 5 s idle, and with its event
@@ -243,6 +246,8 @@ async function main(): Promise<void> {
         // flags only: a value naming a file or folder would put a path of this machine into the results
         cloudNodeOptions: cloudNodeOptions ? withoutPaths(cloudNodeOptions) : null,
         cloudV8FlagsAtRunTime: cloudV8Flags ?? null,
+        // given on the cloud's command line (BENCH_CLOUD_NODE_FLAGS), and those it ran with after its own defaults
+        cloudNodeFlags: { given: cloud.nodeFlags, running: cloud.runningFlags },
       },
       file: {
         bytes: model.size,
