@@ -4,6 +4,7 @@
  * thread not getting a core on a loaded machine).
  */
 import { describeGc } from '@edgeloop/harness';
+import { readdirSync, readFileSync } from 'node:fs';
 import { performance, PerformanceObserver } from 'node:perf_hooks';
 
 const TICK_MS = 20;
@@ -17,9 +18,11 @@ const HELD_LATE_MS = 50;
 export interface LoopLag {
   /**
    * Epoch ms at which the late tick fired, how late it was, and the monotonic clock then in µs (the clock of a
-   * V8 CPU profile's timestamps, to find the samples of the stall).
+   * V8 CPU profile's timestamps, to find the samples of the stall). With the kernel's scheduler statistics (Linux):
+   * how much of the tick the main thread ran on a core (`cpuMs`: work on the loop) and how long it was runnable but
+   * waited for one (`waitMs`: a busy machine), since the tick before.
    */
-  late: Array<{ at: number; ms: number; monoUs: number }>;
+  late: Array<{ at: number; ms: number; monoUs: number; cpuMs?: number; waitMs?: number; threads?: ThreadCpu[]; machineBusyPct?: number }>;
   /** The main thread's garbage-collection pauses of at least 5 ms: epoch ms at which each started, its length and kind. */
   gc: Array<{ at: number; ms: number; kind: string; external: boolean }>;
   ticks: number;
@@ -42,7 +45,86 @@ export interface LoopLagSummary {
   externalGcMaxMs: number;
 }
 
+/** The main thread's own scheduler statistics (its thread id is the process id). */
+const SCHEDSTAT = `/proc/self/task/${process.pid}/schedstat`;
+
+/** On-CPU and run-queue wait time of the main thread so far, in ns; null where the kernel does not say. */
+function mainThreadSchedstat(): { cpuNs: number; waitNs: number } | null {
+  try {
+    const [cpu, wait] = readFileSync(SCHEDSTAT, 'utf8').split(' ').map(Number);
+    return Number.isFinite(cpu) && Number.isFinite(wait) ? { cpuNs: cpu!, waitNs: wait! } : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A thread of this process and the CPU it used over one late tick's span. */
+export interface ThreadCpu {
+  tid: number;
+  name: string;
+  cpuMs: number;
+}
+
+/**
+ * With BENCH_RETRAIN_THREADS=1, every tick also reads the on-CPU time of each of this process's threads and the
+ * machine's busy time (/proc/stat), so that a late tick says which threads had the cores meanwhile (training thread,
+ * V8's helper threads, the SQL thread) and whether both cores were busy. About a dozen small reads a tick.
+ */
+class ThreadSampler {
+  private last = new Map<number, number>();
+  private names = new Map<number, string>();
+  private lastMachine: { busy: number; total: number } | null = null;
+
+  sample(): { threads: ThreadCpu[]; machineBusyPct?: number } {
+    const threads: ThreadCpu[] = [];
+    const seen = new Map<number, number>();
+    let tids: string[] = [];
+    try {
+      tids = readdirSync('/proc/self/task');
+    } catch {
+      return { threads };
+    }
+    for (const t of tids) {
+      const tid = Number(t);
+      try {
+        const cpuNs = Number(readFileSync(`/proc/self/task/${t}/schedstat`, 'utf8').split(' ')[0]);
+        if (!this.names.has(tid)) this.names.set(tid, readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim());
+        seen.set(tid, cpuNs);
+        const before = this.last.get(tid);
+        const cpuMs = before === undefined ? 0 : Math.round((cpuNs - before) / 1e6);
+        if (cpuMs >= 2) threads.push({ tid, name: this.names.get(tid)!, cpuMs });
+      } catch {
+        // the thread ended between the listing and the read
+      }
+    }
+    this.last = seen;
+    threads.sort((a, b) => b.cpuMs - a.cpuMs);
+    const machine = machineTimes();
+    const previous = this.lastMachine;
+    this.lastMachine = machine;
+    return {
+      threads,
+      ...(machine && previous && machine.total > previous.total
+        ? { machineBusyPct: Math.round((100 * (machine.busy - previous.busy)) / (machine.total - previous.total)) }
+        : {}),
+    };
+  }
+}
+
+/** The machine's busy and total CPU time (every core) so far, in clock ticks: /proc/stat's first line. */
+function machineTimes(): { busy: number; total: number } | null {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const total = fields.reduce((s, v) => s + v, 0);
+    // idle and iowait are not busy
+    return { busy: total - (fields[3] ?? 0) - (fields[4] ?? 0), total };
+  } catch {
+    return null;
+  }
+}
+
 export function startLoopLag(): { stop(): LoopLag } {
+  const threadSampler = process.env.BENCH_RETRAIN_THREADS === '1' ? new ThreadSampler() : null;
   const late: LoopLag['late'] = [];
   let ticks = 0;
   const gc: LoopLag['gc'] = [];
@@ -57,12 +139,20 @@ export function startLoopLag(): { stop(): LoopLag } {
   });
   observer.observe({ entryTypes: ['gc'] });
   let last = performance.now();
+  let lastSched = mainThreadSchedstat();
   const timer = setInterval(() => {
     const now = performance.now();
+    const sched = mainThreadSchedstat();
+    const perThread = threadSampler?.sample();
     const lag = now - last - TICK_MS;
     last = now;
     ticks++;
-    if (lag > KEEP_LATE_MS) late.push({ at: Date.now(), ms: Math.round(lag), monoUs: Number(process.hrtime.bigint() / 1000n) });
+    if (lag > KEEP_LATE_MS) {
+      const split =
+        sched && lastSched ? { cpuMs: Math.round((sched.cpuNs - lastSched.cpuNs) / 1e6), waitMs: Math.round((sched.waitNs - lastSched.waitNs) / 1e6) } : {};
+      late.push({ at: Date.now(), ms: Math.round(lag), monoUs: Number(process.hrtime.bigint() / 1000n), ...split, ...(perThread ?? {}) });
+    }
+    lastSched = sched;
   }, TICK_MS);
   return {
     stop() {

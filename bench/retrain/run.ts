@@ -11,6 +11,8 @@
  * Prints tables and target lines, writes bench/results/retrain.json.
  *
  *   npm run bench:retrain [-- --sizes 100x20,1000x10 --runs 3 --method auto --probe-ms 75 --no-accuracy --profile | --profile-first]
+ *   BENCH_RETRAIN_THREADS=1: every late tick of the cloud's loop also records which of this process's threads had a
+ *   core meanwhile and how busy the machine was (loop-lag.ts), kept with each slow `/health` answer in the results.
  */
 // first: the cloud runs in this process, so this process starts again with the cloud's own V8 defaults (its young
 // generation and heap growth, apps/cloud/src/app/process-defaults.ts), as `node dist/apps/cloud/src/main.js` does —

@@ -17,7 +17,7 @@ import { candidateDownload, type CandidateDownload } from './downloads';
 import { startHealthProber, type HealthSample, type HealthSummary } from './health-prober';
 import { startIdleCloud } from './idle-cloud';
 import { startMainThreadProfile, type MainThreadProfile } from './cloud-profile';
-import { startLoopLag, summariseLoopLag, type LoopLagSummary } from './loop-lag';
+import { startLoopLag, summariseLoopLag, type LoopLagSummary, type ThreadCpu } from './loop-lag';
 import type { RetrainSettings, RetrainSize } from './settings';
 
 export const MODEL = 'face-id';
@@ -69,6 +69,11 @@ export interface SlowAnswer {
   checks: Record<string, number> | null;
   idleMs: number | null;
   loopLateMs: number;
+  /**
+   * The late ticks overlapping the answer: how late each was, and of its span how long the cloud's thread ran on a core
+   * (`cpuMs`, work on the loop) and waited for one (`waitMs`, the machine busy) — the kernel's schedstat, where it has it.
+   */
+  loopLate: Array<{ ms: number; cpuMs?: number; waitMs?: number; threads?: ThreadCpu[]; machineBusyPct?: number }>;
   /** Garbage-collection pauses of the cloud's thread (≥ 5 ms) within the answer's span, summed, and the kinds. */
   gcMs: number;
   gcKinds: string[];
@@ -369,7 +374,7 @@ function describeSlowAnswer(a: SlowAnswer): string {
 function slowAnswers(
   busy: readonly HealthSample[],
   idle: readonly HealthSample[] | null,
-  late: ReadonlyArray<{ at: number; ms: number }>,
+  late: ReadonlyArray<{ at: number; ms: number; cpuMs?: number; waitMs?: number; threads?: ThreadCpu[]; machineBusyPct?: number }>,
   gc: ReadonlyArray<{ at: number; ms: number; kind: string }>,
   run: RetrainingRun,
   trigger: number,
@@ -394,6 +399,7 @@ function slowAnswers(
         checks: b.checks,
         idleMs: overlapping ? overlapping.reduce((m, s) => Math.max(m, s.ms), 0) : null,
         loopLateMs: ticks.reduce((m, l) => Math.max(m, l.ms), 0),
+        loopLate: ticks.map(({ ms, cpuMs, waitMs, threads, machineBusyPct }) => ({ ms, cpuMs, waitMs, threads, machineBusyPct })),
         gcMs: Math.round(pauses.reduce((s, g) => s + g.ms, 0)),
         gcKinds: pauses.map((g) => `${g.kind} ${g.ms} ms`),
       };
