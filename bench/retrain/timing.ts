@@ -56,6 +56,8 @@ export interface TimedRun {
   loopLag: LoopLagSummary & { lateBySteps: Record<string, { count: number; maxMs: number }> };
   /** Only on a profiled run: the extra one (`--profile`), or the first (`--profile-first`). */
   profile?: MainThreadProfile;
+  /** With BENCH_RETRAIN_THREADS=1: the 20 latest ticks of the loop-lag timer (> 30 ms), when, and which threads had the cores. */
+  lateTicks?: Array<{ atMs: number; ms: number; cpuMs?: number; waitMs?: number; threads?: ThreadCpu[]; machineBusyPct?: number }>;
   gate: { verdict: string; primary: NonNullable<RetrainingRun['report']>['primary'] } | null;
   download: CandidateDownload | null;
 }
@@ -170,6 +172,14 @@ export async function timedRun(
     slowAnswers: slowAnswers(samples, idle?.samples ?? null, loopLag.late, loopLag.gc, run, trigger),
     loopLag: { ...summariseLoopLag(loopLag), lateBySteps: slowByStep(loopLag.late, run, trigger) },
     ...(profile ? { profile } : {}),
+    ...(process.env.BENCH_RETRAIN_THREADS === '1'
+      ? {
+          lateTicks: [...loopLag.late]
+            .sort((a, b) => b.ms - a.ms)
+            .slice(0, 20)
+            .map(({ at, monoUs: _mono, ...tick }) => ({ atMs: at - trigger, ...tick })),
+        }
+      : {}),
     gate: run.report ? { verdict: run.report.verdict, primary: run.report.primary } : null,
     download: run.candidate ? await candidateDownload(cloud, MODEL, run.baseVersion, run.candidate.version) : null,
   };
