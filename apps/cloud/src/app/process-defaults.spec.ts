@@ -14,7 +14,7 @@ describe('relaunchWithDefaults (cloud)', () => {
   it('adds the young-generation cap and heap growth a plain `node main.js` start lacks, before the script, keeping the environment', () => {
     expect(relaunchWithDefaults(launch({ PATH: '/bin', DATABASE_URL: 'postgres://db/edgeloop' }))).toEqual({
       file: '/usr/bin/node',
-      args: ['/usr/bin/node', '--max-semi-space-size=8', '--heap-growing-percent=20', '/app/dist/apps/cloud/src/main.js'],
+      args: ['/usr/bin/node', '--max-semi-space-size=8', '--heap-growing-percent=50', '/app/dist/apps/cloud/src/main.js'],
       env: { PATH: '/bin', DATABASE_URL: 'postgres://db/edgeloop' },
     });
   });
@@ -22,17 +22,17 @@ describe('relaunchWithDefaults (cloud)', () => {
   it('starts nothing again once the flag is there, on the command line or in NODE_OPTIONS (no loop after the relaunch)', () => {
     const first = relaunchWithDefaults(launch({ PATH: '/bin' }))!;
     expect(relaunchWithDefaults({ ...launch(first.env), execArgv: first.args.slice(1, -1) })).toBeNull();
-    expect(relaunchWithDefaults(launch({ NODE_OPTIONS: '--require /hook.js --max-semi-space-size=8 --heap-growing-percent=20' }))).toBeNull();
+    expect(relaunchWithDefaults(launch({ NODE_OPTIONS: '--require /hook.js --max-semi-space-size=8 --heap-growing-percent=50' }))).toBeNull();
   });
 
   it("keeps the operator's value, in either spelling, and the flags they gave in their order", () => {
-    expect(relaunchWithDefaults(launch({ NODE_OPTIONS: '--max_semi_space_size=32 --heap_growing_percent=50' }))).toBeNull();
+    expect(relaunchWithDefaults(launch({ NODE_OPTIONS: '--max_semi_space_size=32 --heap_growing_percent=20' }))).toBeNull();
     expect(relaunchWithDefaults(launch({}, ['--inspect', '--max-semi-space-size=64', '--heap-growing-percent=30']))).toBeNull();
     // one of the two given: only the other is added
     expect(relaunchWithDefaults(launch({}, ['--max-semi-space-size=64']))?.args).toEqual([
       '/usr/bin/node',
       '--max-semi-space-size=64',
-      '--heap-growing-percent=20',
+      '--heap-growing-percent=50',
       '/app/dist/apps/cloud/src/main.js',
     ]);
     expect(relaunchWithDefaults(launch({}, ['--inspect', '--enable-source-maps']))?.args).toEqual([
@@ -40,7 +40,7 @@ describe('relaunchWithDefaults (cloud)', () => {
       '--inspect',
       '--enable-source-maps',
       '--max-semi-space-size=8',
-      '--heap-growing-percent=20',
+      '--heap-growing-percent=50',
       '/app/dist/apps/cloud/src/main.js',
     ]);
   });

@@ -11,11 +11,15 @@ import type { ProcessDefaults } from '@edgeloop/config';
 export const CLOUD_PROCESS_DEFAULTS: ProcessDefaults = {
   nodeFlags: [
     { flag: '--max-semi-space-size', value: '8' },
-    // A full collection once the old generation has grown a fifth over what the last one kept, instead of V8's own
-    // factor (up to 4×, larger on an idle machine). At 200 devices the cloud promotes ≈ 150 MB a minute (jobs and
-    // batches in flight outlive two scavenges) while it keeps ≈ 105 MB live: under V8's factor the heap peaked at
-    // 210 MB, then 260 MB, and every higher peak left its pages committed — RSS 612 → 680 MB in steps over a quiet
-    // 30-minute soak whose live heap stayed flat (docs/benchmarks.md, "Soak").
-    { flag: '--heap-growing-percent', value: '20' },
+    // A full collection once the old generation has grown by half over what the last one kept, instead of V8's own
+    // factor (up to 4×, larger on an idle machine). Under V8's factor a quiet 30-minute soak (200 devices) saw the
+    // heap peak at 210, then 260 MB, every higher peak leaving its pages committed: RSS 612 → 680 MB in steps while
+    // the live heap stayed flat. A fifth (20, the value before) kept that soak flat too, but put the next limit within
+    // the slack at which V8 starts marking: during a 210 MB model upload the cloud marked again right after each
+    // mark-compact (17–18 per upload, 30–40 % of its event loop; API upload 0.56–0.85× a direct put). With 50: the
+    // upload 0.87–0.99× (the cloud's user CPU per upload 0.94–0.96 s, 1.13–1.64 s with 20), the soak flat (≈ 30 MB
+    // more RSS than with 20, same slope), the idle cloud 188–199 MB on PostgreSQL (docs/benchmarks.md, "Upload",
+    // "Cloud memory", "Soak").
+    { flag: '--heap-growing-percent', value: '50' },
   ],
 };
