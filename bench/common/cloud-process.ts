@@ -1,3 +1,4 @@
+import { relaunchWithDefaults } from '@edgeloop/config';
 import { apiPaths } from '@edgeloop/contracts';
 import { freePort, type RedisServer, type S3Server } from '@edgeloop/harness';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -5,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { CLOUD_PROCESS_DEFAULTS } from '../../apps/cloud/src/app/process-defaults';
 
 const HEALTH_TIMEOUT_MS = 60_000;
 const LOG_TAIL_CHARS = 8000;
@@ -113,7 +115,10 @@ async function startOnce(options: BenchCloudOptions): Promise<BenchCloud> {
     ...options.env,
   });
   const nodeFlags = [...(options.nodeFlags ?? benchCloudNodeFlags())];
-  const args = [...nodeFlags, ...(options.preload ? ['--require', options.preload] : []), options.mainJs];
+  // with an IPC channel (a preload's) the cloud does not re-execute itself with its V8 defaults (libs/config
+  // applyProcessDefaults): the ones not given are put on its command line here, so it runs as a deployment does
+  const startFlags = options.preload ? withCloudDefaults(nodeFlags, options.mainJs) : nodeFlags;
+  const args = [...startFlags, ...(options.preload ? ['--require', options.preload] : []), options.mainJs];
   const child: ChildProcess = spawn(process.execPath, args, {
     cwd: options.cwd,
     env,
@@ -212,4 +217,11 @@ async function waitForHealth(url: string, child: ChildProcess, timeoutMs: number
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error(`the cloud was not healthy within ${timeoutMs} ms (${last})`);
+}
+
+/** `flags` plus the cloud's own V8 defaults it does not already give (either spelling), as its relaunch would add them. */
+function withCloudDefaults(flags: readonly string[], mainJs: string): string[] {
+  const relaunch = relaunchWithDefaults({ env: {}, execArgv: flags, argv: [process.execPath, mainJs], execPath: process.execPath }, CLOUD_PROCESS_DEFAULTS);
+  // args: node, the flags given, the missing defaults, the script
+  return relaunch ? relaunch.args.slice(1, -1) : [...flags];
 }
