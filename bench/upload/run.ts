@@ -14,7 +14,8 @@
  *                             --heap-growing-percent=50, goes on the cloud's command line (bench/common/cloud-process.ts),
  *                             for A/B runs of V8 settings NODE_OPTIONS refuses: read by V8 at start-up, as a deployment's
  *                             would be; BENCH_UPLOAD_CLOUD_V8_FLAGS instead applies flags inside the cloud at run time,
- *                             after it has booted with its own defaults (v8.setFlagsFromString, cloud-v8-flags.ts))
+ *                             after it has booted with its own defaults (v8.setFlagsFromString, cloud-v8-flags.ts);
+ *                             BENCH_UPLOAD_S3=process runs s3rver in a process of its own instead of this one)
  *
  * The cloud's SQL is PostgreSQL by default: the upload path runs a handful of statements, and an in-memory
  * PGlite would put its initdb (40–55 s at load 25–30, past the start timeout) and its WebAssembly
@@ -22,7 +23,7 @@
  */
 import { ApiClient, sha256File, uploadMultipart } from '@edgeloop/client';
 import { apiPaths, type ModelVersionResponse } from '@edgeloop/contracts';
-import { postgresAvailability, startPostgres, startS3, type PostgresServer, type S3Server } from '@edgeloop/harness';
+import { postgresAvailability, startPostgres, startS3, startS3Process, type PostgresServer, type S3Server } from '@edgeloop/harness';
 import { Client } from 'minio';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { Agent } from 'node:http';
@@ -81,6 +82,8 @@ async function main(): Promise<void> {
   const resultsName = process.env.BENCH_UPLOAD_RESULTS ?? 'upload.json';
   if (!/^[\w.-]+\.json$/.test(resultsName)) throw new Error(`BENCH_UPLOAD_RESULTS is ${resultsName}: a file name in bench/results ending in .json`);
   const cloudV8Flags = process.env.BENCH_UPLOAD_CLOUD_V8_FLAGS?.trim() || undefined;
+  // s3rver in this process (the default) or in a child of its own (BENCH_UPLOAD_S3=process), as S3 is apart from both sides in a deployment
+  const s3InProcess = process.env.BENCH_UPLOAD_S3 !== 'process';
   const cloudNodeOptions =
     [process.env.BENCH_UPLOAD_CLOUD_NODE_OPTIONS, cloudV8Flags ? `--require ${path.join(__dirname, 'cloud-v8-flags.js')}` : undefined].filter(Boolean).join(' ') ||
     undefined;
@@ -96,7 +99,7 @@ async function main(): Promise<void> {
   });
 
   try {
-    s3 = await startS3({ buckets: [BUCKET] });
+    s3 = s3InProcess ? await startS3({ buckets: [BUCKET] }) : await startS3Process({ buckets: [BUCKET] });
     if (sqlKind === 'postgres') postgres = await startPostgres();
     let started = performance.now();
     const model = await writeLargeEmbedder(path.join(workDir, 'embedder.onnx'), width);
@@ -126,7 +129,7 @@ async function main(): Promise<void> {
       logTailChars: CLOUD_LOG_TAIL_CHARS,
     });
     const idleRssMb = rssMb(cloud.pid) ?? NaN;
-    out(`cloud: pid ${cloud.pid} on ${cloud.url}, idle RSS ${idleRssMb} MB; s3rver on ${s3.url} (in the bench process)`);
+    out(`cloud: pid ${cloud.pid} on ${cloud.url}, idle RSS ${idleRssMb} MB; s3rver on ${s3.url} (${s3InProcess ? 'in the bench process' : 'in a process of its own'})`);
     out(`cloud node flags: ${cloud.runningFlags?.join(' ') || '(none read)'}${cloudV8Flags ? `; at run time: ${cloudV8Flags}` : ''}`);
     const idleAnswer = await idleResponsiveness(cloud.url);
     const api = new ApiClient({ baseUrl: cloud.url, token: cloud.adminToken });
@@ -240,7 +243,7 @@ async function main(): Promise<void> {
         warmUpRounds: 1,
         order: 'api, minio put and streamed put back to back in each round, order rotating per round',
         sampleIntervalMs: SAMPLE_INTERVAL_MS,
-        s3: 's3rver 3.7.1 on a temp dir, in the bench process (no multipart upload: every put is one PUT)',
+        s3: `s3rver 3.7.1 on a temp dir, ${s3InProcess ? 'in the bench process' : 'in a process of its own (BENCH_UPLOAD_S3=process)'} (no multipart upload: every put is one PUT)`,
         cloud: `node apps/cloud/src/main.js of the bench's build as a child process, its own defaults; ${postgres ? 'PostgreSQL (harness)' : 'PGlite memory://'}; log level warn`,
         units: 'MB = 10^6 bytes; MB/s = file bytes / wall time of the whole upload',
         // flags only: a value naming a file or folder would put a path of this machine into the results
