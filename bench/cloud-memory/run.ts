@@ -19,7 +19,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { benchCloudNodeFlags, startBenchCloud, type BenchCloud, type BenchCloudSql } from '../common/cloud-process';
 import { repoRoot } from '../common/repo-root';
-import { writeResultsFile } from '../common/results-file';
+import { resultsNameFromEnv, writeResultsFile } from '../common/results-file';
 import { stopOnSignal } from '../common/stop-on-signal';
 import type { CloudMemorySnapshot } from './memory-hook';
 import { procStatus, residentByMapping, type ProcStatus } from './proc-memory';
@@ -50,8 +50,7 @@ async function main(): Promise<void> {
   const settleMs = Math.max(0, Number(process.env.BENCH_CLOUD_MEMORY_SETTLE_MS ?? 10_000));
   const engines = (process.env.BENCH_CLOUD_MEMORY_ENGINES ?? 'postgres,pglite').split(',').map((e) => e.trim()) as Engine[];
   for (const engine of engines) if (engine !== 'postgres' && engine !== 'pglite') throw new Error(`unknown engine ${engine} (postgres, pglite)`);
-  const resultsName = process.env.BENCH_CLOUD_MEMORY_RESULTS ?? 'cloud-memory.json';
-  if (!/^[\w.-]+\.json$/.test(resultsName)) throw new Error(`BENCH_CLOUD_MEMORY_RESULTS is ${resultsName}: a file name in bench/results ending in .json`);
+  const resultsName = resultsNameFromEnv('BENCH_CLOUD_MEMORY_RESULTS', 'cloud-memory.json');
   // the cloud and the hook of the build this bench runs from (dist-<name>/bench/cloud-memory → dist-<name>/apps)
   const mainJs = path.resolve(__dirname, '..', '..', 'apps', 'cloud', 'src', 'main.js');
   const hookJs = path.join(__dirname, 'memory-hook.js');

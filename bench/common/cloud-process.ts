@@ -1,4 +1,4 @@
-import { relaunchWithDefaults } from '@edgeloop/config';
+import { missingNodeFlags } from '@edgeloop/config';
 import { apiPaths } from '@edgeloop/contracts';
 import { freePort, type RedisServer, type S3Server } from '@edgeloop/harness';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -117,7 +117,7 @@ async function startOnce(options: BenchCloudOptions): Promise<BenchCloud> {
   const nodeFlags = [...(options.nodeFlags ?? benchCloudNodeFlags())];
   // with an IPC channel (a preload's) the cloud does not re-execute itself with its V8 defaults (libs/config
   // applyProcessDefaults): the ones not given are put on its command line here, so it runs as a deployment does
-  const startFlags = options.preload ? withCloudDefaults(nodeFlags, options.mainJs) : nodeFlags;
+  const startFlags = options.preload ? withCloudDefaults(nodeFlags) : nodeFlags;
   const args = [...startFlags, ...(options.preload ? ['--require', options.preload] : []), options.mainJs];
   const child: ChildProcess = spawn(process.execPath, args, {
     cwd: options.cwd,
@@ -220,8 +220,6 @@ async function waitForHealth(url: string, child: ChildProcess, timeoutMs: number
 }
 
 /** `flags` plus the cloud's own V8 defaults it does not already give (either spelling), as its relaunch would add them. */
-function withCloudDefaults(flags: readonly string[], mainJs: string): string[] {
-  const relaunch = relaunchWithDefaults({ env: {}, execArgv: flags, argv: [process.execPath, mainJs], execPath: process.execPath }, CLOUD_PROCESS_DEFAULTS);
-  // args: node, the flags given, the missing defaults, the script
-  return relaunch ? relaunch.args.slice(1, -1) : [...flags];
+function withCloudDefaults(flags: readonly string[]): string[] {
+  return [...flags, ...missingNodeFlags(flags, CLOUD_PROCESS_DEFAULTS)];
 }

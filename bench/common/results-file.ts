@@ -7,6 +7,16 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
+/**
+ * The results file's name a bench takes from `variable` (for runs the Summary must not count, e.g. an A/B), or
+ * `defaultName`: a plain file name in bench/results ending in .json, never a path.
+ */
+export function resultsNameFromEnv(variable: string, defaultName: string, env: NodeJS.ProcessEnv = process.env): string {
+  const name = env[variable] ?? defaultName;
+  if (!/^[\w.-]+\.json$/.test(name)) throw new Error(`${variable} is ${name}: a file name in bench/results ending in .json`);
+  return name;
+}
+
 /** The history file that belongs to a results file. */
 export function historyFileOf(resultsFile: string): string {
   return path.join(path.dirname(resultsFile), 'history', `${path.basename(resultsFile, '.json')}.jsonl`);

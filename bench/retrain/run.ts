@@ -23,7 +23,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { repoRoot } from '../common/repo-root';
-import { writeResultsFile } from '../common/results-file';
+import { resultsNameFromEnv, writeResultsFile } from '../common/results-file';
 import { stopOnSignal } from '../common/stop-on-signal';
 import { measureAccuracy, type AccuracyResult } from './accuracy';
 import { printAccuracy, printSize, resultsDocument } from './report';
@@ -57,7 +57,7 @@ async function main(): Promise<void> {
     );
     const resultsDir = path.join(repoRoot(), 'bench', 'results');
     mkdirSync(resultsDir, { recursive: true });
-    const file = path.join(resultsDir, process.env.BENCH_RETRAIN_RESULTS ?? 'retrain.json');
+    const file = path.join(resultsDir, resultsNameFromEnv('BENCH_RETRAIN_RESULTS', 'retrain.json'));
     writeResultsFile(file, resultsDocument(settings, loadBefore, sizes, accuracy));
     out(`results: ${path.relative(repoRoot(), file)}`);
   } finally {

@@ -21,6 +21,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { startBenchCloud, type BenchCloudWithBroker } from '../common/cloud-process';
 import { repoRoot } from '../common/repo-root';
+import { resultsNameFromEnv } from '../common/results-file';
 import { stopOnSignal } from '../common/stop-on-signal';
 import { SoakFleet } from './fleet';
 import { SoakSampler, type SoakSample } from './sampler';
@@ -37,8 +38,7 @@ const out = (line = '') => process.stdout.write(`${line}\n`);
 
 async function main(): Promise<void> {
   const settings = settingsFromArgs(process.argv.slice(2));
-  const resultsName = process.env.BENCH_SOAK_RESULTS ?? 'soak.json';
-  if (!/^[\w.-]+\.json$/.test(resultsName)) throw new Error(`BENCH_SOAK_RESULTS is ${resultsName}: a file name in bench/results ending in .json`);
+  const resultsName = resultsNameFromEnv('BENCH_SOAK_RESULTS', 'soak.json');
   const root = repoRoot();
   const mainJs = path.resolve(__dirname, '..', '..', 'apps', 'cloud', 'src', 'main.js');
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'edgeloop-bench-soak-'));

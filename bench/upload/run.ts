@@ -32,7 +32,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { startBenchCloud, type BenchCloud } from '../common/cloud-process';
 import { repoRoot } from '../common/repo-root';
-import { writeResultsFile } from '../common/results-file';
+import { resultsNameFromEnv, writeResultsFile } from '../common/results-file';
 import { stopOnSignal } from '../common/stop-on-signal';
 import { minioPut, streamedPresignedPut } from './direct-put';
 import { checkLoads, markUpload, writeLargeEmbedder } from './embedder-model';
@@ -79,8 +79,7 @@ async function main(): Promise<void> {
   let cloud: BenchCloud | undefined;
   const sqlKind = process.env.BENCH_UPLOAD_SQL ?? (postgresAvailability().available ? 'postgres' : 'memory');
   if (sqlKind !== 'postgres' && sqlKind !== 'memory') throw new Error(`BENCH_UPLOAD_SQL is ${sqlKind}: postgres or memory`);
-  const resultsName = process.env.BENCH_UPLOAD_RESULTS ?? 'upload.json';
-  if (!/^[\w.-]+\.json$/.test(resultsName)) throw new Error(`BENCH_UPLOAD_RESULTS is ${resultsName}: a file name in bench/results ending in .json`);
+  const resultsName = resultsNameFromEnv('BENCH_UPLOAD_RESULTS', 'upload.json');
   const cloudV8Flags = process.env.BENCH_UPLOAD_CLOUD_V8_FLAGS?.trim() || undefined;
   // s3rver in this process (the default) or in a child of its own (BENCH_UPLOAD_S3=process), as S3 is apart from both sides in a deployment
   const s3InProcess = process.env.BENCH_UPLOAD_S3 !== 'process';

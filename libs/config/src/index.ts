@@ -28,4 +28,4 @@ export const envTypes = {
   positiveInt: z.coerce.number().int().positive(),
 };
 export { packageVersion } from './package-version';
-export { applyProcessDefaults, relaunchWithDefaults, type ProcessDefaults, type ProcessLaunch, type Relaunch } from './process-defaults';
+export { applyProcessDefaults, missingNodeFlags, relaunchWithDefaults, type ProcessDefaults, type ProcessLaunch, type Relaunch } from './process-defaults';

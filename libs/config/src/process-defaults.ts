@@ -42,17 +42,26 @@ export function relaunchWithDefaults(current: ProcessLaunch, defaults: ProcessDe
     env[key] = value;
     missing = true;
   }
-  const given = [...current.execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)];
+  const flags = missingNodeFlags([...current.execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)], defaults);
+  if (flags.length > 0) missing = true;
+  if (!missing) return null;
+  const [, script, ...args] = current.argv;
+  return { file: current.execPath, args: [current.execPath, ...current.execArgv, ...flags, script!, ...args], env };
+}
+
+/**
+ * The default node flags (as `--flag=value`) that `given` (command-line arguments or NODE_OPTIONS words) does not set,
+ * in either spelling of the flag's name: what a relaunch adds, and what a process started with an IPC channel (which
+ * does not relaunch) must be given on its command line.
+ */
+export function missingNodeFlags(given: readonly string[], defaults: ProcessDefaults): string[] {
   const flags: string[] = [];
   for (const { flag, value } of defaults.nodeFlags ?? []) {
     const spellings = [flag, `--${flag.slice(2).replace(/-/g, '_')}`];
     if (given.some((arg) => spellings.some((s) => arg === s || arg.startsWith(`${s}=`)))) continue;
     flags.push(`${flag}=${value}`);
-    missing = true;
   }
-  if (!missing) return null;
-  const [, script, ...args] = current.argv;
-  return { file: current.execPath, args: [current.execPath, ...current.execArgv, ...flags, script!, ...args], env };
+  return flags;
 }
 
 /**

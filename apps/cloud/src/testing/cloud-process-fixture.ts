@@ -1,3 +1,4 @@
+import { missingNodeFlags } from '@edgeloop/config';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
@@ -139,12 +140,8 @@ function normalizeFlag(arg: string): string {
 function flagsToExpect(asked: readonly string[]): string[] {
   for (const arg of asked) if (!arg.startsWith('--')) throw new Error(`not a node flag: ${arg} (node flags are --name or --name=value, separated by spaces)`);
   const normalized = asked.map(normalizeFlag);
-  const nameOf = (arg: string) => arg.split('=')[0]!;
-  const expected = (CLOUD_PROCESS_DEFAULTS.nodeFlags ?? []).map(({ flag, value }) => {
-    const given = normalized.filter((arg) => nameOf(arg) === normalizeFlag(flag));
-    if (given.some((arg) => !arg.includes('=')))
+  for (const { flag } of CLOUD_PROCESS_DEFAULTS.nodeFlags ?? [])
+    if (normalized.includes(normalizeFlag(flag)))
       throw new Error(`give ${flag} as ${flag}=<value>, so that the fixture can check the cloud runs with that value`);
-    return given.at(-1) ?? normalizeFlag(`${flag}=${value}`);
-  });
-  return [...new Set([...expected, ...normalized])];
+  return [...new Set([...normalized, ...missingNodeFlags(asked, CLOUD_PROCESS_DEFAULTS).map(normalizeFlag)])];
 }
