@@ -67,7 +67,10 @@ export type BenchCloudWithBroker = BenchCloud & { mqttUrl: string };
 
 /** BENCH_CLOUD_NODE_FLAGS as a list of flags (empty when unset). */
 export function benchCloudNodeFlags(env: NodeJS.ProcessEnv = process.env): string[] {
-  return (env.BENCH_CLOUD_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+  const flags = (env.BENCH_CLOUD_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+  // anything else before the entry point would be taken by node as the script to run
+  for (const flag of flags) if (!flag.startsWith('--')) throw new Error(`BENCH_CLOUD_NODE_FLAGS holds ${flag}: node flags only (--name or --name=value)`);
+  return flags;
 }
 
 /** Variables of the caller's environment that would change what the cloud connects to. */
