@@ -12,7 +12,8 @@ const DEVICES = ['rp-1', 'rp-2', 'rp-3', 'rp-4', 'rp-5', 'rp-6'];
 const DRIFTING = new Set(['rp-5', 'rp-6']);
 
 /**
- * Several cloud replicas as separate processes: two API replicas (EDGELOOP_WORKERS=false) and two worker
+ * Several cloud replicas as separate processes: two API replicas (EDGELOOP_WORKERS=false, EDGELOOP_PREDICTION_INTAKE=false:
+ * the worker replicas take every batch off the broker; one the broker hands a killed replica's session waits there) and two worker
  * replicas on one PostgreSQL, one Redis and one Mosquitto (dynamic security, shared subscription group,
  * a persistent session per replica), six simulated devices streaming batches. One worker replica is
  * SIGKILLed during ingest and the other during a rollout; both come back. Afterwards: every batch counted
@@ -48,7 +49,9 @@ if (unavailable) process.stdout.write(`replicas.e2e: skipped: ${unavailable}\n`)
       ['worker-1', 'true'],
       ['worker-2', 'true'],
     ] as const) {
-      replicas.push(new CloudProcess(name, build.main, await freePort(), { ...common, EDGELOOP_WORKERS: workers, MQTT_CLIENT_ID: `edgeloop-${name}` }));
+      // the production shape: API replicas leave the devices' batches to the worker replicas' share group
+      const env = { ...common, EDGELOOP_WORKERS: workers, EDGELOOP_PREDICTION_INTAKE: workers, MQTT_CLIENT_ID: `edgeloop-${name}` };
+      replicas.push(new CloudProcess(name, build.main, await freePort(), env));
     }
     // the first one migrates SQL; the others start together
     await replicas[0].start();

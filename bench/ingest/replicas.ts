@@ -17,6 +17,8 @@ export interface ReplicasRun {
   cores: Record<string, number | null>;
   /** CPU milliseconds per batch over every cloud process. */
   cloudCpuMsPerBatch: number | null;
+  /** Whether the API replica took device batches off the broker too (before EDGELOOP_PREDICTION_INTAKE it did). */
+  apiPredictionIntake: boolean;
 }
 
 export interface ReplicasSetup {
@@ -40,7 +42,8 @@ export function replicasUnavailable(): string | undefined {
 }
 
 /**
- * The production shape on PostgreSQL (docs/scaling.md): one API replica (EDGELOOP_WORKERS=false) and `workers`
+ * The production shape on PostgreSQL (docs/scaling.md): one API replica (EDGELOOP_WORKERS=false,
+ * EDGELOOP_PREDICTION_INTAKE=false: it takes no device batches off the broker) and `workers`
  * worker replicas, separate processes sharing one PostgreSQL database, one Redis and one Mosquitto (dynamic
  * security, the shared subscription group `edgeloop-cloud`, so every replica takes a share of the batches and
  * enqueues it). The devices are provisioned through the API replica and `GET /api/v1/health` is timed there.
@@ -87,7 +90,8 @@ export async function measureReplicas(setup: ReplicasSetup, e2e: Omit<EndToEndSe
         s3: setup.s3,
         sql: { kind: 'postgres', url: database.url },
         tmpDir,
-        env: { ...common, EDGELOOP_WORKERS: String(workersFlag), MQTT_CLIENT_ID: `edgeloop-bench-${name}` },
+        // an API replica leaves the devices' batches to the worker replicas (EDGELOOP_PREDICTION_INTAKE=false), as deployed
+        env: { ...common, EDGELOOP_WORKERS: String(workersFlag), EDGELOOP_PREDICTION_INTAKE: String(workersFlag), MQTT_CLIENT_ID: `edgeloop-bench-${name}` },
         healthTimeoutMs: CLOUD_BOOT_TIMEOUT_MS,
       });
       clouds.push(cloud);
@@ -120,7 +124,13 @@ export async function measureReplicas(setup: ReplicasSetup, e2e: Omit<EndToEndSe
     const cloudCpuMsPerBatch = cloudSeconds.every((s) => s !== null)
       ? Math.round((cloudSeconds.reduce((a, b) => a! + b!, 0)! * 1e5) / run.batches) / 100
       : null;
-    return { workers, run, cores: Object.fromEntries(Object.entries(shares).map(([name, s]) => [name, s.cores])), cloudCpuMsPerBatch };
+    return {
+      workers,
+      run,
+      cores: Object.fromEntries(Object.entries(shares).map(([name, s]) => [name, s.cores])),
+      cloudCpuMsPerBatch,
+      apiPredictionIntake: false,
+    };
   } finally {
     for (const cloud of clouds.reverse()) await cloud.stop();
     await mosquitto?.stop();

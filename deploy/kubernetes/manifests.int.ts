@@ -155,6 +155,7 @@ describe('deploy/kubernetes', () => {
       expect(container.readinessProbe.httpGet).toEqual({ path: '/api/v1/health', port: 8080 });
       expect(container.livenessProbe.httpGet).toEqual({ path: '/api/v1/health/live', port: 8080 });
       expect(container.env).toContainEqual({ name: 'EDGELOOP_WORKERS', value: 'false' });
+      expect(container.env).toContainEqual({ name: 'EDGELOOP_PREDICTION_INTAKE', value: 'false' });
       expect(api.spec.replicas).toBeGreaterThanOrEqual(2);
     }
   });
@@ -163,6 +164,7 @@ describe('deploy/kubernetes', () => {
     const worker = find('embedded-deps', 'StatefulSet', 'edgeloop-worker');
     const [container] = worker.spec.template.spec.containers;
     expect(container.env).toContainEqual({ name: 'EDGELOOP_WORKERS', value: 'true' });
+    expect(container.env).toContainEqual({ name: 'EDGELOOP_PREDICTION_INTAKE', value: 'true' });
     expect(container.env).toContainEqual({ name: 'MQTT_CLIENT_ID', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } });
     expect(find('embedded-deps', 'ConfigMap', 'edgeloop-cloud-config').data.MQTT_SHARE_GROUP).toBe('edgeloop-cloud');
     expect(find('embedded-deps', 'Service', worker.spec.serviceName).spec.clusterIP).toBe('None');

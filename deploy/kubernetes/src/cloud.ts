@@ -66,7 +66,9 @@ function cloudContainer(workers: boolean, extraEnv: Container['env'] = []): Cont
     image: images.cloud,
     ports: [{ name: 'http', containerPort: CLOUD_PORT }],
     envFrom: [{ configMapRef: { name: names.cloudConfig } }, { secretRef: { name: names.cloudCredentials } }],
-    env: [...literalEnv({ NODE_ENV: 'production', EDGELOOP_WORKERS: String(workers) }), ...extraEnv],
+    // API pods leave the devices' predictions and hard examples to the worker pods of the share group, so their
+    // event loop serves HTTP however hard the fleet sends (docs/scaling.md)
+    env: [...literalEnv({ NODE_ENV: 'production', EDGELOOP_WORKERS: String(workers), EDGELOOP_PREDICTION_INTAKE: String(workers) }), ...extraEnv],
     // readiness: every component (SQL, S3, Redis, MQTT) answers, else no traffic (503 from /api/v1/health)
     readinessProbe: httpProbe('/api/v1/health', CLOUD_PORT, 5, 2),
     // liveness: only that the process answers, so an outage of Redis or S3 does not restart every pod

@@ -22,6 +22,14 @@ describe('CloudConfig', () => {
     expect(problems).toMatch(/EDGELOOP_MAX_UPLOAD_BYTES/);
   });
 
+  it('takes prediction intake in every process unless told otherwise, and leaves it only with an external broker', () => {
+    expect(CloudConfig.fromEnv({}).predictionIntake).toBe(true);
+    const api = CloudConfig.fromEnv({ MQTT_URL: 'mqtt://mosquitto:1883', EDGELOOP_WORKERS: 'false', EDGELOOP_PREDICTION_INTAKE: 'false' });
+    expect({ workers: api.workers, predictionIntake: api.predictionIntake }).toEqual({ workers: false, predictionIntake: false });
+    expect(() => CloudConfig.fromEnv({ EDGELOOP_PREDICTION_INTAKE: 'false' })).toThrow(/EDGELOOP_PREDICTION_INTAKE=false needs MQTT_URL/);
+    expect(() => CloudConfig.fromEnv({ MQTT_URL: 'mqtt://mosquitto:1883', EDGELOOP_PREDICTION_INTAKE: 'maybe' })).toThrow(/EDGELOOP_PREDICTION_INTAKE/);
+  });
+
   it('requires S3 credentials with an S3 endpoint', () => {
     expect(() => CloudConfig.fromEnv({ S3_ENDPOINT: 'minio' })).toThrow(/S3_ACCESS_KEY/);
   });

@@ -66,6 +66,8 @@ const cloudEnvSchema = z.object({
   EDGELOOP_RAW_RETENTION_HOURS: z.coerce.number().min(0).max(24 * 365).default(24),
   EDGELOOP_INGEST_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(32),
   EDGELOOP_WORKERS: bool.default(true),
+  /** Take prediction batches and hard examples off the broker here; false on API replicas behind a share group. */
+  EDGELOOP_PREDICTION_INTAKE: bool.default(true),
   EDGELOOP_DRIFT_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(300),
   EDGELOOP_DRIFT_CONFIRM_WINDOWS: z.coerce.number().int().min(1).max(100).optional(),
   EDGELOOP_DRIFT_REFERENCE_MAX_WINDOWS: z.coerce.number().int().min(1).max(100).default(20),
@@ -139,6 +141,12 @@ export class CloudConfig {
   readonly ingestConcurrency: number;
   /** Run BullMQ workers (ingest, drift, webhooks) in this process; false for API-only replicas. */
   readonly workers: boolean;
+  /**
+   * Subscribe to the devices' `predictions` and `hard-examples` (check quotas, decode, enqueue, acknowledge) in
+   * this process; false on API replicas, so that the devices' traffic goes to the worker replicas of the share
+   * group and the API's event loop serves HTTP. `reported` and `status` are taken by every process.
+   */
+  readonly predictionIntake: boolean;
   readonly driftWindowSeconds: number;
   readonly driftCheckSeconds: number;
   readonly pgliteVacuumSeconds: number;
@@ -188,6 +196,7 @@ export class CloudConfig {
     this.rawRetentionHours = env.EDGELOOP_RAW_RETENTION_HOURS;
     this.ingestConcurrency = env.EDGELOOP_INGEST_CONCURRENCY;
     this.workers = env.EDGELOOP_WORKERS;
+    this.predictionIntake = env.EDGELOOP_PREDICTION_INTAKE;
     this.driftWindowSeconds = env.EDGELOOP_DRIFT_WINDOW_SECONDS;
     this.driftCheckSeconds = env.EDGELOOP_DRIFT_CHECK_SECONDS;
     this.pgliteVacuumSeconds = env.EDGELOOP_PGLITE_VACUUM_SECONDS;
@@ -243,6 +252,9 @@ export class CloudConfig {
     }
     if (parsed.MQTT_ACL === 'dynsec' && !(parsed.MQTT_URL && parsed.MQTT_USERNAME)) {
       problems.push('MQTT_ACL=dynsec needs MQTT_URL and the admin MQTT_USERNAME/MQTT_PASSWORD');
+    }
+    if (!parsed.EDGELOOP_PREDICTION_INTAKE && !parsed.MQTT_URL) {
+      problems.push('EDGELOOP_PREDICTION_INTAKE=false needs MQTT_URL: on the embedded broker this process is the only one to take the devices\' predictions');
     }
     problems.push(...bullmqProblems(parsed));
     problems.push(...httpTimeoutProblems(parsed));

@@ -39,6 +39,9 @@ const INVALID_AHEAD_MAX = 1000;
 /** About ten minutes of back-off (the 5 s ceiling): long enough to ride out a Redis or SQL restart. */
 const HANDLER_ATTEMPTS_BEFORE_DEAD_LETTER = 125;
 
+/** The device topics an API replica leaves to the worker replicas with `EDGELOOP_PREDICTION_INTAKE=false`. */
+const INTAKE_FILTERS: ReadonlySet<string> = new Set([topicFilters.predictions, topicFilters.hardExamples]);
+
 /** What an `@EventPattern(topicFilters.<kind>)` handler receives: the message decoded with the contracts. */
 export interface DeviceMessageEvent {
   message: DecodedDeviceMessage;
@@ -74,7 +77,8 @@ export type DeviceMessageEvents = Record<string, DeviceMessageEvent>;
  *   device delete it from its outbox; one dropped over quota is not, so the device sends it again later.
  *
  * Subscriptions are those of `cloudSubscriptions` for the kinds that have a handler; `predictions` and
- * `hard-examples` through `$share/<MQTT_SHARE_GROUP>/…` when a share group is set.
+ * `hard-examples` through `$share/<MQTT_SHARE_GROUP>/…` when a share group is set, and not at all with
+ * `EDGELOOP_PREDICTION_INTAKE=false` (API replicas: their event loop then serves HTTP, not the fleet's batches).
  */
 @Injectable()
 export class DeviceChannel extends ServerMqtt implements CustomTransportStrategy {
@@ -86,6 +90,7 @@ export class DeviceChannel extends ServerMqtt implements CustomTransportStrategy
   private closing = false;
   /** The filters subscribed in `listen`; empty until then. */
   private filters: string[] = [];
+
   private wake: (() => void) | undefined;
   /** A message decoded as it arrived, for its handler (decoded once). */
   private readonly decodedOnArrival = new WeakMap<IPublishPacket, DecodedDeviceMessage>();
@@ -99,6 +104,11 @@ export class DeviceChannel extends ServerMqtt implements CustomTransportStrategy
     @Optional() private readonly quotas?: QuotaService,
   ) {
     super({ subscribeOptions: { qos: MQTT_QOS } });
+  }
+
+  /** The topic filters this process subscribed to (empty before it connected). */
+  get subscribedFilters(): readonly string[] {
+    return this.filters;
   }
 
   /**
@@ -272,7 +282,8 @@ export class DeviceChannel extends ServerMqtt implements CustomTransportStrategy
   }
 
   private async subscribe(client: MqttClient): Promise<void> {
-    const patterns = [...this.messageHandlers.keys()];
+    // without prediction intake (an API replica) the devices' predictions and hard examples are left to the others
+    const patterns = [...this.messageHandlers.keys()].filter((pattern) => this.config.predictionIntake || !INTAKE_FILTERS.has(pattern));
     const subscriptions = cloudSubscriptions(this.config.mqttShareGroup ? { shareGroup: this.config.mqttShareGroup } : {}).filter((s) =>
       patterns.some((pattern) => s.filter === pattern || s.filter.endsWith(`/${pattern}`)),
     );
