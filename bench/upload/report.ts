@@ -1,5 +1,6 @@
 import os from 'node:os';
 import { median } from '../common/stats';
+import type { DiskWindow, Flush } from './disk-probe';
 import type { Responsiveness } from './responsiveness';
 import type { UploadProbeResult } from './upload-probe';
 
@@ -14,6 +15,10 @@ export interface TimedRun {
   putterRss?: { beforeMb: number; peakMb: number; growthMb: number } | null;
   /** CPU time of the bench process over the put (the client and s3rver), ms. */
   putterCpuMs?: { user: number; system: number };
+  /** The machine's dirty page cache and writeback over the transfer. */
+  disk?: DiskWindow;
+  /** The `sync` run just before the transfer (not timed), when the bench flushes between transfers. */
+  flush?: Flush | null;
 }
 
 export interface ApiRun extends TimedRun {
@@ -21,6 +26,7 @@ export interface ApiRun extends TimedRun {
   clientSentMs: number | null;
   probe: UploadProbeResult;
   responsiveness: Responsiveness;
+  disk: DiskWindow;
 }
 
 export interface Series {

@@ -2,8 +2,10 @@
  * Upload benchmark (not a test): a ~210 MB ONNX embedder uploaded through the API (multipart POST to a
  * cloud running as its own process) against the same bytes put straight into the same S3 bucket with
  * the minio client, alternating, after one warm-up. Reports MB/s of both, their ratio, the phases of
- * an API upload and the cloud process's peak RSS growth. Prints a table and writes
- * bench/results/upload.json.
+ * an API upload and the cloud process's peak RSS growth, and for every transfer the machine's dirty page
+ * cache and writeback (/proc/meminfo Dirty and Writeback at its start and the largest sampled during it,
+ * /proc/vmstat pages written back over it: the bench writes about 3.4 GB to one disk per run). Prints a table
+ * and writes bench/results/upload.json.
  *
  *   npm run bench:upload     (BENCH_UPLOAD_REPETITIONS=3, BENCH_UPLOAD_WIDTH=1400, BENCH_UPLOAD_SAMPLE_MS=20 by default;
  *                             BENCH_UPLOAD_SQL=postgres (default where PostgreSQL is installed) or memory for PGlite;
@@ -15,7 +17,17 @@
  *                             for A/B runs of V8 settings NODE_OPTIONS refuses: read by V8 at start-up, as a deployment's
  *                             would be; BENCH_UPLOAD_CLOUD_V8_FLAGS instead applies flags inside the cloud at run time,
  *                             after it has booted with its own defaults (v8.setFlagsFromString, cloud-v8-flags.ts);
- *                             BENCH_UPLOAD_S3=process runs s3rver in a process of its own instead of this one)
+ *                             BENCH_UPLOAD_S3=process runs s3rver in a process of its own instead of this one;
+ *                             BENCH_UPLOAD_FLUSH=1 runs `sync` before every transfer, described below)
+ *
+ * Disk: only the API path writes to disk while it is timed. s3rver's copy of the temporary object to
+ * `blobs/sha256/<hex>` (fs.copyFile) writes the copy's 210 MB out before it returns; every other write of the bench
+ * (the spool file, each put's object) stays in the page cache. That copy took 0.04-0.08 s in some rounds and
+ * 0.46-0.51 s in others: 0.4-0.45 s of the 0.5-1.1 s by which the API's later rounds were slower than its first.
+ * With BENCH_UPLOAD_FLUSH=1 the bench runs `sync` before every transfer (warm-up included; after its file is marked
+ * and, for the API, hashed by the client; not timed, the same for both sides) and records how long it took and Dirty
+ * before and after it: every transfer then starts with no dirty pages. It did not make the slow copies quick (docs/benchmarks.md
+ * "Upload", 6 December evening), so it is off by default.
  *
  * The cloud's SQL is PostgreSQL by default: the upload path runs a handful of statements, and an in-memory
  * PGlite would put its initdb (40–55 s at load 25–30, past the start timeout) and its WebAssembly
@@ -35,6 +47,7 @@ import { repoRoot } from '../common/repo-root';
 import { resultsNameFromEnv, writeResultsFile } from '../common/results-file';
 import { stopOnSignal } from '../common/stop-on-signal';
 import { minioPut, streamedPresignedPut } from './direct-put';
+import { describeDisk, describeFlush, DiskProbe, flushDirtyPages, type DiskWindow, type Flush } from './disk-probe';
 import { checkLoads, markUpload, writeLargeEmbedder } from './embedder-model';
 import {
   cpuMedians,
@@ -55,6 +68,10 @@ const BUCKET = 'edgeloop';
 /** What the results say instead of the bench's temp dir (a path of this machine). */
 const BENCH_TEMP_DIR = '<bench temp dir>';
 const SAMPLE_INTERVAL_MS = Number(process.env.BENCH_UPLOAD_SAMPLE_MS ?? 20);
+/** How often /proc/meminfo Dirty and Writeback are read during a transfer. */
+const DISK_SAMPLE_INTERVAL_MS = 50;
+/** `sync` before every transfer (BENCH_UPLOAD_FLUSH=1), so that each starts with no dirty pages; off by default. */
+const FLUSH_BEFORE_TRANSFER = process.env.BENCH_UPLOAD_FLUSH === '1';
 const UPLOAD_TIMEOUT_MS = 180_000;
 /** minio-js puts an object of at most this part size in one PUT (s3rver has no ListMultipartUploads). */
 const SINGLE_PUT_PART_SIZE = 5 * 1024 ** 3;
@@ -141,6 +158,8 @@ async function main(): Promise<void> {
     const clientHashMs: number[] = [];
     const runs: Record<Step, TimedRun[]> = { api: [], minio: [], streamed: [] };
     const apiRuns: ApiRun[] = [];
+    /** Every transfer, warm-up included, in the order run, with the disk figures over it. */
+    const transfers: { round: number; step: Step; ms: number; flush: Flush | null; disk: DiskWindow }[] = [];
     let warmUp: ApiRun | undefined;
     const runApi = async (round: number): Promise<ApiRun> => {
       await markUpload(model, ++mark);
@@ -149,6 +168,7 @@ async function main(): Promise<void> {
       const hashStarted = performance.now();
       const declared = { files: [{ role: 'embedder', sha256: await sha256File(model.path), size: model.size }] };
       clientHashMs.push(performance.now() - hashStarted);
+      const flush = FLUSH_BEFORE_TRANSFER ? flushDirtyPages() : null;
       // started after the client's hash, so the phases it dates and the upload's time share one origin
       const probe = new UploadProbe({ pid: (cloud as BenchCloud).pid, cloudTmpDir, s3BlobDir, fileSize: model.size, intervalMs: SAMPLE_INTERVAL_MS });
       const answers = new ResponsivenessProbe((cloud as BenchCloud).url);
@@ -158,6 +178,8 @@ async function main(): Promise<void> {
       let result: UploadProbeResult;
       let ms = 0;
       let responsiveness: Responsiveness;
+      let disk: DiskWindow;
+      const diskProbe = new DiskProbe(DISK_SAMPLE_INTERVAL_MS);
       try {
         response = await withTimeout(
           uploadMultipart<ModelVersionResponse>(api, apiPaths.modelVersions(name), [{ field: 'embedder', file: model.path }], { manifest: JSON.stringify(declared) }, (sent, total) => {
@@ -167,6 +189,7 @@ async function main(): Promise<void> {
         );
         ms = performance.now() - t;
       } finally {
+        disk = diskProbe.stop();
         result = probe.stop();
         // stopped on failure too: its request loop would keep the bench process alive after the error
         responsiveness = await answers.stop();
@@ -176,22 +199,29 @@ async function main(): Promise<void> {
       if (result.phases.s3ObjectCompleteMs === null) {
         throw new Error(`${name}: no new complete object appeared in the bucket: the blob was not put (deduplicated?)`);
       }
-      return { round, ms, key: `blobs/sha256/${file.sha256}`, model: `${name}@${response.version}`, clientSentMs, probe: result, responsiveness };
+      return { round, ms, key: `blobs/sha256/${file.sha256}`, model: `${name}@${response.version}`, clientSentMs, probe: result, responsiveness, disk, flush };
     };
-    const runDirect = async (round: number, step: 'minio' | 'streamed'): Promise<TimedRun> => {
+    const runDirect = async (round: number, step: 'minio' | 'streamed'): Promise<TimedRun & { disk: DiskWindow }> => {
       await markUpload(model, ++mark);
       const key = `bench-direct/${round}-${step}`;
       const put = step === 'minio' ? minioPut : streamedPresignedPut;
+      const flush = FLUSH_BEFORE_TRANSFER ? flushDirtyPages() : null;
       const rss = new PeakRssWindow(process.pid);
       const cpuAtStart = process.cpuUsage();
+      const diskProbe = new DiskProbe(DISK_SAMPLE_INTERVAL_MS);
       const t = performance.now();
-      await withTimeout(put(minio, BUCKET, key, model.path, model.size), `${step} put of ${key}`);
+      let disk: DiskWindow;
+      try {
+        await withTimeout(put(minio, BUCKET, key, model.path, model.size), `${step} put of ${key}`);
+      } finally {
+        disk = diskProbe.stop();
+      }
       const ms = performance.now() - t;
       const cpu = process.cpuUsage(cpuAtStart);
       const putterRss = rss.close();
       const stored = (await minio.statObject(BUCKET, key)).size;
       if (stored !== model.size) throw new Error(`${key}: the bucket holds ${stored} bytes, the file has ${model.size}`);
-      return { round, ms, key, putterRss, putterCpuMs: { user: Math.round(cpu.user / 1000), system: Math.round(cpu.system / 1000) } };
+      return { round, ms, key, putterRss, putterCpuMs: { user: Math.round(cpu.user / 1000), system: Math.round(cpu.system / 1000) }, disk, flush };
     };
 
     // Round 0 is the warm-up (it also makes the cloud find out that s3rver has no multipart upload).
@@ -201,10 +231,13 @@ async function main(): Promise<void> {
       const shift = round % steps.length;
       const order = [...steps.slice(shift), ...steps.slice(0, shift)];
       const line: string[] = [];
+      const diskLines: string[] = [];
       for (const step of order) {
         if (step === 'api') {
           const run = await runApi(round);
           line.push(`api ${Math.round(run.ms)} ms (RSS ${run.probe.rss.baselineMb} → ${run.probe.rss.peakMb} MB)`);
+          diskLines.push(`  api: ${describeDisk(run.disk)}${run.flush ? `; ${describeFlush(run.flush)}` : ''}`);
+          transfers.push({ round, step, ms: Math.round(run.ms * 10) / 10, flush: run.flush ?? null, disk: run.disk });
           if (round > 0) {
             runs.api.push(run);
             apiRuns.push(run);
@@ -212,10 +245,13 @@ async function main(): Promise<void> {
         } else {
           const run = await runDirect(round, step);
           line.push(`${step} ${Math.round(run.ms)} ms`);
+          diskLines.push(`  ${step}: ${describeDisk(run.disk)}${run.flush ? `; ${describeFlush(run.flush)}` : ''}`);
+          transfers.push({ round, step, ms: Math.round(run.ms * 10) / 10, flush: run.flush ?? null, disk: run.disk });
           if (round > 0) runs[step].push(run);
         }
       }
       out(`${round === 0 ? 'warm-up' : `round ${round}`}: ${line.join(', ')}`);
+      for (const diskLine of diskLines) out(diskLine);
     }
 
     const apiSeries = series(runs.api, model.size);
@@ -250,6 +286,9 @@ async function main(): Promise<void> {
         cloudV8FlagsAtRunTime: cloudV8Flags ?? null,
         // given on the cloud's command line (BENCH_CLOUD_NODE_FLAGS), and those it ran with after its own defaults
         cloudNodeFlags: { given: cloud.nodeFlags, running: cloud.runningFlags },
+        flushBeforeEachTransfer: FLUSH_BEFORE_TRANSFER
+          ? 'sync before every transfer (warm-up included), after its file is marked and (API) hashed, not timed (BENCH_UPLOAD_FLUSH=1)'
+          : false,
       },
       file: {
         bytes: model.size,
@@ -275,6 +314,11 @@ async function main(): Promise<void> {
         ...streamedSeries,
         putterRssGrowthMb: runs.streamed.map((r) => r.putterRss?.growthMb ?? null),
         putterCpuMedianMs: putterCpuMedians(runs.streamed),
+      },
+      disk: {
+        how: `/proc/meminfo Dirty and Writeback at the start of each transfer and the largest sampled during it (every ${DISK_SAMPLE_INTERVAL_MS} ms); /proc/vmstat nr_dirtied, nr_written and pgpgout over it`,
+        units: 'MB = 10^6 bytes; machine-wide figures (other processes count too); dirtied and written from 4 KiB pages, pgpgout from KiB',
+        transfers,
       },
       responsiveness: {
         how: `GET ${apiPaths.keys()} (an in-memory answer) every 100 ms, one at a time, during each API upload`,
@@ -371,7 +415,16 @@ function withoutPaths(options: string): string {
 }
 
 function describeApiRun(run: ApiRun) {
-  return { round: run.round, ms: round(run.ms, 1), model: run.model, clientSentMs: run.clientSentMs, ...run.probe, responsiveness: run.responsiveness };
+  return {
+    round: run.round,
+    ms: round(run.ms, 1),
+    model: run.model,
+    clientSentMs: run.clientSentMs,
+    ...run.probe,
+    responsiveness: run.responsiveness,
+    flush: run.flush ?? null,
+    disk: run.disk,
+  };
 }
 
 function withTimeout<T>(work: Promise<T>, what: string): Promise<T> {
