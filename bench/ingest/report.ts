@@ -118,8 +118,9 @@ export function resultsDocument(input: ResultsInput) {
         }
       : null,
     replicas: input.replicas.map((r) => ({
-      shape: `1 API replica (EDGELOOP_WORKERS=false) + ${r.workers} worker replica(s), PostgreSQL, Mosquitto with a shared subscription`,
+      shape: `1 API replica (EDGELOOP_WORKERS=false${r.apiPredictionIntake ? '' : ', EDGELOOP_PREDICTION_INTAKE=false'}) + ${r.workers} worker replica(s), PostgreSQL, Mosquitto with a shared subscription`,
       workers: r.workers,
+      apiPredictionIntake: r.apiPredictionIntake,
       seconds: r.run.seconds,
       predictionsPerSecond: r.run.predictionsPerSecond,
       steadyPredictionsPerSecond: r.run.steadyPredictionsPerSecond,

@@ -255,7 +255,8 @@ export const SUMMARY_ROWS: SummaryRow[] = [
     digits: 0,
     target: { kind: 'max', bound: 100 },
     // runs from before EDGELOOP_PREDICTION_INTAKE (the API replica took a share of the batches) do not say so, and are left out
-    samples: (d) => (d?.replicas ?? []).filter((r: Doc) => r?.apiPredictionIntake === false).flatMap((r: Doc) => sample(r?.run?.health?.maxMs, docLoad(d))),
+    samples: (d) =>
+      (d?.replicas ?? []).filter((r: Doc) => r?.apiPredictionIntake === false).flatMap((r: Doc) => sample(r?.healthOnApiReplica?.maxMs, docLoad(d))),
   },
   {
     benchmark: 'drift: window end → signed webhook received (per episode)',
