@@ -1,11 +1,9 @@
 import { topics } from '@edgeloop/contracts';
-import { describeGc } from '@edgeloop/harness';
 import mqtt, { type MqttClient } from 'mqtt';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
-import { PerformanceObserver } from 'node:perf_hooks';
 import { getHeapSpaceStatistics } from 'node:v8';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -17,6 +15,7 @@ import { makeBatch, STABLE } from '../testing/prediction-batches';
 import { BlobRepository, cropKey } from '../repositories/blob.repository';
 import { CloudProcessFixture, startCloudProcessFixture } from '../testing/cloud-process-fixture';
 import { startHealthPoller, type HealthPoller } from '../testing/health-poller';
+import { watchLoop } from '../testing/loop-watch';
 import { startSteadyDevice, type SteadyDevice, type SteadyDeviceReport } from '../testing/steady-device';
 import { RetentionService } from './retention.service';
 
@@ -523,19 +522,8 @@ function traceSteadyDevice() {
     if (!stages) marks.set(seq, (stages = {}));
     stages[stage] ??= at;
   };
-  // the event loop: a 5 ms timer more than 15 ms late; garbage collections over 5 ms
-  const stalls: Array<[number, number]> = [];
-  let expected = performance.now() + 5;
-  const sampler = setInterval(() => {
-    const now = performance.now();
-    if (now - expected > 15) stalls.push([now, now - expected]);
-    expected = now + 5;
-  }, 5);
-  const gcs: Array<[number, number, string]> = [];
-  const gcObserver = new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) if (entry.duration > 5) gcs.push([entry.startTime, entry.duration, describeGc(entry).label]);
-  });
-  gcObserver.observe({ entryTypes: ['gc'] });
+  // the test's event loop: a 5 ms timer more than 15 ms late; garbage collections over 5 ms
+  const loop = watchLoop();
   const profileDir = process.env.EDGELOOP_TEST_PROFILE_DIR;
   const session = profileDir ? new Session() : undefined;
   const profiling = (async () => {
@@ -557,8 +545,7 @@ function traceSteadyDevice() {
     },
     /** One line per batch: when it was published (ms from the floods' start), each stage's ms after the one before, the total. */
     async report(device: SteadyDeviceReport, idle: number[], flood: number[]): Promise<string[]> {
-      clearInterval(sampler);
-      gcObserver.disconnect();
+      loop.stop();
       // the device's clock is epoch milliseconds; this process's marks are on performance.now()
       const local = (epochMs: number) => epochMs - performance.timeOrigin;
       for (const [seq, stages] of Object.entries(device.marks))
@@ -584,13 +571,15 @@ function traceSteadyDevice() {
         `the device's loop stalls over 15 ms (at ms from the floods' start, ms): ${device.stalls.map(([at, ms]) => `${rel(local(at))}:${ms.toFixed(0)}`).join(' ')}`,
       );
       lines.push(`the device's GC over 5 ms (at:ms kind): ${device.gcs.map(([at, ms, kind]) => `${rel(local(at))}:${ms.toFixed(0)} ${kind}`).join(' ')}`);
-      lines.push(`the test's loop stalls over 15 ms (at ms from the floods' start, ms): ${stalls.map(([at, ms]) => `${rel(at)}:${ms.toFixed(0)}`).join(' ')}`);
+      lines.push(
+        `the test's loop stalls over 15 ms (at ms from the floods' start, ms): ${loop.stalls.map(([at, ms]) => `${rel(at)}:${ms.toFixed(0)}`).join(' ')}`,
+      );
       lines.push(`the test's heap at the floods' start: ${heapAtFloods}`);
       // the monotonic clock, which a CPU profile of the cloud's process (EDGELOOP_TEST_CLOUD_NODE_OPTIONS=--cpu-prof) also uses
       lines.push(
         `the floods' start on the monotonic clock: ${(Number(process.hrtime.bigint() / 1000n) - (performance.now() - floodsAt) * 1000).toFixed(0)} µs`,
       );
-      lines.push(`the test's GC over 5 ms (at:ms kind): ${gcs.map(([at, ms, kind]) => `${rel(at)}:${ms.toFixed(0)} ${kind}`).join(' ')}`);
+      lines.push(`the test's GC over 5 ms (at:ms kind): ${loop.gcs.map(([at, ms, kind]) => `${rel(at)}:${ms.toFixed(0)} ${kind}`).join(' ')}`);
       if (session) {
         await profiling;
         const { profile } = await session.post('Profiler.stop');
@@ -598,7 +587,10 @@ function traceSteadyDevice() {
         const offsetMs = Number(process.hrtime.bigint() / 1000n) / 1000 - performance.now();
         const file = join(profileDir!, `flood-${Date.now()}.cpuprofile`);
         writeFileSync(file, JSON.stringify(profile));
-        writeFileSync(`${file}.marks.json`, JSON.stringify({ offsetMs, floodsAt, marks: Object.fromEntries(marks), stalls, gcs, idle, flood }));
+        writeFileSync(
+          `${file}.marks.json`,
+          JSON.stringify({ offsetMs, floodsAt, marks: Object.fromEntries(marks), stalls: loop.stalls, gcs: loop.gcs, idle, flood }),
+        );
         session.disconnect();
         lines.push(`CPU profile: ${file}`);
       }

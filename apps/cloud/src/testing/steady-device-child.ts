@@ -1,14 +1,8 @@
 import { parseDeviceMessage, topics } from '@edgeloop/contracts';
 import mqtt from 'mqtt';
-import { PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
+import { watchLoop } from './loop-watch';
 import { makeBatch, STABLE } from './prediction-batches';
 import type { SteadyBatchMarks, SteadyDeviceMessage, SteadyDeviceStart } from './steady-device';
-
-/** V8's kind of a collection (the `gc` entry's detail), as a word. */
-function gcKind(entry: PerformanceEntry): string {
-  const kind = (entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind;
-  return ({ 1: 'scavenge', 2: 'mark-compact', 4: 'incremental marking', 8: 'weak callbacks' } as Record<number, string>)[kind ?? 0] ?? `kind ${kind}`;
-}
 
 /** The device's clock: epoch milliseconds, as precise as performance.now(), comparable across processes. */
 const now = () => performance.timeOrigin + performance.now();
@@ -21,20 +15,9 @@ const now = () => performance.timeOrigin + performance.now();
  */
 function run(): void {
   const marks: Record<number, SteadyBatchMarks> = {};
-  const stalls: Array<[number, number]> = [];
-  const gcs: Array<[number, number, string]> = [];
   let published = 0;
   let running = true;
-  let expected = performance.now() + 5;
-  const sampler = setInterval(() => {
-    const t = performance.now();
-    if (t - expected > 15) stalls.push([now(), t - expected]);
-    expected = t + 5;
-  }, 5);
-  const gcObserver = new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) if (entry.duration > 5) gcs.push([performance.timeOrigin + entry.startTime, entry.duration, gcKind(entry)]);
-  });
-  gcObserver.observe({ entryTypes: ['gc'] });
+  const watch = watchLoop((t) => performance.timeOrigin + t);
   const send = (message: SteadyDeviceMessage) => process.send?.(message);
 
   process.once('message', (start: SteadyDeviceStart) => {
@@ -80,9 +63,8 @@ function run(): void {
           // the acks of the last batches, for at most ackWithinMs
           const deadline = performance.now() + (message.ackWithinMs ?? 10_000);
           while (Object.values(marks).some((m) => m.acked === undefined) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-          clearInterval(sampler);
-          gcObserver.disconnect();
-          send({ type: 'report', published, marks, stalls, gcs });
+          watch.stop();
+          send({ type: 'report', published, marks, stalls: watch.stalls, gcs: watch.gcs });
           await client.endAsync().catch(() => undefined);
           process.disconnect();
         })();
