@@ -6,7 +6,6 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { CloudConfig } from '../config/cloud.config';
 import { DeviceRepository } from '../repositories/device.repository';
 import { hashToken } from '../services/token.service';
-import { CloudForwardWindow } from './cloud-forward-window';
 import { DynsecAdmin } from './dynsec-admin';
 
 const CLOUD_USERNAME = 'edgeloop-cloud';
@@ -27,8 +26,6 @@ export class MqttEndpoint implements OnApplicationShutdown {
   private dynsec: DynsecAdmin | undefined;
   /** Set by QuotaService: true drops a device's message before the embedded broker forwards it to the cloud. */
   dropBeforeCloud: ((topic: string, bytes: number) => boolean) | undefined;
-  /** The embedded broker's flow control towards the cloud's connections. */
-  readonly forwardWindow = new CloudForwardWindow();
   /** Set by QuarantineService: true while this replica is cutting a device off (the embedded broker refuses its connects and publishes). */
   refuseDevice: ((deviceId: string) => boolean) | undefined;
 
@@ -59,21 +56,11 @@ export class MqttEndpoint implements OnApplicationShutdown {
         },
         authorizePublish: (client, packet, done) => {
           if (!client) return done(null);
-          if (isCloud(client)) return done(null);
-          if (!canDevicePublish(client.id, packet.topic) || this.refuseDevice?.(client.id))
-            return done(new Error(`${client.id} may not publish to ${packet.topic}`));
-          // the device's turn for the cloud's window (a quarantine decided meanwhile still refuses it)
-          this.forwardWindow.admit(client, client.id, () =>
-            done(this.refuseDevice?.(client.id) ? new Error(`${client.id} may not publish to ${packet.topic}`) : null),
-          );
+          const allowed = isCloud(client) || (canDevicePublish(client.id, packet.topic) && !this.refuseDevice?.(client.id));
+          done(allowed ? null : new Error(`${client.id} may not publish to ${packet.topic}`));
         },
         // over quota: dropped (and counted) before the broker writes it to the cloud's connection
-        authorizeForward: (client, packet) => {
-          if (!isCloud(client)) return packet;
-          if (this.dropBeforeCloud?.(packet.topic, packet.payload.length)) return null;
-          if (packet.qos > 0) this.forwardWindow.forwarded(client);
-          return packet;
-        },
+        authorizeForward: (client, packet) => (isCloud(client) && this.dropBeforeCloud?.(packet.topic, packet.payload.length) ? null : packet),
         authorizeSubscribe: (client, subscription, done) => {
           if (!client) return done(null, subscription);
           const allowed = isCloud(client) || canDeviceSubscribe(client.id, subscription.topic);
@@ -82,11 +69,6 @@ export class MqttEndpoint implements OnApplicationShutdown {
           done(null, allowed ? subscription : null);
         },
       });
-      const { broker } = this.embedded;
-      broker.on('client', (client) => isCloud(client) && this.forwardWindow.connected(client));
-      broker.on('clientDisconnect', (client) => this.forwardWindow.disconnected(client));
-      broker.on('ack', (_packet, client) => isCloud(client) && this.forwardWindow.acknowledged(client));
-      broker.on('publish', (_packet, client) => client && this.forwardWindow.published(client));
       this.logger.log(`embedded MQTT broker on ${this.embedded.url}`);
     } else if (this.mode === 'dynsec') {
       this.dynsec = new DynsecAdmin(await this.cloudCredentials());
@@ -135,7 +117,6 @@ export class MqttEndpoint implements OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     await this.dynsec?.close();
-    this.forwardWindow.close();
     await this.embedded?.stop();
   }
 
