@@ -215,7 +215,8 @@ floodCases.each(['embedded', 'mosquitto'] as const)('per-device quotas and quara
     }
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     let stderr = '';
-    let started = 0;
+    /** When `start()` was called (performance.now()); 0 before. */
+    let floodStartedAt = 0;
     let watch: NodeJS.Timeout | undefined;
     const done = new Promise<string>((resolve) => {
       const cutOff = (how: string) => {
@@ -236,13 +237,13 @@ floodCases.each(['embedded', 'mosquitto'] as const)('per-device quotas and quara
       let publisher: number | undefined;
       let connected = false;
       watch = setInterval(() => {
-        if (started === 0) return;
+        if (floodStartedAt === 0) return;
         // the shell's child (`exec mosquitto_pub` in the pipeline)
         publisher ??= childNamed(child.pid!, 'mosquitto_pub');
         if (publisher === undefined) return;
         const established = hasEstablishedConnection(publisher, Number(url.port));
         if (established) connected = true;
-        else if (connected) cutOff(`connection closed by the broker ${(performance.now() - started).toFixed(0)} ms after the flood started`);
+        else if (connected) cutOff(`connection closed by the broker ${(performance.now() - floodStartedAt).toFixed(0)} ms after the flood started`);
       }, 10);
       void exited.then((code) => {
         clearInterval(watch);
@@ -251,7 +252,7 @@ floodCases.each(['embedded', 'mosquitto'] as const)('per-device quotas and quara
     });
     return {
       start: () => {
-        started = performance.now();
+        floodStartedAt = performance.now();
         child.stdin!.end('go\n');
       },
       done,
