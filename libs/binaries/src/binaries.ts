@@ -9,6 +9,8 @@ const DEBIAN_PACKAGES: Readonly<Record<string, string>> = {
   mosquitto: 'mosquitto',
   mosquitto_passwd: 'mosquitto',
   mosquitto_ctrl: 'mosquitto',
+  mosquitto_pub: 'mosquitto-clients',
+  mosquitto_sub: 'mosquitto-clients',
   ffmpeg: 'ffmpeg',
   ffprobe: 'ffmpeg',
   postgres: 'postgresql',

@@ -1,3 +1,4 @@
+import { requireBinary } from '@edgeloop/binaries';
 import { topics } from '@edgeloop/contracts';
 import mqtt, { type MqttClient } from 'mqtt';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -134,9 +135,15 @@ describe.each(['embedded', 'mosquitto'] as const)('dead-letter and retention cap
  * is throttled to its quota, quarantined past the strike threshold and cut off at the broker, while a
  * well-behaved device publishing at the same time loses nothing and /health keeps answering fast.
  */
-const floodCases = process.env.EDGELOOP_QUOTA_FLOOD === '1' ? describe : describe.skip;
+/**
+ * Whether the well-behaved device's latency during the floods is held to twice the idle cloud's (worst against worst).
+ * Every run checks the rest of the flood case; this bound only with EDGELOOP_QUOTA_LATENCY=1: on this 2-core machine it
+ * missed in 10 of 52 broker-runs on 7 December, each a single batch while the cloud read the floods and quarantined
+ * (docs/quotas.md, Tests). A timing that one run cannot reproduce belongs in a benchmark, not in every `npm test`.
+ */
+const STRICT_LATENCY = process.env.EDGELOOP_QUOTA_LATENCY === '1';
 
-floodCases.each(['embedded', 'mosquitto'] as const)('per-device quotas and quarantine on the %s broker, the cloud in a process of its own', (broker) => {
+describe.each(['embedded', 'mosquitto'] as const)('per-device quotas and quarantine on the %s broker, the cloud in a process of its own', (broker) => {
   let fx: CloudProcessFixture;
   let receiver: Server;
   const webhookBodies: Array<{ type: string; data: Record<string, unknown> }> = [];
@@ -270,6 +277,8 @@ floodCases.each(['embedded', 'mosquitto'] as const)('per-device quotas and quara
   };
 
   beforeAll(async () => {
+    // the attacker's tool: a clear error naming its package when it is missing
+    requireBinary('mosquitto_pub');
     receiver = createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
@@ -327,12 +336,10 @@ floodCases.each(['embedded', 'mosquitto'] as const)('per-device quotas and quara
     await new Promise((r) => receiver?.close(r));
   });
 
-  // Run with EDGELOOP_QUOTA_FLOOD=1 (the whole block); not in the default run while it does not pass reliably. The cloud
-  // runs in a process of its own, started by main.ts as a deployment starts it (its V8 defaults); the steady device and
-  // the /health poller each run in one of their own too, timing on their own clocks; this process runs the floods and
-  // the test. 6 December (night), floods stopped at their cut-off, PostgreSQL: embedded 14 of 14 broker-runs passed,
-  // Mosquitto 5 of 9; every miss is the batch at the quarantines (2x bound), which waited behind the floods' backlog at
-  // Mosquitto and then in the cloud. docs/quotas.md "Tests" has every figure. With
+  // In every run; its 2x latency bound only with EDGELOOP_QUOTA_LATENCY=1 (STRICT_LATENCY). The cloud runs in a process
+  // of its own, started by main.ts as a deployment starts it (its V8 defaults); the steady device and the /health
+  // poller each run in one of their own too, timing on their own clocks; this process runs the floods and the test.
+  // docs/quotas.md "Tests" has every figure. With
   // EDGELOOP_TEST_LOGS=1 it prints each batch's round trip, the cloud's CPU every 100 ms and the device's and the test's
   // loop stalls (traceSteadyDevice below).
   it('throttles a flooding device within a second, quarantines it and cuts it off at the broker; the other device loses nothing', async () => {
@@ -466,7 +473,9 @@ floodCases.each(['embedded', 'mosquitto'] as const)('per-device quotas and quara
     if (process.env.EDGELOOP_TEST_LOGS === '1') console.log(`${broker}, during the floods:\n${trace.join('\n')}`);
     if (timeline) console.log(`${broker}, good-1 batch by batch:\n${(await timeline.report(device, [...idleSeqs], floodSeqs)).join('\n')}`);
     expect(floodLatencies.length).toBeGreaterThan(0);
-    expect(Math.max(...(floodLatencies as number[]))).toBeLessThanOrEqual(2 * Math.max(...(idleLatencies as number[])));
+    // every run: no batch left behind a flood's backlog (before the drop on arrival they waited 1-3 s); the 2x bound on request
+    expect(Math.max(...(floodLatencies as number[]))).toBeLessThan(1000);
+    if (STRICT_LATENCY) expect(Math.max(...(floodLatencies as number[]))).toBeLessThanOrEqual(2 * Math.max(...(idleLatencies as number[])));
 
     // dead letters: a sample per (device, code, window) kept, every one counted, the table under its cap
     // (the table's rows, all of them on one page: the SQL store is the cloud's process's own)
