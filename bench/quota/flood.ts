@@ -1,4 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { spawnAttacker } from '../../apps/cloud/src/testing/attacker-process';
 
 /** A device's flood: `mosquitto_pub -l` (QoS 1, 32 in flight) fed by awk, in a process group of its own. */
 export interface Flood {
@@ -12,23 +13,17 @@ export interface Flood {
 /**
  * Starts a device publishing `line` (with `${n}` replaced by the line number) on `topic` as fast as the broker
  * acknowledges, with the device's own credentials, from processes of its own (the bench's event loop does not
- * write the lines). Runs until stopped.
+ * write the lines) at the lowest priority (`spawnAttacker`). Runs until stopped.
  */
 export function startFlood(brokerUrl: string, device: { id: string; password: string }, topic: string, line: string): Flood {
   const url = new URL(brokerUrl);
   const [before, after = ''] = line.split('${n}');
-  const child = spawn(
-    'sh',
-    [
-      '-c',
-      'awk \'BEGIN { for (i = 1; i <= 1000000000; i++) print ENVIRON["BEFORE"] i ENVIRON["AFTER"] }\' | ' +
-        'exec mosquitto_pub -h "$HOST" -p "$PORT" -i "$ID" -u "$ID" -P "$PASSWORD" -t "$TOPIC" -q 1 -M 32 -l',
-    ],
-    {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      detached: true,
-      env: { PATH: process.env.PATH, BEFORE: before, AFTER: after, HOST: url.hostname, PORT: url.port, ID: device.id, PASSWORD: device.password, TOPIC: topic },
-    },
+  // at the lowest priority, as the quota test's floods: an attacker's CPU is not the cloud's machine's
+  const child = spawnAttacker(
+    'awk \'BEGIN { for (i = 1; i <= 1000000000; i++) print ENVIRON["BEFORE"] i ENVIRON["AFTER"] }\' | ' +
+      'exec mosquitto_pub -h "$HOST" -p "$PORT" -i "$ID" -u "$ID" -P "$PASSWORD" -t "$TOPIC" -q 1 -M 32 -l',
+    { BEFORE: before, AFTER: after, HOST: url.hostname, PORT: url.port, ID: device.id, PASSWORD: device.password, TOPIC: topic },
+    ['ignore', 'ignore', 'pipe'],
   );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let stderr = '';

@@ -1,7 +1,7 @@
 import { requireBinary } from '@edgeloop/binaries';
 import { topics } from '@edgeloop/contracts';
 import mqtt, { type MqttClient } from 'mqtt';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import { makeBatch, STABLE } from '../testing/prediction-batches';
 import { BlobRepository, cropKey } from '../repositories/blob.repository';
 import { CloudProcessFixture, startCloudProcessFixture } from '../testing/cloud-process-fixture';
 import { startHealthPoller, type HealthPoller } from '../testing/health-poller';
+import { spawnAttacker } from '../testing/attacker-process';
 import { childNamed, hasEstablishedConnection } from '../testing/process-sockets';
 import { watchLoop } from '../testing/loop-watch';
 import { startSteadyDevice, type SteadyDevice, type SteadyDeviceReport } from '../testing/steady-device';
@@ -185,41 +186,22 @@ describe.each(['embedded', 'mosquitto'] as const)('per-device quotas and quarant
   const flood = (id: string, topic: string, count: number, line: string) => {
     const url = new URL(fx.mqttUrl!);
     const [before, after] = line.split('${n}');
-    const child = spawn(
-      'nice',
-      [
-        '-n',
-        '19',
-        'sh',
-        '-c',
-        'read go && awk -v n="$COUNT" \'BEGIN { for (i = 1; i <= n; i++) print ENVIRON["BEFORE"] i ENVIRON["AFTER"] }\' | ' +
-          'exec mosquitto_pub -h "$HOST" -p "$PORT" -i "$ID" -u "$ID" -P "$PASSWORD" -t "$TOPIC" -q 1 -M 32 -l',
-      ],
+    const child = spawnAttacker(
+      'read go && awk -v n="$COUNT" \'BEGIN { for (i = 1; i <= n; i++) print ENVIRON["BEFORE"] i ENVIRON["AFTER"] }\' | ' +
+        'exec mosquitto_pub -h "$HOST" -p "$PORT" -i "$ID" -u "$ID" -P "$PASSWORD" -t "$TOPIC" -q 1 -M 32 -l',
       {
-        stdio: ['pipe', 'ignore', 'pipe'],
-        detached: true,
-        env: {
-          PATH: process.env.PATH,
-          COUNT: String(count),
-          BEFORE: before,
-          AFTER: after ?? '',
-          HOST: url.hostname,
-          PORT: url.port,
-          ID: id,
-          PASSWORD: passwords.get(id)!,
-          TOPIC: topic,
-        },
+        COUNT: String(count),
+        BEFORE: before,
+        AFTER: after ?? '',
+        HOST: url.hostname,
+        PORT: url.port,
+        ID: id,
+        PASSWORD: passwords.get(id)!,
+        TOPIC: topic,
       },
+      ['pipe', 'ignore', 'pipe'],
     );
     children.push(child);
-    // nice 19 only counts within a scheduling group: with the kernel's autogroups (sched_autogroup_enabled) a new session
-    // (detached) is a group of its own that gets as much CPU as the cloud's, whatever its nice value. The group's own
-    // nice makes the flood's CPU the attacker's again.
-    try {
-      writeFileSync(`/proc/${child.pid}/autogroup`, '19');
-    } catch {
-      // no autogroups here: nice alone does it
-    }
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     let stderr = '';
     /** When `start()` was called (performance.now()); 0 before. */
