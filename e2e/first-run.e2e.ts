@@ -25,7 +25,7 @@ function readmeCommands(): string[] {
  * run inside a test, and the checks over the whole tree are steps of their own in `.ci/run`.
  */
 const RUN_BY_CI: Record<string, string> = {
-  'sudo apt-get install -y redis-server mosquitto chromium nftables docker-compose': 'apt-get install -y -qq --no-install-recommends',
+  'sudo apt-get install -y redis-server mosquitto mosquitto-clients chromium nftables docker-compose': 'apt-get install -y -qq --no-install-recommends',
   'npm install': 'npm ci',
   'npm test': 'npm test',
   'npm run typecheck': 'npm run -s typecheck',

@@ -357,18 +357,26 @@ describe.each(['embedded', 'mosquitto'] as const)('per-device quotas and quarant
     const started = Date.now();
     timeline?.floodsStart();
     // every 100 ms of the floods (printed with EDGELOOP_TEST_LOGS=1): how late the devices' event loop (this process)
-    // ran the timer, and the CPU the cloud's process used (its /proc stat, user + system, in clock ticks of 10 ms)
+    // ran the timer, the CPU the cloud's process used (its /proc stat, user + system, in clock ticks of 10 ms), how long
+    // the cloud's main thread was runnable but waited for a core (its schedstat), and how busy the machine's cores were
     const trace: string[] = [];
     let tick = performance.now();
     let cloudTicks = cpuTicks(fx.pid);
+    let cloudWaited = runQueueWaitMs(fx.pid);
+    let machine = machineTicks();
     tracer = setInterval(() => {
       const now = performance.now();
       const ticks = cpuTicks(fx.pid);
+      const waited = runQueueWaitMs(fx.pid);
+      const cores = machineTicks();
+      const busy = cores.total - machine.total === 0 ? 0 : 1 - (cores.idle - machine.idle) / (cores.total - machine.total);
       trace.push(
-        `${Date.now() - started} ms: the test's loop late ${(now - tick - 100).toFixed(0)} ms, cloud CPU ${(ticks - cloudTicks) * 10} ms; good-1 acked ${good?.acked.size}`,
+        `${Date.now() - started} ms: the test's loop late ${(now - tick - 100).toFixed(0)} ms, cloud CPU ${(ticks - cloudTicks) * 10} ms, its main thread waited for a core ${(waited - cloudWaited).toFixed(0)} ms, cores ${(busy * 100).toFixed(0)} % busy; good-1 acked ${good?.acked.size}`,
       );
       tick = now;
       cloudTicks = ticks;
+      cloudWaited = waited;
+      machine = cores;
     }, 100);
     // the floods stop when the broker cuts the device off (the lines would last far longer)
     rogueFlood.start();
@@ -534,6 +542,25 @@ const STAGES = ['published', 'puback', 'acked'] as const;
 type Stage = (typeof STAGES)[number];
 
 /** The CPU a process has used so far, user + system, in clock ticks (/proc/<pid>/stat; 0 once it is gone). */
+/** How long a process's main thread has been runnable but waiting for a core, in ms (the second field of its schedstat). */
+function runQueueWaitMs(pid: number): number {
+  try {
+    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e6;
+  } catch {
+    return 0;
+  }
+}
+
+/** The machine's idle and total clock ticks over all cores (/proc/stat: idle and iowait count as idle). */
+function machineTicks(): { idle: number; total: number } {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+    return { idle: fields[3]! + fields[4]!, total: fields.reduce((a, b) => a + b, 0) };
+  } catch {
+    return { idle: 0, total: 0 };
+  }
+}
+
 function cpuTicks(pid: number): number {
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
