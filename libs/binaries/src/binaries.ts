@@ -10,7 +10,6 @@ const DEBIAN_PACKAGES: Readonly<Record<string, string>> = {
   mosquitto_passwd: 'mosquitto',
   mosquitto_ctrl: 'mosquitto',
   mosquitto_pub: 'mosquitto-clients',
-  mosquitto_sub: 'mosquitto-clients',
   ffmpeg: 'ffmpeg',
   ffprobe: 'ffmpeg',
   postgres: 'postgresql',

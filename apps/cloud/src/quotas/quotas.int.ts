@@ -132,11 +132,6 @@ describe.each(['embedded', 'mosquitto'] as const)('dead-letter and retention cap
 });
 
 /**
- * A compromised device with real credentials, on both brokers: it floods its own topics at full speed and
- * is throttled to its quota, quarantined past the strike threshold and cut off at the broker, while a
- * well-behaved device publishing at the same time loses nothing and /health keeps answering fast.
- */
-/**
  * Whether the well-behaved device's latency during the floods is held to twice the idle cloud's (worst against worst).
  * Every run checks the rest of the flood case; this bound only with EDGELOOP_QUOTA_LATENCY=1: on this 2-core machine it
  * missed in 10 of 52 broker-runs on 7 December, each a single batch while the cloud read the floods and quarantined
@@ -144,6 +139,11 @@ describe.each(['embedded', 'mosquitto'] as const)('dead-letter and retention cap
  */
 const STRICT_LATENCY = process.env.EDGELOOP_QUOTA_LATENCY === '1';
 
+/**
+ * A compromised device with real credentials, on both brokers: it floods its own topics at full speed and
+ * is throttled to its quota, quarantined past the strike threshold and cut off at the broker, while a
+ * well-behaved device publishing at the same time loses nothing and /health keeps answering fast.
+ */
 describe.each(['embedded', 'mosquitto'] as const)('per-device quotas and quarantine on the %s broker, the cloud in a process of its own', (broker) => {
   let fx: CloudProcessFixture;
   let receiver: Server;
@@ -464,8 +464,9 @@ describe.each(['embedded', 'mosquitto'] as const)('per-device quotas and quarant
     if (timeline) console.log(`${broker}, good-1 batch by batch:\n${(await timeline.report(device, [...idleSeqs], floodSeqs)).join('\n')}`);
     expect(floodLatencies.length).toBeGreaterThan(0);
     // every run: no batch left behind a flood's backlog (before the drop on arrival they waited 1-3 s); the 2x bound on request
-    expect(Math.max(...(floodLatencies as number[]))).toBeLessThan(1000);
-    if (STRICT_LATENCY) expect(Math.max(...(floodLatencies as number[]))).toBeLessThanOrEqual(2 * Math.max(...(idleLatencies as number[])));
+    const worstDuringFloods = Math.max(...(floodLatencies as number[]));
+    expect(worstDuringFloods).toBeLessThan(1000);
+    if (STRICT_LATENCY) expect(worstDuringFloods).toBeLessThanOrEqual(2 * Math.max(...(idleLatencies as number[])));
 
     // dead letters: a sample per (device, code, window) kept, every one counted, the table under its cap
     // (the table's rows, all of them on one page: the SQL store is the cloud's process's own)
@@ -541,7 +542,6 @@ describe.each(['embedded', 'mosquitto'] as const)('per-device quotas and quarant
 const STAGES = ['published', 'puback', 'acked'] as const;
 type Stage = (typeof STAGES)[number];
 
-/** The CPU a process has used so far, user + system, in clock ticks (/proc/<pid>/stat; 0 once it is gone). */
 /** How long a process's main thread has been runnable but waiting for a core, in ms (the second field of its schedstat). */
 function runQueueWaitMs(pid: number): number {
   try {
@@ -561,6 +561,7 @@ function machineTicks(): { idle: number; total: number } {
   }
 }
 
+/** The CPU a process has used so far, user + system, in clock ticks (/proc/<pid>/stat; 0 once it is gone). */
 function cpuTicks(pid: number): number {
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
