@@ -33,6 +33,8 @@ describe('deploying model versions to an edge worker (mosquitto, cloud registry)
   const state = tempStateDir();
   const signer = new CloudSigner();
   const frames: ProcessedFrame[] = [];
+  /** Every state the worker's tracker moved through, with its deployment: what the reports are drawn from. */
+  const transitions: Array<{ state: string; deploymentId: string | null }> = [];
   const versions: Record<number, { manifest: ModelManifest; head: Buffer }> = {};
 
   async function upload(labels: string[], seed: number): Promise<{ manifest: ModelManifest; head: Buffer }> {
@@ -74,6 +76,7 @@ describe('deploying model versions to an edge worker (mosquitto, cloud registry)
     );
     source = new LockstepSource(franckFrames(), Number.POSITIVE_INFINITY, 20);
     worker = new EdgeWorker(config, { source, onFrame: (frame) => frames.push(frame) });
+    worker.tracker.onChange((status) => transitions.push({ state: status.state, deploymentId: status.deploymentId }));
     await worker.start();
     running = worker.run();
   });
@@ -96,15 +99,26 @@ describe('deploying model versions to an edge worker (mosquitto, cloud registry)
 
   it('deploys v1: copies the base files it has, downloads only the head, verifies, warms, switches and reports active', async () => {
     const requestsBefore = tap.requests.length;
+    const coalescedBefore = worker.agent!.reports.coalesced;
     const desired = signer.desired(DEVICE, versions[1]!.manifest, { deploymentId: 'dep-v1' });
     const since = await publishDesired(desired);
     const active = await waitReported((r) => r.state === 'active' && r.deploymentId === 'dep-v1', since);
     expect(active).toMatchObject({ running: ref('face-id', 1), target: null, failure: null, lastKnownGood: ref('face-base', 1) });
+    // The worker went through every phase, in order.
+    const phases = ['downloading', 'verifying', 'warming', 'active'];
+    expect(transitions.filter((t) => t.deploymentId === 'dep-v1').map((t) => t.state)).toEqual(phases);
+    // Reported state is latest-wins (one report on the wire at a time): a phase that began and ended while the
+    // previous report awaited its PUBACK is never published, and is counted as coalesced. What was published
+    // is those phases in order (a heartbeat may repeat one), ending with active; if one is missing, reports were
+    // coalesced.
     const seen = observer.messages
       .slice(since)
-      .filter((m) => m.topic === topics.reported(DEVICE))
-      .map((m) => (m.json as ReportedState).state);
-    expect(seen).toEqual(expect.arrayContaining(['downloading', 'verifying', 'warming', 'active']));
+      .filter((m) => m.topic === topics.reported(DEVICE) && (m.json as ReportedState).deploymentId === 'dep-v1')
+      .map((m) => (m.json as ReportedState).state)
+      .filter((state, i, all) => state !== all[i - 1]);
+    expect(seen.at(-1)).toBe('active');
+    expect(phases.filter((p) => seen.includes(p))).toEqual(seen);
+    if (seen.length < phases.length) expect(worker.agent!.reports.coalesced).toBeGreaterThan(coalescedBefore);
     const fetched = tap.requests.slice(requestsBefore);
     expect(fetched.map((r) => r.path)).toEqual([`/api/v1/blobs/${sha256(versions[1]!.head)}`]);
     await waitForFrames((f) => f.model.name === 'face-id' && f.model.version === 1);
