@@ -105,7 +105,7 @@ describe('deploying model versions to an edge worker (mosquitto, cloud registry)
     const active = await waitReported((r) => r.state === 'active' && r.deploymentId === 'dep-v1', since);
     expect(active).toMatchObject({ running: ref('face-id', 1), target: null, failure: null, lastKnownGood: ref('face-base', 1) });
     // The worker went through every phase, in order.
-    const phases: string[] = ['downloading', 'verifying', 'warming', 'active'];
+    const phases: ReportedState['state'][] = ['downloading', 'verifying', 'warming', 'active'];
     expect(transitions.filter((t) => t.deploymentId === 'dep-v1').map((t) => t.state)).toEqual(phases);
     // Reported state is latest-wins (one report on the wire at a time): a phase that began and ended while the
     // previous report awaited its PUBACK is never published, and is counted as coalesced. What was published
