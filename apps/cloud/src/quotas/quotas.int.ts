@@ -2,7 +2,7 @@ import { requireBinary } from '@edgeloop/binaries';
 import { topics } from '@edgeloop/contracts';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 import { getHeapSpaceStatistics } from 'node:v8';
@@ -17,6 +17,8 @@ import { BlobRepository, cropKey } from '../repositories/blob.repository';
 import { CloudProcessFixture, startCloudProcessFixture } from '../testing/cloud-process-fixture';
 import { startHealthPoller, type HealthPoller } from '../testing/health-poller';
 import { spawnAttacker } from '../testing/attacker-process';
+import { mayRaisePriority, reniceProcess } from '../testing/cpu-share';
+import { collectGarbageNow } from '../testing/full-gc';
 import { childNamed, hasEstablishedConnection } from '../testing/process-sockets';
 import { watchLoop } from '../testing/loop-watch';
 import { startSteadyDevice, type SteadyDevice, type SteadyDeviceReport } from '../testing/steady-device';
@@ -133,11 +135,15 @@ describe.each(['embedded', 'mosquitto'] as const)('dead-letter and retention cap
 
 /**
  * Whether the well-behaved device's latency during the floods is held to twice the idle cloud's (worst against worst).
- * Every run checks the rest of the flood case; this bound only with EDGELOOP_QUOTA_LATENCY=1: on this 2-core machine it
- * missed in 10 of 52 broker-runs on 7 December, each a single batch while the cloud read the floods and quarantined
- * (docs/quotas.md, Tests). A timing that one run cannot reproduce belongs in a benchmark, not in every `npm test`.
+ * Every run checks the rest of the flood case; this bound only with EDGELOOP_QUOTA_LATENCY=1 (as root: it is measured
+ * with the platform given its CPU, PLATFORM_NICE). On this 2-core machine it missed in 2 of 62 broker-runs so measured
+ * on 7 December (in 10 of 52 before, the cloud sharing its cores as an equal), each a single batch while the cloud read
+ * the floods and quarantined (docs/quotas.md, Tests). A timing that one run cannot reproduce belongs in a benchmark, not
+ * in every `npm test`.
  */
 const STRICT_LATENCY = process.env.EDGELOOP_QUOTA_LATENCY === '1';
+/** The nice value of the platform's processes (the cloud, its Redis, its broker) in the flood case, when root. */
+const PLATFORM_NICE = -10;
 
 /**
  * A compromised device with real credentials, on both brokers: it floods its own topics at full speed and
@@ -274,6 +280,16 @@ describe.each(['embedded', 'mosquitto'] as const)('per-device quotas and quarant
     // (its check in /health must not wait for s3rver on the cloud's event loop), the devices' clients and this test on
     // a third one, with its own heap and its own collections (docs/quotas.md).
     fx = await startCloudProcessFixture({ broker, s3: 'process', env: CLOUD_ENV });
+    // The platform given the CPU a deployment gives it: the cloud, its Redis and its broker at nice -10 against the
+    // test, the device, the poller and S3 beside them on these two cores (where it runs on nodes or under CPU requests
+    // of its own). Root only (CAP_SYS_NICE), as on this machine kind; the 2x bound is only measured with it.
+    if (mayRaisePriority()) {
+      const pids = [fx.pid, fx.redis?.pid, fx.mosquitto?.pid].filter((pid) => pid !== undefined);
+      const threads = pids.map((pid) => reniceProcess(pid, PLATFORM_NICE));
+      if (process.env.EDGELOOP_TEST_LOGS === '1') console.log(`${broker}: nice ${PLATFORM_NICE} on ${pids.join(', ')} (${threads.join(', ')} threads)`);
+    } else if (STRICT_LATENCY) {
+      throw new Error(`EDGELOOP_QUOTA_LATENCY=1 measures the platform given its CPU (nice ${PLATFORM_NICE}), which needs root (CAP_SYS_NICE)`);
+    }
     const hook = await fx.api('/api/v1/webhooks', {
       method: 'POST',
       body: JSON.stringify({
@@ -338,6 +354,9 @@ describe.each(['embedded', 'mosquitto'] as const)('per-device quotas and quarant
     // checked its quota, decoded it and queued it). Measured by the device in a process of its own, on its own clock
     // and event loop: in this one, the test's polling and garbage collections (up to 89 ms in a flood) were counted
     // as the cloud's.
+    // This process's garbage collected now, not in the floods: its major collections (60–100 ms, up to 190 ms of CPU
+    // with their helper threads) fell in the floods' first 400 ms in runs where the cloud then waited for a core
+    collectGarbageNow();
     good = await startSteadyDevice({
       mqttUrl: fx.mqttUrl!,
       id: 'good-1',
@@ -364,14 +383,27 @@ describe.each(['embedded', 'mosquitto'] as const)('per-device quotas and quarant
     let cloudTicks = cpuTicks(fx.pid);
     let cloudWaited = runQueueWaitMs(fx.pid);
     let machine = machineTicks();
+    let processes = timeline ? cpuByProcess(fx.pid) : undefined;
     tracer = setInterval(() => {
       const now = performance.now();
       const ticks = cpuTicks(fx.pid);
       const waited = runQueueWaitMs(fx.pid);
       const cores = machineTicks();
       const busy = cores.total - machine.total === 0 ? 0 : 1 - (cores.idle - machine.idle) / (cores.total - machine.total);
+      // with the timeline: every process's CPU in these 100 ms, the busiest first (who the cloud waited for)
+      let others = '';
+      if (processes) {
+        const nowByProcess = cpuByProcess(fx.pid);
+        others = [...nowByProcess]
+          .map(([label, t]) => [label, (t - (processes!.get(label) ?? t)) * 10] as const)
+          .filter(([label, ms]) => ms > 0 && label !== 'cloud')
+          .sort((a, b) => b[1] - a[1])
+          .map(([label, ms]) => `${label} ${ms}`)
+          .join(', ');
+        processes = nowByProcess;
+      }
       trace.push(
-        `${Date.now() - started} ms: the test's loop late ${(now - tick - 100).toFixed(0)} ms, cloud CPU ${(ticks - cloudTicks) * 10} ms, its main thread waited for a core ${(waited - cloudWaited).toFixed(0)} ms, cores ${(busy * 100).toFixed(0)} % busy; good-1 acked ${good?.acked.size}`,
+        `${Date.now() - started} ms: the test's loop late ${(now - tick - 100).toFixed(0)} ms, cloud CPU ${(ticks - cloudTicks) * 10} ms, its main thread waited for a core ${(waited - cloudWaited).toFixed(0)} ms, cores ${(busy * 100).toFixed(0)} % busy; good-1 acked ${good?.acked.size}${others ? `; others' CPU (ms): ${others}; the test's external memory ${(process.memoryUsage().external / 2 ** 20).toFixed(1)} MB` : ''}`,
       );
       tick = now;
       cloudTicks = ticks;
@@ -559,6 +591,32 @@ function machineTicks(): { idle: number; total: number } {
   } catch {
     return { idle: 0, total: 0 };
   }
+}
+
+/**
+ * The CPU every process on the machine has used so far, in clock ticks, summed by a label (EDGELOOP_TEST_LOGS=1 only:
+ * it reads every /proc/<pid>/stat): the cloud, this test, the other node processes (the device, the poller, S3) and the
+ * rest by command name (mosquitto, redis-server, postgres, mosquitto_pub, awk...).
+ */
+function cpuByProcess(cloudPid: number): Map<string, number> {
+  const byLabel = new Map<string, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    const close = stat.lastIndexOf(') ');
+    const comm = stat.slice(stat.indexOf('(') + 1, close);
+    const fields = stat.slice(close + 2).split(' ');
+    const pid = Number(entry);
+    // node 24 names its main thread, and so its processes, MainThread
+    const label = pid === cloudPid ? 'cloud' : pid === process.pid ? 'test' : comm === 'node' || comm === 'MainThread' ? 'other node' : comm;
+    byLabel.set(label, (byLabel.get(label) ?? 0) + Number(fields[11]) + Number(fields[12]));
+  }
+  return byLabel;
 }
 
 /** The CPU a process has used so far, user + system, in clock ticks (/proc/<pid>/stat; 0 once it is gone). */
