@@ -57,7 +57,8 @@ export interface CloudFixture {
 
 /** What a cloud needs around it, started for a test: S3, SQL, and optionally Redis and a broker, with the cloud's environment. */
 export interface CloudDependencies {
-  s3: S3Server;
+  /** With `s3: 'process'`, its process id too. */
+  s3: S3Server & { pid?: number };
   redis?: RedisServer;
   mosquitto?: MosquittoServer;
   /** The URL devices connect to. */
