@@ -355,8 +355,8 @@ describe.each(['embedded', 'mosquitto'] as const)('per-device quotas and quarant
     // checked its quota, decoded it and queued it). Measured by the device in a process of its own, on its own clock
     // and event loop: in this one, the test's polling and garbage collections (up to 89 ms in a flood) were counted
     // as the cloud's.
-    // This process's garbage collected now, not in the floods: its major collections (60–100 ms, up to 190 ms of CPU
-    // with their helper threads) fell in the floods' first 400 ms in runs where the cloud then waited for a core
+    // This process's garbage collected now, not in the floods: its major collections (13–133 ms, V8's helper threads
+    // beside them) fell in the floods in some runs, and the cloud then waited for a core (docs/quotas.md)
     collectGarbageNow();
     good = await startSteadyDevice({
       mqttUrl: fx.mqttUrl!,
