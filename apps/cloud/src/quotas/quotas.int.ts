@@ -603,31 +603,33 @@ function cpuByProcess(cloudPid: number): Map<string, number> {
   const byLabel = new Map<string, number>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue;
-    }
-    const close = stat.lastIndexOf(') ');
-    const comm = stat.slice(stat.indexOf('(') + 1, close);
-    const fields = stat.slice(close + 2).split(' ');
     const pid = Number(entry);
+    const stat = procStat(pid);
+    if (!stat) continue;
     // node 24 names its main thread, and so its processes, MainThread
-    const label = pid === cloudPid ? 'cloud' : pid === process.pid ? 'test' : comm === 'node' || comm === 'MainThread' ? 'other node' : comm;
-    byLabel.set(label, (byLabel.get(label) ?? 0) + Number(fields[11]) + Number(fields[12]));
+    const label = pid === cloudPid ? 'cloud' : pid === process.pid ? 'test' : stat.comm === 'node' || stat.comm === 'MainThread' ? 'other node' : stat.comm;
+    byLabel.set(label, (byLabel.get(label) ?? 0) + stat.ticks);
   }
   return byLabel;
 }
 
 /** The CPU a process has used so far, user + system, in clock ticks (/proc/<pid>/stat; 0 once it is gone). */
 function cpuTicks(pid: number): number {
+  return procStat(pid)?.ticks ?? 0;
+}
+
+/** A process's command name and CPU ticks (user + system) from /proc/<pid>/stat; undefined once it is gone. */
+function procStat(pid: number): { comm: string; ticks: number } | undefined {
+  let stat: string;
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return Number(fields[11]) + Number(fields[12]);
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   } catch {
-    return 0;
+    return undefined;
   }
+  // the command name may hold spaces and parentheses: the fields start after the last ") "
+  const close = stat.lastIndexOf(') ');
+  const fields = stat.slice(close + 2).split(' ');
+  return { comm: stat.slice(stat.indexOf('(') + 1, close), ticks: Number(fields[11]) + Number(fields[12]) };
 }
 
 /**
