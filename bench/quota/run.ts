@@ -11,6 +11,12 @@
  * (3) minus (2), over the rejected count. Then the fleet's batches are counted in the SQL aggregates: none
  * may be lost.
  *
+ * The fleet's latency, what a well-behaved device waits for: each batch from its publish to the cloud's ack naming
+ * it on the device's `acks` topic, in (2) and in (3), as percentiles over the window's batches (the quota test's
+ * bound, "within 2x of an idle cloud", measured on hundreds of batches a run instead of a dozen). The raw broker
+ * beside it: in (1), a probe device publishes a batch-sized message every 20 ms, timed from its publish to the
+ * subscriber's receipt, for 2 s before the floods and through the window.
+ *
  * BENCH_QUOTA_RUNS=3 BENCH_QUOTA_FLEET=50 BENCH_QUOTA_ROGUES=2 BENCH_QUOTA_WINDOW_SECONDS=8
  * Prints a table and writes bench/results/quota.json.
  */
@@ -22,6 +28,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { parseDeviceMessage } from '@edgeloop/contracts';
 import { makeBatch, STABLE } from '../../apps/cloud/src/testing/prediction-batches';
 import { startBenchCloud, type BenchCloudWithBroker } from '../common/cloud-process';
 import { writeResultsFile } from '../common/results-file';
@@ -29,6 +36,7 @@ import { repoRoot } from '../common/repo-root';
 import { stopOnSignal } from '../common/stop-on-signal';
 import { cpuSeconds } from '../ingest/cpu-window';
 import { scrapeIngest } from '../ingest/cloud-scrape';
+import { percentile } from '../edge/stats';
 import { startFlood, type Flood } from './flood';
 
 const int = (name: string, fallback: number, min: number, max: number): number => {
@@ -46,10 +54,19 @@ const model = { name: 'quota-bench', version: 1 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
 
+/** Latencies of one window, ms: how many were timed, and their percentiles (nearest rank). */
+interface Latency {
+  count: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+}
+
 interface Run {
   loadAverage: { before: number; after: number };
-  raw: { messages: number; perSecond: number };
-  fleetOnly: { cloudCores: number };
+  raw: { messages: number; perSecond: number; probeIdle: Latency; probeFlooded: Latency };
+  fleetOnly: { cloudCores: number; latency: Latency; healthMaxMs: number };
   flood: {
     cloudCores: number;
     rejected: number;
@@ -64,6 +81,10 @@ interface Run {
     receivedByCloud: number;
     /** What mosquitto_pub said on stderr (a refused or lost connection), per flood; empty when nothing. */
     floodErrors: string[];
+    /** The fleet's publish → ack latency, batches published in the window. */
+    latency: Latency;
+    /** Fleet batches published in the window that had no ack when the run ended. */
+    unacked: number;
   };
   fleet: FleetOutcome;
 }
@@ -131,11 +152,30 @@ async function main(): Promise<void> {
     const rogues: Array<{ id: string; password: string }> = [];
     for (let i = 1; i <= settings.rogues; i++) rogues.push(await provision(`rogue-${i}`, 'rogues'));
     const limits = await api.get<{ limits: { kinds: { predictions: { messagesPerSecond: number } } } }>(`${API_PREFIX}/devices/rogue-1/quota`);
+    // each fleet batch's publish (performance.now()), until the cloud's ack names it; then its latency
+    const sentAt = new Map<string, number>();
+    const fleetLatencies: Array<{ at: number; ms: number }> = [];
     for (const device of fleetDevices) {
       const client = await mqtt.connectAsync(cloud.mqttUrl, { clientId: device.id, username: device.id, password: device.password, reconnectPeriod: 1000 });
       client.on('error', () => undefined);
+      client.on('message', (topic, payload) => {
+        const now = performance.now();
+        const ack = parseDeviceMessage('acks', payload);
+        if (!ack.ok) return;
+        for (const item of ack.value.acks) {
+          if (item.kind !== 'predictions') continue;
+          const key = `${device.id}|${item.seq}`;
+          const at = sentAt.get(key);
+          if (at === undefined) continue;
+          sentAt.delete(key);
+          fleetLatencies.push({ at, ms: now - at });
+        }
+      });
+      await client.subscribeAsync(topics.acks(device.id), { qos: 1 });
       clients.push(client);
     }
+    const latencyIn = (from: number, to: number) => summarize(fleetLatencies.filter((l) => l.at >= from && l.at < to).map((l) => l.ms));
+    const unackedIn = (from: number, to: number) => [...sentAt.values()].filter((at) => at >= from && at < to).length;
 
     // the fleet: a batch a second per device, spread over the second, from warm-up to the end
     let published = 0;
@@ -148,6 +188,7 @@ async function main(): Promise<void> {
         try {
           for (let seq = 1; fleetOn; seq++) {
             const started = performance.now();
+            sentAt.set(`${id}|${seq}`, started);
             await client.publishAsync(topics.predictions(id), JSON.stringify(makeBatch(id, seq, model, STABLE, { frames: 5 })), { qos: 1 });
             published++;
             await sleep(Math.max(0, 1000 - (performance.now() - started)));
@@ -170,20 +211,56 @@ async function main(): Promise<void> {
       const subscriber = await mqtt.connectAsync(raw.url, { clientId: 'raw-subscriber', reconnectPeriod: 0 });
       await subscriber.subscribeAsync(topicFilters.predictions, { qos: 1 });
       let rawCount = 0;
-      subscriber.on('message', () => rawCount++);
+      // the probe: a batch-sized message every 20 ms, timed from its publish to the subscriber's receipt
+      const probeTopic = topics.predictions('probe-1');
+      const probeSent = new Map<number, number>();
+      const probeLatencies: Array<{ at: number; ms: number }> = [];
+      subscriber.on('message', (topic, payload) => {
+        rawCount++;
+        if (topic !== probeTopic) return;
+        const seq = (JSON.parse(payload.toString()) as { seq: number }).seq;
+        const at = probeSent.get(seq);
+        if (at !== undefined) probeLatencies.push({ at, ms: performance.now() - at });
+      });
+      const probe = await mqtt.connectAsync(raw.url, { clientId: 'probe-1', reconnectPeriod: 0 });
+      let probing = true;
+      const probeDone = (async () => {
+        for (let seq = 1; probing; seq++) {
+          const payload = JSON.stringify(makeBatch('probe-1', seq, model, STABLE, { frames: 5 }));
+          probeSent.set(seq, performance.now());
+          await probe.publishAsync(probeTopic, payload, { qos: 1 });
+          await sleep(20);
+        }
+      })();
+      const probeIdleFrom = performance.now();
+      await sleep(2000);
+      const probeIdleTo = performance.now();
       const rawFloods = rogues.map((rogue) => startFlood(raw.url, rogue, topics.predictions(rogue.id), rogueLine(rogue.id)));
       await sleep(1000);
       const rawStart = rawCount;
+      const probeFloodFrom = performance.now();
       await sleep(window);
+      const probeFloodTo = performance.now();
       const rawMessages = rawCount - rawStart;
+      probing = false;
+      await probeDone;
       await Promise.all(rawFloods.map((f) => f.stop()));
+      await sleep(500);
+      const probeIn = (from: number, to: number) => summarize(probeLatencies.filter((l) => l.at >= from && l.at < to).map((l) => l.ms));
+      const probeIdle = probeIn(probeIdleFrom, probeIdleTo);
+      const probeFlooded = probeIn(probeFloodFrom, probeFloodTo);
+      await probe.endAsync(true);
       await subscriber.endAsync(true);
       await raw.stop();
 
-      // (2) the cloud serving its fleet only
+      // (2) the cloud serving its fleet only (and /health every 100 ms, as in (3))
+      let health = pollHealth(cloudUrl);
       let cpu0 = cpuSeconds(cloud.pid)!;
+      const fleetOnlyFrom = performance.now();
       await sleep(window);
+      const fleetOnlyTo = performance.now();
       const fleetOnlyCores = (cpuSeconds(cloud.pid)! - cpu0) / settings.windowSeconds;
+      const fleetOnlyHealthMs = await health.stop();
 
       // (3) the cloud serving its fleet while the rogues flood
       floods.push(...rogues.map((rogue) => startFlood(cloud!.mqttUrl, rogue, topics.predictions(rogue.id), rogueLine(rogue.id))));
@@ -191,30 +268,24 @@ async function main(): Promise<void> {
       const dropped0 = await droppedCount(cloudUrl);
       const received0 = (await scrapeIngest(cloudUrl)).received;
       cpu0 = cpuSeconds(cloud.pid)!;
-      const healthMs: number[] = [];
-      let polling = true;
-      const health = (async () => {
-        while (polling) {
-          const started = performance.now();
-          const res = await fetch(`${cloudUrl}/api/v1/health`);
-          await res.arrayBuffer();
-          healthMs.push(performance.now() - started);
-          await sleep(100);
-        }
-      })();
+      const floodFrom = performance.now();
+      health = pollHealth(cloudUrl);
       await sleep(window);
+      const floodTo = performance.now();
       const floodCpu = cpuSeconds(cloud.pid)! - cpu0;
       const rejected = (await droppedCount(cloudUrl)) - dropped0;
       const receivedByCloud = (await scrapeIngest(cloudUrl)).received - received0;
-      polling = false;
-      await health;
+      const healthMs = await health.stop();
       const floodErrors = floods.map((f) => f.errors());
       await Promise.all(floods.splice(0).map((f) => f.stop()));
+      // the acks of the window's last batches (the cloud acks within a second when it keeps up)
+      const ackDeadline = Date.now() + 5000;
+      while (unackedIn(fleetOnlyFrom, floodTo) > 0 && Date.now() < ackDeadline) await sleep(100);
       const floodCores = floodCpu / settings.windowSeconds;
       const run: Run = {
         loadAverage: { before: round(loadBefore, 2), after: round(os.loadavg()[0]!, 2) },
-        raw: { messages: rawMessages, perSecond: Math.round(rawMessages / settings.windowSeconds) },
-        fleetOnly: { cloudCores: round(fleetOnlyCores, 3) },
+        raw: { messages: rawMessages, perSecond: Math.round(rawMessages / settings.windowSeconds), probeIdle, probeFlooded },
+        fleetOnly: { cloudCores: round(fleetOnlyCores, 3), latency: latencyIn(fleetOnlyFrom, fleetOnlyTo), healthMaxMs: round(Math.max(...fleetOnlyHealthMs)) },
         flood: {
           cloudCores: round(floodCores, 3),
           rejected,
@@ -225,6 +296,8 @@ async function main(): Promise<void> {
           healthAnswers: healthMs.length,
           receivedByCloud,
           floodErrors,
+          latency: latencyIn(floodFrom, floodTo),
+          unacked: unackedIn(floodFrom, floodTo),
         },
         fleet: { published: 0, aggregated: 0, droppedByQuota: 0, stillQueued: 0, failedJobs: 0, unaccounted: 0, waitedSeconds: 0 },
       };
@@ -232,8 +305,12 @@ async function main(): Promise<void> {
       out(
         `run ${r} (load ${run.loadAverage.before} → ${run.loadAverage.after}): raw broker ${run.raw.perSecond} msg/s; ` +
           `cloud rejected ${run.flood.rejectedPerSecond} msg/s at ${run.flood.cloudCores} cores (fleet only ${run.fleetOnly.cloudCores}), ` +
-          `${run.flood.cpuMicrosecondsPerRejected} µs CPU per rejected message (at most ${run.flood.cpuMicrosecondsPerRejectedUpperBound}), /health max ${run.flood.healthMaxMs} ms of ${run.flood.healthAnswers}, ` +
+          `${run.flood.cpuMicrosecondsPerRejected} µs CPU per rejected message (at most ${run.flood.cpuMicrosecondsPerRejectedUpperBound}), /health max ${run.flood.healthMaxMs} ms of ${run.flood.healthAnswers} (fleet only ${run.fleetOnly.healthMaxMs}), ` +
           `${run.flood.receivedByCloud} messages reached the cloud's client${floodErrors.some((e) => e) ? `; mosquitto_pub said: ${floodErrors.join(' | ')}` : ''}`,
+      );
+      out(
+        `  fleet publish → ack, ms: alone ${describe(run.fleetOnly.latency)}; flooded ${describe(run.flood.latency)}, ${run.flood.unacked} unacked; ` +
+          `raw broker probe publish → receipt, ms: idle ${describe(probeIdle)}; flooded ${describe(probeFlooded)}`,
       );
     }
 
@@ -276,6 +353,10 @@ async function main(): Promise<void> {
     const range = (values: number[]) => (values.some((v) => Number.isNaN(v)) ? `${values.join(', ')}` : `${Math.min(...values)}–${Math.max(...values)}`);
     const minRatio = Math.min(...runs.map((r) => r.flood.rejectedPerSecond / r.raw.perSecond));
     const met = minRatio >= 0.5 && batches >= published;
+    // the fleet's latency under the floods against the fleet alone, and the raw broker's probe flooded against idle
+    const ratio = (a: number, b: number) => round(a / b, 2);
+    const p99Ratios = runs.map((r) => ratio(r.flood.latency.p99, r.fleetOnly.latency.p99));
+    const latencyMet = p99Ratios.every((x) => x <= 2) && runs.every((r) => r.flood.unacked === 0);
     out('');
     out(`| over ${runs.length} runs (${settings.fleet} fleet devices at 1 batch/s, ${settings.rogues} floods, ${settings.windowSeconds} s windows) | range |`);
     out('| --- | --- |');
@@ -286,13 +367,30 @@ async function main(): Promise<void> {
       `| cloud CPU per rejected message, upper bound (all its CPU while flooded), µs | ${range(runs.map((r) => r.flood.cpuMicrosecondsPerRejectedUpperBound))} |`,
     );
     out(`| cloud cores, fleet only → fleet + floods | ${range(runs.map((r) => r.fleetOnly.cloudCores))} → ${range(runs.map((r) => r.flood.cloudCores))} |`);
-    out(`| /health max during the floods, ms | ${range(runs.map((r) => r.flood.healthMaxMs))} |`);
+    out(
+      `| /health max, fleet only → fleet + floods, ms | ${range(runs.map((r) => r.fleetOnly.healthMaxMs))} → ${range(runs.map((r) => r.flood.healthMaxMs))} |`,
+    );
+    out(
+      `| fleet publish → ack alone, p50 / p99 / max ms | ${range(runs.map((r) => r.fleetOnly.latency.p50))} / ${range(runs.map((r) => r.fleetOnly.latency.p99))} / ${range(runs.map((r) => r.fleetOnly.latency.max))} |`,
+    );
+    out(
+      `| fleet publish → ack flooded, p50 / p99 / max ms | ${range(runs.map((r) => r.flood.latency.p50))} / ${range(runs.map((r) => r.flood.latency.p99))} / ${range(runs.map((r) => r.flood.latency.max))} |`,
+    );
+    out(
+      `| fleet flooded / alone, p50 / p99 / max | ${range(runs.map((r) => ratio(r.flood.latency.p50, r.fleetOnly.latency.p50)))} / ${range(p99Ratios)} / ${range(runs.map((r) => ratio(r.flood.latency.max, r.fleetOnly.latency.max)))} |`,
+    );
+    out(
+      `| raw broker probe flooded / idle, p50 / p99 / max | ${range(runs.map((r) => ratio(r.raw.probeFlooded.p50, r.raw.probeIdle.p50)))} / ${range(runs.map((r) => ratio(r.raw.probeFlooded.p99, r.raw.probeIdle.p99)))} / ${range(runs.map((r) => ratio(r.raw.probeFlooded.max, r.raw.probeIdle.max)))} |`,
+    );
     out(`| load average (1 min) before each run | ${runs.map((r) => r.loadAverage.before).join(', ')} |`);
     out(
       `| fleet batches not in the aggregates after ${fleet.waitedSeconds} s | ${Math.max(0, published - batches)} of ${published}: ${droppedByQuota} dropped by quota, ${stillQueued} still queued, ${fleet.unaccounted} unaccounted |`,
     );
     out(
       `target: the cloud rejects at least half the raw broker's rate (worst run ${round(minRatio * 100, 0)} %) with no fleet batch lost — ${met ? 'met' : 'NOT met'}`,
+    );
+    out(
+      `target: the fleet's p99 publish → ack latency under the floods within 2x of the fleet alone's, every batch acked (per run ${p99Ratios.join(', ')}) — ${latencyMet ? 'met' : 'NOT met'}`,
     );
     const resultFile = path.join(root, 'bench', 'results', 'quota.json');
     writeResultsFile(resultFile, {
@@ -303,7 +401,7 @@ async function main(): Promise<void> {
       sql: pg ? 'postgres' : 'pglite',
       cpus: os.cpus().length,
       runs,
-      target: { minRejectedShareOfRaw: round(minRatio, 3), met },
+      target: { minRejectedShareOfRaw: round(minRatio, 3), met, fleetP99FloodedOverAlone: p99Ratios, latencyMet },
     });
     out(`wrote ${path.relative(root, resultFile)}`);
   } finally {
@@ -319,6 +417,42 @@ async function fleetAggregated(api: ApiClient, devices: Array<{ id: string }>): 
     frames += (body.rows ?? []).reduce((n, r) => n + r.frames, 0);
   }
   return frames / 5;
+}
+
+/** GET /api/v1/health every 100 ms until `stop()`, which resolves with each answer's time in ms. */
+function pollHealth(cloudUrl: string): { stop(): Promise<number[]> } {
+  const times: number[] = [];
+  let polling = true;
+  const done = (async () => {
+    while (polling) {
+      const started = performance.now();
+      const res = await fetch(`${cloudUrl}/api/v1/health`);
+      await res.arrayBuffer();
+      times.push(performance.now() - started);
+      await sleep(100);
+    }
+  })();
+  return {
+    async stop() {
+      polling = false;
+      await done;
+      return times;
+    },
+  };
+}
+
+function summarize(values: number[]): Latency {
+  return {
+    count: values.length,
+    p50: round(percentile(values, 50)),
+    p95: round(percentile(values, 95)),
+    p99: round(percentile(values, 99)),
+    max: values.length === 0 ? NaN : round(Math.max(...values)),
+  };
+}
+
+function describe(l: Latency): string {
+  return `p50 ${l.p50}, p95 ${l.p95}, p99 ${l.p99}, max ${l.max} of ${l.count}`;
 }
 
 async function droppedCount(cloudUrl: string): Promise<number> {

@@ -1,4 +1,6 @@
-import { MqttFrameMeter } from './mqtt-packet-limit';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { PassThrough } from 'node:stream';
+import { holdReading, limitMqttPackets, MqttFrameMeter } from './mqtt-packet-limit';
 
 const limits = { maxPacketBytes: 1000, maxConnectBytes: 100 };
 
@@ -62,5 +64,64 @@ describe('MqttFrameMeter', () => {
   it('refuses a remaining length longer than four bytes', () => {
     const meter = new MqttFrameMeter({ maxPacketBytes: Number.MAX_SAFE_INTEGER, maxConnectBytes: Number.MAX_SAFE_INTEGER });
     expect(meter.feed(Buffer.from([0x10, 0x80, 0x80, 0x80, 0x80, 0x01]))).toMatch(/malformed remaining length/);
+  });
+});
+
+describe('holdReading', () => {
+  /** A connected pair over loopback: `server` is the accepted socket, `client` the other end. */
+  async function socketPair(): Promise<{ server: Socket; client: Socket; close(): Promise<void> }> {
+    const listener = createServer();
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+    const accepted = new Promise<Socket>((resolve) => listener.once('connection', resolve));
+    const client = connect((listener.address() as AddressInfo).port, '127.0.0.1');
+    const server = await accepted;
+    return {
+      server,
+      client,
+      close: async () => {
+        client.destroy();
+        server.destroy();
+        await new Promise((resolve) => listener.close(resolve));
+      },
+    };
+  }
+  const roomy = { maxPacketBytes: 1 << 20, maxConnectBytes: 1 << 20 };
+
+  it('stops reading a connection for the time given, then hands on everything sent meanwhile, in order', async () => {
+    const pair = await socketPair();
+    try {
+      const stream = limitMqttPackets(pair.server, roomy, () => undefined);
+      const received: Array<{ at: number; bytes: Buffer }> = [];
+      stream.on('data', (bytes: Buffer) => received.push({ at: performance.now(), bytes }));
+      pair.client.write(packet(1, 50));
+      while (received.length === 0) await new Promise((r) => setTimeout(r, 5));
+
+      const heldAt = performance.now();
+      expect(holdReading(stream, 200)).toBe(true);
+      // a hold under way is not extended or restarted
+      expect(holdReading(stream, 5000)).toBe(false);
+      const sent = Buffer.concat(Array.from({ length: 100 }, (_, i) => packet(3, 20 + (i % 50))));
+      pair.client.write(sent);
+      await new Promise((r) => setTimeout(r, 100));
+      // (unless this process was not scheduled for the rest of the hold: the check below is the one that counts)
+      if (performance.now() - heldAt < 190) expect(received).toHaveLength(1);
+      while (Buffer.concat(received.slice(1).map((r) => r.bytes)).length < sent.length) await new Promise((r) => setTimeout(r, 5));
+      expect(received[1]!.at - heldAt).toBeGreaterThanOrEqual(195);
+      expect(Buffer.concat(received.slice(1).map((r) => r.bytes)).equals(sent)).toBe(true);
+      // held again once the first hold is over
+      expect(holdReading(stream, 10)).toBe(true);
+    } finally {
+      await pair.close();
+    }
+  });
+
+  it('refuses a stream it did not make, and a closed one', async () => {
+    expect(holdReading(new PassThrough(), 100)).toBe(false);
+    const pair = await socketPair();
+    const stream = limitMqttPackets(pair.server, roomy, () => undefined);
+    await pair.close();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(stream.destroyed).toBe(true);
+    expect(holdReading(stream, 100)).toBe(false);
   });
 });

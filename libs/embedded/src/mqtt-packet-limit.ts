@@ -63,15 +63,38 @@ export class MqttFrameMeter {
   }
 }
 
+/** The hold of each stream `limitMqttPackets` made. */
+const holds = new WeakMap<object, (ms: number) => boolean>();
+
+/**
+ * Stops reading a connection for `ms` milliseconds: its bytes wait in the kernel's buffers and TCP's flow control
+ * holds its sender, the way brokers rate-limit a client (EMQX and VerneMQ pause the socket). A device over its
+ * quota is then slowed down before the broker reads, acknowledges and drops each message it floods (docs/quotas.md).
+ * True when a hold starts; false when one is under way (it is not extended), the stream is closed, or it is not one
+ * of `limitMqttPackets`'s.
+ */
+export function holdReading(stream: object, ms: number): boolean {
+  return holds.get(stream)?.(ms) ?? false;
+}
+
 /**
  * The socket as a stream for the broker, with every packet's declared size checked before the broker
  * sees (and buffers) its bytes: a packet over the limit destroys the socket and calls `onRefused`.
+ * `holdReading` pauses it for a while.
  */
 export function limitMqttPackets(socket: Socket, limits: MqttPacketLimits, onRefused: (reason: string) => void): Duplex {
   const meter = new MqttFrameMeter(limits);
+  /** Whether the broker wants more: no push has been refused since it last asked. */
+  let wanted = true;
+  let held: NodeJS.Timeout | undefined;
+  const release = () => {
+    held = undefined;
+    if (wanted && !guarded.destroyed) socket.resume();
+  };
   const guarded: Duplex = new Duplex({
     read() {
-      socket.resume();
+      wanted = true;
+      if (held === undefined) socket.resume();
     },
     write(chunk: Buffer, encoding: BufferEncoding, callback: (error?: Error | null) => void) {
       socket.write(chunk, encoding, callback);
@@ -102,10 +125,22 @@ export function limitMqttPackets(socket: Socket, limits: MqttPacketLimits, onRef
       guarded.destroy();
       return;
     }
-    if (!guarded.push(chunk)) socket.pause();
+    if (!guarded.push(chunk)) {
+      wanted = false;
+      socket.pause();
+    }
   });
   socket.once('end', () => guarded.push(null));
   socket.on('error', (error) => guarded.destroy(error));
-  socket.once('close', () => guarded.destroy());
+  socket.once('close', () => {
+    clearTimeout(held);
+    guarded.destroy();
+  });
+  holds.set(guarded, (ms) => {
+    if (held !== undefined || ms <= 0 || guarded.destroyed) return false;
+    socket.pause();
+    held = setTimeout(release, ms);
+    return true;
+  });
   return guarded;
 }

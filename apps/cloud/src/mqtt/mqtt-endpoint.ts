@@ -1,6 +1,6 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { canDevicePublish, canDeviceSubscribe, MQTT_MAX_CONNECT_BYTES, MQTT_MAX_PACKET_BYTES } from '@edgeloop/contracts';
-import { startEmbeddedBroker, type EmbeddedBroker } from '@edgeloop/embedded/broker';
+import { holdReading, startEmbeddedBroker, type EmbeddedBroker } from '@edgeloop/embedded/broker';
 import type { Client as AedesClient } from 'aedes';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { CloudConfig } from '../config/cloud.config';
@@ -28,6 +28,14 @@ export class MqttEndpoint implements OnApplicationShutdown {
   dropBeforeCloud: ((topic: string, bytes: number) => boolean) | undefined;
   /** Set by QuarantineService: true while this replica is cutting a device off (the embedded broker refuses its connects and publishes). */
   refuseDevice: ((deviceId: string) => boolean) | undefined;
+  /**
+   * Set by QuotaService: for how many ms the embedded broker stops reading a device's connection as it publishes on
+   * `topic` (0: not at all) — while the device is over its quota there, so a flood waits in TCP's buffers rather than
+   * being read, acknowledged and dropped message by message.
+   */
+  holdDevice: ((deviceId: string, topic: string) => number) | undefined;
+  /** Holds the embedded broker of this process started (Prometheus `edgeloop_quota_read_holds`). */
+  readonly counters = { readHolds: 0 };
 
   constructor(
     private readonly config: CloudConfig,
@@ -57,6 +65,10 @@ export class MqttEndpoint implements OnApplicationShutdown {
         authorizePublish: (client, packet, done) => {
           if (!client) return done(null);
           const allowed = isCloud(client) || (canDevicePublish(client.id, packet.topic) && !this.refuseDevice?.(client.id));
+          if (allowed && !isCloud(client)) {
+            const holdMs = this.holdDevice?.(client.id, packet.topic) ?? 0;
+            if (holdMs > 0 && holdReading(client.conn, holdMs)) this.counters.readHolds++;
+          }
           done(allowed ? null : new Error(`${client.id} may not publish to ${packet.topic}`));
         },
         // over quota: dropped (and counted) before the broker writes it to the cloud's connection

@@ -51,4 +51,9 @@ export class ArrivalBuckets {
   clear(): void {
     this.levels.clear();
   }
+
+  /** Forgets the buckets of one (device, kind): they start full again. */
+  forget(key: string): void {
+    for (const id of this.levels.keys()) if (id.startsWith(`${key}|`)) this.levels.delete(id);
+  }
 }

@@ -107,6 +107,9 @@ export class QuarantineService implements OnApplicationBootstrap, OnApplicationS
     }
   }
 
+  /** Set by QuotaService: forgets what this replica counted of the device in memory when its quarantine is lifted here. */
+  onLifted: ((deviceId: string) => void) | undefined;
+
   /** Lifts an open quarantine: buckets and strikes reset, broker access back unless the device is disabled. */
   async lift(deviceId: string, actor: string | null): Promise<QuarantineRecord> {
     const device = await this.repository.deviceGroup(deviceId);
@@ -114,6 +117,7 @@ export class QuarantineService implements OnApplicationBootstrap, OnApplicationS
     const lifted = await this.repository.liftQuarantine(deviceId, actor);
     if (!lifted) throw new ConflictError(`device ${deviceId} is not quarantined`);
     this.known.delete(deviceId);
+    this.onLifted?.(deviceId);
     await this.buckets.clearQuarantine(deviceId, BUCKET_NAMES);
     if (!device.disabled) await this.endpoint.enableDevice(deviceId);
     await this.audit.record({ actor, action: 'device.quarantine.lift', subject: deviceId, details: { reason: lifted.reason, strikes: lifted.strikes } });

@@ -16,6 +16,12 @@ const LIMITS_CACHE_SIZE = 10_000;
 const LOG_EVERY_MS = 10_000;
 /** The longest a replica drops a device's messages on its own, without asking Redis again. */
 const LOCAL_DENY_MAX_MS = 1000;
+/**
+ * The longest the embedded broker stops reading an over-quota device's connection at a time (`holdFor`): long enough
+ * that a flood waits in TCP's buffers instead of costing the cloud a read, a PUBACK and a drop per message, short
+ * enough that the device's other messages (reported state, a hard example) wait little behind it.
+ */
+const HOLD_MAX_MS = 250;
 /** How often locally decided drops are added to the Redis counters. */
 const FLUSH_EVERY_MS = 250;
 
@@ -82,6 +88,39 @@ export class QuotaService implements OnModuleInit, OnApplicationShutdown {
   /** The embedded broker asks `dropEarly` before it forwards a device's message to the cloud. */
   onModuleInit(): void {
     this.endpoint.dropBeforeCloud = (topic, bytes) => this.dropEarly(topic, bytes);
+    this.endpoint.holdDevice = (deviceId, topic) => this.holdFor(deviceId, topic);
+    this.quarantine.onLifted = (deviceId) => this.forgetDevice(deviceId);
+  }
+
+  /**
+   * A lifted quarantine starts the device afresh here, as in Redis: its local refusals, strikes and arrival buckets
+   * go. Kept, a strike counted before the quarantine quarantined it again at its first message after the lift.
+   */
+  private forgetDevice(deviceId: string): void {
+    for (const kind of KINDS) {
+      this.denied.delete(`${deviceId}|${kind}`);
+      this.arrivals.forget(`${deviceId}|${kind}`);
+    }
+    this.invalidStrikes.delete(deviceId);
+  }
+
+  /** Holds of over-quota devices' connections this replica's embedded broker started (`holdFor`). */
+  get readHolds(): number {
+    return this.endpoint.counters.readHolds;
+  }
+
+  /**
+   * How long the embedded broker may stop reading a device's connection as it publishes on `topic`: while this
+   * replica drops the device's messages of that kind without asking (Redis or its arrival buckets refused it a
+   * moment ago), until that bucket can have refilled, at most HOLD_MAX_MS; 0 otherwise. Synchronous, no I/O.
+   */
+  holdFor(deviceId: string, topic: string, now = Date.now()): number {
+    if (!this.config.quotas.enabled) return 0;
+    const parsed = parseTopic(topic);
+    if (!parsed || parsed.deviceId !== deviceId || !KINDS.has(parsed.kind)) return 0;
+    const deny = this.denied.get(`${deviceId}|${parsed.kind}`);
+    if (!deny || deny.quarantined || now >= deny.until) return 0;
+    return Math.min(deny.until - now, HOLD_MAX_MS);
   }
 
   /**

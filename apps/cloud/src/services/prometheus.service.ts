@@ -66,6 +66,14 @@ export class PrometheusService {
       },
     });
     new Gauge({
+      name: 'edgeloop_quota_read_holds',
+      help: "Times this replica's embedded broker stopped reading a device's connection for a while (at most 250 ms) because the device was over its quota",
+      registers: [this.registry],
+      collect() {
+        if (quotas) this.set(quotas.readHolds);
+      },
+    });
+    new Gauge({
       name: 'edgeloop_quota_checks',
       help: 'Quota decisions of this replica: allowed, dropped (over quota), dropped_quarantined, check_error (let through)',
       labelNames: ['outcome'],
