@@ -17,6 +17,10 @@
  * beside it: in (1), a probe device publishes a batch-sized message every 20 ms, timed from its publish to the
  * subscriber's receipt, for 2 s before the floods and through the window.
  *
+ * All of it twice, each on a cloud of its own: reading and dropping every flooded message
+ * (EDGELOOP_QUOTA_HOLD_MAX_MS=0, what one cloud process can reject), then as the cloud runs by default, the embedded
+ * broker holding an over-quota device's connection (docs/quotas.md) — what a flood then costs and does to the fleet.
+ *
  * BENCH_QUOTA_RUNS=3 BENCH_QUOTA_FLEET=50 BENCH_QUOTA_ROGUES=2 BENCH_QUOTA_WINDOW_SECONDS=8
  * Prints a table and writes bench/results/quota.json.
  */
@@ -105,6 +109,18 @@ interface FleetOutcome {
   waitedSeconds: number;
 }
 
+/** The cloud as it runs by default (an over-quota device's connection held), and reading and dropping every message. */
+interface Mode {
+  key: 'read' | 'hold';
+  title: string;
+  /** EDGELOOP_QUOTA_HOLD_MAX_MS given to the cloud; undefined: its default. */
+  holdMaxMs: number | undefined;
+}
+const MODES: readonly Mode[] = [
+  { key: 'read', title: 'every flooded message read and dropped', holdMaxMs: 0 },
+  { key: 'hold', title: 'over-quota connections held (the default)', holdMaxMs: undefined },
+];
+
 async function main(): Promise<void> {
   const root = repoRoot();
   const mainJs = path.resolve(__dirname, '..', '..', 'apps', 'cloud', 'src', 'main.js');
@@ -125,283 +141,313 @@ async function main(): Promise<void> {
     rmSync(workDir, { recursive: true, force: true });
   });
   const out = (line: string) => process.stdout.write(`${line}\n`);
+  const measured: Array<{ mode: Mode; runs: Run[]; fleet: FleetOutcome }> = [];
+  let rogueQuota: unknown;
   try {
-    redis = await startRedis();
     s3 = await startS3({ buckets: ['edgeloop'] });
-    if (process.env.DATABASE_URL) pg = await createIsolatedDatabase(process.env.DATABASE_URL);
-    mkdirSync(path.join(workDir, 'cloud'));
-    cloud = await startBenchCloud({
-      mainJs,
-      cwd: root,
-      s3,
-      redis,
-      sql: pg ? { kind: 'postgres', url: pg.url } : { kind: 'memory' },
-      tmpDir: path.join(workDir, 'cloud'),
-      // the floods must last the window: no quarantine (every other setting is the cloud's default)
-      env: { EDGELOOP_QUARANTINE_STRIKES: '0' },
-    });
-    const cloudUrl = cloud.url;
-    out(`cloud pid ${cloud.pid} on ${cloudUrl}, embedded broker ${cloud.mqttUrl}, SQL ${pg ? 'PostgreSQL' : 'PGlite'}`);
-    const api = new ApiClient({ baseUrl: cloudUrl, token: cloud.adminToken });
-    const provision = async (id: string, group: string) => {
-      const created = await api.request<{ credentials: { mqtt: { password: string } } }>('POST', apiPaths.devices(), { id, name: id, group });
-      return { id, password: created.credentials.mqtt.password };
-    };
-    const fleetDevices: Array<{ id: string; password: string }> = [];
-    for (let i = 1; i <= settings.fleet; i++) fleetDevices.push(await provision(`fleet-${String(i).padStart(3, '0')}`, 'fleet'));
-    const rogues: Array<{ id: string; password: string }> = [];
-    for (let i = 1; i <= settings.rogues; i++) rogues.push(await provision(`rogue-${i}`, 'rogues'));
-    const limits = await api.get<{ limits: { kinds: { predictions: { messagesPerSecond: number } } } }>(`${API_PREFIX}/devices/rogue-1/quota`);
-    // each fleet batch's publish (performance.now()), until the cloud's ack names it; then its latency
-    const sentAt = new Map<string, number>();
-    const fleetLatencies: Array<{ at: number; ms: number }> = [];
-    for (const device of fleetDevices) {
-      const client = await mqtt.connectAsync(cloud.mqttUrl, { clientId: device.id, username: device.id, password: device.password, reconnectPeriod: 1000 });
-      client.on('error', () => undefined);
-      client.on('message', (topic, payload) => {
-        const now = performance.now();
-        const ack = parseDeviceMessage('acks', payload);
-        if (!ack.ok) return;
-        for (const item of ack.value.acks) {
-          if (item.kind !== 'predictions') continue;
-          const key = `${device.id}|${item.seq}`;
-          const at = sentAt.get(key);
-          if (at === undefined) continue;
-          sentAt.delete(key);
-          fleetLatencies.push({ at, ms: now - at });
-        }
+    // each mode on a cloud of its own, with a Redis and a database of its own
+    for (const mode of MODES) {
+      out(`${mode.title} (EDGELOOP_QUOTA_HOLD_MAX_MS ${mode.holdMaxMs ?? 'unset: the default'})`);
+      redis = await startRedis();
+      if (process.env.DATABASE_URL) pg = await createIsolatedDatabase(process.env.DATABASE_URL);
+      mkdirSync(path.join(workDir, mode.key));
+      cloud = await startBenchCloud({
+        mainJs,
+        cwd: root,
+        s3,
+        redis,
+        sql: pg ? { kind: 'postgres', url: pg.url } : { kind: 'memory' },
+        tmpDir: path.join(workDir, mode.key),
+        // the floods must last the window: no quarantine (every other setting is the cloud's default but the mode's)
+        env: { EDGELOOP_QUARANTINE_STRIKES: '0', ...(mode.holdMaxMs === undefined ? {} : { EDGELOOP_QUOTA_HOLD_MAX_MS: String(mode.holdMaxMs) }) },
       });
-      await client.subscribeAsync(topics.acks(device.id), { qos: 1 });
-      clients.push(client);
-    }
-    const latencyIn = (from: number, to: number) => summarize(fleetLatencies.filter((l) => l.at >= from && l.at < to).map((l) => l.ms));
-    const unackedIn = (from: number, to: number) => [...sentAt.values()].filter((at) => at >= from && at < to).length;
-
-    // the fleet: a batch a second per device, spread over the second, from warm-up to the end
-    let published = 0;
-    let fleetOn = true;
-    let fleetError: Error | undefined;
-    const fleetDone = Promise.all(
-      clients.map(async (client, i) => {
-        const id = fleetDevices[i]!.id;
-        await sleep((1000 * i) / clients.length);
-        try {
-          for (let seq = 1; fleetOn; seq++) {
-            const started = performance.now();
-            sentAt.set(`${id}|${seq}`, started);
-            await client.publishAsync(topics.predictions(id), JSON.stringify(makeBatch(id, seq, model, STABLE, { frames: 5 })), { qos: 1 });
-            published++;
-            await sleep(Math.max(0, 1000 - (performance.now() - started)));
-          }
-        } catch (err) {
-          fleetError ??= err as Error;
-        }
-      }),
-    );
-    await sleep(3000);
-
-    const rogueLine = (id: string) => JSON.stringify(makeBatch(id, 1, model, STABLE, { frames: 2 })).replace(/"seq":1(?=[,}])/, '"seq":${n}');
-    const runs: Run[] = [];
-    for (let r = 1; r <= settings.runs; r++) {
-      const loadBefore = os.loadavg()[0]!;
-      const window = settings.windowSeconds * 1000;
-
-      // (1) the raw broker: aedes in this process, one subscriber acknowledging every message
-      const raw = await startEmbeddedBroker({});
-      const subscriber = await mqtt.connectAsync(raw.url, { clientId: 'raw-subscriber', reconnectPeriod: 0 });
-      await subscriber.subscribeAsync(topicFilters.predictions, { qos: 1 });
-      let rawCount = 0;
-      // the probe: a batch-sized message every 20 ms, timed from its publish to the subscriber's receipt
-      const probeTopic = topics.predictions('probe-1');
-      const probeSent = new Map<number, number>();
-      const probeLatencies: Array<{ at: number; ms: number }> = [];
-      subscriber.on('message', (topic, payload) => {
-        rawCount++;
-        if (topic !== probeTopic) return;
-        const seq = (JSON.parse(payload.toString()) as { seq: number }).seq;
-        const at = probeSent.get(seq);
-        if (at !== undefined) probeLatencies.push({ at, ms: performance.now() - at });
-      });
-      const probe = await mqtt.connectAsync(raw.url, { clientId: 'probe-1', reconnectPeriod: 0 });
-      let probing = true;
-      const probeDone = (async () => {
-        for (let seq = 1; probing; seq++) {
-          const payload = JSON.stringify(makeBatch('probe-1', seq, model, STABLE, { frames: 5 }));
-          probeSent.set(seq, performance.now());
-          await probe.publishAsync(probeTopic, payload, { qos: 1 });
-          await sleep(20);
-        }
-      })();
-      const probeIdleFrom = performance.now();
-      await sleep(2000);
-      const probeIdleTo = performance.now();
-      const rawFloods = rogues.map((rogue) => startFlood(raw.url, rogue, topics.predictions(rogue.id), rogueLine(rogue.id)));
-      await sleep(1000);
-      const rawStart = rawCount;
-      const probeFloodFrom = performance.now();
-      await sleep(window);
-      const probeFloodTo = performance.now();
-      const rawMessages = rawCount - rawStart;
-      probing = false;
-      await probeDone;
-      await Promise.all(rawFloods.map((f) => f.stop()));
-      await sleep(500);
-      const probeIn = (from: number, to: number) => summarize(probeLatencies.filter((l) => l.at >= from && l.at < to).map((l) => l.ms));
-      const probeIdle = probeIn(probeIdleFrom, probeIdleTo);
-      const probeFlooded = probeIn(probeFloodFrom, probeFloodTo);
-      await probe.endAsync(true);
-      await subscriber.endAsync(true);
-      await raw.stop();
-
-      // (2) the cloud serving its fleet only (and /health every 100 ms, as in (3))
-      let health = pollHealth(cloudUrl);
-      let cpu0 = cpuSeconds(cloud.pid)!;
-      const fleetOnlyFrom = performance.now();
-      await sleep(window);
-      const fleetOnlyTo = performance.now();
-      const fleetOnlyCores = (cpuSeconds(cloud.pid)! - cpu0) / settings.windowSeconds;
-      const fleetOnlyHealthMs = await health.stop();
-
-      // (3) the cloud serving its fleet while the rogues flood
-      floods.push(...rogues.map((rogue) => startFlood(cloud!.mqttUrl, rogue, topics.predictions(rogue.id), rogueLine(rogue.id))));
-      await sleep(1000);
-      const dropped0 = await droppedCount(cloudUrl);
-      const received0 = (await scrapeIngest(cloudUrl)).received;
-      cpu0 = cpuSeconds(cloud.pid)!;
-      const floodFrom = performance.now();
-      health = pollHealth(cloudUrl);
-      await sleep(window);
-      const floodTo = performance.now();
-      const floodCpu = cpuSeconds(cloud.pid)! - cpu0;
-      const rejected = (await droppedCount(cloudUrl)) - dropped0;
-      const receivedByCloud = (await scrapeIngest(cloudUrl)).received - received0;
-      const healthMs = await health.stop();
-      const floodErrors = floods.map((f) => f.errors());
-      await Promise.all(floods.splice(0).map((f) => f.stop()));
-      // the acks of the window's last batches (the cloud acks within a second when it keeps up)
-      const ackDeadline = Date.now() + 5000;
-      while (unackedIn(fleetOnlyFrom, floodTo) > 0 && Date.now() < ackDeadline) await sleep(100);
-      const floodCores = floodCpu / settings.windowSeconds;
-      const run: Run = {
-        loadAverage: { before: round(loadBefore, 2), after: round(os.loadavg()[0]!, 2) },
-        raw: { messages: rawMessages, perSecond: Math.round(rawMessages / settings.windowSeconds), probeIdle, probeFlooded },
-        fleetOnly: { cloudCores: round(fleetOnlyCores, 3), latency: latencyIn(fleetOnlyFrom, fleetOnlyTo), healthMaxMs: round(Math.max(...fleetOnlyHealthMs)) },
-        flood: {
-          cloudCores: round(floodCores, 3),
-          rejected,
-          rejectedPerSecond: Math.round(rejected / settings.windowSeconds),
-          cpuMicrosecondsPerRejected: rejected > 0 ? round((((floodCores - fleetOnlyCores) * settings.windowSeconds) / rejected) * 1e6, 1) : NaN,
-          cpuMicrosecondsPerRejectedUpperBound: rejected > 0 ? round(((floodCores * settings.windowSeconds) / rejected) * 1e6, 1) : NaN,
-          healthMaxMs: round(Math.max(...healthMs)),
-          healthAnswers: healthMs.length,
-          receivedByCloud,
-          floodErrors,
-          latency: latencyIn(floodFrom, floodTo),
-          unacked: unackedIn(floodFrom, floodTo),
-        },
-        fleet: { published: 0, aggregated: 0, droppedByQuota: 0, stillQueued: 0, failedJobs: 0, unaccounted: 0, waitedSeconds: 0 },
+      const cloudUrl = cloud.url;
+      out(`cloud pid ${cloud.pid} on ${cloudUrl}, embedded broker ${cloud.mqttUrl}, SQL ${pg ? 'PostgreSQL' : 'PGlite'}`);
+      const api = new ApiClient({ baseUrl: cloudUrl, token: cloud.adminToken });
+      const provision = async (id: string, group: string) => {
+        const created = await api.request<{ credentials: { mqtt: { password: string } } }>('POST', apiPaths.devices(), { id, name: id, group });
+        return { id, password: created.credentials.mqtt.password };
       };
-      runs.push(run);
-      out(
-        `run ${r} (load ${run.loadAverage.before} → ${run.loadAverage.after}): raw broker ${run.raw.perSecond} msg/s; ` +
-          `cloud rejected ${run.flood.rejectedPerSecond} msg/s at ${run.flood.cloudCores} cores (fleet only ${run.fleetOnly.cloudCores}), ` +
-          `${run.flood.cpuMicrosecondsPerRejected} µs CPU per rejected message (at most ${run.flood.cpuMicrosecondsPerRejectedUpperBound}), /health max ${run.flood.healthMaxMs} ms of ${run.flood.healthAnswers} (fleet only ${run.fleetOnly.healthMaxMs}), ` +
-          `${run.flood.receivedByCloud} messages reached the cloud's client${floodErrors.some((e) => e) ? `; mosquitto_pub said: ${floodErrors.join(' | ')}` : ''}`,
-      );
-      out(
-        `  fleet publish → ack, ms: alone ${describe(run.fleetOnly.latency)}; flooded ${describe(run.flood.latency)}, ${run.flood.unacked} unacked; ` +
-          `raw broker probe publish → receipt, ms: idle ${describe(probeIdle)}; flooded ${describe(probeFlooded)}`,
-      );
-    }
+      const fleetDevices: Array<{ id: string; password: string }> = [];
+      for (let i = 1; i <= settings.fleet; i++) fleetDevices.push(await provision(`fleet-${String(i).padStart(3, '0')}`, 'fleet'));
+      const rogues: Array<{ id: string; password: string }> = [];
+      for (let i = 1; i <= settings.rogues; i++) rogues.push(await provision(`rogue-${i}`, 'rogues'));
+      const limits = await api.get<{ limits: { kinds: { predictions: { messagesPerSecond: number } } } }>(`${API_PREFIX}/devices/rogue-1/quota`);
+      rogueQuota = limits.limits.kinds.predictions;
+      // each fleet batch's publish (performance.now()), until the cloud's ack names it; then its latency
+      const sentAt = new Map<string, number>();
+      const fleetLatencies: Array<{ at: number; ms: number }> = [];
+      for (const device of fleetDevices) {
+        const client = await mqtt.connectAsync(cloud.mqttUrl, { clientId: device.id, username: device.id, password: device.password, reconnectPeriod: 1000 });
+        client.on('error', () => undefined);
+        client.on('message', (topic, payload) => {
+          const now = performance.now();
+          const ack = parseDeviceMessage('acks', payload);
+          if (!ack.ok) return;
+          for (const item of ack.value.acks) {
+            if (item.kind !== 'predictions') continue;
+            const key = `${device.id}|${item.seq}`;
+            const at = sentAt.get(key);
+            if (at === undefined) continue;
+            sentAt.delete(key);
+            fleetLatencies.push({ at, ms: now - at });
+          }
+        });
+        await client.subscribeAsync(topics.acks(device.id), { qos: 1 });
+        clients.push(client);
+      }
+      const latencyIn = (from: number, to: number) => summarize(fleetLatencies.filter((l) => l.at >= from && l.at < to).map((l) => l.ms));
+      const unackedIn = (from: number, to: number) => [...sentAt.values()].filter((at) => at >= from && at < to).length;
 
-    // the fleet lost nothing: every batch it published is in the aggregates
-    fleetOn = false;
-    await fleetDone;
-    if (fleetError) throw new Error(`a fleet device could not publish: ${fleetError.message}`);
-    // the fleet lost nothing: every batch it published is in the SQL aggregates (the ingest may be behind: wait)
-    const waitStarted = Date.now();
-    const deadline = waitStarted + 180_000;
-    let aggregated = 0;
-    let scrape = await scrapeIngest(cloudUrl);
-    while (Date.now() < deadline) {
-      aggregated = await fleetAggregated(api, fleetDevices);
-      scrape = await scrapeIngest(cloudUrl);
-      if (aggregated >= published || scrape.waiting + scrape.active === 0) break;
-      await sleep(2000);
+      // the fleet: a batch a second per device, spread over the second, from warm-up to the end
+      let published = 0;
+      let fleetOn = true;
+      let fleetError: Error | undefined;
+      const fleetDone = Promise.all(
+        clients.map(async (client, i) => {
+          const id = fleetDevices[i]!.id;
+          await sleep((1000 * i) / clients.length);
+          try {
+            for (let seq = 1; fleetOn; seq++) {
+              const started = performance.now();
+              sentAt.set(`${id}|${seq}`, started);
+              await client.publishAsync(topics.predictions(id), JSON.stringify(makeBatch(id, seq, model, STABLE, { frames: 5 })), { qos: 1 });
+              published++;
+              await sleep(Math.max(0, 1000 - (performance.now() - started)));
+            }
+          } catch (err) {
+            fleetError ??= err as Error;
+          }
+        }),
+      );
+      await sleep(3000);
+
+      const rogueLine = (id: string) => JSON.stringify(makeBatch(id, 1, model, STABLE, { frames: 2 })).replace(/"seq":1(?=[,}])/, '"seq":${n}');
+      const runs: Run[] = [];
+      for (let r = 1; r <= settings.runs; r++) {
+        const loadBefore = os.loadavg()[0]!;
+        const window = settings.windowSeconds * 1000;
+
+        // (1) the raw broker: aedes in this process, one subscriber acknowledging every message
+        const raw = await startEmbeddedBroker({});
+        const subscriber = await mqtt.connectAsync(raw.url, { clientId: 'raw-subscriber', reconnectPeriod: 0 });
+        await subscriber.subscribeAsync(topicFilters.predictions, { qos: 1 });
+        let rawCount = 0;
+        // the probe: a batch-sized message every 20 ms, timed from its publish to the subscriber's receipt
+        const probeTopic = topics.predictions('probe-1');
+        const probeSent = new Map<number, number>();
+        const probeLatencies: Array<{ at: number; ms: number }> = [];
+        subscriber.on('message', (topic, payload) => {
+          rawCount++;
+          if (topic !== probeTopic) return;
+          const seq = (JSON.parse(payload.toString()) as { seq: number }).seq;
+          const at = probeSent.get(seq);
+          if (at !== undefined) probeLatencies.push({ at, ms: performance.now() - at });
+        });
+        const probe = await mqtt.connectAsync(raw.url, { clientId: 'probe-1', reconnectPeriod: 0 });
+        let probing = true;
+        const probeDone = (async () => {
+          for (let seq = 1; probing; seq++) {
+            const payload = JSON.stringify(makeBatch('probe-1', seq, model, STABLE, { frames: 5 }));
+            probeSent.set(seq, performance.now());
+            await probe.publishAsync(probeTopic, payload, { qos: 1 });
+            await sleep(20);
+          }
+        })();
+        const probeIdleFrom = performance.now();
+        await sleep(2000);
+        const probeIdleTo = performance.now();
+        const rawFloods = rogues.map((rogue) => startFlood(raw.url, rogue, topics.predictions(rogue.id), rogueLine(rogue.id)));
+        await sleep(1000);
+        const rawStart = rawCount;
+        const probeFloodFrom = performance.now();
+        await sleep(window);
+        const probeFloodTo = performance.now();
+        const rawMessages = rawCount - rawStart;
+        probing = false;
+        await probeDone;
+        await Promise.all(rawFloods.map((f) => f.stop()));
+        await sleep(500);
+        const probeIn = (from: number, to: number) => summarize(probeLatencies.filter((l) => l.at >= from && l.at < to).map((l) => l.ms));
+        const probeIdle = probeIn(probeIdleFrom, probeIdleTo);
+        const probeFlooded = probeIn(probeFloodFrom, probeFloodTo);
+        await probe.endAsync(true);
+        await subscriber.endAsync(true);
+        await raw.stop();
+
+        // (2) the cloud serving its fleet only (and /health every 100 ms, as in (3))
+        let health = pollHealth(cloudUrl);
+        let cpu0 = cpuSeconds(cloud.pid)!;
+        const fleetOnlyFrom = performance.now();
+        await sleep(window);
+        const fleetOnlyTo = performance.now();
+        const fleetOnlyCores = (cpuSeconds(cloud.pid)! - cpu0) / settings.windowSeconds;
+        const fleetOnlyHealthMs = await health.stop();
+
+        // (3) the cloud serving its fleet while the rogues flood
+        floods.push(...rogues.map((rogue) => startFlood(cloud!.mqttUrl, rogue, topics.predictions(rogue.id), rogueLine(rogue.id))));
+        await sleep(1000);
+        const dropped0 = await droppedCount(cloudUrl);
+        const received0 = (await scrapeIngest(cloudUrl)).received;
+        cpu0 = cpuSeconds(cloud.pid)!;
+        const floodFrom = performance.now();
+        health = pollHealth(cloudUrl);
+        await sleep(window);
+        const floodTo = performance.now();
+        const floodCpu = cpuSeconds(cloud.pid)! - cpu0;
+        const rejected = (await droppedCount(cloudUrl)) - dropped0;
+        const receivedByCloud = (await scrapeIngest(cloudUrl)).received - received0;
+        const healthMs = await health.stop();
+        const floodErrors = floods.map((f) => f.errors());
+        await Promise.all(floods.splice(0).map((f) => f.stop()));
+        // the acks of the window's last batches (the cloud acks within a second when it keeps up)
+        const ackDeadline = Date.now() + 5000;
+        while (unackedIn(fleetOnlyFrom, floodTo) > 0 && Date.now() < ackDeadline) await sleep(100);
+        const floodCores = floodCpu / settings.windowSeconds;
+        const run: Run = {
+          loadAverage: { before: round(loadBefore, 2), after: round(os.loadavg()[0]!, 2) },
+          raw: { messages: rawMessages, perSecond: Math.round(rawMessages / settings.windowSeconds), probeIdle, probeFlooded },
+          fleetOnly: {
+            cloudCores: round(fleetOnlyCores, 3),
+            latency: latencyIn(fleetOnlyFrom, fleetOnlyTo),
+            healthMaxMs: round(Math.max(...fleetOnlyHealthMs)),
+          },
+          flood: {
+            cloudCores: round(floodCores, 3),
+            rejected,
+            rejectedPerSecond: Math.round(rejected / settings.windowSeconds),
+            cpuMicrosecondsPerRejected: rejected > 0 ? round((((floodCores - fleetOnlyCores) * settings.windowSeconds) / rejected) * 1e6, 1) : NaN,
+            cpuMicrosecondsPerRejectedUpperBound: rejected > 0 ? round(((floodCores * settings.windowSeconds) / rejected) * 1e6, 1) : NaN,
+            healthMaxMs: round(Math.max(...healthMs)),
+            healthAnswers: healthMs.length,
+            receivedByCloud,
+            floodErrors,
+            latency: latencyIn(floodFrom, floodTo),
+            unacked: unackedIn(floodFrom, floodTo),
+          },
+          fleet: { published: 0, aggregated: 0, droppedByQuota: 0, stillQueued: 0, failedJobs: 0, unaccounted: 0, waitedSeconds: 0 },
+        };
+        runs.push(run);
+        out(
+          `run ${r} (load ${run.loadAverage.before} → ${run.loadAverage.after}): raw broker ${run.raw.perSecond} msg/s; ` +
+            `cloud rejected ${run.flood.rejectedPerSecond} msg/s at ${run.flood.cloudCores} cores (fleet only ${run.fleetOnly.cloudCores}), ` +
+            `${run.flood.cpuMicrosecondsPerRejected} µs CPU per rejected message (at most ${run.flood.cpuMicrosecondsPerRejectedUpperBound}), /health max ${run.flood.healthMaxMs} ms of ${run.flood.healthAnswers} (fleet only ${run.fleetOnly.healthMaxMs}), ` +
+            `${run.flood.receivedByCloud} messages reached the cloud's client${floodErrors.some((e) => e) ? `; mosquitto_pub said: ${floodErrors.join(' | ')}` : ''}`,
+        );
+        out(
+          `  fleet publish → ack, ms: alone ${describe(run.fleetOnly.latency)}; flooded ${describe(run.flood.latency)}, ${run.flood.unacked} unacked; ` +
+            `raw broker probe publish → receipt, ms: idle ${describe(probeIdle)}; flooded ${describe(probeFlooded)}`,
+        );
+      }
+
+      // the fleet lost nothing: every batch it published is in the aggregates
+      fleetOn = false;
+      await fleetDone;
+      if (fleetError) throw new Error(`a fleet device could not publish: ${fleetError.message}`);
+      // the fleet lost nothing: every batch it published is in the SQL aggregates (the ingest may be behind: wait)
+      const waitStarted = Date.now();
+      const deadline = waitStarted + 180_000;
+      let aggregated = 0;
+      let scrape = await scrapeIngest(cloudUrl);
+      while (Date.now() < deadline) {
+        aggregated = await fleetAggregated(api, fleetDevices);
+        scrape = await scrapeIngest(cloudUrl);
+        if (aggregated >= published || scrape.waiting + scrape.active === 0) break;
+        await sleep(2000);
+      }
+      let droppedByQuota = 0;
+      for (const device of fleetDevices) {
+        droppedByQuota += (await api.get<{ quota: { dropped: { predictions: number } } }>(`${API_PREFIX}/devices/${device.id}`)).quota.dropped.predictions;
+      }
+      const stillQueued = scrape.waiting + scrape.active;
+      const fleet: FleetOutcome = {
+        published,
+        aggregated,
+        droppedByQuota,
+        stillQueued,
+        failedJobs: scrape.failed,
+        unaccounted: Math.max(0, published - aggregated - droppedByQuota - stillQueued),
+        waitedSeconds: Math.round((Date.now() - waitStarted) / 1000),
+      };
+      for (const run of runs) run.fleet = fleet;
+      out(
+        `fleet: ${published} batches published, ${aggregated} in the aggregates, ${droppedByQuota} dropped by its quota, ` +
+          `${stillQueued} jobs still in the predictions queue and ${scrape.failed} failed after ${fleet.waitedSeconds} s`,
+      );
+      measured.push({ mode, runs, fleet });
+      await Promise.all(clients.splice(0).map((c) => c.endAsync(true).catch(() => undefined)));
+      await cloud.stop();
+      cloud = undefined;
+      await pg?.stop();
+      pg = undefined;
+      await redis.stop();
+      redis = undefined;
     }
-    let droppedByQuota = 0;
-    for (const device of fleetDevices) {
-      droppedByQuota += (await api.get<{ quota: { dropped: { predictions: number } } }>(`${API_PREFIX}/devices/${device.id}`)).quota.dropped.predictions;
-    }
-    const stillQueued = scrape.waiting + scrape.active;
-    const fleet: FleetOutcome = {
-      published,
-      aggregated,
-      droppedByQuota,
-      stillQueued,
-      failedJobs: scrape.failed,
-      unaccounted: Math.max(0, published - aggregated - droppedByQuota - stillQueued),
-      waitedSeconds: Math.round((Date.now() - waitStarted) / 1000),
-    };
-    for (const run of runs) run.fleet = fleet;
-    const batches = aggregated;
-    out(
-      `fleet: ${published} batches published, ${aggregated} in the aggregates, ${droppedByQuota} dropped by its quota, ` +
-        `${stillQueued} jobs still in the predictions queue and ${scrape.failed} failed after ${fleet.waitedSeconds} s`,
-    );
 
     const range = (values: number[]) => (values.some((v) => Number.isNaN(v)) ? `${values.join(', ')}` : `${Math.min(...values)}–${Math.max(...values)}`);
-    const minRatio = Math.min(...runs.map((r) => r.flood.rejectedPerSecond / r.raw.perSecond));
-    const met = minRatio >= 0.5 && batches >= published;
-    // the fleet's latency under the floods against the fleet alone, and the raw broker's probe flooded against idle
     const ratio = (a: number, b: number) => round(a / b, 2);
-    const p99Ratios = runs.map((r) => ratio(r.flood.latency.p99, r.fleetOnly.latency.p99));
-    const latencyMet = p99Ratios.every((x) => x <= 2) && runs.every((r) => r.flood.unacked === 0);
+    for (const { mode, runs, fleet } of measured) {
+      out('');
+      out(
+        `${mode.title}: over ${runs.length} runs (${settings.fleet} fleet devices at 1 batch/s, ${settings.rogues} floods, ${settings.windowSeconds} s windows)`,
+      );
+      out('| measure | range |');
+      out('| --- | --- |');
+      out(`| raw broker (aedes + 1 subscriber), msg/s | ${range(runs.map((r) => r.raw.perSecond))} |`);
+      out(`| cloud rejects, msg/s | ${range(runs.map((r) => r.flood.rejectedPerSecond))} |`);
+      out(`| cloud CPU per rejected message (flooded − fleet only), µs | ${range(runs.map((r) => r.flood.cpuMicrosecondsPerRejected))} |`);
+      out(
+        `| cloud CPU per rejected message, upper bound (all its CPU while flooded), µs | ${range(runs.map((r) => r.flood.cpuMicrosecondsPerRejectedUpperBound))} |`,
+      );
+      out(`| cloud cores, fleet only → fleet + floods | ${range(runs.map((r) => r.fleetOnly.cloudCores))} → ${range(runs.map((r) => r.flood.cloudCores))} |`);
+      out(
+        `| /health max, fleet only → fleet + floods, ms | ${range(runs.map((r) => r.fleetOnly.healthMaxMs))} → ${range(runs.map((r) => r.flood.healthMaxMs))} |`,
+      );
+      out(
+        `| fleet publish → ack alone, p50 / p99 / max ms | ${range(runs.map((r) => r.fleetOnly.latency.p50))} / ${range(runs.map((r) => r.fleetOnly.latency.p99))} / ${range(runs.map((r) => r.fleetOnly.latency.max))} |`,
+      );
+      out(
+        `| fleet publish → ack flooded, p50 / p99 / max ms | ${range(runs.map((r) => r.flood.latency.p50))} / ${range(runs.map((r) => r.flood.latency.p99))} / ${range(runs.map((r) => r.flood.latency.max))} |`,
+      );
+      out(
+        `| fleet flooded / alone, p50 / p99 / max | ${range(runs.map((r) => ratio(r.flood.latency.p50, r.fleetOnly.latency.p50)))} / ${range(runs.map((r) => ratio(r.flood.latency.p99, r.fleetOnly.latency.p99)))} / ${range(runs.map((r) => ratio(r.flood.latency.max, r.fleetOnly.latency.max)))} |`,
+      );
+      out(
+        `| raw broker probe flooded / idle, p50 / p99 / max | ${range(runs.map((r) => ratio(r.raw.probeFlooded.p50, r.raw.probeIdle.p50)))} / ${range(runs.map((r) => ratio(r.raw.probeFlooded.p99, r.raw.probeIdle.p99)))} / ${range(runs.map((r) => ratio(r.raw.probeFlooded.max, r.raw.probeIdle.max)))} |`,
+      );
+      out(`| load average (1 min) before each run | ${runs.map((r) => r.loadAverage.before).join(', ')} |`);
+      out(
+        `| fleet batches not in the aggregates after ${fleet.waitedSeconds} s | ${Math.max(0, fleet.published - fleet.aggregated)} of ${fleet.published}: ${fleet.droppedByQuota} dropped by quota, ${fleet.stillQueued} still queued, ${fleet.unaccounted} unaccounted |`,
+      );
+    }
+    // what one cloud process can reject: every message read and dropped (no holds)
+    const read = measured.find((m) => m.mode.key === 'read')!;
+    const minRatio = Math.min(...read.runs.map((r) => r.flood.rejectedPerSecond / r.raw.perSecond));
+    const met = minRatio >= 0.5 && measured.every((m) => m.fleet.aggregated >= m.fleet.published);
+    // the fleet's latency under the floods against the fleet alone, as the cloud runs by default (holds)
+    const held = measured.find((m) => m.mode.key === 'hold')!;
+    const p99Ratios = held.runs.map((r) => ratio(r.flood.latency.p99, r.fleetOnly.latency.p99));
+    const latencyMet = p99Ratios.every((x) => x <= 2) && held.runs.every((r) => r.flood.unacked === 0);
     out('');
-    out(`| over ${runs.length} runs (${settings.fleet} fleet devices at 1 batch/s, ${settings.rogues} floods, ${settings.windowSeconds} s windows) | range |`);
-    out('| --- | --- |');
-    out(`| raw broker (aedes + 1 subscriber), msg/s | ${range(runs.map((r) => r.raw.perSecond))} |`);
-    out(`| cloud rejects, msg/s | ${range(runs.map((r) => r.flood.rejectedPerSecond))} |`);
-    out(`| cloud CPU per rejected message (flooded − fleet only), µs | ${range(runs.map((r) => r.flood.cpuMicrosecondsPerRejected))} |`);
     out(
-      `| cloud CPU per rejected message, upper bound (all its CPU while flooded), µs | ${range(runs.map((r) => r.flood.cpuMicrosecondsPerRejectedUpperBound))} |`,
-    );
-    out(`| cloud cores, fleet only → fleet + floods | ${range(runs.map((r) => r.fleetOnly.cloudCores))} → ${range(runs.map((r) => r.flood.cloudCores))} |`);
-    out(
-      `| /health max, fleet only → fleet + floods, ms | ${range(runs.map((r) => r.fleetOnly.healthMaxMs))} → ${range(runs.map((r) => r.flood.healthMaxMs))} |`,
+      `target: reading and dropping every message, the cloud rejects at least half the raw broker's rate (worst run ${round(minRatio * 100, 0)} %) with no fleet batch lost — ${met ? 'met' : 'NOT met'}`,
     );
     out(
-      `| fleet publish → ack alone, p50 / p99 / max ms | ${range(runs.map((r) => r.fleetOnly.latency.p50))} / ${range(runs.map((r) => r.fleetOnly.latency.p99))} / ${range(runs.map((r) => r.fleetOnly.latency.max))} |`,
-    );
-    out(
-      `| fleet publish → ack flooded, p50 / p99 / max ms | ${range(runs.map((r) => r.flood.latency.p50))} / ${range(runs.map((r) => r.flood.latency.p99))} / ${range(runs.map((r) => r.flood.latency.max))} |`,
-    );
-    out(
-      `| fleet flooded / alone, p50 / p99 / max | ${range(runs.map((r) => ratio(r.flood.latency.p50, r.fleetOnly.latency.p50)))} / ${range(p99Ratios)} / ${range(runs.map((r) => ratio(r.flood.latency.max, r.fleetOnly.latency.max)))} |`,
-    );
-    out(
-      `| raw broker probe flooded / idle, p50 / p99 / max | ${range(runs.map((r) => ratio(r.raw.probeFlooded.p50, r.raw.probeIdle.p50)))} / ${range(runs.map((r) => ratio(r.raw.probeFlooded.p99, r.raw.probeIdle.p99)))} / ${range(runs.map((r) => ratio(r.raw.probeFlooded.max, r.raw.probeIdle.max)))} |`,
-    );
-    out(`| load average (1 min) before each run | ${runs.map((r) => r.loadAverage.before).join(', ')} |`);
-    out(
-      `| fleet batches not in the aggregates after ${fleet.waitedSeconds} s | ${Math.max(0, published - batches)} of ${published}: ${droppedByQuota} dropped by quota, ${stillQueued} still queued, ${fleet.unaccounted} unaccounted |`,
-    );
-    out(
-      `target: the cloud rejects at least half the raw broker's rate (worst run ${round(minRatio * 100, 0)} %) with no fleet batch lost — ${met ? 'met' : 'NOT met'}`,
-    );
-    out(
-      `target: the fleet's p99 publish → ack latency under the floods within 2x of the fleet alone's, every batch acked (per run ${p99Ratios.join(', ')}) — ${latencyMet ? 'met' : 'NOT met'}`,
+      `target: with holds (the default), the fleet's p99 publish → ack latency under the floods within 2x of the fleet alone's, every batch acked (per run ${p99Ratios.join(', ')}) — ${latencyMet ? 'met' : 'NOT met'}`,
     );
     const resultFile = path.join(root, 'bench', 'results', 'quota.json');
     writeResultsFile(resultFile, {
       bench: 'quota',
       at: new Date().toISOString(),
       settings,
-      rogueQuota: limits.limits.kinds.predictions,
-      sql: pg ? 'postgres' : 'pglite',
+      rogueQuota,
+      sql: process.env.DATABASE_URL ? 'postgres' : 'pglite',
       cpus: os.cpus().length,
-      runs,
-      target: { minRejectedShareOfRaw: round(minRatio, 3), met, fleetP99FloodedOverAlone: p99Ratios, latencyMet },
+      // every message read and dropped (EDGELOOP_QUOTA_HOLD_MAX_MS=0): what one cloud process can reject
+      runs: read.runs,
+      // the default: an over-quota device's connection held
+      held: { holdMaxMs: held.mode.holdMaxMs ?? 'default', runs: held.runs },
+      target: { minRejectedShareOfRaw: round(minRatio, 3), met, heldFleetP99FloodedOverAlone: p99Ratios, latencyMet },
     });
     out(`wrote ${path.relative(root, resultFile)}`);
   } finally {

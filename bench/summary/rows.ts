@@ -328,4 +328,18 @@ export const SUMMARY_ROWS: SummaryRow[] = [
         ),
       ),
   },
+  {
+    benchmark: "quota: the fleet's p99 publish → ack under floods vs alone, over-quota connections held (the default)",
+    files: ['quota.json'],
+    unit: '×',
+    digits: 2,
+    target: { kind: 'max', bound: 2 },
+    samples: (d) =>
+      (d?.held?.runs ?? []).flatMap((r: Doc) =>
+        sample(
+          num(r?.flood?.latency?.p99) !== undefined && num(r?.fleetOnly?.latency?.p99) ? r.flood.latency.p99 / r.fleetOnly.latency.p99 : undefined,
+          r?.loadAverage?.before,
+        ),
+      ),
+  },
 ];

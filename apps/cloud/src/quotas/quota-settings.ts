@@ -95,6 +95,7 @@ export const quotaEnvShape = {
   EDGELOOP_QUOTA_STATUS_BYTES_PER_SECOND: bytes.default(8 * 1024),
   EDGELOOP_QUOTA_HARD_EXAMPLES_PER_HOUR: count(10_000_000).default(600),
   EDGELOOP_QUOTA_CROP_BYTES_PER_DAY: count(10 * 1024 ** 4).default(512 * 1024 ** 2),
+  EDGELOOP_QUOTA_HOLD_MAX_MS: count(1000).default(250),
   EDGELOOP_QUARANTINE_STRIKES: count(100_000_000).default(1000),
   EDGELOOP_QUARANTINE_WINDOW_SECONDS: count(86_400).min(1).default(60),
   EDGELOOP_DEAD_LETTER_SAMPLE: count(1_000_000).default(20),
@@ -112,6 +113,8 @@ type QuotaEnv = { [K in keyof typeof quotaEnvShape]: z.output<(typeof quotaEnvSh
 export interface QuotaSettings {
   enabled: boolean;
   defaults: QuotaLimits;
+  /** The longest the embedded broker stops reading an over-quota device's connection at a time; 0 never. */
+  holdMaxMs: number;
   /** Strikes (dropped over-quota or invalid messages) within the window that quarantine a device; 0 never. */
   quarantine: { strikes: number; windowSeconds: number };
   /** The first `sample` dead letters per (device, code, window) are kept in full, the rest only counted. */
@@ -137,6 +140,7 @@ export function quotaSettings(env: QuotaEnv): QuotaSettings {
       hardExamplesPerHour: env.EDGELOOP_QUOTA_HARD_EXAMPLES_PER_HOUR,
       cropBytesPerDay: env.EDGELOOP_QUOTA_CROP_BYTES_PER_DAY,
     },
+    holdMaxMs: env.EDGELOOP_QUOTA_HOLD_MAX_MS,
     quarantine: { strikes: env.EDGELOOP_QUARANTINE_STRIKES, windowSeconds: env.EDGELOOP_QUARANTINE_WINDOW_SECONDS },
     deadLetters: {
       sample: env.EDGELOOP_DEAD_LETTER_SAMPLE,

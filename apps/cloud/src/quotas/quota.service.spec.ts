@@ -64,6 +64,17 @@ describe('QuotaService in memory', () => {
     expect(service.holdFor('cam-1', topic, Date.now() + 1001)).toBe(0);
   });
 
+  it('never holds with EDGELOOP_QUOTA_HOLD_MAX_MS=0', () => {
+    settings.holdMaxMs = 0;
+    try {
+      expect(service.dropEarly(topic, 100)).toBe(false);
+      expect(service.dropEarly(topic, 100)).toBe(true);
+      expect(service.holdFor('cam-1', topic)).toBe(0);
+    } finally {
+      settings.holdMaxMs = 250;
+    }
+  });
+
   it('forgets the strikes counted here when the quarantine is lifted, so the next message does not quarantine it again', () => {
     expect(service.dropEarly(topic, 100)).toBe(false);
     for (let i = 0; i < 4; i++) expect(service.dropEarly(topic, 100)).toBe(true);

@@ -16,12 +16,7 @@ const LIMITS_CACHE_SIZE = 10_000;
 const LOG_EVERY_MS = 10_000;
 /** The longest a replica drops a device's messages on its own, without asking Redis again. */
 const LOCAL_DENY_MAX_MS = 1000;
-/**
- * The longest the embedded broker stops reading an over-quota device's connection at a time (`holdFor`): long enough
- * that a flood waits in TCP's buffers instead of costing the cloud a read, a PUBACK and a drop per message, short
- * enough that the device's other messages (reported state, a hard example) wait little behind it.
- */
-const HOLD_MAX_MS = 250;
+
 /** How often locally decided drops are added to the Redis counters. */
 const FLUSH_EVERY_MS = 250;
 
@@ -112,15 +107,17 @@ export class QuotaService implements OnModuleInit, OnApplicationShutdown {
   /**
    * How long the embedded broker may stop reading a device's connection as it publishes on `topic`: while this
    * replica drops the device's messages of that kind without asking (Redis or its arrival buckets refused it a
-   * moment ago), until that bucket can have refilled, at most HOLD_MAX_MS; 0 otherwise. Synchronous, no I/O.
+   * moment ago), until that bucket can have refilled, at most EDGELOOP_QUOTA_HOLD_MAX_MS; 0 otherwise. Synchronous, no I/O.
+   * The longest hold is long enough that a flood waits in TCP's buffers instead of costing the cloud a read, a PUBACK
+   * and a drop per message, and short enough that the device's other messages (reported state) wait little behind it.
    */
   holdFor(deviceId: string, topic: string, now = Date.now()): number {
-    if (!this.config.quotas.enabled) return 0;
+    if (!this.config.quotas.enabled || this.config.quotas.holdMaxMs === 0) return 0;
     const parsed = parseTopic(topic);
     if (!parsed || parsed.deviceId !== deviceId || !KINDS.has(parsed.kind)) return 0;
     const deny = this.denied.get(`${deviceId}|${parsed.kind}`);
     if (!deny || deny.quarantined || now >= deny.until) return 0;
-    return Math.min(deny.until - now, HOLD_MAX_MS);
+    return Math.min(deny.until - now, this.config.quotas.holdMaxMs);
   }
 
   /**

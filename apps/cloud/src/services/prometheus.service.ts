@@ -67,7 +67,7 @@ export class PrometheusService {
     });
     new Gauge({
       name: 'edgeloop_quota_read_holds',
-      help: "Times this replica's embedded broker stopped reading a device's connection for a while (at most 250 ms) because the device was over its quota",
+      help: "Times this replica's embedded broker stopped reading a device's connection for a while (at most EDGELOOP_QUOTA_HOLD_MAX_MS) because the device was over its quota",
       registers: [this.registry],
       collect() {
         if (quotas) this.set(quotas.readHolds);
