@@ -40,6 +40,7 @@ import { repoRoot } from '../common/repo-root';
 import { stopOnSignal } from '../common/stop-on-signal';
 import { cpuSeconds } from '../ingest/cpu-window';
 import { scrapeIngest } from '../ingest/cloud-scrape';
+import { HealthProbe } from '../ingest/health-probe';
 import { percentile } from '../edge/stats';
 import { startFlood, type Flood } from './flood';
 
@@ -196,7 +197,7 @@ async function main(): Promise<void> {
         await client.subscribeAsync(topics.acks(device.id), { qos: 1 });
         clients.push(client);
       }
-      const latencyIn = (from: number, to: number) => summarize(fleetLatencies.filter((l) => l.at >= from && l.at < to).map((l) => l.ms));
+      const latencyIn = (from: number, to: number) => summarizeWindow(fleetLatencies, from, to);
       const unackedIn = (from: number, to: number) => [...sentAt.values()].filter((at) => at >= from && at < to).length;
 
       // the fleet: a batch a second per device, spread over the second, from warm-up to the end
@@ -268,21 +269,21 @@ async function main(): Promise<void> {
         await probeDone;
         await Promise.all(rawFloods.map((f) => f.stop()));
         await sleep(500);
-        const probeIn = (from: number, to: number) => summarize(probeLatencies.filter((l) => l.at >= from && l.at < to).map((l) => l.ms));
-        const probeIdle = probeIn(probeIdleFrom, probeIdleTo);
-        const probeFlooded = probeIn(probeFloodFrom, probeFloodTo);
+        const probeIdle = summarizeWindow(probeLatencies, probeIdleFrom, probeIdleTo);
+        const probeFlooded = summarizeWindow(probeLatencies, probeFloodFrom, probeFloodTo);
         await probe.endAsync(true);
         await subscriber.endAsync(true);
         await raw.stop();
 
         // (2) the cloud serving its fleet only (and /health every 100 ms, as in (3))
-        let health = pollHealth(cloudUrl);
+        let health = new HealthProbe(cloudUrl);
+        health.start();
         let cpu0 = cpuSeconds(cloud.pid)!;
         const fleetOnlyFrom = performance.now();
         await sleep(window);
         const fleetOnlyTo = performance.now();
         const fleetOnlyCores = (cpuSeconds(cloud.pid)! - cpu0) / settings.windowSeconds;
-        const fleetOnlyHealthMs = await health.stop();
+        const fleetOnlyHealth = await health.stop();
 
         // (3) the cloud serving its fleet while the rogues flood
         floods.push(...rogues.map((rogue) => startFlood(cloud!.mqttUrl, rogue, topics.predictions(rogue.id), rogueLine(rogue.id))));
@@ -291,13 +292,14 @@ async function main(): Promise<void> {
         const received0 = (await scrapeIngest(cloudUrl)).received;
         cpu0 = cpuSeconds(cloud.pid)!;
         const floodFrom = performance.now();
-        health = pollHealth(cloudUrl);
+        health = new HealthProbe(cloudUrl);
+        health.start();
         await sleep(window);
         const floodTo = performance.now();
         const floodCpu = cpuSeconds(cloud.pid)! - cpu0;
         const rejected = (await droppedCount(cloudUrl)) - dropped0;
         const receivedByCloud = (await scrapeIngest(cloudUrl)).received - received0;
-        const healthMs = await health.stop();
+        const floodHealth = await health.stop();
         const floodErrors = floods.map((f) => f.errors());
         await Promise.all(floods.splice(0).map((f) => f.stop()));
         // the acks of the window's last batches (the cloud acks within a second when it keeps up)
@@ -310,7 +312,7 @@ async function main(): Promise<void> {
           fleetOnly: {
             cloudCores: round(fleetOnlyCores, 3),
             latency: latencyIn(fleetOnlyFrom, fleetOnlyTo),
-            healthMaxMs: round(Math.max(...fleetOnlyHealthMs)),
+            healthMaxMs: fleetOnlyHealth.maxMs ?? NaN,
           },
           flood: {
             cloudCores: round(floodCores, 3),
@@ -318,8 +320,8 @@ async function main(): Promise<void> {
             rejectedPerSecond: Math.round(rejected / settings.windowSeconds),
             cpuMicrosecondsPerRejected: rejected > 0 ? round((((floodCores - fleetOnlyCores) * settings.windowSeconds) / rejected) * 1e6, 1) : NaN,
             cpuMicrosecondsPerRejectedUpperBound: rejected > 0 ? round(((floodCores * settings.windowSeconds) / rejected) * 1e6, 1) : NaN,
-            healthMaxMs: round(Math.max(...healthMs)),
-            healthAnswers: healthMs.length,
+            healthMaxMs: floodHealth.maxMs ?? NaN,
+            healthAnswers: floodHealth.requests,
             receivedByCloud,
             floodErrors,
             latency: latencyIn(floodFrom, floodTo),
@@ -465,26 +467,9 @@ async function fleetAggregated(api: ApiClient, devices: Array<{ id: string }>): 
   return frames / 5;
 }
 
-/** GET /api/v1/health every 100 ms until `stop()`, which resolves with each answer's time in ms. */
-function pollHealth(cloudUrl: string): { stop(): Promise<number[]> } {
-  const times: number[] = [];
-  let polling = true;
-  const done = (async () => {
-    while (polling) {
-      const started = performance.now();
-      const res = await fetch(`${cloudUrl}/api/v1/health`);
-      await res.arrayBuffer();
-      times.push(performance.now() - started);
-      await sleep(100);
-    }
-  })();
-  return {
-    async stop() {
-      polling = false;
-      await done;
-      return times;
-    },
-  };
+/** The latencies of the samples taken from `from` to `to` (performance.now()). */
+function summarizeWindow(samples: ReadonlyArray<{ at: number; ms: number }>, from: number, to: number): Latency {
+  return summarize(samples.filter((l) => l.at >= from && l.at < to).map((l) => l.ms));
 }
 
 function summarize(values: number[]): Latency {

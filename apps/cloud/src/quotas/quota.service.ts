@@ -16,7 +16,6 @@ const LIMITS_CACHE_SIZE = 10_000;
 const LOG_EVERY_MS = 10_000;
 /** The longest a replica drops a device's messages on its own, without asking Redis again. */
 const LOCAL_DENY_MAX_MS = 1000;
-
 /** How often locally decided drops are added to the Redis counters. */
 const FLUSH_EVERY_MS = 250;
 
